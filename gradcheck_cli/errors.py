@@ -1,0 +1,54 @@
+"""The library's exception types. The CLI maps every one of them to exit 2."""
+
+from __future__ import annotations
+
+import os
+import traceback
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class GradcheckError(Exception):
+    """Base class: the check could not run; the message says why."""
+
+
+class ModelError(GradcheckError):
+    """The model file or its functions break the model contract."""
+
+
+class UserCodeError(ModelError):
+    """The user's own code raised; carries their traceback frames, not ours."""
+
+    def __init__(self, message: str, exc: BaseException):
+        self.original = exc
+        self.user_traceback = format_user_traceback(exc)
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        base = super().__str__()
+        return f"{base}\n{self.user_traceback}" if self.user_traceback else base
+
+
+class NondeterminismError(ModelError):
+    """Two evaluations at the same point disagreed although every seed was reset."""
+
+
+class ParamsModifiedError(ModelError):
+    """User code changed the parameter arrays it was handed."""
+
+
+def _is_tool_frame(filename: str) -> bool:
+    return os.path.abspath(filename).startswith(_PACKAGE_DIR + os.sep)
+
+
+def format_user_traceback(exc: BaseException) -> str:
+    """The traceback of ``exc`` with this package's own frames left out.
+
+    Users debug their model, not the checker: the frames they need are the
+    ones in their files (and the libraries they called).
+    """
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _is_tool_frame(f.filename)]
+    lines = ["Traceback (most recent call last, gradcheck's own frames omitted):\n"]
+    lines += traceback.format_list(frames)
+    lines += traceback.format_exception_only(type(exc), exc)
+    return "".join(lines).rstrip("\n")

@@ -1,0 +1,293 @@
+"""The only place that calls user code.
+
+Every call: reseed numpy's global RNG and Python's ``random`` (so dropout
+draws the same mask at x+h and x-h), call, validate the result (a finite
+scalar loss; a gradient with the params' keys and shapes), verify the
+parameters were not modified, count it, and record the kink trace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from . import kinks
+from .errors import ModelError, NondeterminismError, ParamsModifiedError, UserCodeError
+from .model import SINGLE_BLOCK, Model
+from .settings import EPS, NONDETERMINISM_ULPS
+
+
+@dataclass(frozen=True)
+class LossEval:
+    """One loss evaluation: its value (possibly non-finite) and kink trace."""
+
+    value: float
+    trace: list | None
+
+
+@dataclass(frozen=True)
+class BasePoint:
+    """Loss, kink trace and analytic gradient at the unperturbed parameters."""
+
+    loss: float
+    trace: list | None
+    gradient: dict[str, np.ndarray]
+
+
+def _index_label(block: str, shape: tuple, flat_index: int) -> str:
+    index = np.unravel_index(flat_index, shape) if shape else ()
+    return f"{block}[{', '.join(str(int(i)) for i in index)}]"
+
+
+def _first_difference(a: np.ndarray, b: np.ndarray) -> tuple[tuple[int, ...], float, float]:
+    where = np.argwhere(~((a == b) | (np.isnan(a) & np.isnan(b))))
+    index = tuple(int(i) for i in where[0]) if len(where) else ()
+    return index, float(a[index]), float(b[index])
+
+
+class Evaluator:
+    """Calls a model's functions at points near its parameters.
+
+    Use as a context manager: inside it, numpy's and Python's global random
+    state are the evaluator's (restored afterwards), and anything the model
+    prints goes to stderr so that stdout stays a clean report.
+    """
+
+    def __init__(self, model: Model, *, seed: int, track_kinks: bool = True):
+        self.model = model
+        self.seed = seed
+        self.track_kinks = track_kinks
+        self.evaluations = 0
+        self.low_precision: dict[str, str] = {}  # what -> dtype, e.g. "loss" -> "float32"
+        self._pristine = model.params
+        self._work = {name: np.array(block, copy=True) for name, block in model.params.items()}
+        self._stack: contextlib.ExitStack | None = None
+
+    def __enter__(self) -> "Evaluator":
+        self._stack = contextlib.ExitStack()
+        numpy_state, python_state = np.random.get_state(), random.getstate()
+        self._stack.callback(np.random.set_state, numpy_state)
+        self._stack.callback(random.setstate, python_state)
+        self._stack.enter_context(contextlib.redirect_stdout(sys.stderr))
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stack.close()
+
+    # -- calling ---------------------------------------------------------
+
+    def _arguments(self, tracked: bool) -> Any:
+        wrap = kinks.track if tracked else (lambda a: a)
+        if self.model.single_array:
+            return wrap(self._work[SINGLE_BLOCK])
+        return {name: wrap(block) for name, block in self._work.items()}
+
+    def _call(self, fn: Callable, label: str, where: str, tracked: bool):
+        np.random.seed(self.seed)
+        random.seed(self.seed)
+        self.evaluations += 1
+        try:
+            if tracked:
+                with kinks.recording() as trace:
+                    result = fn(self._arguments(True))
+            else:
+                trace = None
+                result = fn(self._arguments(False))
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
+            self._restore_all()
+            kind = "called sys.exit()" if isinstance(exc, SystemExit) else f"raised {type(exc).__name__}: {exc}"
+            raise UserCodeError(f"{label} {kind} {where}", exc) from None
+        return result, trace
+
+    def _restore_all(self) -> None:
+        for name, block in self._work.items():
+            np.copyto(block, self._pristine[name])
+
+    def _verify_unchanged(self, label: str) -> None:
+        for name, block in self._work.items():
+            if not np.array_equal(block, self._pristine[name]):
+                index, new, old = _first_difference(block, self._pristine[name])
+                self._restore_all()
+                raise ParamsModifiedError(
+                    f"{label} modified params[{name!r}] in place: element {list(index)} changed from {old!r} to "
+                    f"{new!r}. gradcheck hands {label} the point to evaluate and needs it unchanged; "
+                    "copy an array before changing it (e.g. W = W.copy())."
+                )
+
+    def _evaluate_loss(self, where: str) -> LossEval:
+        fn = self.model.loss or self.model.loss_and_grad
+        label = "loss" if self.model.loss is not None else "loss_and_grad"
+        result, trace = self._call(fn, label, where, tracked=self.track_kinks)
+        if self.model.loss is None:
+            result = self._split_pair(result)[0]
+        return LossEval(self._loss_value(result, label), trace)
+
+    def loss(self, block: str | None = None, index: int | None = None, value: Any = None) -> LossEval:
+        """The loss with ``params[block]`` changed: element ``index`` (flat) set to
+        ``value``, or, when ``index`` is None, the whole block set to ``value``.
+        With no block, the loss at the parameters themselves."""
+        if block is None:
+            result = self._evaluate_loss("at the starting point")
+            self._verify_unchanged(self._loss_label)
+            return result
+        target = self._work[block]
+        flat = target.reshape(-1)
+        if index is None:
+            where = f"with {block} moved along a random direction"
+            np.copyto(target, value)
+            expected = np.asarray(value)
+        else:
+            where = f"at {_index_label(block, target.shape, index)} = {float(value)!r}"
+            flat[index] = value
+            expected = flat[index].copy()
+        try:
+            result = self._evaluate_loss(where)
+            region = target if index is None else flat[index]
+            if not np.array_equal(region, expected):
+                raise ParamsModifiedError(
+                    f"{self._loss_label} modified params[{block!r}] in place while evaluating {where}; "
+                    "gradcheck needs the point it hands over unchanged: copy an array before changing it "
+                    "(e.g. W = W.copy())."
+                )
+        finally:
+            if index is None:
+                np.copyto(target, self._pristine[block])
+            else:
+                flat[index] = self._pristine[block].reshape(-1)[index]
+        self._verify_unchanged(self._loss_label)
+        return result
+
+    @property
+    def _loss_label(self) -> str:
+        return "loss" if self.model.loss is not None else "loss_and_grad"
+
+    def gradient(self) -> dict[str, np.ndarray]:
+        """The analytic gradient at the parameters, validated and as float64."""
+        if self.model.grad is not None:
+            result, _ = self._call(self.model.grad, "grad", "at the starting point", tracked=False)
+            label = "grad"
+        else:
+            pair, _ = self._call(self.model.loss_and_grad, "loss_and_grad", "at the starting point", tracked=False)
+            result = self._split_pair(pair)[1]
+            label = "loss_and_grad's gradient"
+        self._verify_unchanged(label.split("'")[0])
+        return self._gradient_value(result, label)
+
+    def base_point(self) -> BasePoint:
+        """Loss and gradient at the parameters, each evaluated twice to prove
+        that reseeding makes them deterministic."""
+        first = self.loss()
+        if not np.isfinite(first.value):
+            raise ModelError(
+                f"{self._loss_label} is {first.value} at the starting point, so no derivative can be measured. "
+                "If the model has a softmax, shift the scores by their max before exp "
+                "(exp(s - s.max(axis=1, keepdims=True))): without it exp overflows to inf and log(0) gives nan."
+            )
+        second = self.loss()
+        self._check_same("loss" if self.model.loss else "loss_and_grad", first.value, second.value)
+        gradient = self.gradient()
+        again = self.gradient()
+        for name in gradient:
+            a, b = gradient[name], again[name]
+            tolerance = NONDETERMINISM_ULPS * EPS * max(float(np.max(np.abs(a))), float(np.max(np.abs(b))))
+            if not np.allclose(a, b, rtol=0, atol=tolerance):
+                index, x, y = _first_difference(a, b)
+                label = "grad" if self.model.grad else "loss_and_grad"
+                raise NondeterminismError(
+                    f"{label} is nondeterministic: two calls at the starting point gave {name}{list(index)} = "
+                    f"{x!r} and then {y!r}, although numpy's global random state and Python's `random` were "
+                    "reseeded before each call. " + _NONDETERMINISM_HINT
+                )
+        return BasePoint(first.value, first.trace, gradient)
+
+    @staticmethod
+    def _check_same(label: str, a: float, b: float) -> None:
+        if a == b or abs(a - b) <= NONDETERMINISM_ULPS * EPS * max(abs(a), abs(b)):
+            return
+        raise NondeterminismError(
+            f"{label} is nondeterministic: two calls at the starting point returned {a!r} and {b!r} "
+            f"(difference {abs(a - b):.3g}), although numpy's global random state and Python's `random` "
+            "were reseeded before each call. " + _NONDETERMINISM_HINT
+        )
+
+    # -- validating results -----------------------------------------------
+
+    def _split_pair(self, result: Any) -> tuple[Any, Any]:
+        if not (isinstance(result, (tuple, list)) and len(result) == 2):
+            got = f"a {type(result).__name__}" + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else "")
+            raise ModelError(f"loss_and_grad must return a pair (loss, grad), but it returned {got}")
+        return result[0], result[1]
+
+    def _loss_value(self, result: Any, label: str) -> float:
+        if result is None:
+            raise ModelError(f"{label} returned None; it must return the loss as a float (is a `return` missing?)")
+        if isinstance(result, (bool, np.bool_)):
+            raise ModelError(f"{label} returned a boolean ({result!r}); it must return the loss as a float")
+        if isinstance(result, (int, float)):
+            return float(result)
+        if isinstance(result, (np.ndarray, np.generic)):
+            array = np.asarray(kinks.untrack(result))
+            if array.size != 1:
+                raise ModelError(
+                    f"{label} returned an array of shape {array.shape}; the loss must be a scalar "
+                    "(sum or average the per-example losses)"
+                )
+            if array.dtype.kind not in "fiu":
+                raise ModelError(f"{label} returned a {array.dtype} value; the loss must be a real number")
+            if array.dtype.kind == "f" and array.dtype.itemsize < 8:
+                self.low_precision["loss"] = str(array.dtype)
+            return float(array.reshape(()))
+        raise ModelError(f"{label} returned a {type(result).__name__} ({result!r:.60}); it must return the loss as a float")
+
+    def _gradient_value(self, result: Any, label: str) -> dict[str, np.ndarray]:
+        if result is None:
+            raise ModelError(f"{label} returned None; it must return the gradient (is a `return` missing?)")
+        if self.model.single_array:
+            if isinstance(result, Mapping):
+                raise ModelError(f"{label} returned a dict, but the params are a single array: return an array of the same shape")
+            return {SINGLE_BLOCK: self._gradient_block(SINGLE_BLOCK, result, label)}
+        if not isinstance(result, Mapping):
+            raise ModelError(
+                f"{label} returned a {type(result).__name__}; it must return a dict with the same keys as params "
+                f"({', '.join(map(repr, self._pristine))})"
+            )
+        missing = [k for k in self._pristine if k not in result]
+        extra = [k for k in result if k not in self._pristine]
+        if missing:
+            raise ModelError(f"{label} returned no gradient for block(s) {', '.join(map(repr, missing))}")
+        if extra:
+            raise ModelError(f"{label} returned block(s) {', '.join(map(repr, extra))} that params does not have")
+        return {name: self._gradient_block(name, result[name], label) for name in self._pristine}
+
+    def _gradient_block(self, name: str, value: Any, label: str) -> np.ndarray:
+        expected = self._pristine[name].shape
+        try:
+            array = np.asarray(kinks.untrack(value))
+        except Exception as exc:
+            raise ModelError(f"{label}[{name!r}] is not an array: {exc}") from None
+        if array.dtype.kind not in "fiu":
+            raise ModelError(f"{label}[{name!r}] has dtype {array.dtype}; gradients must be real numbers")
+        if array.shape != expected:
+            raise ModelError(f"{label}[{name!r}] has shape {array.shape}, but params[{name!r}] has shape {expected}")
+        if array.dtype.kind == "f" and array.dtype.itemsize < 8:
+            self.low_precision[f"gradient of {name!r}"] = str(array.dtype)
+        block = np.array(array, dtype=np.float64, copy=True)
+        if not np.all(np.isfinite(block)):
+            bad = tuple(int(i) for i in np.argwhere(~np.isfinite(block))[0])
+            raise ModelError(f"{label}[{name!r}] has a non-finite value {block[bad]} at index {list(bad)}")
+        return block
+
+
+_NONDETERMINISM_HINT = (
+    "A np.random.Generator made outside the function (rng = np.random.default_rng() at module level) "
+    "is not reset: create it inside the function from a fixed seed, or use np.random.* functions, "
+    "which gradcheck reseeds."
+)

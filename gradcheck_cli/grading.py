@@ -1,0 +1,132 @@
+"""Grading: relative error, the notes' bands, and how grades add up.
+
+Dimension grades:
+  fail  relative error above ``fail_above`` (or the loss broke at x +/- h)
+  warn  above ``warn_above``; or above ``good_below`` for a smooth objective
+  ok    between ``good_below`` and ``warn_above`` for an objective with kinks
+  pass  at most ``good_below``
+  tiny  both values below ``tiny_below`` in magnitude: relative error means
+        nothing there (scale the loss up)
+  zero  both exactly 0: passes, but verifies nothing
+  kink  every step down to the floor crossed a kink: inconclusive, not failed
+
+A block takes the grade of its worst measurable dimension; a block with no
+measurable dimension is ``tiny``, ``kink``, or -- all zeros -- ``warn``.
+The verdict is ``fail`` if any block failed, ``warn`` if any warned (or the
+model drew a warning), else ``pass``.
+"""
+
+from __future__ import annotations
+
+from .numeric import Estimate
+from .report import FAIL, KINK, OK, PASS, TINY, WARN, ZERO, BlockResult, DimResult
+from .settings import Thresholds
+
+# Which dimension is "worst" in a block: failures first, then what was
+# measured, then what could not be.
+_SEVERITY = {FAIL: 6, WARN: 5, OK: 4, PASS: 3, TINY: 2, KINK: 1, ZERO: 0}
+_MEASURED = (FAIL, WARN, OK, PASS)
+
+
+def relative_error(analytic: float, numeric: float) -> float:
+    """|a - n| / max(|a|, |n|), and 0 when both are 0.
+
+    The max keeps the denominator away from zero, which ReLU makes common.
+    """
+    scale = max(abs(analytic), abs(numeric))
+    return 0.0 if scale == 0 else abs(analytic - numeric) / scale
+
+
+def grade_error(rel_error: float, magnitude: float, *, kinked: bool, thresholds: Thresholds) -> str:
+    """The band of one measured relative error."""
+    if magnitude == 0:
+        return ZERO
+    if magnitude < thresholds.tiny_below:
+        return TINY
+    if rel_error > thresholds.fail_above:
+        return FAIL
+    if rel_error > thresholds.warn_above:
+        return WARN
+    if rel_error > thresholds.good_below:
+        return OK if kinked else WARN
+    return PASS
+
+
+def grade_estimate(
+    estimate: Estimate,
+    *,
+    index: tuple[int, ...] | None,
+    direction: int | None,
+    kinked: bool,
+    thresholds: Thresholds,
+) -> DimResult:
+    """A DimResult for one probe's estimate."""
+    a, n = estimate.analytic, estimate.numeric
+    common = dict(index=index, direction=direction, analytic=a, numeric=n, h=estimate.h,
+                  kink=estimate.crossing, kink_untracked=estimate.untracked_kink)
+    if estimate.error is not None:
+        return DimResult(rel_error=None, grade=FAIL, message=estimate.error, **common)
+    rel = relative_error(a, n)
+    if estimate.unresolved:
+        return DimResult(
+            rel_error=rel, grade=KINK,
+            message=f"every step down to {estimate.h:.0e} crossed a kink; the numeric value cannot be trusted",
+            **common,
+        )
+    grade = grade_error(rel, max(abs(a), abs(n)), kinked=kinked, thresholds=thresholds)
+    message = None
+    if grade == TINY:
+        message = (f"both values are below {thresholds.tiny_below:g}: relative error is meaningless here; "
+                   "scale the loss by a constant so gradients are near 1")
+    elif estimate.crossed_kink:
+        message = f"crossed a kink at the first step; graded at the kink-free step {estimate.h:.0e}"
+    return DimResult(rel_error=rel, grade=grade, message=message, **common)
+
+
+def grade_block(
+    name: str,
+    shape: tuple[int, ...],
+    size: int,
+    dims: tuple[DimResult, ...],
+    directions: tuple[DimResult, ...],
+    thresholds: Thresholds,
+) -> BlockResult:
+    """Summarise a block's dimensions into its grade, worst dimension and warnings."""
+    everything = dims + directions
+    worst = max(everything, key=lambda d: (_SEVERITY[d.grade], d.rel_error or 0.0), default=None)
+    measured = [d.rel_error for d in everything if d.grade in _MEASURED and d.rel_error is not None]
+    max_rel = max(measured) if measured else None
+    warnings: list[str] = []
+    if worst is None:
+        grade = WARN
+        warnings.append(f"{name}: nothing was checked")
+    elif worst.grade in _MEASURED:
+        grade = worst.grade
+    elif any(d.grade == TINY for d in everything):
+        grade = TINY
+        warnings.append(
+            f"{name}: every checked value is below {thresholds.tiny_below:g} in magnitude, so relative error "
+            "means nothing; scale the loss by a constant so that gradients are near 1.0"
+        )
+    elif any(d.grade == KINK for d in everything):
+        grade = KINK
+        warnings.append(f"{name}: every checked dimension sits on a kink; nothing could be verified")
+    else:
+        grade = WARN
+        warnings.append(
+            f"{name}: every checked value is exactly zero (analytic and numeric), so nothing was verified; "
+            "check at a point where this block matters (other --params, more --samples)"
+        )
+    crossings = sum(1 for d in everything if d.crossed_kink)
+    return BlockResult(name, tuple(shape), size, len(dims), grade, max_rel, worst, crossings, dims, directions,
+                       tuple(warnings))
+
+
+def verdict(blocks: tuple[BlockResult, ...], warnings: tuple[str, ...]) -> str:
+    """pass, warn or fail for the whole check."""
+    grades = {b.grade for b in blocks}
+    if FAIL in grades:
+        return FAIL
+    if grades & {WARN, TINY, KINK} or warnings:
+        return WARN
+    return PASS

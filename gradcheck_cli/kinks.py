@@ -1,0 +1,292 @@
+"""Kink detection by winner tracking.
+
+The loss is handed its parameters as :class:`TrackedArray`, an ndarray
+subclass that passes itself on to every array computed from it (through
+``__array_ufunc__``, ``__array_function__``, ``__array_priority__`` for
+``X.dot(W)``, and indexing). Every *kink operation* applied to a tracked
+array -- ``np.maximum``/``minimum``/``fmax``/``fmin``, max/min reductions,
+argmax/argmin, ``abs``, ``sign``, ``clip``, comparisons that build masks
+(``z > 0``), ``where``, sorting, rounding -- records its outcome (which side
+won, elementwise) together with the line of the user's file it ran on.
+
+Two evaluations whose traces differ took different branches of some max:
+the loss is not differentiable between those two points, and a finite
+difference across them measures a jump, not a slope. :func:`compare_traces`
+finds the first difference and says where and how many elements flipped.
+
+Tracking sees only numpy. Code that leaves it (``float(x)`` then ``math``
+or Python's ``max`` on floats, C extensions) is covered by the numerical
+kink test in :mod:`gradcheck_cli.numeric`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator, NamedTuple
+
+import numpy as np
+
+_NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__))
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class KinkEvent(NamedTuple):
+    """One kink operation's outcome during one loss evaluation."""
+
+    filename: str
+    lineno: int
+    op: str
+    outcome: np.ndarray  # which side won, elementwise (bool or integer array)
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """The first kink operation whose outcome differs between two evaluations."""
+
+    filename: str
+    lineno: int
+    op: str
+    flipped: int  # elements whose winner changed
+    size: int  # elements the operation decided
+    control_flow: bool = False  # the two evaluations ran different kink operations
+
+    def describe(self) -> str:
+        where = f"{os.path.basename(self.filename)}:{self.lineno}"
+        if self.control_flow:
+            return f"{where} ({self.op}): the loss took a different branch"
+        return f"{where} ({self.op}): {self.flipped} of {self.size} element{'s' if self.size != 1 else ''} flipped"
+
+    def to_dict(self) -> dict:
+        return {
+            "file": self.filename,
+            "line": self.lineno,
+            "op": self.op,
+            "flipped": self.flipped,
+            "size": self.size,
+            "control_flow": self.control_flow,
+        }
+
+
+# The trace being recorded, or None. Module state rather than an argument
+# because the recording happens inside numpy's dispatch, called from the
+# user's code, where no argument of ours can reach.
+_active: list[KinkEvent] | None = None
+
+
+@contextmanager
+def recording() -> Iterator[list[KinkEvent]]:
+    """Record the kink operations of everything run inside the block."""
+    global _active
+    previous, trace = _active, []
+    _active = trace
+    try:
+        yield trace
+    finally:
+        _active = previous
+
+
+# Code objects known to belong to numpy or to this package (True) or not.
+_internal_code: dict = {}
+
+
+def _call_site() -> tuple[str, int]:
+    """The innermost frame outside numpy and this package: the user's line."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        code = frame.f_code
+        internal = _internal_code.get(code)
+        if internal is None:
+            path = os.path.abspath(code.co_filename)
+            internal = path.startswith(_NUMPY_DIR + os.sep) or path.startswith(_PACKAGE_DIR + os.sep)
+            _internal_code[code] = internal
+        if not internal:
+            return code.co_filename, frame.f_lineno
+        frame = frame.f_back
+    return "<unknown>", 0
+
+
+def _record(op: str, outcome) -> None:
+    outcome = np.array(outcome, copy=True)  # the user may later modify a mask in place
+    filename, lineno = _call_site()
+    _active.append(KinkEvent(filename, lineno, op, outcome))
+
+
+def _raw(x):
+    return x.view(np.ndarray) if isinstance(x, TrackedArray) else x
+
+
+def _taint(x):
+    """Mark a result as parameter-derived, so operations on it are tracked too."""
+    if isinstance(x, TrackedArray):
+        return x
+    if isinstance(x, np.ndarray):
+        return x.view(TrackedArray)
+    if isinstance(x, (np.floating, np.bool_, np.complexfloating)):
+        # Keep scalars tracked (as 0-d arrays) so `if margin > 0:` and
+        # Python's max() over them are seen: that is how naive loops
+        # (svm_loss_naive) write their hinges.
+        return np.asarray(x).view(TrackedArray)
+    if isinstance(x, tuple):
+        values = [_taint(v) for v in x]
+        # Named tuples (np.linalg.svd's result) keep their type and fields.
+        return type(x)(*values) if hasattr(x, "_fields") else tuple(values)
+    if isinstance(x, list):
+        return [_taint(v) for v in x]
+    return x
+
+
+def _reduce_winner(a: np.ndarray, kwargs: dict, pick) -> np.ndarray:
+    """Index of the winning element along the reduced axes."""
+    a = np.asarray(a)
+    if a.size == 0:
+        return np.zeros(0, dtype=np.intp)
+    axis = kwargs.get("axis", 0)
+    if axis is None:
+        winner = np.asarray(pick(a.reshape(-1)))
+    else:
+        axes = tuple(ax % a.ndim for ax in (axis if isinstance(axis, tuple) else (axis,))) if a.ndim else ()
+        if not axes:
+            return np.zeros(a.shape, dtype=np.intp)
+        moved = np.moveaxis(a, axes, tuple(range(a.ndim - len(axes), a.ndim)))
+        winner = pick(moved.reshape(moved.shape[: a.ndim - len(axes)] + (-1,)), axis=-1)
+    initial = kwargs.get("initial", np._NoValue)
+    if initial is not np._NoValue:
+        # `initial` competes too: np.max(z, initial=0) is a ReLU of the max.
+        extreme = np.max(a, axis=axis) if pick is np.argmax else np.min(a, axis=axis)
+        beats = extreme >= initial if pick is np.argmax else extreme <= initial
+        winner = np.where(beats, winner, -1)
+    return winner
+
+
+# Outcome of a kink ufunc, computed from its (unwrapped) inputs before the
+# call so that `out=` aliasing an input cannot hide it.
+_BEFORE_CALL = {
+    np.maximum: lambda a, b: np.greater_equal(a, b),
+    np.fmax: lambda a, b: np.greater_equal(a, b),
+    np.minimum: lambda a, b: np.less_equal(a, b),
+    np.fmin: lambda a, b: np.less_equal(a, b),
+    np.absolute: lambda a: np.greater_equal(a, 0),
+    np.fabs: lambda a: np.greater_equal(a, 0),
+    np.heaviside: lambda a, b: np.sign(a),
+    np.clip: lambda a, lo, hi: np.greater(a, hi).astype(np.int8) - np.less(a, lo).astype(np.int8),
+}
+# Kink ufuncs whose result is itself the outcome.
+_RESULT_IS_OUTCOME = {
+    np.greater, np.greater_equal, np.less, np.less_equal, np.equal, np.not_equal,
+    np.sign, np.floor, np.ceil, np.rint, np.trunc,
+}
+_REDUCE_PICK = {np.maximum: np.argmax, np.fmax: np.argmax, np.minimum: np.argmin, np.fmin: np.argmin}
+
+
+class TrackedArray(np.ndarray):
+    """An ndarray that taints what is computed from it and records kink outcomes."""
+
+    # Above ndarray's 0 and most subclasses', so that X.dot(W) with a plain
+    # X returns a TrackedArray.
+    __array_priority__ = 1000.0
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        raw = tuple(_raw(x) for x in inputs)
+        out = kwargs.get("out")
+        if out is not None:
+            kwargs["out"] = tuple(_raw(o) for o in out)
+        outcome = None
+        if _active is not None:
+            if method == "__call__" and ufunc in _BEFORE_CALL and len(raw) == ufunc.nin:
+                outcome = _BEFORE_CALL[ufunc](*raw)
+            elif method == "reduce" and ufunc in _REDUCE_PICK:
+                outcome = _reduce_winner(raw[0], kwargs, _REDUCE_PICK[ufunc])
+            elif method == "outer" and ufunc in _BEFORE_CALL and ufunc.nin == 2:
+                outcome = np.subtract.outer(np.asarray(raw[0], float), np.asarray(raw[1], float)) >= 0
+        result = getattr(ufunc, method)(*raw, **kwargs)
+        if _active is not None:
+            if outcome is None and method == "__call__" and ufunc in _RESULT_IS_OUTCOME:
+                outcome = result
+            if outcome is not None:
+                _record(ufunc.__name__, outcome)
+        if out is not None:
+            return out[0] if len(out) == 1 else out
+        return _taint(result)
+
+    def __array_function__(self, func, types, args, kwargs):
+        if _active is not None and func is np.where:
+            condition = args[0] if args else kwargs.get("condition")
+            if isinstance(condition, TrackedArray):
+                _record("where", condition)
+        # Run numpy's own implementation on the tracked arrays, so the ufuncs
+        # and methods inside it are seen; C functions (einsum, dot, linalg)
+        # return plain arrays, tainted here.
+        result = super().__array_function__(func, types, args, kwargs)
+        return _taint(result)
+
+    def __getitem__(self, key):
+        # A single element comes back as a numpy scalar, which would drop out
+        # of tracking in `for j in range(C): margin = scores[j] - ...`.
+        return _taint(super().__getitem__(key))
+
+    # ndarray methods that are neither ufuncs nor array functions.
+    def argmax(self, *args, **kwargs):
+        result = super().argmax(*args, **kwargs)
+        if _active is not None:
+            _record("argmax", result)
+        return result
+
+    def argmin(self, *args, **kwargs):
+        result = super().argmin(*args, **kwargs)
+        if _active is not None:
+            _record("argmin", result)
+        return result
+
+    def argsort(self, *args, **kwargs):
+        result = super().argsort(*args, **kwargs)
+        if _active is not None:
+            _record("argsort", result)
+        return result
+
+    def sort(self, *args, **kwargs):
+        if _active is not None:
+            _record("sort", self.view(np.ndarray).argsort(*args, **kwargs))
+        super().sort(*args, **kwargs)
+
+    def argpartition(self, *args, **kwargs):
+        result = super().argpartition(*args, **kwargs)
+        if _active is not None:
+            _record("argpartition", result)
+        return result
+
+    def partition(self, *args, **kwargs):
+        if _active is not None:
+            _record("partition", self.view(np.ndarray).argpartition(*args, **kwargs))
+        super().partition(*args, **kwargs)
+
+
+def track(array: np.ndarray) -> TrackedArray:
+    """A tracked view of ``array`` (writes go through, so mutation is still detectable)."""
+    return array.view(TrackedArray)
+
+
+def untrack(value):
+    """``value`` with any TrackedArray turned back into a plain ndarray view."""
+    if isinstance(value, TrackedArray):
+        return value.view(np.ndarray)
+    return value
+
+
+def compare_traces(expected: list[KinkEvent], actual: list[KinkEvent]) -> Crossing | None:
+    """The first kink operation that decided differently in ``actual``, or None."""
+    for a, b in zip(expected, actual):
+        if (a.filename, a.lineno, a.op) != (b.filename, b.lineno, b.op):
+            return Crossing(b.filename, b.lineno, b.op, flipped=0, size=0, control_flow=True)
+        if a.outcome.shape != b.outcome.shape:
+            return Crossing(b.filename, b.lineno, b.op, flipped=b.outcome.size, size=b.outcome.size, control_flow=True)
+        if not np.array_equal(a.outcome, b.outcome):
+            flipped = int(np.count_nonzero(a.outcome != b.outcome))
+            return Crossing(a.filename, a.lineno, a.op, flipped=flipped, size=int(a.outcome.size))
+    if len(expected) != len(actual):
+        longer = expected if len(expected) > len(actual) else actual
+        extra = longer[min(len(expected), len(actual))]
+        return Crossing(extra.filename, extra.lineno, extra.op, flipped=0, size=0, control_flow=True)
+    return None

@@ -1,0 +1,320 @@
+"""Load a model: import the target, find its functions, build float64 params.
+
+This is the only module that imports user code. Every contract rule is
+checked here, and a broken one raises :class:`ModelError` naming the
+culprit (file, function, block, key, dtype) and what was expected.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import inspect
+import itertools
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from .errors import ModelError, UserCodeError
+
+# The block name used when the params are one array instead of a dict.
+SINGLE_BLOCK = "params"
+
+_module_counter = itertools.count()
+
+
+@dataclass(frozen=True)
+class Model:
+    """A loaded model: its functions and float64 copies of its parameters."""
+
+    name: str  # the target as the user wrote it
+    source: str | None  # path of the file defining it, for annotations
+    loss: Callable | None
+    grad: Callable | None
+    loss_and_grad: Callable | None
+    params: dict[str, np.ndarray]  # float64 copies; never handed to user code
+    single_array: bool = False  # the model takes one array, not a dict
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _split_target(target: str) -> tuple[str, str | None]:
+    """'file.py:attr' -> ('file.py', 'attr'), keeping Windows drive letters intact."""
+    head, sep, attr = target.rpartition(":")
+    if sep and head and attr.isidentifier() and not (len(head) == 1 and head.isalpha()):
+        return head, attr
+    return target, None
+
+
+def _looks_like_path(module: str) -> bool:
+    return module.endswith(".py") or os.sep in module or "/" in module or os.path.exists(module)
+
+
+@contextlib.contextmanager
+def _user_import_context(directory: str | None):
+    """Let the model import its neighbours, and keep its prints off our stdout."""
+    added = directory is not None and directory not in sys.path
+    if added:
+        sys.path.insert(0, directory)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        if added and directory in sys.path:
+            sys.path.remove(directory)
+
+
+def _import_file(path: str):
+    if not os.path.exists(path):
+        raise ModelError(f"model file not found: {path}")
+    if os.path.isdir(path):
+        raise ModelError(f"{path} is a directory; give a model file (.py) or a dotted module name")
+    if not path.endswith(".py"):
+        raise ModelError(f"{path} is not a Python file: a model file ends in .py")
+    path = os.path.abspath(path)
+    stem = os.path.splitext(os.path.basename(path))[0]
+    module_name = f"gradcheck_user_{next(_module_counter)}_{stem}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses and pickling look the module up here
+    try:
+        with _user_import_context(os.path.dirname(path)):
+            spec.loader.exec_module(module)
+    except BaseException as exc:
+        sys.modules.pop(module_name, None)
+        raise _import_failure(path, exc) from None
+    return module
+
+
+def _import_dotted(name: str):
+    try:
+        with _user_import_context(os.getcwd()):
+            return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
+            raise ModelError(
+                f"no model file or module named {name!r}: give a path to a .py file or an importable dotted module"
+            ) from None
+        raise _import_failure(name, exc) from None
+    except BaseException as exc:
+        raise _import_failure(name, exc) from None
+
+
+def _import_failure(where: str, exc: BaseException) -> Exception:
+    if isinstance(exc, KeyboardInterrupt):
+        return exc
+    if isinstance(exc, SyntaxError):
+        line = f"{exc.filename}:{exc.lineno}" if exc.lineno else str(exc.filename or where)
+        text = f"\n    {exc.text.strip()}" if exc.text else ""
+        return ModelError(f"syntax error in {line}: {exc.msg}{text}")
+    if isinstance(exc, SystemExit):
+        return ModelError(
+            f"{where} called sys.exit({exc.code!r}) while being imported; a model file must not exit "
+            "on import (put script code under `if __name__ == '__main__':`)"
+        )
+    if isinstance(exc, ImportError):
+        missing = f" (module {exc.name!r} is not installed or not on the path)" if exc.name else ""
+        return UserCodeError(f"importing {where} failed: {exc}{missing}", exc)
+    return UserCodeError(f"importing {where} raised {type(exc).__name__}: {exc}", exc)
+
+
+def _describe(value: Any) -> str:
+    return type(value).__name__
+
+
+def _find_callable(obj: Any, name: str, where: str) -> Callable | None:
+    value = getattr(obj, name, None)
+    if value is not None and not callable(value):
+        raise ModelError(f"{where}.{name} must be a function, but it is a {_describe(value)}")
+    return value
+
+
+def _call_init_params(init_params: Callable, seed: int, where: str):
+    try:
+        signature = inspect.signature(init_params)
+    except (TypeError, ValueError):
+        signature = None
+    args: tuple = ()
+    kwargs: dict = {}
+    if signature is not None:
+        parameters = list(signature.parameters.values())
+        if "seed" in signature.parameters:
+            kwargs = {"seed": seed}
+        elif parameters and parameters[0].kind in (parameters[0].POSITIONAL_ONLY, parameters[0].POSITIONAL_OR_KEYWORD):
+            args = (seed,)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            return init_params(*args, **kwargs)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
+        raise UserCodeError(f"{where}.init_params raised {type(exc).__name__}: {exc}", exc) from None
+
+
+def _as_float64_block(name: str, value: Any, origin: str, notes: list[str]) -> np.ndarray:
+    try:
+        array = np.asarray(value)
+    except Exception as exc:  # ragged lists and the like
+        raise ModelError(f"parameter block {name!r} from {origin} is not an array: {exc}") from None
+    kind = array.dtype.kind
+    if kind not in "fiu":
+        what = {"b": "boolean", "c": "complex", "O": "object", "U": "string", "S": "bytes"}.get(kind, str(array.dtype))
+        raise ModelError(
+            f"parameter block {name!r} from {origin} has {what} dtype ({array.dtype}); "
+            "parameters must be real numbers (float64 ideally)"
+        )
+    if array.size == 0:
+        raise ModelError(f"parameter block {name!r} from {origin} is empty (shape {array.shape}); nothing to check")
+    if kind in "iu":
+        notes.append(
+            f"block {name!r} was an integer array ({array.dtype}); it is checked as float64, "
+            "but training integer parameters with gradients is probably not what you meant"
+        )
+    elif array.dtype.itemsize < 8:
+        notes.append(
+            f"block {name!r} was {array.dtype}; it is checked as a float64 copy "
+            f"(in {array.dtype} a correct gradient can show relative errors near 1e-2)"
+        )
+    block = np.array(array, dtype=np.float64, copy=True)
+    if not np.all(np.isfinite(block)):
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(block))[0])
+        raise ModelError(f"parameter block {name!r} from {origin} has a non-finite value {block[bad]} at index {list(bad)}")
+    block.setflags(write=False)
+    return block
+
+
+def build_params(raw: Any, origin: str) -> tuple[dict[str, np.ndarray], bool, list[str]]:
+    """Validated float64 copies of ``raw`` (a dict of arrays, or one array).
+
+    Returns the blocks, whether the model takes a single array, and notes on
+    conversions made (integer or low-precision input).
+    """
+    notes: list[str] = []
+    if isinstance(raw, Mapping):
+        if not raw:
+            raise ModelError(f"the params from {origin} are an empty dict; there is nothing to check")
+        blocks = {}
+        for key, value in raw.items():
+            if not isinstance(key, str):
+                raise ModelError(f"the params from {origin} have a non-string key {key!r}; block names must be strings")
+            blocks[key] = _as_float64_block(key, value, origin, notes)
+        return blocks, False, notes
+    if isinstance(raw, (int, float, np.number)) and not isinstance(raw, bool):
+        raise ModelError(
+            f"the params from {origin} are a bare number ({raw!r}); use a one-element array, "
+            "e.g. np.array([1.0]), so the gradient has a shape"
+        )
+    if isinstance(raw, (np.ndarray, list, tuple)):
+        return {SINGLE_BLOCK: _as_float64_block(SINGLE_BLOCK, raw, origin, notes)}, True, notes
+    raise ModelError(f"the params from {origin} must be a dict of arrays or one array, not a {_describe(raw)}")
+
+
+def _load_params_file(path: str) -> dict[str, np.ndarray]:
+    if not os.path.exists(path):
+        raise ModelError(f"params file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if not isinstance(data, Mapping) and not hasattr(data, "files"):
+                raise ModelError(f"params file {path} holds a single array; save a dict of blocks with np.savez")
+            return {key: data[key] for key in data.files}
+    except ModelError:
+        raise
+    except AttributeError:
+        raise ModelError(f"params file {path} holds a single array; save the blocks by name with np.savez") from None
+    except Exception as exc:
+        raise ModelError(f"cannot read params file {path}: {exc} (expected an .npz file written by np.savez)") from None
+
+
+def from_functions(
+    *,
+    name: str = "<functions>",
+    loss: Callable | None = None,
+    grad: Callable | None = None,
+    loss_and_grad: Callable | None = None,
+    params: Any = None,
+    source: str | None = None,
+) -> Model:
+    """A Model from Python objects, validated like a model file."""
+    for label, fn in (("loss", loss), ("grad", grad), ("loss_and_grad", loss_and_grad)):
+        if fn is not None and not callable(fn):
+            raise ModelError(f"{name}.{label} must be a function, but it is a {_describe(fn)}")
+    _require_functions(name, loss, grad, loss_and_grad)
+    if params is None:
+        raise ModelError(f"no parameters given for {name}")
+    blocks, single, notes = build_params(params, name)
+    return Model(name, source, loss, grad, loss_and_grad, blocks, single, tuple(notes))
+
+
+def _require_functions(where: str, loss, grad, loss_and_grad) -> None:
+    if loss_and_grad is not None or (loss is not None and grad is not None):
+        return
+    if loss is not None:
+        raise ModelError(f"{where} defines loss but no grad: define grad(params) -> dict, or loss_and_grad(params)")
+    if grad is not None:
+        raise ModelError(f"{where} defines grad but no loss: define loss(params) -> float, or loss_and_grad(params)")
+    raise ModelError(
+        f"{where} defines neither loss and grad nor loss_and_grad: "
+        "a model provides loss(params) -> float and grad(params) -> dict"
+    )
+
+
+def load_model(target: str, *, params_file: str | None = None, seed: int = 0) -> Model:
+    """Import ``target`` (``file.py``, ``pkg.module``, either with ``:ATTR``) as a Model.
+
+    Parameters come from ``params_file`` (an .npz whose keys are block
+    names), else ``init_params(seed)`` / ``init_params()``, else a
+    module-level ``params``.
+    """
+    module_part, attr = _split_target(target)
+    if _looks_like_path(module_part):
+        module = _import_file(module_part)
+        where = os.path.basename(module_part)
+    else:
+        module = _import_dotted(module_part)
+        where = module_part
+    source = getattr(module, "__file__", None)
+    obj = module
+    if attr is not None:
+        if not hasattr(module, attr):
+            public = sorted(n for n in vars(module) if not n.startswith("_"))
+            raise ModelError(f"{where} has no attribute {attr!r} (it has: {', '.join(public) or 'nothing public'})")
+        obj = getattr(module, attr)
+        where = f"{where}:{attr}"
+
+    loss = _find_callable(obj, "loss", where)
+    grad = _find_callable(obj, "grad", where)
+    loss_and_grad = _find_callable(obj, "loss_and_grad", where)
+    _require_functions(where, loss, grad, loss_and_grad)
+
+    init_params = _find_callable(obj, "init_params", where)
+    own = None
+    own_origin = None
+    if init_params is not None:
+        own = _call_init_params(init_params, seed, where)
+        own_origin = f"{where}.init_params"
+    elif getattr(obj, "params", None) is not None:
+        own = getattr(obj, "params")
+        own_origin = f"{where}.params"
+
+    if params_file is not None:
+        from_file = _load_params_file(params_file)
+        if isinstance(own, Mapping):
+            missing = [k for k in own if k not in from_file]
+            extra = [k for k in from_file if k not in own]
+            if missing:
+                raise ModelError(f"params file {params_file} is missing block(s) {', '.join(map(repr, missing))} that {own_origin} defines")
+            if extra:
+                raise ModelError(f"params file {params_file} has block(s) {', '.join(map(repr, extra))} that {own_origin} does not define")
+        blocks, single, notes = build_params(from_file, params_file)
+    elif own is not None:
+        blocks, single, notes = build_params(own, own_origin)
+    else:
+        raise ModelError(
+            f"{where} has no parameters: define init_params(seed) returning a dict of arrays, "
+            "or a module-level dict `params`, or pass --params FILE.npz"
+        )
+    return Model(target, source, loss, grad, loss_and_grad, blocks, single, tuple(notes))

@@ -1,0 +1,165 @@
+"""The terminal report: a rich table per model, one verdict line.
+
+Functions here build renderables from a Report and never compute: every
+number shown is a field of the Report. ``render`` is the one place that
+prints. Colour comes from rich, which drops it when stdout is not a
+terminal and when NO_COLOR is set.
+"""
+
+from __future__ import annotations
+
+import os
+
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from ..report import FAIL, KINK, OK, PASS, TINY, WARN, ZERO, BlockResult, DimResult, Report
+
+GRADE_STYLE = {
+    PASS: "bold green",
+    OK: "green",
+    WARN: "bold yellow",
+    FAIL: "bold red",
+    TINY: "cyan",
+    ZERO: "dim",
+    KINK: "magenta",
+}
+
+
+def _grade(grade: str) -> Text:
+    return Text(grade, style=GRADE_STYLE.get(grade, ""))
+
+
+def _value(x: float | None) -> str:
+    """Raw values in full enough precision to see where two of them part."""
+    return "-" if x is None else f"{x:.10g}"
+
+
+def _error(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1e}"
+
+
+def _checked(block: BlockResult) -> str:
+    text = f"{block.checked}/{block.size}"
+    if block.directions:
+        text += f" +{len(block.directions)} dir"
+    return text
+
+
+def summary_table(report: Report) -> Table:
+    """One row per parameter block."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("block", style="bold", no_wrap=True)
+    table.add_column("shape", no_wrap=True)
+    table.add_column("checked", justify="right", no_wrap=True)
+    table.add_column("max rel err", justify="right", no_wrap=True)
+    table.add_column("worst at", no_wrap=True)
+    table.add_column("analytic", justify="right", no_wrap=True)
+    table.add_column("numeric", justify="right", no_wrap=True)
+    table.add_column("kinks", justify="right", no_wrap=True)
+    table.add_column("grade", no_wrap=True)
+    for block in report.blocks:
+        worst = block.worst
+        table.add_row(
+            block.name,
+            "(" + ", ".join(map(str, block.shape)) + (",)" if len(block.shape) == 1 else ")"),
+            _checked(block),
+            _error(block.max_rel_error),
+            worst.label if worst else "-",
+            _value(worst.analytic) if worst else "-",
+            _value(worst.numeric) if worst else "-",
+            str(block.kink_crossings) if block.kink_crossings else "-",
+            _grade(block.grade),
+        )
+    return table
+
+
+def dims_table(block: BlockResult) -> Table:
+    """Every checked dimension of one block (for -v)."""
+    table = Table(title=f"{block.name}", title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
+                  show_edge=False, pad_edge=False)
+    table.add_column("at", no_wrap=True)
+    table.add_column("analytic", justify="right", no_wrap=True)
+    table.add_column("numeric", justify="right", no_wrap=True)
+    table.add_column("rel err", justify="right", no_wrap=True)
+    table.add_column("h", justify="right", no_wrap=True)
+    table.add_column("grade", no_wrap=True)
+    table.add_column("note")
+    for dim in block.dims + block.directions:
+        table.add_row(dim.label, _value(dim.analytic), _value(dim.numeric), _error(dim.rel_error),
+                      f"{dim.h:.0e}", _grade(dim.grade), _note(dim))
+    return table
+
+
+def _note(dim: DimResult) -> str:
+    parts = []
+    if dim.kink is not None:
+        parts.append("kink " + dim.kink.describe())
+    elif dim.kink_untracked:
+        parts.append("kink (found numerically; not seen by tracking)")
+    if dim.message:
+        parts.append(dim.message)
+    return "; ".join(parts)
+
+
+def kink_lines(report: Report) -> list[Text]:
+    """Where kinks were crossed: one line per block and model line."""
+    lines = []
+    for block in report.blocks:
+        seen: dict[str, int] = {}
+        for dim in block.dims + block.directions:
+            if dim.kink is not None:
+                key = dim.kink.describe()
+                seen[key] = seen.get(key, 0) + 1
+            elif dim.kink_untracked:
+                key = "found numerically (the model leaves numpy there, so tracking could not see it)"
+                seen[key] = seen.get(key, 0) + 1
+        for where, count in seen.items():
+            probes = f"{count} probe{'s' if count != 1 else ''}"
+            lines.append(Text(f"  kink in {block.name} ({probes}): {where}", style="magenta"))
+    return lines
+
+
+def verdict_line(report: Report) -> Text:
+    """PASS / WARN / FAIL with counts, evaluations and time."""
+    counts: dict[str, int] = {}
+    for block in report.blocks:
+        counts[block.grade] = counts.get(block.grade, 0) + 1
+    detail = ", ".join(f"{n} {g}" for g, n in sorted(counts.items(), key=lambda kv: list(GRADE_STYLE).index(kv[0])))
+    text = Text()
+    text.append(report.verdict.upper(), style=GRADE_STYLE[report.verdict])
+    text.append(f"  {report.model}: {len(report.blocks)} block{'s' if len(report.blocks) != 1 else ''} ({detail})")
+    text.append(f" · {report.evaluations} evaluations · {report.seconds:.2f} s")
+    if report.kink_crossings:
+        text.append(f" · {report.kink_crossings} kink crossing{'s' if report.kink_crossings != 1 else ''}")
+    return text
+
+
+def build(report: Report, *, verbose: bool = False) -> RenderableType:
+    """Everything the text report shows, as one renderable."""
+    parts: list[RenderableType] = [summary_table(report)]
+    if verbose:
+        parts += [dims_table(block) for block in report.blocks]
+    parts += kink_lines(report)
+    for warning in report.all_warnings:
+        parts.append(Text(f"  warning: {warning}", style="yellow"))
+    for note in report.notes:
+        parts.append(Text(f"  note: {note}", style="dim"))
+    parts.append(verdict_line(report))
+    return Group(*parts)
+
+
+def make_console(file=None) -> Console:
+    """A console for the report: the terminal's width, or 120 columns when
+    the output is piped (rich would otherwise assume 80 and wrap the table)."""
+    console = Console(file=file, highlight=False, soft_wrap=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(file=file, highlight=False, width=120)
+    return console
+
+
+def render(report: Report, console: Console, *, verbose: bool = False) -> None:
+    """Print the report."""
+    console.print(build(report, verbose=verbose))

@@ -1,0 +1,118 @@
+"""Every number the checker relies on, with the reason it has that value.
+
+Thresholds are a frozen dataclass so the CLI, a config file and the Python
+API share one definition; the remaining constants are numerical facts of
+float64 arithmetic and of the finite-difference method, not user choices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# Machine epsilon of float64, the precision every check runs in.
+EPS = float(np.finfo(np.float64).eps)
+
+# Default relative step. The centered difference's truncation error is
+# O(h^2) and its round-off error is O(eps/h); they balance near
+# h = eps^(1/3) ~ 6e-6, so 1e-5 (the course notes' choice) sits at the
+# bottom of the V-shaped error curve for loss values of order 1.
+DEFAULT_STEP = 1e-5
+
+# Steps are relative: h * max(1, |x|). Below |x| = 1 an absolute step keeps
+# the perturbation from vanishing for small weights; above it the step grows
+# with x so that x + h is still a different float with many digits to spare.
+STEP_SCALE_FLOOR = 1.0
+
+# When a kink is crossed the dimension is retried with the step divided by
+# this factor until no kink is crossed ...
+KINK_RETRY_FACTOR = 10.0
+# ... down to this step. Below ~1e-9 the round-off error eps*|f|/h exceeds
+# 1e-7 * |f|, so a smaller step would trade a kink for noise.
+KINK_RETRY_FLOOR = 1e-9
+
+# Untracked-kink test. The forward and backward one-sided differences differ
+# by f''(x)*h for a smooth function; a kink between x-h and x+h makes them
+# differ by up to the jump in slope, which does not shrink with h. A gap of
+# more than this fraction of the slope is suspicious (it is what would move
+# the centered estimate by 5e-4 relative, well before a false `fail`) ...
+KINK_GAP_TOLERANCE = 1e-3
+# ... and is taken as curvature, not a kink, when it shrinks by at least this
+# factor when the step shrinks tenfold (curvature shrinks it by 10).
+KINK_GAP_SHRINK = 0.5
+# Round-off in the gap (f(x+h) - 2f(x) + f(x-h))/h is a few eps*|f|/h; gaps
+# below this many of those are noise, not evidence.
+ROUNDOFF_ULPS = 8.0
+
+# Two evaluations at the same point may differ by this many ulps of the loss
+# (summation order in BLAS) before they count as nondeterministic; anything
+# larger divided by h = 1e-5 would already show as a relative error.
+NONDETERMINISM_ULPS = 4.0
+
+# Default number of coordinates sampled per parameter block, and of random
+# directions per block for the directional check (2K evaluations per block,
+# whatever its size).
+DEFAULT_SAMPLES = 10
+DEFAULT_DIRECTIONS = 2
+DEFAULT_SEED = 0
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Grading bands for the elementwise relative error |a-n| / max(|a|, |n|).
+
+    The defaults are the course notes' bands: above 1e-2 the gradient is
+    probably wrong; 1e-4..1e-2 is uncomfortable; 1e-7..1e-4 is fine for an
+    objective with kinks but too high for a smooth one; 1e-7 and below is
+    good. Below ``tiny_below`` in magnitude (both values), relative error
+    means nothing and the dimension is graded ``tiny`` instead.
+    """
+
+    fail_above: float = 1e-2
+    warn_above: float = 1e-4
+    good_below: float = 1e-7
+    tiny_below: float = 1e-10
+
+    def __post_init__(self) -> None:
+        for name in ("fail_above", "warn_above", "good_below", "tiny_below"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and value >= 0 and np.isfinite(value)):
+                raise ValueError(f"threshold {name} must be a finite number >= 0, got {value!r}")
+        if not (self.good_below <= self.warn_above <= self.fail_above):
+            raise ValueError(
+                "thresholds must satisfy good_below <= warn_above <= fail_above, got "
+                f"{self.good_below:g} / {self.warn_above:g} / {self.fail_above:g}"
+            )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How a check runs. Every field has a CLI option of the same name."""
+
+    h: float = DEFAULT_STEP
+    samples: int | None = DEFAULT_SAMPLES  # None: every coordinate
+    directions: int = DEFAULT_DIRECTIONS
+    seed: int = DEFAULT_SEED
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+    def __post_init__(self) -> None:
+        if not (self.h > 0 and np.isfinite(self.h)):
+            raise ValueError(f"step h must be a positive finite number, got {self.h!r}")
+        if self.samples is not None and self.samples < 1:
+            raise ValueError(f"samples must be at least 1 (or 'all'), got {self.samples}")
+        if self.directions < 0:
+            raise ValueError(f"directions must be 0 or more, got {self.directions}")
+
+    def to_dict(self) -> dict:
+        t = self.thresholds
+        return {
+            "h": self.h,
+            "samples": "all" if self.samples is None else self.samples,
+            "directions": self.directions,
+            "seed": self.seed,
+            "fail_above": t.fail_above,
+            "warn_above": t.warn_above,
+            "good_below": t.good_below,
+            "tiny_below": t.tiny_below,
+        }
