@@ -93,6 +93,8 @@ def check(
             )
         else:
             notes.append(f"the {what} was {dtype}; compared after conversion to float64")
+    for text, count in evaluator.model_warnings.items():
+        notes.append(f"the model raised {text} ({count} of {evaluator.evaluations} calls)")
     blocks_ = tuple(blocks)
     return Report(
         model=loaded.name,

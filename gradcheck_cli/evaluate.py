@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import random
 import sys
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -65,6 +66,10 @@ class Evaluator:
         self.track_kinks = track_kinks
         self.evaluations = 0
         self.low_precision: dict[str, str] = {}  # what -> dtype, e.g. "loss" -> "float32"
+        # Warnings the model raised (numpy's "overflow encountered in exp"...),
+        # with counts. Captured, because with tracking numpy attributes them to
+        # gradcheck's own line; they are reported instead.
+        self.model_warnings: dict[str, int] = {}
         self._pristine = model.params
         self._work = {name: np.array(block, copy=True) for name, block in model.params.items()}
         self._stack: contextlib.ExitStack | None = None
@@ -92,19 +97,26 @@ class Evaluator:
         np.random.seed(self.seed)
         random.seed(self.seed)
         self.evaluations += 1
+        caught: list = []
         try:
-            if tracked:
-                with kinks.recording() as trace:
-                    result = fn(self._arguments(True))
-            else:
-                trace = None
-                result = fn(self._arguments(False))
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                if tracked:
+                    with kinks.recording() as trace:
+                        result = fn(self._arguments(True))
+                else:
+                    trace = None
+                    result = fn(self._arguments(False))
         except KeyboardInterrupt:
             raise
         except BaseException as exc:
             self._restore_all()
             kind = "called sys.exit()" if isinstance(exc, SystemExit) else f"raised {type(exc).__name__}: {exc}"
             raise UserCodeError(f"{label} {kind} {where}", exc) from None
+        finally:
+            for w in caught:
+                text = f"{w.category.__name__}: {w.message}"
+                self.model_warnings[text] = self.model_warnings.get(text, 0) + 1
         return result, trace
 
     def _restore_all(self) -> None:
@@ -190,6 +202,7 @@ class Evaluator:
                 f"{self._loss_label} is {first.value} at the starting point, so no derivative can be measured. "
                 "If the model has a softmax, shift the scores by their max before exp "
                 "(exp(s - s.max(axis=1, keepdims=True))): without it exp overflows to inf and log(0) gives nan."
+                + (" numpy warned: " + "; ".join(self.model_warnings) + "." if self.model_warnings else "")
             )
         second = self.loss()
         self._check_same("loss" if self.model.loss else "loss_and_grad", first.value, second.value)

@@ -32,6 +32,7 @@ from .settings import (
     KINK_GAP_TOLERANCE,
     KINK_RETRY_FACTOR,
     KINK_RETRY_FLOOR,
+    CURVATURE_MATCH,
     ROUNDOFF_ULPS,
     STEP_SCALE_FLOOR,
 )
@@ -140,13 +141,25 @@ def estimate(evaluator: Evaluator, probe: Probe, base: BasePoint, h: float) -> E
         elif untracked_candidate and crossing is None and suspicious:
             untracked = True
         if crossing is None and not suspicious:
+            if attempt == 1 and untracked_candidate and _shrank_like_curvature(gap, previous_gap, noise):
+                # The first step's gap was curvature, not a kink: its estimate
+                # is the better one (less round-off than this smaller step's).
+                return Estimate(first.analytic, first.numeric, first.h, evaluations, None, False)
             return Estimate(points.analytic, numeric, step, evaluations, first_crossing, untracked)
+        if attempt == 0:
+            first = Estimate(points.analytic, numeric, step, 2, first_crossing, False)
         next_step = step / KINK_RETRY_FACTOR
         if next_step < KINK_RETRY_FLOOR * (1 - 1e-9) or attempt == _MAX_ATTEMPTS - 1:
             break
         previous_gap = gap
         step = next_step
     return Estimate(points.analytic, numeric, step, evaluations, first_crossing, untracked, unresolved=True)
+
+
+def _shrank_like_curvature(gap: float, previous_gap: float, noise: float) -> bool:
+    """Whether a gap shrank with the step as f''(x) h does (by the retry factor)."""
+    expected = previous_gap / KINK_RETRY_FACTOR
+    return abs(gap - expected) <= CURVATURE_MATCH * expected + noise
 
 
 # A bound on retries whatever h the user chose (1e-5 down to the floor is 5 steps).

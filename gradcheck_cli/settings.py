@@ -41,6 +41,10 @@ KINK_GAP_TOLERANCE = 1e-3
 # ... and is taken as curvature, not a kink, when it shrinks by at least this
 # factor when the step shrinks tenfold (curvature shrinks it by 10).
 KINK_GAP_SHRINK = 0.5
+# When the gap shrinks tenfold to within this fraction, it was curvature at
+# the first step too, and the first step's estimate (less round-off than the
+# retry's) is kept. A kink between h/10 and h instead leaves almost no gap.
+CURVATURE_MATCH = 0.5
 # Round-off in the gap (f(x+h) - 2f(x) + f(x-h))/h is a few eps*|f|/h; gaps
 # below this many of those are noise, not evidence.
 ROUNDOFF_ULPS = 8.0
