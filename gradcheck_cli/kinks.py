@@ -162,23 +162,25 @@ def _reduce_winner(a: np.ndarray, kwargs: dict, pick) -> np.ndarray:
 
 
 # Outcome of a kink ufunc, computed from its (unwrapped) inputs before the
-# call so that `out=` aliasing an input cannot hide it.
+# call so that `out=` aliasing an input cannot hide it. Keyed by ufunc name:
+# the clip ufunc is not np.clip (a Python function) and lives in a private
+# numpy module.
 _BEFORE_CALL = {
-    np.maximum: lambda a, b: np.greater_equal(a, b),
-    np.fmax: lambda a, b: np.greater_equal(a, b),
-    np.minimum: lambda a, b: np.less_equal(a, b),
-    np.fmin: lambda a, b: np.less_equal(a, b),
-    np.absolute: lambda a: np.greater_equal(a, 0),
-    np.fabs: lambda a: np.greater_equal(a, 0),
-    np.heaviside: lambda a, b: np.sign(a),
-    np.clip: lambda a, lo, hi: np.greater(a, hi).astype(np.int8) - np.less(a, lo).astype(np.int8),
+    "maximum": lambda a, b: np.greater_equal(a, b),
+    "fmax": lambda a, b: np.greater_equal(a, b),
+    "minimum": lambda a, b: np.less_equal(a, b),
+    "fmin": lambda a, b: np.less_equal(a, b),
+    "absolute": lambda a: np.greater_equal(a, 0),
+    "fabs": lambda a: np.greater_equal(a, 0),
+    "heaviside": lambda a, b: np.sign(a),
+    "clip": lambda a, lo, hi: np.greater(a, hi).astype(np.int8) - np.less(a, lo).astype(np.int8),
 }
 # Kink ufuncs whose result is itself the outcome.
 _RESULT_IS_OUTCOME = {
-    np.greater, np.greater_equal, np.less, np.less_equal, np.equal, np.not_equal,
-    np.sign, np.floor, np.ceil, np.rint, np.trunc,
+    "greater", "greater_equal", "less", "less_equal", "equal", "not_equal",
+    "sign", "floor", "ceil", "rint", "trunc",
 }
-_REDUCE_PICK = {np.maximum: np.argmax, np.fmax: np.argmax, np.minimum: np.argmin, np.fmin: np.argmin}
+_REDUCE_PICK = {"maximum": np.argmax, "fmax": np.argmax, "minimum": np.argmin, "fmin": np.argmin}
 
 
 class TrackedArray(np.ndarray):
@@ -194,19 +196,20 @@ class TrackedArray(np.ndarray):
         if out is not None:
             kwargs["out"] = tuple(_raw(o) for o in out)
         outcome = None
+        name = ufunc.__name__
         if _active is not None:
-            if method == "__call__" and ufunc in _BEFORE_CALL and len(raw) == ufunc.nin:
-                outcome = _BEFORE_CALL[ufunc](*raw)
-            elif method == "reduce" and ufunc in _REDUCE_PICK:
-                outcome = _reduce_winner(raw[0], kwargs, _REDUCE_PICK[ufunc])
-            elif method == "outer" and ufunc in _BEFORE_CALL and ufunc.nin == 2:
+            if method == "__call__" and name in _BEFORE_CALL and len(raw) == ufunc.nin:
+                outcome = _BEFORE_CALL[name](*raw)
+            elif method == "reduce" and name in _REDUCE_PICK:
+                outcome = _reduce_winner(raw[0], kwargs, _REDUCE_PICK[name])
+            elif method == "outer" and name in _BEFORE_CALL and ufunc.nin == 2:
                 outcome = np.subtract.outer(np.asarray(raw[0], float), np.asarray(raw[1], float)) >= 0
         result = getattr(ufunc, method)(*raw, **kwargs)
         if _active is not None:
-            if outcome is None and method == "__call__" and ufunc in _RESULT_IS_OUTCOME:
+            if outcome is None and method == "__call__" and name in _RESULT_IS_OUTCOME:
                 outcome = result
             if outcome is not None:
-                _record(ufunc.__name__, outcome)
+                _record(name, outcome)
         if out is not None:
             return out[0] if len(out) == 1 else out
         return _taint(result)

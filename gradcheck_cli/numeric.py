@@ -135,16 +135,17 @@ def estimate(evaluator: Evaluator, probe: Probe, base: BasePoint, h: float) -> E
         )
         if attempt == 0:
             first_crossing = crossing
-            # Only a gap that survives a smaller step proves an untracked
-            # kink; at the first step it is merely a reason to look again.
+            # A large gap at the first step is only a reason to look again.
             untracked_candidate = crossing is None and suspicious
-        elif untracked_candidate and crossing is None and suspicious:
-            untracked = True
-        if crossing is None and not suspicious:
-            if attempt == 1 and untracked_candidate and _shrank_like_curvature(gap, previous_gap, noise):
+        elif attempt == 1 and untracked_candidate and crossing is None:
+            if not suspicious and _shrank_like_curvature(gap, previous_gap, noise):
                 # The first step's gap was curvature, not a kink: its estimate
                 # is the better one (less round-off than this smaller step's).
                 return Estimate(first.analytic, first.numeric, first.h, evaluations, None, False)
+            # The gap either survived the smaller step (a kink within h/10)
+            # or vanished (a kink between h/10 and h): a kink either way.
+            untracked = True
+        if crossing is None and not suspicious:
             return Estimate(points.analytic, numeric, step, evaluations, first_crossing, untracked)
         if attempt == 0:
             first = Estimate(points.analytic, numeric, step, 2, first_crossing, False)

@@ -1,0 +1,19 @@
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "sample_models"
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    """Write a model file from source text; returns its path as a string."""
+
+    def write(source: str, name: str = "model.py") -> str:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(source))
+        return str(path)
+
+    return write

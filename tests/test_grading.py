@@ -1,0 +1,124 @@
+"""Relative error, the notes' bands, block summaries and the verdict."""
+
+import math
+
+import pytest
+
+from gradcheck_cli.grading import grade_block, grade_error, grade_estimate, relative_error, verdict
+from gradcheck_cli.numeric import Estimate
+from gradcheck_cli.report import DimResult
+from gradcheck_cli.settings import Thresholds
+
+T = Thresholds()
+
+
+def test_relative_error_uses_the_larger_magnitude():
+    assert relative_error(1.0, 0.99) == pytest.approx(0.01)
+    assert relative_error(0.99, 1.0) == pytest.approx(0.01)
+    assert relative_error(-2.0, 2.0) == pytest.approx(2.0)
+
+
+def test_relative_error_of_two_zeros_is_zero():
+    assert relative_error(0.0, 0.0) == 0.0
+
+
+def test_relative_error_with_one_zero_is_one():
+    assert relative_error(0.0, 0.3) == 1.0
+
+
+@pytest.mark.parametrize(
+    "rel, kinked, grade",
+    [
+        (0.5, False, "fail"),
+        (1.01e-2, True, "fail"),
+        (1e-2, False, "warn"),  # the band edges belong to the milder grade
+        (1e-3, True, "warn"),
+        (1e-4, True, "ok"),
+        (1e-5, True, "ok"),
+        (1e-5, False, "warn"),  # too high for a smooth objective
+        (1e-7, False, "pass"),
+        (1e-12, True, "pass"),
+    ],
+)
+def test_bands(rel, kinked, grade):
+    assert grade_error(rel, 1.0, kinked=kinked, thresholds=T) == grade
+
+
+def test_tiny_magnitudes_are_not_graded_by_relative_error():
+    assert grade_error(1.0, 1e-11, kinked=False, thresholds=T) == "tiny"
+    assert grade_error(0.0, 0.0, kinked=False, thresholds=T) == "zero"
+
+
+def test_thresholds_are_options():
+    deep = Thresholds(fail_above=5e-2)
+    assert grade_error(3e-2, 1.0, kinked=False, thresholds=deep) == "warn"
+
+
+def test_thresholds_must_be_ordered():
+    with pytest.raises(ValueError, match="good_below <= warn_above <= fail_above"):
+        Thresholds(fail_above=1e-5, warn_above=1e-3)
+
+
+def estimate(a, n, **kw):
+    return Estimate(analytic=a, numeric=n, h=1e-5, evaluations=2, **kw)
+
+
+def dim(a, n, **kw):
+    return grade_estimate(estimate(a, n, **kw), index=(0,), direction=None, kinked=False, thresholds=T)
+
+
+def test_an_error_at_a_perturbed_point_fails_the_dimension():
+    d = dim(1.0, math.nan, error="loss raised ValueError")
+    assert d.grade == "fail" and d.rel_error is None and "ValueError" in d.message
+
+
+def test_an_unresolved_kink_is_inconclusive_not_failed():
+    d = dim(1.0, 0.5, unresolved=True)
+    assert d.grade == "kink" and "kink" in d.message
+
+
+def block(*dims):
+    return grade_block("W", (len(dims),), len(dims), tuple(dims), (), T)
+
+
+def test_block_takes_its_worst_measured_grade():
+    b = block(dim(1.0, 1.0), dim(1.0, 0.5), dim(0.0, 0.0))
+    assert b.grade == "fail"
+    assert b.worst.numeric == 0.5
+    assert b.max_rel_error == pytest.approx(0.5)
+
+
+def test_tiny_and_zero_dimensions_do_not_hide_a_pass():
+    b = block(dim(1.0, 1.0), dim(1e-12, 2e-12), dim(0.0, 0.0))
+    assert b.grade == "pass"
+    assert b.worst.analytic == 1.0
+
+
+def test_a_block_of_zeros_verifies_nothing_and_warns():
+    b = block(dim(0.0, 0.0), dim(0.0, 0.0))
+    assert b.grade == "warn"
+    assert "nothing was verified" in b.warnings[0]
+
+
+def test_a_block_of_tiny_values_says_to_scale_the_loss():
+    b = block(dim(1e-12, 1.1e-12))
+    assert b.grade == "tiny"
+    assert "scale the loss" in b.warnings[0]
+
+
+def test_kink_crossings_are_counted_and_do_not_fail_a_block():
+    from gradcheck_cli.kinks import Crossing
+
+    crossing = Crossing("m.py", 3, "maximum", 1, 4)
+    b = block(dim(1.0, 1.0), dim(1.0, 0.5, unresolved=True, crossing=crossing), dim(2.0, 2.0, crossing=crossing))
+    assert b.grade == "pass"
+    assert b.kink_crossings == 2
+
+
+def test_verdict():
+    passing, failing = block(dim(1.0, 1.0)), block(dim(1.0, 0.5))
+    warning = block(dim(0.0, 0.0))
+    assert verdict((passing,), ()) == "pass"
+    assert verdict((passing, warning), ()) == "warn"
+    assert verdict((passing, warning, failing), ()) == "fail"
+    assert verdict((passing,), ("loss is float32",)) == "warn"

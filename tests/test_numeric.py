@@ -1,0 +1,112 @@
+"""Centered differences, realised steps, and kink-aware retries."""
+
+import math
+
+import numpy as np
+import pytest
+
+from gradcheck_cli.evaluate import Evaluator
+from gradcheck_cli.model import from_functions
+from gradcheck_cli.numeric import Probe, estimate
+
+
+def estimate_at(loss, grad, x, *, h=1e-5, index=0, direction=None, track=True):
+    model = from_functions(loss=loss, grad=grad, params=np.atleast_1d(np.asarray(x, dtype=float)))
+    with Evaluator(model, seed=0, track_kinks=track) as ev:
+        base = ev.base_point()
+        probe = Probe("params", index=None if direction is not None else index, direction=direction)
+        return estimate(ev, probe, base, h)
+
+
+def test_centered_difference_matches_the_notes_worked_example():
+    """f(t) = t^3 at t = 1, h = 0.01: centered gives 3.0001 (one-sided would give 3.0301)."""
+    e = estimate_at(lambda t: np.sum(t**3), lambda t: 3 * t**2, 1.0, h=0.01)
+    assert e.numeric == pytest.approx(3.0001, abs=1e-12)
+    assert e.analytic == 3.0
+
+
+def test_default_step_is_accurate_on_a_smooth_function():
+    e = estimate_at(lambda t: np.sum(np.sin(t) * np.exp(t)), lambda t: np.exp(t) * (np.sin(t) + np.cos(t)), 0.7)
+    assert abs(e.numeric - e.analytic) / abs(e.analytic) < 1e-9
+
+
+def test_divides_by_the_step_actually_realised():
+    # x + h - x is not h in floating point; for an exactly computed linear f
+    # (times 4 is exact), dividing by the realised step leaves no error at all.
+    e = estimate_at(lambda t: 4.0 * t[0], lambda t: np.array([4.0]), 0.1)
+    assert e.numeric == 4.0
+
+
+def test_step_is_relative_for_large_coordinates():
+    e = estimate_at(lambda t: np.sum(t**2), lambda t: 2 * t, 1e6)
+    assert e.numeric == pytest.approx(2e6, rel=1e-9)
+
+
+def abs_plus_linear(t):
+    return np.sum(np.abs(t) + 0.5 * t)
+
+
+def abs_plus_linear_grad(t):
+    return np.sign(t) + 0.5
+
+
+def test_tracked_kink_is_retried_at_a_smaller_step():
+    # |x| has its kink at 0, 2e-6 away: x +/- 1e-5 straddles it, x +/- 1e-6 does not.
+    e = estimate_at(abs_plus_linear, abs_plus_linear_grad, 2e-6)
+    assert e.crossing is not None and e.crossing.op == "absolute"
+    assert e.h == pytest.approx(1e-6)
+    assert e.numeric == pytest.approx(1.5, rel=1e-9)
+    assert not e.unresolved
+
+
+def test_untracked_kink_is_found_numerically():
+    # math.fabs on a Python float is invisible to tracking.
+    e = estimate_at(lambda t: math.fabs(float(t[0])) + 0.5 * float(t[0]), abs_plus_linear_grad, 2e-6)
+    assert e.crossing is None
+    assert e.untracked_kink
+    assert e.numeric == pytest.approx(1.5, rel=1e-9)
+
+
+def test_a_point_on_the_kink_is_unresolved():
+    e = estimate_at(abs_plus_linear, abs_plus_linear_grad, 0.0)
+    assert e.unresolved
+    assert e.h == pytest.approx(1e-9)
+
+
+def test_curvature_at_a_tiny_slope_is_not_a_kink():
+    # Near a minimum the slope is tiny and the one-sided slopes differ by
+    # f''h; that gap shrinks tenfold with the step, so it is curvature.
+    e = estimate_at(lambda t: np.sum((t - 1.0) ** 2), lambda t: 2 * (t - 1.0), 1.0 + 1e-7)
+    assert not e.crossed_kink and not e.unresolved
+    assert e.h == 1e-5  # the first step's estimate is kept
+    assert e.numeric == pytest.approx(2e-7, rel=1e-3)
+
+
+def test_tracking_off_still_finds_kinks_numerically():
+    e = estimate_at(abs_plus_linear, abs_plus_linear_grad, 2e-6, track=False)
+    assert e.crossing is None and e.untracked_kink
+    assert e.numeric == pytest.approx(1.5, rel=1e-9)
+
+
+def test_directional_derivative_matches_gradient_dot_direction():
+    x = np.array([0.3, -1.2, 2.0])
+    v = np.array([1.0, 2.0, -2.0]) / 3.0
+    e = estimate_at(lambda t: np.sum(np.sin(t)), lambda t: np.cos(t), x, direction=v)
+    # (the analytic side uses the realised displacement, not v itself)
+    assert e.analytic == pytest.approx(float(np.cos(x) @ v), rel=1e-9)
+    assert e.numeric == pytest.approx(e.analytic, rel=1e-9)
+
+
+def test_user_code_raising_at_a_perturbed_point_is_an_error_of_that_dimension():
+    def loss(t):
+        if t[0] > 1.0:
+            raise ValueError("out of range")
+        return float(np.sum(t**2))
+
+    e = estimate_at(loss, lambda t: 2 * t, 1.0)
+    assert e.error is not None and "ValueError: out of range" in e.error
+
+
+def test_nonfinite_loss_at_a_perturbed_point_is_an_error_of_that_dimension():
+    e = estimate_at(lambda t: np.sum(np.log(t)), lambda t: 1 / t, 1e-6 * 0.5, h=1.0)
+    assert e.error is not None and "nan" in e.error
