@@ -63,7 +63,7 @@ def grade_estimate(
     """A DimResult for one probe's estimate."""
     a, n = estimate.analytic, estimate.numeric
     common = dict(index=index, direction=direction, analytic=a, numeric=n, h=estimate.h,
-                  kink=estimate.crossing, kink_untracked=estimate.untracked_kink)
+                  kink=estimate.crossing, kink_untracked=estimate.untracked_kink, kink_harmless=estimate.harmless)
     if estimate.error is not None:
         return DimResult(rel_error=None, grade=FAIL, message=estimate.error, **common)
     rel = relative_error(a, n)
@@ -78,6 +78,9 @@ def grade_estimate(
     if grade == TINY:
         message = (f"both values are below {thresholds.tiny_below:g}: relative error is meaningless here; "
                    "scale the loss by a constant so gradients are near 1")
+    elif estimate.harmless:
+        message = ("winners flip here without changing the slope (as a softmax's max shift does at tied "
+                   f"scores); graded at step {estimate.h:.0e}")
     elif estimate.crossed_kink:
         message = f"crossed a kink at the first step; graded at the kink-free step {estimate.h:.0e}"
     return DimResult(rel_error=rel, grade=grade, message=message, **common)

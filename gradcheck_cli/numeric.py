@@ -59,11 +59,13 @@ class Estimate:
     crossing: Crossing | None = None  # kink crossed at the first step, as tracked
     untracked_kink: bool = False  # the numerical test saw a kink tracking did not
     unresolved: bool = False  # every step down to the floor crossed a kink
+    harmless: bool = False  # winners flipped, but the slope did not change across them
     error: str | None = None  # user code raised, or the loss was not finite
 
     @property
     def crossed_kink(self) -> bool:
-        return self.crossing is not None or self.untracked_kink
+        """A kink that changes the slope was crossed at the first step."""
+        return (self.crossing is not None and not self.harmless) or self.untracked_kink
 
 
 @dataclass(frozen=True)
@@ -99,68 +101,94 @@ def one_sided_gap(f0: float, f_plus: float, f_minus: float, step_plus: float, st
     return abs(forward - backward), max(abs(forward), abs(backward)), noise
 
 
+@dataclass(frozen=True)
+class _Level:
+    """One step size tried along a probe."""
+
+    step: float
+    analytic: float
+    numeric: float
+    gap: float  # |forward slope - backward slope|
+    slope: float  # the larger one-sided slope magnitude
+    noise: float  # round-off level of the gap
+    crossing: Crossing | None  # tracked kink crossed at this step
+
+    @property
+    def gap_is_large(self) -> bool:
+        return self.gap > KINK_GAP_TOLERANCE * self.slope + self.noise
+
+
+def _curvature_between(coarse: _Level, fine: _Level) -> bool:
+    """Whether the gap shrank with the step as f''(x) h does: by the retry factor."""
+    expected = coarse.gap / KINK_RETRY_FACTOR
+    return abs(fine.gap - expected) <= CURVATURE_MATCH * expected + fine.noise
+
+
+def _result(level: _Level, levels: list[_Level], evaluations: int, **flags) -> Estimate:
+    first = levels[0]
+    flags.setdefault("untracked_kink", first.crossing is None and first.gap_is_large)
+    return Estimate(level.analytic, level.numeric, level.step, evaluations, first.crossing, **flags)
+
+
+def _decide(levels: list[_Level], evaluations: int) -> Estimate | None:
+    """The estimate the levels so far support, or None to try a smaller step."""
+    level = levels[-1]
+    first = levels[0]
+    previous = levels[-2] if len(levels) > 1 else None
+    suspicious = level.gap_is_large and (previous is None or level.gap > KINK_GAP_SHRINK * previous.gap)
+    if level.crossing is None and not suspicious:
+        if len(levels) == 2 and first.crossing is None and first.gap_is_large and _curvature_between(first, level):
+            # The first step's large gap was curvature (a tiny slope near a
+            # minimum), not a kink: its estimate has less round-off than this one.
+            return _result(first, levels, evaluations, untracked_kink=False)
+        # Otherwise a large first gap that vanished or persisted was a kink.
+        return _result(level, levels, evaluations)
+    if len(levels) >= 3 and all(lv.crossing is not None for lv in levels[-3:]):
+        a, b, c = levels[-3:]
+        if _curvature_between(a, b) and _curvature_between(b, c):
+            # Winners flip at every step, yet the slopes on both sides agree
+            # but for curvature: the loss does not depend on which side won
+            # (a softmax's max shift at tied scores). A real kink crossed at
+            # three steps leaves a gap that hardly shrinks. Keep the largest
+            # of the three steps: least round-off.
+            return _result(a, levels, evaluations, harmless=True)
+    return None
+
+
 def estimate(evaluator: Evaluator, probe: Probe, base: BasePoint, h: float) -> Estimate:
     """Centered difference along ``probe``, retried at smaller steps across kinks."""
     x = evaluator.model.params[probe.block]
     g = base.gradient[probe.block]
     evaluations = 0
-    first_crossing: Crossing | None = None
-    untracked = False
-    previous_gap: float | None = None
-    untracked_candidate = False
+    levels: list[_Level] = []
     step = h
-    for attempt in range(_MAX_ATTEMPTS):
+    for _ in range(_MAX_ATTEMPTS):
         points = _points(probe, x, g, step)
+        first_crossing = levels[0].crossing if levels else None
         try:
             plus = evaluator.loss(probe.block, probe.index, points.plus)
             evaluations += 1
             minus = evaluator.loss(probe.block, probe.index, points.minus)
             evaluations += 1
         except UserCodeError as exc:
-            return Estimate(points.analytic, float("nan"), step, evaluations + 1, first_crossing, untracked, error=str(exc))
+            return Estimate(points.analytic, float("nan"), step, evaluations + 1, first_crossing, error=str(exc))
         for value, side in ((plus.value, "+"), (minus.value, "-")):
             if not np.isfinite(value):
-                return Estimate(
-                    points.analytic, float("nan"), step, evaluations, first_crossing, untracked,
-                    error=f"the loss is {value} at x {side} h (relative step {step:.0e})",
-                )
-        numeric = (plus.value - minus.value) / (points.step_plus + points.step_minus)
-
+                return Estimate(points.analytic, float("nan"), step, evaluations, first_crossing,
+                                error=f"the loss is {value} at x {side} h (relative step {step:.0e})")
         crossing = None
         if base.trace is not None:
             crossing = compare_traces(base.trace, plus.trace) or compare_traces(base.trace, minus.trace)
         gap, slope, noise = one_sided_gap(base.loss, plus.value, minus.value, points.step_plus, points.step_minus)
-        suspicious = gap > KINK_GAP_TOLERANCE * slope + noise and (
-            previous_gap is None or gap > KINK_GAP_SHRINK * previous_gap
-        )
-        if attempt == 0:
-            first_crossing = crossing
-            # A large gap at the first step is only a reason to look again.
-            untracked_candidate = crossing is None and suspicious
-        elif attempt == 1 and untracked_candidate and crossing is None:
-            if not suspicious and _shrank_like_curvature(gap, previous_gap, noise):
-                # The first step's gap was curvature, not a kink: its estimate
-                # is the better one (less round-off than this smaller step's).
-                return Estimate(first.analytic, first.numeric, first.h, evaluations, None, False)
-            # The gap either survived the smaller step (a kink within h/10)
-            # or vanished (a kink between h/10 and h): a kink either way.
-            untracked = True
-        if crossing is None and not suspicious:
-            return Estimate(points.analytic, numeric, step, evaluations, first_crossing, untracked)
-        if attempt == 0:
-            first = Estimate(points.analytic, numeric, step, 2, first_crossing, False)
-        next_step = step / KINK_RETRY_FACTOR
-        if next_step < KINK_RETRY_FLOOR * (1 - 1e-9) or attempt == _MAX_ATTEMPTS - 1:
+        numeric = (plus.value - minus.value) / (points.step_plus + points.step_minus)
+        levels.append(_Level(step, points.analytic, numeric, gap, slope, noise, crossing))
+        decided = _decide(levels, evaluations)
+        if decided is not None:
+            return decided
+        step /= KINK_RETRY_FACTOR
+        if step < KINK_RETRY_FLOOR * (1 - 1e-9):
             break
-        previous_gap = gap
-        step = next_step
-    return Estimate(points.analytic, numeric, step, evaluations, first_crossing, untracked, unresolved=True)
-
-
-def _shrank_like_curvature(gap: float, previous_gap: float, noise: float) -> bool:
-    """Whether a gap shrank with the step as f''(x) h does (by the retry factor)."""
-    expected = previous_gap / KINK_RETRY_FACTOR
-    return abs(gap - expected) <= CURVATURE_MATCH * expected + noise
+    return _result(levels[-1], levels, evaluations, unresolved=True)
 
 
 # A bound on retries whatever h the user chose (1e-5 down to the floor is 5 steps).

@@ -36,6 +36,7 @@ class DimResult:
     h: float  # the relative step the numeric value comes from
     kink: Crossing | None = None  # kink crossed at the first step (tracked)
     kink_untracked: bool = False  # a kink the numerical test found, tracking did not
+    kink_harmless: bool = False  # winners flipped but the slope did not change (softmax max shift)
     message: str | None = None  # why the grade is what it is, when not obvious
 
     @property
@@ -46,12 +47,13 @@ class DimResult:
 
     @property
     def crossed_kink(self) -> bool:
-        return self.kink is not None or self.kink_untracked
+        """A kink that changes the slope was crossed at the first step."""
+        return (self.kink is not None and not self.kink_harmless) or self.kink_untracked
 
     def to_dict(self) -> dict:
         kink = None
         if self.kink is not None:
-            kink = self.kink.to_dict()
+            kink = {**self.kink.to_dict(), "harmless": self.kink_harmless}
         elif self.kink_untracked:
             kink = {"untracked": True}
         return {

@@ -110,3 +110,32 @@ def test_user_code_raising_at_a_perturbed_point_is_an_error_of_that_dimension():
 def test_nonfinite_loss_at_a_perturbed_point_is_an_error_of_that_dimension():
     e = estimate_at(lambda t: np.sum(np.log(t)), lambda t: 1 / t, 1e-6 * 0.5, h=1.0)
     assert e.error is not None and "nan" in e.error
+
+
+def logsumexp_shifted(t):
+    # The max shift makes the winner of a max part of the computation, but
+    # the loss does not depend on which of the tied entries wins.
+    shifted = t - t.max()
+    return float(np.log(np.sum(np.exp(shifted))) + t.max())
+
+
+def softmax(t):
+    e = np.exp(t - t.max())
+    return e / e.sum()
+
+
+def test_winner_flips_that_do_not_change_the_slope_are_harmless():
+    e = estimate_at(logsumexp_shifted, softmax, np.array([0.3, 0.3, -1.0]))
+    assert e.crossing is not None and e.crossing.op == "maximum"
+    assert e.harmless and not e.crossed_kink and not e.unresolved
+    assert e.h == 1e-5
+    assert e.numeric == pytest.approx(e.analytic, rel=1e-9)
+
+
+def test_a_real_kink_close_to_x_is_not_taken_for_a_harmless_flip():
+    # |x| at x = 0.09 h: the gaps at h and h/10 shrink by about 10 (0.91 -> 0.1),
+    # like curvature would; only the third step tells them apart.
+    e = estimate_at(abs_plus_linear, abs_plus_linear_grad, 0.09e-5)
+    assert not e.harmless and not e.unresolved
+    assert e.crossed_kink
+    assert e.numeric == pytest.approx(1.5, rel=1e-9)

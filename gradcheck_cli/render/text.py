@@ -96,7 +96,7 @@ def dims_table(block: BlockResult) -> Table:
 def _note(dim: DimResult) -> str:
     parts = []
     if dim.kink is not None:
-        parts.append("kink " + dim.kink.describe())
+        parts.append(("winner flip " if dim.kink_harmless else "kink ") + dim.kink.describe())
     elif dim.kink_untracked:
         parts.append("kink (found numerically; not seen by tracking)")
     if dim.message:
@@ -110,7 +110,7 @@ def kink_lines(report: Report) -> list[Text]:
     for block in report.blocks:
         seen: dict[str, int] = {}
         for dim in block.dims + block.directions:
-            if dim.kink is not None:
+            if dim.kink is not None and not dim.kink_harmless:
                 key = dim.kink.describe()
                 seen[key] = seen.get(key, 0) + 1
             elif dim.kink_untracked:

@@ -1,0 +1,249 @@
+"""The command line: options, exit codes, messages and the JSON report."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from gradcheck_cli import cli, settings
+from gradcheck_cli.cli import main
+
+from .conftest import ROOT, SAMPLES
+
+SOFTMAX = str(SAMPLES / "softmax.py")
+
+
+def run(*args, env=None):
+    return CliRunner().invoke(main, [*map(str, args)], env=env, prog_name="gradcheck")
+
+
+def strict_json(text):
+    """Parse JSON, rejecting NaN and Infinity, which strict parsers refuse."""
+
+    def reject(token):
+        raise ValueError(f"non-standard JSON token {token}")
+
+    return json.loads(text, parse_constant=reject)
+
+
+def test_model_is_the_default_command():
+    plain, explicit = run(SOFTMAX), run("check", SOFTMAX)
+    assert plain.exit_code == explicit.exit_code == 0
+    assert "PASS" in plain.stdout and "PASS" in explicit.stdout
+
+
+def test_options_may_come_before_the_model():
+    result = run("--samples", "3", "--format", "json", SOFTMAX)
+    assert result.exit_code == 0
+    assert strict_json(result.stdout)["blocks"][0]["checked"] == 3
+
+
+def test_text_report_names_blocks_and_verdict():
+    result = run(SOFTMAX)
+    assert result.exit_code == 0
+    for text in ("block", "W", "b", "(5, 4)", "10/20", "PASS", "evaluations"):
+        assert text in result.stdout
+
+
+def test_json_report_schema():
+    result = run(SOFTMAX, "--format", "json")
+    report = strict_json(result.stdout)
+    assert {"verdict", "model", "evaluations", "settings", "kinked", "blocks", "warnings"} <= set(report)
+    assert report["settings"] == {"h": 1e-5, "samples": 10, "directions": 2, "seed": 0, "fail_above": 1e-2,
+                                  "warn_above": 1e-4, "good_below": 1e-7, "tiny_below": 1e-10}
+    block = report["blocks"][0]
+    assert {"name", "shape", "size", "checked", "grade", "max_rel_error", "worst", "kink_crossings", "dims"} <= set(block)
+    assert block["shape"] == [5, 4] and block["size"] == 20 and block["checked"] == 10
+    assert len(block["dims"]) == 10 and len(block["directions"]) == 2
+    dim = block["dims"][0]
+    assert {"index", "analytic", "numeric", "rel_error", "grade", "h", "kink"} <= set(dim)
+    assert len(dim["index"]) == 2
+    assert set(block["worst"]) >= {"index", "analytic", "numeric", "rel_error"}
+
+
+def test_json_stays_valid_when_the_model_prints(model_file):
+    path = model_file("""
+        import numpy as np
+        print("importing!")
+        def init_params(seed=0):
+            print("init!")
+            return {"w": np.array([1.0, 2.0])}
+        def loss(p):
+            print("loss!", p["w"])
+            return float(np.sum(p["w"] ** 2))
+        def grad(p):
+            print("grad!")
+            return {"w": 2 * p["w"]}
+    """)
+    result = run(path, "--format", "json")
+    assert result.exit_code == 0
+    assert strict_json(result.stdout)["verdict"] == "pass"
+    assert "loss!" in result.stderr and "importing!" in result.stderr
+
+
+def test_json_has_no_nan_when_a_dimension_broke(model_file):
+    path = model_file("""
+        import numpy as np
+        params = {"w": np.array([1.0, 2.0])}
+        def loss(p):
+            if p["w"][0] > 1.0:
+                raise ValueError("no")
+            return float(np.sum(p["w"] ** 2))
+        def grad(p): return {"w": 2 * p["w"]}
+    """)
+    result = run(path, "--format", "json")
+    assert result.exit_code == 1
+    report = strict_json(result.stdout)
+    broken = report["blocks"][0]["dims"][0]
+    assert broken["numeric"] is None and broken["grade"] == "fail" and "ValueError" in broken["message"]
+
+
+def test_exit_1_on_failure_and_names_the_block():
+    result = run(SAMPLES / "buggy_missing_bias.py")
+    assert result.exit_code == 1
+    assert "FAIL" in result.stdout
+    row = next(line for line in result.stdout.splitlines() if line.startswith("b "))
+    assert "fail" in row
+
+
+WARNING_MODEL = """
+import numpy as np
+params = {"w": np.array([1.0, 2.0])}
+def loss(p): return float(np.sum(p["w"] ** 2))
+def grad(p): return {"w": 2 * p["w"] * (1 + 1e-5)}
+"""
+
+
+def test_warnings_exit_0_unless_strict(model_file):
+    path = model_file(WARNING_MODEL)
+    relaxed, strict = run(path), run(path, "--strict")
+    assert "WARN" in relaxed.stdout
+    assert relaxed.exit_code == 0
+    assert strict.exit_code == 1
+
+
+def test_thresholds_are_options(model_file):
+    path = model_file(WARNING_MODEL)
+    assert "FAIL" in run(path, "--fail-above", "1e-6", "--warn-above", "1e-7", "--good-below", "1e-8").stdout
+
+
+def test_unusable_model_exits_2_with_a_message_and_no_traceback(model_file):
+    result = run(model_file("def loss(p): return 0.0\nparams = {'w': [1.0]}\n"))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("gradcheck: error: ")
+    assert "defines loss but no grad" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_user_exception_shows_only_the_users_frames(model_file):
+    path = model_file("""
+        import numpy as np
+        params = {"w": np.ones(2)}
+        def helper(p):
+            return p["nope"]
+        def loss(p):
+            return helper(p)
+        def grad(p): return {"w": p["w"]}
+    """)
+    result = run(path)
+    assert result.exit_code == 2
+    assert "loss raised KeyError" in result.stderr
+    assert 'return p["nope"]' in result.stderr and "in helper" in result.stderr
+    assert "gradcheck_cli" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--samples", "0"], "must be at least 1"),
+        (["--samples", "many"], "neither a whole number nor 'all'"),
+        (["--h", "0"], "--h"),
+        (["--h", "-1e-5"], "--h"),
+        (["--directions", "-1"], "--directions"),
+        (["--format", "xml"], "--format"),
+        (["--warn-above", "0.5"], "good_below <= warn_above <= fail_above"),
+    ],
+)
+def test_bad_options_exit_2_naming_the_option(args, message):
+    result = run(SOFTMAX, *args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_missing_model_argument_exits_2():
+    result = run("check")
+    assert result.exit_code == 2
+    assert "MODEL" in result.stderr
+
+
+def test_samples_all_checks_every_coordinate():
+    report = strict_json(run(SOFTMAX, "--samples", "all", "--format", "json").stdout)
+    assert [b["checked"] for b in report["blocks"]] == [20, 4]
+    assert all(b["directions"] == [] for b in report["blocks"])
+
+
+def test_seed_changes_the_sampled_coordinates():
+    first = strict_json(run(SOFTMAX, "--format", "json", "--seed", "1").stdout)
+    second = strict_json(run(SOFTMAX, "--format", "json", "--seed", "2").stdout)
+    again = strict_json(run(SOFTMAX, "--format", "json", "--seed", "1").stdout)
+    indices = lambda r: [d["index"] for d in r["blocks"][0]["dims"]]  # noqa: E731
+    assert indices(first) == indices(again)
+    assert indices(first) != indices(second)
+
+
+def test_params_file(tmp_path):
+    npz = tmp_path / "weights.npz"
+    np.savez(npz, W=np.full((5, 4), 0.3), b=np.zeros(4))
+    report = strict_json(run(SOFTMAX, "--params", npz, "--format", "json").stdout)
+    assert report["verdict"] == "pass"
+    assert report["blocks"][1]["dims"][0]["index"] == [0]
+
+
+def test_verbose_lists_every_dimension():
+    result = run(SAMPLES / "cube.py", "-v")
+    assert result.exit_code == 0
+    for index in ("[0]", "[1]", "[2]"):
+        assert index in result.stdout
+
+
+def test_version():
+    result = run("--version")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("gradcheck, version ")
+
+
+def test_help_shows_the_check_options_examples_and_commands():
+    result = run("--help")
+    assert result.exit_code == 0
+    for text in ("Usage: gradcheck [OPTIONS] MODEL", "--samples", "--h", "Examples:", "Exit codes", "Commands:"):
+        assert text in result.stdout
+
+
+def test_cli_defaults_agree_with_settings():
+    assert cli.DEFAULT_STEP == settings.DEFAULT_STEP
+    assert cli.DEFAULT_SAMPLES == settings.DEFAULT_SAMPLES
+    assert cli.DEFAULT_DIRECTIONS == settings.DEFAULT_DIRECTIONS
+    assert cli.DEFAULT_SEED == settings.DEFAULT_SEED
+    t = settings.Thresholds()
+    assert cli.DEFAULT_THRESHOLDS == {"fail_above": t.fail_above, "warn_above": t.warn_above,
+                                      "good_below": t.good_below, "tiny_below": t.tiny_below}
+
+
+def test_python_dash_m():
+    result = subprocess.run([sys.executable, "-m", "gradcheck_cli", str(SAMPLES / "cube.py")],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert "PASS" in result.stdout
+
+
+def test_the_users_files_are_not_modified(tmp_path):
+    npz = tmp_path / "weights.npz"
+    np.savez(npz, W=np.full((5, 4), 0.3), b=np.zeros(4))
+    before_npz, before_model = npz.read_bytes(), (SAMPLES / "softmax.py").read_bytes()
+    run(SOFTMAX, "--params", npz)
+    assert npz.read_bytes() == before_npz
+    assert (SAMPLES / "softmax.py").read_bytes() == before_model

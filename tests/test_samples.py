@@ -1,0 +1,117 @@
+"""Every sample model gets the verdict its docstring promises."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from gradcheck_cli.cli import main
+
+from .conftest import SAMPLES
+
+CORRECT = ["cube", "softmax", "svm", "two_layer_net", "sigmoid_tanh", "activations", "dropout", "svm_at_kink"]
+BUGGY = {
+    "buggy_softsign": {"W"},
+    "buggy_missing_bias": {"b"},
+    "buggy_missing_1_over_n": {"W"},
+    "buggy_sigmoid": {"W1", "b1"},
+}
+
+
+def run(*args):
+    return CliRunner().invoke(main, [*map(str, args)])
+
+
+def run_json(name, *args):
+    result = run(SAMPLES / f"{name}.py", "--format", "json", *args)
+    return result, json.loads(result.stdout)
+
+
+def test_every_sample_is_covered_here():
+    on_disk = {p.stem for p in SAMPLES.glob("*.py")}
+    assert on_disk == set(CORRECT) | set(BUGGY) | {"buggy_softmax_overflow"}
+
+
+@pytest.mark.parametrize("name", CORRECT)
+def test_correct_models_pass_with_tiny_errors(name):
+    result, report = run_json(name)
+    assert result.exit_code == 0, result.output
+    assert report["verdict"] == "pass"
+    for block in report["blocks"]:
+        assert block["grade"] == "pass", block["name"]
+        assert block["max_rel_error"] < 1e-7, block["name"]
+
+
+@pytest.mark.parametrize("name", CORRECT)
+def test_correct_models_pass_every_coordinate(name):
+    result, report = run_json(name, "--samples", "all")
+    assert report["verdict"] == "pass", [(b["name"], b["grade"], b["max_rel_error"]) for b in report["blocks"]]
+
+
+@pytest.mark.parametrize("name, wrong", sorted(BUGGY.items()))
+def test_buggy_models_fail_naming_the_wrong_blocks(name, wrong):
+    result, report = run_json(name)
+    assert result.exit_code == 1
+    assert report["verdict"] == "fail"
+    failed = {b["name"] for b in report["blocks"] if b["grade"] == "fail"}
+    assert failed == wrong
+
+
+def test_overflowing_softmax_is_unusable_and_the_message_says_why():
+    result = run(SAMPLES / "buggy_softmax_overflow.py")
+    assert result.exit_code == 2
+    assert "shift the scores by their max" in result.stderr
+    assert "overflow encountered in exp" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_svm_parked_on_its_kink_passes_and_reports_the_crossings():
+    result, report = run_json("svm_at_kink")
+    assert result.exit_code == 0
+    assert report["verdict"] == "pass"
+    assert report["kinked"] is True
+    line = next(i for i, text in enumerate((SAMPLES / "svm_at_kink.py").read_text().splitlines(), 1)
+                if "np.maximum" in text)
+    kinked = {
+        (block["name"], tuple(d["index"]))
+        for block in report["blocks"]
+        for d in block["dims"]
+        if d["grade"] == "kink"
+    }
+    # The margin of example 0 against class 1 depends on W[:, 0], W[:, 1], b[0], b[1].
+    assert kinked == {("W", (0, 0)), ("W", (1, 0)), ("W", (0, 1)), ("W", (1, 1)), ("b", (0,)), ("b", (1,))}
+    for block in report["blocks"]:
+        assert block["kink_crossings"] == {"W": 4, "b": 2}[block["name"]]
+        for d in block["dims"]:
+            if d["grade"] == "kink":
+                assert d["kink"]["line"] == line and d["kink"]["op"] == "maximum"
+
+
+def test_svm_parked_on_its_kink_fails_without_tracking_only_if_graded_across_the_kink():
+    """With tracking off the numerical test must still find every crossing."""
+    result, report = run_json("svm_at_kink", "--no-track-kinks")
+    assert report["verdict"] == "pass"
+    assert sum(b["kink_crossings"] for b in report["blocks"]) == 6
+
+
+@pytest.mark.parametrize("name", CORRECT + sorted(BUGGY) + ["buggy_softmax_overflow"])
+def test_every_sample_explains_itself(name):
+    import ast
+
+    doc = ast.get_docstring(ast.parse((SAMPLES / f"{name}.py").read_text()))
+    assert doc
+    if name.startswith("buggy"):
+        assert doc.startswith("BUG:")
+
+
+def test_softmax_at_tied_scores_is_not_a_kink(tmp_path):
+    """W = 0 ties every score: the max shift's winner flips, the loss does not care."""
+    import numpy as np
+
+    npz = tmp_path / "zeros.npz"
+    np.savez(npz, W=np.zeros((5, 4)), b=np.zeros(4))
+    result, report = run_json("softmax", "--params", npz)
+    assert report["verdict"] == "pass"
+    assert report["kink_crossings"] == 0
+    flips = [d for b in report["blocks"] for d in b["dims"] if d["kink"]]
+    assert flips and all(d["kink"]["harmless"] for d in flips)
