@@ -134,20 +134,25 @@ class Evaluator:
                     "copy an array before changing it (e.g. W = W.copy())."
                 )
 
-    def _evaluate_loss(self, where: str) -> LossEval:
+    @property
+    def _loss_label(self) -> str:
+        return "loss" if self.model.loss is not None else "loss_and_grad"
+
+    def _evaluate_loss(self, where: str) -> tuple[LossEval, Any]:
+        """The loss (and, from loss_and_grad, the unvalidated gradient)."""
         fn = self.model.loss or self.model.loss_and_grad
-        label = "loss" if self.model.loss is not None else "loss_and_grad"
-        result, trace = self._call(fn, label, where, tracked=self.track_kinks)
+        result, trace = self._call(fn, self._loss_label, where, tracked=self.track_kinks)
+        gradient = None
         if self.model.loss is None:
-            result = self._split_pair(result)[0]
-        return LossEval(self._loss_value(result, label), trace)
+            result, gradient = self._split_pair(result)
+        return LossEval(self._loss_value(result, self._loss_label), trace), gradient
 
     def loss(self, block: str | None = None, index: int | None = None, value: Any = None) -> LossEval:
         """The loss with ``params[block]`` changed: element ``index`` (flat) set to
         ``value``, or, when ``index`` is None, the whole block set to ``value``.
         With no block, the loss at the parameters themselves."""
         if block is None:
-            result = self._evaluate_loss("at the starting point")
+            result, _ = self._evaluate_loss("at the starting point")
             self._verify_unchanged(self._loss_label)
             return result
         target = self._work[block]
@@ -161,7 +166,7 @@ class Evaluator:
             flat[index] = value
             expected = flat[index].copy()
         try:
-            result = self._evaluate_loss(where)
+            result, _ = self._evaluate_loss(where)
             region = target if index is None else flat[index]
             if not np.array_equal(region, expected):
                 raise ParamsModifiedError(
@@ -177,43 +182,38 @@ class Evaluator:
         self._verify_unchanged(self._loss_label)
         return result
 
-    @property
-    def _loss_label(self) -> str:
-        return "loss" if self.model.loss is not None else "loss_and_grad"
-
-    def gradient(self) -> dict[str, np.ndarray]:
-        """The analytic gradient at the parameters, validated and as float64."""
-        if self.model.grad is not None:
-            result, _ = self._call(self.model.grad, "grad", "at the starting point", tracked=False)
-            label = "grad"
-        else:
-            pair, _ = self._call(self.model.loss_and_grad, "loss_and_grad", "at the starting point", tracked=False)
-            result = self._split_pair(pair)[1]
-            label = "loss_and_grad's gradient"
-        self._verify_unchanged(label.split("'")[0])
-        return self._gradient_value(result, label)
-
-    def base_point(self) -> BasePoint:
-        """Loss and gradient at the parameters, each evaluated twice to prove
-        that reseeding makes them deterministic."""
-        first = self.loss()
-        if not np.isfinite(first.value):
+    def _at_start(self) -> tuple[LossEval, dict[str, np.ndarray]]:
+        """Loss and validated gradient at the parameters: one call of
+        loss_and_grad, or one of loss and one of grad."""
+        where = "at the starting point"
+        loss, gradient = self._evaluate_loss(where)
+        self._verify_unchanged(self._loss_label)
+        if not np.isfinite(loss.value):
+            # Checked before the gradient: a nan loss explains a nan gradient.
             raise ModelError(
-                f"{self._loss_label} is {first.value} at the starting point, so no derivative can be measured. "
+                f"{self._loss_label} is {loss.value} {where}, so no derivative can be measured. "
                 "If the model has a softmax, shift the scores by their max before exp "
                 "(exp(s - s.max(axis=1, keepdims=True))): without it exp overflows to inf and log(0) gives nan."
                 + (" numpy warned: " + "; ".join(self.model_warnings) + "." if self.model_warnings else "")
             )
-        second = self.loss()
-        self._check_same("loss" if self.model.loss else "loss_and_grad", first.value, second.value)
-        gradient = self.gradient()
-        again = self.gradient()
+        if self.model.grad is not None:
+            gradient, _ = self._call(self.model.grad, "grad", where, tracked=False)
+            self._verify_unchanged("grad")
+            return loss, self._gradient_value(gradient, "grad")
+        return loss, self._gradient_value(gradient, "loss_and_grad's gradient")
+
+    def base_point(self) -> BasePoint:
+        """Loss and gradient at the parameters, each evaluated twice to prove
+        that reseeding makes them deterministic."""
+        first, gradient = self._at_start()
+        second, again = self._at_start()
+        self._check_same(self._loss_label, first.value, second.value)
+        label = "grad" if self.model.grad is not None else "loss_and_grad"
         for name in gradient:
             a, b = gradient[name], again[name]
             tolerance = NONDETERMINISM_ULPS * EPS * max(float(np.max(np.abs(a))), float(np.max(np.abs(b))))
             if not np.allclose(a, b, rtol=0, atol=tolerance):
                 index, x, y = _first_difference(a, b)
-                label = "grad" if self.model.grad else "loss_and_grad"
                 raise NondeterminismError(
                     f"{label} is nondeterministic: two calls at the starting point gave {name}{list(index)} = "
                     f"{x!r} and then {y!r}, although numpy's global random state and Python's `random` were "

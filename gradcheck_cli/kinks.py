@@ -191,27 +191,34 @@ class TrackedArray(np.ndarray):
     __array_priority__ = 1000.0
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        raw = tuple(_raw(x) for x in inputs)
+        # The hot path of tracking (every arithmetic op of the loss): kept to
+        # plain comprehensions and dict lookups.
+        raw = [x.view(np.ndarray) if isinstance(x, TrackedArray) else x for x in inputs]
         out = kwargs.get("out")
         if out is not None:
-            kwargs["out"] = tuple(_raw(o) for o in out)
-        outcome = None
-        name = ufunc.__name__
-        if _active is not None:
-            if method == "__call__" and name in _BEFORE_CALL and len(raw) == ufunc.nin:
-                outcome = _BEFORE_CALL[name](*raw)
+            kwargs["out"] = tuple(o.view(np.ndarray) if isinstance(o, TrackedArray) else o for o in out)
+        if _active is None:
+            result = getattr(ufunc, method)(*raw, **kwargs)
+        else:
+            outcome = None
+            name = ufunc.__name__
+            if method == "__call__":
+                rule = _BEFORE_CALL.get(name)
+                if rule is not None and len(raw) == ufunc.nin:
+                    outcome = rule(*raw)
             elif method == "reduce" and name in _REDUCE_PICK:
                 outcome = _reduce_winner(raw[0], kwargs, _REDUCE_PICK[name])
             elif method == "outer" and name in _BEFORE_CALL and ufunc.nin == 2:
                 outcome = np.subtract.outer(np.asarray(raw[0], float), np.asarray(raw[1], float)) >= 0
-        result = getattr(ufunc, method)(*raw, **kwargs)
-        if _active is not None:
+            result = getattr(ufunc, method)(*raw, **kwargs)
             if outcome is None and method == "__call__" and name in _RESULT_IS_OUTCOME:
                 outcome = result
             if outcome is not None:
                 _record(name, outcome)
         if out is not None:
             return out[0] if len(out) == 1 else out
+        if type(result) is np.ndarray:
+            return result.view(TrackedArray)
         return _taint(result)
 
     def __array_function__(self, func, types, args, kwargs):
@@ -230,40 +237,35 @@ class TrackedArray(np.ndarray):
         # of tracking in `for j in range(C): margin = scores[j] - ...`.
         return _taint(super().__getitem__(key))
 
-    # ndarray methods that are neither ufuncs nor array functions.
-    def argmax(self, *args, **kwargs):
-        result = super().argmax(*args, **kwargs)
-        if _active is not None:
-            _record("argmax", result)
-        return result
-
-    def argmin(self, *args, **kwargs):
-        result = super().argmin(*args, **kwargs)
-        if _active is not None:
-            _record("argmin", result)
-        return result
-
-    def argsort(self, *args, **kwargs):
-        result = super().argsort(*args, **kwargs)
-        if _active is not None:
-            _record("argsort", result)
-        return result
-
     def sort(self, *args, **kwargs):
         if _active is not None:
             _record("sort", self.view(np.ndarray).argsort(*args, **kwargs))
         super().sort(*args, **kwargs)
 
-    def argpartition(self, *args, **kwargs):
-        result = super().argpartition(*args, **kwargs)
-        if _active is not None:
-            _record("argpartition", result)
-        return result
-
     def partition(self, *args, **kwargs):
         if _active is not None:
             _record("partition", self.view(np.ndarray).argpartition(*args, **kwargs))
         super().partition(*args, **kwargs)
+
+
+def _recording_method(name: str):
+    """An ndarray method that also records its result: argmax and friends are
+    neither ufuncs nor array functions, so no protocol sees them."""
+    plain = getattr(np.ndarray, name)
+
+    def method(self, *args, **kwargs):
+        result = plain(self, *args, **kwargs)
+        if _active is not None:
+            _record(name, result)
+        return result
+
+    method.__name__ = name
+    method.__doc__ = plain.__doc__
+    return method
+
+
+for _name in ("argmax", "argmin", "argsort", "argpartition"):
+    setattr(TrackedArray, _name, _recording_method(_name))
 
 
 def track(array: np.ndarray) -> TrackedArray:
