@@ -11,7 +11,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from .check import check
-from .errors import GradcheckError, ModelError, NondeterminismError, ParamsModifiedError, UserCodeError
+from .errors import GradcheckError, MethodError, ModelError, NondeterminismError, ParamsModifiedError, UserCodeError
 from .model import Model, load_model
 from .report import BlockResult, DimResult, Report
 from .settings import Settings, Thresholds
@@ -33,6 +33,7 @@ __all__ = [
     "GradcheckError",
     "ModelError",
     "UserCodeError",
+    "MethodError",
     "NondeterminismError",
     "ParamsModifiedError",
     "__version__",

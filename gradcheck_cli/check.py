@@ -3,17 +3,61 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
-from .evaluate import Evaluator
-from .grading import grade_block, grade_estimate, verdict
+from .drilldown import drill_down
+from .evaluate import BasePoint, Evaluator
+from .grading import grade_block, grade_estimate, relative_error, verdict
 from .model import Model, from_functions, load_model
-from .numeric import Estimate, Probe, estimate
+from .numeric import Estimate, Probe, estimate, loss_noise
 from .report import Report
-from .sampling import plan
-from .settings import DEFAULT_DIRECTIONS, DEFAULT_SAMPLES, DEFAULT_SEED, DEFAULT_STEP, Settings, Thresholds
+from .sampling import BlockPlan, plan
+from .settings import (
+    DEFAULT_DIRECTIONS,
+    DEFAULT_MAX_EVALS,
+    DEFAULT_METHOD,
+    DEFAULT_SAMPLES,
+    DEFAULT_SEED,
+    EPS,
+    Settings,
+    Thresholds,
+)
+
+# Loss noise above this many ulps means the loss loses precision somewhere
+# (float32 inside, cancellation of large terms): worth a warning, since it
+# limits what any finite difference can verify.
+NOISY_LOSS_ULPS = 1e4
+
+
+def resolve(
+    model: str | Model | None = None,
+    *,
+    loss: Callable | None = None,
+    grad: Callable | None = None,
+    loss_and_grad: Callable | None = None,
+    params: Any = None,
+    params_file: str | None = None,
+    seed: int = DEFAULT_SEED,
+) -> Model:
+    """A Model from a target, a loaded Model, or functions and params."""
+    if isinstance(model, Model):
+        return model
+    if isinstance(model, str):
+        return load_model(model, params_file=params_file, seed=seed)
+    if model is None:
+        return from_functions(loss=loss, grad=grad, loss_and_grad=loss_and_grad, params=params)
+    raise TypeError(f"model must be a target string or a Model, not {type(model).__name__}")
+
+
+@dataclass
+class _BlockEstimates:
+    plan: BlockPlan
+    coordinates: list[tuple[int, Estimate]] = field(default_factory=list)  # (flat index, estimate)
+    directions: list[Estimate] = field(default_factory=list)
+    drilled: set[int] = field(default_factory=set)  # coordinates found by drill-down
 
 
 def check(
@@ -24,64 +68,106 @@ def check(
     loss_and_grad: Callable | None = None,
     params: Any = None,
     params_file: str | None = None,
-    h: float = DEFAULT_STEP,
+    h: float | str | None = None,
     samples: int | None = DEFAULT_SAMPLES,
     directions: int = DEFAULT_DIRECTIONS,
     seed: int = DEFAULT_SEED,
     thresholds: Thresholds | None = None,
     track_kinks: bool = True,
+    method: str = DEFAULT_METHOD,
+    max_evals: int = DEFAULT_MAX_EVALS,
 ) -> Report:
-    """Check a model's analytic gradient against centered finite differences.
+    """Check a model's analytic gradient against finite differences.
 
     ``model`` is a target (``"file.py"``, ``"pkg.module"``, either with
     ``":ATTR"``) or a loaded :class:`Model`; or leave it out and pass
     ``loss`` and ``grad`` (or ``loss_and_grad``) and ``params`` directly.
-    ``samples=None`` checks every coordinate. The caller's arrays are never
+    ``samples=None`` checks every coordinate; ``method`` is ``central``,
+    ``five-point`` or ``complex-step``; ``h`` a relative step, ``"auto"``,
+    or None for the method's default. The caller's arrays are never
     modified: the check works on float64 copies.
 
     Raises :class:`~gradcheck_cli.errors.ModelError` when the model is
     unusable; a wrong gradient is not an exception but a ``fail`` verdict.
     """
     started = time.perf_counter()
-    settings = Settings(h=h, samples=samples, directions=directions, seed=seed,
-                        thresholds=thresholds if thresholds is not None else Thresholds())
-    if isinstance(model, Model):
-        loaded = model
-    elif isinstance(model, str):
-        loaded = load_model(model, params_file=params_file, seed=seed)
-    elif model is None:
-        loaded = from_functions(loss=loss, grad=grad, loss_and_grad=loss_and_grad, params=params)
-    else:
-        raise TypeError(f"model must be a target string or a Model, not {type(model).__name__}")
-
+    settings = Settings(h=h, samples=samples, directions=directions, seed=seed, method=method,
+                        thresholds=thresholds if thresholds is not None else Thresholds(),
+                        max_evals=max_evals, track_kinks=track_kinks)
+    loaded = resolve(model, loss=loss, grad=grad, loss_and_grad=loss_and_grad, params=params,
+                     params_file=params_file, seed=seed)
     plans = plan(loaded.params, samples=settings.samples, directions=settings.directions, seed=settings.seed)
-    with Evaluator(loaded, seed=settings.seed, track_kinks=track_kinks) as evaluator:
+    with Evaluator(loaded, seed=settings.seed, track_kinks=settings.track_kinks) as evaluator:
         base = evaluator.base_point()
-        estimates: list[tuple[list[Estimate], list[Estimate]]] = []
-        for block in plans:
-            coordinates = [estimate(evaluator, Probe(block.name, index=int(i)), base, settings.h) for i in block.indices]
-            along = [
-                estimate(evaluator, Probe(block.name, direction=v, number=k), base, settings.h)
-                for k, v in enumerate(block.directions)
-            ]
-            estimates.append((coordinates, along))
+        sigma = _noise(evaluator, base, loaded, settings)
+        results = [_evaluate_block(evaluator, base, block, settings, sigma) for block in plans]
+    return _report(loaded, settings, base, results, evaluator, sigma, time.perf_counter() - started)
 
+
+def _noise(evaluator: Evaluator, base: BasePoint, model: Model, settings: Settings) -> float:
+    if settings.method == "complex-step":
+        return EPS * abs(base.loss)  # no differences of f are taken: its noise does not matter
+    largest = max(model.params, key=lambda name: model.params[name].size)
+    return loss_noise(evaluator, base, largest, settings.seed)
+
+
+def _evaluate_block(evaluator: Evaluator, base: BasePoint, block: BlockPlan, settings: Settings,
+                    sigma: float) -> _BlockEstimates:
+    def measure(probe: Probe) -> Estimate:
+        return estimate(evaluator, probe, base, method=settings.method, h=settings.h, sigma=sigma)
+
+    result = _BlockEstimates(block)
+    result.coordinates = [(int(i), measure(Probe(block.name, index=int(i)))) for i in block.indices]
+    result.directions = [measure(Probe(block.name, direction=v, number=k)) for k, v in enumerate(block.directions)]
+
+    # Screen, then drill down: a direction that fails while every sampled
+    # coordinate passes points at wrong elements sampling missed.
+    fail = settings.thresholds.fail_above
+    if settings.max_evals and not any(_fails(e, fail) for _, e in result.coordinates):
+        budget = settings.max_evals
+        checked = {i for i, _ in result.coordinates}
+        for v, along in zip(block.directions, result.directions):
+            if budget <= 0 or not _fails(along, fail):
+                continue
+            found, spent = drill_down(block.name, v, measure, budget=budget,
+                                      threshold=settings.thresholds.warn_above, skip=checked)
+            budget -= spent
+            for index, e in found:
+                checked.add(index)
+                result.drilled.add(index)
+                result.coordinates.append((index, e))
+    result.coordinates.sort(key=lambda pair: pair[0])
+    return result
+
+
+def _fails(e: Estimate, threshold: float) -> bool:
+    """A measurable disagreement beyond ``threshold`` and beyond round-off."""
+    if e.error is not None or e.unresolved:
+        return False
+    return abs(e.analytic - e.numeric) > e.uncertainty and relative_error(e.analytic, e.numeric) > threshold
+
+
+def _report(loaded: Model, settings: Settings, base: BasePoint, results: list[_BlockEstimates],
+            evaluator: Evaluator, sigma: float, seconds: float) -> Report:
     # The loss has kinks if tracking saw a kink operation, or any probe
     # crossed one; then 1e-7..1e-4 is an acceptable error (the notes' band).
-    kinked = bool(base.trace) or any(e.crossed_kink for c, d in estimates for e in c + d)
-    thresholds_ = settings.thresholds
+    kinked = bool(base.trace) or any(
+        e.crossed_kink for r in results for e in [c for _, c in r.coordinates] + r.directions
+    )
+    thresholds = settings.thresholds
     blocks = []
-    for block, (coordinates, along) in zip(plans, estimates):
+    for r in results:
+        shape = r.plan.shape
         dims = tuple(
-            grade_estimate(e, index=tuple(int(j) for j in np.unravel_index(i, block.shape)), direction=None,
-                           kinked=kinked, thresholds=thresholds_)
-            for i, e in zip(block.indices, coordinates)
+            grade_estimate(e, index=tuple(int(j) for j in np.unravel_index(i, shape)), direction=None,
+                           kinked=kinked, thresholds=thresholds, drilled=i in r.drilled)
+            for i, e in r.coordinates
         )
         directional = tuple(
-            grade_estimate(e, index=None, direction=k, kinked=kinked, thresholds=thresholds_)
-            for k, e in enumerate(along)
+            grade_estimate(e, index=None, direction=k, kinked=kinked, thresholds=thresholds)
+            for k, e in enumerate(r.directions)
         )
-        blocks.append(grade_block(block.name, block.shape, block.size, dims, directional, thresholds_))
+        blocks.append(grade_block(r.plan.name, shape, r.plan.size, dims, directional, thresholds))
 
     warnings, notes = [], list(loaded.notes)
     for what, dtype in evaluator.low_precision.items():
@@ -93,6 +179,12 @@ def check(
             )
         else:
             notes.append(f"the {what} was {dtype}; compared after conversion to float64")
+    if sigma > NOISY_LOSS_ULPS * EPS * abs(base.loss) and "loss" not in evaluator.low_precision:
+        warnings.append(
+            f"the loss is noisy: it varies by about {sigma:.1e} ({sigma / max(abs(base.loss), 1e-300):.0e} relative) "
+            "between nearby points, far more than float64 rounding (float32 inside the model, or large terms "
+            "cancelling?); differences within the noise are graded 'round-off limited'"
+        )
     for text, count in evaluator.model_warnings.items():
         notes.append(f"the model raised {text} ({count} of {evaluator.evaluations} calls)")
     blocks_ = tuple(blocks)
@@ -101,12 +193,14 @@ def check(
         source=loaded.source,
         verdict=verdict(blocks_, tuple(warnings)),
         evaluations=evaluator.evaluations,
-        seconds=time.perf_counter() - started,
+        seconds=seconds,
         settings=settings,
         kinked=kinked,
         blocks=blocks_,
         warnings=tuple(warnings),
         notes=tuple(notes),
+        loss=base.loss,
+        loss_noise=sigma,
     )
 
 

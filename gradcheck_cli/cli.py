@@ -18,8 +18,10 @@ EXIT_PASS, EXIT_FAIL, EXIT_UNUSABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 # Defaults repeated from settings.py as literals so --help needs no numpy;
 # tests/test_cli.py asserts they agree.
-DEFAULT_STEP = 1e-5
+DEFAULT_STEPS = {"central": 1e-5, "five-point": 1e-3, "complex-step": 1e-20}
+METHODS = tuple(DEFAULT_STEPS)
 DEFAULT_SAMPLES = 10
+DEFAULT_MAX_EVALS = 200
 DEFAULT_DIRECTIONS = 2
 DEFAULT_SEED = 0
 DEFAULT_THRESHOLDS = {"fail_above": 1e-2, "warn_above": 1e-4, "good_below": 1e-7, "tiny_below": 1e-10}
@@ -60,7 +62,24 @@ class _Samples(click.ParamType):
         return number
 
 
-_POSITIVE = click.FloatRange(min=0.0, min_open=True)
+class _Step(click.ParamType):
+    name = "FLOAT|auto"
+
+    def convert(self, value, param, ctx):
+        if value is None or isinstance(value, float):
+            return value
+        if str(value).lower() == "auto":
+            return "auto"
+        try:
+            number = float(value)
+        except ValueError:
+            self.fail(f"{value!r} is neither a number nor 'auto'", param, ctx)
+        if not (number > 0 and number != float("inf")):
+            self.fail(f"{value!r} must be a positive number (or 'auto')", param, ctx)
+        return number
+
+
+
 _NON_NEGATIVE = click.FloatRange(min=0.0)
 
 
@@ -80,6 +99,7 @@ Examples:
   gradcheck sample_models/svm.py --samples all -v
   gradcheck mypkg.models:two_layer --params weights.npz --format json
   gradcheck my_model.py --h 1e-6 --strict
+  gradcheck my_model.py --method five-point --h auto
 
 \b
 Exit codes: 0 pass (warnings allowed), 1 a gradient failed (or warned,
@@ -92,8 +112,13 @@ with --strict), 2 the model or the command line is unusable.""",
               help="Coordinates checked per parameter block; 'all' checks every one.")
 @click.option("--directions", type=click.IntRange(min=0), metavar="K", default=DEFAULT_DIRECTIONS, show_default=True,
               help="Random unit directions checked per sampled block (2 evaluations each).")
-@click.option("--h", "h", type=_POSITIVE, metavar="FLOAT", default=DEFAULT_STEP, show_default=True,
-              help="Relative step: each coordinate moves by h * max(1, |x|).")
+@click.option("--method", type=click.Choice(METHODS), default="central", show_default=True,
+              help="central (error O(h^2)), five-point (O(h^4), twice the evaluations), or complex-step "
+                   "(exact to machine precision, for models that accept complex parameters).")
+@click.option("--h", "h", type=_Step(), default=None,
+              help="Relative step: each coordinate moves by h * max(1, |x|). 'auto' picks it per dimension "
+                   "from estimated truncation and round-off error.  [default: 1e-5 central, 1e-3 five-point, "
+                   "1e-20 complex-step]")
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
               help="Seeds the sampling, init_params(seed) and the RNGs reset before every model call.")
 @click.option("--fail-above", type=_NON_NEGATIVE, metavar="FLOAT", default=DEFAULT_THRESHOLDS["fail_above"], show_default=True,
@@ -105,14 +130,17 @@ with --strict), 2 the model or the command line is unusable.""",
                    "is 'ok' for losses with kinks, 'warn' for smooth ones.")
 @click.option("--tiny-below", type=_NON_NEGATIVE, metavar="FLOAT", default=DEFAULT_THRESHOLDS["tiny_below"], show_default=True,
               help="Values smaller than this (both analytic and numeric) are 'tiny', not graded.")
+@click.option("--max-evals", type=click.IntRange(min=0), default=DEFAULT_MAX_EVALS, show_default=True,
+              metavar="N", help="Evaluations per block for drilling down a failing random direction to the "
+                                "wrong elements (0 turns drill-down off).")
 @click.option("--track-kinks/--no-track-kinks", default=True, show_default=True,
               help="Track the winners of max/abs/masks to detect kink crossings.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Report format on stdout.")
 @click.option("-v", "--verbose", is_flag=True, help="List every checked dimension.")
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
-def check_command(model, params_file, samples, directions, h, seed, fail_above, warn_above, good_below,
-                  tiny_below, track_kinks, output_format, verbose, strict) -> None:
+def check_command(model, params_file, samples, directions, method, h, seed, fail_above, warn_above, good_below,
+                  tiny_below, max_evals, track_kinks, output_format, verbose, strict) -> None:
     """Check the gradient of MODEL: a model file (my_model.py), a dotted module
     (mypkg.models), either optionally with :ATTR naming an object that holds
     the functions.
@@ -134,7 +162,7 @@ def check_command(model, params_file, samples, directions, h, seed, fail_above, 
 
     try:
         report = check(model, params_file=params_file, h=h, samples=samples, directions=directions, seed=seed,
-                       thresholds=thresholds, track_kinks=track_kinks)
+                       thresholds=thresholds, track_kinks=track_kinks, method=method, max_evals=max_evals)
     except GradcheckError as exc:
         click.echo(f"gradcheck: error: {exc}", err=True)
         sys.exit(EXIT_UNUSABLE)

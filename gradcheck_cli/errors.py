@@ -33,6 +33,10 @@ class NondeterminismError(ModelError):
     """Two evaluations at the same point disagreed although every seed was reset."""
 
 
+class MethodError(ModelError):
+    """The model cannot be differentiated with the chosen --method (complex step)."""
+
+
 class ParamsModifiedError(ModelError):
     """User code changed the parameter arrays it was handed."""
 

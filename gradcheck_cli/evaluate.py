@@ -19,7 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import kinks
-from .errors import ModelError, NondeterminismError, ParamsModifiedError, UserCodeError
+from .errors import MethodError, ModelError, NondeterminismError, ParamsModifiedError, UserCodeError
 from .model import SINGLE_BLOCK, Model
 from .settings import EPS, NONDETERMINISM_ULPS
 
@@ -70,6 +70,7 @@ class Evaluator:
         # with counts. Captured, because with tracking numpy attributes them to
         # gradcheck's own line; they are reported instead.
         self.model_warnings: dict[str, int] = {}
+        self.last_warnings: list[type] = []  # categories the latest call warned with
         self._pristine = model.params
         self._work = {name: np.array(block, copy=True) for name, block in model.params.items()}
         self._stack: contextlib.ExitStack | None = None
@@ -87,13 +88,14 @@ class Evaluator:
 
     # -- calling ---------------------------------------------------------
 
-    def _arguments(self, tracked: bool) -> Any:
+    def _arguments(self, tracked: bool, replace: dict[str, np.ndarray] | None = None) -> Any:
         wrap = kinks.track if tracked else (lambda a: a)
+        blocks = self._work if not replace else {**self._work, **replace}
         if self.model.single_array:
-            return wrap(self._work[SINGLE_BLOCK])
-        return {name: wrap(block) for name, block in self._work.items()}
+            return wrap(blocks[SINGLE_BLOCK])
+        return {name: wrap(block) for name, block in blocks.items()}
 
-    def _call(self, fn: Callable, label: str, where: str, tracked: bool):
+    def _call(self, fn: Callable, label: str, where: str, tracked: bool, replace: dict | None = None):
         np.random.seed(self.seed)
         random.seed(self.seed)
         self.evaluations += 1
@@ -103,10 +105,10 @@ class Evaluator:
                 warnings.simplefilter("always")
                 if tracked:
                     with kinks.recording() as trace:
-                        result = fn(self._arguments(True))
+                        result = fn(self._arguments(True, replace))
                 else:
                     trace = None
-                    result = fn(self._arguments(False))
+                    result = fn(self._arguments(False, replace))
         except KeyboardInterrupt:
             raise
         except BaseException as exc:
@@ -117,6 +119,7 @@ class Evaluator:
             for w in caught:
                 text = f"{w.category.__name__}: {w.message}"
                 self.model_warnings[text] = self.model_warnings.get(text, 0) + 1
+            self.last_warnings = [w.category for w in caught]
         return result, trace
 
     def _restore_all(self) -> None:
@@ -181,6 +184,58 @@ class Evaluator:
                 flat[index] = self._pristine[block].reshape(-1)[index]
         self._verify_unchanged(self._loss_label)
         return result
+
+    def loss_complex(self, block: str, index: int | None, step: float, direction: np.ndarray | None = None) -> complex:
+        """The loss with an imaginary step i*step in ``params[block]`` (element
+        ``index``, or along ``direction``), for the complex-step method.
+
+        Raises MethodError when the model cannot carry complex numbers through.
+        """
+        z = self._work[block].astype(np.complex128)
+        if index is not None:
+            z.reshape(-1)[index] += 1j * step
+            where = f"with an imaginary step in {_index_label(block, z.shape, index)}"
+        else:
+            z += 1j * step * direction.reshape(z.shape)
+            where = f"with an imaginary step along a random direction of {block}"
+        expected = z.copy()
+        fn = self.model.loss or self.model.loss_and_grad
+        try:
+            result, trace = self._call(fn, self._loss_label, where, tracked=self.track_kinks, replace={block: z})
+        except UserCodeError as exc:
+            if isinstance(exc.original, (TypeError, ValueError)):
+                raise MethodError(
+                    f"{exc.args[0]}: the model does not accept complex parameters, so --method complex-step "
+                    f"cannot be used; use --method central or five-point\n{exc.user_traceback}"
+                ) from None
+            raise
+        if not np.array_equal(z, expected):
+            raise ParamsModifiedError(f"{self._loss_label} modified params[{block!r}] in place {where}")
+        self._verify_unchanged(self._loss_label)
+        for event in trace or ():
+            if event.op.endswith("of complex values"):
+                raise MethodError(
+                    f"{event.op.split()[0]}() at {event.filename}:{event.lineno} is not analytic on complex "
+                    "numbers (abs returns the modulus), so --method complex-step cannot differentiate through it; "
+                    "use --method central or five-point"
+                )
+        if any(issubclass(c, _COMPLEX_WARNING) for c in self.last_warnings):
+            raise MethodError(
+                f"{self._loss_label} discarded the imaginary part of a complex value (numpy warned: casting complex "
+                "values to real), so --method complex-step cannot be used; use --method central or five-point"
+            )
+        if self.model.loss is None:
+            result = self._split_pair(result)[0]
+        value = np.asarray(kinks.untrack(result)) if not isinstance(result, (int, float, complex)) else np.asarray(result)
+        if value.size != 1 or value.dtype.kind not in "fiuc":
+            self._loss_value(result, self._loss_label)  # raises the ordinary contract error
+        if value.dtype.kind != "c":
+            raise MethodError(
+                f"{self._loss_label} returned a real {value.dtype} for complex parameters: the imaginary part was "
+                "dropped (float(), .real, astype(float) or a float array assigned into), so --method "
+                "complex-step cannot be used; use --method central or five-point"
+            )
+        return complex(value.reshape(()))
 
     def _at_start(self) -> tuple[LossEval, dict[str, np.ndarray]]:
         """Loss and validated gradient at the parameters: one call of
@@ -298,6 +353,8 @@ class Evaluator:
             raise ModelError(f"{label}[{name!r}] has a non-finite value {block[bad]} at index {list(bad)}")
         return block
 
+
+_COMPLEX_WARNING = getattr(getattr(np, "exceptions", np), "ComplexWarning", Warning)
 
 _NONDETERMINISM_HINT = (
     "A np.random.Generator made outside the function (rng = np.random.default_rng() at module level) "

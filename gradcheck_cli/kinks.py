@@ -180,6 +180,7 @@ _RESULT_IS_OUTCOME = {
     "greater", "greater_equal", "less", "less_equal", "equal", "not_equal",
     "sign", "floor", "ceil", "rint", "trunc",
 }
+_NON_ANALYTIC = {"absolute", "fabs", "sign"}
 _REDUCE_PICK = {"maximum": np.argmax, "fmax": np.argmax, "minimum": np.argmin, "fmin": np.argmin}
 
 
@@ -214,6 +215,11 @@ class TrackedArray(np.ndarray):
             if outcome is None and method == "__call__" and name in _RESULT_IS_OUTCOME:
                 outcome = result
             if outcome is not None:
+                if name in _NON_ANALYTIC and any(np.iscomplexobj(x) for x in raw):
+                    # abs and sign of a complex number are not analytic: a
+                    # complex step through them is meaningless. Named so the
+                    # complex-step method can say where.
+                    name = f"{name} of complex values"
                 _record(name, outcome)
         if out is not None:
             return out[0] if len(out) == 1 else out

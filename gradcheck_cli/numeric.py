@@ -1,25 +1,43 @@
-"""Numerical derivatives: steps, the centered difference, kink-aware retries.
+"""Numerical derivatives: stencils, steps, uncertainty, kink-aware retries.
 
 A *probe* is one thing to differentiate along: a coordinate of a block, or
-a random unit direction inside a block. For each, :func:`estimate` takes
-the centered difference (f(x+h) - f(x-h)) / (h+ + h-), where h+ and h- are
-the steps actually realised in floating point (x + h - x is rarely h).
+a unit direction inside a block. :func:`estimate` returns the numeric
+derivative along it, with an uncertainty, by one of three methods:
 
-The step is relative, h * max(1, |x|). If the two evaluations crossed a
-kink -- seen by winner tracking, or by the numerical test below -- the
-probe is retried with the step divided by 10 until no kink is crossed, down
-to a floor; if none avoids it the estimate is marked unresolved.
+- ``central``: (f(x+h) - f(x-h)) / 2h, error O(h^2);
+- ``five-point``: (f(x-2h) - 8f(x-h) + 8f(x+h) - f(x+2h)) / 12h, O(h^4);
+- ``complex-step``: Im f(x + ih) / h, exact to machine precision for code
+  that carries complex numbers through (no subtraction, so no round-off).
+
+Steps are relative, h * max(1, |x|). For coordinates the stencil's weights
+are solved for the offsets actually realised in floating point
+(x + h - x is rarely h); for directions the analytic side uses the realised
+displacement instead. Either way rounding of x + h cannot pose as a
+gradient error.
+
+Kinks. If the evaluations crossed a kink -- seen by winner tracking, or by
+the numerical test below -- the probe is retried with the step divided by
+10 until no kink is crossed, down to a floor. If none avoids it, the left
+and right one-sided derivatives bracket the valid subgradients, and the
+analytic value is judged against that bracket.
 
 Numerical kink test, for what tracking cannot see: the one-sided slopes
 (f(x+h) - f(x))/h and (f(x) - f(x-h))/h differ by f''(x) h on a smooth
 function, but by up to the jump in slope across a kink. A gap larger than
 KINK_GAP_TOLERANCE of the slope is suspicious at the first step; at a
 smaller step it is taken as curvature only if it shrank with the step.
+
+Uncertainty. The loss's own rounding noise sigma is measured once per check
+(:func:`loss_noise`); a stencil with weights w carries noise sigma*||w||,
+and three of those are the estimate's round-off uncertainty. ``--h auto``
+adds a truncation estimate (the change to a ten times smaller step) and
+picks the step where their sum is smallest.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from math import comb
 
 import numpy as np
 
@@ -27,15 +45,21 @@ from .errors import UserCodeError
 from .evaluate import BasePoint, Evaluator
 from .kinks import Crossing, compare_traces
 from .settings import (
+    AUTO_STEPS,
+    CURVATURE_MATCH,
     EPS,
+    GAP_NOISE_SIGMAS,
     KINK_GAP_SHRINK,
     KINK_GAP_TOLERANCE,
     KINK_RETRY_FACTOR,
     KINK_RETRY_FLOOR,
-    CURVATURE_MATCH,
-    ROUNDOFF_ULPS,
+    NOISE_PROBE_STEP,
     STEP_SCALE_FLOOR,
+    UNCERTAINTY_SIGMAS,
 )
+
+# Offsets of each real-valued stencil, in steps.
+STENCILS = {"central": (1, -1), "five-point": (2, 1, -1, -2)}
 
 
 @dataclass(frozen=True)
@@ -61,6 +85,8 @@ class Estimate:
     unresolved: bool = False  # every step down to the floor crossed a kink
     harmless: bool = False  # winners flipped, but the slope did not change across them
     error: str | None = None  # user code raised, or the loss was not finite
+    uncertainty: float = 0.0  # how far `numeric` may be from the true derivative
+    bracket: tuple[float, float] | None = None  # one-sided derivatives at an unresolved kink
 
     @property
     def crossed_kink(self) -> bool:
@@ -68,66 +94,141 @@ class Estimate:
         return (self.crossing is not None and not self.harmless) or self.untracked_kink
 
 
-@dataclass(frozen=True)
-class _Points:
-    plus: float | np.ndarray
-    minus: float | np.ndarray
-    step_plus: float
-    step_minus: float
-    analytic: float
+def weights(offsets: np.ndarray, h: float) -> np.ndarray:
+    """Weights w with sum(w_j f(x + offsets_j)) = f'(x) + O(h^n), n = len(offsets).
+
+    Solved for the given offsets (exact for polynomials of degree < n), so
+    realised, slightly asymmetric offsets keep the stencil's accuracy. For
+    offsets (h, -h) they are (1, -1)/2h; for (2h, h, -h, -2h) the classic
+    (-1, 8, -8, 1)/12h.
+    """
+    scaled = np.asarray(offsets, dtype=float) / h
+    vandermonde = np.vander(scaled, increasing=True).T
+    unit = np.zeros(len(scaled))
+    unit[1] = 1.0
+    return np.linalg.solve(vandermonde, unit) / h
 
 
-def _points(probe: Probe, x: np.ndarray, g: np.ndarray, h: float) -> _Points:
+def _scale(probe: Probe, x: np.ndarray) -> float:
     if probe.index is not None:
-        x0 = float(x.reshape(-1)[probe.index])
-        step = h * max(STEP_SCALE_FLOOR, abs(x0))
-        plus, minus = x0 + step, x0 - step
-        return _Points(plus, minus, plus - x0, x0 - minus, float(g.reshape(-1)[probe.index]))
-    v = probe.direction.reshape(x.shape)
-    scale = float(np.sqrt(np.mean(np.square(x))))
-    step = h * max(STEP_SCALE_FLOOR, scale)
-    plus, minus = x + step * v, x - step * v
-    # The analytic side uses the realised displacement too, so rounding in
-    # x +/- step*v cannot show up as a gradient error.
-    analytic = float(np.sum(g * (plus - minus))) / (2 * step)
-    return _Points(plus, minus, step, step, analytic)
-
-
-def one_sided_gap(f0: float, f_plus: float, f_minus: float, step_plus: float, step_minus: float) -> tuple[float, float, float]:
-    """(gap between one-sided slopes, larger slope magnitude, round-off level of the gap)."""
-    forward = (f_plus - f0) / step_plus
-    backward = (f0 - f_minus) / step_minus
-    noise = ROUNDOFF_ULPS * EPS * max(abs(f0), abs(f_plus), abs(f_minus)) / min(step_plus, step_minus)
-    return abs(forward - backward), max(abs(forward), abs(backward)), noise
+        return max(STEP_SCALE_FLOOR, abs(float(x.reshape(-1)[probe.index])))
+    return max(STEP_SCALE_FLOOR, float(np.sqrt(np.mean(np.square(x)))))
 
 
 @dataclass(frozen=True)
 class _Level:
     """One step size tried along a probe."""
 
-    step: float
+    step: float  # relative step
     analytic: float
     numeric: float
-    gap: float  # |forward slope - backward slope|
-    slope: float  # the larger one-sided slope magnitude
-    noise: float  # round-off level of the gap
+    forward: float  # (f(x+h) - f(x)) / h
+    backward: float  # (f(x) - f(x-h)) / h
+    gap_noise: float  # round-off level of forward - backward
+    uncertainty: float  # round-off uncertainty of `numeric`
     crossing: Crossing | None  # tracked kink crossed at this step
+    wide_gap: float | None = None  # the gap between the one-sided slopes over 2h (five-point)
 
     @property
-    def gap_is_large(self) -> bool:
-        return self.gap > KINK_GAP_TOLERANCE * self.slope + self.noise
+    def gap(self) -> float:
+        return abs(self.forward - self.backward)
+
+    @property
+    def kinky(self) -> bool:
+        """Whether this step alone suggests a kink between x - 2h and x + 2h.
+
+        A gap between the one-sided slopes is curvature (f''h) or a kink.
+        With the five-point stencil's second pair of points the question is
+        settled here: curvature makes the gap over 2h twice the gap over h,
+        a kink does not. Otherwise a large gap is a reason to look again.
+        """
+        slope = max(abs(self.forward), abs(self.backward))
+        large = self.gap > KINK_GAP_TOLERANCE * slope + self.gap_noise
+        if self.wide_gap is None:
+            return large
+        large = large or self.wide_gap > KINK_GAP_TOLERANCE * slope + self.gap_noise
+        curvature = abs(self.wide_gap - 2 * self.gap) <= CURVATURE_MATCH * 2 * self.gap + self.gap_noise
+        return large and not curvature
+
+
+class _Stop(Exception):
+    """User code broke at a perturbed point; carries the Estimate saying so."""
+
+    def __init__(self, estimate: Estimate):
+        self.estimate = estimate
+
+
+def _level(evaluator: Evaluator, probe: Probe, base: BasePoint, method: str, step: float, sigma: float,
+           spent: list[int], first_crossing: Crossing | None) -> _Level:
+    """Evaluate the stencil of ``method`` at relative ``step`` along ``probe``."""
+    x = evaluator.model.params[probe.block]
+    g = base.gradient[probe.block]
+    offsets = STENCILS[method]
+    absolute = step * _scale(probe, x)
+    if probe.index is not None:
+        x0 = float(x.reshape(-1)[probe.index])
+        points = [x0 + o * absolute for o in offsets]
+        realised = np.array([p - x0 for p in points])
+        w = weights(realised, absolute)
+        analytic = float(g.reshape(-1)[probe.index])
+        one_sided = (realised[offsets.index(1)], -realised[offsets.index(-1)])
+    else:
+        v = probe.direction.reshape(x.shape)
+        points = [x + o * absolute * v for o in offsets]
+        w = weights(np.array(offsets, dtype=float) * absolute, absolute)
+        # The analytic side uses the realised displacement, so rounding in
+        # x + o*h*v cannot show up as a gradient error.
+        analytic = float(np.sum(g * sum(wj * (p - x) for wj, p in zip(w, points))))
+        one_sided = (absolute, absolute)
+    values, traces = [], []
+    for point in points:
+        try:
+            result = evaluator.loss(probe.block, probe.index, point)
+        except UserCodeError as exc:
+            spent[0] += 1
+            raise _Stop(Estimate(analytic, float("nan"), step, spent[0], first_crossing, error=str(exc))) from None
+        spent[0] += 1
+        if not np.isfinite(result.value):
+            raise _Stop(Estimate(analytic, float("nan"), step, spent[0], first_crossing,
+                                 error=f"the loss is {result.value} at a point {step:.0e} (relative) away"))
+        values.append(result.value)
+        traces.append(result.trace)
+    crossing = None
+    if base.trace is not None:
+        for trace in traces:
+            crossing = compare_traces(base.trace, trace)
+            if crossing is not None:
+                break
+    f = dict(zip(offsets, values))
+    t = dict(zip(offsets, np.abs(realised) if probe.index is not None else [abs(o) * absolute for o in offsets]))
+    noise = max(sigma, EPS * max(abs(base.loss), *map(abs, values)))
+    wide_gap = None
+    if 2 in f:
+        wide_gap = abs((f[2] - base.loss) / t[2] - (base.loss - f[-2]) / t[-2])
+    return _Level(
+        wide_gap=wide_gap,
+        step=step,
+        analytic=analytic,
+        numeric=float(np.dot(w, values)),
+        forward=(f[1] - base.loss) / one_sided[0],
+        backward=(base.loss - f[-1]) / one_sided[1],
+        gap_noise=GAP_NOISE_SIGMAS * noise / min(one_sided),
+        uncertainty=UNCERTAINTY_SIGMAS * noise * float(np.linalg.norm(w)),
+        crossing=crossing,
+    )
 
 
 def _curvature_between(coarse: _Level, fine: _Level) -> bool:
     """Whether the gap shrank with the step as f''(x) h does: by the retry factor."""
     expected = coarse.gap / KINK_RETRY_FACTOR
-    return abs(fine.gap - expected) <= CURVATURE_MATCH * expected + fine.noise
+    return abs(fine.gap - expected) <= CURVATURE_MATCH * expected + fine.gap_noise
 
 
 def _result(level: _Level, levels: list[_Level], evaluations: int, **flags) -> Estimate:
     first = levels[0]
-    flags.setdefault("untracked_kink", first.crossing is None and first.gap_is_large)
-    return Estimate(level.analytic, level.numeric, level.step, evaluations, first.crossing, **flags)
+    flags.setdefault("untracked_kink", first.crossing is None and first.kinky)
+    return Estimate(level.analytic, level.numeric, level.step, evaluations, first.crossing,
+                    uncertainty=level.uncertainty, **flags)
 
 
 def _decide(levels: list[_Level], evaluations: int) -> Estimate | None:
@@ -135,11 +236,14 @@ def _decide(levels: list[_Level], evaluations: int) -> Estimate | None:
     level = levels[-1]
     first = levels[0]
     previous = levels[-2] if len(levels) > 1 else None
-    suspicious = level.gap_is_large and (previous is None or level.gap > KINK_GAP_SHRINK * previous.gap)
+    suspicious = level.kinky and (previous is None or level.gap > KINK_GAP_SHRINK * previous.gap)
     if level.crossing is None and not suspicious:
-        if len(levels) == 2 and first.crossing is None and first.gap_is_large and _curvature_between(first, level):
+        if (len(levels) == 2 and first.crossing is None and first.kinky and first.wide_gap is None
+                and _curvature_between(first, level)):
             # The first step's large gap was curvature (a tiny slope near a
-            # minimum), not a kink: its estimate has less round-off than this one.
+            # minimum), not a kink: its estimate has less round-off than this
+            # one. (Five-point already told curvature from kinks within its
+            # step, using the gap over 2h: a suspicion there is a kink.)
             return _result(first, levels, evaluations, untracked_kink=False)
         # Otherwise a large first gap that vanished or persisted was a kink.
         return _result(level, levels, evaluations)
@@ -155,41 +259,165 @@ def _decide(levels: list[_Level], evaluations: int) -> Estimate | None:
     return None
 
 
-def estimate(evaluator: Evaluator, probe: Probe, base: BasePoint, h: float) -> Estimate:
-    """Centered difference along ``probe``, retried at smaller steps across kinks."""
-    x = evaluator.model.params[probe.block]
-    g = base.gradient[probe.block]
-    evaluations = 0
+def _subgradient_bracket(levels: list[_Level]) -> tuple[float, float]:
+    """The interval between the one-sided derivatives, widened by their error.
+
+    At each step the one-sided slopes are off by curvature (estimated by how
+    much they change to the next step) and by round-off; the step where the
+    two together are smallest gives the tightest honest bracket.
+    """
+    best = None
+    for coarse, fine in zip(levels, levels[1:]):
+        slack = abs(fine.forward - coarse.forward) + abs(fine.backward - coarse.backward) + 2 * fine.gap_noise
+        if best is None or slack < best[0]:
+            best = (slack, fine)
+    if best is None:
+        only = levels[-1]
+        best = (only.gap_noise, only)
+    slack, level = best
+    return (min(level.forward, level.backward) - slack, max(level.forward, level.backward) + slack)
+
+
+def _by_retries(evaluator, probe, base, method, h, sigma) -> Estimate:
+    """The default strategy: the given step, smaller ones only across kinks."""
+    spent = [0]
     levels: list[_Level] = []
     step = h
-    for _ in range(_MAX_ATTEMPTS):
-        points = _points(probe, x, g, step)
+    while True:
         first_crossing = levels[0].crossing if levels else None
-        try:
-            plus = evaluator.loss(probe.block, probe.index, points.plus)
-            evaluations += 1
-            minus = evaluator.loss(probe.block, probe.index, points.minus)
-            evaluations += 1
-        except UserCodeError as exc:
-            return Estimate(points.analytic, float("nan"), step, evaluations + 1, first_crossing, error=str(exc))
-        for value, side in ((plus.value, "+"), (minus.value, "-")):
-            if not np.isfinite(value):
-                return Estimate(points.analytic, float("nan"), step, evaluations, first_crossing,
-                                error=f"the loss is {value} at x {side} h (relative step {step:.0e})")
-        crossing = None
-        if base.trace is not None:
-            crossing = compare_traces(base.trace, plus.trace) or compare_traces(base.trace, minus.trace)
-        gap, slope, noise = one_sided_gap(base.loss, plus.value, minus.value, points.step_plus, points.step_minus)
-        numeric = (plus.value - minus.value) / (points.step_plus + points.step_minus)
-        levels.append(_Level(step, points.analytic, numeric, gap, slope, noise, crossing))
-        decided = _decide(levels, evaluations)
+        levels.append(_level(evaluator, probe, base, method, step, sigma, spent, first_crossing))
+        decided = _decide(levels, spent[0])
         if decided is not None:
             return decided
         step /= KINK_RETRY_FACTOR
-        if step < KINK_RETRY_FLOOR * (1 - 1e-9):
+        if step < KINK_RETRY_FLOOR * (1 - 1e-9) or len(levels) >= _MAX_ATTEMPTS:
             break
-    return _result(levels[-1], levels, evaluations, unresolved=True)
+    return _result(levels[-1], levels, spent[0], unresolved=True, bracket=_subgradient_bracket(levels))
 
+
+def _auto(evaluator, probe, base, method, sigma) -> Estimate:
+    """--h auto: the step with the smallest estimated truncation + round-off error.
+
+    Truncation at a step is estimated by the change to the next, ten times
+    smaller step (whose own truncation error is 100 or 10^4 times smaller).
+    Steps that crossed a kink are not candidates; if fewer than two
+    consecutive steps are kink-free, the default retry strategy decides.
+    """
+    spent = [0]
+    levels: list[_Level] = []
+    for step in AUTO_STEPS[method]:
+        levels.append(_level(evaluator, probe, base, method, step, sigma, spent, levels[0].crossing if levels else None))
+    clean = [lv.crossing is None and not lv.kinky for lv in levels]
+    best = None
+    for k in range(len(levels) - 1):
+        if not (clean[k] and clean[k + 1]):
+            continue
+        error = abs(levels[k].numeric - levels[k + 1].numeric) + levels[k].uncertainty
+        if best is None or error < best[0]:
+            best = (error, levels[k])
+    if best is None:
+        fallback = _by_retries(evaluator, probe, base, method, AUTO_STEPS[method][len(levels) // 2], sigma)
+        return replace(fallback, evaluations=fallback.evaluations + spent[0])
+    error, level = best
+    return Estimate(level.analytic, level.numeric, level.step, spent[0], levels[0].crossing,
+                    untracked_kink=levels[0].crossing is None and levels[0].kinky, uncertainty=error)
+
+
+def _complex_step(evaluator: Evaluator, probe: Probe, base: BasePoint, h: float) -> Estimate:
+    x = evaluator.model.params[probe.block]
+    g = base.gradient[probe.block]
+    step = h * _scale(probe, x)
+    try:
+        value = evaluator.loss_complex(probe.block, probe.index, step, probe.direction)
+    except UserCodeError as exc:
+        analytic = float(g.reshape(-1)[probe.index]) if probe.index is not None else float("nan")
+        return Estimate(analytic, float("nan"), h, 1, error=str(exc))
+    if probe.index is not None:
+        analytic = float(g.reshape(-1)[probe.index])
+    else:
+        analytic = float(np.sum(g * probe.direction.reshape(x.shape)))
+    if not np.isfinite(value.imag):
+        return Estimate(analytic, float("nan"), h, 1, error=f"the loss is {value} with an imaginary step")
+    numeric = value.imag / step
+    # No subtraction: the only error is the rounding of the imaginary part.
+    return Estimate(analytic, numeric, h, 1, uncertainty=UNCERTAINTY_SIGMAS * EPS * abs(numeric) * 4)
+
+
+def estimate(evaluator: Evaluator, probe: Probe, base: BasePoint, *, method: str = "central",
+             h: float | str = 1e-5, sigma: float = 0.0) -> Estimate:
+    """The numeric derivative along ``probe`` by ``method`` at relative step ``h``
+    (or ``"auto"``), with its uncertainty given loss noise ``sigma``."""
+    if method == "complex-step":
+        return _complex_step(evaluator, probe, base, h if h != "auto" else 1e-20)
+    try:
+        if h == "auto":
+            return _auto(evaluator, probe, base, method, sigma)
+        return _by_retries(evaluator, probe, base, method, h, sigma)
+    except _Stop as stop:
+        return stop.estimate
+
+
+def loss_noise(evaluator: Evaluator, base: BasePoint, block: str, seed: int) -> float:
+    """The standard deviation of the loss's rounding noise near the parameters.
+
+    Evaluates f at x + j*delta*v, j = -3..3, along a random unit direction v
+    in ``block``; the 4th to 6th differences of that table are far below
+    rounding for a smooth f at this delta, so their size measures the noise
+    (normalised by each difference's noise gain, C(2k, k)). Never less than
+    one ulp of the loss.
+
+    A kink in the table would pose as noise and hide real kinks later, so:
+    a table whose tracked winners differ from x's is discarded; and noise
+    above NOISE_CONFIRM_ULPS is confirmed with a table 100 times narrower.
+    A kink's contribution shrinks in proportion (ratio ~100); rounding noise
+    does not shrink (ratio ~1); a quantised loss (float32 inside) may stand
+    still at the narrow delta (ratio infinite). Costs 6 evaluations (12
+    when confirming).
+    """
+    floor = EPS * abs(base.loss)
+    x = evaluator.model.params[block]
+    v = np.random.default_rng([seed, 7]).standard_normal(x.shape)
+    v /= np.linalg.norm(v)
+    delta = NOISE_PROBE_STEP * _scale(Probe(block), x)
+    wide = _noise_table(evaluator, base, block, x, v, delta)
+    if wide is None or wide <= NOISE_CONFIRM_ULPS * floor:
+        return max(floor, wide or 0.0)
+    narrow = _noise_table(evaluator, base, block, x, v, delta / 100)
+    if narrow is None:
+        return floor
+    if narrow > 0 and KINK_SCALING[0] <= wide / narrow <= KINK_SCALING[1]:
+        return floor  # it shrank in proportion to delta: a kink, not noise
+    # Rounding noise stays the same; a quantised loss (float32 inside) may
+    # even stand still at the narrow delta. Either way the wide table's
+    # spread is what finite differences will meet.
+    return max(floor, wide)
+
+
+def _noise_table(evaluator: Evaluator, base: BasePoint, block: str, x: np.ndarray, v: np.ndarray,
+                 delta: float) -> float | None:
+    values = []
+    for j in (-3, -2, -1, 0, 1, 2, 3):
+        if j == 0:
+            values.append(base.loss)
+            continue
+        try:
+            result = evaluator.loss(block, None, x + j * delta * v)
+        except UserCodeError:
+            return None
+        if not np.isfinite(result.value):
+            return None
+        if base.trace is not None and compare_traces(base.trace, result.trace) is not None:
+            return None
+        values.append(result.value)
+    table = np.array(values)
+    return float(max(np.sqrt(np.mean(np.diff(table, n=k) ** 2) / comb(2 * k, k)) for k in (4, 5, 6)))
+
+
+# Noise above this many ulps of the loss is confirmed before it is believed;
+# a wide/narrow ratio in this range (around the 100 of exact proportion)
+# means the "noise" was a kink.
+NOISE_CONFIRM_ULPS = 100.0
+KINK_SCALING = (20.0, 500.0)
 
 # A bound on retries whatever h the user chose (1e-5 down to the floor is 5 steps).
 _MAX_ATTEMPTS = 12

@@ -38,6 +38,9 @@ class DimResult:
     kink_untracked: bool = False  # a kink the numerical test found, tracking did not
     kink_harmless: bool = False  # winners flipped but the slope did not change (softmax max shift)
     message: str | None = None  # why the grade is what it is, when not obvious
+    uncertainty: float = 0.0  # how far `numeric` may be from the true derivative
+    bracket: tuple[float, float] | None = None  # one-sided derivatives, where every step crossed a kink
+    drilled: bool = False  # found by drilling down a failing direction, not sampled
 
     @property
     def label(self) -> str:
@@ -66,6 +69,9 @@ class DimResult:
             "h": self.h,
             "kink": kink,
             "message": self.message,
+            "uncertainty": _number(self.uncertainty),
+            "bracket": [_number(b) for b in self.bracket] if self.bracket is not None else None,
+            "drilled": self.drilled,
         }
 
 
@@ -115,6 +121,8 @@ class Report:
     blocks: tuple[BlockResult, ...]
     warnings: tuple[str, ...] = ()  # model-level warnings (they make the verdict `warn`)
     notes: tuple[str, ...] = ()  # facts worth knowing that do not affect the verdict
+    loss: float = float("nan")  # the loss at the parameters
+    loss_noise: float = 0.0  # measured rounding noise of the loss (standard deviation)
 
     @property
     def kink_crossings(self) -> int:
@@ -131,6 +139,8 @@ class Report:
             "source": self.source,
             "evaluations": self.evaluations,
             "seconds": round(self.seconds, 6),
+            "loss": _number(self.loss),
+            "loss_noise": _number(self.loss_noise),
             "settings": self.settings.to_dict(),
             "kinked": self.kinked,
             "kink_crossings": self.kink_crossings,

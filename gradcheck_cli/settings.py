@@ -14,11 +14,34 @@ import numpy as np
 # Machine epsilon of float64, the precision every check runs in.
 EPS = float(np.finfo(np.float64).eps)
 
-# Default relative step. The centered difference's truncation error is
-# O(h^2) and its round-off error is O(eps/h); they balance near
+# Default relative step per method. The centered difference's truncation
+# error is O(h^2) and its round-off error O(eps/h); they balance near
 # h = eps^(1/3) ~ 6e-6, so 1e-5 (the course notes' choice) sits at the
-# bottom of the V-shaped error curve for loss values of order 1.
-DEFAULT_STEP = 1e-5
+# bottom of the V-shaped error curve for loss values of order 1. The
+# five-point stencil's truncation error is O(h^4): the balance moves to
+# eps^(1/5) ~ 7e-4. The complex step has no subtraction, hence no round-off
+# to balance: any tiny h works, and 1e-20 leaves no truncation error at all.
+METHODS = ("central", "five-point", "complex-step")
+DEFAULT_STEPS = {"central": 1e-5, "five-point": 1e-3, "complex-step": 1e-20}
+DEFAULT_METHOD = "central"
+DEFAULT_STEP = DEFAULT_STEPS[DEFAULT_METHOD]
+
+# --h auto tries these relative steps (per method) and keeps the one whose
+# estimated truncation + round-off error is smallest. Truncation at a step
+# is estimated by the change to the next, ten times smaller, step.
+AUTO_STEPS = {
+    "central": (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7),
+    "five-point": (1e-1, 1e-2, 1e-3, 1e-4, 1e-5),
+}
+
+# The loss's own noise (rounding in its evaluation) is measured once per
+# check, from a difference table of f at x + j*delta*v, j = -3..3 (Moré and
+# Wild's ECnoise idea): the 4th-6th differences of a smooth function at
+# this delta are far below rounding, so what is left is noise.
+NOISE_PROBE_STEP = 1e-6
+# A numeric derivative sum(w_j f_j) carries noise sigma * ||w||; three
+# standard deviations make its uncertainty.
+UNCERTAINTY_SIGMAS = 3.0
 
 # Steps are relative: h * max(1, |x|). Below |x| = 1 an absolute step keeps
 # the perturbation from vanishing for small weights; above it the step grows
@@ -45,9 +68,16 @@ KINK_GAP_SHRINK = 0.5
 # the first step too, and the first step's estimate (less round-off than the
 # retry's) is kept. A kink between h/10 and h instead leaves almost no gap.
 CURVATURE_MATCH = 0.5
-# Round-off in the gap (f(x+h) - 2f(x) + f(x-h))/h is a few eps*|f|/h; gaps
-# below this many of those are noise, not evidence.
-ROUNDOFF_ULPS = 8.0
+# Round-off in the gap (f(x+h) - 2f(x) + f(x-h))/h is about sqrt(6)*sigma/h
+# for loss noise sigma; gaps below this many sigma/h are noise, not evidence.
+GAP_NOISE_SIGMAS = 8.0
+
+# Screen, then drill down: when a block's random direction fails but no
+# sampled coordinate does, the direction is bisected (each half checked as a
+# direction of its own) down to the wrong coordinates, spending at most this
+# many loss evaluations per block. One wrong element in n costs about
+# 4*log2(n) + 2 evaluations.
+DEFAULT_MAX_EVALS = 200
 
 # Two evaluations at the same point may differ by this many ulps of the loss
 # (summation order in BLAS) before they count as nondeterministic; anything
@@ -94,15 +124,28 @@ class Thresholds:
 class Settings:
     """How a check runs. Every field has a CLI option of the same name."""
 
-    h: float = DEFAULT_STEP
+    h: float | str | None = None  # a relative step, "auto", or None: the method's default
     samples: int | None = DEFAULT_SAMPLES  # None: every coordinate
     directions: int = DEFAULT_DIRECTIONS
     seed: int = DEFAULT_SEED
     thresholds: Thresholds = field(default_factory=Thresholds)
+    method: str = DEFAULT_METHOD
+    max_evals: int = DEFAULT_MAX_EVALS
+    track_kinks: bool = True
 
     def __post_init__(self) -> None:
-        if not (self.h > 0 and np.isfinite(self.h)):
-            raise ValueError(f"step h must be a positive finite number, got {self.h!r}")
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.h is None:
+            object.__setattr__(self, "h", DEFAULT_STEPS[self.method])
+        if self.h == "auto":
+            if self.method == "complex-step":
+                # The complex step has no round-off to balance: its default is already best.
+                object.__setattr__(self, "h", DEFAULT_STEPS[self.method])
+        elif isinstance(self.h, str) or not (self.h > 0 and np.isfinite(self.h)):
+            raise ValueError(f"step h must be a positive finite number or 'auto', got {self.h!r}")
+        if self.max_evals < 0:
+            raise ValueError(f"max_evals must be 0 or more, got {self.max_evals}")
         if self.samples is not None and self.samples < 1:
             raise ValueError(f"samples must be at least 1 (or 'all'), got {self.samples}")
         if self.directions < 0:
@@ -111,6 +154,7 @@ class Settings:
     def to_dict(self) -> dict:
         t = self.thresholds
         return {
+            "method": self.method,
             "h": self.h,
             "samples": "all" if self.samples is None else self.samples,
             "directions": self.directions,
@@ -119,4 +163,6 @@ class Settings:
             "warn_above": t.warn_above,
             "good_below": t.good_below,
             "tiny_below": t.tiny_below,
+            "max_evals": self.max_evals,
+            "track_kinks": self.track_kinks,
         }

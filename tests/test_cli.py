@@ -52,8 +52,9 @@ def test_json_report_schema():
     result = run(SOFTMAX, "--format", "json")
     report = strict_json(result.stdout)
     assert {"verdict", "model", "evaluations", "settings", "kinked", "blocks", "warnings"} <= set(report)
-    assert report["settings"] == {"h": 1e-5, "samples": 10, "directions": 2, "seed": 0, "fail_above": 1e-2,
-                                  "warn_above": 1e-4, "good_below": 1e-7, "tiny_below": 1e-10}
+    assert report["settings"] == {"method": "central", "h": 1e-5, "samples": 10, "directions": 2, "seed": 0,
+                                  "fail_above": 1e-2, "warn_above": 1e-4, "good_below": 1e-7, "tiny_below": 1e-10,
+                                  "max_evals": 200, "track_kinks": True}
     block = report["blocks"][0]
     assert {"name", "shape", "size", "checked", "grade", "max_rel_error", "worst", "kink_crossings", "dims"} <= set(block)
     assert block["shape"] == [5, 4] and block["size"] == 20 and block["checked"] == 10
@@ -161,7 +162,9 @@ def test_user_exception_shows_only_the_users_frames(model_file):
     [
         (["--samples", "0"], "must be at least 1"),
         (["--samples", "many"], "neither a whole number nor 'all'"),
-        (["--h", "0"], "--h"),
+        (["--h", "0"], "must be a positive number"),
+        (["--h", "big"], "neither a number nor 'auto'"),
+        (["--method", "forward"], "--method"),
         (["--h", "-1e-5"], "--h"),
         (["--directions", "-1"], "--directions"),
         (["--format", "xml"], "--format"),
@@ -224,7 +227,9 @@ def test_help_shows_the_check_options_examples_and_commands():
 
 
 def test_cli_defaults_agree_with_settings():
-    assert cli.DEFAULT_STEP == settings.DEFAULT_STEP
+    assert cli.DEFAULT_STEPS == settings.DEFAULT_STEPS
+    assert cli.METHODS == settings.METHODS
+    assert cli.DEFAULT_MAX_EVALS == settings.DEFAULT_MAX_EVALS
     assert cli.DEFAULT_SAMPLES == settings.DEFAULT_SAMPLES
     assert cli.DEFAULT_DIRECTIONS == settings.DEFAULT_DIRECTIONS
     assert cli.DEFAULT_SEED == settings.DEFAULT_SEED

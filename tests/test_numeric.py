@@ -15,7 +15,7 @@ def estimate_at(loss, grad, x, *, h=1e-5, index=0, direction=None, track=True):
     with Evaluator(model, seed=0, track_kinks=track) as ev:
         base = ev.base_point()
         probe = Probe("params", index=None if direction is not None else index, direction=direction)
-        return estimate(ev, probe, base, h)
+        return estimate(ev, probe, base, h=h)
 
 
 def test_centered_difference_matches_the_notes_worked_example():

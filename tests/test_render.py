@@ -48,7 +48,7 @@ def test_verbose_lists_every_dimension_with_its_step_and_grade():
 
 def test_kink_crossings_name_the_line_of_the_model():
     out = render(check(str(SAMPLES / "svm_at_kink.py")))
-    assert "kink in W (4 probes): svm_at_kink.py:30 (maximum): 1 of 9 elements flipped" in out
+    assert "kink in W (4 probes, a valid subgradient): svm_at_kink.py:30 (maximum): 1 of 9 elements flipped" in out
     assert "6 kink crossings" in out
 
 

@@ -72,19 +72,35 @@ def test_svm_parked_on_its_kink_passes_and_reports_the_crossings():
     assert report["kinked"] is True
     line = next(i for i, text in enumerate((SAMPLES / "svm_at_kink.py").read_text().splitlines(), 1)
                 if "np.maximum" in text)
-    kinked = {
+    on_kink = {
         (block["name"], tuple(d["index"]))
         for block in report["blocks"]
         for d in block["dims"]
-        if d["grade"] == "kink"
+        if d["bracket"] is not None
     }
     # The margin of example 0 against class 1 depends on W[:, 0], W[:, 1], b[0], b[1].
-    assert kinked == {("W", (0, 0)), ("W", (1, 0)), ("W", (0, 1)), ("W", (1, 1)), ("b", (0,)), ("b", (1,))}
+    assert on_kink == {("W", (0, 0)), ("W", (1, 0)), ("W", (0, 1)), ("W", (1, 1)), ("b", (0,)), ("b", (1,))}
     for block in report["blocks"]:
         assert block["kink_crossings"] == {"W": 4, "b": 2}[block["name"]]
         for d in block["dims"]:
-            if d["grade"] == "kink":
+            if d["bracket"] is not None:
+                # No step avoids this kink: the analytic value is judged as a subgradient.
+                low, high = d["bracket"]
+                assert d["grade"] == "ok" and "subgradient" in d["message"]
+                assert low <= d["analytic"] <= high
                 assert d["kink"]["line"] == line and d["kink"]["op"] == "maximum"
+
+
+def test_a_wrong_value_at_a_kink_is_not_a_subgradient(model_file):
+    source = (SAMPLES / "svm_at_kink.py").read_text().replace(
+        'return {"W": X.T @ active / N + 2 * REG * p["W"], "b": active.sum(axis=0) / N}',
+        'return {"W": X.T @ active / N + 2 * REG * p["W"], "b": active.sum(axis=0) / N + np.array([1.0, 0, 0])}',
+    )
+    result = run(model_file(source), "--format", "json")
+    report = json.loads(result.stdout)
+    assert result.exit_code == 1
+    bad = next(d for b in report["blocks"] if b["name"] == "b" for d in b["dims"] if d["index"] == [0])
+    assert bad["grade"] == "fail" and "not a subgradient" in bad["message"]
 
 
 def test_svm_parked_on_its_kink_fails_without_tracking_only_if_graded_across_the_kink():

@@ -104,21 +104,32 @@ def _note(dim: DimResult) -> str:
     return "; ".join(parts)
 
 
+def _resolution(dim: DimResult) -> str:
+    if dim.bracket is not None:
+        return "a valid subgradient" if dim.grade != FAIL else "NOT a subgradient"
+    if dim.grade == KINK:
+        return "unresolved"
+    return "retried at a smaller step"
+
+
 def kink_lines(report: Report) -> list[Text]:
-    """Where kinks were crossed: one line per block and model line."""
+    """Where kinks were crossed, and how each was resolved: one line per
+    block, model line and resolution."""
     lines = []
     for block in report.blocks:
-        seen: dict[str, int] = {}
+        seen: dict[tuple[str, str], int] = {}
         for dim in block.dims + block.directions:
             if dim.kink is not None and not dim.kink_harmless:
-                key = dim.kink.describe()
-                seen[key] = seen.get(key, 0) + 1
+                where = dim.kink.describe()
             elif dim.kink_untracked:
-                key = "found numerically (the model leaves numpy there, so tracking could not see it)"
-                seen[key] = seen.get(key, 0) + 1
-        for where, count in seen.items():
+                where = "found numerically (the model leaves numpy there, so tracking could not see it)"
+            else:
+                continue
+            key = (where, _resolution(dim))
+            seen[key] = seen.get(key, 0) + 1
+        for (where, resolution), count in seen.items():
             probes = f"{count} probe{'s' if count != 1 else ''}"
-            lines.append(Text(f"  kink in {block.name} ({probes}): {where}", style="magenta"))
+            lines.append(Text(f"  kink in {block.name} ({probes}, {resolution}): {where}", style="magenta"))
     return lines
 
 
