@@ -89,6 +89,50 @@ def main() -> None:
     """Check hand-written gradients against centered finite differences."""
 
 
+def _option(*names, **kwargs):
+    return click.option(*names, **kwargs)
+
+
+# Options shared by every command that runs a model, defined once.
+_MODEL_OPTIONS = [
+    click.argument("model"),
+    _option("--params", "params_file", metavar="FILE.npz", type=click.Path(dir_okay=False),
+            help="Parameters from an .npz file (keys = block names), instead of init_params / params."),
+    _option("--samples", type=_Samples(), default=str(DEFAULT_SAMPLES), show_default=True,
+            help="Coordinates checked per parameter block; 'all' checks every one."),
+    _option("--method", type=click.Choice(METHODS), default="central", show_default=True,
+            help="central (error O(h^2)), five-point (O(h^4), twice the evaluations), or complex-step "
+                 "(exact to machine precision, for models that accept complex parameters)."),
+    _option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
+            help="Seeds the sampling, init_params(seed) and the RNGs reset before every model call."),
+    _option("--track-kinks/--no-track-kinks", default=True, show_default=True,
+            help="Track the winners of max/abs/masks to detect kink crossings."),
+]
+
+
+def model_options(command):
+    """Apply the shared model options (in order) to a command."""
+    for decorator in reversed(_MODEL_OPTIONS):
+        command = decorator(command)
+    return command
+
+
+def _run(work):
+    """Call the library, mapping its errors to exit code 2 with a message."""
+    from .errors import GradcheckError
+
+    try:
+        return work()
+    except GradcheckError as exc:
+        click.echo(f"gradcheck: error: {exc}", err=True)
+        sys.exit(EXIT_UNUSABLE)
+    except ValueError as exc:  # an option value the library refused
+        raise click.UsageError(str(exc)) from None
+    except KeyboardInterrupt:
+        click.echo("gradcheck: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+
+
 @main.command(
     "check",
     short_help="Check a model's gradient (the default command).",
@@ -105,42 +149,31 @@ Examples:
 Exit codes: 0 pass (warnings allowed), 1 a gradient failed (or warned,
 with --strict), 2 the model or the command line is unusable.""",
 )
-@click.argument("model")
-@click.option("--params", "params_file", metavar="FILE.npz", type=click.Path(dir_okay=False),
-              help="Parameters from an .npz file (keys = block names), instead of init_params / params.")
-@click.option("--samples", type=_Samples(), default=str(DEFAULT_SAMPLES), show_default=True,
-              help="Coordinates checked per parameter block; 'all' checks every one.")
+@model_options
 @click.option("--directions", type=click.IntRange(min=0), metavar="K", default=DEFAULT_DIRECTIONS, show_default=True,
               help="Random unit directions checked per sampled block (2 evaluations each).")
-@click.option("--method", type=click.Choice(METHODS), default="central", show_default=True,
-              help="central (error O(h^2)), five-point (O(h^4), twice the evaluations), or complex-step "
-                   "(exact to machine precision, for models that accept complex parameters).")
 @click.option("--h", "h", type=_Step(), default=None,
               help="Relative step: each coordinate moves by h * max(1, |x|). 'auto' picks it per dimension "
                    "from estimated truncation and round-off error.  [default: 1e-5 central, 1e-3 five-point, "
                    "1e-20 complex-step]")
-@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
-              help="Seeds the sampling, init_params(seed) and the RNGs reset before every model call.")
-@click.option("--fail-above", type=_NON_NEGATIVE, metavar="FLOAT", default=DEFAULT_THRESHOLDS["fail_above"], show_default=True,
-              help="Relative error above which a dimension fails.")
-@click.option("--warn-above", type=_NON_NEGATIVE, metavar="FLOAT", default=DEFAULT_THRESHOLDS["warn_above"], show_default=True,
-              help="Relative error above which a dimension warns.")
-@click.option("--good-below", type=_NON_NEGATIVE, metavar="FLOAT", default=DEFAULT_THRESHOLDS["good_below"], show_default=True,
-              help="Relative error at or below which a dimension passes; between this and --warn-above "
-                   "is 'ok' for losses with kinks, 'warn' for smooth ones.")
-@click.option("--tiny-below", type=_NON_NEGATIVE, metavar="FLOAT", default=DEFAULT_THRESHOLDS["tiny_below"], show_default=True,
-              help="Values smaller than this (both analytic and numeric) are 'tiny', not graded.")
+@click.option("--fail-above", type=_NON_NEGATIVE, metavar="FLOAT", default=DEFAULT_THRESHOLDS["fail_above"],
+              show_default=True, help="Relative error above which a dimension fails.")
+@click.option("--warn-above", type=_NON_NEGATIVE, metavar="FLOAT", default=DEFAULT_THRESHOLDS["warn_above"],
+              show_default=True, help="Relative error above which a dimension warns.")
+@click.option("--good-below", type=_NON_NEGATIVE, metavar="FLOAT", default=DEFAULT_THRESHOLDS["good_below"],
+              show_default=True, help="Relative error at or below which a dimension passes; between this and "
+                                      "--warn-above is 'ok' for losses with kinks, 'warn' for smooth ones.")
+@click.option("--tiny-below", type=_NON_NEGATIVE, metavar="FLOAT", default=DEFAULT_THRESHOLDS["tiny_below"],
+              show_default=True, help="Values smaller than this (both analytic and numeric) are 'tiny', not graded.")
 @click.option("--max-evals", type=click.IntRange(min=0), default=DEFAULT_MAX_EVALS, show_default=True,
               metavar="N", help="Evaluations per block for drilling down a failing random direction to the "
                                 "wrong elements (0 turns drill-down off).")
-@click.option("--track-kinks/--no-track-kinks", default=True, show_default=True,
-              help="Track the winners of max/abs/masks to detect kink crossings.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Report format on stdout.")
 @click.option("-v", "--verbose", is_flag=True, help="List every checked dimension.")
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
-def check_command(model, params_file, samples, directions, method, h, seed, fail_above, warn_above, good_below,
-                  tiny_below, max_evals, track_kinks, output_format, verbose, strict) -> None:
+def check_command(model, params_file, samples, method, seed, track_kinks, directions, h, fail_above, warn_above,
+                  good_below, tiny_below, max_evals, output_format, verbose, strict) -> None:
     """Check the gradient of MODEL: a model file (my_model.py), a dotted module
     (mypkg.models), either optionally with :ATTR naming an object that holds
     the functions.
@@ -149,7 +182,6 @@ def check_command(model, params_file, samples, directions, method, h, seed, fail
     loss_and_grad(params)), and its parameters as init_params(seed) or a
     module-level dict `params`.
     """
-    from .errors import GradcheckError
     from .settings import Thresholds
 
     try:
@@ -160,16 +192,9 @@ def check_command(model, params_file, samples, directions, method, h, seed, fail
 
     from .check import check
 
-    try:
-        report = check(model, params_file=params_file, h=h, samples=samples, directions=directions, seed=seed,
-                       thresholds=thresholds, track_kinks=track_kinks, method=method, max_evals=max_evals)
-    except GradcheckError as exc:
-        click.echo(f"gradcheck: error: {exc}", err=True)
-        sys.exit(EXIT_UNUSABLE)
-    except KeyboardInterrupt:
-        click.echo("gradcheck: interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-
+    report = _run(lambda: check(model, params_file=params_file, h=h, samples=samples, directions=directions,
+                                seed=seed, thresholds=thresholds, track_kinks=track_kinks, method=method,
+                                max_evals=max_evals))
     if output_format == "json":
         from .render import json as json_render
 
@@ -179,6 +204,55 @@ def check_command(model, params_file, samples, directions, method, h, seed, fail
 
         text.render(report, text.make_console(), verbose=verbose)
     sys.exit(exit_code(report.verdict, strict=strict))
+
+
+@main.command(
+    "sweep",
+    short_help="Relative error against step size, as a terminal plot.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="""\b
+Examples:
+  gradcheck sweep sample_models/sigmoid_tanh.py
+  gradcheck sweep my_model.py --dims 3 --plot sweep.png
+  gradcheck sweep my_model.py --method five-point --format json""",
+)
+@model_options
+@click.option("--dims", type=click.IntRange(min=1), default=1, show_default=True, metavar="K",
+              help="How many of each block's worst dimensions to sweep.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Plots on stdout, or the numbers as JSON.")
+@click.option("--plot", "plot_file", metavar="FILE.png", type=click.Path(dir_okay=False),
+              help="Also draw the curves into an image (needs matplotlib: pip install 'gradcheck-cli[plot]').")
+def sweep_command(model, params_file, samples, method, seed, track_kinks, dims, output_format, plot_file) -> None:
+    """Sweep the step h from 1e-1 down to 1e-12 for the worst dimensions of
+    each block of MODEL, and plot their relative error: the V of truncation
+    error (left) and round-off error (right), with the recommended h marked.
+    """
+    if plot_file is not None:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            click.echo("gradcheck: error: --plot needs matplotlib: pip install 'gradcheck-cli[plot]'", err=True)
+            sys.exit(EXIT_UNUSABLE)
+    from .sweep import sweep
+
+    report = _run(lambda: sweep(model, params_file=params_file, seed=seed, method=method, dims=dims,
+                                samples=samples, track_kinks=track_kinks))
+    if output_format == "json":
+        import json
+
+        click.echo(json.dumps(report.to_dict(), indent=2, allow_nan=False))
+    else:
+        from .render import sweep as sweep_render
+        from .render import text
+
+        sweep_render.render(report, text.make_console())
+    if plot_file is not None:
+        from .render import sweep as sweep_render
+
+        sweep_render.save_png(report, plot_file)
+        click.echo(f"wrote {plot_file}", err=True)
+    sys.exit(EXIT_PASS)
 
 
 def exit_code(verdict: str, *, strict: bool) -> int:

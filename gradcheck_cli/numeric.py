@@ -295,35 +295,66 @@ def _by_retries(evaluator, probe, base, method, h, sigma) -> Estimate:
     return _result(levels[-1], levels, spent[0], unresolved=True, bracket=_subgradient_bracket(levels))
 
 
-def _auto(evaluator, probe, base, method, sigma) -> Estimate:
-    """--h auto: the step with the smallest estimated truncation + round-off error.
+def kink_free(levels: list[_Level]) -> list[bool]:
+    """For steps decreasing tenfold: which crossed no kink. A large gap
+    between the one-sided slopes that shrinks tenfold at the next step is
+    curvature, as in the retry strategy; one that does not is a kink."""
+    free = []
+    for k, level in enumerate(levels):
+        if level.crossing is not None:
+            free.append(False)
+        elif not level.kinky:
+            free.append(True)
+        elif level.wide_gap is None and k + 1 < len(levels) and levels[k + 1].crossing is None:
+            free.append(_curvature_between(level, levels[k + 1]))
+        else:
+            free.append(False)
+    return free
 
-    Truncation at a step is estimated by the change to the next, ten times
-    smaller step (whose own truncation error is 100 or 10^4 times smaller).
-    Steps that crossed a kink are not candidates; if fewer than two
-    consecutive steps are kink-free, the default retry strategy decides.
-    """
-    spent = [0]
-    levels: list[_Level] = []
-    for step in AUTO_STEPS[method]:
-        levels.append(_level(evaluator, probe, base, method, step, sigma, spent, levels[0].crossing if levels else None))
-    clean = [lv.crossing is None and not lv.kinky for lv in levels]
+
+def best_step(levels: list[_Level]) -> tuple[_Level, float] | None:
+    """The level (of steps decreasing tenfold) with the smallest estimated
+    error, and that error: truncation (the change to the next, ten times
+    smaller step, whose own truncation error is 100 or 10^4 times smaller)
+    plus round-off. Levels that crossed a kink are not candidates; None if
+    no two consecutive levels are kink-free."""
+    clean = kink_free(levels)
     best = None
     for k in range(len(levels) - 1):
-        if not (clean[k] and clean[k + 1]):
-            continue
-        error = abs(levels[k].numeric - levels[k + 1].numeric) + levels[k].uncertainty
-        if best is None or error < best[0]:
-            best = (error, levels[k])
+        if clean[k] and clean[k + 1]:
+            error = abs(levels[k].numeric - levels[k + 1].numeric) + levels[k].uncertainty
+            if best is None or error < best[1]:
+                best = (levels[k], error)
+    return best
+
+
+def ladder(evaluator: Evaluator, probe: Probe, base: BasePoint, method: str, steps, sigma: float,
+           spent: list[int]) -> list[_Level]:
+    """The stencil of ``method`` evaluated at each of ``steps``."""
+    levels: list[_Level] = []
+    for step in steps:
+        levels.append(_level(evaluator, probe, base, method, step, sigma, spent,
+                             levels[0].crossing if levels else None))
+    return levels
+
+
+def _auto(evaluator, probe, base, method, sigma) -> Estimate:
+    """--h auto: the step with the smallest estimated truncation + round-off
+    error (see best_step); if fewer than two consecutive steps are
+    kink-free, the default retry strategy decides."""
+    spent = [0]
+    levels = ladder(evaluator, probe, base, method, AUTO_STEPS[method], sigma, spent)
+    best = best_step(levels)
     if best is None:
         fallback = _by_retries(evaluator, probe, base, method, AUTO_STEPS[method][len(levels) // 2], sigma)
         return replace(fallback, evaluations=fallback.evaluations + spent[0])
-    error, level = best
+    level, error = best
     return Estimate(level.analytic, level.numeric, level.step, spent[0], levels[0].crossing,
                     untracked_kink=levels[0].crossing is None and levels[0].kinky, uncertainty=error)
 
 
-def _complex_step(evaluator: Evaluator, probe: Probe, base: BasePoint, h: float) -> Estimate:
+def complex_step(evaluator: Evaluator, probe: Probe, base: BasePoint, h: float) -> Estimate:
+    """Im f(x + i h) / h along ``probe``."""
     x = evaluator.model.params[probe.block]
     g = base.gradient[probe.block]
     step = h * _scale(probe, x)
@@ -348,7 +379,7 @@ def estimate(evaluator: Evaluator, probe: Probe, base: BasePoint, *, method: str
     """The numeric derivative along ``probe`` by ``method`` at relative step ``h``
     (or ``"auto"``), with its uncertainty given loss noise ``sigma``."""
     if method == "complex-step":
-        return _complex_step(evaluator, probe, base, h if h != "auto" else 1e-20)
+        return complex_step(evaluator, probe, base, h if h != "auto" else 1e-20)
     try:
         if h == "auto":
             return _auto(evaluator, probe, base, method, sigma)

@@ -1,0 +1,157 @@
+"""``sweep(...) -> SweepReport``: relative error against step size.
+
+For the worst dimensions of each block (found by an ordinary check), the
+numeric derivative is taken at h = 1e-1, 1e-2, ..., 1e-12 with no kink
+retries. Its relative error against the analytic value traces the V the
+course notes describe: truncation error falling as h^2 (or h^4) from the
+left, round-off rising as 1/h on the right. The recommended step is the
+one ``--h auto`` would pick from the numeric values alone (truncation
+estimated from the next smaller step, plus round-off): it does not trust
+the analytic gradient, which may be the thing that is wrong.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .check import check, resolve
+from .evaluate import Evaluator
+from .grading import relative_error
+from .numeric import Probe, best_step, complex_step, kink_free, ladder, loss_noise
+from .report import _number
+from .sampling import plan
+from .settings import DEFAULT_METHOD, DEFAULT_SAMPLES, DEFAULT_SEED, EPS
+
+SWEEP_STEPS = tuple(10.0**-k for k in range(1, 13))
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """The numeric derivative at one step."""
+
+    h: float
+    numeric: float
+    rel_error: float
+    kink: bool  # the evaluations at this step crossed a kink
+
+    def to_dict(self) -> dict:
+        return {"h": self.h, "numeric": _number(self.numeric), "rel_error": _number(self.rel_error),
+                "kink": self.kink}
+
+
+@dataclass(frozen=True)
+class SweepCurve:
+    """One dimension's relative error across all steps."""
+
+    block: str
+    index: tuple[int, ...] | None  # a coordinate, or None for a direction
+    direction: int | None
+    analytic: float
+    points: tuple[SweepPoint, ...]
+    recommended_h: float | None  # None if no two consecutive steps were kink-free
+
+    @property
+    def label(self) -> str:
+        if self.index is not None:
+            return f"{self.block}[{', '.join(map(str, self.index))}]"
+        return f"{self.block} direction {self.direction}"
+
+    def to_dict(self) -> dict:
+        return {
+            "block": self.block,
+            "index": list(self.index) if self.index is not None else None,
+            "direction": self.direction,
+            "analytic": _number(self.analytic),
+            "recommended_h": self.recommended_h,
+            "points": [p.to_dict() for p in self.points],
+        }
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """All curves of a sweep, and what it cost."""
+
+    model: str
+    method: str
+    evaluations: int
+    seconds: float
+    loss_noise: float
+    curves: tuple[SweepCurve, ...]
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.model,
+            "method": self.method,
+            "evaluations": self.evaluations,
+            "seconds": round(self.seconds, 6),
+            "loss_noise": _number(self.loss_noise),
+            "steps": list(SWEEP_STEPS),
+            "curves": [c.to_dict() for c in self.curves],
+        }
+
+
+def sweep(
+    model: Any = None,
+    *,
+    params_file: str | None = None,
+    seed: int = DEFAULT_SEED,
+    method: str = DEFAULT_METHOD,
+    dims: int = 1,
+    samples: int | None = DEFAULT_SAMPLES,
+    track_kinks: bool = True,
+    **functions: Any,
+) -> SweepReport:
+    """Sweep the step size over the ``dims`` worst dimensions of each block.
+
+    ``model`` and ``functions`` are as for :func:`~gradcheck_cli.check`.
+    """
+    if dims < 1:
+        raise ValueError(f"dims must be at least 1, got {dims}")
+    started = time.perf_counter()
+    loaded = resolve(model, params_file=params_file, seed=seed, **functions)
+    screening = check(loaded, samples=samples, seed=seed, method=method, track_kinks=track_kinks, max_evals=0)
+    directions = {b.name: b.directions for b in plan(loaded.params, samples=samples, directions=2, seed=seed)}
+    curves = []
+    with Evaluator(loaded, seed=seed, track_kinks=track_kinks) as evaluator:
+        base = evaluator.base_point()
+        largest = max(loaded.params, key=lambda name: loaded.params[name].size)
+        sigma = EPS * abs(base.loss) if method == "complex-step" else loss_noise(evaluator, base, largest, seed)
+        for block in screening.blocks:
+            candidates = [d for d in block.dims + block.directions if d.rel_error is not None]
+            candidates.sort(key=lambda d: d.rel_error, reverse=True)
+            for dim in candidates[:dims]:
+                if dim.index is not None:
+                    flat = int(np.ravel_multi_index(dim.index, block.shape)) if block.shape else 0
+                    probe = Probe(block.name, index=flat)
+                else:
+                    probe = Probe(block.name, direction=directions[block.name][dim.direction], number=dim.direction)
+                curves.append(_curve(evaluator, probe, base, method, sigma, dim.index, dim.direction))
+    return SweepReport(
+        model=loaded.name,
+        method=method,
+        evaluations=screening.evaluations + evaluator.evaluations,
+        seconds=time.perf_counter() - started,
+        loss_noise=sigma,
+        curves=tuple(curves),
+    )
+
+
+def _curve(evaluator, probe, base, method, sigma, index, direction) -> SweepCurve:
+    if method == "complex-step":
+        estimates = [complex_step(evaluator, probe, base, h) for h in SWEEP_STEPS]
+        analytic = estimates[0].analytic
+        points = tuple(SweepPoint(h, e.numeric, relative_error(analytic, e.numeric), False)
+                       for h, e in zip(SWEEP_STEPS, estimates))
+        return SweepCurve(probe.block, index, direction, analytic, points, SWEEP_STEPS[0])
+    levels = ladder(evaluator, probe, base, method, SWEEP_STEPS, sigma, [0])
+    analytic = levels[0].analytic
+    points = tuple(
+        SweepPoint(lv.step, lv.numeric, relative_error(lv.analytic, lv.numeric), not free)
+        for lv, free in zip(levels, kink_free(levels))
+    )
+    best = best_step(levels)
+    return SweepCurve(probe.block, index, direction, analytic, points, best[0].step if best else None)
