@@ -322,10 +322,13 @@ def best_step(levels: list[_Level]) -> tuple[_Level, float] | None:
     best = None
     for k in range(len(levels) - 1):
         if clean[k] and clean[k + 1]:
-            error = abs(levels[k].numeric - levels[k + 1].numeric) + levels[k].uncertainty
-            if best is None or error < best[1]:
-                best = (levels[k], error)
-    return best
+            # Chosen on the expected error (one standard deviation of
+            # round-off); reported with the conservative three.
+            change = abs(levels[k].numeric - levels[k + 1].numeric)
+            expected = change + levels[k].uncertainty / UNCERTAINTY_SIGMAS
+            if best is None or expected < best[0]:
+                best = (expected, levels[k], change + levels[k].uncertainty)
+    return None if best is None else (best[1], best[2])
 
 
 def ladder(evaluator: Evaluator, probe: Probe, base: BasePoint, method: str, steps, sigma: float,
