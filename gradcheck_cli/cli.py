@@ -213,17 +213,20 @@ def check_command(model, params_file, samples, method, seed, track_kinks, direct
     epilog="""\b
 Examples:
   gradcheck sweep sample_models/sigmoid_tanh.py
-  gradcheck sweep my_model.py --dims 3 --plot sweep.png
+  gradcheck sweep my_model.py --block W1 --dims 3 --plot sweep.png
   gradcheck sweep my_model.py --method five-point --format json""",
 )
 @model_options
 @click.option("--dims", type=click.IntRange(min=1), default=1, show_default=True, metavar="K",
               help="How many of each block's worst dimensions to sweep.")
+@click.option("--block", "blocks", multiple=True, metavar="NAME",
+              help="Sweep only this parameter block (repeatable); all blocks if not given.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Plots on stdout, or the numbers as JSON.")
 @click.option("--plot", "plot_file", metavar="FILE.png", type=click.Path(dir_okay=False),
               help="Also draw the curves into an image (needs matplotlib: pip install 'gradcheck-cli[plot]').")
-def sweep_command(model, params_file, samples, method, seed, track_kinks, dims, output_format, plot_file) -> None:
+def sweep_command(model, params_file, samples, method, seed, track_kinks, dims, blocks, output_format,
+                  plot_file) -> None:
     """Sweep the step h from 1e-1 down to 1e-12 for the worst dimensions of
     each block of MODEL, and plot their relative error: the V of truncation
     error (left) and round-off error (right), with the recommended h marked.
@@ -237,7 +240,7 @@ def sweep_command(model, params_file, samples, method, seed, track_kinks, dims, 
     from .sweep import sweep
 
     report = _run(lambda: sweep(model, params_file=params_file, seed=seed, method=method, dims=dims,
-                                samples=samples, track_kinks=track_kinks))
+                                blocks=blocks, samples=samples, track_kinks=track_kinks))
     if output_format == "json":
         import json
 

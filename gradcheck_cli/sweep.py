@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .check import check, resolve
+from .errors import ModelError
 from .evaluate import Evaluator
 from .grading import relative_error
 from .numeric import Probe, best_step, complex_step, kink_free, ladder, loss_noise
@@ -101,11 +102,13 @@ def sweep(
     seed: int = DEFAULT_SEED,
     method: str = DEFAULT_METHOD,
     dims: int = 1,
+    blocks: tuple[str, ...] = (),
     samples: int | None = DEFAULT_SAMPLES,
     track_kinks: bool = True,
     **functions: Any,
 ) -> SweepReport:
-    """Sweep the step size over the ``dims`` worst dimensions of each block.
+    """Sweep the step size over the ``dims`` worst dimensions of each block
+    (of the named ``blocks`` only, if any are named).
 
     ``model`` and ``functions`` are as for :func:`~gradcheck_cli.check`.
     """
@@ -113,6 +116,10 @@ def sweep(
         raise ValueError(f"dims must be at least 1, got {dims}")
     started = time.perf_counter()
     loaded = resolve(model, params_file=params_file, seed=seed, **functions)
+    unknown = [name for name in blocks if name not in loaded.params]
+    if unknown:
+        raise ModelError(f"{loaded.name} has no block(s) {', '.join(map(repr, unknown))} "
+                         f"(it has {', '.join(map(repr, loaded.params))})")
     screening = check(loaded, samples=samples, seed=seed, method=method, track_kinks=track_kinks, max_evals=0)
     directions = {b.name: b.directions for b in plan(loaded.params, samples=samples, directions=2, seed=seed)}
     curves = []
@@ -121,6 +128,8 @@ def sweep(
         largest = max(loaded.params, key=lambda name: loaded.params[name].size)
         sigma = EPS * abs(base.loss) if method == "complex-step" else loss_noise(evaluator, base, largest, seed)
         for block in screening.blocks:
+            if blocks and block.name not in blocks:
+                continue
             candidates = [d for d in block.dims + block.directions if d.rel_error is not None]
             candidates.sort(key=lambda d: d.rel_error, reverse=True)
             for dim in candidates[:dims]:

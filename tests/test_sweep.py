@@ -111,3 +111,10 @@ def test_complex_step_sweep_is_flat_at_machine_precision():
     for curve in report.curves:
         # Im f(x+ih)/h has truncation error O(h^2) too: flat from 1e-7 down
         assert all(p.rel_error < 1e-13 for p in curve.points if p.h <= 1e-7)
+
+
+def test_block_chooses_blocks_and_names_unknown_ones():
+    report = sweep(str(SAMPLES / "softmax.py"), blocks=("b",))
+    assert [c.block for c in report.curves] == ["b"]
+    result = run("sweep", SAMPLES / "softmax.py", "--block", "nope")
+    assert result.exit_code == 2 and "no block(s) 'nope'" in result.stderr

@@ -58,10 +58,11 @@ def _recommended(curve: SweepCurve, column: int) -> bool:
 def build(report: SweepReport) -> RenderableType:
     """All plots and a closing line."""
     parts: list[RenderableType] = [plot(curve) for curve in report.curves]
+    parts.append(Text(f"loss noise {report.loss_noise:.1e}: the round-off that raises the right arm of each V",
+                      style="dim"))
     parts.append(Text(
         f"{report.model}: {len(report.curves)} dimension{'s' if len(report.curves) != 1 else ''} swept "
-        f"({report.method}) · {report.evaluations} evaluations · {report.seconds:.2f} s · "
-        f"loss noise {report.loss_noise:.1e}"
+        f"({report.method}) · {report.evaluations} evaluations · {report.seconds:.2f} s"
     ))
     return Group(*parts)
 
