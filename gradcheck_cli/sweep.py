@@ -22,10 +22,10 @@ from .check import check, resolve
 from .errors import ModelError
 from .evaluate import Evaluator
 from .grading import relative_error
-from .numeric import Probe, best_step, complex_step, kink_free, ladder, loss_noise
+from .numeric import Probe, best_step, complex_step, kink_free, ladder
 from .report import _number
 from .sampling import plan
-from .settings import DEFAULT_METHOD, DEFAULT_SAMPLES, DEFAULT_SEED, EPS
+from .settings import DEFAULT_METHOD, DEFAULT_SAMPLES, DEFAULT_SEED
 
 SWEEP_STEPS = tuple(10.0**-k for k in range(1, 13))
 
@@ -125,8 +125,7 @@ def sweep(
     curves = []
     with Evaluator(loaded, seed=seed, track_kinks=track_kinks) as evaluator:
         base = evaluator.base_point()
-        largest = max(loaded.params, key=lambda name: loaded.params[name].size)
-        sigma = EPS * abs(base.loss) if method == "complex-step" else loss_noise(evaluator, base, largest, seed)
+        sigma = screening.loss_noise  # measured by the screening check already
         for block in screening.blocks:
             if blocks and block.name not in blocks:
                 continue
