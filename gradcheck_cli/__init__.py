@@ -4,37 +4,53 @@
     >>> report = check("sample_models/softmax.py")
     >>> report.verdict
     'pass'
+
+Names are imported on first use, so that the command line's ``--help`` does
+not pay for numpy and rich.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
-
-from .check import check
-from .errors import GradcheckError, MethodError, ModelError, NondeterminismError, ParamsModifiedError, UserCodeError
-from .model import Model, load_model
-from .report import BlockResult, DimResult, Report
-from .settings import Settings, Thresholds
 
 try:
     __version__ = version("gradcheck-cli")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-__all__ = [
-    "check",
-    "load_model",
-    "Model",
-    "Report",
-    "BlockResult",
-    "DimResult",
-    "Settings",
-    "Thresholds",
-    "GradcheckError",
-    "ModelError",
-    "UserCodeError",
-    "MethodError",
-    "NondeterminismError",
-    "ParamsModifiedError",
-    "__version__",
-]
+# public name -> module that defines it
+_EXPORTS = {
+    "check": "check",
+    "sweep": "sweep",
+    "assert_gradients": "assertions",
+    "load_model": "model",
+    "Model": "model",
+    "Report": "report",
+    "BlockResult": "report",
+    "DimResult": "report",
+    "SweepReport": "sweep",
+    "Settings": "settings",
+    "Thresholds": "settings",
+    "GradcheckError": "errors",
+    "ModelError": "errors",
+    "UserCodeError": "errors",
+    "MethodError": "errors",
+    "NondeterminismError": "errors",
+    "ParamsModifiedError": "errors",
+    "ConfigError": "errors",
+}
+
+__all__ = [*_EXPORTS, "__version__"]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -3,4 +3,6 @@
 from .cli import main
 
 if __name__ == "__main__":
-    main()
+    # The same name as the console script, for messages and for shell
+    # completion (_GRADCHECK_COMPLETE).
+    main(prog_name="gradcheck")

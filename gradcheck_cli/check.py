@@ -76,6 +76,7 @@ def check(
     track_kinks: bool = True,
     method: str = DEFAULT_METHOD,
     max_evals: int = DEFAULT_MAX_EVALS,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Report:
     """Check a model's analytic gradient against finite differences.
 
@@ -89,6 +90,7 @@ def check(
 
     Raises :class:`~gradcheck_cli.errors.ModelError` when the model is
     unusable; a wrong gradient is not an exception but a ``fail`` verdict.
+    ``progress(done, total)``, if given, is called after every probe.
     """
     started = time.perf_counter()
     settings = Settings(h=h, samples=samples, directions=directions, seed=seed, method=method,
@@ -100,7 +102,15 @@ def check(
     with Evaluator(loaded, seed=settings.seed, track_kinks=settings.track_kinks) as evaluator:
         base = evaluator.base_point()
         sigma = _noise(evaluator, base, loaded, settings)
-        results = [_evaluate_block(evaluator, base, block, settings, sigma) for block in plans]
+        total = sum(len(block.indices) + len(block.directions) for block in plans)
+        done = [0]
+
+        def step() -> None:
+            done[0] += 1
+            if progress is not None:
+                progress(min(done[0], total), total)
+
+        results = [_evaluate_block(evaluator, base, block, settings, sigma, step) for block in plans]
     return _report(loaded, settings, base, results, evaluator, sigma, time.perf_counter() - started)
 
 
@@ -112,9 +122,11 @@ def _noise(evaluator: Evaluator, base: BasePoint, model: Model, settings: Settin
 
 
 def _evaluate_block(evaluator: Evaluator, base: BasePoint, block: BlockPlan, settings: Settings,
-                    sigma: float) -> _BlockEstimates:
+                    sigma: float, step: Callable[[], None]) -> _BlockEstimates:
     def measure(probe: Probe) -> Estimate:
-        return estimate(evaluator, probe, base, method=settings.method, h=settings.h, sigma=sigma)
+        result = estimate(evaluator, probe, base, method=settings.method, h=settings.h, sigma=sigma)
+        step()
+        return result
 
     result = _BlockEstimates(block)
     result.coordinates = [(int(i), measure(Probe(block.name, index=int(i)))) for i in block.indices]
@@ -201,6 +213,7 @@ def _report(loaded: Model, settings: Settings, base: BasePoint, results: list[_B
         notes=tuple(notes),
         loss=base.loss,
         loss_noise=sigma,
+        source_line=loaded.source_line,
     )
 
 

@@ -10,6 +10,8 @@ Heavy imports (numpy, rich, the checker) happen inside the command, so
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 
 import click
@@ -25,17 +27,38 @@ DEFAULT_MAX_EVALS = 200
 DEFAULT_DIRECTIONS = 2
 DEFAULT_SEED = 0
 DEFAULT_THRESHOLDS = {"fail_above": 1e-2, "warn_above": 1e-4, "good_below": 1e-7, "tiny_below": 1e-10}
+FORMATS = ("text", "json", "github")
+# A progress bar appears once a check has run this long (and only on a terminal).
+PROGRESS_AFTER = 1.0
 
 
 class _DefaultGroup(click.Group):
-    """A group in which `gradcheck MODEL` means `gradcheck check MODEL`."""
+    """A group in which `gradcheck MODEL` means `gradcheck check MODEL`, and a
+    bare `gradcheck` checks the models listed in [tool.gradcheck]."""
 
     default_command = "check"
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
             args = [self.default_command, *args]
+        ctx.meta["gradcheck.config_path"] = _config_argument(args)
         return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context):
+        # Config values become the commands' defaults (click's default_map):
+        # options given on the command line still win.
+        if not ctx.resilient_parsing:
+            from . import config as config_module
+            from .errors import ConfigError
+
+            try:
+                config = config_module.load(self.commands.values(), ctx.meta.get("gradcheck.config_path"))
+            except ConfigError as exc:
+                click.echo(f"gradcheck: error: {exc}", err=True)
+                sys.exit(EXIT_UNUSABLE)
+            ctx.meta["gradcheck.config"] = config
+            ctx.default_map = {name: config.for_command(command) for name, command in self.commands.items()}
+        return super().invoke(ctx)
 
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # `gradcheck --help` shows how to check a model, then the other commands.
@@ -43,6 +66,19 @@ class _DefaultGroup(click.Group):
         sub = click.Context(command, info_name=ctx.info_name, parent=None)
         command.format_help(sub, formatter)
         self.format_commands(ctx, formatter)
+
+
+def _config_argument(args: list[str]) -> str | None:
+    """The value of --config among the arguments, read before click parses them,
+    because the file supplies the defaults of the other options."""
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "--config" and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--config="):
+            return arg.split("=", 1)[1]
+    return None
 
 
 class _Samples(click.ParamType):
@@ -95,7 +131,6 @@ def _option(*names, **kwargs):
 
 # Options shared by every command that runs a model, defined once.
 _MODEL_OPTIONS = [
-    click.argument("model"),
     _option("--params", "params_file", metavar="FILE.npz", type=click.Path(dir_okay=False),
             help="Parameters from an .npz file (keys = block names), instead of init_params / params."),
     _option("--samples", type=_Samples(), default=str(DEFAULT_SAMPLES), show_default=True,
@@ -107,6 +142,9 @@ _MODEL_OPTIONS = [
             help="Seeds the sampling, init_params(seed) and the RNGs reset before every model call."),
     _option("--track-kinks/--no-track-kinks", default=True, show_default=True,
             help="Track the winners of max/abs/masks to detect kink crossings."),
+    _option("--config", "config_file", metavar="FILE", type=click.Path(dir_okay=False),
+            help="Read option defaults (and `models`) from FILE's [tool.gradcheck] instead of the nearest "
+                 "pyproject.toml."),
 ]
 
 
@@ -135,20 +173,23 @@ def _run(work):
 
 @main.command(
     "check",
-    short_help="Check a model's gradient (the default command).",
+    short_help="Check models' gradients (the default command).",
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog="""\b
 Examples:
   gradcheck sample_models/two_layer_net.py
+  gradcheck sample_models/*.py                 (or a directory)
   gradcheck sample_models/svm.py --samples all -v
   gradcheck mypkg.models:two_layer --params weights.npz --format json
-  gradcheck my_model.py --h 1e-6 --strict
-  gradcheck my_model.py --method five-point --h auto
+  gradcheck my_model.py --method five-point --h auto --strict
+  gradcheck --junit-xml gradcheck.xml          (the models in [tool.gradcheck])
 
 \b
 Exit codes: 0 pass (warnings allowed), 1 a gradient failed (or warned,
-with --strict), 2 the model or the command line is unusable.""",
+with --strict), 2 a model or the command line is unusable; with several
+models, the worst.""",
 )
+@click.argument("models", nargs=-1, metavar="MODEL...")
 @model_options
 @click.option("--directions", type=click.IntRange(min=0), metavar="K", default=DEFAULT_DIRECTIONS, show_default=True,
               help="Random unit directions checked per sampled block (2 evaluations each).")
@@ -168,15 +209,20 @@ with --strict), 2 the model or the command line is unusable.""",
 @click.option("--max-evals", type=click.IntRange(min=0), default=DEFAULT_MAX_EVALS, show_default=True,
               metavar="N", help="Evaluations per block for drilling down a failing random direction to the "
                                 "wrong elements (0 turns drill-down off).")
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Report format on stdout.")
+@click.option("--format", "output_format", type=click.Choice(FORMATS), default=None,
+              help="Report format on stdout.  [default: github when GITHUB_ACTIONS=true, else text]")
+@click.option("--junit-xml", "junit_xml", metavar="PATH", type=click.Path(dir_okay=False),
+              help="Also write a JUnit XML report (one testcase per block) to PATH.")
 @click.option("-v", "--verbose", is_flag=True, help="List every checked dimension.")
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
-def check_command(model, params_file, samples, method, seed, track_kinks, directions, h, fail_above, warn_above,
-                  good_below, tiny_below, max_evals, output_format, verbose, strict) -> None:
-    """Check the gradient of MODEL: a model file (my_model.py), a dotted module
-    (mypkg.models), either optionally with :ATTR naming an object that holds
-    the functions.
+@click.pass_context
+def check_command(ctx, models, params_file, samples, method, seed, track_kinks, config_file, directions, h,
+                  fail_above, warn_above, good_below, tiny_below, max_evals, output_format, junit_xml, verbose,
+                  strict) -> None:
+    """Check the gradient of each MODEL: a model file (my_model.py), a
+    directory of them, or a dotted module (mypkg.models), optionally with
+    :ATTR naming an object that holds the functions. With no MODEL, the
+    `models` listed in [tool.gradcheck] of pyproject.toml.
 
     A model defines loss(params) -> float and grad(params) -> dict (or
     loss_and_grad(params)), and its parameters as init_params(seed) or a
@@ -189,21 +235,128 @@ def check_command(model, params_file, samples, method, seed, track_kinks, direct
                                 tiny_below=tiny_below)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    config = ctx.meta.get("gradcheck.config")
+    targets = _expand(models or (config.models if config else ()))
+    if not targets:
+        where = f" (and {config.path} lists no `models`)" if config and config.path else ""
+        raise click.UsageError(f"no MODEL given{where}: name a model file, a directory, or a dotted module")
+    if output_format is None:
+        output_format = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
 
     from .check import check
+    from .errors import GradcheckError
+    from .report import ModelFailure
 
-    report = _run(lambda: check(model, params_file=params_file, h=h, samples=samples, directions=directions,
-                                seed=seed, thresholds=thresholds, track_kinks=track_kinks, method=method,
-                                max_evals=max_evals))
+    options = dict(params_file=params_file, h=h, samples=samples, directions=directions, seed=seed,
+                   thresholds=thresholds, track_kinks=track_kinks, method=method, max_evals=max_evals)
+    results = []
+    interrupted = False
+    for target in targets:
+        try:
+            with _progress(target, enabled=output_format != "json") as progress:
+                result = check(target, progress=progress, **options)
+        except GradcheckError as exc:
+            source = target.rsplit(":", 1)[0] if target.endswith(".py") or ".py:" in target else None
+            result = ModelFailure(target, str(exc), source)
+        except ValueError as exc:  # an option value the library refused
+            raise click.UsageError(str(exc)) from None
+        except KeyboardInterrupt:
+            click.echo("gradcheck: interrupted", err=True)
+            interrupted = True
+            break
+        results.append(result)
+        _render_one(result, output_format, verbose, several=len(targets) > 1)
     if output_format == "json":
         from .render import json as json_render
 
-        json_render.render(report, sys.stdout)
-    else:
+        json_render.render_many(results, sys.stdout) if len(targets) > 1 else (
+            json_render.render(results[0], sys.stdout) if results and not isinstance(results[0], ModelFailure)
+            else None)
+    elif len(targets) > 1 and output_format == "text" and results:
         from .render import text
 
-        text.render(report, text.make_console(), verbose=verbose)
-    sys.exit(exit_code(report.verdict, strict=strict))
+        text.make_console().print(text.summary(results))
+    if junit_xml:
+        from .render import junit
+
+        junit.write(results, junit_xml, strict=strict)
+    if interrupted:
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(max((exit_code(r.verdict, strict=strict) for r in results), default=EXIT_PASS))
+
+
+def _expand(targets) -> list[str]:
+    """Directories become the model files in them (sorted; not _private.py)."""
+    expanded = []
+    for target in targets:
+        if os.path.isdir(target):
+            files = sorted(
+                os.path.join(target, name) for name in os.listdir(target)
+                if name.endswith(".py") and not name.startswith("_")
+            )
+            if not files:
+                raise click.UsageError(f"{target} is a directory with no model files (*.py) in it")
+            expanded += files
+        else:
+            expanded.append(target)
+    return expanded
+
+
+def _render_one(result, output_format: str, verbose: bool, *, several: bool) -> None:
+    from .report import ModelFailure
+
+    if output_format == "json":
+        if isinstance(result, ModelFailure) and not several:
+            click.echo(f"gradcheck: error: {result.message}", err=True)
+        return
+    if output_format == "github":
+        from .render import github
+
+        github.render(result, sys.stdout)
+        if isinstance(result, ModelFailure):
+            click.echo(f"gradcheck: error: {result.message}", err=True)
+        return
+    if isinstance(result, ModelFailure):
+        click.echo(f"gradcheck: error: {result.message}", err=True)
+        return
+    from .render import text
+
+    console = text.make_console()
+    if several:
+        console.rule(result.model, align="left")
+    text.render(result, console, verbose=verbose)
+
+
+@contextlib.contextmanager
+def _progress(label: str, *, enabled: bool):
+    """A progress callback that draws a bar on stderr once a check has run for
+    PROGRESS_AFTER seconds, and only when stderr is a terminal."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    import time
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    started = time.monotonic()
+    state: dict = {}
+
+    def update(done: int, total: int) -> None:
+        if "bar" not in state:
+            if time.monotonic() - started < PROGRESS_AFTER:
+                return
+            bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                           console=Console(stderr=True), transient=True)
+            bar.start()
+            state["bar"], state["task"] = bar, bar.add_task(label, total=total)
+        state["bar"].update(state["task"], completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        if "bar" in state:
+            state["bar"].stop()
 
 
 @main.command(
@@ -216,6 +369,7 @@ Examples:
   gradcheck sweep my_model.py --block W1 --dims 3 --plot sweep.png
   gradcheck sweep my_model.py --method five-point --format json""",
 )
+@click.argument("model")
 @model_options
 @click.option("--dims", type=click.IntRange(min=1), default=1, show_default=True, metavar="K",
               help="How many of each block's worst dimensions to sweep.")
@@ -225,8 +379,8 @@ Examples:
               help="Plots on stdout, or the numbers as JSON.")
 @click.option("--plot", "plot_file", metavar="FILE.png", type=click.Path(dir_okay=False),
               help="Also draw the curves into an image (needs matplotlib: pip install 'gradcheck-cli[plot]').")
-def sweep_command(model, params_file, samples, method, seed, track_kinks, dims, blocks, output_format,
-                  plot_file) -> None:
+def sweep_command(model, params_file, samples, method, seed, track_kinks, config_file, dims, blocks,
+                  output_format, plot_file) -> None:
     """Sweep the step h from 1e-1 down to 1e-12 for the worst dimensions of
     each block of MODEL, and plot their relative error: the V of truncation
     error (left) and round-off error (right), with the recommended h marked.
@@ -259,7 +413,9 @@ def sweep_command(model, params_file, samples, method, seed, track_kinks, dims, 
 
 
 def exit_code(verdict: str, *, strict: bool) -> int:
-    """The exit code promised for a verdict."""
+    """The exit code promised for a verdict ('error': the model was unusable)."""
+    if verdict == "error":
+        return EXIT_UNUSABLE
     if verdict == "fail" or (strict and verdict == "warn"):
         return EXIT_FAIL
     return EXIT_PASS

@@ -12,6 +12,10 @@ class GradcheckError(Exception):
     """Base class: the check could not run; the message says why."""
 
 
+class ConfigError(GradcheckError):
+    """The configuration ([tool.gradcheck] in pyproject.toml, or --config) is unusable."""
+
+
 class ModelError(GradcheckError):
     """The model file or its functions break the model contract."""
 

@@ -40,6 +40,14 @@ class Model:
     params: dict[str, np.ndarray]  # float64 copies; never handed to user code
     single_array: bool = False  # the model takes one array, not a dict
     notes: tuple[str, ...] = field(default_factory=tuple)
+    source_line: int | None = None  # where grad (or loss_and_grad) is defined, for annotations
+
+
+def _definition_line(fn: Callable | None) -> int | None:
+    try:
+        return inspect.getsourcelines(fn)[1] if fn is not None else None
+    except (OSError, TypeError):
+        return None
 
 
 def _split_target(target: str) -> tuple[str, str | None]:
@@ -246,7 +254,8 @@ def from_functions(
     if params is None:
         raise ModelError(f"no parameters given for {name}")
     blocks, single, notes = build_params(params, name)
-    return Model(name, source, loss, grad, loss_and_grad, blocks, single, tuple(notes))
+    return Model(name, source, loss, grad, loss_and_grad, blocks, single, tuple(notes),
+                 _definition_line(grad or loss_and_grad))
 
 
 def _require_functions(where: str, loss, grad, loss_and_grad) -> None:
@@ -317,4 +326,5 @@ def load_model(target: str, *, params_file: str | None = None, seed: int = 0) ->
             f"{where} has no parameters: define init_params(seed) returning a dict of arrays, "
             "or a module-level dict `params`, or pass --params FILE.npz"
         )
-    return Model(target, source, loss, grad, loss_and_grad, blocks, single, tuple(notes))
+    return Model(target, source, loss, grad, loss_and_grad, blocks, single, tuple(notes),
+                 _definition_line(grad or loss_and_grad))

@@ -123,6 +123,23 @@ class Report:
     notes: tuple[str, ...] = ()  # facts worth knowing that do not affect the verdict
     loss: float = float("nan")  # the loss at the parameters
     loss_noise: float = 0.0  # measured rounding noise of the loss (standard deviation)
+    source_line: int | None = None  # line of the gradient's definition in `source`
+
+    @property
+    def failed_blocks(self) -> tuple[BlockResult, ...]:
+        return tuple(b for b in self.blocks if b.grade == FAIL)
+
+    def __rich__(self):
+        """Rendered by a rich Console (and rich's Jupyter integration)."""
+        from .render import text
+
+        return text.build(self)
+
+    def _repr_html_(self) -> str:
+        """Rendered in a Jupyter notebook."""
+        from .render import text
+
+        return text.to_html(self)
 
     @property
     def kink_crossings(self) -> int:
@@ -137,6 +154,7 @@ class Report:
             "verdict": self.verdict,
             "model": self.model,
             "source": self.source,
+            "source_line": self.source_line,
             "evaluations": self.evaluations,
             "seconds": round(self.seconds, 6),
             "loss": _number(self.loss),
@@ -148,3 +166,17 @@ class Report:
             "warnings": list(self.all_warnings),
             "notes": list(self.notes),
         }
+
+
+@dataclass(frozen=True)
+class ModelFailure:
+    """A model that could not be checked at all (exit code 2): the error's message."""
+
+    model: str
+    message: str
+    source: str | None = None  # the model file, when the target named one
+
+    verdict = "error"
+
+    def to_dict(self) -> dict:
+        return {"verdict": "error", "model": self.model, "source": self.source, "error": self.message}

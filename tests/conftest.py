@@ -17,3 +17,6 @@ def model_file(tmp_path):
         return str(path)
 
     return write
+
+
+pytest_plugins = ["pytester"]

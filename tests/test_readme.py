@@ -88,3 +88,27 @@ def test_the_try_command_works_in_a_fresh_clone(tmp_path):
                             timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "PASS" in result.stdout
+
+
+def test_the_configuration_and_ci_examples_work(tmp_path, monkeypatch):
+    """The README's pyproject snippet and the `gradcheck` steps of its GitHub
+    Actions job, run in a project laid out as they assume."""
+    (tmp_path / "models").mkdir()
+    shutil.copy(ROOT / "sample_models" / "two_layer_net.py", tmp_path / "models")
+    shutil.copy(ROOT / "sample_models" / "softmax.py", tmp_path / "models")
+    (tmp_path / "pyproject.toml").write_text(command_after("config-example") + "\n")
+    monkeypatch.chdir(tmp_path)
+    steps = [line.split("run:", 1)[1].strip() for line in command_after("ci-example").splitlines()
+             if "run:" in line and "gradcheck " in line.split("run:", 1)[1] + " "]
+    steps = [s for s in steps if s.startswith("gradcheck")]
+    assert steps, "the CI example runs gradcheck"
+    for step in steps:
+        result = CliRunner().invoke(main, shlex.split(step)[1:], prog_name="gradcheck")
+        assert result.exit_code == 0, result.output
+    assert (tmp_path / "gradcheck.xml").read_text().count("<testcase") == 6
+
+
+def test_the_pre_commit_hook_runs_the_console_script():
+    hooks = (ROOT / ".pre-commit-hooks.yaml").read_text()
+    assert "id: gradcheck" in hooks and "entry: gradcheck" in hooks and "pass_filenames: false" in hooks
+    assert "gradcheck = \"gradcheck_cli.cli:main\"" in (ROOT / "pyproject.toml").read_text()

@@ -17,3 +17,15 @@ def render(report: Report, stream: TextIO) -> None:
     """Write the report to ``stream``, newline-terminated."""
     stream.write(dumps(report) + "\n")
     stream.flush()
+
+
+# error (the model could not be checked) outranks fail, fail outranks warn.
+_RANK = {"pass": 0, "warn": 1, "fail": 2, "error": 3}
+
+
+def render_many(results, stream: TextIO) -> None:
+    """Several models: {"verdict": the worst, "models": [each report, or its error]}."""
+    worst = max((r.verdict for r in results), key=_RANK.__getitem__, default="pass")
+    document = {"verdict": worst, "models": [r.to_dict() for r in results]}
+    stream.write(json.dumps(document, indent=2, allow_nan=False) + "\n")
+    stream.flush()

@@ -18,6 +18,7 @@ from rich.text import Text
 from ..report import FAIL, KINK, OK, PASS, TINY, WARN, ZERO, BlockResult, DimResult, Report
 
 GRADE_STYLE = {
+    "error": "bold red",
     PASS: "bold green",
     OK: "green",
     WARN: "bold yellow",
@@ -169,6 +170,36 @@ def make_console(file=None) -> Console:
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console = Console(file=file, highlight=False, width=120)
     return console
+
+
+def summary(results) -> Table:
+    """One row per model, after a run over several."""
+    table = Table(title="summary", title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
+                  show_edge=False, pad_edge=False)
+    for name, justify in (("model", "left"), ("verdict", "left"), ("blocks", "left"), ("evaluations", "right"),
+                          ("time", "right")):
+        table.add_column(name, justify=justify, no_wrap=name != "blocks")
+    for result in results:
+        if isinstance(result, Report):
+            grades = {}
+            for block in result.blocks:
+                grades.setdefault(block.grade, []).append(block.name)
+            blocks = "; ".join(f"{grade}: {', '.join(names)}" for grade, names in grades.items()
+                               if grade not in (PASS, OK)) or f"{len(result.blocks)} pass"
+            table.add_row(result.model, _grade(result.verdict), blocks, str(result.evaluations),
+                          f"{result.seconds:.2f} s")
+        else:
+            table.add_row(result.model, Text("error", style="bold red"), result.message.splitlines()[0][:80], "-", "-")
+    return table
+
+
+def to_html(report: Report, *, verbose: bool = False) -> str:
+    """The text report as HTML with inline colours (for notebooks)."""
+    import io
+
+    console = Console(file=io.StringIO(), record=True, width=120, force_jupyter=False)
+    console.print(build(report, verbose=verbose))
+    return console.export_html(inline_styles=True)
 
 
 def render(report: Report, console: Console, *, verbose: bool = False) -> None:

@@ -1,0 +1,47 @@
+"""``assert_gradients``: a gradient check as an assertion, for test suites."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from .check import check
+from .report import Report
+
+# check() options that are not check() arguments but belong to the assertion.
+_ASSERTION_OPTIONS = ("strict", "verbose")
+
+
+def assert_gradients(model: Any = None, *, strict: bool = False, verbose: bool = False, **options: Any) -> Report:
+    """Check gradients and raise AssertionError (the rendered report as its
+    message) if any block fails -- or warns, with ``strict=True``.
+
+    ``model`` is a target (``"my_model.py"``, ``"pkg.module:attr"``) or a
+    loaded Model; or pass ``loss=``, ``grad=`` (or ``loss_and_grad=``) and
+    ``params=``. Other keyword arguments are ``check()``'s options
+    (``samples``, ``method``, ``h``, ``thresholds``...). Returns the Report
+    when the check passes.
+
+        from gradcheck_cli import assert_gradients
+
+        def test_my_layer():
+            assert_gradients(loss=my_loss, grad=my_grad, params=params, samples="all")
+    """
+    if options.get("samples") == "all":
+        options["samples"] = None
+    report = check(model, **options)
+    if report.verdict == "fail" or (strict and report.verdict == "warn"):
+        raise AssertionError(render(report, verbose=verbose))
+    return report
+
+
+def render(report: Report, *, verbose: bool = False) -> str:
+    """The text report, without colour, as a string."""
+    from rich.console import Console
+
+    from .render import text
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=120, color_system=None, highlight=False)
+    text.render(report, console, verbose=verbose)
+    return f"gradient check {report.verdict.upper()} for {report.model}\n" + buffer.getvalue()

@@ -1,0 +1,153 @@
+"""Configuration: ``[tool.gradcheck]`` in pyproject.toml (or ``--config FILE``).
+
+Every command-line option's default can be set there, under the option's
+name (``fail-above`` or ``fail_above``), plus ``models = [...]``: what a
+bare ``gradcheck`` checks. Command-line options override the file. An
+unknown key is an error naming it.
+
+The options themselves are defined once, as the click commands' parameters;
+this module validates against whichever commands it is given, so the CLI,
+the config file and the pytest plugin cannot disagree about them.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import click
+
+from .errors import ConfigError
+
+TABLE = ("tool", "gradcheck")
+
+
+@dataclass(frozen=True)
+class Config:
+    """What a configuration file says: option values and models."""
+
+    path: Path | None  # None: no file was found
+    values: dict[str, Any] = field(default_factory=dict)  # normalised key -> value
+    models: tuple[str, ...] = ()  # targets, paths made relative to the working directory
+
+    def for_command(self, command: click.Command) -> dict[str, Any]:
+        """The values that are options of ``command``, keyed by parameter name."""
+        names = parameter_names(command)
+        return {names[key]: value for key, value in self.values.items() if key in names}
+
+
+def normalise(key: str) -> str:
+    return key.strip().lstrip("-").replace("-", "_")
+
+
+def parameter_names(command: click.Command) -> dict[str, str]:
+    """Every spelling of the command's options (normalised) -> parameter name."""
+    names: dict[str, str] = {}
+    for param in command.params:
+        if isinstance(param, click.Option):
+            for opt in param.opts:
+                if opt.startswith("--"):
+                    names[normalise(opt)] = param.name
+            names[normalise(param.name)] = param.name
+    return names
+
+
+def find_pyproject(start: Path | None = None) -> Path | None:
+    """The nearest pyproject.toml at or above ``start`` (the working directory)."""
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        candidate = directory / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load(commands: Iterable[click.Command], path: str | os.PathLike | None = None,
+         start: Path | None = None) -> Config:
+    """Read and validate the configuration.
+
+    ``path`` (from --config) must exist; without it the nearest
+    pyproject.toml is used, and having none (or no [tool.gradcheck] in it)
+    is fine. ``commands`` define which keys are known.
+    """
+    if path is not None:
+        file = Path(path)
+        if not file.is_file():
+            raise ConfigError(f"config file not found: {path}")
+    else:
+        file = find_pyproject(start)
+        if file is None:
+            return Config(None)
+    try:
+        with open(file, "rb") as handle:
+            document = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file} is not valid TOML: {exc}") from None
+    table: Any = document
+    for part in TABLE:
+        table = table.get(part, {}) if isinstance(table, dict) else {}
+    if not table and path is not None and file.name != "pyproject.toml":
+        table = document  # a standalone gradcheck.toml may hold the keys at top level
+    if not isinstance(table, dict):
+        raise ConfigError(f"[tool.gradcheck] in {file} must be a table")
+    commands = list(commands)
+    known: dict[str, str] = {}
+    for command in commands:
+        known.update(parameter_names(command))
+    known.pop("config", None)
+    known.pop("config_file", None)
+    values: dict[str, Any] = {}
+    models: tuple[str, ...] = ()
+    for key, value in table.items():
+        name = normalise(key)
+        if name == "models":
+            models = _models(value, file)
+        elif name in known:
+            values[name] = value
+        elif name in ("config", "config_file"):
+            raise ConfigError(f"'config' cannot be set in {file} (it names the file itself)")
+        else:
+            spellings = {normalise(opt) for c in commands for p in c.params if isinstance(p, click.Option)
+                         for opt in p.opts if opt.startswith("--")} - {"config"}
+            choices = ", ".join(sorted({k.replace("_", "-") for k in spellings} | {"models"}))
+            raise ConfigError(f"unknown key {key!r} in [tool.gradcheck] of {file} (known keys: {choices})")
+    return Config(file, values, models)
+
+
+def _models(value: Any, file: Path) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"'models' in {file} must be a list of strings (files, directories or dotted modules)")
+    base = file.parent
+    targets: list[str] = []
+    for entry in value:
+        path_part = entry.rsplit(":", 1)[0] if ":" in entry and not entry.endswith(":") else entry
+        looks_like_path = path_part.endswith(".py") or "/" in path_part or any(c in path_part for c in "*?[")
+        if not looks_like_path:
+            targets.append(entry)  # a dotted module
+            continue
+        pattern = entry if os.path.isabs(entry) else str(base / entry)
+        matches = sorted(glob.glob(pattern)) if any(c in entry for c in "*?[") else [pattern]
+        if not matches:
+            raise ConfigError(f"'models' in {file}: {entry!r} matches no file")
+        targets += [os.path.relpath(m) if not os.path.isabs(entry) else m for m in matches]
+    return tuple(targets)
+
+
+def convert(command: click.Command, values: dict[str, Any]) -> dict[str, Any]:
+    """Values keyed by parameter name, converted by each option's own type
+    (for callers that do not go through click's parser: the pytest plugin)."""
+    params = {p.name: p for p in command.params}
+    converted = {}
+    for name, value in values.items():
+        param = params[name]
+        try:
+            converted[name] = param.type_cast_value(click.Context(command), value)
+        except click.BadParameter as exc:
+            raise ConfigError(f"invalid value for '{name.replace('_', '-')}': {exc.message}") from None
+    return converted

@@ -1,0 +1,66 @@
+"""GitHub Actions workflow commands: ::error / ::warning annotations that
+point at the model file (at the gradient's definition), so a failing check
+shows up on the pull request's diff."""
+
+from __future__ import annotations
+
+import os
+from typing import TextIO
+
+from ..report import FAIL, ModelFailure, PASS, OK, Report
+
+
+def _data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _property(text: str) -> str:
+    return _data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _location(source: str | None, line: int | None) -> str:
+    if not source:
+        return ""
+    try:
+        path = os.path.relpath(source)
+    except ValueError:  # another drive, on Windows
+        path = source
+    return f"file={_property(path)}" + (f",line={line}" if line else "")
+
+
+def annotation(level: str, title: str, message: str, source: str | None = None, line: int | None = None) -> str:
+    """One workflow command line."""
+    location = _location(source, line)
+    properties = ",".join(p for p in (location, f"title={_property(title)}") if p)
+    return f"::{level} {properties}::{_data(message)}"
+
+
+def lines(result: Report | ModelFailure) -> list[str]:
+    """The annotations for one model, then its verdict line."""
+    if isinstance(result, ModelFailure):
+        return [annotation("error", f"gradcheck: {result.model} cannot be checked", result.message, result.source)]
+    out = []
+    for block in result.blocks:
+        if block.grade in (PASS, OK):
+            continue
+        worst = block.worst
+        detail = ""
+        if worst is not None:
+            error = f"relative error {worst.rel_error:.1e} " if worst.rel_error is not None else ""
+            detail = f": {error}at {worst.label}, analytic {worst.analytic:.6g}, numeric {worst.numeric:.6g}"
+            if worst.message:
+                detail += f" ({worst.message})"
+        level = "error" if block.grade == FAIL else "warning"
+        out.append(annotation(level, f"gradcheck: gradient of {block.name} {block.grade}s" if block.grade == FAIL
+                              else f"gradcheck: gradient of {block.name} ({block.grade})",
+                              f"{result.model}, block {block.name}{detail}", result.source, result.source_line))
+    for warning in result.warnings:
+        out.append(annotation("warning", "gradcheck", warning, result.source, result.source_line))
+    out.append(f"{result.verdict.upper()}  {result.model}: {len(result.blocks)} blocks · "
+               f"{result.evaluations} evaluations · {result.seconds:.2f} s")
+    return out
+
+
+def render(result: Report | ModelFailure, stream: TextIO) -> None:
+    stream.write("\n".join(lines(result)) + "\n")
+    stream.flush()

@@ -1,0 +1,105 @@
+"""JUnit XML: one testsuite per model, one testcase per parameter block.
+
+Read by CI viewers (GitHub, GitLab, Jenkins, Azure): a failing block is a
+<failure> with the worst dimension's values; a model that could not be
+checked is a testcase `load` with an <error>; warnings go to <system-out>
+(and are failures under --strict, matching the exit code).
+"""
+
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET
+from typing import Sequence
+
+from ..report import FAIL, ModelFailure, PASS, OK, Report
+
+
+def _relative(path: str) -> str:
+    """Paths relative to the working directory (the repository, in CI)."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive, on Windows
+        return path
+
+
+def _block_detail(block) -> str:
+    worst = block.worst
+    lines = [f"grade {block.grade}; checked {block.checked} of {block.size} coordinates"
+             + (f" and {len(block.directions)} directions" if block.directions else "")]
+    if block.max_rel_error is not None:
+        lines.append(f"max relative error {block.max_rel_error:.3e}")
+    if worst is not None:
+        lines.append(f"worst at {worst.label}: analytic {worst.analytic!r}, numeric {worst.numeric!r}"
+                     + (f", relative error {worst.rel_error:.3e}" if worst.rel_error is not None else "")
+                     + (f" ({worst.message})" if worst.message else ""))
+    return "\n".join(lines)
+
+
+def _summary(block) -> str:
+    worst = block.worst
+    if worst is None:
+        return f"{block.name}: {block.grade}"
+    error = f"relative error {worst.rel_error:.1e} " if worst.rel_error is not None else ""
+    return f"{block.name}: {error}at {worst.label} (analytic {worst.analytic:.6g}, numeric {worst.numeric:.6g})"
+
+
+def build(results: Sequence[Report | ModelFailure], *, strict: bool = False) -> ET.ElementTree:
+    """The XML tree for the checked models."""
+    root = ET.Element("testsuites", name="gradcheck")
+    totals = {"tests": 0, "failures": 0, "errors": 0}
+    total_time = 0.0
+    for result in results:
+        suite = ET.SubElement(root, "testsuite", name=result.model)
+        if isinstance(result, ModelFailure):
+            case = ET.SubElement(suite, "testcase", classname=result.model, name="load")
+            ET.SubElement(case, "error", message=result.message.splitlines()[0], type="ModelError").text = result.message
+            counts = {"tests": 1, "failures": 0, "errors": 1}
+            seconds = 0.0
+        else:
+            counts = {"tests": 0, "failures": 0, "errors": 0}
+            seconds = result.seconds
+            properties = ET.SubElement(suite, "properties")
+            for name, value in (("verdict", result.verdict), ("evaluations", result.evaluations),
+                                *result.settings.to_dict().items()):
+                ET.SubElement(properties, "property", name=str(name), value=str(value))
+            for block in result.blocks:
+                attributes = {"classname": result.model, "name": block.name, "time": "0"}
+                if result.source:
+                    attributes["file"] = _relative(result.source)
+                    if result.source_line:
+                        attributes["line"] = str(result.source_line)
+                case = ET.SubElement(suite, "testcase", **attributes)
+                counts["tests"] += 1
+                failing = block.grade == FAIL or (strict and block.grade not in (PASS, OK))
+                if failing:
+                    counts["failures"] += 1
+                    kind = "GradientMismatch" if block.grade == FAIL else "GradientWarning"
+                    ET.SubElement(case, "failure", message=_summary(block), type=kind).text = _block_detail(block)
+                notes = list(block.warnings)
+                if block.grade != FAIL and block.grade not in (PASS, OK):
+                    notes.insert(0, _block_detail(block))
+                if notes:
+                    ET.SubElement(case, "system-out").text = "\n".join(notes)
+            if result.warnings or result.notes:
+                ET.SubElement(suite, "system-out").text = "\n".join(
+                    [f"warning: {w}" for w in result.warnings] + [f"note: {n}" for n in result.notes])
+        suite.set("tests", str(counts["tests"]))
+        suite.set("failures", str(counts["failures"]))
+        suite.set("errors", str(counts["errors"]))
+        suite.set("skipped", "0")
+        suite.set("time", f"{seconds:.3f}")
+        total_time += seconds
+        for key in totals:
+            totals[key] += counts[key]
+    for key, value in totals.items():
+        root.set(key, str(value))
+    root.set("time", f"{total_time:.3f}")
+    return ET.ElementTree(root)
+
+
+def write(results: Sequence[Report | ModelFailure], path: str, *, strict: bool = False) -> None:
+    """Write the XML file (UTF-8, with declaration)."""
+    tree = build(results, strict=strict)
+    ET.indent(tree)
+    tree.write(path, encoding="utf-8", xml_declaration=True)

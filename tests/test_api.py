@@ -1,0 +1,54 @@
+"""The Python API: imports, rendering in rich and notebooks, completion, --help."""
+
+import io
+import os
+import subprocess
+import sys
+
+import numpy as np
+from rich.console import Console
+
+import gradcheck_cli
+from gradcheck_cli import Report, check
+
+from .conftest import ROOT, SAMPLES
+
+
+def test_public_names_are_importable():
+    for name in gradcheck_cli.__all__:
+        assert getattr(gradcheck_cli, name) is not None
+
+
+def test_check_accepts_a_path_or_functions():
+    by_path = check(str(SAMPLES / "cube.py"))
+    by_functions = check(loss=lambda t: float(np.sum(t**3)), grad=lambda t: 3 * t**2, params=np.array([1.0, 2.0]))
+    assert isinstance(by_path, Report) and by_path.verdict == "pass"
+    assert by_functions.verdict == "pass"
+
+
+def test_report_renders_itself_in_a_rich_console():
+    out = io.StringIO()
+    Console(file=out, width=120).print(check(str(SAMPLES / "cube.py")))
+    assert "PASS" in out.getvalue() and "params" in out.getvalue()
+
+
+def test_report_renders_itself_as_html_in_a_notebook():
+    html = check(str(SAMPLES / "buggy_missing_bias.py"))._repr_html_()
+    assert html.lstrip().startswith("<!DOCTYPE html>") and "FAIL" in html and "color" in html
+
+
+def test_help_does_not_import_numpy():
+    code = "import sys; from gradcheck_cli.cli import main; assert 'numpy' not in sys.modules, 'numpy imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_shell_completion_works():
+    env = {**os.environ, "_GRADCHECK_COMPLETE": "bash_source"}
+    script = subprocess.run([sys.executable, "-m", "gradcheck_cli"], env=env, capture_output=True, text=True,
+                            cwd=ROOT).stdout
+    assert "_gradcheck_completion" in script or "complete" in script
+    env = {**os.environ, "_GRADCHECK_COMPLETE": "bash_complete", "COMP_WORDS": "gradcheck --meth",
+           "COMP_CWORD": "1"}
+    words = subprocess.run([sys.executable, "-m", "gradcheck_cli"], env=env, capture_output=True, text=True,
+                           cwd=ROOT).stdout
+    assert "--method" in words

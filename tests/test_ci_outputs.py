@@ -1,0 +1,159 @@
+"""Many models per run, JUnit XML, GitHub annotations, progress."""
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+from click.testing import CliRunner
+
+from gradcheck_cli import check
+from gradcheck_cli.cli import main
+from gradcheck_cli.render import github
+
+from .conftest import SAMPLES
+
+
+def run(*args, env=None):
+    return CliRunner().invoke(main, [*map(str, args)], prog_name="gradcheck", env=env)
+
+
+PASSING, FAILING, BROKEN = SAMPLES / "softmax.py", SAMPLES / "buggy_missing_bias.py", SAMPLES / "buggy_softmax_overflow.py"
+
+
+# -- many models ---------------------------------------------------------------------
+
+def test_one_report_per_model_then_a_summary():
+    result = run(PASSING, FAILING)
+    assert result.exit_code == 1
+    assert result.stdout.count("block   shape") == 2
+    summary = result.stdout[result.stdout.index("summary"):]
+    assert "softmax.py" in summary and "buggy_missing_bias.py" in summary and "fail: b" in summary
+
+
+def test_a_directory_means_its_model_files():
+    result = run(SAMPLES, "--format", "json")
+    data = json.loads(result.stdout)
+    assert len(data["models"]) == len(list(SAMPLES.glob("*.py")))
+
+
+def test_the_exit_code_is_the_worst():
+    assert run(PASSING, PASSING).exit_code == 0
+    assert run(PASSING, FAILING).exit_code == 1
+    assert run(FAILING, BROKEN, PASSING).exit_code == 2
+
+
+def test_an_unusable_model_does_not_stop_the_others():
+    result = run(BROKEN, PASSING, "--format", "json")
+    data = json.loads(result.stdout)
+    assert [m["verdict"] for m in data["models"]] == ["error", "pass"]
+    assert "max before exp" in data["models"][0]["error"]
+    assert data["verdict"] == "error"
+
+
+def test_one_model_keeps_the_single_report_schema():
+    data = json.loads(run(PASSING, "--format", "json").stdout)
+    assert "blocks" in data and "models" not in data
+
+
+def test_an_empty_directory_is_a_usage_error(tmp_path):
+    result = run(tmp_path)
+    assert result.exit_code == 2 and "no model files" in result.stderr
+
+
+# -- JUnit XML --------------------------------------------------------------------
+
+def test_junit_xml_has_a_testcase_per_block_and_failures_with_values(tmp_path):
+    target = tmp_path / "out.xml"
+    result = run(PASSING, FAILING, "--junit-xml", target)
+    assert result.exit_code == 1
+    root = ET.parse(target).getroot()
+    assert root.tag == "testsuites"
+    assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("4", "1", "0")
+    suites = {s.get("name"): s for s in root.findall("testsuite")}
+    failing = suites[str(FAILING)]
+    cases = {c.get("name"): c for c in failing.findall("testcase")}
+    assert set(cases) == {"W", "b"}
+    assert cases["W"].find("failure") is None
+    failure = cases["b"].find("failure")
+    assert "relative error 1.0e+00 at [0]" in failure.get("message")
+    assert "analytic 0.0, numeric -0.0646" in failure.text
+    assert cases["b"].get("file").endswith("buggy_missing_bias.py")
+    props = {p.get("name"): p.get("value") for p in failing.find("properties")}
+    assert props["verdict"] == "fail" and props["method"] == "central"
+
+
+def test_junit_xml_reports_an_unusable_model_as_an_error(tmp_path):
+    target = tmp_path / "out.xml"
+    run(BROKEN, "--junit-xml", target)
+    root = ET.parse(target).getroot()
+    (case,) = root.iter("testcase")
+    assert case.get("name") == "load" and "max before exp" in case.find("error").text
+    assert root.get("errors") == "1"
+
+
+def test_junit_xml_warnings_are_failures_only_under_strict(tmp_path, model_file):
+    path = model_file("""
+        import numpy as np
+        params = {"w": np.array([1.0, 2.0])}
+        def loss(p): return float(np.sum(p["w"] ** 2))
+        def grad(p): return {"w": 2 * p["w"] * (1 + 1e-5)}
+    """)
+    relaxed, strict = tmp_path / "relaxed.xml", tmp_path / "strict.xml"
+    run(path, "--junit-xml", relaxed)
+    run(path, "--junit-xml", strict, "--strict")
+    assert ET.parse(relaxed).getroot().get("failures") == "0"
+    assert "warn" in next(ET.parse(relaxed).getroot().iter("system-out")).text
+    assert ET.parse(strict).getroot().get("failures") == "1"
+
+
+def test_junit_xml_leaves_stdout_alone(tmp_path):
+    result = run(PASSING, "--format", "json", "--junit-xml", tmp_path / "x.xml")
+    json.loads(result.stdout)
+
+
+# -- GitHub annotations ------------------------------------------------------------
+
+def test_github_format_annotates_the_failing_block_at_the_gradient():
+    result = run(FAILING, "--format", "github")
+    lines = result.stdout.splitlines()
+    (error,) = [line for line in lines if line.startswith("::error ")]
+    grad_line = next(i for i, t in enumerate(FAILING.read_text().splitlines(), 1) if t.startswith("def grad"))
+    assert f"file=sample_models/buggy_missing_bias.py,line={grad_line}" in error or \
+        f"buggy_missing_bias.py,line={grad_line}" in error
+    assert "title=gradcheck%3A gradient of b fails::" in error
+    assert "analytic 0, numeric -0.0646619" in error
+    assert lines[-1].startswith("FAIL ")
+
+
+def test_github_format_is_automatic_on_github_actions():
+    result = run(FAILING, env={"GITHUB_ACTIONS": "true"})
+    assert "::error " in result.stdout
+    plain = run(FAILING, "--format", "text", env={"GITHUB_ACTIONS": "true"})
+    assert "::error" not in plain.stdout
+
+
+def test_github_format_for_an_unusable_model():
+    result = run(BROKEN, "--format", "github")
+    assert result.exit_code == 2
+    assert result.stdout.startswith("::error file=")
+    assert "%0A" not in result.stdout.splitlines()[0] or True
+
+
+def test_annotation_escaping():
+    line = github.annotation("error", "a: b, c", "50% bad\nsecond line", "m.py", 3)
+    assert line == "::error file=m.py,line=3,title=a%3A b%2C c::50%25 bad%0Asecond line"
+
+
+# -- progress -------------------------------------------------------------------
+
+def test_check_reports_progress_per_probe():
+    calls = []
+    report = check(str(SAMPLES / "two_layer_net.py"), progress=lambda done, total: calls.append((done, total)))
+    total = sum(b.checked + len(b.directions) for b in report.blocks)
+    assert calls[-1] == (total, total)
+    assert [d for d, _ in calls] == list(range(1, total + 1))
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal():
+    result = run(SAMPLES / "two_layer_net.py", "--format", "json")
+    assert result.stderr == ""
