@@ -157,3 +157,23 @@ def test_check_reports_progress_per_probe():
 def test_no_progress_bar_when_stderr_is_not_a_terminal():
     result = run(SAMPLES / "two_layer_net.py", "--format", "json")
     assert result.stderr == ""
+
+
+def test_progress_bar_on_a_terminal_after_the_delay(monkeypatch, capsys):
+    from gradcheck_cli import cli
+
+    monkeypatch.setattr(cli, "PROGRESS_AFTER", 0.0)
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True, raising=False)
+    with cli._progress("model.py", enabled=True) as update:
+        assert update is not None
+        for done in range(1, 4):
+            update(done, 3)
+    assert "model.py" in capsys.readouterr().err
+
+
+def test_progress_is_off_for_json(monkeypatch):
+    from gradcheck_cli import cli
+
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True, raising=False)
+    with cli._progress("model.py", enabled=False) as update:
+        assert update is None
