@@ -21,15 +21,15 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 # public name -> module that defines it
 _EXPORTS = {
-    "check": "check",
-    "sweep": "sweep",
+    "check": "pipeline",
+    "sweep": "sweeps",
     "assert_gradients": "assertions",
     "load_model": "model",
     "Model": "model",
     "Report": "report",
     "BlockResult": "report",
     "DimResult": "report",
-    "SweepReport": "sweep",
+    "SweepReport": "sweeps",
     "Settings": "settings",
     "Thresholds": "settings",
     "GradcheckError": "errors",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from .check import check
+from .pipeline import check
 from .report import Report
 
 # check() options that are not check() arguments but belong to the assertion.

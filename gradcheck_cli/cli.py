@@ -117,6 +117,7 @@ class _Step(click.ParamType):
 
 
 _NON_NEGATIVE = click.FloatRange(min=0.0)
+_POSITIVE = click.FloatRange(min=0.0, min_open=True)
 
 
 @click.group(cls=_DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -213,12 +214,14 @@ models, the worst.""",
               help="Report format on stdout.  [default: github when GITHUB_ACTIONS=true, else text]")
 @click.option("--junit-xml", "junit_xml", metavar="PATH", type=click.Path(dir_okay=False),
               help="Also write a JUnit XML report (one testcase per block) to PATH.")
+@click.option("--timeout", type=_POSITIVE, metavar="SECONDS",
+              help="Stop after this long (the whole run, user code included), report what finished, exit 2.")
 @click.option("-v", "--verbose", is_flag=True, help="List every checked dimension.")
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
 @click.pass_context
 def check_command(ctx, models, params_file, samples, method, seed, track_kinks, config_file, directions, h,
-                  fail_above, warn_above, good_below, tiny_below, max_evals, output_format, junit_xml, verbose,
-                  strict) -> None:
+                  fail_above, warn_above, good_below, tiny_below, max_evals, output_format, junit_xml, timeout,
+                  verbose, strict) -> None:
     """Check the gradient of each MODEL: a model file (my_model.py), a
     directory of them, or a dotted module (mypkg.models), optionally with
     :ATTR naming an object that holds the functions. With no MODEL, the
@@ -243,27 +246,44 @@ def check_command(ctx, models, params_file, samples, method, seed, track_kinks, 
     if output_format is None:
         output_format = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
 
-    from .check import check
-    from .errors import GradcheckError
+    import time
+
+    from .pipeline import check
+    from .errors import CheckTimeout, GradcheckError, Interrupted
     from .report import ModelFailure
 
     options = dict(params_file=params_file, h=h, samples=samples, directions=directions, seed=seed,
                    thresholds=thresholds, track_kinks=track_kinks, method=method, max_evals=max_evals)
     results = []
-    interrupted = False
+    stopped_code = None  # 2 when time ran out, 130 when interrupted
+    ends = time.monotonic() + timeout if timeout else None
     for target in targets:
+        source = target.rsplit(":", 1)[0] if target.endswith(".py") or ".py:" in target else None
+        remaining = None if ends is None else ends - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            results.append(ModelFailure(target, f"not checked: the --timeout of {timeout:g} s ran out", source))
+            _render_one(results[-1], output_format, verbose, several=len(targets) > 1)
+            continue
         try:
             with _progress(target, enabled=output_format != "json") as progress:
-                result = check(target, progress=progress, **options)
+                result = check(target, progress=progress, timeout=remaining, **options)
+        except CheckTimeout as exc:
+            stopped_code = EXIT_UNUSABLE
+            result = exc.report if exc.report is not None else ModelFailure(target, str(exc), source)
+            if exc.report is not None:
+                click.echo(f"gradcheck: error: {exc}", err=True)
+        except Interrupted as exc:
+            stopped_code = EXIT_INTERRUPTED
+            if exc.report is not None:
+                results.append(exc.report)
+                _render_one(exc.report, output_format, verbose, several=len(targets) > 1)
+            click.echo("gradcheck: interrupted" + (" (the report above is partial)" if exc.report else ""),
+                       err=True)
+            break
         except GradcheckError as exc:
-            source = target.rsplit(":", 1)[0] if target.endswith(".py") or ".py:" in target else None
             result = ModelFailure(target, str(exc), source)
         except ValueError as exc:  # an option value the library refused
             raise click.UsageError(str(exc)) from None
-        except KeyboardInterrupt:
-            click.echo("gradcheck: interrupted", err=True)
-            interrupted = True
-            break
         results.append(result)
         _render_one(result, output_format, verbose, several=len(targets) > 1)
     if output_format == "json":
@@ -280,9 +300,10 @@ def check_command(ctx, models, params_file, samples, method, seed, track_kinks, 
         from .render import junit
 
         junit.write(results, junit_xml, strict=strict)
-    if interrupted:
+    if stopped_code == EXIT_INTERRUPTED:
         sys.exit(EXIT_INTERRUPTED)
-    sys.exit(max((exit_code(r.verdict, strict=strict) for r in results), default=EXIT_PASS))
+    worst = max((exit_code(r.verdict, strict=strict) for r in results), default=EXIT_PASS)
+    sys.exit(max(worst, stopped_code or EXIT_PASS))
 
 
 def _expand(targets) -> list[str]:
@@ -391,7 +412,7 @@ def sweep_command(model, params_file, samples, method, seed, track_kinks, config
         except ImportError:
             click.echo("gradcheck: error: --plot needs matplotlib: pip install 'gradcheck-cli[plot]'", err=True)
             sys.exit(EXIT_UNUSABLE)
-    from .sweep import sweep
+    from .sweeps import sweep
 
     report = _run(lambda: sweep(model, params_file=params_file, seed=seed, method=method, dims=dims,
                                 blocks=blocks, samples=samples, track_kinks=track_kinks))

@@ -45,6 +45,27 @@ class ParamsModifiedError(ModelError):
     """User code changed the parameter arrays it was handed."""
 
 
+class CheckTimeout(GradcheckError):
+    """The check ran out of its time (--timeout); ``report`` holds what finished."""
+
+    def __init__(self, message: str, report=None):
+        super().__init__(message)
+        self.report = report
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a check; ``report`` holds what finished (None if nothing had)."""
+
+    def __init__(self, report=None):
+        super().__init__("interrupted")
+        self.report = report
+
+
+class StopSignal(BaseException):
+    """Raised by the timer inside user code to stop a check; never escapes check().
+    A BaseException, so that a model's own `except Exception:` cannot swallow it."""
+
+
 def _is_tool_frame(filename: str) -> bool:
     return os.path.abspath(filename).startswith(_PACKAGE_DIR + os.sep)
 
@@ -57,6 +78,8 @@ def format_user_traceback(exc: BaseException) -> str:
     """
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _is_tool_frame(f.filename)]
     lines = ["Traceback (most recent call last, gradcheck's own frames omitted):\n"]
-    lines += traceback.format_list(frames)
+    # StackSummary.format folds runs of a repeated frame (infinite recursion)
+    # into "[Previous line repeated N more times]".
+    lines += traceback.StackSummary.from_list(frames).format()
     lines += traceback.format_exception_only(type(exc), exc)
     return "".join(lines).rstrip("\n")

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import kinks
-from .errors import MethodError, ModelError, NondeterminismError, ParamsModifiedError, UserCodeError
+from .errors import MethodError, ModelError, NondeterminismError, ParamsModifiedError, StopSignal, UserCodeError
 from .model import SINGLE_BLOCK, Model
 from .settings import EPS, NONDETERMINISM_ULPS
 
@@ -41,7 +41,7 @@ class BasePoint:
     gradient: dict[str, np.ndarray]
 
 
-def _index_label(block: str, shape: tuple, flat_index: int) -> str:
+def index_label(block: str, shape: tuple, flat_index: int) -> str:
     index = np.unravel_index(flat_index, shape) if shape else ()
     return f"{block}[{', '.join(str(int(i)) for i in index)}]"
 
@@ -109,7 +109,8 @@ class Evaluator:
                 else:
                     trace = None
                     result = fn(self._arguments(False, replace))
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, StopSignal):
+            self._restore_all()
             raise
         except BaseException as exc:
             self._restore_all()
@@ -165,7 +166,7 @@ class Evaluator:
             np.copyto(target, value)
             expected = np.asarray(value)
         else:
-            where = f"at {_index_label(block, target.shape, index)} = {float(value)!r}"
+            where = f"at {index_label(block, target.shape, index)} = {float(value)!r}"
             flat[index] = value
             expected = flat[index].copy()
         try:
@@ -194,7 +195,7 @@ class Evaluator:
         z = self._work[block].astype(np.complex128)
         if index is not None:
             z.reshape(-1)[index] += 1j * step
-            where = f"with an imaginary step in {_index_label(block, z.shape, index)}"
+            where = f"with an imaginary step in {index_label(block, z.shape, index)}"
         else:
             z += 1j * step * direction.reshape(z.shape)
             where = f"with an imaginary step along a random direction of {block}"

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .errors import ModelError, UserCodeError
+from .errors import ModelError, StopSignal, UserCodeError
 
 # The block name used when the params are one array instead of a dict.
 SINGLE_BLOCK = "params"
@@ -112,8 +112,8 @@ def _import_dotted(name: str):
         raise _import_failure(name, exc) from None
 
 
-def _import_failure(where: str, exc: BaseException) -> Exception:
-    if isinstance(exc, KeyboardInterrupt):
+def _import_failure(where: str, exc: BaseException) -> BaseException:
+    if isinstance(exc, (KeyboardInterrupt, StopSignal)):
         return exc
     if isinstance(exc, SyntaxError):
         line = f"{exc.filename}:{exc.lineno}" if exc.lineno else str(exc.filename or where)
@@ -157,7 +157,7 @@ def _call_init_params(init_params: Callable, seed: int, where: str):
     try:
         with contextlib.redirect_stdout(sys.stderr):
             return init_params(*args, **kwargs)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, StopSignal):
         raise
     except BaseException as exc:
         raise UserCodeError(f"{where}.init_params raised {type(exc).__name__}: {exc}", exc) from None

@@ -42,7 +42,7 @@ from math import comb
 import numpy as np
 
 from .errors import UserCodeError
-from .evaluate import BasePoint, Evaluator
+from .evaluate import BasePoint, Evaluator, index_label
 from .kinks import Crossing, compare_traces
 from .settings import (
     AUTO_STEPS,
@@ -189,8 +189,11 @@ def _level(evaluator: Evaluator, probe: Probe, base: BasePoint, method: str, ste
             raise _Stop(Estimate(analytic, float("nan"), step, spent[0], first_crossing, error=str(exc))) from None
         spent[0] += 1
         if not np.isfinite(result.value):
+            where = (f"{index_label(probe.block, x.shape, probe.index)}" if probe.index is not None
+                     else f"{probe.block} moved along direction {probe.number}")
             raise _Stop(Estimate(analytic, float("nan"), step, spent[0], first_crossing,
-                                 error=f"the loss is {result.value} at a point {step:.0e} (relative) away"))
+                                 error=f"the loss is {result.value} with {where} changed by a relative step "
+                                       f"of {step:.0e}; this element counts as failed"))
         values.append(result.value)
         traces.append(result.trace)
     crossing = None

@@ -124,6 +124,7 @@ class Report:
     loss: float = float("nan")  # the loss at the parameters
     loss_noise: float = 0.0  # measured rounding noise of the loss (standard deviation)
     source_line: int | None = None  # line of the gradient's definition in `source`
+    stopped: str | None = None  # why the check stopped early (a partial report), if it did
 
     @property
     def failed_blocks(self) -> tuple[BlockResult, ...]:
@@ -159,6 +160,7 @@ class Report:
             "seconds": round(self.seconds, 6),
             "loss": _number(self.loss),
             "loss_noise": _number(self.loss_noise),
+            "stopped": self.stopped,
             "settings": self.settings.to_dict(),
             "kinked": self.kinked,
             "kink_crossings": self.kink_crossings,

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from gradcheck_cli.cli import main
 from gradcheck_cli.render import sweep as sweep_render
-from gradcheck_cli.sweep import SWEEP_STEPS, sweep
+from gradcheck_cli.sweeps import SWEEP_STEPS, sweep
 
 from .conftest import SAMPLES
 

@@ -12,7 +12,7 @@ import math
 from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
-from ..sweep import SweepCurve, SweepReport
+from ..sweeps import SweepCurve, SweepReport
 
 TOP, BOTTOM = 0, -16  # decades of relative error shown; smaller errors sit on the bottom row
 CELL = 6  # characters per step column

@@ -160,6 +160,8 @@ def build(report: Report, *, verbose: bool = False) -> RenderableType:
     for note in report.notes:
         parts.append(Text(f"  note: {note}", style="dim"))
     parts.append(verdict_line(report))
+    if report.stopped:
+        parts.append(Text(f"PARTIAL  {report.stopped}", style="bold red"))
     return Group(*parts)
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -9,6 +12,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .drilldown import drill_down
+from .errors import CheckTimeout, Interrupted, StopSignal
 from .evaluate import BasePoint, Evaluator
 from .grading import grade_block, grade_estimate, relative_error, verdict
 from .model import Model, from_functions, load_model
@@ -77,6 +81,7 @@ def check(
     method: str = DEFAULT_METHOD,
     max_evals: int = DEFAULT_MAX_EVALS,
     progress: Callable[[int, int], None] | None = None,
+    timeout: float | None = None,
 ) -> Report:
     """Check a model's analytic gradient against finite differences.
 
@@ -91,27 +96,88 @@ def check(
     Raises :class:`~gradcheck_cli.errors.ModelError` when the model is
     unusable; a wrong gradient is not an exception but a ``fail`` verdict.
     ``progress(done, total)``, if given, is called after every probe.
+    ``timeout`` (seconds) bounds the whole check, user code included: when
+    it runs out, :class:`~gradcheck_cli.errors.CheckTimeout` is raised with
+    a report of what finished; Ctrl-C raises
+    :class:`~gradcheck_cli.errors.Interrupted` (a KeyboardInterrupt) likewise.
     """
     started = time.perf_counter()
     settings = Settings(h=h, samples=samples, directions=directions, seed=seed, method=method,
                         thresholds=thresholds if thresholds is not None else Thresholds(),
                         max_evals=max_evals, track_kinks=track_kinks)
-    loaded = resolve(model, loss=loss, grad=grad, loss_and_grad=loss_and_grad, params=params,
-                     params_file=params_file, seed=seed)
-    plans = plan(loaded.params, samples=settings.samples, directions=settings.directions, seed=settings.seed)
-    with Evaluator(loaded, seed=settings.seed, track_kinks=settings.track_kinks) as evaluator:
-        base = evaluator.base_point()
-        sigma = _noise(evaluator, base, loaded, settings)
-        total = sum(len(block.indices) + len(block.directions) for block in plans)
-        done = [0]
+    if timeout is not None and not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    with _deadline(timeout) as out_of_time:
+        loaded = resolve(model, loss=loss, grad=grad, loss_and_grad=loss_and_grad, params=params,
+                         params_file=params_file, seed=seed)
+        plans = plan(loaded.params, samples=settings.samples, directions=settings.directions, seed=settings.seed)
+        results: list[_BlockEstimates] = []
+        base = evaluator = None
+        sigma = 0.0
+        try:
+            with Evaluator(loaded, seed=settings.seed, track_kinks=settings.track_kinks) as evaluator:
+                base = evaluator.base_point()
+                sigma = _noise(evaluator, base, loaded, settings)
+                total = sum(len(block.indices) + len(block.directions) for block in plans)
+                done = [0]
 
-        def step() -> None:
-            done[0] += 1
-            if progress is not None:
-                progress(min(done[0], total), total)
+                def step() -> None:
+                    done[0] += 1
+                    out_of_time()  # between probes, where no timer signal can reach
+                    if progress is not None:
+                        progress(min(done[0], total), total)
 
-        results = [_evaluate_block(evaluator, base, block, settings, sigma, step) for block in plans]
+                for block in plans:
+                    results.append(_BlockEstimates(block))
+                    _evaluate_block(evaluator, base, settings, sigma, step, results[-1])
+        except (KeyboardInterrupt, StopSignal) as stop:
+            elapsed = time.perf_counter() - started
+            timed_out = isinstance(stop, StopSignal)
+            reason = f"timed out after {elapsed:.1f} s" if timed_out else f"interrupted after {elapsed:.1f} s"
+            partial = None
+            if base is not None:
+                started_blocks = [r for r in results if r.coordinates or r.directions]
+                checked = {r.plan.name for r in started_blocks}
+                unreached = [b.name for b in plans if b.name not in checked]
+                partial = _report(loaded, settings, base, started_blocks, evaluator, sigma, elapsed,
+                                  stopped=reason, unreached=unreached)
+            if timed_out:
+                finished = f"; finished {len(partial.blocks)} of {len(plans)} blocks" if partial else \
+                    " before the first loss evaluation finished"
+                raise CheckTimeout(f"{loaded.name}: {reason}{finished}", partial) from None
+            raise Interrupted(partial) from None
     return _report(loaded, settings, base, results, evaluator, sigma, time.perf_counter() - started)
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float | None):
+    """Stop the check after ``seconds``: a real-time timer interrupts user
+    code that never returns (main thread only, where signals arrive); the
+    yielded function also checks between probes, everywhere."""
+    if seconds is None:
+        yield lambda: None
+        return
+    ends = time.monotonic() + seconds
+
+    def out_of_time() -> None:
+        if time.monotonic() >= ends:
+            raise StopSignal()
+
+    use_timer = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+    if not use_timer:
+        yield out_of_time
+        return
+
+    def on_alarm(signum, frame):
+        raise StopSignal()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield out_of_time
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _noise(evaluator: Evaluator, base: BasePoint, model: Model, settings: Settings) -> float:
@@ -121,16 +187,20 @@ def _noise(evaluator: Evaluator, base: BasePoint, model: Model, settings: Settin
     return loss_noise(evaluator, base, largest, settings.seed)
 
 
-def _evaluate_block(evaluator: Evaluator, base: BasePoint, block: BlockPlan, settings: Settings,
-                    sigma: float, step: Callable[[], None]) -> _BlockEstimates:
-    def measure(probe: Probe) -> Estimate:
-        result = estimate(evaluator, probe, base, method=settings.method, h=settings.h, sigma=sigma)
-        step()
-        return result
+def _evaluate_block(evaluator: Evaluator, base: BasePoint, settings: Settings, sigma: float,
+                    step: Callable[[], None], result: _BlockEstimates) -> None:
+    """Fill ``result`` probe by probe (so an interrupted check keeps what finished)."""
+    block = result.plan
 
-    result = _BlockEstimates(block)
-    result.coordinates = [(int(i), measure(Probe(block.name, index=int(i)))) for i in block.indices]
-    result.directions = [measure(Probe(block.name, direction=v, number=k)) for k, v in enumerate(block.directions)]
+    def measure(probe: Probe) -> Estimate:
+        estimate_ = estimate(evaluator, probe, base, method=settings.method, h=settings.h, sigma=sigma)
+        step()
+        return estimate_
+
+    for i in block.indices:
+        result.coordinates.append((int(i), measure(Probe(block.name, index=int(i)))))
+    for k, v in enumerate(block.directions):
+        result.directions.append(measure(Probe(block.name, direction=v, number=k)))
 
     # Screen, then drill down: a direction that fails while every sampled
     # coordinate passes points at wrong elements sampling missed.
@@ -149,7 +219,6 @@ def _evaluate_block(evaluator: Evaluator, base: BasePoint, block: BlockPlan, set
                 result.drilled.add(index)
                 result.coordinates.append((index, e))
     result.coordinates.sort(key=lambda pair: pair[0])
-    return result
 
 
 def _fails(e: Estimate, threshold: float) -> bool:
@@ -160,7 +229,8 @@ def _fails(e: Estimate, threshold: float) -> bool:
 
 
 def _report(loaded: Model, settings: Settings, base: BasePoint, results: list[_BlockEstimates],
-            evaluator: Evaluator, sigma: float, seconds: float) -> Report:
+            evaluator: Evaluator, sigma: float, seconds: float, *, stopped: str | None = None,
+            unreached: list[str] = ()) -> Report:
     # The loss has kinks if tracking saw a kink operation, or any probe
     # crossed one; then 1e-7..1e-4 is an acceptable error (the notes' band).
     kinked = bool(base.trace) or any(
@@ -197,6 +267,9 @@ def _report(loaded: Model, settings: Settings, base: BasePoint, results: list[_B
             "between nearby points, far more than float64 rounding (float32 inside the model, or large terms "
             "cancelling?); differences within the noise are graded 'round-off limited'"
         )
+    if stopped is not None:
+        warnings.append(f"{stopped}: this report is partial"
+                        + (f"; not checked: {', '.join(unreached)}" if unreached else ""))
     for text, count in evaluator.model_warnings.items():
         notes.append(f"the model raised {text} ({count} of {evaluator.evaluations} calls)")
     blocks_ = tuple(blocks)
@@ -214,6 +287,7 @@ def _report(loaded: Model, settings: Settings, base: BasePoint, results: list[_B
         loss=base.loss,
         loss_noise=sigma,
         source_line=loaded.source_line,
+        stopped=stopped,
     )
 
 

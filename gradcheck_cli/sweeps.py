@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .check import check, resolve
+from .pipeline import check, resolve
 from .errors import ModelError
 from .evaluate import Evaluator
 from .grading import relative_error

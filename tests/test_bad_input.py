@@ -1,0 +1,210 @@
+"""Bad input gets a clear answer: every row of the matrix in one table.
+
+Each row is a small model file, the command line, the exit code, and the
+words the message must contain. Where the user's code raised, stderr shows
+their frames; gradcheck's own never appear.
+"""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from gradcheck_cli.cli import main
+
+from .conftest import ROOT
+
+GOOD = """
+import numpy as np
+params = {"W": np.arange(6.0).reshape(2, 3) / 10, "b": np.array([0.5, -0.5, 1.0])}
+def loss(p): return float(np.sum(np.sin(p["W"])) + np.sum(p["b"] ** 2))
+def grad(p): return {"W": np.cos(p["W"]), "b": 2 * p["b"]}
+"""
+
+
+def variant(**replace):
+    """GOOD with some of its lines replaced (by their leading words)."""
+    lines = GOOD.strip().splitlines()
+    for start, new in replace.items():
+        lines = [new if line.startswith(start.replace("_", " ")) else line for line in lines]
+    return "\n".join(lines) + "\n"
+
+
+ROWS = [
+    # -- the file itself
+    ("syntax error", "import numpy as np\n\ndef loss(p)\n    return 0\n", [], 2, ["syntax error in", "model.py:3"]),
+    ("import error", "import no_such_module_xyz\n", [], 2,
+     ["importing", "'no_such_module_xyz' is not installed", "model.py\", line 1"]),
+    ("sys.exit on import", "import sys\nsys.exit(3)\n", [], 2, ["called sys.exit(3) while being imported"]),
+    # -- the contract
+    ("no loss", variant(def_loss="x = 1"), [], 2, ["defines grad but no loss"]),
+    ("no grad", variant(def_grad="x = 1"), [], 2, ["defines loss but no grad"]),
+    ("loss not callable", variant(def_loss="loss = 3.0"), [], 2, ["loss must be a function, but it is a float"]),
+    ("no params", variant(params="x = 1"), [], 2, ["has no parameters", "init_params(seed)"]),
+    ("init_params raises", GOOD.replace('params = {', 'def init_params(seed):\n    return {}["W"]\nunused = {'),
+     [], 2, ["init_params raised KeyError", "return {}[\"W\"]"]),
+    ("params not a dict or array", variant(params="params = 'weights'"), [], 2,
+     ["must be a dict of arrays or one array, not a str"]),
+    ("empty params", variant(params="params = {}"), [], 2, ["empty dict"]),
+    ("non-numeric dtype", variant(params="params = {'W': np.array(['a', 'b']), 'b': np.zeros(3)}"), [], 2,
+     ["parameter block 'W'", "string dtype"]),
+    # -- what loss and grad return
+    ("loss returns None", variant(def_loss="def loss(p): pass"), [], 2, ["loss returned None", "`return` missing"]),
+    ("loss returns a string", variant(def_loss="def loss(p): return 'big'"), [], 2, ["loss returned a str"]),
+    ("loss returns an array", variant(def_loss="def loss(p): return np.sin(p['W'])"), [], 2,
+     ["array of shape (2, 3)", "must be a scalar"]),
+    ("grad returns None", variant(def_grad="def grad(p): pass"), [], 2, ["grad returned None"]),
+    ("grad returns a list", variant(def_grad="def grad(p): return [np.cos(p['W']), 2 * p['b']]"), [], 2,
+     ["grad returned a list", "same keys as params ('W', 'b')"]),
+    ("grad misses a key", variant(def_grad="def grad(p): return {'W': np.cos(p['W'])}"), [], 2,
+     ["no gradient for block(s) 'b'"]),
+    ("grad has an extra key", variant(def_grad="def grad(p): return {'W': np.cos(p['W']), 'b': 2 * p['b'], 'c': 1}"),
+     [], 2, ["block(s) 'c' that params does not have"]),
+    ("grad has a wrong shape", variant(def_grad="def grad(p): return {'W': np.cos(p['W']).T, 'b': 2 * p['b']}"), [], 2,
+     ["grad['W'] has shape (3, 2), but params['W'] has shape (2, 3)"]),
+    ("grad is not finite",
+     variant(def_grad="def grad(p): return {'W': np.cos(p['W']) / (p['W'] - 0.5), 'b': 2 * p['b']}"), [], 2,
+     ["grad['W'] has a non-finite value inf at index [1, 2]"]),
+    ("loss nan at the start", variant(def_loss="def loss(p): return float(np.log(-np.sum(p['b'] ** 2)))"), [], 2,
+     ["loss is nan at the starting point", "shift the scores by their max before exp"]),
+    # -- misbehaviour
+    ("infinite recursion", variant(def_loss="def loss(p): return loss(p)"), [], 2,
+     ["loss raised RecursionError", "Previous line repeated"]),
+    ("modifies params in place", variant(def_loss="def loss(p): p['W'] += 1; return float(np.sum(p['W']))"), [],
+     2, ["loss modified params['W'] in place", "copy an array before changing it"]),
+    ("nondeterministic",
+     variant(def_loss="import random as r\nrng = np.random.default_rng()\ndef loss(p): return float(np.sum(p['W'])) + rng.random()"),
+     [], 2, ["loss is nondeterministic", "difference", "Generator made outside the function"]),
+]
+
+
+@pytest.mark.parametrize("name, source, args, code, words", ROWS, ids=[r[0] for r in ROWS])
+def test_matrix(model_file, name, source, args, code, words):
+    path = model_file(source)
+    result = CliRunner().invoke(main, [path, *args], prog_name="gradcheck")
+    assert result.exit_code == code, result.output
+    message = result.stderr
+    for word in words:
+        assert word in message, f"{word!r} not in {message!r}"
+    assert "gradcheck_cli" not in message, "the tool's own frames leaked"
+    assert message.startswith("gradcheck: error: ")
+    assert len(message.splitlines()) < 40, "one short paragraph (and the user's frames), not a wall"
+
+
+def run(*args):
+    return CliRunner().invoke(main, [*map(str, args)], prog_name="gradcheck")
+
+
+@pytest.mark.parametrize("target, words", [
+    ("missing.py", "model file not found"),
+    ("notes.txt", "is not a Python file"),
+])
+def test_files_that_are_not_models(tmp_path, target, words):
+    (tmp_path / "notes.txt").write_text("hello")
+    result = run(tmp_path / target)
+    assert result.exit_code == 2 and words in result.stderr
+
+
+def test_a_directory_without_models(tmp_path):
+    result = run(tmp_path)
+    assert result.exit_code == 2 and "directory with no model files" in result.stderr
+
+
+def test_integer_params_are_checked_as_float64_with_a_note(model_file):
+    path = model_file(variant(params="params = {'W': np.arange(6).reshape(2, 3), 'b': np.array([1, -1, 2])}"))
+    result = run(path, "--format", "json")
+    assert result.exit_code == 0
+    notes = json.loads(result.stdout)["notes"]
+    assert any("'W' was an integer array" in n and "checked as float64" in n for n in notes)
+
+
+@pytest.mark.parametrize("blocks, words", [
+    ({"W": np.zeros((2, 3))}, "missing block(s) 'b'"),
+    ({"W": np.zeros((2, 3)), "b": np.zeros(3), "V": np.zeros(1)}, "has block(s) 'V'"),
+])
+def test_params_file_must_match_the_model(model_file, tmp_path, blocks, words):
+    npz = tmp_path / "p.npz"
+    np.savez(npz, **blocks)
+    result = run(model_file(GOOD), "--params", npz)
+    assert result.exit_code == 2 and words in result.stderr
+
+
+def test_nan_only_at_a_perturbed_point_fails_that_element_and_carries_on(model_file):
+    path = model_file(variant(def_loss="def loss(p): return float(np.sum(np.sin(p['W'])) + np.sum(p['b'] ** 2)) "
+                                       "if p['W'][0, 1] <= 0.1 else float('nan')"))
+    result = run(path, "--format", "json")
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    W = next(b for b in report["blocks"] if b["name"] == "W")
+    broken = [d for d in W["dims"] if d["grade"] == "fail"]
+    assert [d["index"] for d in broken] == [[0, 1]]
+    assert "the loss is nan with W[0, 1] changed" in broken[0]["message"]
+    assert sum(d["grade"] == "pass" for d in W["dims"]) == 5
+    assert next(b for b in report["blocks"] if b["name"] == "b")["grade"] == "pass"
+
+
+def test_an_exception_at_a_perturbed_point_names_it_and_carries_on(model_file):
+    path = model_file(variant(def_loss="def loss(p):\n    if p['b'][2] > 1.0:\n        raise ValueError('out of range')\n"
+                                       "    return float(np.sum(np.sin(p['W'])) + np.sum(p['b'] ** 2))"))
+    result = run(path, "-v")
+    assert result.exit_code == 1
+    assert "loss raised ValueError: out of range at b[2] = 1.00001" in result.stdout
+    assert "raise ValueError('out of range')" in result.stdout  # the user's frame
+
+
+def test_output_stays_valid_json_and_junit_when_the_model_prints(model_file, tmp_path):
+    path = model_file(GOOD.replace("def loss(p): return", "def loss(p):\n    print('<testcase>', p)\n    return"))
+    xml = tmp_path / "out.xml"
+    result = run(path, "--format", "json", "--junit-xml", xml)
+    assert json.loads(result.stdout)["verdict"] == "pass"
+    assert ET.parse(xml).getroot().get("tests") == "2"
+    assert "<testcase>" in result.stderr
+
+
+HANGS = """
+import numpy as np
+params = {"w": np.ones(3), "v": np.ones(2)}
+def loss(p):
+    if p["v"][0] != 1.0:
+        while True:
+            pass
+    return float(np.sum(p["w"] ** 2) + np.sum(p["v"] ** 2))
+def grad(p): return {"w": 2 * p["w"], "v": 2 * p["v"]}
+"""
+
+
+def test_a_loss_that_never_returns_is_stopped_by_timeout(model_file):
+    started = time.monotonic()
+    result = run(model_file(HANGS), "--timeout", "1", "--format", "json")
+    assert time.monotonic() - started < 30
+    assert result.exit_code == 2
+    assert "timed out after" in result.stderr and "finished 1 of 2 blocks" in result.stderr
+    partial = json.loads(result.stdout)
+    assert partial["stopped"].startswith("timed out") and [b["name"] for b in partial["blocks"]] == ["w"]
+    assert any("not checked: v" in w for w in partial["warnings"])
+
+
+def test_timeout_covers_the_whole_run(model_file, tmp_path):
+    hangs = model_file(HANGS, name="hangs.py")
+    good = model_file(GOOD, name="good.py")
+    result = run(hangs, good, "--timeout", "1", "--format", "json")
+    assert result.exit_code == 2
+    models = json.loads(result.stdout)["models"]
+    assert models[1]["verdict"] == "error" and "--timeout of 1 s ran out" in models[1]["error"]
+
+
+def test_ctrl_c_prints_the_partial_report_and_exits_130(model_file):
+    process = subprocess.Popen([sys.executable, "-m", "gradcheck_cli", model_file(HANGS)], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2.5)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert "PARTIAL  interrupted after" in out and "not checked: v" in out
+    assert "interrupted" in err and "Traceback" not in err
