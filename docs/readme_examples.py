@@ -2,7 +2,7 @@
 
 Every block after a marker `<!-- example: ARGS -->` is replaced by
 `$ gradcheck ARGS` and the tool's output (at the width the block had, or
-100 columns). tests/test_readme.py fails when they disagree; run this,
+120 columns). tests/test_readme.py fails when they disagree; run this,
 read the diff, commit.
 
     python docs/readme_examples.py
@@ -34,7 +34,7 @@ def output(args: str, width: int) -> str:
 def rewrite(text: str) -> str:
     def replace(match: re.Match) -> str:
         shown = match.group(3).splitlines()
-        width = max((len(line) for line in shown[1:]), default=100) or 100
+        width = max((len(line) for line in shown[1:]), default=120) or 120
         return f"{match.group(1)}$ gradcheck {match.group(2)}\n{output(match.group(2), width)}\n{match.group(4)}"
 
     return PATTERN.sub(replace, text)

@@ -27,6 +27,9 @@ DEFAULT_MAX_EVALS = 200
 DEFAULT_DIRECTIONS = 2
 DEFAULT_SEED = 0
 DEFAULT_THRESHOLDS = {"fail_above": 1e-2, "warn_above": 1e-4, "good_below": 1e-7, "tiny_below": 1e-10}
+DEFAULT_OVERFIT_STEPS = 200
+DEFAULT_OVERFIT_FACTOR = 10.0
+DEFAULT_LOSS_TOLERANCE = 0.1
 FORMATS = ("text", "json", "github")
 # A progress bar appears once a check has run this long (and only on a terminal).
 PROGRESS_AFTER = 1.0
@@ -143,6 +146,9 @@ _MODEL_OPTIONS = [
             help="Seeds the sampling, init_params(seed) and the RNGs reset before every model call."),
     _option("--track-kinks/--no-track-kinks", default=True, show_default=True,
             help="Track the winners of max/abs/masks to detect kink crossings."),
+    _option("--set", "assignments", multiple=True, metavar="NAME=VALUE",
+            help="Set a module-level constant of the model first (repeatable): --set KEEP=1.0 turns off "
+                 "dropout, --set REG=0 the regularization."),
     _option("--config", "config_file", metavar="FILE", type=click.Path(dir_okay=False),
             help="Read option defaults (and `models`) from FILE's [tool.gradcheck] instead of the nearest "
                  "pyproject.toml."),
@@ -214,14 +220,22 @@ models, the worst.""",
               help="Report format on stdout.  [default: github when GITHUB_ACTIONS=true, else text]")
 @click.option("--junit-xml", "junit_xml", metavar="PATH", type=click.Path(dir_okay=False),
               help="Also write a JUnit XML report (one testcase per block) to PATH.")
+@click.option("--reg", "reg", metavar="NAME",
+              help="Also check with the constant NAME = 0 (the data loss alone), side by side, and report the "
+                   "regularization's share of the gradient.")
+@click.option("--warmup", type=click.IntRange(min=0), default=0, metavar="STEPS",
+              help="Take STEPS plain SGD steps with the model's own gradient first, so the check runs at a "
+                   "characteristic point, not a degenerate initialisation.")
+@click.option("--lr", type=_POSITIVE, metavar="FLOAT",
+              help="Learning rate for --warmup.  [default: one whose first update is 1e-3 of the parameters]")
 @click.option("--timeout", type=_POSITIVE, metavar="SECONDS",
               help="Stop after this long (the whole run, user code included), report what finished, exit 2.")
 @click.option("-v", "--verbose", is_flag=True, help="List every checked dimension.")
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
 @click.pass_context
-def check_command(ctx, models, params_file, samples, method, seed, track_kinks, config_file, directions, h,
-                  fail_above, warn_above, good_below, tiny_below, max_evals, output_format, junit_xml, timeout,
-                  verbose, strict) -> None:
+def check_command(ctx, models, params_file, samples, method, seed, track_kinks, assignments, config_file,
+                  directions, h, fail_above, warn_above, good_below, tiny_below, max_evals, output_format, junit_xml,
+                  reg, warmup, lr, timeout, verbose, strict) -> None:
     """Check the gradient of each MODEL: a model file (my_model.py), a
     directory of them, or a dotted module (mypkg.models), optionally with
     :ATTR naming an object that holds the functions. With no MODEL, the
@@ -252,8 +266,12 @@ def check_command(ctx, models, params_file, samples, method, seed, track_kinks, 
     from .errors import CheckTimeout, GradcheckError, Interrupted
     from .report import ModelFailure
 
+    from .model import parse_assignments
+
+    overrides = _run(lambda: parse_assignments(assignments))
     options = dict(params_file=params_file, h=h, samples=samples, directions=directions, seed=seed,
-                   thresholds=thresholds, track_kinks=track_kinks, method=method, max_evals=max_evals)
+                   thresholds=thresholds, track_kinks=track_kinks, method=method, max_evals=max_evals,
+                   overrides=overrides, warmup=warmup, lr=lr)
     results = []
     stopped_code = None  # 2 when time ran out, 130 when interrupted
     ends = time.monotonic() + timeout if timeout else None
@@ -266,7 +284,12 @@ def check_command(ctx, models, params_file, samples, method, seed, track_kinks, 
             continue
         try:
             with _progress(target, enabled=output_format != "json") as progress:
-                result = check(target, progress=progress, timeout=remaining, **options)
+                if reg:
+                    from .sanity import regularization_split
+
+                    result = regularization_split(target, reg, progress=progress, timeout=remaining, **options)
+                else:
+                    result = check(target, progress=progress, timeout=remaining, **options)
         except CheckTimeout as exc:
             stopped_code = EXIT_UNUSABLE
             result = exc.report if exc.report is not None else ModelFailure(target, str(exc), source)
@@ -299,11 +322,27 @@ def check_command(ctx, models, params_file, samples, method, seed, track_kinks, 
     if junit_xml:
         from .render import junit
 
-        junit.write(results, junit_xml, strict=strict)
+        junit.write(_flatten(results), junit_xml, strict=strict)
     if stopped_code == EXIT_INTERRUPTED:
         sys.exit(EXIT_INTERRUPTED)
     worst = max((exit_code(r.verdict, strict=strict) for r in results), default=EXIT_PASS)
     sys.exit(max(worst, stopped_code or EXIT_PASS))
+
+
+def _flatten(results) -> list:
+    """Reports for JUnit: a --reg split contributes both of its checks."""
+    import dataclasses
+
+    from .sanity import RegularizationSplit
+
+    flat = []
+    for result in results:
+        if isinstance(result, RegularizationSplit):
+            flat += [result.as_is, dataclasses.replace(result.data_only,
+                                                       model=f"{result.model} ({result.name}=0)")]
+        else:
+            flat.append(result)
+    return flat
 
 
 def _expand(targets) -> list[str]:
@@ -325,6 +364,23 @@ def _expand(targets) -> list[str]:
 
 def _render_one(result, output_format: str, verbose: bool, *, several: bool) -> None:
     from .report import ModelFailure
+    from .sanity import RegularizationSplit
+
+    if isinstance(result, RegularizationSplit):
+        if output_format == "text":
+            from .render import sanity as sanity_render
+            from .render import text
+
+            console = text.make_console()
+            if several:
+                console.rule(result.model, align="left")
+            console.print(sanity_render.build_split(result))
+        elif output_format == "github":
+            from .render import github
+
+            github.render(result.as_is, sys.stdout)
+            github.render(result.data_only, sys.stdout)
+        return
 
     if output_format == "json":
         if isinstance(result, ModelFailure) and not several:
@@ -400,7 +456,7 @@ Examples:
               help="Plots on stdout, or the numbers as JSON.")
 @click.option("--plot", "plot_file", metavar="FILE.png", type=click.Path(dir_okay=False),
               help="Also draw the curves into an image (needs matplotlib: pip install 'gradcheck-cli[plot]').")
-def sweep_command(model, params_file, samples, method, seed, track_kinks, config_file, dims, blocks,
+def sweep_command(model, params_file, samples, method, seed, track_kinks, assignments, config_file, dims, blocks,
                   output_format, plot_file) -> None:
     """Sweep the step h from 1e-1 down to 1e-12 for the worst dimensions of
     each block of MODEL, and plot their relative error: the V of truncation
@@ -414,8 +470,11 @@ def sweep_command(model, params_file, samples, method, seed, track_kinks, config
             sys.exit(EXIT_UNUSABLE)
     from .sweeps import sweep
 
+    from .model import parse_assignments
+
+    overrides = _run(lambda: parse_assignments(assignments))
     report = _run(lambda: sweep(model, params_file=params_file, seed=seed, method=method, dims=dims,
-                                blocks=blocks, samples=samples, track_kinks=track_kinks))
+                                blocks=blocks, samples=samples, track_kinks=track_kinks, overrides=overrides))
     if output_format == "json":
         import json
 
@@ -431,6 +490,85 @@ def sweep_command(model, params_file, samples, method, seed, track_kinks, config
         sweep_render.save_png(report, plot_file)
         click.echo(f"wrote {plot_file}", err=True)
     sys.exit(EXIT_PASS)
+
+
+@main.command(
+    "sanity",
+    short_help="Sanity checks before training: initial loss, regularization, overfitting.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="""\b
+Examples:
+  gradcheck sanity sample_models/two_layer_sanity.py --classes 5 --reg REG
+  gradcheck sanity my_svm.py --classes 10 --svm --reg REG --steps 300
+  gradcheck sanity my_model.py --expect-loss 2.3 --junit-xml sanity.xml
+
+\b
+Exit codes: 0 pass (warnings allowed), 1 a check failed (or warned, with
+--strict), 2 the model or the command line is unusable.""",
+)
+@click.argument("model")
+@click.option("--params", "params_file", metavar="FILE.npz", type=click.Path(dir_okay=False),
+              help="Parameters from an .npz file (keys = block names), instead of init_params / params.")
+@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
+              help="Seeds init_params(seed) and the RNGs reset before every model call.")
+@click.option("--set", "assignments", multiple=True, metavar="NAME=VALUE",
+              help="Set a module-level constant of the model first (repeatable).")
+@click.option("--config", "config_file", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Read option defaults from FILE's [tool.gradcheck] instead of the nearest pyproject.toml.")
+@click.option("--classes", type=click.IntRange(min=2), metavar="C",
+              help="Number of classes: the initial loss should be ln C (softmax), or C - 1 with --svm.")
+@click.option("--svm", is_flag=True, help="The loss is a multiclass SVM (initial loss C - 1).")
+@click.option("--expect-loss", type=float, metavar="VALUE", help="The initial loss expected (instead of --classes).")
+@click.option("--loss-tolerance", type=_POSITIVE, default=DEFAULT_LOSS_TOLERANCE, show_default=True,
+              metavar="FRACTION", help="Relative tolerance of the initial-loss check.")
+@click.option("--reg", "reg", metavar="NAME",
+              help="The regularization strength's constant: 0 for the initial-loss and overfit checks; raised "
+                   "tenfold to check that it raises the loss.")
+@click.option("--steps", type=click.IntRange(min=1), default=DEFAULT_OVERFIT_STEPS, show_default=True, metavar="N",
+              help="Training steps of the overfit check.")
+@click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam", show_default=True,
+              help="Adam (bias-corrected) or SGD with momentum 0.9.")
+@click.option("--lr", type=_POSITIVE, metavar="FLOAT",
+              help="Learning rate of the overfit run.  [default: 1e-2 for Adam; for SGD, one whose first update "
+                   "is 1e-3 of the parameters]")
+@click.option("--overfit-factor", type=click.FloatRange(min=1.0, min_open=True), default=DEFAULT_OVERFIT_FACTOR,
+              show_default=True, metavar="X", help="The overfit check passes when the loss falls X-fold...")
+@click.option("--overfit-below", type=_NON_NEGATIVE, metavar="LOSS", help="...or below LOSS, if given.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Report format on stdout.")
+@click.option("--junit-xml", "junit_xml", metavar="PATH", type=click.Path(dir_okay=False),
+              help="Also write a JUnit XML report (one testcase per check) to PATH.")
+@click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
+def sanity_command(model, params_file, seed, assignments, config_file, classes, svm, expect_loss, loss_tolerance, reg,
+                   steps, optimizer, lr, overfit_factor, overfit_below, output_format, junit_xml, strict) -> None:
+    """Run the course notes' checks on MODEL before a long training: the
+    initial loss is chance's, raising the regularization raises the loss,
+    the model overfits its own small data, and updates are ~1e-3 of the
+    parameters. Each check passes, warns or fails (or is skipped when the
+    options it needs are not given).
+    """
+    from .model import parse_assignments
+    from .sanity import sanity
+
+    overrides = _run(lambda: parse_assignments(assignments))
+    report = _run(lambda: sanity(model, classes=classes, svm=svm, expect_loss=expect_loss,
+                                 loss_tolerance=loss_tolerance, reg=reg, steps=steps, optimizer=optimizer, lr=lr,
+                                 overfit_factor=overfit_factor, overfit_below=overfit_below, seed=seed,
+                                 params_file=params_file, overrides=overrides))
+    if output_format == "json":
+        import json
+
+        click.echo(json.dumps(report.to_dict(), indent=2, allow_nan=False))
+    else:
+        from .render import sanity as sanity_render
+        from .render import text
+
+        sanity_render.render(report, text.make_console())
+    if junit_xml:
+        from .render import junit
+
+        junit.write([report], junit_xml, strict=strict, sanity=True)
+    sys.exit(exit_code(report.verdict, strict=strict))
 
 
 def exit_code(verdict: str, *, strict: bool) -> int:

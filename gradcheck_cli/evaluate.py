@@ -238,6 +238,30 @@ class Evaluator:
             )
         return complex(value.reshape(()))
 
+    def at(self, params: dict[str, np.ndarray]) -> tuple[float, dict[str, np.ndarray]]:
+        """Loss and validated gradient at another point (for training): one
+        call of loss_and_grad, or one of loss and one of grad. The gradient is
+        empty when the loss is not finite there."""
+        saved, tracking = self._pristine, self.track_kinks
+        self._pristine = {name: np.asarray(params[name], dtype=np.float64) for name in saved}
+        self.track_kinks = False  # training needs no kink traces
+        try:
+            for name, block in self._work.items():
+                np.copyto(block, self._pristine[name])
+            result, gradient = self._evaluate_loss("during training")
+            self._verify_unchanged(self._loss_label)
+            if not np.isfinite(result.value):
+                return result.value, {}
+            if self.model.grad is not None:
+                gradient, _ = self._call(self.model.grad, "grad", "during training", tracked=False)
+                self._verify_unchanged("grad")
+                return result.value, self._gradient_value(gradient, "grad")
+            return result.value, self._gradient_value(gradient, "loss_and_grad's gradient")
+        finally:
+            self._pristine, self.track_kinks = saved, tracking
+            for name, block in self._work.items():
+                np.copyto(block, saved[name])
+
     def _at_start(self) -> tuple[LossEval, dict[str, np.ndarray]]:
         """Loss and validated gradient at the parameters: one call of
         loss_and_grad, or one of loss and one of grad."""

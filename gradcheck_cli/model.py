@@ -7,6 +7,7 @@ culprit (file, function, block, key, dtype) and what was expected.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import importlib
 import importlib.util
@@ -41,6 +42,7 @@ class Model:
     single_array: bool = False  # the model takes one array, not a dict
     notes: tuple[str, ...] = field(default_factory=tuple)
     source_line: int | None = None  # where grad (or loss_and_grad) is defined, for annotations
+    namespace: Any = None  # the imported module, for reading its constants (--reg)
 
 
 def _definition_line(fn: Callable | None) -> int | None:
@@ -271,7 +273,62 @@ def _require_functions(where: str, loss, grad, loss_and_grad) -> None:
     )
 
 
-def load_model(target: str, *, params_file: str | None = None, seed: int = 0) -> Model:
+def _parse_value(text: str) -> Any:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text  # a bare word: a string
+
+
+def _coerce(name: str, current: Any, value: Any, text: str, where: str) -> Any:
+    """``value`` as the type of the constant it replaces, or a ModelError."""
+    def refuse(kind: str) -> ModelError:
+        return ModelError(f"--set {name}={text}: {where} has {name} = {current!r}, a {type(current).__name__}; "
+                          f"{text!r} is {kind}")
+
+    if isinstance(current, bool):
+        if isinstance(value, bool):
+            return value
+        raise refuse(f"not True or False")
+    if isinstance(current, (int, float, np.number)) and not isinstance(current, bool):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise refuse("not a number")
+        if isinstance(current, (int, np.integer)):
+            if float(value) != int(value):
+                raise refuse("not a whole number")
+            return type(current)(int(value))
+        return type(current)(value)
+    if isinstance(current, str):
+        return text if not isinstance(value, str) else value
+    if current is None or isinstance(value, type(current)):
+        return value
+    raise refuse(f"a {type(value).__name__}")
+
+
+def apply_overrides(module: Any, where: str, overrides: dict[str, str]) -> None:
+    """Set the model's module-level constants (``--set KEEP=1.0``) before anything runs."""
+    for name, text in overrides.items():
+        if not name.isidentifier() or not hasattr(module, name):
+            constants = sorted(k for k, v in vars(module).items()
+                               if not k.startswith("_") and isinstance(v, (bool, int, float, str)))
+            raise ModelError(f"--set {name}: {where} has no module-level name {name!r} "
+                             f"(its constants: {', '.join(constants) or 'none'})")
+        setattr(module, name, _coerce(name, getattr(module, name), _parse_value(text), text, where))
+
+
+def parse_assignments(items) -> dict[str, str]:
+    """['KEEP=1.0', 'REG=0'] -> {'KEEP': '1.0', 'REG': '0'}."""
+    result = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise ModelError(f"--set {item!r}: expected NAME=VALUE, e.g. --set REG=0")
+        result[name.strip()] = text.strip()
+    return result
+
+
+def load_model(target: str, *, params_file: str | None = None, seed: int = 0,
+               overrides: dict[str, str] | None = None) -> Model:
     """Import ``target`` (``file.py``, ``pkg.module``, either with ``:ATTR``) as a Model.
 
     Parameters come from ``params_file`` (an .npz whose keys are block
@@ -286,6 +343,8 @@ def load_model(target: str, *, params_file: str | None = None, seed: int = 0) ->
         module = _import_dotted(module_part)
         where = module_part
     source = getattr(module, "__file__", None)
+    if overrides:
+        apply_overrides(module, where, overrides)
     obj = module
     if attr is not None:
         if not hasattr(module, attr):
@@ -327,4 +386,4 @@ def load_model(target: str, *, params_file: str | None = None, seed: int = 0) ->
             "or a module-level dict `params`, or pass --params FILE.npz"
         )
     return Model(target, source, loss, grad, loss_and_grad, blocks, single, tuple(notes),
-                 _definition_line(grad or loss_and_grad))
+                 _definition_line(grad or loss_and_grad), module)

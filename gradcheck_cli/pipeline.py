@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import signal
 import threading
 import time
@@ -12,13 +13,14 @@ from typing import Any, Callable
 import numpy as np
 
 from .drilldown import drill_down
-from .errors import CheckTimeout, Interrupted, StopSignal
+from .errors import CheckTimeout, Interrupted, ModelError, StopSignal
 from .evaluate import BasePoint, Evaluator
 from .grading import grade_block, grade_estimate, relative_error, verdict
 from .model import Model, from_functions, load_model
 from .numeric import Estimate, Probe, estimate, loss_noise
-from .report import Report
+from .report import Report, Warmup
 from .sampling import BlockPlan, plan
+from .training import train
 from .settings import (
     DEFAULT_DIRECTIONS,
     DEFAULT_MAX_EVALS,
@@ -45,12 +47,15 @@ def resolve(
     params: Any = None,
     params_file: str | None = None,
     seed: int = DEFAULT_SEED,
+    overrides: dict[str, str] | None = None,
 ) -> Model:
     """A Model from a target, a loaded Model, or functions and params."""
+    if overrides and not isinstance(model, str):
+        raise ModelError("--set (overrides) needs a model file or module: it sets the module's constants")
     if isinstance(model, Model):
         return model
     if isinstance(model, str):
-        return load_model(model, params_file=params_file, seed=seed)
+        return load_model(model, params_file=params_file, seed=seed, overrides=overrides)
     if model is None:
         return from_functions(loss=loss, grad=grad, loss_and_grad=loss_and_grad, params=params)
     raise TypeError(f"model must be a target string or a Model, not {type(model).__name__}")
@@ -82,6 +87,9 @@ def check(
     max_evals: int = DEFAULT_MAX_EVALS,
     progress: Callable[[int, int], None] | None = None,
     timeout: float | None = None,
+    overrides: dict[str, str] | None = None,
+    warmup: int = 0,
+    lr: float | None = None,
 ) -> Report:
     """Check a model's analytic gradient against finite differences.
 
@@ -109,7 +117,10 @@ def check(
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     with _deadline(timeout) as out_of_time:
         loaded = resolve(model, loss=loss, grad=grad, loss_and_grad=loss_and_grad, params=params,
-                         params_file=params_file, seed=seed)
+                         params_file=params_file, seed=seed, overrides=overrides)
+        warmed = None
+        if warmup:
+            loaded, warmed = _warm_up(loaded, warmup, lr, settings.seed)
         plans = plan(loaded.params, samples=settings.samples, directions=settings.directions, seed=settings.seed)
         results: list[_BlockEstimates] = []
         base = evaluator = None
@@ -146,7 +157,24 @@ def check(
                     " before the first loss evaluation finished"
                 raise CheckTimeout(f"{loaded.name}: {reason}{finished}", partial) from None
             raise Interrupted(partial) from None
-    return _report(loaded, settings, base, results, evaluator, sigma, time.perf_counter() - started)
+    return _report(loaded, settings, base, results, evaluator, sigma, time.perf_counter() - started, warmup=warmed)
+
+
+def _warm_up(model: Model, steps: int, lr: float | None, seed: int) -> tuple[Model, Warmup]:
+    """The model moved by ``steps`` plain SGD steps, and what they did."""
+    if steps < 0:
+        raise ValueError(f"warmup must be 0 or more steps, got {steps}")
+    with Evaluator(model, seed=seed, track_kinks=False) as evaluator:
+        training = train(evaluator, steps, optimizer="sgd", lr=lr, momentum=0.0)
+    if not np.isfinite(training.loss_after):
+        raise ModelError(f"{model.name}: the loss became {training.loss_after} during --warmup after "
+                         f"{training.steps} steps at lr {training.lr:.2g}; give a smaller --lr")
+    params = {}
+    for name, block in training.params.items():
+        params[name] = np.array(block, dtype=np.float64)
+        params[name].setflags(write=False)
+    warmed = Warmup(training.steps, training.lr, training.loss_before, training.loss_after, evaluator.evaluations)
+    return dataclasses.replace(model, params=params), warmed
 
 
 @contextlib.contextmanager
@@ -230,7 +258,7 @@ def _fails(e: Estimate, threshold: float) -> bool:
 
 def _report(loaded: Model, settings: Settings, base: BasePoint, results: list[_BlockEstimates],
             evaluator: Evaluator, sigma: float, seconds: float, *, stopped: str | None = None,
-            unreached: list[str] = ()) -> Report:
+            unreached: list[str] = (), warmup: Warmup | None = None) -> Report:
     # The loss has kinks if tracking saw a kink operation, or any probe
     # crossed one; then 1e-7..1e-4 is an acceptable error (the notes' band).
     kinked = bool(base.trace) or any(
@@ -277,7 +305,7 @@ def _report(loaded: Model, settings: Settings, base: BasePoint, results: list[_B
         model=loaded.name,
         source=loaded.source,
         verdict=verdict(blocks_, tuple(warnings)),
-        evaluations=evaluator.evaluations,
+        evaluations=evaluator.evaluations + (warmup.evaluations if warmup else 0),
         seconds=seconds,
         settings=settings,
         kinked=kinked,
@@ -288,6 +316,7 @@ def _report(loaded: Model, settings: Settings, base: BasePoint, results: list[_B
         loss_noise=sigma,
         source_line=loaded.source_line,
         stopped=stopped,
+        warmup=warmup,
     )
 
 

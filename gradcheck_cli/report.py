@@ -108,6 +108,21 @@ class BlockResult:
 
 
 @dataclass(frozen=True)
+class Warmup:
+    """SGD steps taken with the model's own gradient before the check."""
+
+    steps: int
+    lr: float
+    loss_before: float
+    loss_after: float
+    evaluations: int
+
+    def to_dict(self) -> dict:
+        return {"steps": self.steps, "lr": self.lr, "loss_before": _number(self.loss_before),
+                "loss_after": _number(self.loss_after), "evaluations": self.evaluations}
+
+
+@dataclass(frozen=True)
 class Report:
     """A whole check: the verdict, each block, and what it cost."""
 
@@ -125,6 +140,7 @@ class Report:
     loss_noise: float = 0.0  # measured rounding noise of the loss (standard deviation)
     source_line: int | None = None  # line of the gradient's definition in `source`
     stopped: str | None = None  # why the check stopped early (a partial report), if it did
+    warmup: Warmup | None = None  # the SGD steps taken before checking (--warmup)
 
     @property
     def failed_blocks(self) -> tuple[BlockResult, ...]:
@@ -161,6 +177,7 @@ class Report:
             "loss": _number(self.loss),
             "loss_noise": _number(self.loss_noise),
             "stopped": self.stopped,
+            "warmup": self.warmup.to_dict() if self.warmup else None,
             "settings": self.settings.to_dict(),
             "kinked": self.kinked,
             "kink_crossings": self.kink_crossings,

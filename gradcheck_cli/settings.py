@@ -92,6 +92,27 @@ DEFAULT_DIRECTIONS = 2
 DEFAULT_SEED = 0
 
 
+# Training (--warmup, and the overfit check of `gradcheck sanity`). The
+# notes: norm(lr * dW) / norm(W) around 1e-3 per step; much lower means the
+# learning rate is too low, much higher too high.
+TARGET_UPDATE_RATIO = 1e-3
+UPDATE_RATIO_LOW, UPDATE_RATIO_HIGH = 1e-4, 1e-2
+MOMENTUM = 0.9  # SGD's, the usual
+ADAM_BETAS = (0.9, 0.999)  # Kingma and Ba's defaults
+ADAM_EPS = 1e-8
+# Adam moves each parameter by about lr per step whatever the gradient's
+# scale, so its rate needs no ratio rule. 1e-2 overfits a small subset in a
+# couple of hundred steps (two_layer_sanity.py: 1.61 -> 0.0015 in 200) with
+# update/param ratios near 1e-3; Adam's usual 1e-3 only gets 4x down there.
+ADAM_DEFAULT_LR = 1e-2
+# The overfit check: steps on the model's own data, and how far the loss
+# must fall (the notes: it must reach ~0 on a tiny subset).
+DEFAULT_OVERFIT_STEPS = 200
+DEFAULT_OVERFIT_FACTOR = 10.0
+# The initial-loss check: relative tolerance around ln C (softmax) or C - 1 (SVM).
+DEFAULT_LOSS_TOLERANCE = 0.1
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Grading bands for the elementwise relative error |a-n| / max(|a|, |n|).

@@ -105,6 +105,7 @@ def sweep(
     blocks: tuple[str, ...] = (),
     samples: int | None = DEFAULT_SAMPLES,
     track_kinks: bool = True,
+    overrides: dict[str, str] | None = None,
     **functions: Any,
 ) -> SweepReport:
     """Sweep the step size over the ``dims`` worst dimensions of each block
@@ -115,7 +116,7 @@ def sweep(
     if dims < 1:
         raise ValueError(f"dims must be at least 1, got {dims}")
     started = time.perf_counter()
-    loaded = resolve(model, params_file=params_file, seed=seed, **functions)
+    loaded = resolve(model, params_file=params_file, seed=seed, overrides=overrides, **functions)
     unknown = [name for name in blocks if name not in loaded.params]
     if unknown:
         raise ModelError(f"{loaded.name} has no block(s) {', '.join(map(repr, unknown))} "

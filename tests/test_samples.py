@@ -29,7 +29,7 @@ def run_json(name, *args):
 
 def test_every_sample_is_covered_here():
     on_disk = {p.stem for p in SAMPLES.glob("*.py")}
-    assert on_disk == set(CORRECT) | set(BUGGY) | {"buggy_softmax_overflow"}
+    assert on_disk == set(CORRECT) | set(BUGGY) | {"buggy_softmax_overflow", "buggy_svm_no_mask", "two_layer_sanity"}
 
 
 @pytest.mark.parametrize("name", CORRECT)
@@ -110,7 +110,8 @@ def test_svm_parked_on_its_kink_fails_without_tracking_only_if_graded_across_the
     assert sum(b["kink_crossings"] for b in report["blocks"]) == 6
 
 
-@pytest.mark.parametrize("name", CORRECT + sorted(BUGGY) + ["buggy_softmax_overflow"])
+@pytest.mark.parametrize("name", CORRECT + sorted(BUGGY) + ["buggy_softmax_overflow", "buggy_svm_no_mask",
+                                                           "two_layer_sanity"])
 def test_every_sample_explains_itself(name):
     import ast
 
@@ -131,3 +132,11 @@ def test_softmax_at_tied_scores_is_not_a_kink(tmp_path):
     assert report["kink_crossings"] == 0
     flips = [d for b in report["blocks"] for d in b["dims"] if d["kink"]]
     assert flips and all(d["kink"]["harmless"] for d in flips)
+
+
+def test_the_sanity_sample_passes_its_gradient_check():
+    """At its 1e-3 initialisation some gradient entries are tiny: they are
+    graded 'ok (round-off limited)', never fail; the verdict is pass."""
+    result, report = run_json("two_layer_sanity")
+    assert result.exit_code == 0 and report["verdict"] == "pass"
+    assert {b["grade"] for b in report["blocks"]} <= {"pass", "ok"}

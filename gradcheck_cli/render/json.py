@@ -13,8 +13,8 @@ def dumps(report: Report) -> str:
     return json.dumps(report.to_dict(), indent=2, allow_nan=False)
 
 
-def render(report: Report, stream: TextIO) -> None:
-    """Write the report to ``stream``, newline-terminated."""
+def render(report, stream: TextIO) -> None:
+    """Write the report (or a --reg split) to ``stream``, newline-terminated."""
     stream.write(dumps(report) + "\n")
     stream.flush()
 

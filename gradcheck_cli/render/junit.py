@@ -44,6 +44,34 @@ def _summary(block) -> str:
     return f"{block.name}: {error}at {worst.label} (analytic {worst.analytic:.6g}, numeric {worst.numeric:.6g})"
 
 
+def build_sanity(reports, *, strict: bool = False) -> ET.ElementTree:
+    """The XML tree for `gradcheck sanity`: a testcase per check; a skipped
+    check is <skipped>, a warning a failure only under --strict."""
+    root = ET.Element("testsuites", name="gradcheck sanity")
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for report in reports:
+        suite = ET.SubElement(root, "testsuite", name=report.model)
+        counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+        for check in report.checks:
+            case = ET.SubElement(suite, "testcase", classname=report.model, name=check.name, time="0")
+            counts["tests"] += 1
+            if check.status == "skip":
+                counts["skipped"] += 1
+                ET.SubElement(case, "skipped", message=check.summary)
+            elif check.status == "fail" or (strict and check.status == "warn"):
+                counts["failures"] += 1
+                ET.SubElement(case, "failure", message=check.summary, type="SanityCheck").text = check.summary
+            elif check.status == "warn":
+                ET.SubElement(case, "system-out").text = "warning: " + check.summary
+        for key, value in counts.items():
+            suite.set(key, str(value))
+            totals[key] += value
+        suite.set("time", f"{report.seconds:.3f}")
+    for key, value in totals.items():
+        root.set(key, str(value))
+    return ET.ElementTree(root)
+
+
 def build(results: Sequence[Report | ModelFailure], *, strict: bool = False) -> ET.ElementTree:
     """The XML tree for the checked models."""
     root = ET.Element("testsuites", name="gradcheck")
@@ -98,8 +126,8 @@ def build(results: Sequence[Report | ModelFailure], *, strict: bool = False) -> 
     return ET.ElementTree(root)
 
 
-def write(results: Sequence[Report | ModelFailure], path: str, *, strict: bool = False) -> None:
+def write(results: Sequence[Report | ModelFailure], path: str, *, strict: bool = False, sanity: bool = False) -> None:
     """Write the XML file (UTF-8, with declaration)."""
-    tree = build(results, strict=strict)
+    tree = build_sanity(results, strict=strict) if sanity else build(results, strict=strict)
     ET.indent(tree)
     tree.write(path, encoding="utf-8", xml_declaration=True)

@@ -151,7 +151,12 @@ def verdict_line(report: Report) -> Text:
 
 def build(report: Report, *, verbose: bool = False) -> RenderableType:
     """Everything the text report shows, as one renderable."""
-    parts: list[RenderableType] = [summary_table(report)]
+    parts: list[RenderableType] = []
+    if report.warmup is not None:
+        w = report.warmup
+        parts.append(Text(f"warm-up: {w.steps} SGD steps at lr {w.lr:.2g}, loss {w.loss_before:.6g} -> "
+                          f"{w.loss_after:.6g}; checked there", style="dim"))
+    parts.append(summary_table(report))
     if verbose:
         parts += [dims_table(block) for block in report.blocks]
     parts += kink_lines(report)

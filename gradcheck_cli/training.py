@@ -1,0 +1,99 @@
+"""A few steps of training with the model's own gradient: for --warmup (check
+at a characteristic point, not a degenerate initialisation) and for the
+overfit check of ``gradcheck sanity``.
+
+Every call goes through the Evaluator, so reseeding, result validation and
+the evaluation count are the same as for the check itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .evaluate import Evaluator
+from .settings import ADAM_BETAS, ADAM_DEFAULT_LR, ADAM_EPS, MOMENTUM, TARGET_UPDATE_RATIO
+
+OPTIMIZERS = ("sgd", "adam")
+
+
+@dataclass(frozen=True)
+class Training:
+    """What a run of training did."""
+
+    optimizer: str
+    lr: float
+    steps: int
+    losses: tuple[float, ...]  # the loss before each step, and after the last
+    update_ratios: dict[str, float]  # per block: median of norm(update) / norm(param) over the steps
+    params: dict[str, np.ndarray]  # where training ended
+
+    @property
+    def loss_before(self) -> float:
+        return self.losses[0]
+
+    @property
+    def loss_after(self) -> float:
+        return self.losses[-1]
+
+
+def default_lr(params: dict[str, np.ndarray], gradient: dict[str, np.ndarray], optimizer: str) -> float:
+    """SGD: a rate whose first update is TARGET_UPDATE_RATIO of the
+    parameters (the notes' ~1e-3). Adam: ADAM_DEFAULT_LR, since its step is
+    about lr per element whatever the gradient's scale."""
+    if optimizer == "adam":
+        return ADAM_DEFAULT_LR
+    x = float(np.sqrt(sum(np.sum(v**2) for v in params.values())))
+    g = float(np.sqrt(sum(np.sum(v**2) for v in gradient.values())))
+    if g == 0:
+        return 1e-3
+    return TARGET_UPDATE_RATIO * max(x, 1e-3) / g
+
+
+def train(evaluator: Evaluator, steps: int, *, optimizer: str = "sgd", lr: float | None = None,
+          momentum: float = MOMENTUM) -> Training:
+    """``steps`` updates from the evaluator's parameters, with the model's grad.
+
+    SGD uses ``momentum`` (0: plain SGD); Adam is the bias-corrected one
+    (m / (1 - beta1^t), v / (1 - beta2^t)).
+    """
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+    if steps < 0:
+        raise ValueError(f"steps must be 0 or more, got {steps}")
+    params = {k: np.array(v, dtype=np.float64) for k, v in evaluator.model.params.items()}
+    velocity = {k: np.zeros_like(v) for k, v in params.items()}
+    second = {k: np.zeros_like(v) for k, v in params.items()}
+    losses: list[float] = []
+    ratios: dict[str, list[float]] = {k: [] for k in params}
+    beta1, beta2 = ADAM_BETAS
+    for t in range(1, steps + 2):
+        loss, gradient = evaluator.at(params)
+        losses.append(loss)
+        if t == steps + 1 or not np.isfinite(loss):
+            break
+        if lr is None:
+            lr = default_lr(params, gradient, optimizer)
+        for name, g in gradient.items():
+            if optimizer == "sgd":
+                velocity[name] = momentum * velocity[name] - lr * g
+                update = velocity[name]
+            else:
+                velocity[name] = beta1 * velocity[name] + (1 - beta1) * g
+                second[name] = beta2 * second[name] + (1 - beta2) * g**2
+                m_hat = velocity[name] / (1 - beta1**t)
+                v_hat = second[name] / (1 - beta2**t)
+                update = -lr * m_hat / (np.sqrt(v_hat) + ADAM_EPS)
+            norm = float(np.linalg.norm(params[name]))
+            if norm > 0:
+                ratios[name].append(float(np.linalg.norm(update)) / norm)
+            params[name] = params[name] + update
+    return Training(
+        optimizer=optimizer,
+        lr=float(lr if lr is not None else 0.0),
+        steps=len(losses) - 1,
+        losses=tuple(losses),
+        update_ratios={k: float(np.median(v)) for k, v in ratios.items() if v},
+        params=params,
+    )

@@ -1,0 +1,163 @@
+"""The pre-training gate: --set, --reg, --warmup and `gradcheck sanity`."""
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+from click.testing import CliRunner
+
+from gradcheck_cli import ModelError, check
+from gradcheck_cli.cli import main
+from gradcheck_cli.sanity import regularization_split, sanity
+
+from .conftest import SAMPLES
+
+SANE = str(SAMPLES / "two_layer_sanity.py")
+
+
+def run(*args):
+    return CliRunner().invoke(main, [*map(str, args)], prog_name="gradcheck")
+
+
+# -- --set ---------------------------------------------------------------------------
+
+def test_set_overrides_a_constant_before_checking():
+    on = check(str(SAMPLES / "dropout.py"), samples=None)
+    off = check(str(SAMPLES / "dropout.py"), samples=None, overrides={"KEEP": "1.0"})
+    assert on.verdict == off.verdict == "pass"
+    assert on.loss != off.loss  # the dropout mask is gone
+
+
+def test_set_on_the_command_line_for_every_command():
+    assert run(SAMPLES / "dropout.py", "--set", "KEEP=1.0").exit_code == 0
+    assert run("sweep", SAMPLES / "softmax.py", "--set", "REG=0", "--format", "json").exit_code == 0
+    assert run("sanity", SANE, "--set", "REG=0", "--classes", "5").exit_code == 0
+    # a penalty left on keeps the model from overfitting: what --reg is for
+    assert run("sanity", SANE, "--set", "REG=0.01", "--classes", "5").exit_code == 1
+
+
+@pytest.mark.parametrize("assignment, words", [
+    ("NOPE=1", "has no module-level name 'NOPE' (its constants: C, D, H, KEEP, N)"),
+    ("KEEP=dropout", "has KEEP = 0.5, a float; 'dropout' is not a number"),
+    ("N=2.5", "has N = 6, a int; '2.5' is not a whole number"),
+    ("KEEP", "expected NAME=VALUE"),
+])
+def test_set_refuses_unknown_names_and_other_types(assignment, words):
+    result = run(SAMPLES / "dropout.py", "--set", assignment)
+    assert result.exit_code == 2
+    assert words in result.stderr
+
+
+def test_set_needs_a_model_file():
+    import numpy as np
+
+    with pytest.raises(ModelError, match="needs a model file"):
+        check(loss=lambda p: 0.0, grad=lambda p: p, params=np.ones(2), overrides={"REG": "0"})
+
+
+# -- --reg ---------------------------------------------------------------------------
+
+def test_reg_checks_both_and_measures_the_share():
+    split = regularization_split(str(SAMPLES / "softmax.py"), "REG")
+    assert split.as_is.verdict == split.data_only.verdict == "pass"
+    assert split.data_only.loss < split.as_is.loss
+    assert 0 < split.share["W"] < 1 and split.share["b"] == 0  # the bias is not regularised
+    assert not split.dominates
+
+
+def test_reg_warns_when_the_regularization_dominates():
+    result = run(SAMPLES / "softmax.py", "--reg", "REG", "--set", "REG=50", "--format", "json")
+    data = json.loads(result.stdout)
+    assert data["regularization"]["dominates"] is True and data["verdict"] == "warn"
+    text = run(SAMPLES / "softmax.py", "--reg", "REG", "--set", "REG=50").stdout
+    assert "as is (REG = 50)" in text and "data loss alone (REG = 0)" in text
+    assert "a bug in the data gradient could hide under it" in text
+
+
+def test_reg_names_an_unknown_constant():
+    result = run(SAMPLES / "cube.py", "--reg", "REG")
+    assert result.exit_code == 2 and "no module-level name 'REG'" in result.stderr
+
+
+# -- --warmup ------------------------------------------------------------------------
+
+def test_a_gradient_right_only_at_a_tiny_initialisation_fails_after_warmup():
+    """The issue's sample: plain gradcheck passes it, --warmup 50 fails it."""
+    model = str(SAMPLES / "buggy_svm_no_mask.py")
+    assert run(model).exit_code == 0
+    result = run(model, "--warmup", "50")
+    assert result.exit_code == 1
+    assert "warm-up: 50 SGD steps" in result.stdout
+    report = check(model, warmup=50)
+    assert {b.name: b.grade for b in report.blocks} == {"W": "fail", "b": "fail"}
+    assert report.warmup.loss_after < report.warmup.loss_before
+    assert report.evaluations > report.warmup.evaluations > 50
+
+
+def test_warmup_learning_rate_gives_a_1e_3_update_ratio():
+    report = check(str(SAMPLES / "softmax.py"), warmup=1)
+    json_report = report.to_dict()["warmup"]
+    assert json_report["steps"] == 1 and json_report["lr"] > 0
+
+
+def test_warmup_that_diverges_says_to_lower_the_rate():
+    result = run(SAMPLES / "softmax.py", "--warmup", "20", "--lr", "1e6")
+    assert result.exit_code == 2 and "give a smaller --lr" in result.stderr
+
+
+# -- gradcheck sanity ----------------------------------------------------------------
+
+def test_a_sane_model_passes_every_check():
+    report = sanity(SANE, classes=5, reg="REG")
+    assert [(c.name, c.status) for c in report.checks] == [
+        ("initial loss", "pass"), ("regularization raises the loss", "pass"), ("overfit", "pass"),
+        ("update/param ratio", "pass")]
+    assert report.losses[-1] < report.losses[0] / 10
+
+
+def test_initial_loss_far_from_chance_fails():
+    report = sanity(str(SAMPLES / "softmax.py"), classes=4, reg="REG", expect_loss=3.0)
+    assert report.checks[0].status == "fail" and "expected 3" in report.checks[0].summary
+
+
+def test_svm_expectation_is_c_minus_1():
+    report = sanity(str(SAMPLES / "buggy_svm_no_mask.py"), classes=3, svm=True)
+    assert "C - 1 = 2" in report.checks[0].summary
+
+
+def test_a_regularization_with_the_wrong_sign_fails(model_file):
+    source = (SAMPLES / "two_layer_sanity.py").read_text().replace(
+        "+ REG * (np.sum(W1**2) + np.sum(W2**2))", "- REG * (np.sum(W1**2) + np.sum(W2**2))")
+    report = sanity(model_file(source), classes=5, reg="REG")
+    assert report.checks[1].status == "fail" and "LOWERED the loss" in report.checks[1].summary
+
+
+def test_a_model_that_cannot_overfit_fails_and_tiny_updates_warn():
+    report = sanity(SANE, classes=5, optimizer="sgd", lr=1e-6, steps=20)
+    by_name = {c.name: c for c in report.checks}
+    assert by_name["overfit"].status == "fail" and "do not train on the full set" in by_name["overfit"].summary
+    assert by_name["update/param ratio"].status == "warn" and "too low" in by_name["update/param ratio"].summary
+
+
+def test_checks_without_their_options_are_skipped():
+    report = sanity(SANE)
+    assert report.checks[0].status == "skip" and report.checks[1].status == "skip"
+
+
+def test_sanity_cli_exit_codes_json_and_junit(tmp_path):
+    xml = tmp_path / "s.xml"
+    good = run("sanity", SANE, "--classes", "5", "--reg", "REG", "--format", "json", "--junit-xml", xml)
+    assert good.exit_code == 0
+    data = json.loads(good.stdout)
+    assert data["verdict"] == "pass" and len(data["checks"]) == 4 and len(data["losses"]) == 201
+    root = ET.parse(xml).getroot()
+    assert root.get("tests") == "4" and root.get("failures") == "0"
+    bad = run("sanity", SAMPLES / "softmax.py", "--classes", "4", "--expect-loss", "9")
+    assert bad.exit_code == 1 and "FAIL" in bad.stdout
+    skipped = ET.parse(xml).getroot()
+    assert skipped is not None
+
+
+def test_sanity_text_draws_the_loss_curve():
+    result = run("sanity", SANE, "--classes", "5")
+    assert "overfit run: loss by step (log scale)" in result.stdout and "•" in result.stdout
