@@ -101,6 +101,23 @@ class _Samples(click.ParamType):
         return number
 
 
+class _Jobs(click.ParamType):
+    name = "N|auto"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        if str(value).lower() == "auto":
+            return "auto"
+        try:
+            number = int(value)
+        except ValueError:
+            self.fail(f"{value!r} is neither a whole number nor 'auto'", param, ctx)
+        if number < 1:
+            self.fail(f"{value!r} must be at least 1 (or 'auto')", param, ctx)
+        return number
+
+
 class _Step(click.ParamType):
     name = "FLOAT|auto"
 
@@ -190,6 +207,7 @@ Examples:
   gradcheck mypkg.models:two_layer --params weights.npz --format json
   gradcheck my_model.py --method five-point --h auto --strict
   gradcheck --junit-xml gradcheck.xml          (the models in [tool.gradcheck])
+  gradcheck big_model.py --jobs auto           (one worker process per core)
 
 \b
 Exit codes: 0 pass (warnings allowed), 1 a gradient failed (or warned,
@@ -228,6 +246,11 @@ models, the worst.""",
                    "characteristic point, not a degenerate initialisation.")
 @click.option("--lr", type=_POSITIVE, metavar="FLOAT",
               help="Learning rate for --warmup.  [default: one whose first update is 1e-3 of the parameters]")
+@click.option("--jobs", type=_Jobs(), default="1", show_default=True,
+              help="Worker processes for the evaluations ('auto': one per core). Results are the same as with 1.")
+@click.option("--dask", "dask_address", metavar="ADDRESS",
+              help="Run the evaluations on the Dask cluster whose scheduler is at ADDRESS (extra 'dask'); "
+                   "a model file is uploaded to the workers.")
 @click.option("--timeout", type=_POSITIVE, metavar="SECONDS",
               help="Stop after this long (the whole run, user code included), report what finished, exit 2.")
 @click.option("-v", "--verbose", is_flag=True, help="List every checked dimension.")
@@ -235,7 +258,7 @@ models, the worst.""",
 @click.pass_context
 def check_command(ctx, models, params_file, samples, method, seed, track_kinks, assignments, config_file,
                   directions, h, fail_above, warn_above, good_below, tiny_below, max_evals, output_format, junit_xml,
-                  reg, warmup, lr, timeout, verbose, strict) -> None:
+                  reg, warmup, lr, jobs, dask_address, timeout, verbose, strict) -> None:
     """Check the gradient of each MODEL: a model file (my_model.py), a
     directory of them, or a dotted module (mypkg.models), optionally with
     :ATTR naming an object that holds the functions. With no MODEL, the
@@ -271,7 +294,7 @@ def check_command(ctx, models, params_file, samples, method, seed, track_kinks, 
     overrides = _run(lambda: parse_assignments(assignments))
     options = dict(params_file=params_file, h=h, samples=samples, directions=directions, seed=seed,
                    thresholds=thresholds, track_kinks=track_kinks, method=method, max_evals=max_evals,
-                   overrides=overrides, warmup=warmup, lr=lr)
+                   overrides=overrides, warmup=warmup, lr=lr, jobs=jobs, dask=dask_address)
     results = []
     stopped_code = None  # 2 when time ran out, 130 when interrupted
     ends = time.monotonic() + timeout if timeout else None

@@ -15,6 +15,7 @@ import numpy as np
 from .drilldown import drill_down
 from .errors import CheckTimeout, Interrupted, ModelError, StopSignal
 from .evaluate import BasePoint, Evaluator
+from .executors import DaskCluster, InProcess, Job, ProcessPool, recipe_for, resolve_jobs
 from .grading import grade_block, grade_estimate, relative_error, verdict
 from .model import Model, from_functions, load_model
 from .numeric import Estimate, Probe, estimate, loss_noise
@@ -90,6 +91,8 @@ def check(
     overrides: dict[str, str] | None = None,
     warmup: int = 0,
     lr: float | None = None,
+    jobs: int | str = 1,
+    dask: Any = None,
 ) -> Report:
     """Check a model's analytic gradient against finite differences.
 
@@ -127,6 +130,7 @@ def check(
         sigma = 0.0
         try:
             with Evaluator(loaded, seed=settings.seed, track_kinks=settings.track_kinks) as evaluator:
+                executor = _executor(evaluator, loaded, model, params_file, seed, overrides, jobs, dask)
                 base = evaluator.base_point()
                 sigma = _noise(evaluator, base, loaded, settings)
                 total = sum(len(block.indices) + len(block.directions) for block in plans)
@@ -138,9 +142,14 @@ def check(
                     if progress is not None:
                         progress(min(done[0], total), total)
 
-                for block in plans:
-                    results.append(_BlockEstimates(block))
-                    _evaluate_block(evaluator, base, settings, sigma, step, results[-1])
+                executor.job = Job(base, settings.method, settings.h, sigma, settings.seed, settings.track_kinks)
+                try:
+                    results += [_BlockEstimates(block) for block in plans]
+                    _evaluate_blocks(evaluator, base, settings, sigma, step, results, executor)
+                except BaseException:
+                    executor.close(kill=True)
+                    raise
+                executor.close()
         except (KeyboardInterrupt, StopSignal) as stop:
             elapsed = time.perf_counter() - started
             timed_out = isinstance(stop, StopSignal)
@@ -208,6 +217,17 @@ def _deadline(seconds: float | None):
         signal.signal(signal.SIGALRM, previous)
 
 
+def _executor(evaluator, loaded, model, params_file, seed, overrides, jobs, dask):
+    """Where the probes will be estimated (its `job` is set once the start point is known)."""
+    workers = resolve_jobs(jobs)
+    if dask is None and workers == 1:
+        return InProcess(evaluator)
+    recipe = recipe_for(loaded, model if isinstance(model, str) else None, params_file, seed, overrides)
+    if dask is not None:
+        return DaskCluster(evaluator, recipe, dask)
+    return ProcessPool(evaluator, recipe, workers)
+
+
 def _noise(evaluator: Evaluator, base: BasePoint, model: Model, settings: Settings) -> float:
     if settings.method == "complex-step":
         return EPS * abs(base.loss)  # no differences of f are taken: its noise does not matter
@@ -215,23 +235,46 @@ def _noise(evaluator: Evaluator, base: BasePoint, model: Model, settings: Settin
     return loss_noise(evaluator, base, largest, settings.seed)
 
 
-def _evaluate_block(evaluator: Evaluator, base: BasePoint, settings: Settings, sigma: float,
-                    step: Callable[[], None], result: _BlockEstimates) -> None:
-    """Fill ``result`` probe by probe (so an interrupted check keeps what finished)."""
-    block = result.plan
+def _evaluate_blocks(evaluator: Evaluator, base: BasePoint, settings: Settings, sigma: float,
+                     step: Callable[[], None], results: list[_BlockEstimates], executor) -> None:
+    """Fill ``results``: every block's sampled probes go to the executor at
+    once (no idle workers at block boundaries), each estimate landing in its
+    block as it arrives (so an interrupted check keeps what finished); then
+    drill-down, block by block, here."""
+    placed: list[tuple[_BlockEstimates, int | None]] = []  # (block, flat index or None for a direction)
+    probes: list[Probe] = []
+    for result in results:
+        block = result.plan
+        for i in block.indices:
+            placed.append((result, int(i)))
+            probes.append(Probe(block.name, index=int(i)))
+        for k, v in enumerate(block.directions):
+            placed.append((result, None))
+            probes.append(Probe(block.name, direction=v, number=k))
+
+    def collect(position: int, found: Estimate) -> None:
+        result, index = placed[position]
+        if index is None:
+            result.directions.append(found)
+        else:
+            result.coordinates.append((index, found))
+        step()
+
+    executor.estimates(probes, collect)
 
     def measure(probe: Probe) -> Estimate:
         estimate_ = estimate(evaluator, probe, base, method=settings.method, h=settings.h, sigma=sigma)
         step()
         return estimate_
 
-    for i in block.indices:
-        result.coordinates.append((int(i), measure(Probe(block.name, index=int(i)))))
-    for k, v in enumerate(block.directions):
-        result.directions.append(measure(Probe(block.name, direction=v, number=k)))
+    for result in results:
+        _drill_down(result, settings, measure)
 
-    # Screen, then drill down: a direction that fails while every sampled
-    # coordinate passes points at wrong elements sampling missed.
+
+def _drill_down(result: _BlockEstimates, settings: Settings, measure: Callable[[Probe], Estimate]) -> None:
+    """Screen, then drill down: a direction that fails while every sampled
+    coordinate passes points at wrong elements sampling missed."""
+    block = result.plan
     fail = settings.thresholds.fail_above
     if settings.max_evals and not any(_fails(e, fail) for _, e in result.coordinates):
         budget = settings.max_evals

@@ -1,0 +1,336 @@
+"""Where probe estimates are computed: in this process, in a process pool
+(--jobs N), or on a Dask cluster (--dask ADDRESS).
+
+The parent does everything sequential (the start point, the loss noise,
+drill-down); the probes of a block are independent, so they are sent out
+in batches. A worker rebuilds the model from its :class:`Recipe` (once per
+worker), is handed the exact parameters and the parent's start point (loss,
+kink trace, gradient), and returns Estimates. Every evaluation is reseeded
+as in the parent, so the results -- values, kink crossings, counts,
+warnings -- are the same as in process: only the time differs.
+
+numpy's global RNG and the kink tracker's recording state are per process,
+so a worker process runs one batch at a time (a lock), even where the
+cluster gives it several threads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import pickle
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .errors import ModelError
+from .evaluate import BasePoint, Evaluator
+from .model import Model, _split_target, from_functions, load_model
+from .numeric import Estimate, Probe, estimate
+
+# Batches per worker: enough that a slow batch does not leave the others
+# idle at the end, few enough that per-task overhead (pickling, scheduling,
+# ~1 ms for a pool, a few ms for Dask) stays small against ~10 ms losses.
+BATCHES_PER_WORKER = 8
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a worker rebuilds the model, and the point to evaluate it at."""
+
+    target: str | None  # a model file or module; None: the functions below
+    params_file: str | None
+    seed: int
+    overrides: dict[str, str] | None
+    params: dict[str, np.ndarray]  # the exact point (after any warm-up)
+    single_array: bool
+    functions: tuple[Callable | None, Callable | None, Callable | None] | None  # loss, grad, loss_and_grad
+    source: str | None  # the parent's path of the model file, for kink crossings
+
+    def build(self) -> Model:
+        if self.target is not None:
+            model = load_model(self.target, params_file=self.params_file, seed=self.seed, overrides=self.overrides)
+        else:
+            loss, grad, loss_and_grad = self.functions
+            model = from_functions(loss=loss, grad=grad, loss_and_grad=loss_and_grad,
+                                   params=self.params if not self.single_array else self.params["params"])
+        params = {}
+        for name, block in self.params.items():
+            params[name] = np.array(block, dtype=np.float64)
+            params[name].setflags(write=False)
+        return dataclasses.replace(model, params=params)
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every batch of a check shares."""
+
+    base: BasePoint
+    method: str
+    h: float | str
+    sigma: float
+    seed: int
+    track_kinks: bool
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    estimates: list[Estimate]
+    evaluations: int
+    warnings: dict[str, int]
+    low_precision: dict[str, str]
+
+
+def recipe_for(model: Model, target: str | None, params_file, seed, overrides) -> Recipe:
+    """The recipe of a loaded model; checks that it can be sent to workers."""
+    functions = None if target is not None else (model.loss, model.grad, model.loss_and_grad)
+    recipe = Recipe(target, params_file, seed, overrides, dict(model.params), model.single_array, functions,
+                    model.source)
+    if functions is not None:
+        try:
+            pickle.dumps(functions)
+        except Exception as exc:
+            raise ModelError(
+                "--jobs / --dask need a model file or module, or functions defined at a module's top level; "
+                f"these cannot be sent to worker processes ({type(exc).__name__}: {exc})"
+            ) from None
+    return recipe
+
+
+# -- the worker side -------------------------------------------------------------
+
+_worker_lock = threading.Lock()
+_worker_models: dict[int, tuple[Recipe, Model]] = {}
+
+
+def _model_for(recipe: Recipe) -> Model:
+    key = id(recipe)
+    cached = _worker_models.get(key)
+    if cached is None or cached[0] is not recipe:
+        _worker_models.clear()  # one check at a time per worker
+        cached = (recipe, recipe.build())
+        _worker_models[key] = cached
+    return cached[1]
+
+
+def run_batch(recipe: Recipe, job: Job, probes: Sequence[Probe]) -> BatchResult:
+    """Estimate ``probes`` (a worker's task)."""
+    with _worker_lock:
+        model = _model_for(recipe)
+        moved = recipe.source and model.source and model.source != recipe.source
+        base = job.base
+        if moved and base.trace is not None:
+            # The parent's trace names its own copy of the file; compare like with like.
+            base = dataclasses.replace(base, trace=[
+                event._replace(filename=model.source) if event.filename == recipe.source else event
+                for event in base.trace])
+        with Evaluator(model, seed=job.seed, track_kinks=job.track_kinks) as evaluator:
+            found = [estimate(evaluator, p, base, method=job.method, h=job.h, sigma=job.sigma) for p in probes]
+        if moved:
+            found = [_relocate(e, model.source, recipe.source) for e in found]
+        return BatchResult(found, evaluator.evaluations, dict(evaluator.model_warnings),
+                           dict(evaluator.low_precision))
+
+
+def _relocate(e: Estimate, here: str, there: str) -> Estimate:
+    """Name the parent's copy of the model file in kink crossings (a Dask
+    worker imports an uploaded copy)."""
+    if e.crossing is not None and e.crossing.filename == here:
+        return dataclasses.replace(e, crossing=dataclasses.replace(e.crossing, filename=there))
+    return e
+
+
+_pool_state: dict[str, Any] = {}
+
+
+def _pool_init(recipe: Recipe) -> None:
+    _pool_state["recipe"] = recipe
+    _model_for(recipe)  # import the model once, while the parent finds its start point
+
+
+def _pool_ready() -> bool:
+    return "recipe" in _pool_state
+
+
+def _pool_batch(job: Job, probes: Sequence[Probe]) -> BatchResult:
+    return run_batch(_pool_state["recipe"], _with_shared_gradient(job), probes)
+
+
+@dataclass(frozen=True)
+class SharedBlock:
+    """A gradient block in shared memory: sent to workers by name, not by value."""
+
+    name: str
+    shape: tuple[int, ...]
+
+
+_attached: dict[str, tuple[Any, np.ndarray]] = {}
+
+
+def _with_shared_gradient(job: Job) -> Job:
+    """In a worker: the job with its SharedBlocks attached as arrays (once per worker)."""
+    from multiprocessing import shared_memory
+
+    gradient = {}
+    for block, value in job.base.gradient.items():
+        if isinstance(value, SharedBlock):
+            if value.name not in _attached:
+                memory = shared_memory.SharedMemory(name=value.name)
+                _attached[value.name] = (memory, np.ndarray(value.shape, dtype=np.float64, buffer=memory.buf))
+            value = _attached[value.name][1]
+        gradient[block] = value
+    return dataclasses.replace(job, base=dataclasses.replace(job.base, gradient=gradient))
+
+
+# -- the parent side -------------------------------------------------------------
+
+def batches(probes: Sequence[Probe], workers: int) -> list[list[Probe]]:
+    """Contiguous batches, in order, BATCHES_PER_WORKER per worker."""
+    if not probes:
+        return []
+    size = max(1, math.ceil(len(probes) / (workers * BATCHES_PER_WORKER)))
+    return [list(probes[i:i + size]) for i in range(0, len(probes), size)]
+
+
+class InProcess:
+    """Estimates with the parent's own evaluator."""
+
+    def __init__(self, evaluator: Evaluator):
+        self.evaluator = evaluator
+        self.job: Job | None = None
+
+    def estimates(self, probes: Sequence[Probe], on_each: Callable[[int, Estimate], None]) -> None:
+        for position, probe in enumerate(probes):
+            on_each(position, estimate(self.evaluator, probe, self.job.base, method=self.job.method,
+                                       h=self.job.h, sigma=self.job.sigma))
+
+    def close(self, *, kill: bool = False) -> None:
+        pass
+
+
+class _Merging:
+    """Sums what worker batches report into the parent's evaluator."""
+
+    def __init__(self, evaluator: Evaluator):
+        self.evaluator = evaluator
+
+    def merge(self, result: BatchResult, start: int, on_each: Callable[[int, Estimate], None]) -> int:
+        """Account for a batch, hand on its estimates; the next batch's start."""
+        self.evaluator.evaluations += result.evaluations
+        for text, count in result.warnings.items():
+            self.evaluator.model_warnings[text] = self.evaluator.model_warnings.get(text, 0) + count
+        for what, dtype in result.low_precision.items():
+            self.evaluator.low_precision.setdefault(what, dtype)
+        for offset, found in enumerate(result.estimates):
+            on_each(start + offset, found)
+        return start + len(result.estimates)
+
+
+class ProcessPool(_Merging):
+    """A pool of ``jobs`` worker processes (spawned: no fork of a process that
+    holds BLAS threads), each importing the model once."""
+
+    def __init__(self, evaluator: Evaluator, recipe: Recipe, jobs: int):
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        super().__init__(evaluator)
+        self.jobs = jobs
+        self.job: Job | None = None
+        self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_pool_init, initargs=(recipe,))
+        self.shared: list[Any] = []
+        # Start the workers now: they import the model while the parent
+        # evaluates the start point and the loss noise.
+        self.warming = [self.pool.submit(_pool_ready) for _ in range(jobs)]
+
+    def _shared_job(self) -> Job:
+        """The job with its gradient in shared memory: sent with every batch,
+        it then costs a few names instead of the gradient's bytes."""
+        from multiprocessing import shared_memory
+
+        gradient = {}
+        for block, value in self.job.base.gradient.items():
+            memory = shared_memory.SharedMemory(create=True, size=max(value.nbytes, 1))
+            np.ndarray(value.shape, dtype=np.float64, buffer=memory.buf)[...] = value
+            self.shared.append(memory)
+            gradient[block] = SharedBlock(memory.name, value.shape)
+        return dataclasses.replace(self.job, base=dataclasses.replace(self.job.base, gradient=gradient))
+
+    def estimates(self, probes: Sequence[Probe], on_each: Callable[[int, Estimate], None]) -> None:
+        from concurrent.futures.process import BrokenProcessPool
+
+        position = 0
+        try:
+            job = self._shared_job()
+            futures = [self.pool.submit(_pool_batch, job, chunk) for chunk in batches(probes, self.jobs)]
+            for future in futures:
+                position = self.merge(future.result(), position, on_each)
+        except BrokenProcessPool as exc:
+            raise ModelError(
+                f"the worker processes of --jobs {self.jobs} died ({exc}). Workers start afresh and import the "
+                "model and the program that called gradcheck: a program read from stdin or typed into an "
+                "interactive session cannot be imported; run it from a file, or use jobs=1"
+            ) from None
+
+    def close(self, *, kill: bool = False) -> None:
+        if kill:
+            for process in list(getattr(self.pool, "_processes", {}).values()):
+                process.terminate()
+        self.pool.shutdown(wait=not kill, cancel_futures=True)
+        for memory in self.shared:
+            memory.close()
+            memory.unlink()
+        self.shared.clear()
+
+
+class DaskCluster(_Merging):
+    """Batches as tasks on a Dask distributed cluster. A model file is
+    shipped to the workers with the client's upload_file; a dotted module
+    must be importable there."""
+
+    def __init__(self, evaluator: Evaluator, recipe: Recipe, address: Any):
+        try:
+            from distributed import Client
+        except ImportError:
+            raise ModelError("--dask needs the dask extra: pip install 'gradcheck-cli[dask]'") from None
+        super().__init__(evaluator)
+        self.own_client = not isinstance(address, Client)
+        try:
+            self.client = Client(address) if self.own_client else address
+        except Exception as exc:
+            raise ModelError(f"cannot reach the Dask scheduler at {address!r}: {exc}") from None
+        if recipe.target is not None and recipe.source and _split_target(recipe.target)[0].endswith(".py"):
+            # Workers import the uploaded copy by its module name.
+            self.client.upload_file(recipe.source)
+            module = os.path.splitext(os.path.basename(recipe.source))[0]
+            attr = _split_target(recipe.target)[1]
+            recipe = dataclasses.replace(recipe, target=module + (f":{attr}" if attr else ""))
+        self.workers = max(1, len(self.client.scheduler_info().get("workers", {})))
+        self.recipe = self.client.scatter(recipe, broadcast=True)
+        self.job: Job | None = None
+
+    def estimates(self, probes: Sequence[Probe], on_each: Callable[[int, Estimate], None]) -> None:
+        job = self.client.scatter(self.job, broadcast=True)
+        futures = [self.client.submit(run_batch, self.recipe, job, batch, pure=False)
+                   for batch in batches(probes, self.workers)]
+        position = 0
+        for future in futures:  # in order, each as soon as it is done
+            position = self.merge(future.result(), position, on_each)
+
+    def close(self, *, kill: bool = False) -> None:
+        if self.own_client:
+            self.client.close()
+
+
+def resolve_jobs(jobs: int | str) -> int:
+    """--jobs N, or 'auto': this machine's cores."""
+    if jobs == "auto":
+        return os.cpu_count() or 1
+    jobs = int(jobs)
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1 (or 'auto'), got {jobs}")
+    return jobs

@@ -1,0 +1,137 @@
+"""--jobs and --dask: the same results as in process, only faster."""
+
+import json
+import shutil
+import time
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from gradcheck_cli import ModelError, check
+from gradcheck_cli.cli import main
+
+from .conftest import SAMPLES
+
+
+def run(*args):
+    return CliRunner().invoke(main, [*map(str, args)], prog_name="gradcheck")
+
+
+def without_timings(text: str) -> str:
+    data = json.loads(text)
+    data.pop("seconds")
+    return json.dumps(data, indent=2, sort_keys=True)
+
+
+SPARSE_BUG = """
+import numpy as np
+x = np.random.default_rng(1).standard_normal(300)
+params = {"E": np.random.default_rng(2).standard_normal(300), "b": np.ones(2)}
+def loss(p): return float(np.sum(np.sin(p["E"]) * x) + np.sum(p["b"] ** 2))
+def grad(p):
+    g = np.cos(p["E"]) * x
+    g[123] *= -1.0
+    return {"E": g, "b": 2 * p["b"]}
+"""
+
+
+@pytest.mark.parametrize("name", ["svm_at_kink", "dropout", "two_layer_net", "buggy_sigmoid", "softmax"])
+def test_jobs_2_gives_byte_identical_json(name):
+    one = run(SAMPLES / f"{name}.py", "--format", "json", "--samples", "all")
+    two = run(SAMPLES / f"{name}.py", "--format", "json", "--samples", "all", "--jobs", "2")
+    assert one.exit_code == two.exit_code
+    assert without_timings(one.stdout) == without_timings(two.stdout)
+
+
+def test_identical_with_drill_down_five_point_and_warnings(model_file):
+    path = model_file(SPARSE_BUG)
+    for extra in ([], ["--method", "five-point"], ["--h", "auto"]):
+        one = run(path, "--format", "json", "--samples", "5", *extra)
+        two = run(path, "--format", "json", "--samples", "5", "--jobs", "2", *extra)
+        assert without_timings(one.stdout) == without_timings(two.stdout)
+        assert any(d["drilled"] for b in json.loads(two.stdout)["blocks"] for d in b["dims"])
+
+
+def test_jobs_auto():
+    assert check(str(SAMPLES / "softmax.py"), jobs="auto").verdict == "pass"
+
+
+def module_level_loss(p):
+    return float(np.sum(np.tanh(p["w"])))
+
+
+def module_level_grad(p):
+    return {"w": 1 - np.tanh(p["w"]) ** 2}
+
+
+def test_functions_defined_at_module_level_can_go_to_workers():
+    params = {"w": np.linspace(-1, 1, 30)}
+    one = check(loss=module_level_loss, grad=module_level_grad, params=params).to_dict()
+    two = check(loss=module_level_loss, grad=module_level_grad, params=params, jobs=2).to_dict()
+    one.pop("seconds"), two.pop("seconds")
+    assert one == two
+
+
+def test_lambdas_cannot_go_to_workers_and_the_message_says_so():
+    with pytest.raises(ModelError, match="functions defined at a module's top level"):
+        check(loss=lambda p: float(np.sum(p)), grad=lambda p: np.ones_like(p), params=np.ones(3), jobs=2)
+
+
+def test_bad_jobs_value():
+    result = run(SAMPLES / "cube.py", "--jobs", "0")
+    assert result.exit_code == 2 and "must be at least 1" in result.stderr
+
+
+def test_timeout_stops_workers_stuck_in_user_code(model_file):
+    path = model_file("""
+        import numpy as np
+        params = {"w": np.ones(8)}
+        def loss(p):
+            if p["w"][3] != 1.0:
+                while True:
+                    pass
+            return float(np.sum(p["w"] ** 2))
+        def grad(p): return {"w": 2 * p["w"]}
+    """)
+    started = time.monotonic()
+    result = run(path, "--jobs", "2", "--timeout", "3")
+    assert result.exit_code == 2 and "timed out" in result.stderr
+    assert time.monotonic() - started < 30
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def test_dask_gives_the_same_report(dask_client, tmp_path):
+    # A copy with a name of its own: Dask workers import uploaded files by module name.
+    path = tmp_path / "svm_kink_for_dask.py"
+    shutil.copy(SAMPLES / "svm_at_kink.py", path)
+    one = check(str(path), samples=None).to_dict()
+    dask = check(str(path), samples=None, dask=dask_client).to_dict()
+    one.pop("seconds"), dask.pop("seconds")
+    assert one == dask
+    assert dask["kink_crossings"] == 6 and dask["blocks"][0]["dims"][0]["kink"]["file"] == str(path)
+
+
+def test_dask_from_the_command_line(dask_client, tmp_path):
+    path = tmp_path / "softmax_for_dask.py"
+    shutil.copy(SAMPLES / "softmax.py", path)
+    address = dask_client.scheduler.address
+    one = run(path, "--format", "json")
+    dask = run(path, "--format", "json", "--dask", address)
+    assert dask.exit_code == 0, dask.output
+    assert without_timings(one.stdout) == without_timings(dask.stdout)
+
+
+def test_unreachable_dask_scheduler():
+    pytest.importorskip("distributed")
+    result = run(SAMPLES / "cube.py", "--dask", "tcp://127.0.0.1:1", "--timeout", "60")
+    assert result.exit_code == 2 and "Dask scheduler" in result.stderr
