@@ -127,8 +127,15 @@ class Evaluator:
         for name, block in self._work.items():
             np.copyto(block, self._pristine[name])
 
-    def _verify_unchanged(self, label: str) -> None:
+    def verify_all(self, label: str | None = None) -> None:
+        """Every block as it was (after a run of evaluations that each
+        verified only the block they perturbed)."""
+        self._verify_unchanged(label or self._loss_label)
+
+    def _verify_unchanged(self, label: str, only: str | None = None) -> None:
         for name, block in self._work.items():
+            if only is not None and name != only:
+                continue
             if not np.array_equal(block, self._pristine[name]):
                 index, new, old = _first_difference(block, self._pristine[name])
                 self._restore_all()
@@ -183,7 +190,9 @@ class Evaluator:
                 np.copyto(target, self._pristine[block])
             else:
                 flat[index] = self._pristine[block].reshape(-1)[index]
-        self._verify_unchanged(self._loss_label)
+        # The perturbed block now; the others once, after the probes (verify_all):
+        # a change there is caught all the same, and the check discarded.
+        self._verify_unchanged(self._loss_label, only=block)
         return result
 
     def loss_complex(self, block: str, index: int | None, step: float, direction: np.ndarray | None = None) -> complex:

@@ -129,6 +129,7 @@ def run_batch(recipe: Recipe, job: Job, probes: Sequence[Probe]) -> BatchResult:
                 for event in base.trace])
         with Evaluator(model, seed=job.seed, track_kinks=job.track_kinks) as evaluator:
             found = [estimate(evaluator, p, base, method=job.method, h=job.h, sigma=job.sigma) for p in probes]
+            evaluator.verify_all()
         if moved:
             found = [_relocate(e, model.source, recipe.source) for e in found]
         return BatchResult(found, evaluator.evaluations, dict(evaluator.model_warnings),

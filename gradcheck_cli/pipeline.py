@@ -146,6 +146,7 @@ def check(
                 try:
                     results += [_BlockEstimates(block) for block in plans]
                     _evaluate_blocks(evaluator, base, settings, sigma, step, results, executor)
+                    evaluator.verify_all()
                 except BaseException:
                     executor.close(kill=True)
                     raise

@@ -228,3 +228,16 @@ def test_loss_and_grad_is_called_once_per_point_at_the_start():
     # the noise, then 2 per coordinate
     report = check(loss_and_grad=lambda p: (sq_loss(p), sq_grad(p)), params=PARAMS, samples=None)
     assert report.evaluations == 2 + 6 + 2 * 4
+
+
+def test_a_change_to_another_block_than_the_perturbed_one_is_caught_too():
+    params = {"W": np.ones((2, 2)), "b": np.ones(3)}
+
+    def loss(p):
+        if p["b"][0] != 1.0:
+            p["W"][1, 1] = 5.0  # writes into a block other than the one perturbed
+        return float(np.sum(p["W"] ** 2) + np.sum(p["b"] ** 2))
+
+    with pytest.raises(ParamsModifiedError, match=r"params\['W'\]"):
+        check(loss=loss, grad=lambda p: {"W": 2 * p["W"], "b": 2 * p["b"]}, params=params, samples=None)
+    assert params["W"][1, 1] == 1.0
