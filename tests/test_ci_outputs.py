@@ -132,11 +132,16 @@ def test_github_format_is_automatic_on_github_actions():
     assert "::error" not in plain.stdout
 
 
-def test_github_format_for_an_unusable_model():
+def test_github_format_for_an_unusable_model(model_file):
     result = run(BROKEN, "--format", "github")
     assert result.exit_code == 2
     assert result.stdout.startswith("::error file=")
-    assert "%0A" not in result.stdout.splitlines()[0] or True
+    assert "cannot be checked::loss is inf at the starting point" in result.stdout
+    # a message with the user's traceback spans lines: one annotation all the same
+    raising = model_file("import numpy as np\nparams = {'w': np.ones(2)}\n"
+                         "def loss(p):\n    raise ValueError('broken')\ndef grad(p): return {'w': p['w']}\n")
+    lines = run(raising, "--format", "github").stdout.splitlines()
+    assert len(lines) == 1 and "%0A" in lines[0] and "ValueError: broken" in lines[0]
 
 
 def test_annotation_escaping():

@@ -152,10 +152,13 @@ def test_sanity_cli_exit_codes_json_and_junit(tmp_path):
     assert data["verdict"] == "pass" and len(data["checks"]) == 4 and len(data["losses"]) == 201
     root = ET.parse(xml).getroot()
     assert root.get("tests") == "4" and root.get("failures") == "0"
-    bad = run("sanity", SAMPLES / "softmax.py", "--classes", "4", "--expect-loss", "9")
+    bad = run("sanity", SAMPLES / "softmax.py", "--classes", "4", "--expect-loss", "9", "--junit-xml", xml)
     assert bad.exit_code == 1 and "FAIL" in bad.stdout
-    skipped = ET.parse(xml).getroot()
-    assert skipped is not None
+    failures = ET.parse(xml).getroot().findall(".//failure")
+    assert len(failures) == 1 and "expected 9 (--expect-loss)" in failures[0].get("message")
+    run("sanity", SANE, "--junit-xml", xml)  # no --classes, no --reg: two checks skipped
+    root = ET.parse(xml).getroot()
+    assert root.get("skipped") == "2" and len(root.findall(".//skipped")) == 2
 
 
 def test_sanity_text_draws_the_loss_curve():
