@@ -84,38 +84,29 @@ def _config_argument(args: list[str]) -> str | None:
     return None
 
 
-class _Samples(click.ParamType):
-    name = "N|all"
+class _CountOr(click.ParamType):
+    """A whole number of at least 1, or a keyword (`--samples all`, `--jobs auto`)."""
+
+    def __init__(self, keyword: str, meaning):
+        self.keyword, self.meaning = keyword, meaning
+        self.name = f"N|{keyword}"
 
     def convert(self, value, param, ctx):
-        if isinstance(value, int) or value is None:
+        if isinstance(value, int) or value is None or value == self.meaning:
             return value
-        if str(value).lower() == "all":
-            return None
+        if str(value).lower() == self.keyword:
+            return self.meaning
         try:
             number = int(value)
         except ValueError:
-            self.fail(f"{value!r} is neither a whole number nor 'all'", param, ctx)
+            self.fail(f"{value!r} is neither a whole number nor '{self.keyword}'", param, ctx)
         if number < 1:
-            self.fail(f"{value!r} must be at least 1 (or 'all')", param, ctx)
+            self.fail(f"{value!r} must be at least 1 (or '{self.keyword}')", param, ctx)
         return number
 
 
-class _Jobs(click.ParamType):
-    name = "N|auto"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, int):
-            return value
-        if str(value).lower() == "auto":
-            return "auto"
-        try:
-            number = int(value)
-        except ValueError:
-            self.fail(f"{value!r} is neither a whole number nor 'auto'", param, ctx)
-        if number < 1:
-            self.fail(f"{value!r} must be at least 1 (or 'auto')", param, ctx)
-        return number
+_SAMPLES = _CountOr("all", None)  # None: every coordinate
+_JOBS = _CountOr("auto", "auto")
 
 
 class _Step(click.ParamType):
@@ -154,7 +145,7 @@ def _option(*names, **kwargs):
 _MODEL_OPTIONS = [
     _option("--params", "params_file", metavar="FILE.npz", type=click.Path(dir_okay=False),
             help="Parameters from an .npz file (keys = block names), instead of init_params / params."),
-    _option("--samples", type=_Samples(), default=str(DEFAULT_SAMPLES), show_default=True,
+    _option("--samples", type=_SAMPLES, default=str(DEFAULT_SAMPLES), show_default=True,
             help="Coordinates checked per parameter block; 'all' checks every one."),
     _option("--method", type=click.Choice(METHODS), default="central", show_default=True,
             help="central (error O(h^2)), five-point (O(h^4), twice the evaluations), or complex-step "
@@ -246,7 +237,7 @@ models, the worst.""",
                    "characteristic point, not a degenerate initialisation.")
 @click.option("--lr", type=_POSITIVE, metavar="FLOAT",
               help="Learning rate for --warmup.  [default: one whose first update is 1e-3 of the parameters]")
-@click.option("--jobs", type=_Jobs(), default="1", show_default=True,
+@click.option("--jobs", type=_JOBS, default="1", show_default=True,
               help="Worker processes for the evaluations ('auto': one per core). Results are the same as with 1.")
 @click.option("--dask", "dask_address", metavar="ADDRESS",
               help="Run the evaluations on the Dask cluster whose scheduler is at ADDRESS (extra 'dask'); "
