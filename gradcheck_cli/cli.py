@@ -141,19 +141,13 @@ def _option(*names, **kwargs):
     return click.option(*names, **kwargs)
 
 
-# Options shared by every command that runs a model, defined once.
-_MODEL_OPTIONS = [
+# Options shared by the commands, defined once. Where the model and its
+# parameters come from (every command):
+_SOURCE_OPTIONS = [
     _option("--params", "params_file", metavar="FILE.npz", type=click.Path(dir_okay=False),
             help="Parameters from an .npz file (keys = block names), instead of init_params / params."),
-    _option("--samples", type=_SAMPLES, default=str(DEFAULT_SAMPLES), show_default=True,
-            help="Coordinates checked per parameter block; 'all' checks every one."),
-    _option("--method", type=click.Choice(METHODS), default="central", show_default=True,
-            help="central (error O(h^2)), five-point (O(h^4), twice the evaluations), or complex-step "
-                 "(exact to machine precision, for models that accept complex parameters)."),
     _option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
             help="Seeds the sampling, init_params(seed) and the RNGs reset before every model call."),
-    _option("--track-kinks/--no-track-kinks", default=True, show_default=True,
-            help="Track the winners of max/abs/masks to detect kink crossings."),
     _option("--set", "assignments", multiple=True, metavar="NAME=VALUE",
             help="Set a module-level constant of the model first (repeatable): --set KEEP=1.0 turns off "
                  "dropout, --set REG=0 the regularization."),
@@ -161,13 +155,32 @@ _MODEL_OPTIONS = [
             help="Read option defaults (and `models`) from FILE's [tool.gradcheck] instead of the nearest "
                  "pyproject.toml."),
 ]
+# How gradients are probed (check and sweep):
+_PROBE_OPTIONS = [
+    _option("--samples", type=_SAMPLES, default=str(DEFAULT_SAMPLES), show_default=True,
+            help="Coordinates checked per parameter block; 'all' checks every one."),
+    _option("--method", type=click.Choice(METHODS), default="central", show_default=True,
+            help="central (error O(h^2)), five-point (O(h^4), twice the evaluations), or complex-step "
+                 "(exact to machine precision, for models that accept complex parameters)."),
+    _option("--track-kinks/--no-track-kinks", default=True, show_default=True,
+            help="Track the winners of max/abs/masks to detect kink crossings."),
+]
+
+
+def _apply(decorators, command):
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
+
+
+def source_options(command):
+    """Where the model comes from: --params, --seed, --set, --config."""
+    return _apply(_SOURCE_OPTIONS, command)
 
 
 def model_options(command):
-    """Apply the shared model options (in order) to a command."""
-    for decorator in reversed(_MODEL_OPTIONS):
-        command = decorator(command)
-    return command
+    """The source options and the probing options (--samples, --method, --track-kinks)."""
+    return _apply(_SOURCE_OPTIONS + _PROBE_OPTIONS, command)
 
 
 def _run(work):
@@ -521,14 +534,7 @@ Exit codes: 0 pass (warnings allowed), 1 a check failed (or warned, with
 --strict), 2 the model or the command line is unusable.""",
 )
 @click.argument("model")
-@click.option("--params", "params_file", metavar="FILE.npz", type=click.Path(dir_okay=False),
-              help="Parameters from an .npz file (keys = block names), instead of init_params / params.")
-@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
-              help="Seeds init_params(seed) and the RNGs reset before every model call.")
-@click.option("--set", "assignments", multiple=True, metavar="NAME=VALUE",
-              help="Set a module-level constant of the model first (repeatable).")
-@click.option("--config", "config_file", metavar="FILE", type=click.Path(dir_okay=False),
-              help="Read option defaults from FILE's [tool.gradcheck] instead of the nearest pyproject.toml.")
+@source_options
 @click.option("--classes", type=click.IntRange(min=2), metavar="C",
               help="Number of classes: the initial loss should be ln C (softmax), or C - 1 with --svm.")
 @click.option("--svm", is_flag=True, help="The loss is a multiclass SVM (initial loss C - 1).")
