@@ -278,10 +278,13 @@ class ProcessPool(_Merging):
             ) from None
 
     def close(self, *, kill: bool = False) -> None:
+        processes = list(getattr(self.pool, "_processes", {}).values())
         if kill:
-            for process in list(getattr(self.pool, "_processes", {}).values()):
+            for process in processes:
                 process.terminate()
         self.pool.shutdown(wait=not kill, cancel_futures=True)
+        for process in processes:
+            process.join(timeout=5)  # reaped, not left to the interpreter's exit
         for memory in self.shared:
             memory.close()
             memory.unlink()

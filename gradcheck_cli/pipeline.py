@@ -130,27 +130,30 @@ def check(
         sigma = 0.0
         try:
             with Evaluator(loaded, seed=settings.seed, track_kinks=settings.track_kinks) as evaluator:
+                # Workers start now, to import the model while the start point is
+                # evaluated here; whatever happens from here on, they are stopped.
                 executor = _executor(evaluator, loaded, model, params_file, seed, overrides, jobs, dask)
-                base = evaluator.base_point()
-                sigma = _noise(evaluator, base, loaded, settings)
-                total = sum(len(block.indices) + len(block.directions) for block in plans)
-                done = [0]
-
-                def step() -> None:
-                    done[0] += 1
-                    out_of_time()  # between probes, where no timer signal can reach
-                    if progress is not None:
-                        progress(min(done[0], total), total)
-
-                executor.job = Job(base, settings.method, settings.h, sigma, settings.seed, settings.track_kinks)
+                finished = False
                 try:
+                    base = evaluator.base_point()
+                    sigma = _noise(evaluator, base, loaded, settings)
+                    total = sum(len(block.indices) + len(block.directions) for block in plans)
+                    done = [0]
+
+                    def step() -> None:
+                        done[0] += 1
+                        out_of_time()  # between probes, where no timer signal can reach
+                        if progress is not None:
+                            progress(min(done[0], total), total)
+
+                    executor.job = Job(base, settings.method, settings.h, sigma, settings.seed,
+                                       settings.track_kinks)
                     results += [_BlockEstimates(block) for block in plans]
                     _evaluate_blocks(evaluator, base, settings, sigma, step, results, executor)
                     evaluator.verify_all()
-                except BaseException:
-                    executor.close(kill=True)
-                    raise
-                executor.close()
+                    finished = True
+                finally:
+                    executor.close(kill=not finished)
         except (KeyboardInterrupt, StopSignal) as stop:
             elapsed = time.perf_counter() - started
             timed_out = isinstance(stop, StopSignal)

@@ -135,3 +135,12 @@ def test_unreachable_dask_scheduler():
     pytest.importorskip("distributed")
     result = run(SAMPLES / "cube.py", "--dask", "tcp://127.0.0.1:1", "--timeout", "60")
     assert result.exit_code == 2 and "Dask scheduler" in result.stderr
+
+
+def test_workers_are_stopped_when_the_start_point_fails():
+    import multiprocessing
+
+    before = set(multiprocessing.active_children())  # e.g. a Dask LocalCluster's workers
+    with pytest.raises(ModelError, match="max before exp"):
+        check(str(SAMPLES / "buggy_softmax_overflow.py"), jobs=2)
+    assert set(multiprocessing.active_children()) <= before
