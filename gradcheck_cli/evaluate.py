@@ -9,6 +9,7 @@ parameters were not modified, count it, and record the kink trace.
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import sys
 import warnings
@@ -81,6 +82,7 @@ class Evaluator:
         self._stack.callback(np.random.set_state, numpy_state)
         self._stack.callback(random.setstate, python_state)
         self._stack.enter_context(contextlib.redirect_stdout(sys.stderr))
+        self._stack.enter_context(_descriptor_1_to_stderr())
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -386,6 +388,29 @@ class Evaluator:
             bad = tuple(int(i) for i in np.argwhere(~np.isfinite(block))[0])
             raise ModelError(f"{label}[{name!r}] has a non-finite value {block[bad]} at index {list(bad)}")
         return block
+
+
+@contextlib.contextmanager
+def _descriptor_1_to_stderr():
+    """Point file descriptor 1 at stderr while user code may run: output that
+    bypasses sys.stdout (C extensions, os.write, worker processes started
+    meanwhile, which inherit it) must not land in a JSON report either."""
+    try:
+        sys.__stdout__.flush()
+        saved = os.dup(1)
+        os.dup2(2, 1)
+    except (OSError, AttributeError, ValueError):  # no real descriptors (embedded, closed)
+        yield
+        return
+    try:
+        yield
+    finally:
+        try:
+            sys.__stdout__.flush()
+        except (OSError, ValueError):
+            pass
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 _COMPLEX_WARNING = getattr(getattr(np, "exceptions", np), "ComplexWarning", Warning)

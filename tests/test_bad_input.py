@@ -208,3 +208,15 @@ def test_ctrl_c_prints_the_partial_report_and_exits_130(model_file):
     assert process.returncode == 130
     assert "PARTIAL  interrupted after" in out and "not checked: v" in out
     assert "interrupted" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_output_below_python_does_not_corrupt_json(model_file, jobs):
+    """os.write(1, ...) stands for C extensions: it bypasses sys.stdout. In a
+    worker process (--jobs 2) even a plain print does."""
+    path = model_file(GOOD.replace("def loss(p): return",
+                                   "import os\ndef loss(p):\n    os.write(1, b'C-level output\\n')\n    print('print')\n    return"))
+    result = subprocess.run([sys.executable, "-m", "gradcheck_cli", path, "--format", "json", "--jobs", jobs],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert json.loads(result.stdout)["verdict"] == "pass"
+    assert "C-level output" in result.stderr and "print" in result.stderr
