@@ -289,8 +289,9 @@ def check_command(ctx, models, params_file, samples, method, seed, track_kinks, 
 
     import time
 
-    from .pipeline import check
     from .errors import CheckTimeout, GradcheckError, Interrupted
+    from .model import _split_target
+    from .pipeline import check
     from .report import ModelFailure
 
     from .model import parse_assignments
@@ -303,7 +304,8 @@ def check_command(ctx, models, params_file, samples, method, seed, track_kinks, 
     stopped_code = None  # 2 when time ran out, 130 when interrupted
     ends = time.monotonic() + timeout if timeout else None
     for target in targets:
-        source = target.rsplit(":", 1)[0] if target.endswith(".py") or ".py:" in target else None
+        path_part = _split_target(target)[0]
+        source = path_part if path_part.endswith(".py") else None
         remaining = None if ends is None else ends - time.monotonic()
         if remaining is not None and remaining <= 0:
             results.append(ModelFailure(target, f"not checked: the --timeout of {timeout:g} s ran out", source))
@@ -339,9 +341,10 @@ def check_command(ctx, models, params_file, samples, method, seed, track_kinks, 
     if output_format == "json":
         from .render import json as json_render
 
-        json_render.render_many(results, sys.stdout) if len(targets) > 1 else (
-            json_render.render(results[0], sys.stdout) if results and not isinstance(results[0], ModelFailure)
-            else None)
+        if len(targets) > 1:
+            json_render.render_many(results, sys.stdout)
+        elif results and not isinstance(results[0], ModelFailure):  # an error went to stderr instead
+            json_render.render(results[0], sys.stdout)
     elif len(targets) > 1 and output_format == "text" and results:
         from .render import text
 

@@ -151,13 +151,18 @@ class Evaluator:
     def _loss_label(self) -> str:
         return "loss" if self.model.loss is not None else "loss_and_grad"
 
-    def _evaluate_loss(self, where: str) -> tuple[LossEval, Any]:
-        """The loss (and, from loss_and_grad, the unvalidated gradient)."""
+    def _call_loss(self, where: str, replace: dict | None = None) -> tuple[Any, list | None, Any]:
+        """The raw loss, its kink trace, and (from loss_and_grad) the unvalidated gradient."""
         fn = self.model.loss or self.model.loss_and_grad
-        result, trace = self._call(fn, self._loss_label, where, tracked=self.track_kinks)
+        result, trace = self._call(fn, self._loss_label, where, tracked=self.track_kinks, replace=replace)
         gradient = None
         if self.model.loss is None:
             result, gradient = self._split_pair(result)
+        return result, trace, gradient
+
+    def _evaluate_loss(self, where: str) -> tuple[LossEval, Any]:
+        """The validated loss (and, from loss_and_grad, the unvalidated gradient)."""
+        result, trace, gradient = self._call_loss(where)
         return LossEval(self._loss_value(result, self._loss_label), trace), gradient
 
     def loss(self, block: str | None = None, index: int | None = None, value: Any = None) -> LossEval:
@@ -211,9 +216,8 @@ class Evaluator:
             z += 1j * step * direction.reshape(z.shape)
             where = f"with an imaginary step along a random direction of {block}"
         expected = z.copy()
-        fn = self.model.loss or self.model.loss_and_grad
         try:
-            result, trace = self._call(fn, self._loss_label, where, tracked=self.track_kinks, replace={block: z})
+            result, trace, _ = self._call_loss(where, replace={block: z})
         except UserCodeError as exc:
             if isinstance(exc.original, (TypeError, ValueError)):
                 raise MethodError(
@@ -223,7 +227,7 @@ class Evaluator:
             raise
         if not np.array_equal(z, expected):
             raise ParamsModifiedError(f"{self._loss_label} modified params[{block!r}] in place {where}")
-        self._verify_unchanged(self._loss_label)
+        # The other blocks are verified once, after the probes (verify_all).
         for event in trace or ():
             if event.op.endswith("of complex values"):
                 raise MethodError(
@@ -236,9 +240,7 @@ class Evaluator:
                 f"{self._loss_label} discarded the imaginary part of a complex value (numpy warned: casting complex "
                 "values to real), so --method complex-step cannot be used; use --method central or five-point"
             )
-        if self.model.loss is None:
-            result = self._split_pair(result)[0]
-        value = np.asarray(kinks.untrack(result)) if not isinstance(result, (int, float, complex)) else np.asarray(result)
+        value = np.asarray(result)
         if value.size != 1 or value.dtype.kind not in "fiuc":
             self._loss_value(result, self._loss_label)  # raises the ordinary contract error
         if value.dtype.kind != "c":
@@ -338,7 +340,7 @@ class Evaluator:
         if isinstance(result, (int, float)):
             return float(result)
         if isinstance(result, (np.ndarray, np.generic)):
-            array = np.asarray(kinks.untrack(result))
+            array = np.asarray(result)  # a plain ndarray, also for a tracked result
             if array.size != 1:
                 raise ModelError(
                     f"{label} returned an array of shape {array.shape}; the loss must be a scalar "
@@ -374,7 +376,7 @@ class Evaluator:
     def _gradient_block(self, name: str, value: Any, label: str) -> np.ndarray:
         expected = self._pristine[name].shape
         try:
-            array = np.asarray(kinks.untrack(value))
+            array = np.asarray(value)
         except Exception as exc:
             raise ModelError(f"{label}[{name!r}] is not an array: {exc}") from None
         if array.dtype.kind not in "fiu":

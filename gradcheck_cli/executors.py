@@ -28,7 +28,7 @@ import numpy as np
 
 from .errors import ModelError
 from .evaluate import BasePoint, Evaluator
-from .model import Model, _split_target, from_functions, load_model
+from .model import Model, _split_target, from_functions, frozen_copies, load_model
 from .numeric import Estimate, Probe, estimate
 
 # Batches per worker: enough that a slow batch does not leave the others
@@ -57,11 +57,7 @@ class Recipe:
             loss, grad, loss_and_grad = self.functions
             model = from_functions(loss=loss, grad=grad, loss_and_grad=loss_and_grad,
                                    params=self.params if not self.single_array else self.params["params"])
-        params = {}
-        for name, block in self.params.items():
-            params[name] = np.array(block, dtype=np.float64)
-            params[name].setflags(write=False)
-        return dataclasses.replace(model, params=params)
+        return dataclasses.replace(model, params=frozen_copies(self.params))
 
 
 @dataclass(frozen=True)
@@ -74,6 +70,10 @@ class Job:
     sigma: float
     seed: int
     track_kinks: bool
+
+    def estimate(self, evaluator: Evaluator, probe: Probe) -> Estimate:
+        """The probe's estimate, with this check's method, step and noise."""
+        return estimate(evaluator, probe, self.base, method=self.method, h=self.h, sigma=self.sigma)
 
 
 @dataclass(frozen=True)
@@ -127,8 +127,9 @@ def run_batch(recipe: Recipe, job: Job, probes: Sequence[Probe]) -> BatchResult:
             base = dataclasses.replace(base, trace=[
                 event._replace(filename=model.source) if event.filename == recipe.source else event
                 for event in base.trace])
+        job = dataclasses.replace(job, base=base)
         with Evaluator(model, seed=job.seed, track_kinks=job.track_kinks) as evaluator:
-            found = [estimate(evaluator, p, base, method=job.method, h=job.h, sigma=job.sigma) for p in probes]
+            found = [job.estimate(evaluator, p) for p in probes]
             evaluator.verify_all()
         if moved:
             found = [_relocate(e, model.source, recipe.source) for e in found]
@@ -205,8 +206,7 @@ class InProcess:
 
     def estimates(self, probes: Sequence[Probe], on_each: Callable[[int, Estimate], None]) -> None:
         for position, probe in enumerate(probes):
-            on_each(position, estimate(self.evaluator, probe, self.job.base, method=self.job.method,
-                                       h=self.job.h, sigma=self.job.sigma))
+            on_each(position, self.job.estimate(self.evaluator, probe))
 
     def close(self, *, kill: bool = False) -> None:
         pass

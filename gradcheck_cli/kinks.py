@@ -114,10 +114,6 @@ def _record(op: str, outcome) -> None:
     _active.append(KinkEvent(filename, lineno, op, outcome))
 
 
-def _raw(x):
-    return x.view(np.ndarray) if isinstance(x, TrackedArray) else x
-
-
 def _taint(x):
     """Mark a result as parameter-derived, so operations on it are tracked too."""
     if isinstance(x, TrackedArray):
@@ -277,13 +273,6 @@ for _name in ("argmax", "argmin", "argsort", "argpartition"):
 def track(array: np.ndarray) -> TrackedArray:
     """A tracked view of ``array`` (writes go through, so mutation is still detectable)."""
     return array.view(TrackedArray)
-
-
-def untrack(value):
-    """``value`` with any TrackedArray turned back into a plain ndarray view."""
-    if isinstance(value, TrackedArray):
-        return value.view(np.ndarray)
-    return value
 
 
 def compare_traces(expected: list[KinkEvent], actual: list[KinkEvent]) -> Crossing | None:

@@ -165,6 +165,15 @@ def _call_init_params(init_params: Callable, seed: int, where: str):
         raise UserCodeError(f"{where}.init_params raised {type(exc).__name__}: {exc}", exc) from None
 
 
+def frozen_copies(params: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Read-only float64 copies: the parameters a check works from."""
+    copies = {}
+    for name, block in params.items():
+        copies[name] = np.array(block, dtype=np.float64, copy=True)
+        copies[name].setflags(write=False)
+    return copies
+
+
 def _as_float64_block(name: str, value: Any, origin: str, notes: list[str]) -> np.ndarray:
     try:
         array = np.asarray(value)
@@ -189,11 +198,10 @@ def _as_float64_block(name: str, value: Any, origin: str, notes: list[str]) -> n
             f"block {name!r} was {array.dtype}; it is checked as a float64 copy "
             f"(in {array.dtype} a correct gradient can show relative errors near 1e-2)"
         )
-    block = np.array(array, dtype=np.float64, copy=True)
+    block = frozen_copies({name: array})[name]
     if not np.all(np.isfinite(block)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(block))[0])
         raise ModelError(f"parameter block {name!r} from {origin} has a non-finite value {block[bad]} at index {list(bad)}")
-    block.setflags(write=False)
     return block
 
 

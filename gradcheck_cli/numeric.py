@@ -47,6 +47,7 @@ from .kinks import Crossing, compare_traces
 from .settings import (
     AUTO_STEPS,
     CURVATURE_MATCH,
+    DEFAULT_STEPS,
     EPS,
     GAP_NOISE_SIGMAS,
     KINK_GAP_SHRINK,
@@ -171,7 +172,7 @@ def _level(evaluator: Evaluator, probe: Probe, base: BasePoint, method: str, ste
         realised = np.array([p - x0 for p in points])
         w = weights(realised, absolute)
         analytic = float(g.reshape(-1)[probe.index])
-        one_sided = (realised[offsets.index(1)], -realised[offsets.index(-1)])
+        distance = dict(zip(offsets, np.abs(realised)))
     else:
         v = probe.direction.reshape(x.shape)
         points = [x + o * absolute * v for o in offsets]
@@ -179,7 +180,7 @@ def _level(evaluator: Evaluator, probe: Probe, base: BasePoint, method: str, ste
         # The analytic side uses the realised displacement, so rounding in
         # x + o*h*v cannot show up as a gradient error.
         analytic = float(np.sum(g * sum(wj * (p - x) for wj, p in zip(w, points))))
-        one_sided = (absolute, absolute)
+        distance = {o: abs(o) * absolute for o in offsets}
     values, traces = [], []
     for point in points:
         try:
@@ -203,19 +204,18 @@ def _level(evaluator: Evaluator, probe: Probe, base: BasePoint, method: str, ste
             if crossing is not None:
                 break
     f = dict(zip(offsets, values))
-    t = dict(zip(offsets, np.abs(realised) if probe.index is not None else [abs(o) * absolute for o in offsets]))
     noise = max(sigma, EPS * max(abs(base.loss), *map(abs, values)))
     wide_gap = None
     if 2 in f:
-        wide_gap = abs((f[2] - base.loss) / t[2] - (base.loss - f[-2]) / t[-2])
+        wide_gap = abs((f[2] - base.loss) / distance[2] - (base.loss - f[-2]) / distance[-2])
     return _Level(
         wide_gap=wide_gap,
         step=step,
         analytic=analytic,
         numeric=float(np.dot(w, values)),
-        forward=(f[1] - base.loss) / one_sided[0],
-        backward=(base.loss - f[-1]) / one_sided[1],
-        gap_noise=GAP_NOISE_SIGMAS * noise / min(one_sided),
+        forward=(f[1] - base.loss) / distance[1],
+        backward=(base.loss - f[-1]) / distance[-1],
+        gap_noise=GAP_NOISE_SIGMAS * noise / min(distance[1], distance[-1]),
         uncertainty=UNCERTAINTY_SIGMAS * noise * float(np.linalg.norm(w)),
         crossing=crossing,
     )
@@ -364,15 +364,14 @@ def complex_step(evaluator: Evaluator, probe: Probe, base: BasePoint, h: float) 
     x = evaluator.model.params[probe.block]
     g = base.gradient[probe.block]
     step = h * _scale(probe, x)
-    try:
-        value = evaluator.loss_complex(probe.block, probe.index, step, probe.direction)
-    except UserCodeError as exc:
-        analytic = float(g.reshape(-1)[probe.index]) if probe.index is not None else float("nan")
-        return Estimate(analytic, float("nan"), h, 1, error=str(exc))
     if probe.index is not None:
         analytic = float(g.reshape(-1)[probe.index])
     else:
         analytic = float(np.sum(g * probe.direction.reshape(x.shape)))
+    try:
+        value = evaluator.loss_complex(probe.block, probe.index, step, probe.direction)
+    except UserCodeError as exc:
+        return Estimate(analytic, float("nan"), h, 1, error=str(exc))
     if not np.isfinite(value.imag):
         return Estimate(analytic, float("nan"), h, 1, error=f"the loss is {value} with an imaginary step")
     numeric = value.imag / step
@@ -385,7 +384,7 @@ def estimate(evaluator: Evaluator, probe: Probe, base: BasePoint, *, method: str
     """The numeric derivative along ``probe`` by ``method`` at relative step ``h``
     (or ``"auto"``), with its uncertainty given loss noise ``sigma``."""
     if method == "complex-step":
-        return complex_step(evaluator, probe, base, h if h != "auto" else 1e-20)
+        return complex_step(evaluator, probe, base, DEFAULT_STEPS[method] if h == "auto" else h)
     try:
         if h == "auto":
             return _auto(evaluator, probe, base, method, sigma)

@@ -17,8 +17,8 @@ from .errors import CheckTimeout, Interrupted, ModelError, StopSignal
 from .evaluate import BasePoint, Evaluator
 from .executors import DaskCluster, InProcess, Job, ProcessPool, recipe_for, resolve_jobs
 from .grading import grade_block, grade_estimate, relative_error, verdict
-from .model import Model, from_functions, load_model
-from .numeric import Estimate, Probe, estimate, loss_noise
+from .model import Model, from_functions, frozen_copies, load_model
+from .numeric import Estimate, Probe, loss_noise
 from .report import Report, Warmup
 from .sampling import BlockPlan, plan
 from .training import train
@@ -149,7 +149,7 @@ def check(
                     executor.job = Job(base, settings.method, settings.h, sigma, settings.seed,
                                        settings.track_kinks)
                     results += [_BlockEstimates(block) for block in plans]
-                    _evaluate_blocks(evaluator, base, settings, sigma, step, results, executor)
+                    _evaluate_blocks(evaluator, settings, step, results, executor)
                     evaluator.verify_all()
                     finished = True
                 finally:
@@ -182,12 +182,8 @@ def _warm_up(model: Model, steps: int, lr: float | None, seed: int) -> tuple[Mod
     if not np.isfinite(training.loss_after):
         raise ModelError(f"{model.name}: the loss became {training.loss_after} during --warmup after "
                          f"{training.steps} steps at lr {training.lr:.2g}; give a smaller --lr")
-    params = {}
-    for name, block in training.params.items():
-        params[name] = np.array(block, dtype=np.float64)
-        params[name].setflags(write=False)
     warmed = Warmup(training.steps, training.lr, training.loss_before, training.loss_after, evaluator.evaluations)
-    return dataclasses.replace(model, params=params), warmed
+    return dataclasses.replace(model, params=frozen_copies(training.params)), warmed
 
 
 @contextlib.contextmanager
@@ -239,8 +235,8 @@ def _noise(evaluator: Evaluator, base: BasePoint, model: Model, settings: Settin
     return loss_noise(evaluator, base, largest, settings.seed)
 
 
-def _evaluate_blocks(evaluator: Evaluator, base: BasePoint, settings: Settings, sigma: float,
-                     step: Callable[[], None], results: list[_BlockEstimates], executor) -> None:
+def _evaluate_blocks(evaluator: Evaluator, settings: Settings, step: Callable[[], None],
+                     results: list[_BlockEstimates], executor) -> None:
     """Fill ``results``: every block's sampled probes go to the executor at
     once (no idle workers at block boundaries), each estimate landing in its
     block as it arrives (so an interrupted check keeps what finished); then
@@ -267,9 +263,9 @@ def _evaluate_blocks(evaluator: Evaluator, base: BasePoint, settings: Settings, 
     executor.estimates(probes, collect)
 
     def measure(probe: Probe) -> Estimate:
-        estimate_ = estimate(evaluator, probe, base, method=settings.method, h=settings.h, sigma=sigma)
+        found = executor.job.estimate(evaluator, probe)
         step()
-        return estimate_
+        return found
 
     for result in results:
         _drill_down(result, settings, measure)

@@ -12,10 +12,8 @@ from dataclasses import dataclass
 from .kinks import Crossing
 from .settings import Settings
 
-# Grades, from a dimension or a block. Order matters only for display.
+# Grades, from a dimension or a block.
 PASS, OK, WARN, FAIL, TINY, ZERO, KINK = "pass", "ok", "warn", "fail", "tiny", "zero", "kink"
-GRADES = (PASS, OK, WARN, FAIL, TINY, ZERO, KINK)
-VERDICTS = (PASS, WARN, FAIL)
 
 
 def _number(x: float | None) -> float | None:
@@ -141,10 +139,6 @@ class Report:
     source_line: int | None = None  # line of the gradient's definition in `source`
     stopped: str | None = None  # why the check stopped early (a partial report), if it did
     warmup: Warmup | None = None  # the SGD steps taken before checking (--warmup)
-
-    @property
-    def failed_blocks(self) -> tuple[BlockResult, ...]:
-        return tuple(b for b in self.blocks if b.grade == FAIL)
 
     def __rich__(self):
         """Rendered by a rich Console (and rich's Jupyter integration)."""

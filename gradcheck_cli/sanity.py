@@ -120,9 +120,14 @@ def sanity(
     data_only = resolve(model, params_file=params_file, seed=seed, overrides=data_overrides) if reg else as_is
     checks, evaluations = [], 0
 
+    # The overfit run starts where the initial-loss check looks: its first
+    # loss is that check's, with no evaluation of its own.
+    with Evaluator(data_only, seed=seed, track_kinks=False) as evaluator:
+        run = train(evaluator, steps, optimizer=optimizer, lr=lr)
+    evaluations += evaluator.evaluations
+
     # 1. initial loss
-    initial, spent, _ = _loss_at_start(data_only)
-    evaluations += spent
+    initial = run.loss_before
     expected, why = expect_loss, "--expect-loss"
     if expected is None and classes:
         expected, why = (classes - 1, f"C - 1 = {classes - 1} for an SVM over {classes} classes") if svm else \
@@ -163,9 +168,6 @@ def sanity(
         checks.append(SanityCheck("regularization raises the loss", SKIP, "give --reg NAME (the strength's constant)"))
 
     # 3. overfit, and 4. update/parameter ratios on the way
-    with Evaluator(data_only, seed=seed, track_kinks=False) as evaluator:
-        run = train(evaluator, steps, optimizer=optimizer, lr=lr)
-    evaluations += evaluator.evaluations
     start, end = run.loss_before, run.loss_after
     target = overfit_below if overfit_below is not None else start / overfit_factor
     how = f"below {overfit_below:g}" if overfit_below is not None else f"by {overfit_factor:g}x"

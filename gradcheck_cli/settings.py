@@ -24,7 +24,6 @@ EPS = float(np.finfo(np.float64).eps)
 METHODS = ("central", "five-point", "complex-step")
 DEFAULT_STEPS = {"central": 1e-5, "five-point": 1e-3, "complex-step": 1e-20}
 DEFAULT_METHOD = "central"
-DEFAULT_STEP = DEFAULT_STEPS[DEFAULT_METHOD]
 
 # --h auto tries these relative steps (per method) and keeps the one whose
 # estimated truncation + round-off error is smallest. Truncation at a step
