@@ -248,6 +248,9 @@ class ProcessPool(_Merging):
         # evaluates the start point and the loss noise.
         self.warming = [self.pool.submit(_pool_ready) for _ in range(jobs)]
 
+    def _processes(self) -> list:
+        return list((getattr(self.pool, "_processes", None) or {}).values())
+
     def _shared_job(self) -> Job:
         """The job with its gradient in shared memory: sent with every batch,
         it then costs a few names instead of the gradient's bytes."""
@@ -278,13 +281,14 @@ class ProcessPool(_Merging):
             ) from None
 
     def close(self, *, kill: bool = False) -> None:
-        processes = list(getattr(self.pool, "_processes", {}).values())
         if kill:
-            for process in processes:
+            for process in self._processes():
                 process.terminate()
-        self.pool.shutdown(wait=not kill, cancel_futures=True)
-        for process in processes:
-            process.join(timeout=5)  # reaped, not left to the interpreter's exit
+        # Terminated workers exit at once, so waiting is short either way.
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        for process in self._processes():  # whatever the pool still lists: reaped, not left running
+            process.terminate()
+            process.join(timeout=5)
         for memory in self.shared:
             memory.close()
             memory.unlink()
