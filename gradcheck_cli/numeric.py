@@ -36,6 +36,7 @@ picks the step where their sum is smallest.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from math import comb
 
@@ -95,19 +96,47 @@ class Estimate:
         return (self.crossing is not None and not self.harmless) or self.untracked_kink
 
 
-def weights(offsets: np.ndarray, h: float) -> np.ndarray:
+def weights(offsets, h: float) -> np.ndarray:
     """Weights w with sum(w_j f(x + offsets_j)) = f'(x) + O(h^n), n = len(offsets).
 
-    Solved for the given offsets (exact for polynomials of degree < n), so
-    realised, slightly asymmetric offsets keep the stencil's accuracy. For
-    offsets (h, -h) they are (1, -1)/2h; for (2h, h, -h, -2h) the classic
-    (-1, 8, -8, 1)/12h.
+    Exact for polynomials of degree < n, so realised, slightly asymmetric
+    offsets keep the stencil's accuracy. For offsets (h, -h) they are
+    (1, -1)/2h; for (2h, h, -h, -2h) the classic (-1, 8, -8, 1)/12h.
+
+    Closed forms in plain IEEE arithmetic, no linear solve: the weights are
+    the derivatives at 0 of the Lagrange basis polynomials, so they come out
+    the same to the last bit on every machine, whatever BLAS/LAPACK kernel
+    numpy uses (``h`` only documents the scale; the forms need none).
     """
-    scaled = np.asarray(offsets, dtype=float) / h
-    vandermonde = np.vander(scaled, increasing=True).T
-    unit = np.zeros(len(scaled))
-    unit[1] = 1.0
-    return np.linalg.solve(vandermonde, unit) / h
+    points = [float(o) for o in offsets]
+    if len(points) == 2:
+        a, b = points
+        return np.array([1.0 / (a - b), -1.0 / (a - b)])
+    result = []
+    for j, xj in enumerate(points):
+        others = [xm for m, xm in enumerate(points) if m != j]
+        denominator = 1.0
+        for xm in others:
+            denominator *= xj - xm
+        # L_j'(0) = sum over k of prod_{m != j, k} (0 - x_m), over prod_{m != j} (x_j - x_m)
+        numerator = 0.0
+        for k in range(len(others)):
+            term = 1.0
+            for m, xm in enumerate(others):
+                if m != k:
+                    term *= -xm
+            numerator += term
+        result.append(numerator / denominator)
+    return np.array(result)
+
+
+def combine(w: np.ndarray, values) -> float:
+    """sum(w_j f_j), in a fixed order of plain float operations (a BLAS dot
+    may sum in another order, or fuse, depending on the CPU)."""
+    total = 0.0
+    for wj, fj in zip(w.tolist(), values):
+        total += wj * fj
+    return total
 
 
 def _scale(probe: Probe, x: np.ndarray) -> float:
@@ -212,11 +241,11 @@ def _level(evaluator: Evaluator, probe: Probe, base: BasePoint, method: str, ste
         wide_gap=wide_gap,
         step=step,
         analytic=analytic,
-        numeric=float(np.dot(w, values)),
+        numeric=combine(w, values),
         forward=(f[1] - base.loss) / distance[1],
         backward=(base.loss - f[-1]) / distance[-1],
         gap_noise=GAP_NOISE_SIGMAS * noise / min(distance[1], distance[-1]),
-        uncertainty=UNCERTAINTY_SIGMAS * noise * float(np.linalg.norm(w)),
+        uncertainty=UNCERTAINTY_SIGMAS * noise * math.hypot(*w.tolist()),
         crossing=crossing,
     )
 
@@ -413,7 +442,7 @@ def loss_noise(evaluator: Evaluator, base: BasePoint, block: str, seed: int) -> 
     floor = EPS * abs(base.loss)
     x = evaluator.model.params[block]
     v = np.random.default_rng([seed, 7]).standard_normal(x.shape)
-    v /= np.linalg.norm(v)
+    v /= np.sqrt(np.sum(v * v))  # pairwise summation: the same on every BLAS
     delta = NOISE_PROBE_STEP * _scale(Probe(block), x)
     wide = _noise_table(evaluator, base, block, x, v, delta)
     if wide is None or wide <= NOISE_CONFIRM_ULPS * floor:
