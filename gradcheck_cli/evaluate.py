@@ -73,7 +73,9 @@ class Evaluator:
         self.model_warnings: dict[str, int] = {}
         self.last_warnings: list[type] = []  # categories the latest call warned with
         self._pristine = model.params
-        self._work = {name: np.array(block, copy=True) for name, block in model.params.items()}
+        # C order, so that reshape(-1) below is a view: a nudge written into
+        # it must reach the array the model is handed.
+        self._work = {name: np.array(block, order="C", copy=True) for name, block in model.params.items()}
         self._stack: contextlib.ExitStack | None = None
 
     def __enter__(self) -> "Evaluator":
@@ -208,7 +210,7 @@ class Evaluator:
 
         Raises MethodError when the model cannot carry complex numbers through.
         """
-        z = self._work[block].astype(np.complex128)
+        z = self._work[block].astype(np.complex128, order="C")
         if index is not None:
             z.reshape(-1)[index] += 1j * step
             where = f"with an imaginary step in {index_label(block, z.shape, index)}"

@@ -166,10 +166,15 @@ def _call_init_params(init_params: Callable, seed: int, where: str):
 
 
 def frozen_copies(params: dict[str, Any]) -> dict[str, np.ndarray]:
-    """Read-only float64 copies: the parameters a check works from."""
+    """Read-only float64 copies in C order: the parameters a check works from.
+
+    C order whatever the input's layout (Fortran, transposed, strided,
+    memory-mapped): element k of a block is then element k of its flat
+    view, so a nudge written through that view is the one the loss sees.
+    """
     copies = {}
     for name, block in params.items():
-        copies[name] = np.array(block, dtype=np.float64, copy=True)
+        copies[name] = np.array(block, dtype=np.float64, order="C", copy=True)
         copies[name].setflags(write=False)
     return copies
 
