@@ -21,7 +21,7 @@ import numpy as np
 
 from . import kinks
 from .errors import MethodError, ModelError, NondeterminismError, ParamsModifiedError, StopSignal, UserCodeError
-from .model import SINGLE_BLOCK, Model
+from .model import SINGLE_BLOCK, Model, own_imports
 from .settings import EPS, NONDETERMINISM_ULPS
 
 
@@ -57,8 +57,10 @@ class Evaluator:
     """Calls a model's functions at points near its parameters.
 
     Use as a context manager: inside it, numpy's and Python's global random
-    state are the evaluator's (restored afterwards), and anything the model
-    prints goes to stderr so that stdout stays a clean report.
+    state are the evaluator's (restored afterwards), the model's own modules
+    are the ones ``import`` finds (:func:`~gradcheck_cli.model.own_imports`),
+    and anything the model prints goes to stderr so that stdout stays a
+    clean report.
     """
 
     def __init__(self, model: Model, *, seed: int, track_kinks: bool = True):
@@ -80,6 +82,7 @@ class Evaluator:
 
     def __enter__(self) -> "Evaluator":
         self._stack = contextlib.ExitStack()
+        self._stack.enter_context(own_imports(self.model.imports))
         numpy_state, python_state = np.random.get_state(), random.getstate()
         self._stack.callback(np.random.set_state, numpy_state)
         self._stack.callback(random.setstate, python_state)

@@ -14,9 +14,12 @@ import importlib.util
 import inspect
 import itertools
 import os
+import site
 import sys
+import sysconfig
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any, Callable
 
 import numpy as np
@@ -43,6 +46,117 @@ class Model:
     notes: tuple[str, ...] = field(default_factory=tuple)
     source_line: int | None = None  # where grad (or loss_and_grad) is defined, for annotations
     namespace: Any = None  # the imported module, for reading its constants (--reg)
+    imports: "OwnImports | None" = None  # the modules that are the model's own, installed while it runs
+
+
+@dataclass
+class OwnImports:
+    """The modules a model's import brought in that belong to the model (its
+    file, its sibling modules, its local packages) and the directory it
+    imports from. They are in ``sys.modules`` only while the model's code
+    runs (:func:`own_imports`), so two models with a same-named
+    ``helpers.py`` each see their own, and nothing is left behind."""
+
+    modules: dict[str, ModuleType]
+    directory: str | None
+
+
+_MISSING = object()
+
+
+def _library_roots() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    roots = {paths.get(key) for key in ("stdlib", "platstdlib", "purelib", "platlib")}
+    roots.update(getattr(site, "getsitepackages", lambda: [])())
+    roots.add(getattr(site, "getusersitepackages", lambda: None)())
+    roots.add(os.path.dirname(_PACKAGE_DIR))  # where gradcheck itself is installed from
+    return tuple(os.path.realpath(r) + os.sep for r in roots if r)
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _belongs_to_model(name: str, module: Any) -> bool:
+    """A module of the user's own (re-importable per model), not a library's:
+    a Python source file outside the standard library, site-packages and
+    gradcheck itself. Extension modules are never re-imported."""
+    if name == __package__ or name.startswith(__package__ + "."):
+        return False
+    files = [getattr(module, "__file__", None)] + list(getattr(module, "__path__", None) or [])
+    files = [f for f in files if isinstance(f, str)]
+    if not files or any(f.endswith((".so", ".pyd")) for f in files):
+        return False
+    roots = _library_roots()
+    return not any(os.path.realpath(f).startswith(roots) for f in files)
+
+
+class _Importing:
+    """Records what a model's import adds to ``sys.modules`` and ``sys.path``,
+    then takes the model's own modules back out (into :class:`OwnImports`)
+    and puts back what the import displaced."""
+
+    def __init__(self, directory: str | None):
+        self.imports = OwnImports({}, directory)
+        self.before = set(sys.modules)
+        self.path = list(sys.path)
+        self.displaced: dict[str, Any] = {}  # name -> module it replaced (or _MISSING)
+        self.parents: list[tuple[ModuleType, str, Any]] = []  # package attributes the import rebound
+
+    def fresh(self, name: str) -> None:
+        """Import ``name`` afresh: its cached module (if any) is set aside
+        and restored after, untouched by --set and the model's state."""
+        self.displaced[name] = sys.modules.pop(name, _MISSING)
+        package, _, child = name.rpartition(".")
+        parent = sys.modules.get(package) if package else None
+        if parent is not None:
+            self.parents.append((parent, child, getattr(parent, child, _MISSING)))
+
+    def finish(self) -> OwnImports:
+        added = [n for n in list(sys.modules) if n not in self.before or n in self.displaced]
+        for name in added:
+            module = sys.modules.get(name)
+            if module is not None and (name in self.displaced or _belongs_to_model(name, module)):
+                self.imports.modules[name] = sys.modules.pop(name)
+        for name, module in self.displaced.items():
+            if module is not _MISSING:
+                sys.modules[name] = module
+        for parent, child, value in self.parents:
+            if value is _MISSING:
+                with contextlib.suppress(AttributeError):
+                    delattr(parent, child)
+            else:
+                setattr(parent, child, value)
+        sys.path[:] = self.path
+        return self.imports
+
+
+@contextlib.contextmanager
+def own_imports(imports: OwnImports | None):
+    """``sys.modules`` with the model's own modules (and ``sys.path`` with its
+    directory) while its code runs; afterwards both as they were. Modules
+    the model imports lazily meanwhile join its own."""
+    if imports is None:
+        yield
+        return
+    saved = {name: sys.modules.get(name, _MISSING) for name in imports.modules}
+    before = set(sys.modules) - set(imports.modules)
+    path = list(sys.path)
+    sys.modules.update(imports.modules)
+    if imports.directory is not None and imports.directory not in sys.path:
+        sys.path.insert(0, imports.directory)
+    try:
+        yield
+    finally:
+        for name in [n for n in list(sys.modules) if n not in before and n not in imports.modules]:
+            module = sys.modules.get(name)
+            if module is not None and _belongs_to_model(name, module):
+                imports.modules[name] = module
+        for name in imports.modules:
+            if saved.get(name, _MISSING) is _MISSING:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = saved[name]
+        sys.path[:] = path
 
 
 def _definition_line(fn: Callable | None) -> int | None:
@@ -64,21 +178,7 @@ def _looks_like_path(module: str) -> bool:
     return module.endswith(".py") or os.sep in module or "/" in module or os.path.exists(module)
 
 
-@contextlib.contextmanager
-def _user_import_context(directory: str | None):
-    """Let the model import its neighbours, and keep its prints off our stdout."""
-    added = directory is not None and directory not in sys.path
-    if added:
-        sys.path.insert(0, directory)
-    try:
-        with contextlib.redirect_stdout(sys.stderr):
-            yield
-    finally:
-        if added and directory in sys.path:
-            sys.path.remove(directory)
-
-
-def _import_file(path: str):
+def _import_file(path: str, importing: _Importing):
     if not os.path.exists(path):
         raise ModelError(f"model file not found: {path}")
     if os.path.isdir(path):
@@ -90,9 +190,10 @@ def _import_file(path: str):
     module_name = f"gradcheck_user_{next(_module_counter)}_{stem}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
+    importing.fresh(module_name)
     sys.modules[module_name] = module  # dataclasses and pickling look the module up here
     try:
-        with _user_import_context(os.path.dirname(path)):
+        with contextlib.redirect_stdout(sys.stderr):  # the model's prints stay off our stdout
             spec.loader.exec_module(module)
     except BaseException as exc:
         sys.modules.pop(module_name, None)
@@ -100,9 +201,10 @@ def _import_file(path: str):
     return module
 
 
-def _import_dotted(name: str):
+def _import_dotted(name: str, importing: _Importing):
+    importing.fresh(name)
     try:
-        with _user_import_context(os.getcwd()):
+        with contextlib.redirect_stdout(sys.stderr):
             return importlib.import_module(name)
     except ModuleNotFoundError as exc:
         if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
@@ -349,11 +451,26 @@ def load_model(target: str, *, params_file: str | None = None, seed: int = 0,
     module-level ``params``.
     """
     module_part, attr = _split_target(target)
-    if _looks_like_path(module_part):
-        module = _import_file(module_part)
+    is_file = _looks_like_path(module_part)
+    # A model imports its neighbours: a file's directory, or (a dotted
+    # module) the working directory, is on the path while its code runs.
+    directory = os.path.dirname(os.path.abspath(module_part)) if is_file else os.getcwd()
+    importing = _Importing(directory)
+    if directory not in sys.path:
+        sys.path.insert(0, directory)
+    try:
+        return _load(target, module_part, attr, is_file, importing, params_file, seed, overrides)
+    finally:
+        importing.finish()
+
+
+def _load(target: str, module_part: str, attr: str | None, is_file: bool, importing: _Importing,
+          params_file: str | None, seed: int, overrides: dict[str, str] | None) -> Model:
+    if is_file:
+        module = _import_file(module_part, importing)
         where = os.path.basename(module_part)
     else:
-        module = _import_dotted(module_part)
+        module = _import_dotted(module_part, importing)
         where = module_part
     source = getattr(module, "__file__", None)
     if overrides:
@@ -399,4 +516,4 @@ def load_model(target: str, *, params_file: str | None = None, seed: int = 0,
             "or a module-level dict `params`, or pass --params FILE.npz"
         )
     return Model(target, source, loss, grad, loss_and_grad, blocks, single, tuple(notes),
-                 _definition_line(grad or loss_and_grad), module)
+                 _definition_line(grad or loss_and_grad), module, importing.imports)

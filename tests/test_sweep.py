@@ -2,7 +2,6 @@
 
 import io
 import json
-import math
 
 import pytest
 from click.testing import CliRunner
@@ -40,11 +39,15 @@ def test_the_error_curve_is_v_shaped(smooth):
 
 
 def test_the_recommended_step_sits_near_the_bottom_of_the_v(smooth):
+    # Which step is best at the flat bottom of the V is decided by round-off,
+    # so the assertion is about error, not about which step: the chosen one is
+    # within a decade of the best, and is no step from an arm of the V.
     for curve in smooth.curves:
         best = min(curve.points, key=lambda p: p.rel_error)
         chosen = next(p for p in curve.points if p.h == curve.recommended_h)
-        assert abs(math.log10(chosen.h) - math.log10(best.h)) <= 1, curve.label
+        assert chosen.rel_error <= 10 * best.rel_error, curve.label
         assert chosen.rel_error < 1e-6
+        assert curve.points[0].h > chosen.h > curve.points[-1].h
 
 
 def test_kink_crossings_are_marked():
