@@ -25,6 +25,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import ModelError, StopSignal, UserCodeError
+from .process_state import borrows_process
 
 # The block name used when the params are one array instead of a dict.
 SINGLE_BLOCK = "params"
@@ -442,6 +443,7 @@ def parse_assignments(items) -> dict[str, str]:
     return result
 
 
+@borrows_process
 def load_model(target: str, *, params_file: str | None = None, seed: int = 0,
                overrides: dict[str, str] | None = None) -> Model:
     """Import ``target`` (``file.py``, ``pkg.module``, either with ``:ATTR``) as a Model.

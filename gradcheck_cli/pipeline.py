@@ -19,6 +19,7 @@ from .executors import DaskCluster, InProcess, Job, ProcessPool, recipe_for, res
 from .grading import grade_block, grade_estimate, relative_error, verdict
 from .model import Model, from_functions, frozen_copies, load_model
 from .numeric import Estimate, Probe, loss_noise
+from .process_state import borrows_process
 from .report import Report, Warmup
 from .sampling import BlockPlan, plan
 from .training import train
@@ -70,6 +71,7 @@ class _BlockEstimates:
     drilled: set[int] = field(default_factory=set)  # coordinates found by drill-down
 
 
+@borrows_process
 def check(
     model: str | Model | None = None,
     *,
@@ -111,6 +113,11 @@ def check(
     it runs out, :class:`~gradcheck_cli.errors.CheckTimeout` is raised with
     a report of what finished; Ctrl-C raises
     :class:`~gradcheck_cli.errors.Interrupted` (a KeyboardInterrupt) likewise.
+
+    The caller's process is left as it was found (global RNGs, streams,
+    signal handlers, a pending interval timer, warning filters, loaded
+    modules), and checks run one at a time: a call from a second thread
+    waits for the first to finish.
     """
     started = time.perf_counter()
     settings = Settings(h=h, samples=samples, directions=directions, seed=seed, method=method,
@@ -209,12 +216,17 @@ def _deadline(seconds: float | None):
         raise StopSignal()
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    pending, interval = signal.setitimer(signal.ITIMER_REAL, seconds)  # the caller's timer, if any
+    started = time.monotonic()
     try:
         yield out_of_time
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        if pending > 0:
+            # The caller's timer goes on; one due meanwhile fires at once.
+            left = pending - (time.monotonic() - started)
+            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-6), interval)
 
 
 def _executor(evaluator, loaded, model, params_file, seed, overrides, jobs, dask):

@@ -24,6 +24,7 @@ import numpy as np
 from .errors import ModelError
 from .evaluate import Evaluator
 from .pipeline import check, resolve
+from .process_state import borrows_process
 from .report import FAIL, PASS, WARN, Report, _number
 from .settings import (
     DEFAULT_LOSS_TOLERANCE,
@@ -90,6 +91,7 @@ def _current_value(model, name: str) -> Any:
     return value
 
 
+@borrows_process
 def sanity(
     model: str,
     *,
@@ -229,6 +231,7 @@ class RegularizationSplit:
                                    "overall": self.overall, "dominates": self.dominates}}
 
 
+@borrows_process
 def regularization_split(model: str, name: str, *, overrides: dict[str, str] | None = None,
                          params_file: str | None = None, seed: int = DEFAULT_SEED,
                          **options: Any) -> RegularizationSplit:

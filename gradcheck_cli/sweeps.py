@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .pipeline import check, resolve
+from .process_state import borrows_process
 from .errors import ModelError
 from .evaluate import Evaluator
 from .grading import relative_error
@@ -95,6 +96,7 @@ class SweepReport:
         }
 
 
+@borrows_process
 def sweep(
     model: Any = None,
     *,

@@ -1,0 +1,58 @@
+"""What a check borrows from the process it runs in, and gives back.
+
+User code runs in the caller's process. It may seed numpy's global RNG
+(CS231n's ``init`` calls ``np.random.seed``), and gradcheck itself reseeds
+before every evaluation; it may install signal handlers, change warning
+filters or replace ``sys.stdout``. Every public entry point that runs user
+code is wrapped in :func:`borrows_process`: it restores all of that on
+every exit path, and runs one check at a time per process, because the
+global RNGs, the kink recorder and file descriptor 1 are per process, not
+per thread. (A second thread calling ``check()`` waits for the first.)
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import signal
+import sys
+import threading
+import warnings
+from typing import Callable, TypeVar
+
+import numpy as np
+
+# Re-entrant: check() calls load_model(), sweep() and sanity() call check().
+_LOCK = threading.RLock()
+
+# Handlers a model may install that change how the process stops.
+_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGALRM", "SIGHUP") if hasattr(signal, name))
+
+F = TypeVar("F", bound=Callable)
+
+
+def borrows_process(fn: F) -> F:
+    """Run ``fn`` alone in this process, restoring the global RNGs (numpy's
+    and ``random``'s), ``sys.stdout``/``sys.stderr``, the warning filters and
+    the signal handlers afterwards, however it ends."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with _LOCK:
+            numpy_state, python_state = np.random.get_state(), random.getstate()
+            streams = sys.stdout, sys.stderr
+            main = threading.current_thread() is threading.main_thread()
+            handlers = {s: signal.getsignal(s) for s in _SIGNALS} if main else {}
+            try:
+                with warnings.catch_warnings():
+                    return fn(*args, **kwargs)
+            finally:
+                np.random.set_state(numpy_state)
+                random.setstate(python_state)
+                sys.stdout, sys.stderr = streams
+                for number, handler in handlers.items():
+                    # None: installed from C, not restorable from Python (and not ours).
+                    if handler is not None and signal.getsignal(number) is not handler:
+                        signal.signal(number, handler)
+
+    return wrapper  # type: ignore[return-value]

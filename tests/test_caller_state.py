@@ -1,0 +1,107 @@
+"""check() leaves its caller as it found it: global RNGs, a pending timer,
+signal handlers, warning filters, streams, file descriptor 1; and checks
+from two threads give the results they give one after the other."""
+
+import os
+import random
+import signal
+import sys
+import threading
+import warnings
+
+import numpy as np
+import pytest
+
+from gradcheck_cli import check, load_model
+
+from .conftest import SAMPLES
+
+RUDE_MODEL = """
+import signal, sys, warnings
+import numpy as np
+
+warnings.simplefilter("ignore")
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+sys.stdout = sys.stderr
+
+def init_params(seed=0):
+    np.random.seed(seed)  # the CS231n style
+    return {"W": 0.01 * np.random.randn(3, 2)}
+
+def loss(p):
+    return float(np.sum(np.sin(p["W"])))
+
+def grad(p):
+    return {"W": np.cos(p["W"])}
+"""
+
+
+def _rng_states():
+    return np.random.get_state()[1].copy(), random.getstate()
+
+
+@pytest.mark.parametrize("entry", ["check", "load_model"])
+def test_global_rngs_are_restored(model_file, entry):
+    path = model_file(RUDE_MODEL)
+    np.random.seed(1234)
+    random.seed(1234)
+    numpy_before, python_before = _rng_states()
+    (check if entry == "check" else load_model)(path)
+    numpy_after, python_after = _rng_states()
+    assert np.array_equal(numpy_before, numpy_after) and python_before == python_after
+
+
+def test_signal_handlers_warning_filters_and_streams_are_restored(model_file):
+    path = model_file(RUDE_MODEL)
+    handler = signal.getsignal(signal.SIGTERM)
+    filters = list(warnings.filters)
+    stdout, stderr = sys.stdout, sys.stderr
+    descriptor = os.fstat(1)
+    assert check(path).verdict == "pass"
+    assert signal.getsignal(signal.SIGTERM) is handler
+    assert list(warnings.filters) == filters
+    assert sys.stdout is stdout and sys.stderr is stderr
+    after = os.fstat(1)
+    assert (after.st_dev, after.st_ino) == (descriptor.st_dev, descriptor.st_ino)
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs interval timers")
+def test_a_pending_interval_timer_of_the_caller_survives_a_timeout(model_file):
+    fired = []
+    previous = signal.signal(signal.SIGALRM, lambda *_: fired.append(True))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 50.0)
+        check(model_file(RUDE_MODEL), timeout=30)
+        remaining, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 40 < remaining <= 50
+        assert not fired
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _comparable(report):
+    document = report.to_dict()
+    document.pop("seconds", None)
+    return document
+
+
+def test_two_threads_get_the_sequential_results():
+    # The ReLU net shows kink crossings that are not there when another
+    # thread's evaluations land in its kink trace.
+    targets = [str(SAMPLES / "two_layer_net.py")] * 3 + [str(SAMPLES / "svm_at_kink.py")]
+    sequential = [_comparable(check(t)) for t in targets]
+    descriptor = os.fstat(1)
+    results: dict[int, dict] = {}
+
+    def run(i):
+        results[i] = _comparable(check(targets[i]))
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(targets))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert [results[i] for i in range(len(targets))] == sequential
+    after = os.fstat(1)
+    assert (after.st_dev, after.st_ino) == (descriptor.st_dev, descriptor.st_ino)
