@@ -26,10 +26,11 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .errors import ModelError
+from .errors import ModelError, NondeterminismError
 from .evaluate import BasePoint, Evaluator
 from .model import Model, _split_target, from_functions, frozen_copies, load_model
 from .numeric import Estimate, Probe, estimate
+from .settings import EPS, NONDETERMINISM_ULPS
 
 # Batches per worker: enough that a slow batch does not leave the others
 # idle at the end, few enough that per-task overhead (pickling, scheduling,
@@ -104,6 +105,7 @@ def recipe_for(model: Model, target: str | None, params_file, seed, overrides) -
 
 _worker_lock = threading.Lock()
 _worker_models: dict[int, tuple[Recipe, Model]] = {}
+_verified: set[int] = set()  # ids of the recipes whose start point this worker has confirmed
 
 
 def _model_for(recipe: Recipe) -> Model:
@@ -111,9 +113,31 @@ def _model_for(recipe: Recipe) -> Model:
     cached = _worker_models.get(key)
     if cached is None or cached[0] is not recipe:
         _worker_models.clear()  # one check at a time per worker
+        _verified.clear()
         cached = (recipe, recipe.build())
         _worker_models[key] = cached
     return cached[1]
+
+
+def _confirm_start_point(recipe: Recipe, evaluator: Evaluator, expected: float) -> None:
+    """The loss at the start point here must be the parent's: a model whose
+    data depend on the process (a vocabulary from list(set(words)), a seed
+    from the pid) computes another function in every worker, and its
+    differences would pass for derivatives. Once per worker and check; not
+    counted, so the report stays that of --jobs 1."""
+    if id(recipe) in _verified:
+        return
+    here = evaluator.loss().value
+    evaluator.evaluations -= 1
+    if not (here == expected or abs(here - expected) <= NONDETERMINISM_ULPS * EPS * max(abs(here), abs(expected))):
+        raise NondeterminismError(
+            f"the loss at the starting point is {expected!r} in gradcheck's process but {here!r} in a worker "
+            f"process (pid {os.getpid()}): the model computes something that depends on the process it runs "
+            "in, such as the order of a set of strings (it changes with PYTHONHASHSEED), the process id, or "
+            "the time. Workers would check another function; make the model the same in every process "
+            "(e.g. sorted(set(words))), or run without --jobs / --dask."
+        )
+    _verified.add(id(recipe))
 
 
 def run_batch(recipe: Recipe, job: Job, probes: Sequence[Probe]) -> BatchResult:
@@ -129,6 +153,7 @@ def run_batch(recipe: Recipe, job: Job, probes: Sequence[Probe]) -> BatchResult:
                 for event in base.trace])
         job = dataclasses.replace(job, base=base)
         with Evaluator(model, seed=job.seed, track_kinks=job.track_kinks) as evaluator:
+            _confirm_start_point(recipe, evaluator, job.base.loss)
             found = [job.estimate(evaluator, p) for p in probes]
             evaluator.verify_all()
         if moved:

@@ -144,3 +144,53 @@ def test_workers_are_stopped_when_the_start_point_fails():
     with pytest.raises(ModelError, match="max before exp"):
         check(str(SAMPLES / "buggy_softmax_overflow.py"), jobs=2)
     assert set(multiprocessing.active_children()) <= before
+
+
+PROCESS_DEPENDENT = """
+import os
+import numpy as np
+# Data drawn from the process id: every worker process checks another function.
+X = np.random.default_rng(os.getpid()).standard_normal((6, 3))
+params = {"W": np.ones(3)}
+def loss(p): return float(np.sum(np.tanh(X @ p["W"])))
+def grad(p): return {"W": X.T @ (1 - np.tanh(X @ p["W"]) ** 2)}
+"""
+
+
+def test_workers_refuse_a_model_that_depends_on_the_process(model_file):
+    path = model_file(PROCESS_DEPENDENT)
+    assert run(path).exit_code == 0  # in process, a correct gradient of its own data
+    result = run(path, "--jobs", "2")
+    assert result.exit_code == 2
+    assert "in a worker process" in result.output and "depends on the process" in result.output
+
+
+def test_dask_workers_refuse_a_model_that_depends_on_the_process(dask_client, tmp_path):
+    path = tmp_path / "pid_model_for_dask.py"
+    path.write_text(PROCESS_DEPENDENT)
+    with pytest.raises(ModelError, match="depends on the process"):
+        check(str(path), dask=dask_client)
+
+
+EDITS_ANOTHER_BLOCK = """
+import numpy as np
+X = np.random.default_rng(0).standard_normal((5, 3))
+def init_params(seed=0):
+    r = np.random.default_rng(seed)
+    return {"W": r.standard_normal((3, 2)), "b": r.standard_normal(2)}
+def loss(p):
+    out = float(np.sum((X @ p["W"] + p["b"]) ** 2))
+    if p["W"][0, 0] != init_params()["W"][0, 0]:
+        p["b"][1] += 1e-3  # in place, in a block other than the one perturbed
+    return out
+def grad(p):
+    r = 2 * (X @ p["W"] + p["b"])
+    return {"W": X.T @ r, "b": r.sum(0)}
+"""
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_an_in_place_edit_of_another_block_is_caught_in_process_and_in_workers(model_file, jobs):
+    result = run(model_file(EDITS_ANOTHER_BLOCK), "--jobs", jobs)
+    assert result.exit_code == 2
+    assert "modified params['b'] in place" in result.output
