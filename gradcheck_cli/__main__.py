@@ -1,8 +1,8 @@
 """``python -m gradcheck_cli`` runs the command line."""
 
-from .cli import main
+from .cli import run
 
 if __name__ == "__main__":
-    # The same name as the console script, for messages and for shell
-    # completion (_GRADCHECK_COMPLETE).
-    main(prog_name="gradcheck")
+    # As the console script: guarded, named "gradcheck" for messages and for
+    # shell completion (_GRADCHECK_COMPLETE).
+    run()

@@ -20,6 +20,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import kinks
+from .guard import doing
 from .errors import MethodError, ModelError, NondeterminismError, ParamsModifiedError, StopSignal, UserCodeError
 from .model import SINGLE_BLOCK, Model, own_imports
 from .settings import EPS, NONDETERMINISM_ULPS
@@ -106,6 +107,7 @@ class Evaluator:
         np.random.seed(self.seed)
         random.seed(self.seed)
         self.evaluations += 1
+        doing(f"{label} {where}")
         caught: list = []
         try:
             with warnings.catch_warnings(record=True) as caught:

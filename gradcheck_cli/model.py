@@ -25,6 +25,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import ModelError, StopSignal, UserCodeError
+from .guard import doing
 from .process_state import borrows_process
 
 # The block name used when the params are one array instead of a dict.
@@ -192,6 +193,7 @@ def _import_file(path: str, importing: _Importing):
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     importing.fresh(module_name)
+    doing(f"the import of {path}")
     sys.modules[module_name] = module  # dataclasses and pickling look the module up here
     try:
         with contextlib.redirect_stdout(sys.stderr):  # the model's prints stay off our stdout
@@ -204,6 +206,7 @@ def _import_file(path: str, importing: _Importing):
 
 def _import_dotted(name: str, importing: _Importing):
     importing.fresh(name)
+    doing(f"the import of {name}")
     try:
         with contextlib.redirect_stdout(sys.stderr):
             return importlib.import_module(name)
@@ -259,6 +262,7 @@ def _call_init_params(init_params: Callable, seed: int, where: str):
             kwargs = {"seed": seed}
         elif parameters and parameters[0].kind in (parameters[0].POSITIONAL_ONLY, parameters[0].POSITIONAL_OR_KEYWORD):
             args = (seed,)
+    doing(f"{where}.init_params")
     try:
         with contextlib.redirect_stdout(sys.stderr):
             return init_params(*args, **kwargs)

@@ -1,0 +1,164 @@
+"""A crash is never a pass: the exit guard of the console script.
+
+User code runs in gradcheck's process, and it can end that process in ways
+no ``try`` sees: ``os._exit(0)`` inside a loss would end gradcheck with
+exit 0 and no report, which CI reads as a pass; a segfault in a C
+extension gives -11 and no message. So the console script runs the
+command in a forked child and waits for it. A child that finishes
+normally writes its exit code to a pipe first; a child that dies without
+doing so was ended by user code, and the parent says so -- naming what
+user code was running, which the child keeps in a small shared buffer
+(:func:`doing`) -- and exits 2. Whatever happens, the exit code is one of
+gradcheck's (0, 1, 2, 130), and 0 only when a report said pass.
+
+The child stays in the parent's process group, so a debugger in the model
+can still read the terminal. A Ctrl-C at the terminal reaches both; the
+parent forwards signals sent to it alone (``kill -INT PID``), and the
+child acts on the first SIGINT only.
+
+Where ``os.fork`` does not exist (Windows) the command runs unguarded.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import signal
+import sys
+from typing import Callable
+
+EXIT_UNUSABLE, EXIT_INTERRUPTED = 2, 130
+
+# The shared buffer: a length-prefixed UTF-8 description of what user code
+# is doing now. Only a guarded child has one; elsewhere doing() is a no-op.
+_BUFFER_SIZE = 4096
+_buffer: mmap.mmap | None = None
+
+# Forwarded to the child when sent to the parent alone.
+_FORWARDED = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def doing(what: str) -> None:
+    """Record what user code is about to do ("loss at W[1, 2] = 0.5"), for
+    the message if it ends the process. Costs a few microseconds."""
+    if _buffer is not None:
+        data = what.encode("utf-8", "replace")[: _BUFFER_SIZE - 4]
+        _buffer[4:4 + len(data)] = data
+        _buffer[:4] = len(data).to_bytes(4, "little")
+
+
+def _last_activity(buffer: mmap.mmap) -> str:
+    length = int.from_bytes(buffer[:4], "little")
+    return buffer[4:4 + length].decode("utf-8", "replace")
+
+
+def _exit_code(exc: SystemExit) -> int:
+    code = exc.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)  # sys.exit("message"), as Python itself does
+    return 1
+
+
+def _child(command: Callable[[], None], report_fd: int) -> None:
+    """Run ``command``, report its exit code on ``report_fd``, and end."""
+    interrupted = []
+
+    def first_interrupt_only(signum, frame):
+        # A terminal Ctrl-C arrives here directly and forwarded by the parent.
+        if not interrupted:
+            interrupted.append(True)
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, first_interrupt_only)
+    code = EXIT_UNUSABLE
+    try:
+        command()
+        code = 0
+    except SystemExit as exc:
+        code = _exit_code(exc)
+    except KeyboardInterrupt:
+        code = EXIT_INTERRUPTED
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # a closed or broken stream: nothing more to say on it
+                pass
+        os.write(report_fd, code.to_bytes(4, "little", signed=True))
+        # os._exit: neither the model's atexit handlers nor its non-daemon
+        # threads may keep the process, or write, once the report is out.
+        os._exit(code)
+
+
+def _describe_death(status: int, activity: str) -> tuple[str, int]:
+    """The message and exit code for a child that ended without reporting."""
+    where = f" while running {activity}" if activity else ""
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        if number == getattr(signal, "SIGINT", None):
+            return f"interrupted{where}", EXIT_INTERRUPTED
+        return (f"the process died of {name}{where} (in user code or a C extension it called); "
+                "no report was made"), EXIT_UNUSABLE
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else status
+    return (f"the process was ended{where}, with exit status {code} (os._exit or the like): no report was "
+            "made. A model must return its values, never end the process"), EXIT_UNUSABLE
+
+
+def guarded(command: Callable[[], None]) -> int:
+    """Run ``command`` (which may call sys.exit) in a guarded child; its exit
+    code, or 2 with a message when user code ended the process."""
+    global _buffer
+    if not hasattr(os, "fork"):
+        try:
+            command()
+            return 0
+        except SystemExit as exc:
+            return _exit_code(exc)
+    buffer = mmap.mmap(-1, _BUFFER_SIZE)
+    read_fd, write_fd = os.pipe()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_fd)
+        _buffer = buffer
+        _child(command, write_fd)
+    os.close(write_fd)
+    previous = {number: signal.signal(number, lambda signum, frame: _forward(pid, signum)) for number in _FORWARDED}
+    try:
+        status = _wait(pid)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    reported = b""
+    while chunk := os.read(read_fd, 4 - len(reported)) if len(reported) < 4 else b"":
+        reported += chunk
+    os.close(read_fd)
+    if len(reported) == 4:
+        return int.from_bytes(reported, "little", signed=True)
+    message, code = _describe_death(status, _last_activity(buffer))
+    print(f"gradcheck: error: {message}", file=sys.stderr)
+    return code
+
+
+def _forward(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def _wait(pid: int) -> int:
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            return status
+        except InterruptedError:  # a forwarded signal; wait on
+            continue
