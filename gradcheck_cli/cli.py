@@ -61,7 +61,15 @@ class _DefaultGroup(click.Group):
                 sys.exit(EXIT_UNUSABLE)
             ctx.meta["gradcheck.config"] = config
             ctx.default_map = {name: config.for_command(command) for name, command in self.commands.items()}
-        return super().invoke(ctx)
+        try:
+            return super().invoke(ctx)
+        finally:
+            # Whatever the model printed (to stderr, by our redirection) is
+            # out before the exit: click 8.2.0's test runner, for one, reads
+            # only what was flushed.
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):
+                    stream.flush()
 
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # `gradcheck --help` shows how to check a model, then the other commands.

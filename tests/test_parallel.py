@@ -13,6 +13,8 @@ from gradcheck_cli.cli import main
 
 from .conftest import SAMPLES
 
+pytestmark = pytest.mark.workers
+
 
 def run(*args):
     return CliRunner().invoke(main, [*map(str, args)], prog_name="gradcheck")

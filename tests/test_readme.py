@@ -189,6 +189,7 @@ def test_every_cli_option_is_documented_in_the_readme():
                 assert re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", README), name
 
 
+@pytest.mark.install
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git to copy the tracked files")
 def test_the_try_command_works_in_a_fresh_clone(tmp_path):
     """Install into a new virtual environment from a copy of the repository and
