@@ -24,7 +24,7 @@ from .errors import ModelError
 from .evaluate import Evaluator
 from .grading import relative_error
 from .numeric import Probe, best_step, complex_step, kink_free, ladder
-from .report import _number
+from .report import PASS, _number
 from .sampling import plan
 from .settings import DEFAULT_METHOD, DEFAULT_SAMPLES, DEFAULT_SEED
 
@@ -133,7 +133,10 @@ def sweep(
             if blocks and block.name not in blocks:
                 continue
             candidates = [d for d in block.dims + block.directions if d.rel_error is not None]
-            candidates.sort(key=lambda d: d.rel_error, reverse=True)
+            # Worst first; among passing dimensions "worst" is decided by
+            # round-off (another CPU picks another), so they keep the order
+            # they were checked in (a stable sort).
+            candidates.sort(key=lambda d: 0.0 if d.grade == PASS else d.rel_error, reverse=True)
             for dim in candidates[:dims]:
                 if dim.index is not None:
                     flat = int(np.ravel_multi_index(dim.index, block.shape)) if block.shape else 0

@@ -39,14 +39,15 @@ def test_the_error_curve_is_v_shaped(smooth):
 
 
 def test_the_recommended_step_sits_near_the_bottom_of_the_v(smooth):
-    # Which step is best at the flat bottom of the V is decided by round-off,
-    # so the assertion is about error, not about which step: the chosen one is
-    # within a decade of the best, and is no step from an arm of the V.
+    # Which step is best at the flat bottom of the V, and by how much, is
+    # decided by round-off (a lucky step can land at 1e-12), so the assertion
+    # is about error, not about which step: the chosen one is within a decade
+    # of the best or 100x below the notes' "good" band, and is no step from an
+    # arm of the V.
     for curve in smooth.curves:
         best = min(curve.points, key=lambda p: p.rel_error)
         chosen = next(p for p in curve.points if p.h == curve.recommended_h)
-        assert chosen.rel_error <= 10 * best.rel_error, curve.label
-        assert chosen.rel_error < 1e-6
+        assert chosen.rel_error <= max(10 * best.rel_error, 1e-9), curve.label
         assert curve.points[0].h > chosen.h > curve.points[-1].h
 
 
