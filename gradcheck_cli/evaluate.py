@@ -382,6 +382,8 @@ class Evaluator:
 
     def _gradient_block(self, name: str, value: Any, label: str) -> np.ndarray:
         expected = self._pristine[name].shape
+        if value is None:
+            raise ModelError(f"{label} returned None for {name!r} (is a return missing?)")
         try:
             array = np.asarray(value)
         except Exception as exc:

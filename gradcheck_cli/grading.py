@@ -22,6 +22,8 @@ model drew a warning), else ``pass``.
 
 from __future__ import annotations
 
+import math
+
 from .numeric import Estimate
 from .report import FAIL, KINK, OK, PASS, TINY, WARN, ZERO, BlockResult, DimResult
 from .settings import Thresholds
@@ -72,6 +74,12 @@ def grade_estimate(
                   uncertainty=estimate.uncertainty, bracket=estimate.bracket, drilled=drilled)
     if estimate.error is not None:
         return DimResult(rel_error=None, grade=FAIL, message=estimate.error, **common)
+    if not math.isfinite(n):
+        # Finite losses whose difference overflows (a loss near 1e308): no
+        # comparison with nan or inf may pass.
+        return DimResult(rel_error=None, grade=FAIL, message=(
+            f"the numeric value is {n}: the loss's values are too large to difference in float64; "
+            "scale the loss down"), **common)
     rel = relative_error(a, n)
     if estimate.unresolved:
         # At a kink no step avoids, the centered value is no derivative:

@@ -152,6 +152,7 @@ def test_a_size_one_array_loss_is_accepted():
         ({"W": np.zeros(4)}, r"grad\['W'\] has shape \(4,\), but params\['W'\] has shape \(2, 2\)"),
         ({"W": np.array([[0.0, 1.0], [np.inf, 0.0]])}, r"grad\['W'\] has a non-finite value inf at index \[1, 0\]"),
         ({"W": np.array([["a", "b"], ["c", "d"]])}, "dtype <U1"),
+        ({"W": None}, r"grad returned None for 'W' \(is a return missing\?\)"),
     ],
 )
 def test_grad_must_match_the_params(value, message):

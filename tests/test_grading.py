@@ -122,3 +122,23 @@ def test_verdict():
     assert verdict((passing, warning), ()) == "warn"
     assert verdict((passing, warning, failing), ()) == "fail"
     assert verdict((passing,), ("loss is float32",)) == "warn"
+
+
+@pytest.mark.parametrize("numeric", [math.inf, -math.inf, math.nan])
+def test_a_non_finite_numeric_value_never_passes(numeric):
+    dim = grade_estimate(Estimate(1.0, numeric, 1e-5, 2), index=(0,), direction=None, kinked=False,
+                         thresholds=Thresholds())
+    assert dim.grade == "fail" and "numeric value is" in dim.message
+
+
+def test_a_wrong_gradient_of_a_loss_near_the_float64_limit_fails():
+    """f(x +/- h) are finite but their weighted difference overflows: the
+    numeric value is inf, and relative_error(a, inf) is nan, which no band
+    comparison catches."""
+    import numpy as np
+
+    from gradcheck_cli import check
+
+    report = check(loss=lambda w: float(1e307 * np.tanh(1e3 * w[0])), grad=lambda w: np.array([1e300]),
+                   params=np.array([0.0]))
+    assert report.verdict == "fail"
