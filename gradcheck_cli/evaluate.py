@@ -20,8 +20,8 @@ from typing import Any, Callable
 import numpy as np
 
 from . import kinks
-from .guard import doing
 from .errors import MethodError, ModelError, NondeterminismError, ParamsModifiedError, StopSignal, UserCodeError
+from .guard import doing
 from .model import SINGLE_BLOCK, Model, own_imports
 from .settings import EPS, NONDETERMINISM_ULPS
 

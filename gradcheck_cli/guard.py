@@ -25,6 +25,7 @@ import mmap
 import os
 import signal
 import sys
+import traceback
 from typing import Callable
 
 EXIT_UNUSABLE, EXIT_INTERRUPTED = 2, 130
@@ -81,6 +82,9 @@ def _child(command: Callable[[], None], report_fd: int) -> None:
         code = _exit_code(exc)
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
+    except BaseException:  # a bug of gradcheck's own: show it, as Python would
+        traceback.print_exc()
+        code = EXIT_UNUSABLE
     finally:
         for stream in (sys.stdout, sys.stderr):
             try:
@@ -138,7 +142,10 @@ def guarded(command: Callable[[], None]) -> int:
         for number, handler in previous.items():
             signal.signal(number, handler)
     reported = b""
-    while chunk := os.read(read_fd, 4 - len(reported)) if len(reported) < 4 else b"":
+    while len(reported) < 4:
+        chunk = os.read(read_fd, 4 - len(reported))
+        if not chunk:  # the child is gone and wrote nothing (more)
+            break
         reported += chunk
     os.close(read_fd)
     if len(reported) == 4:

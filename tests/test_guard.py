@@ -58,3 +58,22 @@ def test_a_models_thread_cannot_keep_the_process_after_the_report(model_file):
 @pytest.mark.parametrize("sample,code", [("two_layer_net", 0), ("buggy_missing_bias", 1)])
 def test_ordinary_verdicts_pass_through_the_guard(sample, code):
     assert gradcheck(str(SAMPLES / f"{sample}.py")).returncode == code
+
+
+def _raises():
+    raise ZeroDivisionError("a bug of gradcheck's own")
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="the guard forks")
+@pytest.mark.parametrize("command,code,says", [
+    (lambda: None, 0, ""),
+    (lambda: sys.exit(1), 1, ""),
+    (lambda: sys.exit(130), 130, ""),
+    (_raises, 2, "ZeroDivisionError: a bug of gradcheck's own"),  # shown, not swallowed by the exit
+    (lambda: __import__("os")._exit(0), 2, "exit status 0"),
+])
+def test_the_guard_reports_the_childs_own_code_or_why_it_has_none(capfd, command, code, says):
+    from gradcheck_cli.guard import guarded
+
+    assert guarded(command) == code
+    assert says in capfd.readouterr().err
