@@ -96,7 +96,7 @@ class Estimate:
         return (self.crossing is not None and not self.harmless) or self.untracked_kink
 
 
-def weights(offsets, h: float) -> np.ndarray:
+def weights(offsets) -> tuple[float, ...]:
     """Weights w with sum(w_j f(x + offsets_j)) = f'(x) + O(h^n), n = len(offsets).
 
     Exact for polynomials of degree < n, so realised, slightly asymmetric
@@ -106,12 +106,12 @@ def weights(offsets, h: float) -> np.ndarray:
     Closed forms in plain IEEE arithmetic, no linear solve: the weights are
     the derivatives at 0 of the Lagrange basis polynomials, so they come out
     the same to the last bit on every machine, whatever BLAS/LAPACK kernel
-    numpy uses (``h`` only documents the scale; the forms need none).
+    numpy uses.
     """
     points = [float(o) for o in offsets]
     if len(points) == 2:
         a, b = points
-        return np.array([1.0 / (a - b), -1.0 / (a - b)])
+        return (1.0 / (a - b), -1.0 / (a - b))
     result = []
     for j, xj in enumerate(points):
         others = [xm for m, xm in enumerate(points) if m != j]
@@ -127,14 +127,14 @@ def weights(offsets, h: float) -> np.ndarray:
                     term *= -xm
             numerator += term
         result.append(numerator / denominator)
-    return np.array(result)
+    return tuple(result)
 
 
-def combine(w: np.ndarray, values) -> float:
+def combine(w: tuple[float, ...], values) -> float:
     """sum(w_j f_j), in a fixed order of plain float operations (a BLAS dot
     may sum in another order, or fuse, depending on the CPU)."""
     total = 0.0
-    for wj, fj in zip(w.tolist(), values):
+    for wj, fj in zip(w, values):
         total += wj * fj
     return total
 
@@ -198,14 +198,14 @@ def _level(evaluator: Evaluator, probe: Probe, base: BasePoint, method: str, ste
     if probe.index is not None:
         x0 = float(x.reshape(-1)[probe.index])
         points = [x0 + o * absolute for o in offsets]
-        realised = np.array([p - x0 for p in points])
-        w = weights(realised, absolute)
+        realised = [p - x0 for p in points]
+        w = weights(realised)
         analytic = float(g.reshape(-1)[probe.index])
-        distance = dict(zip(offsets, np.abs(realised)))
+        distance = {o: abs(r) for o, r in zip(offsets, realised)}
     else:
         v = probe.direction.reshape(x.shape)
         points = [x + o * absolute * v for o in offsets]
-        w = weights(np.array(offsets, dtype=float) * absolute, absolute)
+        w = weights([o * absolute for o in offsets])
         # The analytic side uses the realised displacement, so rounding in
         # x + o*h*v cannot show up as a gradient error.
         analytic = float(np.sum(g * sum(wj * (p - x) for wj, p in zip(w, points))))
@@ -233,27 +233,22 @@ def _level(evaluator: Evaluator, probe: Probe, base: BasePoint, method: str, ste
             if crossing is not None:
                 break
     f = dict(zip(offsets, values))
-    # Losses near the float64 limit overflow in these differences; the
-    # grade says so (a non-finite numeric value fails), numpy need not warn.
-    with np.errstate(all="ignore"):
-        return _make_level(f, base, distance, values, sigma, w, step, analytic, crossing)
-
-
-def _make_level(f, base, distance, values, sigma, w, step, analytic, crossing) -> _Level:
+    # Everything below is plain float arithmetic: the same on every machine,
+    # and a loss near the float64 limit overflows to inf silently (the grade
+    # says so: a non-finite numeric value fails).
     noise = max(sigma, EPS * max(abs(base.loss), *map(abs, values)))
     wide_gap = None
     if 2 in f:
-        wide_gap = float(abs((f[2] - base.loss) / distance[2] - (base.loss - f[-2]) / distance[-2]))
+        wide_gap = abs((f[2] - base.loss) / distance[2] - (base.loss - f[-2]) / distance[-2])
     return _Level(
         wide_gap=wide_gap,
         step=step,
         analytic=analytic,
         numeric=combine(w, values),
-        # Python floats: their later arithmetic raises no numpy warnings either.
-        forward=float((f[1] - base.loss) / distance[1]),
-        backward=float((base.loss - f[-1]) / distance[-1]),
-        gap_noise=float(GAP_NOISE_SIGMAS * noise / min(distance[1], distance[-1])),
-        uncertainty=UNCERTAINTY_SIGMAS * noise * math.hypot(*w.tolist()),
+        forward=(f[1] - base.loss) / distance[1],
+        backward=(base.loss - f[-1]) / distance[-1],
+        gap_noise=GAP_NOISE_SIGMAS * noise / min(distance[1], distance[-1]),
+        uncertainty=UNCERTAINTY_SIGMAS * noise * math.hypot(*w),
         crossing=crossing,
     )
 
