@@ -57,11 +57,12 @@ def _first_difference(a: np.ndarray, b: np.ndarray) -> tuple[tuple[int, ...], fl
 class Evaluator:
     """Calls a model's functions at points near its parameters.
 
-    Use as a context manager: inside it, numpy's and Python's global random
-    state are the evaluator's (restored afterwards), the model's own modules
-    are the ones ``import`` finds (:func:`~gradcheck_cli.model.own_imports`),
-    and anything the model prints goes to stderr so that stdout stays a
-    clean report.
+    Use as a context manager: inside it, the model's own modules are the
+    ones ``import`` finds (:func:`~gradcheck_cli.model.own_imports`), and
+    anything the model prints goes to stderr so that stdout stays a clean
+    report. Every call reseeds numpy's and Python's global RNGs; giving the
+    caller's state back is the entry point's job
+    (:func:`~gradcheck_cli.process_state.borrows_process`).
     """
 
     def __init__(self, model: Model, *, seed: int, track_kinks: bool = True):
@@ -84,9 +85,6 @@ class Evaluator:
     def __enter__(self) -> "Evaluator":
         self._stack = contextlib.ExitStack()
         self._stack.enter_context(own_imports(self.model.imports))
-        numpy_state, python_state = np.random.get_state(), random.getstate()
-        self._stack.callback(np.random.set_state, numpy_state)
-        self._stack.callback(random.setstate, python_state)
         self._stack.enter_context(contextlib.redirect_stdout(sys.stderr))
         self._stack.enter_context(_descriptor_1_to_stderr())
         return self

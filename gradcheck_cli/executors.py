@@ -10,8 +10,8 @@ as in the parent, so the results -- values, kink crossings, counts,
 warnings -- are the same as in process: only the time differs.
 
 numpy's global RNG and the kink tracker's recording state are per process,
-so a worker process runs one batch at a time (a lock), even where the
-cluster gives it several threads.
+so a worker process runs one batch at a time (``borrows_process``'s lock),
+even where the cluster gives it several threads.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import dataclasses
 import math
 import os
 import pickle
-import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -30,6 +29,7 @@ from .errors import ModelError, NondeterminismError
 from .evaluate import BasePoint, Evaluator
 from .model import Model, _split_target, from_functions, frozen_copies, load_model
 from .numeric import Estimate, Probe, estimate
+from .process_state import borrows_process
 from .settings import EPS, NONDETERMINISM_ULPS
 
 # Batches per worker: enough that a slow batch does not leave the others
@@ -103,7 +103,6 @@ def recipe_for(model: Model, target: str | None, params_file, seed, overrides) -
 
 # -- the worker side -------------------------------------------------------------
 
-_worker_lock = threading.Lock()
 _worker_models: dict[int, tuple[Recipe, Model]] = {}
 _verified: set[int] = set()  # ids of the recipes whose start point this worker has confirmed
 
@@ -140,26 +139,26 @@ def _confirm_start_point(recipe: Recipe, evaluator: Evaluator, expected: float) 
     _verified.add(id(recipe))
 
 
+@borrows_process
 def run_batch(recipe: Recipe, job: Job, probes: Sequence[Probe]) -> BatchResult:
     """Estimate ``probes`` (a worker's task)."""
-    with _worker_lock:
-        model = _model_for(recipe)
-        moved = recipe.source and model.source and model.source != recipe.source
-        base = job.base
-        if moved and base.trace is not None:
-            # The parent's trace names its own copy of the file; compare like with like.
-            base = dataclasses.replace(base, trace=[
-                event._replace(filename=model.source) if event.filename == recipe.source else event
-                for event in base.trace])
-        job = dataclasses.replace(job, base=base)
-        with Evaluator(model, seed=job.seed, track_kinks=job.track_kinks) as evaluator:
-            _confirm_start_point(recipe, evaluator, job.base.loss)
-            found = [job.estimate(evaluator, p) for p in probes]
-            evaluator.verify_all()
-        if moved:
-            found = [_relocate(e, model.source, recipe.source) for e in found]
-        return BatchResult(found, evaluator.evaluations, dict(evaluator.model_warnings),
-                           dict(evaluator.low_precision))
+    model = _model_for(recipe)
+    moved = recipe.source and model.source and model.source != recipe.source
+    base = job.base
+    if moved and base.trace is not None:
+        # The parent's trace names its own copy of the file; compare like with like.
+        base = dataclasses.replace(base, trace=[
+            event._replace(filename=model.source) if event.filename == recipe.source else event
+            for event in base.trace])
+    job = dataclasses.replace(job, base=base)
+    with Evaluator(model, seed=job.seed, track_kinks=job.track_kinks) as evaluator:
+        _confirm_start_point(recipe, evaluator, job.base.loss)
+        found = [job.estimate(evaluator, p) for p in probes]
+        evaluator.verify_all()
+    if moved:
+        found = [_relocate(e, model.source, recipe.source) for e in found]
+    return BatchResult(found, evaluator.evaluations, dict(evaluator.model_warnings),
+                       dict(evaluator.low_precision))
 
 
 def _relocate(e: Estimate, here: str, there: str) -> Estimate:
