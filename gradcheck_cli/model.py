@@ -64,9 +64,6 @@ class OwnImports:
     directory: str | None
 
 
-_MISSING = object()
-
-
 @functools.lru_cache(maxsize=1)
 def _library_roots() -> tuple[str, ...]:
     paths = sysconfig.get_paths()
@@ -78,12 +75,16 @@ def _library_roots() -> tuple[str, ...]:
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_MODULE_PREFIX = "gradcheck_user_"  # the names model files are imported under
 
 
 def _belongs_to_model(name: str, module: Any) -> bool:
     """A module of the user's own (re-importable per model), not a library's:
-    a Python source file outside the standard library, site-packages and
-    gradcheck itself. Extension modules are never re-imported."""
+    a model file, or a Python source file outside the standard library,
+    site-packages and gradcheck itself. Extension modules are never
+    re-imported."""
+    if name.startswith(_MODULE_PREFIX):
+        return True
     if name == __package__ or name.startswith(__package__ + "."):
         return False
     files = [getattr(module, "__file__", None)] + list(getattr(module, "__path__", None) or [])
@@ -94,56 +95,21 @@ def _belongs_to_model(name: str, module: Any) -> bool:
     return not any(os.path.realpath(f).startswith(roots) for f in files)
 
 
-class _Importing:
-    """Records what a model's import adds to ``sys.modules`` and ``sys.path``,
-    then takes the model's own modules back out (into :class:`OwnImports`)
-    and puts back what the import displaced."""
-
-    def __init__(self, directory: str | None):
-        self.imports = OwnImports({}, directory)
-        self.before = set(sys.modules)
-        self.path = list(sys.path)
-        self.displaced: dict[str, Any] = {}  # name -> module it replaced (or _MISSING)
-        self.parents: list[tuple[ModuleType, str, Any]] = []  # package attributes the import rebound
-
-    def fresh(self, name: str) -> None:
-        """Import ``name`` afresh: its cached module (if any) is set aside
-        and restored after, untouched by --set and the model's state."""
-        self.displaced[name] = sys.modules.pop(name, _MISSING)
-        package, _, child = name.rpartition(".")
-        parent = sys.modules.get(package) if package else None
-        if parent is not None:
-            self.parents.append((parent, child, getattr(parent, child, _MISSING)))
-
-    def finish(self) -> OwnImports:
-        added = [n for n in list(sys.modules) if n not in self.before or n in self.displaced]
-        for name in added:
-            module = sys.modules.get(name)
-            if module is not None and (name in self.displaced or _belongs_to_model(name, module)):
-                self.imports.modules[name] = sys.modules.pop(name)
-        for name, module in self.displaced.items():
-            if module is not _MISSING:
-                sys.modules[name] = module
-        for parent, child, value in self.parents:
-            if value is _MISSING:
-                with contextlib.suppress(AttributeError):
-                    delattr(parent, child)
-            else:
-                setattr(parent, child, value)
-        sys.path[:] = self.path
-        return self.imports
-
-
 @contextlib.contextmanager
 def own_imports(imports: OwnImports | None):
-    """``sys.modules`` with the model's own modules (and ``sys.path`` with its
-    directory) while its code runs; afterwards both as they were. Modules
-    the model imports lazily meanwhile join its own."""
+    """``sys.modules`` as the model's code left it (and ``sys.path`` with its
+    directory) while that code runs; afterwards both as they were.
+
+    What the model's code adds that belongs to it (see _belongs_to_model),
+    and whatever entry it replaces (a fresh import of a module the caller
+    had imported, a module it shadows), joins its own modules, to be put
+    back the next time; the caller's entries, and the package attributes
+    that import rebinds, are restored.
+    """
     if imports is None:
         yield
         return
-    saved = {name: sys.modules.get(name, _MISSING) for name in imports.modules}
-    before = set(sys.modules) - set(imports.modules)
+    before = dict(sys.modules)
     path = list(sys.path)
     sys.modules.update(imports.modules)
     if imports.directory is not None and imports.directory not in sys.path:
@@ -151,15 +117,24 @@ def own_imports(imports: OwnImports | None):
     try:
         yield
     finally:
-        for name in [n for n in list(sys.modules) if n not in before and n not in imports.modules]:
-            module = sys.modules.get(name)
-            if module is not None and _belongs_to_model(name, module):
+        for name, module in list(sys.modules.items()):
+            if before.get(name) is module:
+                continue
+            if name in before or name in imports.modules or _belongs_to_model(name, module):
                 imports.modules[name] = module
-        for name in imports.modules:
-            if saved.get(name, _MISSING) is _MISSING:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = saved[name]
+                del sys.modules[name]
+        for name, module in before.items():
+            if sys.modules.get(name) is not module:
+                sys.modules[name] = module
+        for name, module in imports.modules.items():
+            package, _, child = name.rpartition(".")
+            parent = sys.modules.get(package)
+            if parent is not None and getattr(parent, child, None) is module:
+                previous = before.get(name)
+                if previous is not None:
+                    setattr(parent, child, previous)
+                else:
+                    delattr(parent, child)
         sys.path[:] = path
 
 
@@ -182,7 +157,7 @@ def _looks_like_path(module: str) -> bool:
     return module.endswith(".py") or os.sep in module or "/" in module or os.path.exists(module)
 
 
-def _import_file(path: str, importing: _Importing):
+def _import_file(path: str):
     if not os.path.exists(path):
         raise ModelError(f"model file not found: {path}")
     if os.path.isdir(path):
@@ -191,10 +166,9 @@ def _import_file(path: str, importing: _Importing):
         raise ModelError(f"{path} is not a Python file: a model file ends in .py")
     path = os.path.abspath(path)
     stem = os.path.splitext(os.path.basename(path))[0]
-    module_name = f"gradcheck_user_{next(_module_counter)}_{stem}"
+    module_name = f"{_MODULE_PREFIX}{next(_module_counter)}_{stem}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
-    importing.fresh(module_name)
     doing(f"the import of {path}")
     sys.modules[module_name] = module  # dataclasses and pickling look the module up here
     try:
@@ -206,8 +180,10 @@ def _import_file(path: str, importing: _Importing):
     return module
 
 
-def _import_dotted(name: str, importing: _Importing):
-    importing.fresh(name)
+def _import_dotted(name: str):
+    # Imported afresh, so --set and the model's own state never reach a
+    # module the caller imported; own_imports puts the caller's one back.
+    sys.modules.pop(name, None)
     doing(f"the import of {name}")
     try:
         with contextlib.redirect_stdout(sys.stderr):
@@ -463,22 +439,18 @@ def load_model(target: str, *, params_file: str | None = None, seed: int = 0,
     # A model imports its neighbours: a file's directory, or (a dotted
     # module) the working directory, is on the path while its code runs.
     directory = os.path.dirname(os.path.abspath(module_part)) if is_file else os.getcwd()
-    importing = _Importing(directory)
-    if directory not in sys.path:
-        sys.path.insert(0, directory)
-    try:
-        return _load(target, module_part, attr, is_file, importing, params_file, seed, overrides)
-    finally:
-        importing.finish()
+    imports = OwnImports({}, directory)
+    with own_imports(imports):
+        return _load(target, module_part, attr, is_file, imports, params_file, seed, overrides)
 
 
-def _load(target: str, module_part: str, attr: str | None, is_file: bool, importing: _Importing,
+def _load(target: str, module_part: str, attr: str | None, is_file: bool, imports: OwnImports,
           params_file: str | None, seed: int, overrides: dict[str, str] | None) -> Model:
     if is_file:
-        module = _import_file(module_part, importing)
+        module = _import_file(module_part)
         where = os.path.basename(module_part)
     else:
-        module = _import_dotted(module_part, importing)
+        module = _import_dotted(module_part)
         where = module_part
     source = getattr(module, "__file__", None)
     if overrides:
@@ -524,4 +496,4 @@ def _load(target: str, module_part: str, attr: str | None, is_file: bool, import
             "or a module-level dict `params`, or pass --params FILE.npz"
         )
     return Model(target, source, loss, grad, loss_and_grad, blocks, single, tuple(notes),
-                 _definition_line(grad or loss_and_grad), module, importing.imports)
+                 _definition_line(grad or loss_and_grad), module, imports)
