@@ -161,5 +161,5 @@ def test_the_pytest_fixture_checks_each_model_with_its_own_modules(two_folders, 
             else:
                 gradcheck(target)
     """))
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=4)

@@ -1,4 +1,6 @@
-"""The pytest plugin, run through pytest itself (pytester)."""
+"""The pytest plugin, run through pytest itself (pytester), in a subprocess as
+users run it: in process, pytester restores sys.modules after each run, and
+rich modules imported lazily during one run would split into two copies."""
 
 import shutil
 
@@ -20,7 +22,7 @@ def test_fixture_passes_a_correct_model_and_fails_a_buggy_one_with_the_report(py
         def test_bias(gradcheck):
             gradcheck("buggy_missing_bias.py")
     """)
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*AssertionError: gradient check FAIL for buggy_missing_bias.py*",
                                  "*b *(4,) *4/4*fail*"])
@@ -43,7 +45,7 @@ def test_assert_gradients_without_the_fixture_and_with_functions(pytester):
                 assert_gradients(loss=loss, grad=lambda p: {"w": np.sin(p["w"])},
                                  params={"w": np.linspace(0.1, 1, 5)})
     """)
-    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
 
 
 def test_fixture_uses_tool_gradcheck_defaults_and_call_options_win(pytester):
@@ -63,7 +65,7 @@ def test_fixture_uses_tool_gradcheck_defaults_and_call_options_win(pytester):
         def test_override(gradcheck):
             assert gradcheck("softmax.py", samples=5).settings.samples == 5
     """)
-    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
 
 
 def test_strict_fails_on_warnings(pytester):
@@ -81,7 +83,7 @@ def test_strict_fails_on_warnings(pytester):
             with pytest.raises(AssertionError, match="WARN"):
                 gradcheck(loss=loss, grad=grad, params={"w": np.ones(3)}, strict=True)
     """)
-    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
 
 
 def test_an_unusable_model_raises_its_model_error(pytester):
@@ -94,4 +96,4 @@ def test_an_unusable_model_raises_its_model_error(pytester):
             with pytest.raises(ModelError, match="max before exp"):
                 gradcheck("buggy_softmax_overflow.py")
     """)
-    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
