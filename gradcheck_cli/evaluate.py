@@ -105,7 +105,7 @@ class Evaluator:
         np.random.seed(self.seed)
         random.seed(self.seed)
         self.evaluations += 1
-        doing(f"{label} {where}")
+        doing(label, where)
         caught: list = []
         try:
             with warnings.catch_warnings(record=True) as caught:

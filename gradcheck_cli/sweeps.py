@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from .pipeline import check, resolve
-from .process_state import borrows_process
 from .errors import ModelError
 from .evaluate import Evaluator
 from .grading import relative_error
 from .numeric import Probe, best_step, complex_step, kink_free, ladder
+from .pipeline import check, resolve
+from .process_state import borrows_process
 from .report import PASS, _number
 from .sampling import plan
 from .settings import DEFAULT_METHOD, DEFAULT_SAMPLES, DEFAULT_SEED
