@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 import pytest
 
-from gradcheck_cli import check, load_model
+from gradcheck_cli import ModelError, check, load_model, sweep
 
 from .conftest import SAMPLES
 
@@ -40,24 +40,37 @@ def _rng_states():
     return np.random.get_state()[1].copy(), random.getstate()
 
 
-@pytest.mark.parametrize("entry", ["check", "load_model"])
+ENTRIES = {"check": check, "load_model": load_model, "sweep": sweep}
+
+
+@pytest.mark.parametrize("entry", list(ENTRIES))
 def test_global_rngs_are_restored(model_file, entry):
     path = model_file(RUDE_MODEL)
     np.random.seed(1234)
     random.seed(1234)
     numpy_before, python_before = _rng_states()
-    (check if entry == "check" else load_model)(path)
+    ENTRIES[entry](path)
     numpy_after, python_after = _rng_states()
     assert np.array_equal(numpy_before, numpy_after) and python_before == python_after
 
 
-def test_signal_handlers_warning_filters_and_streams_are_restored(model_file):
-    path = model_file(RUDE_MODEL)
+@pytest.mark.parametrize("ends", ["returns", "raises"])
+def test_signal_handlers_warning_filters_and_streams_are_restored(model_file, ends):
+    source = RUDE_MODEL if ends == "returns" else RUDE_MODEL.replace(
+        'return float(np.sum(np.sin(p["W"])))', 'raise ValueError("broken")')
+    path = model_file(source)
     handler = signal.getsignal(signal.SIGTERM)
     filters = list(warnings.filters)
     stdout, stderr = sys.stdout, sys.stderr
     descriptor = os.fstat(1)
-    assert check(path).verdict == "pass"
+    np.random.seed(1234)
+    numpy_before = np.random.get_state()[1].copy()
+    if ends == "returns":
+        assert check(path).verdict == "pass"
+    else:
+        with pytest.raises(ModelError, match="broken"):
+            check(path)
+    assert np.array_equal(np.random.get_state()[1], numpy_before)
     assert signal.getsignal(signal.SIGTERM) is handler
     assert list(warnings.filters) == filters
     assert sys.stdout is stdout and sys.stderr is stderr
