@@ -87,8 +87,13 @@ def _belongs_to_model(name: str, module: Any) -> bool:
         return True
     if name == __package__ or name.startswith(__package__ + "."):
         return False
-    files = [getattr(module, "__file__", None)] + list(getattr(module, "__path__", None) or [])
-    files = [f for f in files if isinstance(f, str)]
+    try:
+        # A namespace package's __path__ recomputes itself from its parent's,
+        # and can raise when the parent is gone or odd.
+        locations = list(getattr(module, "__path__", None) or [])
+    except Exception:
+        locations = []
+    files = [f for f in [getattr(module, "__file__", None), *locations] if isinstance(f, str)]
     if not files or any(f.endswith((".so", ".pyd")) for f in files):
         return False
     roots = _library_roots()
@@ -117,12 +122,14 @@ def own_imports(imports: OwnImports | None):
     try:
         yield
     finally:
-        for name, module in list(sys.modules.items()):
-            if before.get(name) is module:
-                continue
-            if name in before or name in imports.modules or _belongs_to_model(name, module):
-                imports.modules[name] = module
-                del sys.modules[name]
+        # Decided for all before any is removed: a namespace package's path
+        # is read through its parent's entry.
+        taken = [(name, module) for name, module in list(sys.modules.items())
+                 if before.get(name) is not module
+                 and (name in before or name in imports.modules or _belongs_to_model(name, module))]
+        for name, module in taken:
+            imports.modules[name] = module
+            del sys.modules[name]
         for name, module in before.items():
             if sys.modules.get(name) is not module:
                 sys.modules[name] = module

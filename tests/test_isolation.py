@@ -8,7 +8,7 @@ import textwrap
 import pytest
 from click.testing import CliRunner
 
-from gradcheck_cli import check
+from gradcheck_cli import ModelError, check
 from gradcheck_cli.cli import main
 
 MODEL = """
@@ -163,3 +163,21 @@ def test_the_pytest_fixture_checks_each_model_with_its_own_modules(two_folders, 
     """))
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=4)
+
+
+def test_a_namespace_package_is_the_models_own_even_when_its_import_fails(tmp_path, monkeypatch):
+    """CS231n snapshots often lack cs231n/__init__.py: a namespace package,
+    whose __path__ is read through its parent's sys.modules entry."""
+    for folder, helper in (("right", RIGHT), ("wrong", WRONG)):
+        package = tmp_path / folder / "nspkg" / "sub"
+        package.mkdir(parents=True)
+        (package / "layers.py").write_text(helper)
+        (tmp_path / folder / "model.py").write_text(MODEL.format(helper="nspkg.sub.layers"))
+    (tmp_path / "broken" / "nspkg" / "sub").mkdir(parents=True)
+    (tmp_path / "broken" / "nspkg" / "sub" / "layers.py").write_text("from nspkg.missing import dsq\n")
+    (tmp_path / "broken" / "model.py").write_text(MODEL.format(helper="nspkg.sub.layers"))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModelError, match="No module named 'nspkg.missing'"):
+        check("broken/model.py")
+    assert [check(f"{f}/model.py").verdict for f in ("right", "wrong", "right")] == ["pass", "fail", "pass"]
+    assert not any(name == "nspkg" or name.startswith("nspkg.") for name in sys.modules)
