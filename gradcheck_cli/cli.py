@@ -23,10 +23,10 @@ EXIT_PASS, EXIT_FAIL, EXIT_UNUSABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_STEPS = {"central": 1e-5, "five-point": 1e-3, "complex-step": 1e-20}
 METHODS = tuple(DEFAULT_STEPS)
 DEFAULT_SAMPLES = 10
-DEFAULT_MAX_EVALS = 200
+DEFAULT_MAX_EVALS = 500
 DEFAULT_DIRECTIONS = 2
 DEFAULT_SEED = 0
-DEFAULT_THRESHOLDS = {"fail_above": 1e-2, "warn_above": 1e-4, "good_below": 1e-7, "tiny_below": 1e-10}
+DEFAULT_THRESHOLDS = {"fail_above": 1e-2, "warn_above": 1e-4, "good_below": 1e-7, "tiny_below": 0.0}
 DEFAULT_OVERFIT_STEPS = 200
 DEFAULT_OVERFIT_FACTOR = 10.0
 DEFAULT_LOSS_TOLERANCE = 0.1
@@ -251,7 +251,8 @@ models, the worst.""",
               show_default=True, help="Relative error at or below which a dimension passes; between this and "
                                       "--warn-above is 'ok' for losses with kinks, 'warn' for smooth ones.")
 @click.option("--tiny-below", type=_NON_NEGATIVE, metavar="FLOAT", default=DEFAULT_THRESHOLDS["tiny_below"],
-              show_default=True, help="Values smaller than this (both analytic and numeric) are 'tiny', not graded.")
+              show_default=True, help="Values smaller than this (both analytic and numeric) are not graded (default: none; "
+                   "each value is judged against its own error budget).")
 @click.option("--max-evals", type=click.IntRange(min=0), default=DEFAULT_MAX_EVALS, show_default=True,
               metavar="N", help="Evaluations per block for drilling down a failing random direction to the "
                                 "wrong elements (0 turns drill-down off).")

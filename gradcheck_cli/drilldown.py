@@ -15,17 +15,18 @@ from typing import Callable
 
 import numpy as np
 
-from .grading import relative_error
+from .grading import judge
 from .numeric import Estimate, Probe
+from .report import FAIL
+from .settings import Thresholds
 
 
-def _disagrees(estimate: Estimate, threshold: float) -> bool:
-    if estimate.error is not None:
-        return True
-    if estimate.unresolved or estimate.harmless:
-        return False
-    gap = abs(estimate.analytic - estimate.numeric)
-    return gap > estimate.uncertainty and relative_error(estimate.analytic, estimate.numeric) > threshold
+def _disagrees(estimate: Estimate, thresholds: Thresholds) -> bool:
+    """A half is searched further if it fails as a direction of its own:
+    confirmed beyond its budget, or beyond the bands near a kink. (Halves
+    where winners flip harmlessly are as smooth as any: a softmax at W = 0
+    has them everywhere.)"""
+    return judge(estimate, thresholds)[0] == FAIL
 
 
 def drill_down(
@@ -34,13 +35,13 @@ def drill_down(
     measure: Callable[[Probe], Estimate],
     *,
     budget: int,
-    threshold: float,
+    thresholds: Thresholds,
     skip: set[int],
 ) -> tuple[list[tuple[int, Estimate]], int]:
     """Coordinates of ``block`` found wrong by bisecting ``direction``.
 
-    ``measure`` estimates a probe; halves whose relative error exceeds
-    ``threshold`` are searched further. Stops after ``budget`` evaluations.
+    ``measure`` estimates a probe; halves that fail by ``thresholds`` are
+    searched further. Stops after ``budget`` evaluations.
     Coordinates in ``skip`` (already checked) are not re-checked. Returns
     the coordinates reached, with their estimates, and the evaluations spent.
     """
@@ -66,6 +67,6 @@ def drill_down(
             sub /= np.sqrt(np.sum(sub * sub))  # pairwise summation: the same on every BLAS
             estimate = measure(Probe(block, direction=sub))
             spent += estimate.evaluations
-            if _disagrees(estimate, threshold):
+            if _disagrees(estimate, thresholds):
                 stack.append(half)
     return found, spent

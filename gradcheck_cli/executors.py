@@ -71,10 +71,12 @@ class Job:
     sigma: float
     seed: int
     track_kinks: bool
+    verify_to: float  # the "good" band: what a value's budget must verify it to
 
     def estimate(self, evaluator: Evaluator, probe: Probe) -> Estimate:
         """The probe's estimate, with this check's method, step and noise."""
-        return estimate(evaluator, probe, self.base, method=self.method, h=self.h, sigma=self.sigma)
+        return estimate(evaluator, probe, self.base, method=self.method, h=self.h, sigma=self.sigma,
+                        verify_to=self.verify_to)
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,35 @@
-"""Grading: relative error, the notes' bands, and how grades add up.
+"""Grading: each value against its error budget, in the notes' bands.
 
-Dimension grades:
-  fail  relative error above ``fail_above`` (or the loss broke at x +/- h)
-  warn  above ``warn_above``; or above ``good_below`` for a smooth objective
-  ok    between ``good_below`` and ``warn_above`` for an objective with kinks
-  pass  at most ``good_below``
-  tiny  both values below ``tiny_below`` in magnitude: relative error means
-        nothing there (scale the loss up)
-  zero  both exactly 0: passes, but verifies nothing
-  ok    also: a value within the numeric value's round-off uncertainty
-        ("round-off limited"), and, at a kink no step avoids, a value
-        between the one-sided derivatives ("subgradient")
-  kink  every step crossed a kink and no one-sided derivatives could be
-        formed: inconclusive, not failed
+Every numeric value comes with a budget, ``uncertainty`` = round-off +
+truncation (see numeric.py). The budget decides what the bands cannot:
+
+  fail        a disagreement beyond the budget, with the truncation error
+              estimated (a second stencil, or the complex step's none), and
+              a relative error above ``good_below``: confirmed, whatever
+              band it sits in; or a relative error above ``fail_above``
+              where truncation could not be estimated (a kink nearby); or
+              the loss broke at x +/- h; or a non-finite numeric value
+  pass        relative error at most ``good_below``; or a disagreement within
+              a budget that small against the block's scale (a gradient
+              zero by design: "zero within round-off")
+  ok          within a budget that verifies it to ``warn_above`` of the
+              block's scale; or, near a kink, a relative error in the notes'
+              1e-7..1e-4 band; or a subgradient at a kink no step avoids
+  warn        near a kink, a relative error in 1e-4..1e-2 (the notes' band)
+  unverified  within a budget too large to verify the value (a loss with
+              a large offset, float32 arithmetic): says why, never fails;
+              also values below the user's --tiny-below
+  zero        both exactly 0 and nothing else in the check measurable:
+              verifies nothing (with other values measurable it passes)
+  kink        every step crossed a kink and no one-sided derivatives could be
+              formed: inconclusive, not failed
+
+"Small" is judged against the block's scale (its largest value clearly
+above its budget), or the whole check's for a block with none: a fixed
+absolute floor would call a whole loss of scale 1e-12 "tiny".
 
 A block takes the grade of its worst measurable dimension; a block with no
-measurable dimension is ``tiny``, ``kink``, or -- all zeros -- ``warn``.
+measurable dimension is ``unverified``, ``kink``, or -- all zeros -- ``warn``.
 The verdict is ``fail`` if any block failed, ``warn`` if any warned (or the
 model drew a warning), else ``pass``.
 """
@@ -25,12 +39,12 @@ from __future__ import annotations
 import math
 
 from .numeric import Estimate
-from .report import FAIL, KINK, OK, PASS, TINY, WARN, ZERO, BlockResult, DimResult
-from .settings import Thresholds
+from .report import FAIL, KINK, OK, PASS, UNVERIFIED, WARN, ZERO, BlockResult, DimResult
+from .settings import CONFIRM_FACTOR, Thresholds
 
 # Which dimension is "worst" in a block: failures first, then what was
 # measured, then what could not be.
-_SEVERITY = {FAIL: 6, WARN: 5, OK: 4, PASS: 3, TINY: 2, KINK: 1, ZERO: 0}
+_SEVERITY = {FAIL: 6, WARN: 5, OK: 4, PASS: 3, UNVERIFIED: 2, KINK: 1, ZERO: 0}
 _MEASURED = (FAIL, WARN, OK, PASS)
 
 
@@ -44,11 +58,9 @@ def relative_error(analytic: float, numeric: float) -> float:
 
 
 def grade_error(rel_error: float, magnitude: float, *, kinked: bool, thresholds: Thresholds) -> str:
-    """The band of one measured relative error."""
+    """The notes' band of one relative error, where no budget decides."""
     if magnitude == 0:
         return ZERO
-    if magnitude < thresholds.tiny_below:
-        return TINY
     if rel_error > thresholds.fail_above:
         return FAIL
     if rel_error > thresholds.warn_above:
@@ -58,71 +70,120 @@ def grade_error(rel_error: float, magnitude: float, *, kinked: bool, thresholds:
     return PASS
 
 
+def measurable(estimate: Estimate) -> float:
+    """The magnitude of a value clearly above its budget (else 0): what a
+    block's scale is made of."""
+    if estimate.error is not None or estimate.unresolved or not math.isfinite(estimate.numeric):
+        return 0.0
+    magnitude = max(abs(estimate.analytic), abs(estimate.numeric))
+    return magnitude if abs(estimate.numeric) > estimate.uncertainty else 0.0
+
+
+def judge(estimate: Estimate, thresholds: Thresholds, scale: float = 0.0) -> tuple[str, str | None]:
+    """The grade of one estimate and why; ``scale`` is the block's."""
+    a, n = estimate.analytic, estimate.numeric
+    if estimate.error is not None:
+        return FAIL, estimate.error
+    if not math.isfinite(n):
+        # Finite losses whose difference overflows (a loss near 1e308): no
+        # comparison with nan or inf may pass.
+        return FAIL, (f"the numeric value is {n}: the loss's values are too large to difference in float64; "
+                      "scale the loss down")
+    if estimate.unresolved:
+        # At a kink no step avoids, the centered value is no derivative.
+        return _grade_subgradient(a, estimate, thresholds)
+    magnitude = max(abs(a), abs(n))
+    if magnitude == 0:
+        if scale > 0:
+            # The loss did not move at all: zero is verified, to round-off of
+            # the check's scale (a parameter unused by design).
+            return PASS, "zero: the loss does not change along it"
+        return ZERO, None
+    if magnitude < thresholds.tiny_below:
+        return UNVERIFIED, f"both values are below --tiny-below {thresholds.tiny_below:g}: not graded"
+    gap, budget = abs(a - n), estimate.uncertainty
+    rel = gap / magnitude
+    reference = max(magnitude, scale)
+    if gap <= budget:
+        # Within what round-off and truncation allow: never a failure or a
+        # warning about the gradient, and a pass only if the budget is small.
+        verified = (gap + budget) / reference
+        zero = " (zero within round-off)" if abs(a) <= budget and abs(n) <= budget else ""
+        if rel <= thresholds.good_below or verified <= thresholds.good_below:
+            return PASS, (f"within the error budget ±{budget:.1e}{zero}" if rel > thresholds.good_below else None)
+        if verified <= thresholds.warn_above:
+            return OK, (f"within the error budget ±{budget:.1e}{zero}: verified to {verified:.0e} of the "
+                        f"block's scale {reference:.1e}")
+        return UNVERIFIED, (
+            f"error budget ±{budget:.1e} (round-off {estimate.roundoff:.1e}"
+            + (f", truncation {estimate.truncation:.1e}" if estimate.truncation else "")
+            + f") is {budget / reference:.0e} of the block's scale: too uncertain to verify; the loss's own "
+            "rounding limits any finite difference here (float32 inside, or a large constant offset?)")
+    if estimate.truncation is not None and not estimate.kinked and gap > CONFIRM_FACTOR * budget:
+        # Far beyond the budget with truncation estimated: the disagreement is real.
+        if rel <= thresholds.good_below:
+            return PASS, None
+        return FAIL, f"confirmed: {_evidence(estimate)}"
+    grade = grade_error(rel, magnitude, kinked=estimate.kinked, thresholds=thresholds)
+    if estimate.harmless:
+        return grade, ("winners flip here without changing the slope (as a softmax's max shift does at tied "
+                       f"scores); graded at step {estimate.h:.0e}")
+    if estimate.crossed_kink:
+        return grade, f"crossed a kink at the first step; graded at the kink-free step {estimate.h:.0e}"
+    if estimate.near_kink:
+        return grade, "a kink lies near: truncation could not be estimated, so the notes' bands for kinks apply"
+    return grade, None
+
+
+def _evidence(estimate: Estimate) -> str:
+    """What makes a disagreement confirmed, in one line (the JSON report's
+    ``evidence`` has the stencils' values)."""
+    a, n, budget = estimate.analytic, estimate.numeric, estimate.uncertainty
+    how = ("two stencils" if estimate.first is not None else
+           "complex step" if estimate.truncation == 0 else f"h = {estimate.h:.0e}")
+    return (f"analytic {a:.6g}, numeric {n:.6g} ± {budget:.1e} ({how}): "
+            f"{abs(a - n) / max(budget, 1e-300):.0e}x the budget")
+
+
 def grade_estimate(
     estimate: Estimate,
     *,
     index: tuple[int, ...] | None,
     direction: int | None,
-    kinked: bool,
     thresholds: Thresholds,
+    scale: float = 0.0,
     drilled: bool = False,
 ) -> DimResult:
-    """A DimResult for one probe's estimate."""
+    """A DimResult for one probe's estimate; ``scale`` is its block's."""
     a, n = estimate.analytic, estimate.numeric
-    common = dict(index=index, direction=direction, analytic=a, numeric=n, h=estimate.h,
-                  kink=estimate.crossing, kink_untracked=estimate.untracked_kink, kink_harmless=estimate.harmless,
-                  uncertainty=estimate.uncertainty, bracket=estimate.bracket, drilled=drilled)
-    if estimate.error is not None:
-        return DimResult(rel_error=None, grade=FAIL, message=estimate.error, **common)
-    if not math.isfinite(n):
-        # Finite losses whose difference overflows (a loss near 1e308): no
-        # comparison with nan or inf may pass.
-        return DimResult(rel_error=None, grade=FAIL, message=(
-            f"the numeric value is {n}: the loss's values are too large to difference in float64; "
-            "scale the loss down"), **common)
-    rel = relative_error(a, n)
-    if estimate.unresolved:
-        # At a kink no step avoids, the centered value is no derivative:
-        # a relative error against it would mean nothing.
-        return DimResult(rel_error=None, **_grade_subgradient(a, estimate, thresholds), **common)
-    scale = max(abs(a), abs(n))
-    grade = grade_error(rel, scale, kinked=kinked, thresholds=thresholds)
-    message = None
-    if grade in (FAIL, WARN) and abs(a - n) <= estimate.uncertainty:
-        # The disagreement is within what the loss's own rounding allows.
-        if estimate.uncertainty <= thresholds.fail_above * scale:
-            grade = OK
-            message = (f"round-off limited: |a - n| = {abs(a - n):.1e} is within the numeric value's "
-                       f"uncertainty ±{estimate.uncertainty:.1e}")
-        else:
-            grade = WARN
-            message = (f"round-off limited: the numeric value is too uncertain (±{estimate.uncertainty:.1e}) to "
-                       "verify this element; scale the loss up or check in float64")
-    elif grade == TINY:
-        message = (f"both values are below {thresholds.tiny_below:g}: relative error is meaningless here; "
-                   "scale the loss by a constant so gradients are near 1")
-    elif estimate.harmless:
-        message = ("winners flip here without changing the slope (as a softmax's max shift does at tied "
-                   f"scores); graded at step {estimate.h:.0e}")
-    elif estimate.crossed_kink:
-        message = f"crossed a kink at the first step; graded at the kink-free step {estimate.h:.0e}"
+    grade, message = judge(estimate, thresholds, scale)
+    measured = estimate.error is None and not estimate.unresolved and math.isfinite(n)
+    # Relative error means nothing for two values within their budget of zero.
+    zero = abs(a) <= estimate.uncertainty and abs(n) <= estimate.uncertainty and grade != FAIL
+    rel = relative_error(a, n) if measured and not zero else None
+    evidence = None
+    if grade == FAIL and measured and estimate.truncation is not None:
+        evidence = {"first": list(estimate.first) if estimate.first else None, "h": estimate.h,
+                    "numeric": n, "budget": estimate.uncertainty}
     if drilled:
         message = "found by drilling down a failing direction" + (f"; {message}" if message else "")
-    return DimResult(rel_error=rel, grade=grade, message=message, **common)
+    return DimResult(index=index, direction=direction, analytic=a, numeric=n, rel_error=rel, grade=grade,
+                     h=estimate.h, kink=estimate.crossing, kink_untracked=estimate.untracked_kink,
+                     kink_harmless=estimate.harmless, message=message, roundoff=estimate.roundoff,
+                     truncation=estimate.truncation, bracket=estimate.bracket, drilled=drilled, evidence=evidence)
 
 
-def _grade_subgradient(analytic: float, estimate: Estimate, thresholds: Thresholds) -> dict:
+def _grade_subgradient(analytic: float, estimate: Estimate, thresholds: Thresholds) -> tuple[str, str]:
     """Grade at a kink no step avoids: any value between the one-sided
     derivatives is a valid (sub)gradient there; one outside them is wrong."""
     if estimate.bracket is None:
-        return dict(grade=KINK, message=f"every step down to {estimate.h:.0e} crossed a kink; "
-                                        "the numeric value cannot be trusted")
+        return KINK, f"every step down to {estimate.h:.0e} crossed a kink; the numeric value cannot be trusted"
     low, high = estimate.bracket
     slack = thresholds.good_below * max(abs(low), abs(high), abs(analytic))
     where = f"the one-sided derivatives [{low:.6g}, {high:.6g}] at a kink no step avoids"
     if low - slack <= analytic <= high + slack:
-        return dict(grade=OK, message=f"subgradient: the analytic value lies between {where}")
-    return dict(grade=FAIL, message=f"the analytic value is outside {where}: not a subgradient")
+        return OK, f"subgradient: the analytic value lies between {where}"
+    return FAIL, f"the analytic value is outside {where}: not a subgradient"
 
 
 def grade_block(
@@ -150,13 +211,12 @@ def grade_block(
     elif not everything:
         grade = WARN
         warnings.append(f"{name}: nothing was checked")
-    elif any(d.grade == TINY for d in everything):
-        grade = TINY
-        worst = next(d for d in everything if d.grade == TINY)
-        warnings.append(
-            f"{name}: every checked value is below {thresholds.tiny_below:g} in magnitude, so relative error "
-            "means nothing; scale the loss by a constant so that gradients are near 1.0"
-        )
+    elif any(d.grade == UNVERIFIED for d in everything):
+        grade = UNVERIFIED
+        worst = next(d for d in everything if d.grade == UNVERIFIED)
+        warnings.append(f"{name}: no checked value could be verified: each is within an error budget too large "
+                        "to tell (reasons above; compute the loss in float64, without large constant offsets, or "
+                        "try --method complex-step)")
     elif any(d.grade == KINK for d in everything):
         grade = KINK
         worst = next(d for d in everything if d.grade == KINK)
@@ -178,6 +238,6 @@ def verdict(blocks: tuple[BlockResult, ...], warnings: tuple[str, ...]) -> str:
     grades = {b.grade for b in blocks}
     if FAIL in grades:
         return FAIL
-    if grades & {WARN, TINY, KINK} or warnings:
+    if grades & {WARN, UNVERIFIED, KINK} or warnings:
         return WARN
     return PASS

@@ -50,6 +50,7 @@ from .settings import (
     CURVATURE_MATCH,
     DEFAULT_STEPS,
     EPS,
+    EPS32,
     GAP_NOISE_SIGMAS,
     KINK_GAP_SHRINK,
     KINK_GAP_TOLERANCE,
@@ -58,10 +59,13 @@ from .settings import (
     NOISE_PROBE_STEP,
     STEP_SCALE_FLOOR,
     UNCERTAINTY_SIGMAS,
+    Thresholds,
 )
 
 # Offsets of each real-valued stencil, in steps.
 STENCILS = {"central": (1, -1), "five-point": (2, 1, -1, -2)}
+# Their truncation error is O(h^order).
+ORDERS = {"central": 2, "five-point": 4}
 
 
 @dataclass(frozen=True)
@@ -87,13 +91,31 @@ class Estimate:
     unresolved: bool = False  # every step down to the floor crossed a kink
     harmless: bool = False  # winners flipped, but the slope did not change across them
     error: str | None = None  # user code raised, or the loss was not finite
-    uncertainty: float = 0.0  # how far `numeric` may be from the true derivative
+    roundoff: float = 0.0  # how far the loss's rounding may move `numeric` (three sigma)
+    # How far truncation may move `numeric`: estimated from a second stencil
+    # (Richardson) where round-off did not explain a disagreement; 0 for the
+    # complex step; None where it was not estimated (the value agreed within
+    # round-off) or could not be (a kink nearby).
+    truncation: float | None = None
     bracket: tuple[float, float] | None = None  # one-sided derivatives at an unresolved kink
+    first: tuple[float, float] | None = None  # (step, numeric) of the first stencil, when refined
+    near_kink: bool = False  # the second stencil's wider points crossed a kink
+
+    @property
+    def uncertainty(self) -> float:
+        """How far ``numeric`` may be from the true derivative: the error budget."""
+        return self.roundoff + (self.truncation or 0.0)
 
     @property
     def crossed_kink(self) -> bool:
         """A kink that changes the slope was crossed at the first step."""
         return (self.crossing is not None and not self.harmless) or self.untracked_kink
+
+    @property
+    def kinked(self) -> bool:
+        """Graded by the bands for objectives with kinks: a kink was crossed
+        or lies near, so no truncation estimate could be made."""
+        return self.crossed_kink or self.near_kink
 
 
 def weights(offsets) -> tuple[float, ...]:
@@ -158,6 +180,7 @@ class _Level:
     uncertainty: float  # round-off uncertainty of `numeric`
     crossing: Crossing | None  # tracked kink crossed at this step
     wide_gap: float | None = None  # the gap between the one-sided slopes over 2h (five-point)
+    values: dict | None = None  # offset -> loss, for reuse by a second stencil
 
     @property
     def gap(self) -> float:
@@ -188,6 +211,71 @@ class _Stop(Exception):
         self.estimate = estimate
 
 
+class _Broke(Exception):
+    """The loss raised, or was not finite, at a point of a stencil."""
+
+    def __init__(self, message: str):
+        self.message = message
+
+
+@dataclass(frozen=True)
+class _Points:
+    """The loss along a probe at x + o*absolute for each offset o (in steps)."""
+
+    offsets: tuple[int, ...]
+    points: list  # floats (a coordinate's new value) or arrays (the block moved along a direction)
+    displacement: dict  # offset -> realised displacement of the coordinate, or nominal along a direction
+    values: dict  # offset -> loss
+    crossing: Crossing | None  # first tracked winner flip among the points
+
+    def stencil(self, offsets, x, g, probe: Probe, analytic: float) -> tuple[float, float, tuple[float, ...]]:
+        """(numeric, analytic, weights) of the stencil on ``offsets``. For a
+        direction the analytic side uses the realised displacement, so
+        rounding in x + o*h*v cannot show up as a gradient error."""
+        w = weights([self.displacement[o] for o in offsets])
+        if probe.index is None:
+            chosen = [self.points[self.offsets.index(o)] for o in offsets]
+            analytic = float(np.sum(g * sum(wj * (p - x) for wj, p in zip(w, chosen))))
+        return combine(w, [self.values[o] for o in offsets]), analytic, w
+
+    def noise(self, sigma: float, base: BasePoint) -> float:
+        """The rounding noise of one loss value here: never below an ulp."""
+        return max(sigma, EPS * max(abs(base.loss), *map(abs, self.values.values())))
+
+
+def _evaluate(evaluator: Evaluator, probe: Probe, base: BasePoint, offsets, absolute: float, step: float,
+              spent: list[int], known: dict | None = None) -> _Points:
+    """The loss at each offset (``known`` values are reused, not re-evaluated)."""
+    x = evaluator.model.params[probe.block]
+    if probe.index is not None:
+        x0 = float(x.reshape(-1)[probe.index])
+        points = [x0 + o * absolute for o in offsets]
+        displacement = {o: p - x0 for o, p in zip(offsets, points)}
+    else:
+        v = probe.direction.reshape(x.shape)
+        points = [x + o * absolute * v for o in offsets]
+        displacement = {o: o * absolute for o in offsets}
+    values, crossing = {}, None
+    for o, point in zip(offsets, points):
+        if known is not None and o in known:
+            values[o] = known[o]
+            continue
+        spent[0] += 1
+        try:
+            result = evaluator.loss(probe.block, probe.index, point)
+        except UserCodeError as exc:
+            raise _Broke(str(exc)) from None
+        if not np.isfinite(result.value):
+            where = (f"{index_label(probe.block, x.shape, probe.index)}" if probe.index is not None
+                     else f"{probe.block} moved along direction {probe.number}")
+            raise _Broke(f"the loss is {result.value} with {where} changed by a relative step "
+                         f"of {step:.0e}; this element counts as failed")
+        values[o] = result.value
+        if crossing is None and base.trace is not None:
+            crossing = compare_traces(base.trace, result.trace)
+    return _Points(tuple(offsets), points, displacement, values, crossing)
+
+
 def _level(evaluator: Evaluator, probe: Probe, base: BasePoint, method: str, step: float, sigma: float,
            spent: list[int], first_crossing: Crossing | None) -> _Level:
     """Evaluate the stencil of ``method`` at relative ``step`` along ``probe``."""
@@ -195,48 +283,20 @@ def _level(evaluator: Evaluator, probe: Probe, base: BasePoint, method: str, ste
     g = base.gradient[probe.block]
     offsets = STENCILS[method]
     absolute = step * _scale(probe, x)
-    if probe.index is not None:
-        x0 = float(x.reshape(-1)[probe.index])
-        points = [x0 + o * absolute for o in offsets]
-        realised = [p - x0 for p in points]
-        w = weights(realised)
-        analytic = float(g.reshape(-1)[probe.index])
-        distance = {o: abs(r) for o, r in zip(offsets, realised)}
-    else:
-        v = probe.direction.reshape(x.shape)
-        points = [x + o * absolute * v for o in offsets]
-        w = weights([o * absolute for o in offsets])
-        # The analytic side uses the realised displacement, so rounding in
-        # x + o*h*v cannot show up as a gradient error.
-        analytic = float(np.sum(g * sum(wj * (p - x) for wj, p in zip(w, points))))
-        distance = {o: abs(o) * absolute for o in offsets}
-    values, traces = [], []
-    for point in points:
-        try:
-            result = evaluator.loss(probe.block, probe.index, point)
-        except UserCodeError as exc:
-            spent[0] += 1
-            raise _Stop(Estimate(analytic, float("nan"), step, spent[0], first_crossing, error=str(exc))) from None
-        spent[0] += 1
-        if not np.isfinite(result.value):
-            where = (f"{index_label(probe.block, x.shape, probe.index)}" if probe.index is not None
-                     else f"{probe.block} moved along direction {probe.number}")
-            raise _Stop(Estimate(analytic, float("nan"), step, spent[0], first_crossing,
-                                 error=f"the loss is {result.value} with {where} changed by a relative step "
-                                       f"of {step:.0e}; this element counts as failed"))
-        values.append(result.value)
-        traces.append(result.trace)
-    crossing = None
-    if base.trace is not None:
-        for trace in traces:
-            crossing = compare_traces(base.trace, trace)
-            if crossing is not None:
-                break
-    f = dict(zip(offsets, values))
+    analytic = float(g.reshape(-1)[probe.index]) if probe.index is not None else float("nan")
+    try:
+        at = _evaluate(evaluator, probe, base, offsets, absolute, step, spent)
+    except _Broke as broke:
+        if probe.index is None:
+            analytic = float(np.sum(g * probe.direction.reshape(x.shape)))
+        raise _Stop(Estimate(analytic, float("nan"), step, spent[0], first_crossing, error=broke.message)) from None
+    numeric, analytic, w = at.stencil(offsets, x, g, probe, analytic)
+    f = at.values
+    distance = {o: abs(d) for o, d in at.displacement.items()}
     # Everything below is plain float arithmetic: the same on every machine,
     # and a loss near the float64 limit overflows to inf silently (the grade
     # says so: a non-finite numeric value fails).
-    noise = max(sigma, EPS * max(abs(base.loss), *map(abs, values)))
+    noise = at.noise(sigma, base)
     wide_gap = None
     if 2 in f:
         wide_gap = abs((f[2] - base.loss) / distance[2] - (base.loss - f[-2]) / distance[-2])
@@ -244,13 +304,74 @@ def _level(evaluator: Evaluator, probe: Probe, base: BasePoint, method: str, ste
         wide_gap=wide_gap,
         step=step,
         analytic=analytic,
-        numeric=combine(w, values),
+        numeric=numeric,
         forward=(f[1] - base.loss) / distance[1],
         backward=(base.loss - f[-1]) / distance[-1],
         gap_noise=GAP_NOISE_SIGMAS * noise / min(distance[1], distance[-1]),
         uncertainty=UNCERTAINTY_SIGMAS * noise * math.hypot(*w),
-        crossing=crossing,
+        crossing=at.crossing,
+        values=f,
     )
+
+
+def _refine(evaluator: Evaluator, probe: Probe, base: BasePoint, found: Estimate, level: _Level, sigma: float,
+            spent: list[int], verify_to: float) -> Estimate:
+    """A second stencil, where round-off does not explain the first one's
+    disagreement (or is too large to verify the value): five-point
+    differences at a step H and at 2H, from f at x +- H, 2H, 4H. Their
+    difference is 15 times the truncation error of the one at H
+    (Richardson), so the estimate at H comes with a truncation error of its
+    own, and a disagreement beyond roundoff + truncation is confirmed.
+
+    H is the first step; wider where the first stencil's round-off is the
+    limit (a loss with a large offset, float32 inside); within the
+    kink-free range (H = h/4) where the first step had to be retried
+    across a kink. If the wider points cross a kink, nothing is claimed:
+    the estimate is returned as it was, marked ``near_kink``.
+    """
+    x = evaluator.model.params[probe.block]
+    g = base.gradient[probe.block]
+    step = found.h
+    magnitude = max(abs(found.analytic), abs(found.numeric))
+    if found.crossed_kink:
+        step = found.h / 4
+    elif found.roundoff > verify_to * magnitude:
+        # Five-point round-off falls as 1/H: widen (in decades, up to a cap)
+        # until it would verify the value to a tenth of ``verify_to``.
+        wanted = found.roundoff / (REFINE_TARGET * verify_to * max(magnitude, 1e-300))
+        step = max(step, min(step * 10 ** math.ceil(math.log10(wanted)), REFINE_MAX_STEP))
+    absolute = step * _scale(probe, x)
+    known = level.values if step == level.step else None
+    try:
+        at = _evaluate(evaluator, probe, base, (4, 2, 1, -1, -2, -4), absolute, step, spent, known)
+    except _Broke:
+        # The loss breaks further out: the first estimate stands, unrefined.
+        return replace(found, evaluations=spent[0], near_kink=True)
+    if at.crossing is not None and not found.harmless:
+        return replace(found, evaluations=spent[0], near_kink=True)
+    analytic = float(g.reshape(-1)[probe.index]) if probe.index is not None else float("nan")
+    numeric, analytic, w = at.stencil((2, 1, -1, -2), x, g, probe, analytic)
+    wide, wide_analytic, _ = at.stencil((4, 2, -2, -4), x, g, probe, analytic)
+    # Differences of (numeric - analytic): for a direction each stencil has
+    # its own realised analytic value; for a wrong gradient the bug cancels.
+    truncation = TRUNCATION_SAFETY * abs((wide - wide_analytic) - (numeric - analytic)) / 15
+    return replace(found, analytic=analytic, numeric=numeric, h=step, evaluations=spent[0],
+                   roundoff=UNCERTAINTY_SIGMAS * at.noise(sigma, base) * math.hypot(*w), truncation=truncation,
+                   first=(found.h, found.numeric))
+
+
+def _needs_refining(found: Estimate, verify_to: float) -> bool:
+    """Whether a smooth estimate's disagreement is unexplained by round-off,
+    or its round-off too large to verify a disagreement that matters."""
+    if found.error is not None or found.unresolved or found.near_kink or found.truncation is not None:
+        return False
+    gap = abs(found.analytic - found.numeric)
+    if gap > found.roundoff:
+        return True
+    # Explained by round-off, but is that round-off small enough to verify
+    # the value? Not a question where the values agree closely anyway.
+    magnitude = max(abs(found.analytic), abs(found.numeric))
+    return gap > verify_to * magnitude and found.roundoff > verify_to * magnitude
 
 
 def _curvature_between(coarse: _Level, fine: _Level) -> bool:
@@ -263,7 +384,7 @@ def _result(level: _Level, levels: list[_Level], evaluations: int, **flags) -> E
     first = levels[0]
     flags.setdefault("untracked_kink", first.crossing is None and first.kinky)
     return Estimate(level.analytic, level.numeric, level.step, evaluations, first.crossing,
-                    uncertainty=level.uncertainty, **flags)
+                    roundoff=level.uncertainty, **flags)
 
 
 def _decide(levels: list[_Level], evaluations: int) -> Estimate | None:
@@ -313,7 +434,7 @@ def _subgradient_bracket(levels: list[_Level]) -> tuple[float, float]:
     return (min(level.forward, level.backward) - slack, max(level.forward, level.backward) + slack)
 
 
-def _by_retries(evaluator, probe, base, method, h, sigma) -> Estimate:
+def _by_retries(evaluator, probe, base, method, h, sigma, verify_to) -> Estimate:
     """The default strategy: the given step, smaller ones only across kinks."""
     spent = [0]
     levels: list[_Level] = []
@@ -323,6 +444,9 @@ def _by_retries(evaluator, probe, base, method, h, sigma) -> Estimate:
         levels.append(_level(evaluator, probe, base, method, step, sigma, spent, first_crossing))
         decided = _decide(levels, spent[0])
         if decided is not None:
+            if _needs_refining(decided, verify_to):
+                level = next(lv for lv in levels if lv.step == decided.h)
+                decided = _refine(evaluator, probe, base, decided, level, sigma, spent, verify_to)
             return decided
         step /= KINK_RETRY_FACTOR
         if step < KINK_RETRY_FLOOR * (1 - 1e-9) or len(levels) >= _MAX_ATTEMPTS:
@@ -347,23 +471,40 @@ def kink_free(levels: list[_Level]) -> list[bool]:
     return free
 
 
-def best_step(levels: list[_Level]) -> tuple[_Level, float] | None:
+def best_step(levels: list[_Level], order: int) -> tuple[_Level, float, float] | None:
     """The level (of steps decreasing tenfold) with the smallest estimated
-    error, and that error: truncation (the change to the next, ten times
-    smaller step, whose own truncation error is 100 or 10^4 times smaller)
-    plus round-off. Levels that crossed a kink are not candidates; None if
-    no two consecutive levels are kink-free."""
+    error, with its round-off and truncation errors.
+
+    Truncation at a step is estimated Richardson's way from the next larger
+    step, whose error is 10^order times larger and whose round-off is ten
+    times smaller: e(10h) - e(h) = (10^order - 1) e(h). (From the next
+    smaller step instead, the estimate would carry that step's ten times
+    larger round-off: --h auto once chose 1e-4 over a 40x better 1e-5 so.)
+    The coarsest clean level has only a smaller
+    neighbour: that bound is used there. Levels that crossed a kink are not
+    candidates; None if no two consecutive levels are kink-free."""
     clean = kink_free(levels)
+    gain = 10.0 ** order - 1
     best = None
-    for k in range(len(levels) - 1):
-        if clean[k] and clean[k + 1]:
-            # Chosen on the expected error (one standard deviation of
-            # round-off); reported with the conservative three.
-            change = abs(levels[k].numeric - levels[k + 1].numeric)
-            expected = change + levels[k].uncertainty / UNCERTAINTY_SIGMAS
-            if best is None or expected < best[0]:
-                best = (expected, levels[k], change + levels[k].uncertainty)
-    return None if best is None else (best[1], best[2])
+    for k, level in enumerate(levels):
+        if not clean[k]:
+            continue
+        error = level.numeric - level.analytic
+        if k > 0 and clean[k - 1]:
+            coarser = levels[k - 1]
+            truncation = abs((coarser.numeric - coarser.analytic) - error) / gain
+        elif k + 1 < len(levels) and clean[k + 1]:
+            finer = levels[k + 1]
+            truncation = abs(error - (finer.numeric - finer.analytic)) * (gain + 1) / gain
+        else:
+            continue
+        truncation *= TRUNCATION_SAFETY
+        # Chosen on the expected error (one standard deviation of round-off);
+        # reported with the conservative three.
+        expected = truncation + level.uncertainty / UNCERTAINTY_SIGMAS
+        if best is None or expected < best[0]:
+            best = (expected, level, level.uncertainty, truncation)
+    return None if best is None else best[1:]
 
 
 def ladder(evaluator: Evaluator, probe: Probe, base: BasePoint, method: str, steps, sigma: float,
@@ -376,19 +517,22 @@ def ladder(evaluator: Evaluator, probe: Probe, base: BasePoint, method: str, ste
     return levels
 
 
-def _auto(evaluator, probe, base, method, sigma) -> Estimate:
+def _auto(evaluator, probe, base, method, sigma, verify_to) -> Estimate:
     """--h auto: the step with the smallest estimated truncation + round-off
     error (see best_step); if fewer than two consecutive steps are
     kink-free, the default retry strategy decides."""
     spent = [0]
     levels = ladder(evaluator, probe, base, method, AUTO_STEPS[method], sigma, spent)
-    best = best_step(levels)
+    best = best_step(levels, ORDERS[method])
     if best is None:
-        fallback = _by_retries(evaluator, probe, base, method, AUTO_STEPS[method][len(levels) // 2], sigma)
+        fallback = _by_retries(evaluator, probe, base, method, AUTO_STEPS[method][len(levels) // 2], sigma,
+                               verify_to)
         return replace(fallback, evaluations=fallback.evaluations + spent[0])
-    level, error = best
+    level, roundoff, truncation = best
+    # A large gap at the widest step that shrank as curvature does is no kink.
+    untracked = levels[0].crossing is None and not kink_free(levels)[0]
     return Estimate(level.analytic, level.numeric, level.step, spent[0], levels[0].crossing,
-                    untracked_kink=levels[0].crossing is None and levels[0].kinky, uncertainty=error)
+                    untracked_kink=untracked, roundoff=roundoff, truncation=truncation)
 
 
 def complex_step(evaluator: Evaluator, probe: Probe, base: BasePoint, h: float) -> Estimate:
@@ -408,25 +552,39 @@ def complex_step(evaluator: Evaluator, probe: Probe, base: BasePoint, h: float) 
         return Estimate(analytic, float("nan"), h, 1, error=f"the loss is {value} with an imaginary step")
     numeric = value.imag / step
     # No subtraction: the only error is the rounding of the imaginary part.
-    return Estimate(analytic, numeric, h, 1, uncertainty=UNCERTAINTY_SIGMAS * EPS * abs(numeric) * 4)
+    return Estimate(analytic, numeric, h, 1, roundoff=UNCERTAINTY_SIGMAS * EPS * abs(numeric) * 4, truncation=0.0)
 
 
 def estimate(evaluator: Evaluator, probe: Probe, base: BasePoint, *, method: str = "central",
-             h: float | str = 1e-5, sigma: float = 0.0) -> Estimate:
+             h: float | str = 1e-5, sigma: float = 0.0, verify_to: float = Thresholds().good_below) -> Estimate:
     """The numeric derivative along ``probe`` by ``method`` at relative step ``h``
-    (or ``"auto"``), with its uncertainty given loss noise ``sigma``."""
+    (or ``"auto"``), with its error budget given loss noise ``sigma``.
+
+    A value whose disagreement with the analytic one is not explained by
+    round-off, or whose round-off is too large to verify it to relative
+    ``verify_to``, gets a second stencil: a truncation estimate, and a
+    wider step where round-off is the limit."""
     if method == "complex-step":
         return complex_step(evaluator, probe, base, DEFAULT_STEPS[method] if h == "auto" else h)
     try:
         if h == "auto":
-            return _auto(evaluator, probe, base, method, sigma)
-        return _by_retries(evaluator, probe, base, method, h, sigma)
+            return _auto(evaluator, probe, base, method, sigma, verify_to)
+        return _by_retries(evaluator, probe, base, method, h, sigma, verify_to)
     except _Stop as stop:
         return stop.estimate
 
 
-def loss_noise(evaluator: Evaluator, base: BasePoint, block: str, seed: int) -> float:
-    """The standard deviation of the loss's rounding noise near the parameters.
+@dataclass(frozen=True)
+class Noise:
+    """The loss's rounding noise near the parameters."""
+
+    sigma: float  # standard deviation of one loss value's rounding error
+    float32: bool = False  # every value seen was a float32 number: the loss computes in float32
+    scale: float = 0.0  # the largest |loss| seen: what the noise is relative to (0 where the loss is)
+
+
+def loss_noise(evaluator: Evaluator, base: BasePoint, block: str, seed: int) -> Noise:
+    """The loss's rounding noise near the parameters.
 
     Evaluates f at x + j*delta*v, j = -3..3, along a random unit direction v
     in ``block``; the 4th to 6th differences of that table are far below
@@ -438,31 +596,38 @@ def loss_noise(evaluator: Evaluator, base: BasePoint, block: str, seed: int) -> 
     a table whose tracked winners differ from x's is discarded; and noise
     above NOISE_CONFIRM_ULPS is confirmed with a table 100 times narrower.
     A kink's contribution shrinks in proportion (ratio ~100); rounding noise
-    does not shrink (ratio ~1); a quantised loss (float32 inside) may stand
-    still at the narrow delta (ratio infinite). Costs 6 evaluations (12
-    when confirming).
+    does not shrink (ratio ~1): then the larger of the two tables' estimates
+    is kept (six differences make a rough estimate; two make it less so). A
+    quantised loss may stand still at the narrow delta (ratio infinite);
+    when every value is a float32 number the loss computes in float32, and
+    its noise is at least a float32 ulp of the loss: the tables see only a
+    sample of a rounding error that is deterministic, not random. Costs 6
+    evaluations (12 when confirming).
     """
     floor = EPS * abs(base.loss)
     x = evaluator.model.params[block]
     v = np.random.default_rng([seed, 7]).standard_normal(x.shape)
     v /= np.sqrt(np.sum(v * v))  # pairwise summation: the same on every BLAS
     delta = NOISE_PROBE_STEP * _scale(Probe(block), x)
-    wide = _noise_table(evaluator, base, block, x, v, delta)
+    wide, values = _noise_table(evaluator, base, block, x, v, delta)
+    scale = max([abs(base.loss), *map(abs, values)])
+    # A loss computed in float32 rounds to float32 numbers: seen directly,
+    # even where the table stands still (every value the same float32).
+    with np.errstate(over="ignore"):  # a loss beyond float32's range is no float32 number
+        float32 = len(values) == 7 and all(float(np.float32(f)) == f for f in values)
+    floor = max(floor, EPS32 * scale) if float32 else floor
     if wide is None or wide <= NOISE_CONFIRM_ULPS * floor:
-        return max(floor, wide or 0.0)
-    narrow = _noise_table(evaluator, base, block, x, v, delta / 100)
+        return Noise(max(floor, wide or 0.0), float32, scale)
+    narrow, _ = _noise_table(evaluator, base, block, x, v, delta / 100)
     if narrow is None:
-        return floor
+        return Noise(floor, float32, scale)
     if narrow > 0 and KINK_SCALING[0] <= wide / narrow <= KINK_SCALING[1]:
-        return floor  # it shrank in proportion to delta: a kink, not noise
-    # Rounding noise stays the same; a quantised loss (float32 inside) may
-    # even stand still at the narrow delta. Either way the wide table's
-    # spread is what finite differences will meet.
-    return max(floor, wide)
+        return Noise(floor, float32, scale)  # it shrank in proportion to delta: a kink, not noise
+    return Noise(max(floor, wide, narrow), float32, scale)
 
 
 def _noise_table(evaluator: Evaluator, base: BasePoint, block: str, x: np.ndarray, v: np.ndarray,
-                 delta: float) -> float | None:
+                 delta: float) -> tuple[float | None, list[float]]:
     values = []
     for j in (-3, -2, -1, 0, 1, 2, 3):
         if j == 0:
@@ -471,15 +636,16 @@ def _noise_table(evaluator: Evaluator, base: BasePoint, block: str, x: np.ndarra
         try:
             result = evaluator.loss(block, None, x + j * delta * v)
         except UserCodeError:
-            return None
+            return None, values
         if not np.isfinite(result.value):
-            return None
+            return None, values
         if base.trace is not None and compare_traces(base.trace, result.trace) is not None:
-            return None
+            return None, values
         values.append(result.value)
     table = np.array(values)
     with np.errstate(all="ignore"):  # losses near the float64 limit: inf noise, said in the report
-        return float(max(np.sqrt(np.mean(np.diff(table, n=k) ** 2) / comb(2 * k, k)) for k in (4, 5, 6)))
+        spread = float(max(np.sqrt(np.mean(np.diff(table, n=k) ** 2) / comb(2 * k, k)) for k in (4, 5, 6)))
+    return spread, values
 
 
 # Noise above this many ulps of the loss is confirmed before it is believed;
@@ -487,6 +653,16 @@ def _noise_table(evaluator: Evaluator, base: BasePoint, block: str, x: np.ndarra
 # means the "noise" was a kink.
 NOISE_CONFIRM_ULPS = 100.0
 KINK_SCALING = (20.0, 500.0)
+
+# A second stencil widens its step until its round-off is this fraction of
+# what a value must be verified to (the "good" band), so that it can pass ...
+REFINE_TARGET = 0.1
+# ... up to this step: enough to verify a float32 loss to ~1e-5, and the
+# Richardson estimate says when truncation there is too large.
+REFINE_MAX_STEP = 1e-2
+# Richardson's estimate of truncation assumes the error already scales as
+# H^4 between H and 2H; this factor covers being a little short of that.
+TRUNCATION_SAFETY = 3.0
 
 # A bound on retries whatever h the user chose (1e-5 down to the floor is 5 steps).
 _MAX_ATTEMPTS = 12

@@ -13,7 +13,7 @@ from .kinks import Crossing
 from .settings import Settings
 
 # Grades, from a dimension or a block.
-PASS, OK, WARN, FAIL, TINY, ZERO, KINK = "pass", "ok", "warn", "fail", "tiny", "zero", "kink"
+PASS, OK, WARN, FAIL, UNVERIFIED, ZERO, KINK = "pass", "ok", "warn", "fail", "unverified", "zero", "kink"
 
 
 def _number(x: float | None) -> float | None:
@@ -36,9 +36,16 @@ class DimResult:
     kink_untracked: bool = False  # a kink the numerical test found, tracking did not
     kink_harmless: bool = False  # winners flipped but the slope did not change (softmax max shift)
     message: str | None = None  # why the grade is what it is, when not obvious
-    uncertainty: float = 0.0  # how far `numeric` may be from the true derivative
+    roundoff: float = 0.0  # how far the loss's rounding may move `numeric`
+    truncation: float | None = None  # how far truncation may; None where not estimated
     bracket: tuple[float, float] | None = None  # one-sided derivatives, where every step crossed a kink
     drilled: bool = False  # found by drilling down a failing direction, not sampled
+    evidence: dict | None = None  # for a confirmed failure: the stencils and the budget it is beyond
+
+    @property
+    def uncertainty(self) -> float:
+        """How far `numeric` may be from the true derivative: the error budget."""
+        return self.roundoff + (self.truncation or 0.0)
 
     @property
     def label(self) -> str:
@@ -68,6 +75,9 @@ class DimResult:
             "kink": kink,
             "message": self.message,
             "uncertainty": _number(self.uncertainty),
+            "roundoff": _number(self.roundoff),
+            "truncation": _number(self.truncation),
+            "evidence": self.evidence,
             "bracket": [_number(b) for b in self.bracket] if self.bracket is not None else None,
             "drilled": self.drilled,
         }

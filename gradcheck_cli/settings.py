@@ -13,6 +13,8 @@ import numpy as np
 
 # Machine epsilon of float64, the precision every check runs in.
 EPS = float(np.finfo(np.float64).eps)
+# ... and of float32, the precision a loss computed in float32 keeps.
+EPS32 = float(np.finfo(np.float32).eps)
 
 # Default relative step per method. The centered difference's truncation
 # error is O(h^2) and its round-off error O(eps/h); they balance near
@@ -41,6 +43,12 @@ NOISE_PROBE_STEP = 1e-6
 # A numeric derivative sum(w_j f_j) carries noise sigma * ||w||; three
 # standard deviations make its uncertainty.
 UNCERTAINTY_SIGMAS = 3.0
+
+# A disagreement more than this many budgets wide (round-off at three sigma
+# plus truncation) is confirmed: a bug, whatever band its relative error is
+# in. The noise behind the budget is itself estimated from a few
+# differences, so one budget is not yet "far beyond".
+CONFIRM_FACTOR = 3.0
 
 # Steps are relative: h * max(1, |x|). Below |x| = 1 an absolute step keeps
 # the perturbation from vanishing for small weights; above it the step grows
@@ -74,9 +82,10 @@ GAP_NOISE_SIGMAS = 8.0
 # Screen, then drill down: when a block's random direction fails but no
 # sampled coordinate does, the direction is bisected (each half checked as a
 # direction of its own) down to the wrong coordinates, spending at most this
-# many loss evaluations per block. One wrong element in n costs about
-# 4*log2(n) + 2 evaluations.
-DEFAULT_MAX_EVALS = 200
+# many loss evaluations per block. A half that disagrees takes a second
+# stencil to confirm it, so one wrong element in n costs about
+# 10*log2(n) evaluations: 200 for 1e6 elements; 500 leaves room for a few.
+DEFAULT_MAX_EVALS = 500
 
 # Two evaluations at the same point may differ by this many ulps of the loss
 # (summation order in BLAS) before they count as nondeterministic; anything
@@ -119,14 +128,18 @@ class Thresholds:
     The defaults are the course notes' bands: above 1e-2 the gradient is
     probably wrong; 1e-4..1e-2 is uncomfortable; 1e-7..1e-4 is fine for an
     objective with kinks but too high for a smooth one; 1e-7 and below is
-    good. Below ``tiny_below`` in magnitude (both values), relative error
-    means nothing and the dimension is graded ``tiny`` instead.
+    good. These are the report's language; each value's error budget
+    decides what they cannot (grading.py). ``tiny_below`` is an optional
+    floor: values below it in magnitude (both) are not graded. It is 0 by
+    default because smallness is judged against each value's budget and
+    its block's scale: a fixed floor would call a whole loss of scale 1e-12
+    "tiny" and let a sign-flipped gradient there through.
     """
 
     fail_above: float = 1e-2
     warn_above: float = 1e-4
     good_below: float = 1e-7
-    tiny_below: float = 1e-10
+    tiny_below: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("fail_above", "warn_above", "good_below", "tiny_below"):

@@ -21,7 +21,7 @@ import numpy as np
 from .errors import ModelError
 from .evaluate import Evaluator
 from .grading import relative_error
-from .numeric import Probe, best_step, complex_step, kink_free, ladder
+from .numeric import ORDERS, Probe, best_step, complex_step, kink_free, ladder
 from .pipeline import check, resolve
 from .process_state import borrows_process
 from .report import PASS, _number
@@ -167,5 +167,5 @@ def _curve(evaluator, probe, base, method, sigma, index, direction) -> SweepCurv
         SweepPoint(lv.step, lv.numeric, relative_error(lv.analytic, lv.numeric), not free)
         for lv, free in zip(levels, kink_free(levels))
     )
-    best = best_step(levels)
+    best = best_step(levels, ORDERS[method])
     return SweepCurve(probe.block, index, direction, analytic, points, best[0].step if best else None)

@@ -95,8 +95,8 @@ def test_junit_xml_warnings_are_failures_only_under_strict(tmp_path, model_file)
     path = model_file("""
         import numpy as np
         params = {"w": np.array([1.0, 2.0])}
-        def loss(p): return float(np.sum(p["w"] ** 2))
-        def grad(p): return {"w": 2 * p["w"] * (1 + 1e-5)}
+        def loss(p): return np.float32(np.sum(p["w"] ** 2))  # a warning: float32
+        def grad(p): return {"w": 2 * p["w"]}
     """)
     relaxed, strict = tmp_path / "relaxed.xml", tmp_path / "strict.xml"
     run(path, "--junit-xml", relaxed)

@@ -75,8 +75,8 @@ def test_strict_in_the_file(project):
     root = project("strict = true\n")
     (root / "models" / "warns.py").write_text(
         "import numpy as np\nparams = {'w': np.array([1.0, 2.0])}\n"
-        "def loss(p): return float(np.sum(p['w'] ** 2))\n"
-        "def grad(p): return {'w': 2 * p['w'] * (1 + 1e-5)}\n"
+        "def loss(p): return np.float32(np.sum(p['w'] ** 2))\n"
+        "def grad(p): return {'w': 2 * p['w']}\n"
     )
     assert run("models/warns.py").exit_code == 1
     assert run("models/warns.py", "--config", root / "pyproject.toml").exit_code == 1

@@ -1,4 +1,4 @@
-"""Relative error, the notes' bands, block summaries and the verdict."""
+"""Relative error, the notes' bands, the error budget, block summaries and the verdict."""
 
 import math
 
@@ -44,8 +44,7 @@ def test_bands(rel, kinked, grade):
     assert grade_error(rel, 1.0, kinked=kinked, thresholds=T) == grade
 
 
-def test_tiny_magnitudes_are_not_graded_by_relative_error():
-    assert grade_error(1.0, 1e-11, kinked=False, thresholds=T) == "tiny"
+def test_two_zeros_are_zero():
     assert grade_error(0.0, 0.0, kinked=False, thresholds=T) == "zero"
 
 
@@ -63,8 +62,52 @@ def estimate(a, n, **kw):
     return Estimate(analytic=a, numeric=n, h=1e-5, evaluations=2, **kw)
 
 
-def dim(a, n, **kw):
-    return grade_estimate(estimate(a, n, **kw), index=(0,), direction=None, kinked=False, thresholds=T)
+def dim(a, n, scale=0.0, **kw):
+    return grade_estimate(estimate(a, n, **kw), index=(0,), direction=None, thresholds=T, scale=scale)
+
+
+# -- the budget decides what the bands cannot ---------------------------------------
+
+def test_a_disagreement_beyond_a_budget_with_truncation_estimated_is_confirmed():
+    # Relative error 1e-3 (the bands' "warn"), 1e4 times the budget.
+    d = dim(1.0, 1.001, roundoff=1e-8, truncation=1e-8, first=(1e-5, 1.00100001))
+    assert d.grade == "fail" and d.message.startswith("confirmed")
+    assert d.evidence["budget"] == pytest.approx(2e-8) and d.evidence["first"] == [1e-5, 1.00100001]
+
+
+def test_a_disagreement_beyond_round_off_alone_is_graded_by_the_bands():
+    # Truncation not estimated (a kink near): no confirmation, the notes' bands.
+    d = dim(1.0, 1.001, roundoff=1e-8, near_kink=True)
+    assert d.grade == "warn" and "kink" in d.message
+
+
+def test_a_disagreement_within_the_budget_never_fails_or_warns():
+    assert dim(1.0, 1.05, roundoff=0.1).grade not in ("fail", "warn")
+    assert dim(1.0, 1.0 + 1e-5, roundoff=1e-5, truncation=1e-6).grade == "ok"
+
+
+def test_a_budget_too_large_to_verify_is_unverified_with_a_reason():
+    d = dim(1.0, 1.05, roundoff=0.1)
+    assert d.grade == "unverified" and "too uncertain" in d.message
+
+
+def test_zero_by_design_passes_against_the_block_scale():
+    d = dim(0.0, 3e-12, scale=0.5, roundoff=2e-11, truncation=0.0)
+    assert d.grade == "pass" and "zero within round-off" in d.message
+    # Alone, with nothing to compare its budget with, it is not verified.
+    assert dim(0.0, 3e-12, roundoff=2e-11, truncation=0.0).grade == "unverified"
+
+
+def test_a_tiny_wrong_value_fails_when_its_budget_is_tinier():
+    # A loss of scale 1e-12 with a sign-flipped gradient: small, but not
+    # small against its budget.
+    assert dim(2e-12, -2e-12, roundoff=1e-22, truncation=1e-23).grade == "fail"
+
+
+def test_tiny_below_is_an_optional_floor():
+    d = grade_estimate(estimate(1e-12, 2e-12), index=(0,), direction=None,
+                       thresholds=Thresholds(tiny_below=1e-10))
+    assert d.grade == "unverified" and "--tiny-below" in d.message
 
 
 def test_an_error_at_a_perturbed_point_fails_the_dimension():
@@ -88,8 +131,8 @@ def test_block_takes_its_worst_measured_grade():
     assert b.max_rel_error == pytest.approx(0.5)
 
 
-def test_tiny_and_zero_dimensions_do_not_hide_a_pass():
-    b = block(dim(1.0, 1.0), dim(1e-12, 2e-12), dim(0.0, 0.0))
+def test_unverified_and_zero_dimensions_do_not_hide_a_pass():
+    b = block(dim(1.0, 1.0), dim(1e-12, 2e-12, roundoff=1e-11), dim(0.0, 0.0))
     assert b.grade == "pass"
     assert b.worst.analytic == 1.0
 
@@ -100,10 +143,10 @@ def test_a_block_of_zeros_verifies_nothing_and_warns():
     assert "nothing was verified" in b.warnings[0]
 
 
-def test_a_block_of_tiny_values_says_to_scale_the_loss():
-    b = block(dim(1e-12, 1.1e-12))
-    assert b.grade == "tiny"
-    assert "scale the loss" in b.warnings[0]
+def test_a_block_of_unverifiable_values_says_why():
+    b = block(dim(1e-12, 1.1e-12, roundoff=1e-11))
+    assert b.grade == "unverified"
+    assert "error budget too large" in b.warnings[0]
 
 
 def test_kink_crossings_are_counted_and_do_not_fail_a_block():
@@ -126,8 +169,7 @@ def test_verdict():
 
 @pytest.mark.parametrize("numeric", [math.inf, -math.inf, math.nan])
 def test_a_non_finite_numeric_value_never_passes(numeric):
-    dim = grade_estimate(Estimate(1.0, numeric, 1e-5, 2), index=(0,), direction=None, kinked=False,
-                         thresholds=Thresholds())
+    dim = grade_estimate(Estimate(1.0, numeric, 1e-5, 2), index=(0,), direction=None, thresholds=Thresholds())
     assert dim.grade == "fail" and "numeric value is" in dim.message
 
 

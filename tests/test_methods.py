@@ -71,7 +71,9 @@ def test_central_is_within_its_error_bound(index):
 def test_five_point_is_accurate_to_1e_10(index):
     e = estimate_with(smooth_loss, smooth_grad, X0, index=index, method="five-point", h=1e-3)
     assert abs(e.numeric - e.analytic) / abs(e.analytic) < 1e-10
-    assert e.evaluations == 4
+    # Four evaluations; six where a disagreement beyond round-off took a
+    # second, wider stencil to estimate truncation.
+    assert e.evaluations == 4 or (e.evaluations == 6 and e.truncation is not None)
 
 
 @pytest.mark.parametrize("index", [0, 1, 2])
@@ -172,7 +174,7 @@ def noise_of(loss, x, track=True):
     model = from_functions(loss=loss, grad=lambda p: np.zeros_like(p), params=np.asarray(x, dtype=float))
     with Evaluator(model, seed=0, track_kinks=track) as ev:
         base = ev.base_point()
-        return loss_noise(ev, base, "params", 0), base.loss
+        return loss_noise(ev, base, "params", 0).sigma, base.loss
 
 
 def test_noise_of_a_float64_loss_is_a_few_ulps():
@@ -191,15 +193,17 @@ def test_a_kink_at_the_point_is_not_taken_for_noise(track):
     assert sigma <= 10 * np.finfo(float).eps * max(abs(f), 1)
 
 
-def test_a_noisy_loss_is_round_off_limited_not_failed():
+def test_a_float32_loss_is_not_failed_and_says_so():
     def loss(p):
         return float(np.sum(np.sin(p["w"].astype(np.float32)) ** 2))
 
     report = check(loss=loss, grad=lambda p: {"w": 2 * np.sin(p["w"]) * np.cos(p["w"])},
                    params={"w": np.linspace(0.1, 2, 30)})
     assert report.verdict == "warn"
-    assert any("noisy" in w for w in report.warnings)
-    assert all("round-off limited" in (d.message or "") for d in report.blocks[0].dims if d.grade != "pass")
+    assert any("computes in float32" in w for w in report.warnings)
+    dims = report.blocks[0].dims + report.blocks[0].directions
+    assert all(d.grade in ("pass", "ok", "unverified") for d in dims)
+    assert all("error budget" in d.message for d in dims if d.grade != "pass")
 
 
 def test_a_tiny_gradient_entry_on_a_large_loss_is_not_a_false_failure():
@@ -212,7 +216,7 @@ def test_a_tiny_gradient_entry_on_a_large_loss_is_not_a_false_failure():
 
     report = check(loss=loss, grad=lambda p: np.array([2 * scale[0] * p[0], scale[1]]), params=np.array([0.3, 0.2]))
     assert report.verdict != "fail"
-    assert "round-off limited" in report.blocks[0].dims[1].message
+    assert "error budget" in report.blocks[0].dims[1].message
 
 
 # -- subgradients at kinks no step avoids ----------------------------------------------

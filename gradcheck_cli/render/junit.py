@@ -3,7 +3,8 @@
 Read by CI viewers (GitHub, GitLab, Jenkins, Azure): a failing block is a
 <failure> with the worst dimension's values; a model that could not be
 checked is a testcase `load` with an <error>; warnings go to <system-out>
-(and are failures under --strict, matching the exit code).
+(and are failures under --strict, matching the exit code: a block's as
+its testcase's failure, the model's as a testcase "model warnings").
 """
 
 from __future__ import annotations
@@ -109,6 +110,14 @@ def build(results: Sequence[Report | ModelFailure], *, strict: bool = False) -> 
                     notes.insert(0, _block_detail(block))
                 if notes:
                     ET.SubElement(case, "system-out").text = "\n".join(notes)
+            if strict and result.warnings:
+                # A warning about the model itself (float32 arithmetic, noise)
+                # fails --strict as a block's would: the exit code says so too.
+                case = ET.SubElement(suite, "testcase", classname=result.model, name="model warnings", time="0")
+                counts["tests"] += 1
+                counts["failures"] += 1
+                ET.SubElement(case, "failure", message=result.warnings[0][:200], type="ModelWarning").text = \
+                    "\n".join(result.warnings)
             if result.warnings or result.notes:
                 ET.SubElement(suite, "system-out").text = "\n".join(
                     [f"warning: {w}" for w in result.warnings] + [f"note: {n}" for n in result.notes])

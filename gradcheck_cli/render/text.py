@@ -15,7 +15,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ..report import FAIL, KINK, OK, PASS, TINY, WARN, ZERO, BlockResult, DimResult, Report
+from ..report import FAIL, KINK, OK, PASS, UNVERIFIED, WARN, ZERO, BlockResult, DimResult, Report
 
 GRADE_STYLE = {
     "error": "bold red",
@@ -23,7 +23,7 @@ GRADE_STYLE = {
     OK: "green",
     WARN: "bold yellow",
     FAIL: "bold red",
-    TINY: "cyan",
+    UNVERIFIED: "cyan",
     ZERO: "dim",
     KINK: "magenta",
 }
@@ -134,6 +134,29 @@ def kink_lines(report: Report) -> list[Text]:
     return lines
 
 
+# Reasons printed under the table by default, per block; -v shows them all.
+REASONS_SHOWN = 3
+_EXPLAINED = (FAIL, WARN, UNVERIFIED, KINK)
+
+
+def reason_lines(report: Report) -> list[Text]:
+    """Why each failing, warning or unverifiable value got its grade: one
+    line each (the exception a loss raised, the evidence of a confirmed
+    disagreement, what limits verification)."""
+    lines = []
+    for block in report.blocks:
+        explained = [d for d in block.dims + block.directions if d.grade in _EXPLAINED and d.message]
+        for dim in explained[:REASONS_SHOWN]:
+            line = Text(f"  {block.name}{dim.label if dim.index is not None else ' ' + dim.label}: ")
+            line.append(dim.grade, style=GRADE_STYLE[dim.grade])
+            line.append(f": {dim.message}")
+            lines.append(line)
+        if len(explained) > REASONS_SHOWN:
+            lines.append(Text(f"  {block.name}: {len(explained) - REASONS_SHOWN} more (-v shows every value)",
+                              style="dim"))
+    return lines
+
+
 def verdict_line(report: Report) -> Text:
     """PASS / WARN / FAIL with counts, evaluations and time."""
     counts: dict[str, int] = {}
@@ -159,6 +182,8 @@ def build(report: Report, *, verbose: bool = False) -> RenderableType:
     parts.append(summary_table(report))
     if verbose:
         parts += [dims_table(block) for block in report.blocks]
+    else:
+        parts += reason_lines(report)
     parts += kink_lines(report)
     for warning in report.all_warnings:
         parts.append(Text(f"  warning: {warning}", style="yellow"))
