@@ -181,6 +181,7 @@ class _Level:
     crossing: Crossing | None  # tracked kink crossed at this step
     wide_gap: float | None = None  # the gap between the one-sided slopes over 2h (five-point)
     values: dict | None = None  # offset -> loss, for reuse by a second stencil
+    lopsided: bool = False  # the two sides' curvatures differ as only a kink makes them (five-point)
 
     @property
     def gap(self) -> float:
@@ -201,7 +202,8 @@ class _Level:
             return large
         large = large or self.wide_gap > KINK_GAP_TOLERANCE * slope + self.gap_noise
         curvature = abs(self.wide_gap - 2 * self.gap) <= CURVATURE_MATCH * 2 * self.gap + self.gap_noise
-        return large and not curvature
+        # A kink at 2/3 h passes the curvature test exactly; not this one.
+        return (large and not curvature) or self.lopsided
 
 
 class _Stop(Exception):
@@ -298,15 +300,23 @@ def _level(evaluator: Evaluator, probe: Probe, base: BasePoint, method: str, ste
     # says so: a non-finite numeric value fails).
     noise = at.noise(sigma, base)
     wide_gap = None
+    lopsided = False
+    forward = (f[1] - base.loss) / distance[1]
+    backward = (base.loss - f[-1]) / distance[-1]
     if 2 in f:
         wide_gap = abs((f[2] - base.loss) / distance[2] - (base.loss - f[-2]) / distance[-2])
+        asymmetry, spread = _asymmetry(base.loss, f, at.displacement, noise, 1, 2)
+        # Five points fit any data with a quartic: only a scale tells a kink
+        # from f''' here, the same one as for the gap.
+        lopsided = asymmetry > KINK_GAP_TOLERANCE * max(abs(forward), abs(backward)) + spread
     return _Level(
+        lopsided=lopsided,
         wide_gap=wide_gap,
         step=step,
         analytic=analytic,
         numeric=numeric,
-        forward=(f[1] - base.loss) / distance[1],
-        backward=(base.loss - f[-1]) / distance[-1],
+        forward=forward,
+        backward=backward,
         gap_noise=GAP_NOISE_SIGMAS * noise / min(distance[1], distance[-1]),
         uncertainty=UNCERTAINTY_SIGMAS * noise * math.hypot(*w),
         crossing=at.crossing,
@@ -347,8 +357,12 @@ def _refine(evaluator: Evaluator, probe: Probe, base: BasePoint, found: Estimate
     except _Broke:
         # The loss breaks further out: the first estimate stands, unrefined.
         return replace(found, evaluations=spent[0], near_kink=True)
-    if at.crossing is not None and not found.harmless:
-        return replace(found, evaluations=spent[0], near_kink=True)
+    noise = at.noise(sigma, base)
+    slope = max(abs(found.analytic), abs(found.numeric))
+    if (at.crossing is not None and not found.harmless) or _kinked_out_to(at, base.loss, noise, slope):
+        # What the first stencil could not see of a kink is bounded by the
+        # gap between its one-sided slopes (seen, or hidden in their noise).
+        return replace(found, evaluations=spent[0], near_kink=True, truncation=(level.gap + level.gap_noise) / 2)
     analytic = float(g.reshape(-1)[probe.index]) if probe.index is not None else float("nan")
     numeric, analytic, w = at.stencil((2, 1, -1, -2), x, g, probe, analytic)
     wide, wide_analytic, _ = at.stencil((4, 2, -2, -4), x, g, probe, analytic)
@@ -356,8 +370,55 @@ def _refine(evaluator: Evaluator, probe: Probe, base: BasePoint, found: Estimate
     # its own realised analytic value; for a wrong gradient the bug cancels.
     truncation = TRUNCATION_SAFETY * abs((wide - wide_analytic) - (numeric - analytic)) / 15
     return replace(found, analytic=analytic, numeric=numeric, h=step, evaluations=spent[0],
-                   roundoff=UNCERTAINTY_SIGMAS * at.noise(sigma, base) * math.hypot(*w), truncation=truncation,
+                   roundoff=UNCERTAINTY_SIGMAS * noise * math.hypot(*w), truncation=truncation,
                    first=(found.h, found.numeric))
+
+
+def _asymmetry(f0: float, values: dict, displacement: dict, noise: float, a: int, b: int) -> tuple[float, float]:
+    """How much the curvature on the two sides of x differs, in slope units,
+    and the noise level of that difference.
+
+    The second divided differences on (0, a, b) and on (0, -a, -b) are both
+    f'' for a smooth f, differing by 2 f''' (a + b) / 3; a kink on one side
+    changes that side's by its jump in slope over the step, whatever its
+    distance (the symmetric gap test misses a kink at 2/3 h). Times a, to
+    compare with slopes.
+    """
+    difference, weights_ = 0.0, []
+    for side in (1, -1):
+        da, db = displacement[side * a], displacement[side * b]
+        # 2 f[0, a, b] = 2 ((f_b - f_a)/(b - a) - (f_a - f_0)/a) / b, as weights on f_b, f_a, f_0.
+        wb = 2 / (db * (db - da))
+        wa = -2 / (db * (db - da)) - 2 / (da * db)
+        w0 = 2 / (da * db)
+        difference += side * (wb * values[side * b] + wa * values[side * a] + w0 * f0)
+        weights_ += [wb, wa]
+    scale = abs(displacement[a])
+    # f0's weights cancel between the sides; the other four add their noise.
+    return abs(difference) * scale, GAP_NOISE_SIGMAS * noise * math.hypot(*weights_) * scale
+
+
+def _kinked_out_to(at: _Points, f0: float, noise: float, slope: float) -> bool:
+    """Whether the second stencil's points (+-H, 2H, 4H) show a kink.
+
+    Curvature makes the one-sided slopes' gap double with the step; a kink
+    near x leaves it the same. A kink further out makes the two sides'
+    curvatures differ (_asymmetry) in a way that does not scale as f'''
+    does (4x from the pair (H, 2H) to (2H, 4H)): with seven points there
+    is room to tell, where five fit any data with a quartic.
+    """
+    d, f = at.displacement, at.values
+    gaps = {k: abs((f[k] - f0) / d[k] - (f0 - f[-k]) / -d[-k]) for k in (1, 2, 4)}
+    spread = GAP_NOISE_SIGMAS * noise / abs(d[1])
+    tolerance = KINK_GAP_TOLERANCE * slope
+    for a, b in ((1, 2), (2, 4)):
+        large = gaps[b] > tolerance + spread
+        if large and abs(gaps[b] - 2 * gaps[a]) > SECOND_STENCIL_CURVATURE_MATCH * 2 * gaps[a] + spread:
+            return True
+    (near, near_spread), (far, far_spread) = (_asymmetry(f0, f, d, noise, 1, 2), _asymmetry(f0, f, d, noise, 2, 4))
+    if max(near - near_spread, far - far_spread) <= tolerance:
+        return False
+    return abs(far - 4 * near) > 4 * CURVATURE_MATCH * near + far_spread + 4 * near_spread
 
 
 def _needs_refining(found: Estimate, verify_to: float) -> bool:
@@ -660,6 +721,10 @@ REFINE_TARGET = 0.1
 # ... up to this step: enough to verify a float32 loss to ~1e-5, and the
 # Richardson estimate says when truncation there is too large.
 REFINE_MAX_STEP = 1e-2
+# On the second stencil's wider points, the gap between one-sided slopes
+# must double with the step to within this fraction: curvature does, to
+# O(H^2); a kink near x leaves it the same (a ratio of 1, not 2).
+SECOND_STENCIL_CURVATURE_MATCH = 0.25
 # Richardson's estimate of truncation assumes the error already scales as
 # H^4 between H and 2H; this factor covers being a little short of that.
 TRUNCATION_SAFETY = 3.0

@@ -20,7 +20,7 @@ from .grading import grade_block, grade_estimate, judge, measurable, verdict
 from .model import Model, from_functions, frozen_copies, load_model
 from .numeric import Estimate, Noise, Probe, loss_noise
 from .process_state import borrows_process
-from .report import FAIL, Report, Warmup
+from .report import FAIL, UNVERIFIED, Report, Warmup
 from .sampling import BlockPlan, plan
 from .training import train
 from .settings import (
@@ -348,24 +348,31 @@ def _report(loaded: Model, settings: Settings, base: BasePoint, results: list[_B
     if "loss" in evaluator.low_precision:
         noisy = None  # said above
     elif noise.float32:
-        noisy = (
+        # Always a warning, as for a float32 return value: the notes' advice
+        # is to check in float64.
+        noisy = None
+        warnings.append(
             f"the loss computes in float32: every value it returned is a float32 number (rounded to about "
             f"{_digits('float32')} digits, {sigma:.1e} here), though returned as float64; error budgets "
             "account for it, but few values can be verified to the notes' 1e-7: compute the loss in float64 "
             "when checking"
         )
     elif sigma > NOISY_LOSS_ULPS * EPS * noise.scale:
-        # Relative to the largest |loss| seen nearby, not the loss itself:
-        # a loss that is 0 at the point is not infinitely noisy.
         noisy = (
             f"the loss is noisy: it varies by about {sigma:.1e} ({sigma / max(noise.scale, 1e-300):.0e} relative) "
             "between nearby points, far more than float64 rounding (float32 inside the model, or large terms "
-            "cancelling?); error budgets account for it, but few values can be verified to the notes' 1e-7"
+            "cancelling?)"
         )
     else:
         noisy = None
-    if noisy:
-        warnings.append(noisy)
+    if noisy and any(b.grade == UNVERIFIED or any(d.grade == UNVERIFIED for d in b.dims + b.directions)
+                     for b in blocks):
+        warnings.append(noisy + "; it leaves some values unverified (reasons above)")
+    elif noisy:
+        # Noise relative to the loss is not noise relative to its terms (a
+        # loss that is 0 at the point, large terms cancelling exactly to
+        # a few ulps): while every value is verified it is only worth knowing.
+        notes.append(noisy + "; every value was still verified within its error budget")
     if stopped is not None:
         warnings.append(f"{stopped}: this report is partial"
                         + (f"; not checked: {', '.join(unreached)}" if unreached else ""))

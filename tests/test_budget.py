@@ -184,3 +184,125 @@ def test_a_zero_analytic_value_where_the_gradient_is_not_zero_fails(seed):
     report = check(loss=loss, grad=dropped, params=params, samples=None)
     assert report.verdict == "fail"
     assert {d.index for d in report.blocks[0].dims if d.grade == "fail"} == {(3,)}
+
+
+# -- float32 inside the loss (item 9) -----------------------------------------------------
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_correct_float32_least_squares_never_fails(seed):
+    rng = np.random.default_rng(seed)
+    a, t = rng.standard_normal((12, 6)), rng.standard_normal(12)
+
+    def loss(p):
+        r = a.astype(np.float32) @ p["w"].astype(np.float32) - t.astype(np.float32)
+        return float(0.5 * np.sum(r * r))
+
+    def grad(p):
+        return {"w": a.T @ (a @ p["w"] - t)}
+
+    report = check(loss=loss, grad=grad, params={"w": rng.standard_normal(6)})
+    assert report.verdict != "fail"
+    assert any("float32" in w for w in report.warnings)
+    graded = [d for b in report.blocks for d in b.dims + b.directions]
+    assert all(d.grade in ("pass", "ok", "unverified") for d in graded)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_correct_float32_softmax_never_fails_and_says_float32(seed):
+    loss64, grad, params = _softmax(16, 8, 4, seed, reg=1e-3)
+
+    def loss(p):
+        return loss64({"W": p["W"].astype(np.float32)})
+
+    report = check(loss=loss, grad=grad, params={"W": params["W"] * 100})
+    assert report.verdict != "fail"
+    assert any("float32" in w for w in report.warnings)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_wrong_float32_softmax_still_fails(seed):
+    loss64, grad, params = _softmax(16, 8, 4, seed, reg=1e-3)
+
+    def loss(p):
+        return loss64({"W": p["W"].astype(np.float32)})
+
+    report = check(loss=loss, grad=lambda p: {"W": 1.1 * grad(p)["W"]}, params={"W": params["W"] * 100})
+    assert report.verdict == "fail"
+
+
+# -- a loss that is 0 where it is checked (item 14) ---------------------------------------
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_loss_that_is_zero_at_the_point_is_not_called_noisy(seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(5)
+    w = rng.standard_normal(5)
+    offset = float(x @ w)  # the loss below is exactly 0 at w, its gradient is not
+
+    def loss(p):
+        return float(x @ p["w"] - offset + 0.5 * np.sum((p["w"] - w) ** 2))
+
+    report = check(loss=loss, grad=lambda p: {"w": x + (p["w"] - w)}, params={"w": w.copy()})
+    assert report.loss == 0.0 or abs(report.loss) < 1e-15
+    assert report.verdict == "pass", report.warnings
+
+
+# -- huge blocks (item 13) ---------------------------------------------------------------
+
+@pytest.mark.parametrize("n", [10**6, 10**7])
+def test_a_correct_huge_quadratic_passes(n):
+    rng = np.random.default_rng(n)
+    w = rng.standard_normal(n)
+    report = check(loss=lambda p: float(0.5 * np.sum(p["W"] * p["W"])), grad=lambda p: {"W": p["W"]},
+                   params={"W": w})
+    assert report.verdict == "pass", [(d.label, d.grade, d.message) for d in report.blocks[0].directions]
+
+
+# -- untracked kinks (item 12) -------------------------------------------------------------
+
+def _python_relu(seed, offset, h):
+    """sum c * max(0, w) + w^2 / 2 in a Python loop: the kinks are invisible
+    to tracking; some weights sit within 0.2h..1.9h of theirs."""
+    rng = np.random.default_rng(seed)
+    n = 12
+    w = rng.uniform(0.2, 1.9, n) * h * rng.choice([-1, 1], n)
+    c = rng.uniform(0.5, 2, n)
+
+    def loss(p):
+        total = offset
+        for wi, ci in zip(p["w"].tolist(), c.tolist()):
+            total += ci * max(0.0, wi) + 0.5 * wi * wi
+        return total
+
+    def grad(p):
+        return {"w": c * (p["w"] > 0) + p["w"]}
+
+    return loss, grad, {"w": w}
+
+
+CASES = [("five-point", 1e-3, 0.0), ("central", 1e-5, 1e6), ("central", 1e-5, 0.0)]
+
+
+@pytest.mark.parametrize("method, h, offset", CASES)
+@pytest.mark.parametrize("seed", range(5))
+def test_untracked_kinks_near_the_point_do_not_fail_a_correct_model(method, h, offset, seed):
+    loss, grad, params = _python_relu(seed, offset, h)
+    report = check(loss=loss, grad=grad, params=params, method=method, samples=None)
+    assert report.verdict != "fail", [(d.label, d.message) for d in report.blocks[0].dims if d.grade == "fail"]
+
+
+@pytest.mark.parametrize("method, h, offset", CASES)
+@pytest.mark.parametrize("seed", range(3))
+def test_untracked_kinks_do_not_hide_a_wrong_element_away_from_them(method, h, offset, seed):
+    loss, grad, params = _python_relu(seed, offset, h)
+    params = {"w": params["w"].copy()}
+    params["w"][0] = 0.5  # far from its kink
+
+    def wrong(p):
+        g = grad(p)["w"].copy()
+        g[0] *= 1.5
+        return {"w": g}
+
+    report = check(loss=loss, grad=wrong, params=params, method=method, samples=None)
+    assert report.verdict == "fail"
+    assert report.blocks[0].dims[0].grade == "fail"
