@@ -22,7 +22,8 @@ truncation (see numeric.py). The budget decides what the bands cannot:
   zero        both exactly 0 and nothing else in the check measurable:
               verifies nothing (with other values measurable it passes)
   kink        every step crossed a kink and no one-sided derivatives could be
-              formed: inconclusive, not failed
+              formed, or several kinks meet at the point (degenerate):
+              inconclusive, not failed
 
 "Small" is judged against the block's scale (its largest value clearly
 above its budget), or the whole check's for a block with none: a fixed
@@ -179,6 +180,15 @@ def _grade_subgradient(analytic: float, estimate: Estimate, thresholds: Threshol
     if estimate.bracket is None:
         return KINK, f"every step down to {estimate.h:.0e} crossed a kink; the numeric value cannot be trusted"
     low, high = estimate.bracket
+    crossing = estimate.crossing
+    if crossing is not None and estimate.meeting > 1:
+        # Several kinks meet at the point (a ReLU layer whose units all sit
+        # at 0): along one coordinate the one-sided slopes of a sum of
+        # kinks need not bracket the chain rule's subgradient, so nothing
+        # is decided here.
+        return KINK, (f"degenerate point: {estimate.meeting} kinks meet here ({crossing.describe().split(':')[0]}: "
+                      f"{crossing.op}), at every step down to {estimate.h:.0e}; a subgradient cannot be judged "
+                      "where several kinks meet: check at a point off them (another initialisation, --warmup)")
     slack = thresholds.good_below * max(abs(low), abs(high), abs(analytic))
     where = f"the one-sided derivatives [{low:.6g}, {high:.6g}] at a kink no step avoids"
     if low - slack <= analytic <= high + slack:

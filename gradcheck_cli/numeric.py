@@ -100,6 +100,7 @@ class Estimate:
     bracket: tuple[float, float] | None = None  # one-sided derivatives at an unresolved kink
     first: tuple[float, float] | None = None  # (step, numeric) of the first stencil, when refined
     near_kink: bool = False  # the second stencil's wider points crossed a kink
+    meeting: int = 0  # at an unresolved kink: tracked elements flipped by the finest step's two points
 
     @property
     def uncertainty(self) -> float:
@@ -182,6 +183,7 @@ class _Level:
     wide_gap: float | None = None  # the gap between the one-sided slopes over 2h (five-point)
     values: dict | None = None  # offset -> loss, for reuse by a second stencil
     lopsided: bool = False  # the two sides' curvatures differ as only a kink makes them (five-point)
+    meeting: int = 0  # tracked elements flipped by x - h and x + h together
 
     @property
     def gap(self) -> float:
@@ -229,6 +231,7 @@ class _Points:
     displacement: dict  # offset -> realised displacement of the coordinate, or nominal along a direction
     values: dict  # offset -> loss
     crossing: Crossing | None  # first tracked winner flip among the points
+    meeting: int = 0  # elements flipped between x - h and x + h, both sides together
 
     def stencil(self, offsets, x, g, probe: Probe, analytic: float) -> tuple[float, float, tuple[float, ...]]:
         """(numeric, analytic, weights) of the stencil on ``offsets``. For a
@@ -257,7 +260,7 @@ def _evaluate(evaluator: Evaluator, probe: Probe, base: BasePoint, offsets, abso
         v = probe.direction.reshape(x.shape)
         points = [x + o * absolute * v for o in offsets]
         displacement = {o: o * absolute for o in offsets}
-    values, crossing = {}, None
+    values, crossing, meeting = {}, None, 0
     for o, point in zip(offsets, points):
         if known is not None and o in known:
             values[o] = known[o]
@@ -273,9 +276,12 @@ def _evaluate(evaluator: Evaluator, probe: Probe, base: BasePoint, offsets, abso
             raise _Broke(f"the loss is {result.value} with {where} changed by a relative step "
                          f"of {step:.0e}; this element counts as failed")
         values[o] = result.value
-        if crossing is None and base.trace is not None:
-            crossing = compare_traces(base.trace, result.trace)
-    return _Points(tuple(offsets), points, displacement, values, crossing)
+        if base.trace is not None:
+            flip = compare_traces(base.trace, result.trace)
+            crossing = crossing or flip
+            if flip is not None and abs(o) == 1:
+                meeting += flip.flipped
+    return _Points(tuple(offsets), points, displacement, values, crossing, meeting)
 
 
 def _level(evaluator: Evaluator, probe: Probe, base: BasePoint, method: str, step: float, sigma: float,
@@ -311,6 +317,7 @@ def _level(evaluator: Evaluator, probe: Probe, base: BasePoint, method: str, ste
         lopsided = asymmetry > KINK_GAP_TOLERANCE * max(abs(forward), abs(backward)) + spread
     return _Level(
         lopsided=lopsided,
+        meeting=at.meeting,
         wide_gap=wide_gap,
         step=step,
         analytic=analytic,
@@ -512,7 +519,8 @@ def _by_retries(evaluator, probe, base, method, h, sigma, verify_to) -> Estimate
         step /= KINK_RETRY_FACTOR
         if step < KINK_RETRY_FLOOR * (1 - 1e-9) or len(levels) >= _MAX_ATTEMPTS:
             break
-    return _result(levels[-1], levels, spent[0], unresolved=True, bracket=_subgradient_bracket(levels))
+    return _result(levels[-1], levels, spent[0], unresolved=True, bracket=_subgradient_bracket(levels),
+                   meeting=levels[-1].meeting)
 
 
 def kink_free(levels: list[_Level]) -> list[bool]:

@@ -306,3 +306,52 @@ def test_untracked_kinks_do_not_hide_a_wrong_element_away_from_them(method, h, o
     report = check(loss=loss, grad=wrong, params=params, method=method, samples=None)
     assert report.verdict == "fail"
     assert report.blocks[0].dims[0].grade == "fail"
+
+
+# -- several kinks at the point (item 15) ------------------------------------------------
+
+def _relu_net_at_zero(seed, n=6, d=4, hidden=5, classes=3):
+    """A two-layer ReLU net with W1 = 0, b1 = 0: every hidden unit of every
+    example sits exactly on its kink."""
+    rng = np.random.default_rng(seed)
+    x, y = rng.standard_normal((n, d)), rng.integers(0, classes, n)
+
+    def forward(p):
+        h = np.maximum(0, x @ p["W1"] + p["b1"])
+        s = h @ p["W2"] + p["b2"]
+        e = np.exp(s - s.max(axis=1, keepdims=True))
+        return h, e / e.sum(axis=1, keepdims=True)
+
+    def loss(p):
+        return float(-np.mean(np.log(forward(p)[1][np.arange(n), y])))
+
+    def grad(p):
+        h, probs = forward(p)
+        ds = probs.copy()
+        ds[np.arange(n), y] -= 1
+        ds /= n
+        dh = ds @ p["W2"].T
+        dh[h <= 0] = 0
+        return {"W1": x.T @ dh, "b1": dh.sum(0), "W2": h.T @ ds, "b2": ds.sum(0)}
+
+    params = {"W1": np.zeros((d, hidden)), "b1": np.zeros(hidden), "W2": rng.standard_normal((hidden, classes)),
+              "b2": np.zeros(classes)}
+    return loss, grad, params
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_layer_with_every_unit_on_its_kink_is_degenerate_not_failed(seed):
+    loss, grad, params = _relu_net_at_zero(seed)
+    report = check(loss=loss, grad=grad, params=params)
+    assert report.verdict == "warn"
+    grades = {b.name: b.grade for b in report.blocks}
+    assert grades["W1"] == "kink" and grades["b1"] == "kink"
+    assert "degenerate point" in report.blocks[0].dims[0].message
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_wrong_block_still_fails_beside_a_degenerate_one(seed):
+    loss, grad, params = _relu_net_at_zero(seed)
+    report = check(loss=loss, grad=lambda p: {**grad(p), "b2": 0.5 * grad(p)["b2"]}, params=params)
+    assert report.verdict == "fail"
+    assert {b.name: b.grade for b in report.blocks}["b2"] == "fail"
