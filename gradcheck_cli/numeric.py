@@ -502,7 +502,7 @@ def _subgradient_bracket(levels: list[_Level]) -> tuple[float, float]:
     return (min(level.forward, level.backward) - slack, max(level.forward, level.backward) + slack)
 
 
-def _by_retries(evaluator, probe, base, method, h, sigma, verify_to) -> Estimate:
+def _by_retries(evaluator, probe, base, method, h, sigma, verify_to, refine=False) -> Estimate:
     """The default strategy: the given step, smaller ones only across kinks."""
     spent = [0]
     levels: list[_Level] = []
@@ -512,7 +512,7 @@ def _by_retries(evaluator, probe, base, method, h, sigma, verify_to) -> Estimate
         levels.append(_level(evaluator, probe, base, method, step, sigma, spent, first_crossing))
         decided = _decide(levels, spent[0])
         if decided is not None:
-            if _needs_refining(decided, verify_to):
+            if (refine and decided.error is None and not decided.unresolved) or _needs_refining(decided, verify_to):
                 level = next(lv for lv in levels if lv.step == decided.h)
                 decided = _refine(evaluator, probe, base, decided, level, sigma, spent, verify_to)
             return decided
@@ -625,20 +625,22 @@ def complex_step(evaluator: Evaluator, probe: Probe, base: BasePoint, h: float) 
 
 
 def estimate(evaluator: Evaluator, probe: Probe, base: BasePoint, *, method: str = "central",
-             h: float | str = 1e-5, sigma: float = 0.0, verify_to: float = Thresholds().good_below) -> Estimate:
+             h: float | str = 1e-5, sigma: float = 0.0, verify_to: float = Thresholds().good_below,
+             refine: bool = False) -> Estimate:
     """The numeric derivative along ``probe`` by ``method`` at relative step ``h``
     (or ``"auto"``), with its error budget given loss noise ``sigma``.
 
     A value whose disagreement with the analytic one is not explained by
     round-off, or whose round-off is too large to verify it to relative
     ``verify_to``, gets a second stencil: a truncation estimate, and a
-    wider step where round-off is the limit."""
+    wider step where round-off is the limit. ``refine`` asks for the
+    second stencil whatever the first shows (a step given as a number)."""
     if method == "complex-step":
         return complex_step(evaluator, probe, base, DEFAULT_STEPS[method] if h == "auto" else h)
     try:
         if h == "auto":
             return _auto(evaluator, probe, base, method, sigma, verify_to)
-        return _by_retries(evaluator, probe, base, method, h, sigma, verify_to)
+        return _by_retries(evaluator, probe, base, method, h, sigma, verify_to, refine)
     except _Stop as stop:
         return stop.estimate
 

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .crosscheck import cross_check
 from .drilldown import drill_down
 from .errors import CheckTimeout, Interrupted, ModelError, StopSignal
 from .evaluate import BasePoint, Evaluator
@@ -144,6 +145,8 @@ def check(
                 try:
                     base = evaluator.base_point()
                     noise = _noise(evaluator, base, loaded, settings)
+                    if settings.method == "complex-step":
+                        cross_check(evaluator, base, plans, settings.seed, loaded.source)
                     total = sum(len(block.indices) + len(block.directions) for block in plans)
                     done = [0]
 

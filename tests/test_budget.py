@@ -355,3 +355,80 @@ def test_a_wrong_block_still_fails_beside_a_degenerate_one(seed):
     report = check(loss=loss, grad=lambda p: {**grad(p), "b2": 0.5 * grad(p)["b2"]}, params=params)
     assert report.verdict == "fail"
     assert {b.name: b.grade for b in report.blocks}["b2"] == "fail"
+
+
+# -- the complex step, cross-checked (item 1) -----------------------------------------------
+
+def _least_squares_with_norm(seed, *, forget_l2):
+    rng = np.random.default_rng(seed)
+    x, t = rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
+
+    def loss(p):
+        r = x @ p["W"] - t
+        return 0.5 * np.sum(r * r) + 0.1 * np.linalg.norm(p["W"]) ** 2  # norm of complex: the modulus
+
+    def grad(p):
+        g = x.T @ (x @ p["W"] - t)
+        return {"W": g if forget_l2 else g + 0.2 * p["W"]}
+
+    return loss, grad, {"W": rng.standard_normal((4, 3))}
+
+
+def _batchnorm(seed):
+    """y = gamma * (x - mean) / sqrt(var + eps) + beta with np.var, and a
+    correct gradient."""
+    rng = np.random.default_rng(seed)
+    x, dout = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+
+    def loss(p):
+        xhat = (x * p["scale"] - np.mean(x * p["scale"], axis=0)) / np.sqrt(np.var(x * p["scale"], axis=0) + 1e-5)
+        return np.sum(dout * (p["gamma"] * xhat + p["beta"]))
+
+    def grad(p):
+        z = x * p["scale"]
+        mu, var = z.mean(0), z.var(0)
+        xhat = (z - mu) / np.sqrt(var + 1e-5)
+        dxhat = dout * p["gamma"]
+        n = z.shape[0]
+        dz = (n * dxhat - dxhat.sum(0) - xhat * (dxhat * xhat).sum(0)) / (n * np.sqrt(var + 1e-5))
+        return {"gamma": (dout * xhat).sum(0), "beta": dout.sum(0), "scale": dz * x}
+
+    return loss, grad, {"gamma": rng.standard_normal(3), "beta": rng.standard_normal(3),
+                        "scale": 1 + 0.1 * rng.standard_normal((4, 3))}
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_complex_step_refuses_a_model_that_drops_the_imaginary_part_in_norm(seed, tmp_path):
+    from gradcheck_cli import MethodError
+
+    loss, grad, params = _least_squares_with_norm(seed, forget_l2=True)
+    with pytest.raises(MethodError, match="disagrees with central differences"):
+        check(loss=loss, grad=grad, params=params, method="complex-step")
+    # central sees the bug
+    assert check(loss=loss, grad=grad, params=params).verdict == "fail"
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_complex_step_refuses_np_var_instead_of_failing_a_correct_batchnorm(seed):
+    from gradcheck_cli import MethodError
+
+    loss, grad, params = _batchnorm(seed)
+    with pytest.raises(MethodError, match="complex step"):
+        check(loss=loss, grad=grad, params=params, method="complex-step")
+    assert check(loss=loss, grad=grad, params=params).verdict == "pass"
+
+
+def test_the_refusal_names_the_line_of_the_model_file(model_file):
+    from click.testing import CliRunner
+
+    from gradcheck_cli.cli import main
+
+    path = model_file("""
+        import numpy as np
+        params = {"w": np.array([0.3, -1.2, 0.8])}
+        def loss(p): return np.sum(p["w"] ** 3) + np.linalg.norm(p["w"]) ** 2
+        def grad(p): return {"w": 3 * p["w"] ** 2}
+    """)
+    result = CliRunner().invoke(main, ["check", str(path), "--method", "complex-step"])
+    assert result.exit_code == 2
+    assert "line 4 (np.linalg.norm)" in result.output
