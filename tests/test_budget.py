@@ -432,3 +432,68 @@ def test_the_refusal_names_the_line_of_the_model_file(model_file):
     result = CliRunner().invoke(main, ["check", str(path), "--method", "complex-step"])
     assert result.exit_code == 2
     assert "line 4 (np.linalg.norm)" in result.output
+
+
+# -- --h auto (item 4) -----------------------------------------------------------------
+
+def test_auto_step_sees_no_kinks_in_a_smooth_model():
+    from .conftest import SAMPLES
+
+    report = check(str(SAMPLES / "sigmoid_tanh.py"), h="auto")
+    assert report.verdict == "pass"
+    assert report.kink_crossings == 0 and not report.kinked
+
+
+@pytest.mark.parametrize("x0", [0.3, 1.7, -2.2])
+def test_auto_step_is_within_a_decade_of_the_best_step_it_tried(x0):
+    from gradcheck_cli.evaluate import Evaluator
+    from gradcheck_cli.model import from_functions
+    from gradcheck_cli.numeric import Probe, estimate
+    from gradcheck_cli.settings import AUTO_STEPS
+
+    def loss(p):
+        return float(np.sum(np.sin(3 * p) * np.exp(p)))
+
+    def grad(p):
+        return np.exp(p) * (np.sin(3 * p) + 3 * np.cos(3 * p))
+
+    model = from_functions(loss=loss, grad=grad, params=np.array([x0]))
+    with Evaluator(model, seed=0) as ev:
+        base = ev.base_point()
+        chosen = estimate(ev, Probe("params", index=0), base, h="auto")
+        exact = grad(np.array([x0]))[0]
+        errors = []
+        for h in AUTO_STEPS["central"]:
+            at_h = estimate(ev, Probe("params", index=0), base, h=h)
+            # The first stencil's value at h (a second one may have refined it).
+            errors.append(abs((at_h.first[1] if at_h.first else at_h.numeric) - exact))
+    true = abs(chosen.numeric - chosen.analytic)
+    assert true <= chosen.uncertainty
+    assert true <= 10 * min(errors) + 1e-15
+
+
+# -- truncation at small batches (item 10) -------------------------------------------------
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_correct_batchnorm_of_two_examples_passes(seed):
+    loss, grad, params = _batchnorm(seed)
+    rng = np.random.default_rng(seed)
+    params = {**params, "scale": 1 + 0.1 * rng.standard_normal((2, 3))}
+    x2 = rng.standard_normal((2, 3))
+    dout = rng.standard_normal((2, 3))
+
+    def loss2(p):
+        z = x2 * p["scale"]
+        xhat = (z - z.mean(0)) / np.sqrt(z.var(0) + 1e-5)
+        return float(np.sum(dout * (p["gamma"] * xhat + p["beta"])))
+
+    def grad2(p):
+        z = x2 * p["scale"]
+        mu, var = z.mean(0), z.var(0)
+        xhat = (z - mu) / np.sqrt(var + 1e-5)
+        dxhat = dout * p["gamma"]
+        dz = (2 * dxhat - dxhat.sum(0) - xhat * (dxhat * xhat).sum(0)) / (2 * np.sqrt(var + 1e-5))
+        return {"gamma": (dout * xhat).sum(0), "beta": dout.sum(0), "scale": dz * x2}
+
+    report = check(loss=loss2, grad=grad2, params=params, samples=None)
+    assert report.verdict == "pass", [(b.name, b.grade, b.worst.message) for b in report.blocks]
