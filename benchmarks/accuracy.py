@@ -7,7 +7,7 @@ central <= 1e-8, five-point <= 1e-10, complex-step <= 1e-13.
 Also shown: the norm-based error of Ng's course, ||a-n|| / (||a||+||n||)
 per block, which one tiny gradient entry cannot dominate; and where the
 worst elementwise error comes from (its entry's magnitude, the loss, and
-the round-off uncertainty gradcheck attached to it).
+the error budget gradcheck attached to it).
 
     python benchmarks/accuracy.py
 """
@@ -51,8 +51,8 @@ def main() -> None:
             if dim.rel_error > target:
                 explanations.append(
                     f"- {label} on {model}: worst at {block}{list(dim.index)}, an entry of {dim.analytic:.1e} on a "
-                    f"loss of {report.loss:.2g}; |a-n| = {abs(dim.analytic - dim.numeric):.1e} against a round-off "
-                    f"uncertainty of ±{dim.uncertainty:.1e} at h = {dim.h:g}."
+                    f"loss of {report.loss:.2g}; |a-n| = {abs(dim.analytic - dim.numeric):.1e} against an error "
+                    f"budget of ±{dim.uncertainty:.1e} at h = {dim.h:g}."
                 )
         met = worst_here <= target
         if not met:
@@ -67,8 +67,9 @@ def main() -> None:
                  "Each miss is one gradient entry thousands of times smaller than the loss's other entries. "
                  "Rounding in the float64 loss (about eps*|f|) divided by the step bounds the absolute "
                  "accuracy of any finite difference there. No step size gets that entry to the target "
-                 "*relative* error. The miss is within the uncertainty gradcheck reports for it, so it is "
-                 "graded pass (or 'round-off limited'), never fail; the norm-based error shows the block "
+                 "*relative* error. The miss is within the error budget gradcheck reports for it, so it is "
+                 "graded pass (within its budget against the block's scale), never fail; the norm-based "
+                 "error shows the block "
                  "as a whole is far more accurate.")
     else:
         body += "Every target met."

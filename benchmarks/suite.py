@@ -343,6 +343,69 @@ def parked_svm() -> Model:
     return Model("svm parked on a hinge", module.params, module.loss, module.grad)
 
 
+# -- issue 11's cases: variants of the models above, and three of their own ----------
+
+def variant(model: Model, name: str, *, loss=None, grad=None, wrong=None) -> Model:
+    """``model`` under another name, with its loss or gradient replaced."""
+    return Model(name, model.params, loss or model.loss, grad or model.grad,
+                 set(model.wrong if wrong is None else wrong))
+
+
+def scaled_gradient(model: Model, factor: float) -> Model:
+    """Every block's gradient times ``factor``: a subtle scale error."""
+    return variant(model, f"{model.name}, gradient x {factor}",
+                   grad=lambda p: {k: factor * v for k, v in model.grad(p).items()}, wrong=set(model.params))
+
+
+def offset(model: Model, constant: float) -> Model:
+    """The loss plus a large constant (a running total, a prior's log-normaliser)."""
+    return variant(model, f"{model.name}, loss + {constant:g}", loss=lambda p: constant + model.loss(p))
+
+
+def float32_loss(model: Model) -> Model:
+    """The loss computed from float32 parameters and rounded to float32."""
+    return variant(model, f"{model.name}, loss in float32",
+                   loss=lambda p: float(np.float32(model.loss({k: v.astype(np.float32) for k, v in p.items()}))))
+
+
+def big_quadratic(name: str, *, n: int = 20_000, wrong: int = 0, seed: int = 9) -> Model:
+    """0.5 * sum(c w^2) over one big block, ``wrong`` gradient entries zeroed."""
+    rng = np.random.default_rng(seed)
+    c = rng.uniform(0.5, 2.0, n)
+    bad = rng.choice(n, wrong, replace=False)
+
+    def grad(p):
+        g = c * p["w"]
+        g[bad] = 0.0
+        return {"w": g}
+
+    return Model(name, {"w": rng.standard_normal(n)}, lambda p: 0.5 * float(np.sum(c * p["w"] ** 2)), grad,
+                 {"w"} if wrong else set())
+
+
+def python_relu(name: str, *, bug=None, n: int = 40, seed: int = 8) -> Model:
+    """sum c * max(0, w) + w^2/2 in a Python loop (kinks tracking cannot see),
+    weights within 0.2h..1.9h of their kinks for both default steps."""
+    rng = np.random.default_rng(seed)
+    w = rng.uniform(0.2, 1.9, n) * rng.choice([1e-5, 1e-3], n) * rng.choice([-1, 1], n)
+    w[0] = 0.5
+    c = rng.uniform(0.5, 2, n)
+
+    def loss(p):
+        total = 0.0
+        for wi, ci in zip(p["w"].tolist(), c.tolist()):
+            total += ci * max(0.0, wi) + 0.5 * wi * wi
+        return total
+
+    def grad(p):
+        g = c * (p["w"] > 0) + p["w"]
+        if bug == "far_element":
+            g[0] *= 1.5
+        return {"w": g}
+
+    return Model(name, {"w": w}, loss, grad, {"w"} if bug else set())
+
+
 WIDE = [30, 40, 10]
 
 
@@ -371,6 +434,12 @@ def correct_models() -> list[Model]:
         regression("l1-regularised regression", penalty="l1"),
         regression("huber regression", penalty="huber"),
         parked_svm(),
+        # issue 11: offsets, float32 arithmetic, big blocks, untracked kinks, zero inits
+        offset(mlp("linear softmax", widths=[30, 10]), 1e6),
+        float32_loss(mlp("2-layer tanh", widths=WIDE, act="tanh")),
+        big_quadratic("quadratic, 20000 elements"),
+        python_relu("relu in a Python loop, near its kinks"),
+        mlp("2-layer relu at W = 0", widths=WIDE, zero_init=True),
     ]
 
 
@@ -399,4 +468,14 @@ def buggy_models() -> list[Model]:
         maxout("maxout routes to the loser", bug="loser"),
         regression("l1 penalty sign flipped", penalty="l1", bug="sign"),
         regression("huber linear region wrong", penalty="huber", bug="linear_region"),
+        # issue 11: subtle scale errors, few wrong elements in a big block, a bug
+        # beside untracked kinks, at a zero init, under an offset and in float32
+        scaled_gradient(mlp("2-layer tanh", widths=WIDE, act="tanh"), 1.001),
+        scaled_gradient(mlp("linear softmax", widths=[30, 10]), 1.0001),
+        big_quadratic("1 wrong element of 20000", wrong=1),
+        big_quadratic("10 wrong elements of 20000", wrong=10),
+        python_relu("relu in a Python loop, wrong element away from kinks", bug="far_element"),
+        mlp("2-layer relu at W = 0, bias missing", widths=WIDE, zero_init=True, bug="no_bias"),
+        offset(mlp("linear softmax, dW missing 1/N", widths=[30, 10], bug="no_1_over_n"), 1e6),
+        float32_loss(mlp("2-layer tanh, L2 missing the 2", widths=WIDE, act="tanh", bug="reg_factor")),
     ]
