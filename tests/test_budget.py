@@ -497,3 +497,44 @@ def test_a_correct_batchnorm_of_two_examples_passes(seed):
 
     report = check(loss=loss2, grad=grad2, params=params, samples=None)
     assert report.verdict == "pass", [(b.name, b.grade, b.worst.message) for b in report.blocks]
+
+
+# -- drill-down through harmless flips (item 6) ---------------------------------------------
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_drill_down_finds_wrong_elements_of_a_softmax_at_w_zero(seed):
+    # At W = 0 every half-direction flips the max shift's winner harmlessly;
+    # drill-down once skipped such halves and located nothing.
+    loss, grad, params = _softmax(20, 30, 10, seed, reg=1e-3, zero_init=True)
+    bad = np.random.default_rng(seed).choice(300, 8, replace=False)
+
+    def wrong(p):
+        g = grad(p)["W"].copy().reshape(-1)
+        g[bad] *= -1
+        return {"W": g.reshape(30, 10)}
+
+    report = check(loss=loss, grad=wrong, params=params, samples=1)
+    drilled = {int(np.ravel_multi_index(d.index, (30, 10))) for d in report.blocks[0].dims if d.drilled}
+    assert report.verdict == "fail"
+    assert drilled and drilled <= set(bad.tolist())
+
+
+# -- reasons under the table (output) --------------------------------------------------------
+
+def test_why_a_value_failed_is_printed_without_verbose(model_file):
+    from click.testing import CliRunner
+
+    from gradcheck_cli.cli import main
+
+    path = model_file("""
+        import numpy as np
+        params = {"w": np.array([0.5, 1.0, 1.5])}
+        def loss(p):
+            if p["w"][2] > 1.5:
+                raise ValueError("w[2] out of range")
+            return float(np.sum(p["w"] ** 2))
+        def grad(p): return {"w": 2 * p["w"]}
+    """)
+    result = CliRunner().invoke(main, ["check", str(path)])
+    assert result.exit_code == 1
+    assert "w[2]: fail:" in result.output and "w[2] out of range" in result.output
