@@ -3,10 +3,10 @@
 Every numeric value comes with a budget, ``uncertainty`` = round-off +
 truncation (see numeric.py). The budget decides what the bands cannot:
 
-  fail        a disagreement beyond the budget, with the truncation error
-              estimated (a second stencil, or the complex step's none), and
-              a relative error above ``good_below``: confirmed, whatever
-              band it sits in; or a relative error above ``fail_above``
+  fail        a disagreement more than CONFIRM_FACTOR budgets wide, with the
+              truncation error estimated (a second stencil, or the complex
+              step's none), and a relative error above ``good_below``:
+              confirmed, whatever band it sits in; or a relative error above ``fail_above``
               where truncation could not be estimated (a kink nearby); or
               the loss broke at x +/- h; or a non-finite numeric value
   pass        relative error at most ``good_below``; or a disagreement within
@@ -15,7 +15,9 @@ truncation (see numeric.py). The budget decides what the bands cannot:
   ok          within a budget that verifies it to ``warn_above`` of the
               block's scale; or, near a kink, a relative error in the notes'
               1e-7..1e-4 band; or a subgradient at a kink no step avoids
-  warn        near a kink, a relative error in 1e-4..1e-2 (the notes' band)
+  warn        near a kink, a relative error in 1e-4..1e-2 (the notes' band);
+              also beyond the budget but not far beyond it (unconfirmed),
+              graded by the bands
   unverified  within a budget too large to verify the value (a loss with
               a large offset, float32 arithmetic): says why, never fails;
               also values below the user's --tiny-below
@@ -38,6 +40,7 @@ model drew a warning), else ``pass``.
 from __future__ import annotations
 
 import math
+import os
 
 from .numeric import Estimate
 from .report import FAIL, KINK, OK, PASS, UNVERIFIED, WARN, ZERO, BlockResult, DimResult
@@ -133,6 +136,9 @@ def judge(estimate: Estimate, thresholds: Thresholds, scale: float = 0.0) -> tup
         return grade, f"crossed a kink at the first step; graded at the kink-free step {estimate.h:.0e}"
     if estimate.near_kink:
         return grade, "a kink lies near: truncation could not be estimated, so the notes' bands for kinks apply"
+    if grade in (FAIL, WARN):
+        return grade, (f"|a - n| = {gap:.1e} is beyond the error budget ±{budget:.1e} but not "
+                       f"{CONFIRM_FACTOR:g}x beyond it: graded by the notes' bands")
     return grade, None
 
 
@@ -186,8 +192,8 @@ def _grade_subgradient(analytic: float, estimate: Estimate, thresholds: Threshol
         # at 0): along one coordinate the one-sided slopes of a sum of
         # kinks need not bracket the chain rule's subgradient, so nothing
         # is decided here.
-        return KINK, (f"degenerate point: {estimate.meeting} kinks meet here ({crossing.describe().split(':')[0]}: "
-                      f"{crossing.op}), at every step down to {estimate.h:.0e}; a subgradient cannot be judged "
+        where = f"{os.path.basename(crossing.filename)}:{crossing.lineno} ({crossing.op})"
+        return KINK, (f"degenerate point: {estimate.meeting} kinks meet here, at {where}, at every step down to {estimate.h:.0e}; a subgradient cannot be judged "
                       "where several kinks meet: check at a point off them (another initialisation, --warmup)")
     slack = thresholds.good_below * max(abs(low), abs(high), abs(analytic))
     where = f"the one-sided derivatives [{low:.6g}, {high:.6g}] at a kink no step avoids"

@@ -27,11 +27,14 @@ function, but by up to the jump in slope across a kink. A gap larger than
 KINK_GAP_TOLERANCE of the slope is suspicious at the first step; at a
 smaller step it is taken as curvature only if it shrank with the step.
 
-Uncertainty. The loss's own rounding noise sigma is measured once per check
-(:func:`loss_noise`); a stencil with weights w carries noise sigma*||w||,
-and three of those are the estimate's round-off uncertainty. ``--h auto``
-adds a truncation estimate (the change to a ten times smaller step) and
-picks the step where their sum is smallest.
+Error budget. The loss's own rounding noise sigma is measured once per
+check (:func:`loss_noise`); a stencil with weights w carries noise
+sigma*||w||, and three of those are the estimate's round-off. Where the
+disagreement with the analytic value is larger than that, or that is too
+large to verify the value, a second stencil (:func:`_refine`) estimates
+truncation the Richardson way and tests its wider points for kinks.
+``--h auto`` estimates truncation from the next larger step and picks the
+step where round-off + truncation is smallest.
 """
 
 from __future__ import annotations
@@ -362,7 +365,8 @@ def _refine(evaluator: Evaluator, probe: Probe, base: BasePoint, found: Estimate
     try:
         at = _evaluate(evaluator, probe, base, (4, 2, 1, -1, -2, -4), absolute, step, spent, known)
     except _Broke:
-        # The loss breaks further out: the first estimate stands, unrefined.
+        # The loss breaks further out (a domain edge, much like a kink): the
+        # first estimate stands, unrefined, graded by the bands for kinks.
         return replace(found, evaluations=spent[0], near_kink=True)
     noise = at.noise(sigma, base)
     slope = max(abs(found.analytic), abs(found.numeric))

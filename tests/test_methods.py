@@ -168,7 +168,7 @@ def test_auto_through_check_passes_a_correct_model():
     assert report.settings.h == "auto"
 
 
-# -- loss noise and round-off limited grading --------------------------------------
+# -- loss noise, and grading within the error budget ----------------------------------
 
 def noise_of(loss, x, track=True):
     model = from_functions(loss=loss, grad=lambda p: np.zeros_like(p), params=np.asarray(x, dtype=float))
