@@ -59,8 +59,8 @@ def test_a_gradient_scaled_slightly_fails(factor, seed):
     assert abs(worst.analytic - worst.numeric) > 100 * worst.uncertainty
 
 
-@pytest.mark.parametrize("wrong", [1, 10, 100])
-@pytest.mark.parametrize("n", [10_000, 1_000_000])
+@pytest.mark.parametrize("wrong, n", [(1, 10_000), (10, 10_000), (100, 10_000), (1, 1_000_000),
+                                      (10, 200_000), (100, 200_000)])
 def test_a_few_wrong_elements_in_a_big_block_fail_and_are_found(wrong, n):
     loss, grad, params = _quadratic(n, wrong)
     bad = np.random.default_rng(wrong).choice(n, wrong, replace=False)
