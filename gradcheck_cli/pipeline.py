@@ -21,7 +21,7 @@ from .grading import grade_block, grade_estimate, judge, measurable, verdict
 from .model import Model, from_functions, frozen_copies, load_model
 from .numeric import Estimate, Noise, Probe, loss_noise
 from .process_state import borrows_process
-from .report import FAIL, UNVERIFIED, Report, Warmup
+from .report import FAIL, UNVERIFIED, BlockResult, Report, Warmup
 from .sampling import BlockPlan, plan
 from .training import train
 from .settings import (
@@ -342,40 +342,15 @@ def _report(loaded: Model, settings: Settings, base: BasePoint, results: list[_B
         if what == "loss":
             warnings.append(
                 f"the loss is computed in {dtype}: it carries about {_digits(dtype)} significant digits, so a "
-                "finite difference over a small step keeps few of them and a correct gradient can show "
-                "relative errors near 1e-2; compute the loss in float64 when checking"
+                "finite difference over a small step keeps few of them; error budgets account for it, but few "
+                "values can be verified to the notes' 1e-7: compute the loss in float64 when checking"
             )
         else:
             notes.append(f"the {what} was {dtype}; compared after conversion to float64")
-    sigma = noise.sigma
-    if "loss" in evaluator.low_precision:
-        noisy = None  # said above
-    elif noise.float32:
-        # Always a warning, as for a float32 return value: the notes' advice
-        # is to check in float64.
-        noisy = None
-        warnings.append(
-            f"the loss computes in float32: every value it returned is a float32 number (rounded to about "
-            f"{_digits('float32')} digits, {sigma:.1e} here), though returned as float64; error budgets "
-            "account for it, but few values can be verified to the notes' 1e-7: compute the loss in float64 "
-            "when checking"
-        )
-    elif sigma > NOISY_LOSS_ULPS * EPS * noise.scale:
-        noisy = (
-            f"the loss is noisy: it varies by about {sigma:.1e} ({sigma / max(noise.scale, 1e-300):.0e} relative) "
-            "between nearby points, far more than float64 rounding (float32 inside the model, or large terms "
-            "cancelling?)"
-        )
-    else:
-        noisy = None
-    if noisy and any(b.grade == UNVERIFIED or any(d.grade == UNVERIFIED for d in b.dims + b.directions)
-                     for b in blocks):
-        warnings.append(noisy + "; it leaves some values unverified (reasons above)")
-    elif noisy:
-        # Noise relative to the loss is not noise relative to its terms (a
-        # loss that is 0 at the point, large terms cancelling exactly to
-        # a few ulps): while every value is verified it is only worth knowing.
-        notes.append(noisy + "; every value was still verified within its error budget")
+    if "loss" not in evaluator.low_precision:  # else said above
+        warning, note = _about_noise(noise, blocks)
+        warnings += [warning] if warning else []
+        notes += [note] if note else []
     if stopped is not None:
         warnings.append(f"{stopped}: this report is partial"
                         + (f"; not checked: {', '.join(unreached)}" if unreached else ""))
@@ -394,11 +369,34 @@ def _report(loaded: Model, settings: Settings, base: BasePoint, results: list[_B
         warnings=tuple(warnings),
         notes=tuple(notes),
         loss=base.loss,
-        loss_noise=sigma,
+        loss_noise=noise.sigma,
         source_line=loaded.source_line,
         stopped=stopped,
         warmup=warmup,
     )
+
+
+def _about_noise(noise: Noise, blocks: list[BlockResult]) -> tuple[str | None, str | None]:
+    """A warning, or only a note, about the loss's rounding noise."""
+    sigma = noise.sigma
+    if noise.float32:
+        # Always a warning, as for a float32 return value: the notes' advice
+        # is to check in float64.
+        return (f"the loss computes in float32: every value it returned is a float32 number (rounded to about "
+                f"{_digits('float32')} digits, {sigma:.1e} here), though returned as float64; error budgets "
+                "account for it, but few values can be verified to the notes' 1e-7: compute the loss in float64 "
+                "when checking"), None
+    if sigma <= NOISY_LOSS_ULPS * EPS * noise.scale:
+        return None, None
+    noisy = (f"the loss is noisy: it varies by about {sigma:.1e} ({sigma / max(noise.scale, 1e-300):.0e} relative) "
+             "between nearby points, far more than float64 rounding (float32 inside the model, or large terms "
+             "cancelling?)")
+    if any(d.grade == UNVERIFIED for b in blocks for d in b.dims + b.directions):
+        return noisy + "; it leaves some values unverified (reasons above)", None
+    # Noise relative to the loss is not noise relative to its terms (a loss
+    # that is 0 at the point, large terms cancelling exactly to a few ulps):
+    # while every value is verified it is only worth knowing.
+    return None, noisy + "; every value was still verified within its error budget"
 
 
 def _digits(dtype: str) -> int:
