@@ -12,12 +12,8 @@ not pay for numpy and rich.
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 
-try:
-    __version__ = version("gradcheck-cli")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
+from ._version import __version__
 
 # public name -> module that defines it
 _EXPORTS = {

@@ -1,6 +1,6 @@
 """``python -m gradcheck_cli`` runs the command line."""
 
-from .cli import run
+from .launch import run
 
 if __name__ == "__main__":
     # As the console script: guarded, named "gradcheck" for messages and for

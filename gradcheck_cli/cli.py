@@ -16,6 +16,8 @@ import sys
 
 import click
 
+from ._version import __version__
+
 EXIT_PASS, EXIT_FAIL, EXIT_UNUSABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 # Defaults repeated from settings.py as literals so --help needs no numpy;
@@ -140,7 +142,7 @@ _POSITIVE = click.FloatRange(min=0.0, min_open=True)
 
 
 @click.group(cls=_DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="gradcheck-cli", prog_name="gradcheck")
+@click.version_option(version=__version__, prog_name="gradcheck")
 def main() -> None:
     """Check hand-written gradients against centered finite differences."""
 
@@ -149,6 +151,11 @@ def run() -> None:
     """The console script (and ``python -m gradcheck_cli``): the command line
     under the exit guard, so that user code ending the process can never
     pass for a check that passed (see guard.py)."""
+    if any(arg in ("--help", "-h", "--version") for arg in sys.argv[1:]):
+        # click answers these eagerly and runs no user code: nothing to guard,
+        # and no fork to pay for.
+        main(prog_name="gradcheck")
+        return
     from .guard import guarded
 
     sys.exit(guarded(lambda: main(prog_name="gradcheck")))

@@ -234,4 +234,4 @@ def test_the_configuration_and_ci_examples_work(tmp_path, monkeypatch):
 def test_the_pre_commit_hook_runs_the_console_script():
     hooks = (ROOT / ".pre-commit-hooks.yaml").read_text()
     assert "id: gradcheck" in hooks and "entry: gradcheck" in hooks and "pass_filenames: false" in hooks
-    assert "gradcheck = \"gradcheck_cli.cli:run\"" in (ROOT / "pyproject.toml").read_text()
+    assert "gradcheck = \"gradcheck_cli.launch:run\"" in (ROOT / "pyproject.toml").read_text()
