@@ -70,6 +70,14 @@ def _is_tool_frame(filename: str) -> bool:
     return os.path.abspath(filename).startswith(_PACKAGE_DIR + os.sep)
 
 
+def user_line(exc: BaseException) -> str | None:
+    """"file:line (source)" of the innermost frame of ``exc`` that is the user's."""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if not _is_tool_frame(frame.filename):
+            return f"{frame.filename}:{frame.lineno}" + (f" ({frame.line.strip()})" if frame.line else "")
+    return None
+
+
 def format_user_traceback(exc: BaseException) -> str:
     """The traceback of ``exc`` with this package's own frames left out.
 

@@ -20,7 +20,15 @@ from typing import Any, Callable
 import numpy as np
 
 from . import kinks
-from .errors import MethodError, ModelError, NondeterminismError, ParamsModifiedError, StopSignal, UserCodeError
+from .errors import (
+    MethodError,
+    ModelError,
+    NondeterminismError,
+    ParamsModifiedError,
+    StopSignal,
+    UserCodeError,
+    user_line,
+)
 from .guard import doing
 from .model import SINGLE_BLOCK, Model, own_imports
 from .settings import EPS, NONDETERMINISM_ULPS
@@ -80,6 +88,13 @@ class Evaluator:
         # C order, so that reshape(-1) below is a view: a nudge written into
         # it must reach the array the model is handed.
         self._work = {name: np.array(block, order="C", copy=True) for name, block in model.params.items()}
+        # User code gets read-only views: an in-place write raises at the line
+        # that writes, so no call needs its blocks compared afterwards (work
+        # proportional to the block, on every call). Code that only needs
+        # writable buffers (Cython memoryviews) gets writable ones instead,
+        # with every call verified, once that is seen (_writable_needed).
+        self.read_only = True
+        self._refused_at: str | None = None  # where user code first wrote into a read-only block
         self._stack: contextlib.ExitStack | None = None
 
     def __enter__(self) -> "Evaluator":
@@ -94,8 +109,16 @@ class Evaluator:
 
     # -- calling ---------------------------------------------------------
 
-    def _arguments(self, tracked: bool, replace: dict[str, np.ndarray] | None = None) -> Any:
-        wrap = kinks.track if tracked else (lambda a: a)
+    def _arguments(self, tracked: bool, replace: dict[str, np.ndarray] | None = None,
+                   read_only: bool | None = None) -> Any:
+        read_only = self.read_only if read_only is None else read_only
+
+        def wrap(block: np.ndarray) -> np.ndarray:
+            view = kinks.track(block) if tracked else block.view()
+            if read_only:
+                view.flags.writeable = False
+            return view
+
         blocks = self._work if not replace else {**self._work, **replace}
         if self.model.single_array:
             return wrap(blocks[SINGLE_BLOCK])
@@ -120,6 +143,9 @@ class Evaluator:
             self._restore_all()
             raise
         except BaseException as exc:
+            if self.read_only and isinstance(exc, ValueError) and "read-only" in str(exc):
+                # Nothing was written (it could not be): the point stands as it is.
+                return self._writable_needed(fn, label, where, tracked, replace, exc)
             self._restore_all()
             kind = "called sys.exit()" if isinstance(exc, SystemExit) else f"raised {type(exc).__name__}: {exc}"
             raise UserCodeError(f"{label} {kind} {where}", exc) from None
@@ -129,6 +155,18 @@ class Evaluator:
                 self.model_warnings[text] = self.model_warnings.get(text, 0) + 1
             self.last_warnings = [w.category for w in caught]
         return result, trace
+
+    def _writable_needed(self, fn: Callable, label: str, where: str, tracked: bool, replace: dict | None,
+                         refused: ValueError):
+        """User code refused a read-only parameter array: it writes into it,
+        or only asks for a writable buffer (Cython's typed memoryviews do).
+        From here on it gets writable arrays and every call is verified
+        after it (the callers do): a write is then named with its block and
+        element, and the line that wrote, from this first refusal."""
+        self.read_only = False
+        self._refused_at = user_line(refused)
+        self.evaluations -= 1  # the same call, made again
+        return self._call(fn, label, where, tracked, replace)
 
     def _restore_all(self) -> None:
         for name, block in self._work.items():
@@ -149,8 +187,11 @@ class Evaluator:
                 raise ParamsModifiedError(
                     f"{label} modified params[{name!r}] in place: element {list(index)} changed from {old!r} to "
                     f"{new!r}. gradcheck hands {label} the point to evaluate and needs it unchanged; "
-                    "copy an array before changing it (e.g. W = W.copy())."
+                    "copy an array before changing it (e.g. W = W.copy())." + self._where_written()
                 )
+
+    def _where_written(self) -> str:
+        return f" The write: {self._refused_at}." if self._refused_at else ""
 
     @property
     def _loss_label(self) -> str:
@@ -191,20 +232,23 @@ class Evaluator:
         try:
             result, _ = self._evaluate_loss(where)
             region = target if index is None else flat[index]
-            if not np.array_equal(region, expected):
+            if not self.read_only and not np.array_equal(region, expected):
                 raise ParamsModifiedError(
                     f"{self._loss_label} modified params[{block!r}] in place while evaluating {where}; "
                     "gradcheck needs the point it hands over unchanged: copy an array before changing it "
-                    "(e.g. W = W.copy())."
+                    "(e.g. W = W.copy())." + self._where_written()
                 )
         finally:
             if index is None:
                 np.copyto(target, self._pristine[block])
             else:
                 flat[index] = self._pristine[block].reshape(-1)[index]
-        # The perturbed block now; the others once, after the probes (verify_all):
-        # a change there is caught all the same, and the check discarded.
-        self._verify_unchanged(self._loss_label, only=block)
+        # Read-only blocks cannot have changed (a write raised); writable ones:
+        # the perturbed block now, the others once, after the probes
+        # (verify_all): a change there is caught all the same, and the check
+        # discarded.
+        if not self.read_only:
+            self._verify_unchanged(self._loss_label, only=block)
         return result
 
     def loss_complex(self, block: str, index: int | None, step: float, direction: np.ndarray | None = None) -> complex:

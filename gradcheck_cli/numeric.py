@@ -235,15 +235,18 @@ class _Points:
     values: dict  # offset -> loss
     crossing: Crossing | None  # first tracked winner flip among the points
     meeting: int = 0  # elements flipped between x - h and x + h, both sides together
+    # Along a direction: offset -> g . (point - x), the analytic change to
+    # each point over its realised displacement (one pass over the block per
+    # point, shared by every stencil on it).
+    moved: dict | None = None
 
-    def stencil(self, offsets, x, g, probe: Probe, analytic: float) -> tuple[float, float, tuple[float, ...]]:
+    def stencil(self, offsets, probe: Probe, analytic: float) -> tuple[float, float, tuple[float, ...]]:
         """(numeric, analytic, weights) of the stencil on ``offsets``. For a
         direction the analytic side uses the realised displacement, so
         rounding in x + o*h*v cannot show up as a gradient error."""
         w = weights([self.displacement[o] for o in offsets])
         if probe.index is None:
-            chosen = [self.points[self.offsets.index(o)] for o in offsets]
-            analytic = float(np.sum(g * sum(wj * (p - x) for wj, p in zip(w, chosen))))
+            analytic = combine(w, [self.moved[o] for o in offsets])
         return combine(w, [self.values[o] for o in offsets]), analytic, w
 
     def noise(self, sigma: float, base: BasePoint) -> float:
@@ -284,7 +287,11 @@ def _evaluate(evaluator: Evaluator, probe: Probe, base: BasePoint, offsets, abso
             crossing = crossing or flip
             if flip is not None and abs(o) == 1:
                 meeting += flip.flipped
-    return _Points(tuple(offsets), points, displacement, values, crossing, meeting)
+    moved = None
+    if probe.index is None:
+        g = base.gradient[probe.block]
+        moved = {o: float(np.sum(g * (point - x))) for o, point in zip(offsets, points)}
+    return _Points(tuple(offsets), points, displacement, values, crossing, meeting, moved)
 
 
 def _level(evaluator: Evaluator, probe: Probe, base: BasePoint, method: str, step: float, sigma: float,
@@ -301,7 +308,7 @@ def _level(evaluator: Evaluator, probe: Probe, base: BasePoint, method: str, ste
         if probe.index is None:
             analytic = float(np.sum(g * probe.direction.reshape(x.shape)))
         raise _Stop(Estimate(analytic, float("nan"), step, spent[0], first_crossing, error=broke.message)) from None
-    numeric, analytic, w = at.stencil(offsets, x, g, probe, analytic)
+    numeric, analytic, w = at.stencil(offsets, probe, analytic)
     f = at.values
     distance = {o: abs(d) for o, d in at.displacement.items()}
     # Everything below is plain float arithmetic: the same on every machine,
@@ -375,8 +382,8 @@ def _refine(evaluator: Evaluator, probe: Probe, base: BasePoint, found: Estimate
         # gap between its one-sided slopes (seen, or hidden in their noise).
         return replace(found, evaluations=spent[0], near_kink=True, truncation=(level.gap + level.gap_noise) / 2)
     analytic = float(g.reshape(-1)[probe.index]) if probe.index is not None else float("nan")
-    numeric, analytic, w = at.stencil((2, 1, -1, -2), x, g, probe, analytic)
-    wide, wide_analytic, _ = at.stencil((4, 2, -2, -4), x, g, probe, analytic)
+    numeric, analytic, w = at.stencil((2, 1, -1, -2), probe, analytic)
+    wide, wide_analytic, _ = at.stencil((4, 2, -2, -4), probe, analytic)
     # Differences of (numeric - analytic): for a direction each stencil has
     # its own realised analytic value; for a wrong gradient the bug cancels.
     truncation = TRUNCATION_SAFETY * abs((wide - wide_analytic) - (numeric - analytic)) / 15

@@ -98,3 +98,39 @@ def test_even_a_model_that_writes_into_its_input_cannot_reach_the_callers_arrays
     with pytest.raises(ParamsModifiedError):
         check(loss=vandal, grad=grad, params=params)
     assert snapshot(params) == before
+
+
+def test_a_write_into_params_names_the_line_that_wrote(model_file):
+    from gradcheck_cli.cli import main
+    from click.testing import CliRunner
+
+    path = model_file("""
+        import numpy as np
+        params = {"W": np.ones((2, 2))}
+        def loss(p):
+            p["W"][0, 1] = 3.0
+            return float(np.sum(p["W"] ** 2))
+        def grad(p): return {"W": 2 * p["W"]}
+    """)
+    result = CliRunner().invoke(main, ["check", path])
+    assert result.exit_code == 2
+    assert "modified params['W'] in place" in result.output
+    assert "model.py:5 (p[\"W\"][0, 1] = 3.0)" in result.output
+
+
+def test_code_that_only_needs_writable_buffers_is_checked_as_usual():
+    # Cython's typed memoryviews refuse read-only arrays with this message,
+    # without writing: such a model gets writable arrays (verified after
+    # every call) and is checked like any other.
+    def needs_writable(a):
+        if not a.flags.writeable:
+            raise ValueError("buffer source array is read-only")
+        return a
+
+    def loss(p):
+        return float(np.sum(needs_writable(p["W"]) ** 2))
+
+    params = {"W": np.arange(6.0).reshape(2, 3)}
+    report = check(loss=loss, grad=lambda p: {"W": 2 * p["W"]}, params=params)
+    assert report.verdict == "pass"
+    assert np.array_equal(params["W"], np.arange(6.0).reshape(2, 3))
