@@ -71,7 +71,7 @@ class Job:
     sigma: float
     seed: int
     track_kinks: bool
-    verify_to: float  # the "good" band: what a value's budget must verify it to
+    verify_to: float  # the "warn" band: a budget wider than this (relative) leaves a value unverified
 
     def estimate(self, evaluator: Evaluator, probe: Probe) -> Estimate:
         """The probe's estimate, with this check's method, step and noise."""

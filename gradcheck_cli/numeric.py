@@ -636,7 +636,7 @@ def complex_step(evaluator: Evaluator, probe: Probe, base: BasePoint, h: float) 
 
 
 def estimate(evaluator: Evaluator, probe: Probe, base: BasePoint, *, method: str = "central",
-             h: float | str = 1e-5, sigma: float = 0.0, verify_to: float = Thresholds().good_below,
+             h: float | str = 1e-5, sigma: float = 0.0, verify_to: float = Thresholds().warn_above,
              refine: bool = False) -> Estimate:
     """The numeric derivative along ``probe`` by ``method`` at relative step ``h``
     (or ``"auto"``), with its error budget given loss noise ``sigma``.
@@ -737,7 +737,8 @@ NOISE_CONFIRM_ULPS = 100.0
 KINK_SCALING = (20.0, 500.0)
 
 # A second stencil widens its step until its round-off is this fraction of
-# what a value must be verified to (the "good" band), so that it can pass ...
+# what a value must be verified to (the "warn" band: beyond it a value is
+# unverified; within it, "ok"), so that its disagreement can be judged ...
 REFINE_TARGET = 0.1
 # ... up to this step: enough to verify a float32 loss to ~1e-5, and the
 # Richardson estimate says when truncation there is too large.
