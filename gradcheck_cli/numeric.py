@@ -50,6 +50,7 @@ from .evaluate import BasePoint, Evaluator, index_label
 from .kinks import Crossing, compare_traces
 from .settings import (
     AUTO_STEPS,
+    CONFIRM_FACTOR,
     CURVATURE_MATCH,
     DEFAULT_STEPS,
     EPS,
@@ -362,11 +363,19 @@ def _refine(evaluator: Evaluator, probe: Probe, base: BasePoint, found: Estimate
     magnitude = max(abs(found.analytic), abs(found.numeric))
     if found.crossed_kink:
         step = found.h / 4
-    elif found.roundoff > verify_to * magnitude:
+    else:
         # Five-point round-off falls as 1/H: widen (in decades, up to a cap)
-        # until it would verify the value to a tenth of ``verify_to``.
-        wanted = found.roundoff / (REFINE_TARGET * verify_to * max(magnitude, 1e-300))
-        step = max(step, min(step * 10 ** math.ceil(math.log10(wanted)), REFINE_MAX_STEP))
+        # until round-off would verify the value to a tenth of ``verify_to``
+        # and, for a disagreement round-off does not explain, lie far enough
+        # below it to confirm it (a 1e-4 error of one element in 1e6 is in
+        # a direction's round-off otherwise).
+        target = REFINE_TARGET * verify_to * magnitude
+        gap = abs(found.analytic - found.numeric)
+        if gap > found.roundoff:
+            target = min(target, gap / (REFINE_MARGIN * CONFIRM_FACTOR))
+        if found.roundoff > target:
+            wanted = found.roundoff / max(target, 1e-300)
+            step = max(step, min(step * 10 ** math.ceil(math.log10(wanted)), REFINE_MAX_STEP))
     absolute = step * _scale(probe, x)
     known = level.values if step == level.step else None
     try:
@@ -740,6 +749,10 @@ KINK_SCALING = (20.0, 500.0)
 # what a value must be verified to (the "warn" band: beyond it a value is
 # unverified; within it, "ok"), so that its disagreement can be judged ...
 REFINE_TARGET = 0.1
+# A disagreement round-off does not explain is confirmed on a budget this
+# many times below the confirmation threshold: the second stencil's step
+# widens until its round-off is that small ...
+REFINE_MARGIN = 3.0
 # ... up to this step: enough to verify a float32 loss to ~1e-5, and the
 # Richardson estimate says when truncation there is too large.
 REFINE_MAX_STEP = 1e-2
