@@ -371,7 +371,9 @@ def _refine(evaluator: Evaluator, probe: Probe, base: BasePoint, found: Estimate
         # a direction's round-off otherwise).
         target = REFINE_TARGET * verify_to * magnitude
         gap = abs(found.analytic - found.numeric)
-        if gap > found.roundoff:
+        if gap > max(found.roundoff, target):
+            # Only a disagreement that matters: widening trades truncation
+            # for round-off, and a 1e-11 one passes by the bands anyway.
             target = min(target, gap / (REFINE_MARGIN * CONFIRM_FACTOR))
         if found.roundoff > target:
             wanted = found.roundoff / max(target, 1e-300)
