@@ -114,6 +114,8 @@ class Evaluator:
         read_only = self.read_only if read_only is None else read_only
 
         def wrap(block: np.ndarray) -> np.ndarray:
+            if not (tracked or read_only):
+                return block  # writable and untracked: the array itself, no view per call
             view = kinks.track(block) if tracked else block.view()
             if read_only:
                 view.flags.writeable = False

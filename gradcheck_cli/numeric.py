@@ -186,6 +186,7 @@ class _Level:
     crossing: Crossing | None  # tracked kink crossed at this step
     wide_gap: float | None = None  # the gap between the one-sided slopes over 2h (five-point)
     values: dict | None = None  # offset -> loss, for reuse by a second stencil
+    moved: dict | None = None  # offset -> g . (point - x) along a direction, likewise
     lopsided: bool = False  # the two sides' curvatures differ as only a kink makes them (five-point)
     meeting: int = 0  # tracked elements flipped by x - h and x + h together
 
@@ -256,8 +257,9 @@ class _Points:
 
 
 def _evaluate(evaluator: Evaluator, probe: Probe, base: BasePoint, offsets, absolute: float, step: float,
-              spent: list[int], known: dict | None = None) -> _Points:
-    """The loss at each offset (``known`` values are reused, not re-evaluated)."""
+              spent: list[int], known: _Level | None = None) -> _Points:
+    """The loss at each offset (a ``known`` level's points are reused, not
+    re-evaluated or re-measured)."""
     x = evaluator.model.params[probe.block]
     if probe.index is not None:
         x0 = float(x.reshape(-1)[probe.index])
@@ -269,8 +271,8 @@ def _evaluate(evaluator: Evaluator, probe: Probe, base: BasePoint, offsets, abso
         displacement = {o: o * absolute for o in offsets}
     values, crossing, meeting = {}, None, 0
     for o, point in zip(offsets, points):
-        if known is not None and o in known:
-            values[o] = known[o]
+        if known is not None and o in known.values:
+            values[o] = known.values[o]
             continue
         spent[0] += 1
         try:
@@ -291,7 +293,8 @@ def _evaluate(evaluator: Evaluator, probe: Probe, base: BasePoint, offsets, abso
     moved = None
     if probe.index is None:
         g = base.gradient[probe.block]
-        moved = {o: float(np.sum(g * (point - x))) for o, point in zip(offsets, points)}
+        reused = known.moved if known is not None else {}
+        moved = {o: reused[o] if o in reused else float(np.sum(g * (point - x))) for o, point in zip(offsets, points)}
     return _Points(tuple(offsets), points, displacement, values, crossing, meeting, moved)
 
 
@@ -339,6 +342,7 @@ def _level(evaluator: Evaluator, probe: Probe, base: BasePoint, method: str, ste
         uncertainty=UNCERTAINTY_SIGMAS * noise * math.hypot(*w),
         crossing=at.crossing,
         values=f,
+        moved=at.moved,
     )
 
 
@@ -379,7 +383,7 @@ def _refine(evaluator: Evaluator, probe: Probe, base: BasePoint, found: Estimate
             wanted = found.roundoff / max(target, 1e-300)
             step = max(step, min(step * 10 ** math.ceil(math.log10(wanted)), REFINE_MAX_STEP))
     absolute = step * _scale(probe, x)
-    known = level.values if step == level.step else None
+    known = level if step == level.step else None
     try:
         at = _evaluate(evaluator, probe, base, (4, 2, 1, -1, -2, -4), absolute, step, spent, known)
     except _Broke:
