@@ -107,6 +107,16 @@ class Evaluator:
     def __exit__(self, *exc_info) -> None:
         self._stack.close()
 
+    @contextlib.contextmanager
+    def tracking(self, on: bool):
+        """Loss calls inside the block are winner-tracked or not (training and
+        untracked first estimates turn it off for a while)."""
+        saved, self.track_kinks = self.track_kinks, on
+        try:
+            yield
+        finally:
+            self.track_kinks = saved
+
     # -- calling ---------------------------------------------------------
 
     def _arguments(self, tracked: bool, replace: dict[str, np.ndarray] | None = None,
@@ -306,13 +316,13 @@ class Evaluator:
         """Loss and validated gradient at another point (for training): one
         call of loss_and_grad, or one of loss and one of grad. The gradient is
         empty when the loss is not finite there."""
-        saved, tracking = self._pristine, self.track_kinks
+        saved = self._pristine
         self._pristine = {name: np.asarray(params[name], dtype=np.float64) for name in saved}
-        self.track_kinks = False  # training needs no kink traces
         try:
             for name, block in self._work.items():
                 np.copyto(block, self._pristine[name])
-            result, gradient = self._evaluate_loss("during training")
+            with self.tracking(False):  # training needs no kink traces
+                result, gradient = self._evaluate_loss("during training")
             self._verify_unchanged(self._loss_label)
             if not np.isfinite(result.value):
                 return result.value, {}
@@ -322,7 +332,7 @@ class Evaluator:
                 return result.value, self._gradient_value(gradient, "grad")
             return result.value, self._gradient_value(gradient, "loss_and_grad's gradient")
         finally:
-            self._pristine, self.track_kinks = saved, tracking
+            self._pristine = saved
             for name, block in self._work.items():
                 np.copyto(block, saved[name])
 
@@ -350,7 +360,8 @@ class Evaluator:
         """Loss and gradient at the parameters, each evaluated twice to prove
         that reseeding makes them deterministic."""
         first, gradient = self._at_start()
-        second, again = self._at_start()
+        with self.tracking(False):  # the trace is the first call's; this one only repeats the values
+            second, again = self._at_start()
         self._check_same(self._loss_label, first.value, second.value)
         label = "grad" if self.model.grad is not None else "loss_and_grad"
         for name in gradient:

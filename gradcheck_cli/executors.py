@@ -27,10 +27,11 @@ import numpy as np
 
 from .errors import ModelError, NondeterminismError
 from .evaluate import BasePoint, Evaluator
+from .grading import worth_tracking
 from .model import Model, _split_target, from_functions, frozen_copies, load_model
 from .numeric import Estimate, Probe, estimate
 from .process_state import borrows_process
-from .settings import EPS, NONDETERMINISM_ULPS
+from .settings import EPS, NONDETERMINISM_ULPS, Thresholds
 
 # Batches per worker: enough that a slow batch does not leave the others
 # idle at the end, few enough that per-task overhead (pickling, scheduling,
@@ -71,12 +72,42 @@ class Job:
     sigma: float
     seed: int
     track_kinks: bool
-    verify_to: float  # the "warn" band: a budget wider than this (relative) leaves a value unverified
+    thresholds: Thresholds
+    ties: bool = False  # winners flip right next to the start point: every probe is tracked
 
     def estimate(self, evaluator: Evaluator, probe: Probe) -> Estimate:
-        """The probe's estimate, with this check's method, step and noise."""
-        return estimate(evaluator, probe, self.base, method=self.method, h=self.h, sigma=self.sigma,
-                        verify_to=self.verify_to)
+        """The probe's estimate, with this check's method, step and noise.
+
+        Winner tracking runs only where it pays: the probe is estimated
+        untracked first (the numerical kink test runs on every probe), and
+        estimated again with tracking where that test or the grade flags it
+        (:func:`~gradcheck_cli.grading.worth_tracking`), so the report still
+        names the line and the elements that flipped. A clean pass needs no
+        tracking, nor does a loss that ran no kink operation at the start.
+        Tracking costs Python code on every numpy operation of the loss, 10x
+        and more for a loss that loops over examples. The complex step stays
+        tracked: tracking is what tells its abs() of a complex number from an
+        analytic function. So is every probe of a loss whose winners are tied
+        at the start (``ties``): they flip on every probe, harmlessly, and the
+        report says so.
+        """
+        def run() -> Estimate:
+            return estimate(evaluator, probe, self.base, method=self.method, h=self.h, sigma=self.sigma,
+                            verify_to=self.thresholds.warn_above)
+
+        if not self.track_kinks or self.method == "complex-step" or self.ties:
+            return run()
+        if not self.base.trace:
+            # No kink operation ran at the start point, so none decides
+            # anything near it either: nothing to track.
+            with evaluator.tracking(False):
+                return run()
+        with evaluator.tracking(False):
+            found = run()
+        if not worth_tracking(found, self.thresholds):
+            return found
+        tracked = run()
+        return dataclasses.replace(tracked, evaluations=tracked.evaluations + found.evaluations)
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ import os
 
 from .numeric import Estimate
 from .report import FAIL, KINK, OK, PASS, UNVERIFIED, WARN, ZERO, BlockResult, DimResult
-from .settings import CONFIRM_FACTOR, Thresholds
+from .settings import CONFIRM_FACTOR, KINK_GAP_TOLERANCE, Thresholds
 
 # Which dimension is "worst" in a block: failures first, then what was
 # measured, then what could not be.
@@ -123,7 +123,7 @@ def judge(estimate: Estimate, thresholds: Thresholds, scale: float = 0.0) -> tup
             + (f", truncation {estimate.truncation:.1e}" if estimate.truncation else "")
             + f") is {budget / reference:.0e} of the block's scale: too uncertain to verify; the loss's own "
             "rounding limits any finite difference here (float32 inside, or a large constant offset?)")
-    if estimate.truncation is not None and not estimate.kinked and gap > CONFIRM_FACTOR * budget:
+    if confirmed(estimate):
         # Far beyond the budget with truncation estimated: the disagreement is real.
         if rel <= thresholds.good_below:
             return PASS, None
@@ -140,6 +140,39 @@ def judge(estimate: Estimate, thresholds: Thresholds, scale: float = 0.0) -> tup
         return grade, (f"|a - n| = {gap:.1e} is beyond the error budget ±{budget:.1e} but not "
                        f"{CONFIRM_FACTOR:g}x beyond it: graded by the notes' bands")
     return grade, None
+
+
+def confirmed(estimate: Estimate) -> bool:
+    """A disagreement more than CONFIRM_FACTOR budgets wide, with truncation
+    estimated (a second stencil, whose points were tested for kinks, or the
+    complex step): real, not an artefact of the step."""
+    gap = abs(estimate.analytic - estimate.numeric)
+    return estimate.truncation is not None and not estimate.kinked and gap > CONFIRM_FACTOR * estimate.uncertainty
+
+
+def worth_tracking(estimate: Estimate, thresholds: Thresholds) -> bool:
+    """Whether an estimate made without winner tracking is to be made again
+    with it: the numerical kink test saw a kink (crossed, near, or at every
+    step), or the value disagrees beyond its error budget and beyond the
+    notes' good band. A crossing tracking would see explains such a value,
+    and the report then names the line and the elements that flipped.
+
+    Not re-made: a value within its budget (round-off and truncation explain
+    it; it can neither fail nor warn), a pass, a loss that raised or broke
+    at x +- h (reported by what it raised), and a confirmed disagreement too
+    large for a kink the numerical test misses to explain (a jump in slope
+    below KINK_GAP_TOLERANCE of it moves a value by half that at most)."""
+    if estimate.error is not None:
+        return False
+    if estimate.kinked or estimate.unresolved:
+        return True
+    a, n = estimate.analytic, estimate.numeric
+    if not math.isfinite(n):
+        return False
+    rel = relative_error(a, n)
+    if abs(a - n) <= estimate.uncertainty or rel <= thresholds.good_below:
+        return False
+    return not (confirmed(estimate) and rel > KINK_GAP_TOLERANCE)
 
 
 def _evidence(estimate: Estimate) -> str:

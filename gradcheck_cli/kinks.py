@@ -109,21 +109,26 @@ def _call_site() -> tuple[str, int]:
 
 
 def _record(op: str, outcome) -> None:
-    outcome = np.array(outcome, copy=True)  # the user may later modify a mask in place
+    # A copy: the user may later modify a mask in place.
+    outcome = outcome.copy() if isinstance(outcome, np.ndarray) else np.asarray(outcome)
     filename, lineno = _call_site()
     _active.append(KinkEvent(filename, lineno, op, outcome))
 
 
 def _taint(x):
     """Mark a result as parameter-derived, so operations on it are tracked too."""
-    if isinstance(x, TrackedArray):
+    kind = type(x)
+    if kind is TrackedArray or kind is TrackedFloat:
         return x
+    if kind is np.float64:
+        return TrackedFloat(x)
     if isinstance(x, np.ndarray):
         return x.view(TrackedArray)
     if isinstance(x, (np.floating, np.bool_, np.complexfloating)):
-        # Keep scalars tracked (as 0-d arrays) so `if margin > 0:` and
-        # Python's max() over them are seen: that is how naive loops
-        # (svm_loss_naive) write their hinges.
+        # Keep scalars tracked so `if margin > 0:` and Python's max() over
+        # them are seen: that is how naive loops (svm_loss_naive) write their
+        # hinges. float64 has its own cheap type (TrackedFloat); the rest
+        # (float32, complex for the complex step) are kept as 0-d arrays.
         return np.asarray(x).view(TrackedArray)
     if isinstance(x, tuple):
         values = [_taint(v) for v in x]
@@ -190,7 +195,7 @@ class TrackedArray(np.ndarray):
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         # The hot path of tracking (every arithmetic op of the loss): kept to
         # plain comprehensions and dict lookups.
-        raw = [x.view(np.ndarray) if isinstance(x, TrackedArray) else x for x in inputs]
+        raw = [_UNWRAP[type(x)](x) if type(x) in _UNWRAP else x for x in inputs]
         out = kwargs.get("out")
         if out is not None:
             kwargs["out"] = tuple(o.view(np.ndarray) if isinstance(o, TrackedArray) else o for o in out)
@@ -248,6 +253,81 @@ class TrackedArray(np.ndarray):
         if _active is not None:
             _record("partition", self.view(np.ndarray).argpartition(*args, **kwargs))
         super().partition(*args, **kwargs)
+
+
+class TrackedFloat(np.float64):
+    """A parameter-derived float64 scalar: an element of a tracked array, or
+    a sum of one.
+
+    Naive loops (svm_loss_naive) do most of their work on such scalars:
+    ``margin = scores[j] - correct + 1; if margin > 0:``. As a 0-d
+    TrackedArray each operation went through numpy's ufunc machinery and
+    ``__array_ufunc__`` (~3.5 us); here Python's operators run float64's
+    own scalar arithmetic and wrap the result (~0.5 us), comparisons record
+    their outcome, and numpy functions (np.maximum(0, margin), an array
+    times it) still reach ``__array_ufunc__``. It is a float: ``float()``,
+    ``math`` and formatting work as on any float64.
+    """
+
+    __slots__ = ()
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return TrackedArray.__array_ufunc__(self, ufunc, method, *inputs, **kwargs)
+
+    def __abs__(self):
+        if _active is not None:
+            _record("absolute", np.float64.__ge__(self, 0))
+        return TrackedFloat(np.float64.__abs__(self))
+
+    def __neg__(self):
+        return TrackedFloat(np.float64.__neg__(self))
+
+    def __pos__(self):
+        return self
+
+    __hash__ = np.float64.__hash__
+
+
+def _scalar_arithmetic(name: str):
+    plain = getattr(np.float64, name)
+
+    def method(self, other):
+        if isinstance(other, np.ndarray):
+            return NotImplemented  # the array's operator, and its __array_ufunc__, take it
+        result = plain(self, other)
+        if type(result) is np.float64:
+            return TrackedFloat(result)
+        return _taint(result) if result is not NotImplemented else result
+
+    method.__name__ = name
+    return method
+
+
+def _scalar_comparison(name: str, ufunc: str):
+    plain = getattr(np.float64, name)
+
+    def method(self, other):
+        if isinstance(other, np.ndarray):
+            return NotImplemented
+        result = plain(self, other)
+        if _active is not None and result is not NotImplemented:
+            _record(ufunc, result)
+        return result
+
+    method.__name__ = name
+    return method
+
+
+for _name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow"):
+    for _side in ("", "r"):
+        _dunder = f"__{_side}{_name}__"
+        setattr(TrackedFloat, _dunder, _scalar_arithmetic(_dunder))
+for _dunder, _ufunc in (("__lt__", "less"), ("__le__", "less_equal"), ("__gt__", "greater"),
+                        ("__ge__", "greater_equal"), ("__eq__", "equal"), ("__ne__", "not_equal")):
+    setattr(TrackedFloat, _dunder, _scalar_comparison(_dunder, _ufunc))
+
+# How __array_ufunc__ hands tracked inputs to numpy: as plain arrays and scalars.
+_UNWRAP = {TrackedArray: lambda x: x.view(np.ndarray), TrackedFloat: np.float64}
 
 
 def _recording_method(name: str):

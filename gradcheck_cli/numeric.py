@@ -285,7 +285,7 @@ def _evaluate(evaluator: Evaluator, probe: Probe, base: BasePoint, offsets, abso
             raise _Broke(f"the loss is {result.value} with {where} changed by a relative step "
                          f"of {step:.0e}; this element counts as failed")
         values[o] = result.value
-        if base.trace is not None:
+        if base.trace is not None and result.trace is not None:
             flip = compare_traces(base.trace, result.trace)
             crossing = crossing or flip
             if flip is not None and abs(o) == 1:
@@ -678,9 +678,35 @@ class Noise:
     sigma: float  # standard deviation of one loss value's rounding error
     float32: bool = False  # every value seen was a float32 number: the loss computes in float32
     scale: float = 0.0  # the largest |loss| seen: what the noise is relative to (0 where the loss is)
+    ties: bool = False  # tracked winners flipped right next to x: they are tied there
 
 
 def loss_noise(evaluator: Evaluator, base: BasePoint, block: str, seed: int) -> Noise:
+    """The loss's rounding noise near the parameters (see :func:`_measure_noise`).
+
+    Winner tracking, where the loss has kink operations, runs on the two
+    points next to x only: winners that flip there are tied at x (zero
+    weights tie every score), and the check then tracks every probe, as
+    their flips are harmless yet worth naming (``Noise.ties``). The table is
+    measured again, tracked throughout, only if it shows more than rounding
+    explains (a kink it crossed may pose as noise): as for probes, tracking
+    runs where it can change the outcome.
+    """
+    if not (evaluator.track_kinks and base.trace):
+        with evaluator.tracking(False):
+            return _measure_noise(evaluator, base, block, seed, tracked=())
+    found = _measure_noise(evaluator, base, block, seed, tracked=(-1, 1))
+    if found.ties or found.sigma <= NOISE_CONFIRM_ULPS * _noise_floor(base, found):
+        return found
+    return _measure_noise(evaluator, base, block, seed, tracked=(-3, -2, -1, 1, 2, 3))
+
+
+def _noise_floor(base: BasePoint, noise: Noise) -> float:
+    """An ulp of the loss (of float32 where the loss computes in float32)."""
+    return max(EPS * abs(base.loss), EPS32 * noise.scale) if noise.float32 else EPS * abs(base.loss)
+
+
+def _measure_noise(evaluator: Evaluator, base: BasePoint, block: str, seed: int, tracked) -> Noise:
     """The loss's rounding noise near the parameters.
 
     Evaluates f at x + j*delta*v, j = -3..3, along a random unit direction v
@@ -701,21 +727,20 @@ def loss_noise(evaluator: Evaluator, base: BasePoint, block: str, seed: int) -> 
     sample of a rounding error that is deterministic, not random. Costs 6
     evaluations (12 when confirming).
     """
-    floor = EPS * abs(base.loss)
     x = evaluator.model.params[block]
     v = np.random.default_rng([seed, 7]).standard_normal(x.shape)
     v /= np.sqrt(np.sum(v * v))  # pairwise summation: the same on every BLAS
     delta = NOISE_PROBE_STEP * _scale(Probe(block), x)
-    wide, values = _noise_table(evaluator, base, block, x, v, delta)
+    wide, values, ties = _noise_table(evaluator, base, block, x, v, delta, tracked)
     scale = max([abs(base.loss), *map(abs, values)])
     # A loss computed in float32 rounds to float32 numbers: seen directly,
     # even where the table stands still (every value the same float32).
     with np.errstate(over="ignore"):  # a loss beyond float32's range is no float32 number
         float32 = len(values) == 7 and all(float(np.float32(f)) == f for f in values)
-    floor = max(floor, EPS32 * scale) if float32 else floor
+    floor = _noise_floor(base, Noise(0.0, float32, scale))
     if wide is None or wide <= NOISE_CONFIRM_ULPS * floor:
-        return Noise(max(floor, wide or 0.0), float32, scale)
-    narrow, _ = _noise_table(evaluator, base, block, x, v, delta / 100)
+        return Noise(max(floor, wide or 0.0), float32, scale, ties)
+    narrow, _, _ = _noise_table(evaluator, base, block, x, v, delta / 100, tracked)
     if narrow is None:
         return Noise(floor, float32, scale)
     if narrow > 0 and KINK_SCALING[0] <= wide / narrow <= KINK_SCALING[1]:
@@ -724,25 +749,29 @@ def loss_noise(evaluator: Evaluator, base: BasePoint, block: str, seed: int) -> 
 
 
 def _noise_table(evaluator: Evaluator, base: BasePoint, block: str, x: np.ndarray, v: np.ndarray,
-                 delta: float) -> tuple[float | None, list[float]]:
+                 delta: float, tracked) -> tuple[float | None, list[float], bool]:
+    """The noise level of f at x + j*delta*v, j = -3..3 (None where the loss
+    broke, or winners flipped at a point in ``tracked``), the values, and
+    whether winners flipped."""
     values = []
     for j in (-3, -2, -1, 0, 1, 2, 3):
         if j == 0:
             values.append(base.loss)
             continue
         try:
-            result = evaluator.loss(block, None, x + j * delta * v)
+            with evaluator.tracking(j in tracked):
+                result = evaluator.loss(block, None, x + j * delta * v)
         except UserCodeError:
-            return None, values
+            return None, values, False
         if not np.isfinite(result.value):
-            return None, values
-        if base.trace is not None and compare_traces(base.trace, result.trace) is not None:
-            return None, values
+            return None, values, False
+        if result.trace is not None and compare_traces(base.trace, result.trace) is not None:
+            return None, values, True
         values.append(result.value)
     table = np.array(values)
     with np.errstate(all="ignore"):  # losses near the float64 limit: inf noise, said in the report
         spread = float(max(np.sqrt(np.mean(np.diff(table, n=k) ** 2) / comb(2 * k, k)) for k in (4, 5, 6)))
-    return spread, values
+    return spread, values, False
 
 
 # Noise above this many ulps of the loss is confirmed before it is believed;

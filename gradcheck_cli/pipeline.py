@@ -157,7 +157,7 @@ def check(
                             progress(min(done[0], total), total)
 
                     executor.job = Job(base, settings.method, settings.h, noise.sigma, settings.seed,
-                                       settings.track_kinks, settings.thresholds.warn_above)
+                                       settings.track_kinks, settings.thresholds, ties=noise.ties)
                     results += [_BlockEstimates(block) for block in plans]
                     _evaluate_blocks(evaluator, settings, step, results, executor)
                     evaluator.verify_all()

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from gradcheck_cli.kinks import TrackedArray, compare_traces, recording, track
+from gradcheck_cli.kinks import TrackedArray, TrackedFloat, compare_traces, recording, track
 
 X = np.arange(6.0).reshape(3, 2) - 2.5
 W0 = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
@@ -36,14 +36,39 @@ def tracked_W():
         lambda W: np.mean(W, axis=1),
         lambda W: np.concatenate([W, W]),
         lambda W: np.linalg.norm(W, axis=0),
-        lambda W: W.sum(),  # a scalar result stays tracked as a 0-d array
+        lambda W: W.sum(),  # a scalar result stays tracked (as a TrackedFloat)
         lambda W: W[0, 1],  # so does a single element
+        lambda W: W[0, 1] - W[1, 1] + 1,  # and arithmetic on them
+        lambda W: 2.0 * W[0, 0] / 3 - W[0, 1] ** 2,
+        lambda W: -abs(W[0, 1]),
+        lambda W: np.exp(W[0, 1]),  # numpy functions of one
+        lambda W: W[0, 1] * X,  # arrays scaled by one
+        lambda W: X[0] * W[0, 1],
     ],
     ids=["matmul-op", "dot-method", "np.dot", "np.matmul", "einsum", "tensordot", "T", "index", "fancy-index",
-         "reshape", "ufunc", "arith", "sum-axis", "mean", "concatenate", "norm", "sum-all", "element"],
+         "reshape", "ufunc", "arith", "sum-axis", "mean", "concatenate", "norm", "sum-all", "element",
+         "scalar-arith", "scalar-mixed", "scalar-abs", "scalar-ufunc", "scalar-times-array", "array-times-scalar"],
 )
 def test_results_derived_from_params_stay_tracked(expr):
-    assert isinstance(expr(tracked_W()), TrackedArray)
+    assert isinstance(expr(tracked_W()), (TrackedArray, TrackedFloat))
+
+
+def test_a_tracked_float_computes_as_a_float64():
+    W = tracked_W()
+    a, b = W[0, 0], W[0, 1]
+    assert isinstance(a, TrackedFloat) and isinstance(a, float)
+    for got, want in [(a + b, 0.5 + -1.0), (a - 1, -0.5), (1 - a, 0.5), (a * b, -0.5), (b / a, -2.0),
+                      (7 // a, 14.0), (b % 0.3, (-1.0) % 0.3), (a ** 2, 0.25), (2 ** a, 2 ** 0.5), (-b, 1.0),
+                      (abs(b), 1.0)]:
+        assert type(got) is TrackedFloat and float(got) == want
+    assert type(float(a)) is float and f"{a:.2f}" == "0.50" and hash(a) == hash(0.5)
+    assert {a: 1}[0.5] == 1
+
+
+def test_float32_and_complex_scalars_stay_tracked_as_arrays():
+    W32 = track(W0.astype(np.float32))
+    Wc = track(W0.astype(complex))
+    assert isinstance(W32[0, 0], TrackedArray) and isinstance(Wc[0, 0] * 2, TrackedArray)
 
 
 def test_plain_arrays_are_not_tracked():
@@ -82,6 +107,11 @@ def run(fn):
         (lambda W: np.argsort(W.ravel()), "argsort"),
         (lambda W: np.floor(W), "floor"),
         (lambda W: max(W[0, 0], W[0, 1]), "greater"),  # Python's max over tracked scalars
+        (lambda W: 0 < W[0, 1], "greater"),  # a reflected comparison
+        (lambda W: W[0, 1] == 0.25, "equal"),
+        (lambda W: abs(W[0, 1]), "absolute"),
+        (lambda W: np.maximum(0, W[0, 1] - 1), "maximum"),  # numpy kink functions of a scalar
+        (lambda W: W[1] * (W[0, 0] > 0), "greater"),
     ],
     ids=lambda v: v if isinstance(v, str) else "",
 )
@@ -212,3 +242,73 @@ def test_different_control_flow_is_a_crossing():
     positive, negative = branchy(W0), branchy(-W0)
     crossing = compare_traces(positive, negative)
     assert crossing is not None
+
+
+# -- where tracking runs: only where it can change what the report says ----------
+
+def _hinge_model(calls):
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((30, 4))
+
+    def loss(W):
+        calls.append(isinstance(W, TrackedArray))
+        return float(np.sum(np.maximum(0, A @ W + 0.5)))
+
+    def grad(W):
+        return A.T @ ((A @ W + 0.5) > 0).astype(float)
+
+    return loss, grad, rng.standard_normal((4, 3))
+
+
+def test_a_clean_check_tracks_the_start_point_and_its_nearest_points_only():
+    """Tracking costs Python code on every numpy operation of the loss (10x
+    for naive loops): probes that pass cleanly are not tracked."""
+    from gradcheck_cli import check
+
+    calls = []
+    loss, grad, W = _hinge_model(calls)
+    report = check(loss=loss, grad=grad, params=W, samples=None)
+    assert report.verdict == "pass" and report.kinked
+    # The start point once (its trace), the noise table's two points next to it (ties).
+    assert sum(calls) == 3 and len(calls) > 30
+
+
+def test_a_probe_across_a_kink_is_tracked_and_names_the_line():
+    from gradcheck_cli import check
+
+    calls = []
+    loss, grad, W = _hinge_model(calls)
+    A = np.random.default_rng(0).standard_normal((30, 4))
+    W = W.copy()
+    W[0, 0] = (-0.5 - A[0, 1:] @ W[1:, 0]) / A[0, 0]  # example 0's unit 0 sits exactly at the hinge
+    report = check(loss=loss, grad=grad, params=W, samples=None, directions=0)
+    crossed = [d for d in report.blocks[0].dims if d.kink is not None and not d.kink_harmless]
+    assert crossed and all(d.kink.op == "maximum" and d.kink.filename == __file__ for d in crossed)
+    assert sum(calls) > 3
+
+
+def test_ties_at_the_start_point_track_every_probe():
+    """W = 0 ties every score of a max shift: each probe flips it harmlessly,
+    and the report says so for each (not only for those the grade flags)."""
+    from gradcheck_cli import check
+
+    calls = []
+    X = np.random.default_rng(1).standard_normal((6, 3))
+
+    def loss(W):
+        calls.append(isinstance(W, TrackedArray))
+        s = X @ W
+        s = s - s.max(axis=1, keepdims=True)
+        return float(np.sum(np.log(np.exp(s).sum(axis=1)) - s[:, 0]))
+
+    def grad(W):
+        s = X @ W
+        p = np.exp(s - s.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        p[:, 0] -= 1
+        return X.T @ p
+
+    report = check(loss=loss, grad=grad, params=np.zeros((3, 4)), samples=None, directions=0)
+    assert report.verdict == "pass"
+    flips = [d for d in report.blocks[0].dims if d.kink is not None]
+    assert len(flips) == 12 and all(d.kink_harmless for d in flips)
