@@ -93,6 +93,9 @@ class Evaluator:
         # proportional to the block, on every call). Code that only needs
         # writable buffers (Cython memoryviews) gets writable ones instead,
         # with every call verified, once that is seen (_writable_needed).
+        self._scratch: dict[str, np.ndarray] = {}  # per block, for loss_along
+        self._moved: str | None = None  # a block loss_along left moved (restored when another call needs it)
+        self._rms: dict[str, float] = {}
         self.read_only = True
         self._refused_at: str | None = None  # where user code first wrote into a read-only block
         self._stack: contextlib.ExitStack | None = None
@@ -183,6 +186,7 @@ class Evaluator:
     def _restore_all(self) -> None:
         for name, block in self._work.items():
             np.copyto(block, self._pristine[name])
+        self._moved = None
 
     def verify_all(self, label: str | None = None) -> None:
         """Every block as it was (after a run of evaluations that each
@@ -190,6 +194,7 @@ class Evaluator:
         self._verify_unchanged(label or self._loss_label)
 
     def _verify_unchanged(self, label: str, only: str | None = None) -> None:
+        self._settle()
         for name, block in self._work.items():
             if only is not None and name != only:
                 continue
@@ -223,45 +228,95 @@ class Evaluator:
         result, trace, gradient = self._call_loss(where)
         return LossEval(self._loss_value(result, self._loss_label), trace), gradient
 
-    def loss(self, block: str | None = None, index: int | None = None, value: Any = None) -> LossEval:
-        """The loss with ``params[block]`` changed: element ``index`` (flat) set to
-        ``value``, or, when ``index`` is None, the whole block set to ``value``.
-        With no block, the loss at the parameters themselves."""
+    def loss(self, block: str | None = None, index: int | None = None, value: float = 0.0) -> LossEval:
+        """The loss with element ``index`` (flat) of ``params[block]`` set to
+        ``value``; with no block, the loss at the parameters themselves."""
+        self._settle()
         if block is None:
             result, _ = self._evaluate_loss("at the starting point")
             self._verify_unchanged(self._loss_label)
             return result
-        target = self._work[block]
-        flat = target.reshape(-1)
-        if index is None:
-            where = f"with {block} moved along a random direction"
-            np.copyto(target, value)
-            expected = np.asarray(value)
-        else:
-            where = f"at {index_label(block, target.shape, index)} = {float(value)!r}"
-            flat[index] = value
-            expected = flat[index].copy()
+        flat = self._work[block].reshape(-1)
+        where = f"at {index_label(block, self._work[block].shape, index)} = {float(value)!r}"
+        flat[index] = value
+        expected = flat[index].copy()
         try:
-            result, _ = self._evaluate_loss(where)
-            region = target if index is None else flat[index]
-            if not self.read_only and not np.array_equal(region, expected):
-                raise ParamsModifiedError(
-                    f"{self._loss_label} modified params[{block!r}] in place while evaluating {where}; "
-                    "gradcheck needs the point it hands over unchanged: copy an array before changing it "
-                    "(e.g. W = W.copy())." + self._where_written()
-                )
+            result = self._perturbed(block, where, lambda: flat[index] == expected)
         finally:
-            if index is None:
-                np.copyto(target, self._pristine[block])
-            else:
-                flat[index] = self._pristine[block].reshape(-1)[index]
-        # Read-only blocks cannot have changed (a write raised); writable ones:
-        # the perturbed block now, the others once, after the probes
-        # (verify_all): a change there is caught all the same, and the check
-        # discarded.
+            flat[index] = self._pristine[block].reshape(-1)[index]
         if not self.read_only:
+            # Writable blocks: the rest of this one now; the others once,
+            # after the probes (verify_all): a change there is caught all
+            # the same, and the check discarded. (Read-only ones cannot have
+            # changed: a write raised.)
             self._verify_unchanged(self._loss_label, only=block)
         return result
+
+    def loss_along(self, block: str, direction: np.ndarray, step: float,
+                   weights: np.ndarray | None = None) -> tuple[LossEval, float | None]:
+        """The loss with ``params[block]`` moved to x + step * direction, and,
+        given ``weights`` (the analytic gradient), weights . (point - x) over
+        the displacement realised in floating point.
+
+        The point is built in the block handed to the model, and the
+        displacement in one scratch buffer per block: no block-sized
+        allocation per point, so a check of 1e7 parameters needs a few
+        copies of the block, not one per stencil point."""
+        if self._moved != block:
+            self._settle()
+        target, x = self._work[block], self._pristine[block]
+        v = direction.reshape(target.shape)
+        self._moved = None  # while the point is being built, the block is neither x nor the point
+        np.multiply(v, step, out=target)
+        target += x  # fl(x + fl(step * v)), as x + step * v computes it
+        moved = None
+        if weights is not None:
+            scratch = self._scratch_for(block)
+            np.subtract(target, x, out=scratch)
+            scratch *= weights
+            moved = float(np.sum(scratch))  # pairwise summation: the same on every BLAS
+
+        def unchanged() -> bool:
+            expected = self._scratch_for(block)
+            np.multiply(v, step, out=expected)
+            expected += x
+            return np.array_equal(target, expected)
+
+        result = self._perturbed(block, f"with {block} moved along a random direction", unchanged)
+        # Left moved: the next point along a direction overwrites it whole,
+        # and anything else restores it first (_settle): one pass over the
+        # block less per point. (User code that raised restored it already.)
+        self._moved = block
+        return result, moved
+
+    def _settle(self) -> None:
+        """The block loss_along left moved back at x."""
+        if self._moved is not None:
+            np.copyto(self._work[self._moved], self._pristine[self._moved])
+            self._moved = None
+
+    def block_rms(self, block: str) -> float:
+        """The root mean square of a block's values (cached: a pass over the block)."""
+        if block not in self._rms:
+            self._rms[block] = float(np.sqrt(np.mean(np.square(self._pristine[block]))))
+        return self._rms[block]
+
+    def _perturbed(self, block: str, where: str, unchanged: Callable[[], bool]) -> LossEval:
+        """The loss at the point now in the work blocks (``block`` moved)."""
+        result, _ = self._evaluate_loss(where)
+        if not self.read_only and not unchanged():
+            raise ParamsModifiedError(
+                f"{self._loss_label} modified params[{block!r}] in place while evaluating {where}; "
+                "gradcheck needs the point it hands over unchanged: copy an array before changing it "
+                "(e.g. W = W.copy())." + self._where_written()
+            )
+        return result
+
+    def _scratch_for(self, block: str) -> np.ndarray:
+        scratch = self._scratch.get(block)
+        if scratch is None:
+            scratch = self._scratch[block] = np.empty_like(self._work[block])
+        return scratch
 
     def loss_complex(self, block: str, index: int | None, step: float, direction: np.ndarray | None = None) -> complex:
         """The loss with an imaginary step i*step in ``params[block]`` (element
@@ -269,6 +324,7 @@ class Evaluator:
 
         Raises MethodError when the model cannot carry complex numbers through.
         """
+        self._settle()
         z = self._work[block].astype(np.complex128, order="C")
         if index is not None:
             z.reshape(-1)[index] += 1j * step
@@ -316,6 +372,7 @@ class Evaluator:
         """Loss and validated gradient at another point (for training): one
         call of loss_and_grad, or one of loss and one of grad. The gradient is
         empty when the loss is not finite there."""
+        self._settle()
         saved = self._pristine
         self._pristine = {name: np.asarray(params[name], dtype=np.float64) for name in saved}
         try:
@@ -336,10 +393,13 @@ class Evaluator:
             for name, block in self._work.items():
                 np.copyto(block, saved[name])
 
-    def _at_start(self) -> tuple[LossEval, dict[str, np.ndarray]]:
+    def _at_start(self, keep: bool = True) -> tuple[LossEval, dict[str, np.ndarray]]:
         """Loss and validated gradient at the parameters: one call of
-        loss_and_grad, or one of loss and one of grad."""
+        loss_and_grad, or one of loss and one of grad. ``keep``: the gradient
+        is copied (the model may reuse its buffers); a gradient only compared
+        at once need not be."""
         where = "at the starting point"
+        self._settle()
         loss, gradient = self._evaluate_loss(where)
         self._verify_unchanged(self._loss_label)
         if not np.isfinite(loss.value):
@@ -353,19 +413,21 @@ class Evaluator:
         if self.model.grad is not None:
             gradient, _ = self._call(self.model.grad, "grad", where, tracked=False)
             self._verify_unchanged("grad")
-            return loss, self._gradient_value(gradient, "grad")
-        return loss, self._gradient_value(gradient, "loss_and_grad's gradient")
+            return loss, self._gradient_value(gradient, "grad", keep)
+        return loss, self._gradient_value(gradient, "loss_and_grad's gradient", keep)
 
     def base_point(self) -> BasePoint:
         """Loss and gradient at the parameters, each evaluated twice to prove
         that reseeding makes them deterministic."""
         first, gradient = self._at_start()
         with self.tracking(False):  # the trace is the first call's; this one only repeats the values
-            second, again = self._at_start()
+            second, again = self._at_start(keep=False)
         self._check_same(self._loss_label, first.value, second.value)
         label = "grad" if self.model.grad is not None else "loss_and_grad"
         for name in gradient:
             a, b = gradient[name], again[name]
+            if np.array_equal(a, b):
+                continue  # the usual case, in one pass and no temporaries
             tolerance = NONDETERMINISM_ULPS * EPS * max(float(np.max(np.abs(a))), float(np.max(np.abs(b))))
             if not np.allclose(a, b, rtol=0, atol=tolerance):
                 index, x, y = _first_difference(a, b)
@@ -415,13 +477,13 @@ class Evaluator:
             return float(array.reshape(()))
         raise ModelError(f"{label} returned a {type(result).__name__} ({result!r:.60}); it must return the loss as a float")
 
-    def _gradient_value(self, result: Any, label: str) -> dict[str, np.ndarray]:
+    def _gradient_value(self, result: Any, label: str, keep: bool = True) -> dict[str, np.ndarray]:
         if result is None:
             raise ModelError(f"{label} returned None; it must return the gradient (is a `return` missing?)")
         if self.model.single_array:
             if isinstance(result, Mapping):
                 raise ModelError(f"{label} returned a dict, but the params are a single array: return an array of the same shape")
-            return {SINGLE_BLOCK: self._gradient_block(SINGLE_BLOCK, result, label)}
+            return {SINGLE_BLOCK: self._gradient_block(SINGLE_BLOCK, result, label, keep)}
         if not isinstance(result, Mapping):
             raise ModelError(
                 f"{label} returned a {type(result).__name__}; it must return a dict with the same keys as params "
@@ -433,9 +495,9 @@ class Evaluator:
             raise ModelError(f"{label} returned no gradient for block(s) {', '.join(map(repr, missing))}")
         if extra:
             raise ModelError(f"{label} returned block(s) {', '.join(map(repr, extra))} that params does not have")
-        return {name: self._gradient_block(name, result[name], label) for name in self._pristine}
+        return {name: self._gradient_block(name, result[name], label, keep) for name in self._pristine}
 
-    def _gradient_block(self, name: str, value: Any, label: str) -> np.ndarray:
+    def _gradient_block(self, name: str, value: Any, label: str, keep: bool = True) -> np.ndarray:
         expected = self._pristine[name].shape
         if value is None:
             raise ModelError(f"{label} returned None for {name!r} (is a return missing?)")
@@ -449,7 +511,7 @@ class Evaluator:
             raise ModelError(f"{label}[{name!r}] has shape {array.shape}, but params[{name!r}] has shape {expected}")
         if array.dtype.kind == "f" and array.dtype.itemsize < 8:
             self.low_precision[f"gradient of {name!r}"] = str(array.dtype)
-        block = np.array(array, dtype=np.float64, copy=True)
+        block = np.array(array, dtype=np.float64, copy=True) if keep else np.asarray(array, dtype=np.float64)
         if not np.all(np.isfinite(block)):
             bad = tuple(int(i) for i in np.argwhere(~np.isfinite(block))[0])
             raise ModelError(f"{label}[{name!r}] has a non-finite value {block[bad]} at index {list(bad)}")

@@ -48,6 +48,7 @@ import numpy as np
 from .errors import UserCodeError
 from .evaluate import BasePoint, Evaluator, index_label
 from .kinks import Crossing, compare_traces
+from .sampling import random_signs
 from .settings import (
     AUTO_STEPS,
     CONFIRM_FACTOR,
@@ -166,10 +167,12 @@ def combine(w: tuple[float, ...], values) -> float:
     return total
 
 
-def _scale(probe: Probe, x: np.ndarray) -> float:
+def _scale(evaluator: Evaluator, probe: Probe) -> float:
+    """What a relative step is relative to: the coordinate's magnitude, or
+    the block's root mean square along a direction."""
     if probe.index is not None:
-        return max(STEP_SCALE_FLOOR, abs(float(x.reshape(-1)[probe.index])))
-    return max(STEP_SCALE_FLOOR, float(np.sqrt(np.mean(np.square(x)))))
+        return max(STEP_SCALE_FLOOR, abs(float(evaluator.model.params[probe.block].reshape(-1)[probe.index])))
+    return max(STEP_SCALE_FLOOR, evaluator.block_rms(probe.block))
 
 
 @dataclass(frozen=True)
@@ -232,7 +235,6 @@ class _Points:
     """The loss along a probe at x + o*absolute for each offset o (in steps)."""
 
     offsets: tuple[int, ...]
-    points: list  # floats (a coordinate's new value) or arrays (the block moved along a direction)
     displacement: dict  # offset -> realised displacement of the coordinate, or nominal along a direction
     values: dict  # offset -> loss
     crossing: Crossing | None  # first tracked winner flip among the points
@@ -263,20 +265,27 @@ def _evaluate(evaluator: Evaluator, probe: Probe, base: BasePoint, offsets, abso
     x = evaluator.model.params[probe.block]
     if probe.index is not None:
         x0 = float(x.reshape(-1)[probe.index])
-        points = [x0 + o * absolute for o in offsets]
-        displacement = {o: p - x0 for o, p in zip(offsets, points)}
+        points = {o: x0 + o * absolute for o in offsets}
+        displacement = {o: p - x0 for o, p in points.items()}
     else:
-        v = probe.direction.reshape(x.shape)
-        points = [x + o * absolute * v for o in offsets]
         displacement = {o: o * absolute for o in offsets}
+    g = base.gradient[probe.block]
     values, crossing, meeting = {}, None, 0
-    for o, point in zip(offsets, points):
+    moved = None if probe.index is not None else {}
+    for o in offsets:
         if known is not None and o in known.values:
             values[o] = known.values[o]
+            if moved is not None:
+                moved[o] = known.moved[o]
             continue
         spent[0] += 1
         try:
-            result = evaluator.loss(probe.block, probe.index, point)
+            if probe.index is not None:
+                result = evaluator.loss(probe.block, probe.index, points[o])
+            else:
+                # The analytic change over the realised displacement: one
+                # pass over the block per point, shared by every stencil on it.
+                result, moved[o] = evaluator.loss_along(probe.block, probe.direction, displacement[o], g)
         except UserCodeError as exc:
             raise _Broke(str(exc)) from None
         if not np.isfinite(result.value):
@@ -290,12 +299,7 @@ def _evaluate(evaluator: Evaluator, probe: Probe, base: BasePoint, offsets, abso
             crossing = crossing or flip
             if flip is not None and abs(o) == 1:
                 meeting += flip.flipped
-    moved = None
-    if probe.index is None:
-        g = base.gradient[probe.block]
-        reused = known.moved if known is not None else {}
-        moved = {o: reused[o] if o in reused else float(np.sum(g * (point - x))) for o, point in zip(offsets, points)}
-    return _Points(tuple(offsets), points, displacement, values, crossing, meeting, moved)
+    return _Points(tuple(offsets), displacement, values, crossing, meeting, moved)
 
 
 def _level(evaluator: Evaluator, probe: Probe, base: BasePoint, method: str, step: float, sigma: float,
@@ -304,7 +308,7 @@ def _level(evaluator: Evaluator, probe: Probe, base: BasePoint, method: str, ste
     x = evaluator.model.params[probe.block]
     g = base.gradient[probe.block]
     offsets = STENCILS[method]
-    absolute = step * _scale(probe, x)
+    absolute = step * _scale(evaluator, probe)
     analytic = float(g.reshape(-1)[probe.index]) if probe.index is not None else float("nan")
     try:
         at = _evaluate(evaluator, probe, base, offsets, absolute, step, spent)
@@ -361,7 +365,6 @@ def _refine(evaluator: Evaluator, probe: Probe, base: BasePoint, found: Estimate
     across a kink. If the wider points cross a kink, nothing is claimed:
     the estimate is returned as it was, marked ``near_kink``.
     """
-    x = evaluator.model.params[probe.block]
     g = base.gradient[probe.block]
     step = found.h
     magnitude = max(abs(found.analytic), abs(found.numeric))
@@ -382,7 +385,7 @@ def _refine(evaluator: Evaluator, probe: Probe, base: BasePoint, found: Estimate
         if found.roundoff > target:
             wanted = found.roundoff / max(target, 1e-300)
             step = max(step, min(step * 10 ** math.ceil(math.log10(wanted)), REFINE_MAX_STEP))
-    absolute = step * _scale(probe, x)
+    absolute = step * _scale(evaluator, probe)
     known = level if step == level.step else None
     try:
         at = _evaluate(evaluator, probe, base, (4, 2, 1, -1, -2, -4), absolute, step, spent, known)
@@ -634,7 +637,7 @@ def complex_step(evaluator: Evaluator, probe: Probe, base: BasePoint, h: float) 
     """Im f(x + i h) / h along ``probe``."""
     x = evaluator.model.params[probe.block]
     g = base.gradient[probe.block]
-    step = h * _scale(probe, x)
+    step = h * _scale(evaluator, probe)
     if probe.index is not None:
         analytic = float(g.reshape(-1)[probe.index])
     else:
@@ -728,10 +731,9 @@ def _measure_noise(evaluator: Evaluator, base: BasePoint, block: str, seed: int,
     evaluations (12 when confirming).
     """
     x = evaluator.model.params[block]
-    v = np.random.default_rng([seed, 7]).standard_normal(x.shape)
-    v /= np.sqrt(np.sum(v * v))  # pairwise summation: the same on every BLAS
-    delta = NOISE_PROBE_STEP * _scale(Probe(block), x)
-    wide, values, ties = _noise_table(evaluator, base, block, x, v, delta, tracked)
+    v = random_signs(np.random.default_rng([seed, 7]), 1, x.size)[0]
+    delta = NOISE_PROBE_STEP * _scale(evaluator, Probe(block))
+    wide, values, ties = _noise_table(evaluator, base, block, v, delta, tracked)
     scale = max([abs(base.loss), *map(abs, values)])
     # A loss computed in float32 rounds to float32 numbers: seen directly,
     # even where the table stands still (every value the same float32).
@@ -740,7 +742,7 @@ def _measure_noise(evaluator: Evaluator, base: BasePoint, block: str, seed: int,
     floor = _noise_floor(base, Noise(0.0, float32, scale))
     if wide is None or wide <= NOISE_CONFIRM_ULPS * floor:
         return Noise(max(floor, wide or 0.0), float32, scale, ties)
-    narrow, _, _ = _noise_table(evaluator, base, block, x, v, delta / 100, tracked)
+    narrow, _, _ = _noise_table(evaluator, base, block, v, delta / 100, tracked)
     if narrow is None:
         return Noise(floor, float32, scale)
     if narrow > 0 and KINK_SCALING[0] <= wide / narrow <= KINK_SCALING[1]:
@@ -748,8 +750,8 @@ def _measure_noise(evaluator: Evaluator, base: BasePoint, block: str, seed: int,
     return Noise(max(floor, wide, narrow), float32, scale)
 
 
-def _noise_table(evaluator: Evaluator, base: BasePoint, block: str, x: np.ndarray, v: np.ndarray,
-                 delta: float, tracked) -> tuple[float | None, list[float], bool]:
+def _noise_table(evaluator: Evaluator, base: BasePoint, block: str, v: np.ndarray, delta: float,
+                 tracked) -> tuple[float | None, list[float], bool]:
     """The noise level of f at x + j*delta*v, j = -3..3 (None where the loss
     broke, or winners flipped at a point in ``tracked``), the values, and
     whether winners flipped."""
@@ -760,7 +762,7 @@ def _noise_table(evaluator: Evaluator, base: BasePoint, block: str, x: np.ndarra
             continue
         try:
             with evaluator.tracking(j in tracked):
-                result = evaluator.loss(block, None, x + j * delta * v)
+                result, _ = evaluator.loss_along(block, v, j * delta)
         except UserCodeError:
             return None, values, False
         if not np.isfinite(result.value):

@@ -8,6 +8,7 @@ model does not change which coordinates the others check.
 
 from __future__ import annotations
 
+import math
 import zlib
 from dataclasses import dataclass
 
@@ -48,10 +49,27 @@ def plan_block(name: str, shape: tuple[int, ...], samples: int | None, direction
     else:
         indices = np.sort(rng.choice(size, size=samples, replace=False))
         count = directions
-    vectors = rng.standard_normal((count, size))
-    if count:
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    return BlockPlan(name, tuple(shape), indices, vectors)
+    return BlockPlan(name, tuple(shape), indices, random_signs(rng, count, size))
+
+
+def random_signs(rng: np.random.Generator, count: int, size: int) -> np.ndarray:
+    """``count`` unit vectors of ``size`` random signs, +-1/sqrt(size).
+
+    As good a direction for a directional check as a Gaussian one -- each
+    element's error enters with a random sign and weight 1/sqrt(size) --
+    and a bit per element to draw: 6 ms for 3e6 elements, against 45 ms
+    for normal deviates (a check of a large block spent more time drawing
+    directions than evaluating its loss). The same on every machine:
+    numpy's generators give the same bytes everywhere.
+    """
+    if not (count and size):
+        return np.zeros((count, size))
+    c = 1.0 / math.sqrt(size)
+    raw = np.frombuffer(rng.bytes(count * ((size + 7) // 8)), dtype=np.uint8).reshape(count, -1)
+    vectors = np.unpackbits(raw, axis=1, count=size).astype(np.float64)
+    vectors *= 2 * c  # exactly 2c or 0; minus c: exactly +-c
+    vectors -= c
+    return vectors
 
 
 def plan(params: dict[str, np.ndarray], *, samples: int | None, directions: int, seed: int) -> list[BlockPlan]:
