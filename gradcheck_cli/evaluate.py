@@ -12,6 +12,7 @@ import contextlib
 import os
 import random
 import sys
+import time
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -84,6 +85,8 @@ class Evaluator:
         # gradcheck's own line; they are reported instead.
         self.model_warnings: dict[str, int] = {}
         self.last_warnings: list[type] = []  # categories the latest call warned with
+        # (wall, CPU) seconds of untracked loss calls: what --jobs auto plans with.
+        self.loss_times: list[tuple[float, float]] = []
         self._pristine = model.params
         # C order, so that reshape(-1) below is a view: a nudge written into
         # it must reach the array the model is handed.
@@ -217,7 +220,11 @@ class Evaluator:
     def _call_loss(self, where: str, replace: dict | None = None) -> tuple[Any, list | None, Any]:
         """The raw loss, its kink trace, and (from loss_and_grad) the unvalidated gradient."""
         fn = self.model.loss or self.model.loss_and_grad
-        result, trace = self._call(fn, self._loss_label, where, tracked=self.track_kinks, replace=replace)
+        tracked = self.track_kinks
+        wall, cpu = time.perf_counter(), time.process_time()
+        result, trace = self._call(fn, self._loss_label, where, tracked=tracked, replace=replace)
+        if not tracked:
+            self.loss_times.append((time.perf_counter() - wall, time.process_time() - cpu))
         gradient = None
         if self.model.loss is None:
             result, gradient = self._split_pair(result)

@@ -16,6 +16,7 @@ even where the cluster gives it several threads.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -302,8 +303,11 @@ class ProcessPool(_Merging):
                                         initializer=_pool_init, initargs=(recipe,))
         self.shared: list[Any] = []
         # Start the workers now: they import the model while the parent
-        # evaluates the start point and the loss noise.
-        self.warming = [self.pool.submit(_pool_ready) for _ in range(jobs)]
+        # evaluates the start point and the loss noise. Each gets its share
+        # of the cores for BLAS (read when numpy loads, so set for the spawn):
+        # a threaded BLAS per worker oversubscribes the machine.
+        with _blas_threads(max(1, (os.cpu_count() or 1) // jobs)):
+            self.warming = [self.pool.submit(_pool_ready) for _ in range(jobs)]
 
     def _processes(self) -> list:
         return list((getattr(self.pool, "_processes", None) or {}).values())
@@ -352,6 +356,28 @@ class ProcessPool(_Merging):
         self.shared.clear()
 
 
+_BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+                          "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def _blas_threads(threads: int):
+    """Processes spawned inside the block use ``threads`` BLAS threads,
+    unless the user set a variable already (theirs is kept). The
+    environment is given back afterwards."""
+    saved = {name: os.environ.get(name) for name in _BLAS_THREAD_VARIABLES}
+    if any(value is not None for value in saved.values()):
+        yield
+        return
+    try:
+        for name in _BLAS_THREAD_VARIABLES:
+            os.environ[name] = str(threads)
+        yield
+    finally:
+        for name in _BLAS_THREAD_VARIABLES:
+            os.environ.pop(name, None)
+
+
 class DaskCluster(_Merging):
     """Batches as tasks on a Dask distributed cluster. A model file is
     shipped to the workers with the client's upload_file; a dotted module
@@ -389,6 +415,91 @@ class DaskCluster(_Merging):
     def close(self, *, kill: bool = False) -> None:
         if self.own_client:
             self.client.close()
+
+
+class Auto:
+    """--jobs auto: worker processes only where they pay off.
+
+    Nothing starts until the probes are known: by then the start point and
+    the noise table have timed the loss (wall and CPU time, so a loss that
+    already keeps several cores busy through a threaded BLAS is seen as
+    such). The probes' work in process is compared with a pool's: start-up
+    (an interpreter, numpy and the model per worker) plus the work spread
+    over the workers, each on its share of the cores. The probes stay here
+    unless the pool is predicted clearly faster (AUTO_MIN_GAIN); ``note``
+    says which was chosen and why.
+    """
+
+    def __init__(self, evaluator: Evaluator, recipe: Callable[[], Recipe], load_seconds: float):
+        self.evaluator = evaluator
+        self.recipe = recipe
+        self.load_seconds = load_seconds
+        self.job: Job | None = None
+        self.note: str | None = None
+        self.inner: InProcess | ProcessPool | None = None
+
+    def estimates(self, probes: Sequence[Probe], on_each: Callable[[int, Estimate], None]) -> None:
+        if self.inner is None:
+            self.inner = self._choose(len(probes))
+            self.inner.job = self.job
+        self.inner.estimates(probes, on_each)
+
+    def _choose(self, probes: int) -> "InProcess | ProcessPool":
+        cores = os.cpu_count() or 1
+        times = sorted(self.evaluator.loss_times)
+        if cores < 2 or not times or not probes:
+            self.note = "--jobs auto: in process (one core)" if cores < 2 else None
+            return InProcess(self.evaluator)
+        wall = times[len(times) // 2][0]
+        busy = sum(c for _, c in times) / max(sum(w for w, _ in times), 1e-9)  # cores one loss call keeps busy
+        busy = min(max(busy, 1.0), cores)
+        work = probes * _evaluations_per_probe(self.job) * wall
+        workers = cores
+        start = WORKER_START_SECONDS + self.load_seconds
+        # Each worker runs its loss calls on cores / workers cores: a loss
+        # that kept `busy` cores busy here takes up to busy / share longer there.
+        share = cores / workers
+        pooled = start + work * max(1.0, busy / share) / workers
+        if work < AUTO_MIN_GAIN * pooled:
+            self.note = (f"--jobs auto: in process: the probes' ~{_seconds(work)} of loss calls would not pay for "
+                         f"{workers} worker processes (~{_seconds(start)} to start"
+                         + (f", and the loss already keeps {busy:.1f} cores busy" if busy > 1.5 else "") + ")")
+            return InProcess(self.evaluator)
+        try:
+            recipe = self.recipe()
+        except ModelError as exc:
+            self.note = f"--jobs auto: in process: {exc}"
+            return InProcess(self.evaluator)
+        self.note = (f"--jobs auto: {workers} worker processes for ~{_seconds(work)} of loss calls "
+                     f"(predicted ~{_seconds(pooled)} with start-up)")
+        return ProcessPool(self.evaluator, recipe, workers)
+
+    def close(self, *, kill: bool = False) -> None:
+        if self.inner is not None:
+            self.inner.close(kill=kill)
+
+
+def _evaluations_per_probe(job: Job) -> int:
+    from .numeric import STENCILS
+    from .settings import AUTO_STEPS
+
+    if job.method == "complex-step":
+        return 1
+    return len(STENCILS[job.method]) * (len(AUTO_STEPS[job.method]) if job.h == "auto" else 1)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.2g} s"
+
+
+# What starting a worker process costs before its first probe: an
+# interpreter, numpy and gradcheck imported (~0.2-0.3 s on this project's
+# machine), on top of importing the model (timed in the parent).
+WORKER_START_SECONDS = 0.3
+# A pool is chosen only if predicted this many times faster: the
+# prediction rests on a few timed calls, and a wrong "pool" costs more
+# (a slower check) than a wrong "in process" (a missed speed-up).
+AUTO_MIN_GAIN = 1.3
 
 
 def resolve_jobs(jobs: int | str) -> int:

@@ -16,7 +16,7 @@ from .crosscheck import cross_check
 from .drilldown import drill_down
 from .errors import CheckTimeout, Interrupted, ModelError, StopSignal
 from .evaluate import BasePoint, Evaluator
-from .executors import DaskCluster, InProcess, Job, ProcessPool, recipe_for, resolve_jobs
+from .executors import Auto, DaskCluster, InProcess, Job, ProcessPool, recipe_for, resolve_jobs
 from .grading import grade_block, grade_estimate, judge, measurable, verdict
 from .model import Model, from_functions, frozen_copies, load_model
 from .numeric import Estimate, Noise, Probe, loss_noise
@@ -127,20 +127,24 @@ def check(
     if timeout is not None and not timeout > 0:
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     with _deadline(timeout) as out_of_time:
+        loading = time.perf_counter()
         loaded = resolve(model, loss=loss, grad=grad, loss_and_grad=loss_and_grad, params=params,
                          params_file=params_file, seed=seed, overrides=overrides)
+        load_seconds = time.perf_counter() - loading
         warmed = None
         if warmup:
             loaded, warmed = _warm_up(loaded, warmup, lr, settings.seed)
         plans = plan(loaded.params, samples=settings.samples, directions=settings.directions, seed=settings.seed)
         results: list[_BlockEstimates] = []
-        base = evaluator = None
+        base = evaluator = executor = None
         noise = Noise(0.0)
         try:
             with Evaluator(loaded, seed=settings.seed, track_kinks=settings.track_kinks) as evaluator:
                 # Workers start now, to import the model while the start point is
-                # evaluated here; whatever happens from here on, they are stopped.
-                executor = _executor(evaluator, loaded, model, params_file, seed, overrides, jobs, dask)
+                # evaluated here (--jobs auto decides later); whatever happens
+                # from here on, they are stopped.
+                executor = _executor(evaluator, loaded, model, params_file, seed, overrides, jobs, dask,
+                                     load_seconds)
                 finished = False
                 try:
                     base = evaluator.base_point()
@@ -174,13 +178,14 @@ def check(
                 checked = {r.plan.name for r in started_blocks}
                 unreached = [b.name for b in plans if b.name not in checked]
                 partial = _report(loaded, settings, base, started_blocks, evaluator, noise, elapsed,
-                                  stopped=reason, unreached=unreached)
+                                  stopped=reason, unreached=unreached, executor=executor)
             if timed_out:
                 finished = f"; finished {len(partial.blocks)} of {len(plans)} blocks" if partial else \
                     " before the first loss evaluation finished"
                 raise CheckTimeout(f"{loaded.name}: {reason}{finished}", partial) from None
             raise Interrupted(partial) from None
-    return _report(loaded, settings, base, results, evaluator, noise, time.perf_counter() - started, warmup=warmed)
+    return _report(loaded, settings, base, results, evaluator, noise, time.perf_counter() - started, warmup=warmed,
+                   executor=executor)
 
 
 def _warm_up(model: Model, steps: int, lr: float | None, seed: int) -> tuple[Model, Warmup]:
@@ -232,12 +237,17 @@ def _deadline(seconds: float | None):
             signal.setitimer(signal.ITIMER_REAL, max(left, 1e-6), interval)
 
 
-def _executor(evaluator, loaded, model, params_file, seed, overrides, jobs, dask):
+def _executor(evaluator, loaded, model, params_file, seed, overrides, jobs, dask, load_seconds):
     """Where the probes will be estimated (its `job` is set once the start point is known)."""
+    def recipe():
+        return recipe_for(loaded, model if isinstance(model, str) else None, params_file, seed, overrides)
+
+    if dask is None and jobs == "auto":
+        return Auto(evaluator, recipe, load_seconds)
     workers = resolve_jobs(jobs)
     if dask is None and workers == 1:
         return InProcess(evaluator)
-    recipe = recipe_for(loaded, model if isinstance(model, str) else None, params_file, seed, overrides)
+    recipe = recipe()
     if dask is not None:
         return DaskCluster(evaluator, recipe, dask)
     return ProcessPool(evaluator, recipe, workers)
@@ -309,7 +319,7 @@ def _drill_down(result: _BlockEstimates, settings: Settings, measure: Callable[[
 
 def _report(loaded: Model, settings: Settings, base: BasePoint, results: list[_BlockEstimates],
             evaluator: Evaluator, noise: Noise, seconds: float, *, stopped: str | None = None,
-            unreached: list[str] = (), warmup: Warmup | None = None) -> Report:
+            unreached: list[str] = (), warmup: Warmup | None = None, executor=None) -> Report:
     # The loss has kinks if tracking saw a kink operation, or any probe
     # crossed one. Grading is per dimension: only a probe that crossed a
     # kink, or had one near, is graded by the bands for kinks.
@@ -354,6 +364,8 @@ def _report(loaded: Model, settings: Settings, base: BasePoint, results: list[_B
     if stopped is not None:
         warnings.append(f"{stopped}: this report is partial"
                         + (f"; not checked: {', '.join(unreached)}" if unreached else ""))
+    if getattr(executor, "note", None):
+        notes.append(executor.note)
     for text, count in evaluator.model_warnings.items():
         notes.append(f"the model raised {text} ({count} of {evaluator.evaluations} calls)")
     blocks_ = tuple(blocks)

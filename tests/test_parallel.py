@@ -55,8 +55,95 @@ def test_identical_with_drill_down_five_point_and_warnings(model_file):
         assert any(d["drilled"] for b in json.loads(two.stdout)["blocks"] for d in b["dims"])
 
 
-def test_jobs_auto():
-    assert check(str(SAMPLES / "softmax.py"), jobs="auto").verdict == "pass"
+def test_jobs_auto_keeps_a_short_check_in_process_and_says_so():
+    report = check(str(SAMPLES / "softmax.py"), jobs="auto")
+    assert report.verdict == "pass"
+    (note,) = [n for n in report.notes if n.startswith("--jobs auto")]
+    assert note.startswith("--jobs auto: in process")
+    one = check(str(SAMPLES / "softmax.py"))
+    assert [d.numeric for b in report.blocks for d in b.dims] == [d.numeric for b in one.blocks for d in b.dims]
+
+
+SLOW = """
+import time
+import numpy as np
+params = {"w": np.linspace(-1, 1, 120)}
+def loss(p):
+    time.sleep(0.01)  # a loss that waits (I/O, a slow library): one core, little CPU
+    return float(np.sum(np.sin(p["w"])))
+def grad(p): return {"w": np.cos(p["w"])}
+"""
+
+
+@pytest.mark.skipif((__import__("os").cpu_count() or 1) < 2, reason="one core: auto never starts workers")
+def test_jobs_auto_starts_workers_where_the_work_pays_for_them(tmp_path):
+    path = tmp_path / "slow.py"
+    path.write_text(SLOW)
+    report = check(str(path), jobs="auto", samples=None)
+    (note,) = [n for n in report.notes if n.startswith("--jobs auto")]
+    assert "worker processes" in note and "in process" not in note
+    assert report.verdict == "pass"
+
+
+class _Timed:
+    """An evaluator stand-in: only the loss timings Auto plans with."""
+
+    def __init__(self, wall, cpu):
+        self.loss_times = [(wall, cpu)] * 5
+
+
+def _auto_choice(monkeypatch, cores, wall, cpu, probes, load=0.0):
+    from gradcheck_cli.executors import Auto, InProcess, Job
+    from gradcheck_cli.settings import Thresholds
+
+    monkeypatch.setattr("os.cpu_count", lambda: cores)
+    auto = Auto(_Timed(wall, cpu), recipe=lambda: pytest.fail("no pool expected"), load_seconds=load)
+    auto.job = Job(None, "central", 1e-5, 0.0, 0, True, Thresholds())
+    chosen = auto._choose(probes)
+    assert isinstance(chosen, InProcess)
+    return auto.note
+
+
+def test_jobs_auto_stays_in_process_where_the_loss_already_uses_every_core(monkeypatch):
+    # 20 s of loss calls, but each keeps both cores busy (a threaded BLAS):
+    # two one-thread workers would take as long, plus their start.
+    note = _auto_choice(monkeypatch, cores=2, wall=0.02, cpu=0.04, probes=500)
+    assert "in process" in note and "2.0 cores busy" in note
+
+
+def test_jobs_auto_stays_in_process_for_little_work_or_one_core(monkeypatch):
+    assert "would not pay" in _auto_choice(monkeypatch, cores=2, wall=0.001, cpu=0.001, probes=100)
+    assert "would not pay" in _auto_choice(monkeypatch, cores=8, wall=0.01, cpu=0.01, probes=50, load=2.0)
+    assert "one core" in _auto_choice(monkeypatch, cores=1, wall=1.0, cpu=1.0, probes=1000)
+
+
+BLAS_PROBE = """
+import os
+import numpy as np
+PARENT = int(os.environ["GRADCHECK_TEST_PARENT"])
+params = {"w": np.linspace(-1, 1, 20)}
+def loss(p):
+    if os.getpid() != PARENT:
+        expected = str(max(1, (os.cpu_count() or 1) // 2))
+        threads = [os.environ.get(v) for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")]
+        if threads != [expected] * 3:
+            raise RuntimeError(f"worker BLAS threads {threads}, expected {expected}")
+    return float(np.sum(p["w"] ** 3))
+def grad(p): return {"w": 3 * p["w"] ** 2}
+"""
+
+
+def test_workers_get_their_share_of_the_cores_for_blas(tmp_path, monkeypatch):
+    import os
+
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+                 "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GRADCHECK_TEST_PARENT", str(os.getpid()))
+    path = tmp_path / "blas_probe.py"
+    path.write_text(BLAS_PROBE)
+    assert check(str(path), jobs=2, samples=None).verdict == "pass"
+    assert "OPENBLAS_NUM_THREADS" not in os.environ  # the caller's environment given back
 
 
 def module_level_loss(p):
