@@ -388,11 +388,9 @@ def _flatten(results) -> list:
     """Reports for JUnit: a --reg split contributes both of its checks."""
     import dataclasses
 
-    from .sanity import RegularizationSplit
-
     flat = []
     for result in results:
-        if isinstance(result, RegularizationSplit):
+        if _is_split(result):
             flat += [result.as_is, dataclasses.replace(result.data_only,
                                                        model=f"{result.model} ({result.name}=0)")]
         else:
@@ -417,11 +415,18 @@ def _expand(targets) -> list[str]:
     return expanded
 
 
+def _is_split(result) -> bool:
+    """Whether a result is a --reg split. sanity.py (and its dataclasses) is
+    imported only by the commands that make one: a plain check does not pay
+    for it at start-up."""
+    sanity = sys.modules.get(f"{__package__}.sanity")
+    return sanity is not None and isinstance(result, sanity.RegularizationSplit)
+
+
 def _render_one(result, output_format: str, verbose: bool, *, several: bool) -> None:
     from .report import ModelFailure
-    from .sanity import RegularizationSplit
 
-    if isinstance(result, RegularizationSplit):
+    if _is_split(result):
         if output_format == "text":
             from .render import sanity as sanity_render
             from .render import text

@@ -12,7 +12,6 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .crosscheck import cross_check
 from .drilldown import drill_down
 from .errors import CheckTimeout, Interrupted, ModelError, StopSignal
 from .evaluate import BasePoint, Evaluator
@@ -23,7 +22,6 @@ from .numeric import Estimate, Noise, Probe, loss_noise
 from .process_state import borrows_process
 from .report import FAIL, UNVERIFIED, BlockResult, Report, Warmup
 from .sampling import BlockPlan, plan
-from .training import train
 from .settings import (
     DEFAULT_DIRECTIONS,
     DEFAULT_MAX_EVALS,
@@ -150,6 +148,8 @@ def check(
                     base = evaluator.base_point()
                     noise = _noise(evaluator, base, loaded, settings)
                     if settings.method == "complex-step":
+                        from .crosscheck import cross_check  # imported where used: start-up
+
                         cross_check(evaluator, base, plans, settings.seed, loaded.source)
                     total = sum(len(block.indices) + len(block.directions) for block in plans)
                     done = [0]
@@ -192,6 +192,8 @@ def _warm_up(model: Model, steps: int, lr: float | None, seed: int) -> tuple[Mod
     """The model moved by ``steps`` plain SGD steps, and what they did."""
     if steps < 0:
         raise ValueError(f"warmup must be 0 or more steps, got {steps}")
+    from .training import train  # imported where used: start-up
+
     with Evaluator(model, seed=seed, track_kinks=False) as evaluator:
         training = train(evaluator, steps, optimizer="sgd", lr=lr, momentum=0.0)
     if not np.isfinite(training.loss_after):

@@ -1,6 +1,7 @@
 """The command line: options, exit codes, messages and the JSON report."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -276,3 +277,33 @@ def test_the_console_script_answers_version_without_click_and_agrees_with_the_me
             "print('click' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.splitlines() == [f"gradcheck, version {version('gradcheck-cli')}", "False"]
+
+
+def test_the_help_printed_without_click_is_clicks_help():
+    """launch.py prints gradcheck_cli/_help.py for a bare --help (start-up
+    under 60 ms); it must be what click prints. If this fails, run
+    python docs/help_text.py and commit the result."""
+    import sys
+
+    from gradcheck_cli._help import TEXT
+
+    # In a fresh interpreter, as the console script runs: a long-lived one
+    # that ran other commands may render click's help differently.
+    code = "import sys; sys.path.insert(0, 'docs'); import help_text; sys.stdout.write(help_text.clicks_help())"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert TEXT == done.stdout
+
+
+@pytest.mark.parametrize("columns, fast", [("100", True), ("80", True), ("60", False)])
+def test_the_console_script_prints_the_help_at_every_width(columns, fast):
+    env = {**os.environ, "COLUMNS": columns}
+    code = ("import atexit, sys; sys.argv = ['gradcheck', '--help']; "
+            "atexit.register(lambda: print('click' in sys.modules, file=sys.stderr)); "
+            "from gradcheck_cli.launch import run; run()")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0 and done.stdout.startswith("Usage: gradcheck [OPTIONS] MODEL...")
+    assert done.stderr.strip() == str(not fast)  # click was imported only where the width matters
+    from gradcheck_cli._help import TEXT
+
+    assert (done.stdout == TEXT) == fast  # below 80 columns, click wraps it narrower
