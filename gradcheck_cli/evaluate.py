@@ -85,8 +85,8 @@ class Evaluator:
         # gradcheck's own line; they are reported instead.
         self.model_warnings: dict[str, int] = {}
         self.last_warnings: list[type] = []  # categories the latest call warned with
-        # (wall, CPU) seconds of untracked loss calls: what --jobs auto plans with.
-        self.loss_times: list[tuple[float, float]] = []
+        # Seconds of untracked loss calls: what --jobs auto plans with.
+        self.loss_times: list[float] = []
         self._pristine = model.params
         # C order, so that reshape(-1) below is a view: a nudge written into
         # it must reach the array the model is handed.
@@ -221,10 +221,10 @@ class Evaluator:
         """The raw loss, its kink trace, and (from loss_and_grad) the unvalidated gradient."""
         fn = self.model.loss or self.model.loss_and_grad
         tracked = self.track_kinks
-        wall, cpu = time.perf_counter(), time.process_time()
+        started = time.perf_counter()
         result, trace = self._call(fn, self._loss_label, where, tracked=tracked, replace=replace)
         if not tracked:
-            self.loss_times.append((time.perf_counter() - wall, time.process_time() - cpu))
+            self.loss_times.append(time.perf_counter() - started)
         gradient = None
         if self.model.loss is None:
             result, gradient = self._split_pair(result)
@@ -493,7 +493,7 @@ class Evaluator:
             return {SINGLE_BLOCK: self._gradient_block(SINGLE_BLOCK, result, label, keep)}
         if not isinstance(result, Mapping):
             raise ModelError(
-                f"{label} returned a {type(result).__name__}; it must return a dict with the same keys as params "
+                f"{label} returned {_kind(result)}; it must return a dict with the same keys as params "
                 f"({', '.join(map(repr, self._pristine))})"
             )
         missing = [k for k in self._pristine if k not in result]
@@ -523,6 +523,14 @@ class Evaluator:
             bad = tuple(int(i) for i in np.argwhere(~np.isfinite(block))[0])
             raise ModelError(f"{label}[{name!r}] has a non-finite value {block[bad]} at index {list(bad)}")
         return block
+
+
+def _kind(value: Any) -> str:
+    """What a returned value is, in the user's terms: an array of a tracked
+    parameter is still just an array to them."""
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    return f"a {type(value).__name__}"
 
 
 @contextlib.contextmanager

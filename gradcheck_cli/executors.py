@@ -421,13 +421,17 @@ class Auto:
     """--jobs auto: worker processes only where they pay off.
 
     Nothing starts until the probes are known: by then the start point and
-    the noise table have timed the loss (wall and CPU time, so a loss that
-    already keeps several cores busy through a threaded BLAS is seen as
-    such). The probes' work in process is compared with a pool's: start-up
-    (an interpreter, numpy and the model per worker) plus the work spread
-    over the workers, each on its share of the cores. The probes stay here
+    the noise table have timed the loss. The probes' work in process is
+    compared with a pool's: start-up (an interpreter, numpy and the model
+    per worker) plus the work spread over the workers. The probes stay here
     unless the pool is predicted clearly faster (AUTO_MIN_GAIN); ``note``
     says which was chosen and why.
+
+    A loss on a threaded BLAS is planned like any other: each worker gets
+    its share of the cores (ProcessPool), and a BLAS's threads rarely speed
+    one call up as much as separate calls on separate cores do (measured:
+    2 threads 1.3x, 2 one-thread workers 1.64x; benchmarks/parallel.py).
+    Their CPU time cannot tell: OpenBLAS threads spin while they wait.
     """
 
     def __init__(self, evaluator: Evaluator, recipe: Callable[[], Recipe], load_seconds: float):
@@ -450,20 +454,14 @@ class Auto:
         if cores < 2 or not times or not probes:
             self.note = "--jobs auto: in process (one core)" if cores < 2 else None
             return InProcess(self.evaluator)
-        wall = times[len(times) // 2][0]
-        busy = sum(c for _, c in times) / max(sum(w for w, _ in times), 1e-9)  # cores one loss call keeps busy
-        busy = min(max(busy, 1.0), cores)
+        wall = times[len(times) // 2]
         work = probes * _evaluations_per_probe(self.job) * wall
         workers = cores
         start = WORKER_START_SECONDS + self.load_seconds
-        # Each worker runs its loss calls on cores / workers cores: a loss
-        # that kept `busy` cores busy here takes up to busy / share longer there.
-        share = cores / workers
-        pooled = start + work * max(1.0, busy / share) / workers
+        pooled = start + work / workers
         if work < AUTO_MIN_GAIN * pooled:
             self.note = (f"--jobs auto: in process: the probes' ~{_seconds(work)} of loss calls would not pay for "
-                         f"{workers} worker processes (~{_seconds(start)} to start"
-                         + (f", and the loss already keeps {busy:.1f} cores busy" if busy > 1.5 else "") + ")")
+                         f"{workers} worker processes (~{_seconds(start)} to start)")
             return InProcess(self.evaluator)
         try:
             recipe = self.recipe()

@@ -160,6 +160,14 @@ def test_grad_must_match_the_params(value, message):
         run(grad=lambda p: value)
 
 
+def test_an_array_returned_for_a_dict_is_named_an_array_even_when_tracked():
+    """The gradient of a tracked loss is an array subclass of gradcheck's own:
+    the message speaks of what the user returned, an array."""
+    with pytest.raises(ModelError, match=r"returned an array of shape \(2, 2\); it must return a dict") as raised:
+        check(loss_and_grad=lambda p: (float(np.sum(np.maximum(p["W"], 0))), p["W"] * 1.0), params=PARAMS)
+    assert "Tracked" not in str(raised.value)
+
+
 def test_loss_and_grad_must_return_a_pair():
     with pytest.raises(ModelError, match="must return a pair"):
         check(loss_and_grad=lambda p: sq_loss(p), params=PARAMS)
