@@ -99,6 +99,7 @@ class Evaluator:
         self._scratch: dict[str, np.ndarray] = {}  # per block, for loss_along
         self._moved: str | None = None  # a block loss_along left moved (restored when another call needs it)
         self._rms: dict[str, float] = {}
+        self._views: dict[bool, dict[str, np.ndarray]] = {}  # tracked? -> read-only views handed to the model
         self.read_only = True
         self._refused_at: str | None = None  # where user code first wrote into a read-only block
         self._stack: contextlib.ExitStack | None = None
@@ -137,6 +138,15 @@ class Evaluator:
                 view.flags.writeable = False
             return view
 
+        if read_only and not replace:
+            # The same views every call (the work blocks stay the same arrays;
+            # only their contents change), in a fresh dict the model may
+            # change as it likes: per-call work does not grow with the
+            # number of blocks.
+            views = self._views.get(tracked)
+            if views is None:
+                views = self._views[tracked] = {name: wrap(block) for name, block in self._work.items()}
+            return views[SINGLE_BLOCK] if self.model.single_array else dict(views)
         blocks = self._work if not replace else {**self._work, **replace}
         if self.model.single_array:
             return wrap(blocks[SINGLE_BLOCK])
