@@ -50,6 +50,7 @@ class BasePoint:
     loss: float
     trace: list | None
     gradient: dict[str, np.ndarray]
+    ties: bool = False  # a kink operation was decided by a tie here (kinks.Trace): winners flip on every probe
 
 
 def index_label(block: str, shape: tuple, flat_index: int) -> str:
@@ -100,6 +101,7 @@ class Evaluator:
         self._moved: str | None = None  # a block loss_along left moved (restored when another call needs it)
         self._rms: dict[str, float] = {}
         self._views: dict[bool, dict[str, np.ndarray]] = {}  # tracked? -> read-only views handed to the model
+        self._record_ties = False  # the start point's trace says whether kink operations were tied
         self.read_only = True
         self._refused_at: str | None = None  # where user code first wrote into a read-only block
         self._stack: contextlib.ExitStack | None = None
@@ -162,7 +164,7 @@ class Evaluator:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 if tracked:
-                    with kinks.recording() as trace:
+                    with kinks.recording(ties=self._record_ties) as trace:
                         result = fn(self._arguments(True, replace))
                 else:
                     trace = None
@@ -436,7 +438,11 @@ class Evaluator:
     def base_point(self) -> BasePoint:
         """Loss and gradient at the parameters, each evaluated twice to prove
         that reseeding makes them deterministic."""
-        first, gradient = self._at_start()
+        self._record_ties = True
+        try:
+            first, gradient = self._at_start()
+        finally:
+            self._record_ties = False
         with self.tracking(False):  # the trace is the first call's; this one only repeats the values
             second, again = self._at_start(keep=False)
         self._check_same(self._loss_label, first.value, second.value)
@@ -453,7 +459,7 @@ class Evaluator:
                     f"{x!r} and then {y!r}, although numpy's global random state and Python's `random` were "
                     "reseeded before each call. " + _NONDETERMINISM_HINT
                 )
-        return BasePoint(first.value, first.trace, gradient)
+        return BasePoint(first.value, first.trace, gradient, ties=bool(first.trace is not None and first.trace.tied))
 
     @staticmethod
     def _check_same(label: str, a: float, b: float) -> None:

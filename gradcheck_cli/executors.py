@@ -74,7 +74,7 @@ class Job:
     seed: int
     track_kinks: bool
     thresholds: Thresholds
-    ties: bool = False  # winners flip right next to the start point: every probe is tracked
+    ties: bool = False  # kink operations are tied at the start point: every probe is tracked
 
     def estimate(self, evaluator: Evaluator, probe: Probe) -> Estimate:
         """The probe's estimate, with this check's method, step and noise.

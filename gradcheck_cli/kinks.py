@@ -70,17 +70,31 @@ class Crossing:
         }
 
 
+class Trace(list):
+    """The kink events of one evaluation, in order. Recorded with
+    ``ties=True`` it also says whether any kink operation was decided by a
+    tie (``tied``): two sides equal, several maxima, a value exactly at 0
+    for abs. At a tie any step flips the winner, harmlessly where the loss
+    does not care which side won (a softmax's max shift at W = 0)."""
+
+    def __init__(self, ties: bool = False):
+        super().__init__()
+        self.want_ties = ties
+        self.tied = False
+
+
 # The trace being recorded, or None. Module state rather than an argument
 # because the recording happens inside numpy's dispatch, called from the
 # user's code, where no argument of ours can reach.
-_active: list[KinkEvent] | None = None
+_active: Trace | None = None
 
 
 @contextmanager
-def recording() -> Iterator[list[KinkEvent]]:
-    """Record the kink operations of everything run inside the block."""
+def recording(ties: bool = False) -> Iterator[Trace]:
+    """Record the kink operations of everything run inside the block (and
+    whether any was tied, with ``ties``: extra work, for one evaluation)."""
     global _active
-    previous, trace = _active, []
+    previous, trace = _active, Trace(ties)
     _active = trace
     try:
         yield trace
@@ -109,8 +123,11 @@ def _call_site() -> tuple[str, int]:
 
 
 def _record(op: str, outcome) -> None:
-    # A copy: the user may later modify a mask in place.
-    outcome = outcome.copy() if isinstance(outcome, np.ndarray) else np.asarray(outcome)
+    # A copy: the user may later modify a mask in place (a numpy scalar is immutable).
+    if isinstance(outcome, np.ndarray):
+        outcome = outcome.copy()
+    elif not isinstance(outcome, np.generic):
+        outcome = np.asarray(outcome)
     filename, lineno = _call_site()
     _active.append(KinkEvent(filename, lineno, op, outcome))
 
@@ -182,6 +199,43 @@ _RESULT_IS_OUTCOME = {
     "sign", "floor", "ceil", "rint", "trunc",
 }
 _NON_ANALYTIC = {"absolute", "fabs", "sign"}
+_AT_ZERO = {"absolute", "fabs", "sign", "heaviside"}  # kinks at 0 of the first argument
+_PAIRWISE = {"maximum", "fmax", "minimum", "fmin", "greater", "greater_equal", "less", "less_equal", "equal",
+             "not_equal"}
+
+
+def _tied(name: str, method: str, raw: list, kwargs: dict) -> bool:
+    """Whether a kink ufunc's decision was a tie (see Trace)."""
+    with np.errstate(invalid="ignore"):
+        if method == "reduce" and name in _REDUCE_PICK:
+            return _several_extremes(np.asarray(raw[0]), kwargs.get("axis", 0), _REDUCE_PICK[name])
+        if method != "__call__":
+            return False
+        if name in _AT_ZERO:
+            return bool(np.any(np.asarray(raw[0]) == 0))
+        if name == "clip" and len(raw) == 3:
+            return bool(np.any(np.equal(raw[0], raw[1])) or np.any(np.equal(raw[0], raw[2])))
+        if name in _PAIRWISE and len(raw) == 2:
+            return bool(np.any(np.equal(raw[0], raw[1])))
+    return False
+
+
+def _several_extremes(a: np.ndarray, axis, pick) -> bool:
+    """Whether the max (or min) along ``axis`` is reached more than once somewhere."""
+    if a.size == 0:
+        return False
+    extreme = (np.max if pick is np.argmax else np.min)(a, axis=axis, keepdims=True)
+    return bool(np.any(np.sum(a == extreme, axis=axis) > 1))
+
+
+def _sorted_ties(a: np.ndarray, axis) -> bool:
+    """Whether sorting ``a`` along ``axis`` meets equal values."""
+    a = np.asarray(a)
+    if a.size < 2:
+        return False
+    if axis is None:
+        a, axis = a.reshape(-1), 0
+    return bool(np.any(np.diff(np.sort(a, axis=axis), axis=axis) == 0))
 _REDUCE_PICK = {"maximum": np.argmax, "fmax": np.argmax, "minimum": np.argmin, "fmin": np.argmin}
 
 
@@ -216,6 +270,8 @@ class TrackedArray(np.ndarray):
             if outcome is None and method == "__call__" and name in _RESULT_IS_OUTCOME:
                 outcome = result
             if outcome is not None:
+                if _active.want_ties and not _active.tied:
+                    _active.tied = _tied(name, method, raw, kwargs)
                 if name in _NON_ANALYTIC and any(np.iscomplexobj(x) for x in raw):
                     # abs and sign of a complex number are not analytic: a
                     # complex step through them is meaningless. Named so the
@@ -247,11 +303,15 @@ class TrackedArray(np.ndarray):
     def sort(self, *args, **kwargs):
         if _active is not None:
             _record("sort", self.view(np.ndarray).argsort(*args, **kwargs))
+            if _active.want_ties and not _active.tied:
+                _active.tied = _sorted_ties(self, args[0] if args else kwargs.get("axis", -1))
         super().sort(*args, **kwargs)
 
     def partition(self, *args, **kwargs):
         if _active is not None:
             _record("partition", self.view(np.ndarray).argpartition(*args, **kwargs))
+            if _active.want_ties and not _active.tied:
+                _active.tied = _sorted_ties(self, kwargs.get("axis", args[1] if len(args) > 1 else -1))
         super().partition(*args, **kwargs)
 
 
@@ -277,6 +337,8 @@ class TrackedFloat(np.float64):
     def __abs__(self):
         if _active is not None:
             _record("absolute", np.float64.__ge__(self, 0))
+            if _active.want_ties and np.float64.__eq__(self, 0):
+                _active.tied = True
         return TrackedFloat(np.float64.__abs__(self))
 
     def __neg__(self):
@@ -312,6 +374,8 @@ def _scalar_comparison(name: str, ufunc: str):
         result = plain(self, other)
         if _active is not None and result is not NotImplemented:
             _record(ufunc, result)
+            if _active.want_ties and np.float64.__eq__(self, other):
+                _active.tied = True
         return result
 
     method.__name__ = name
@@ -339,6 +403,16 @@ def _recording_method(name: str):
         result = plain(self, *args, **kwargs)
         if _active is not None:
             _record(name, result)
+            if _active.want_ties and not _active.tied:
+                if name == "argpartition":  # argpartition(kth, axis=-1)
+                    axis = args[1] if len(args) > 1 else kwargs.get("axis", -1)
+                else:
+                    axis = args[0] if args else kwargs.get("axis", -1 if name == "argsort" else None)
+                values = self.view(np.ndarray)
+                _active.tied = (_several_extremes(values if axis is not None else values.reshape(-1),
+                                                  axis if axis is not None else 0,
+                                                  np.argmax if name == "argmax" else np.argmin)
+                                if name in ("argmax", "argmin") else _sorted_ties(values, axis))
         return result
 
     method.__name__ = name

@@ -681,27 +681,21 @@ class Noise:
     sigma: float  # standard deviation of one loss value's rounding error
     float32: bool = False  # every value seen was a float32 number: the loss computes in float32
     scale: float = 0.0  # the largest |loss| seen: what the noise is relative to (0 where the loss is)
-    ties: bool = False  # tracked winners flipped right next to x: they are tied there
 
 
 def loss_noise(evaluator: Evaluator, base: BasePoint, block: str, seed: int) -> Noise:
     """The loss's rounding noise near the parameters (see :func:`_measure_noise`).
 
-    Winner tracking, where the loss has kink operations, runs on the two
-    points next to x only: winners that flip there are tied at x (zero
-    weights tie every score), and the check then tracks every probe, as
-    their flips are harmless yet worth naming (``Noise.ties``). The table is
-    measured again, tracked throughout, only if it shows more than rounding
-    explains (a kink it crossed may pose as noise): as for probes, tracking
-    runs where it can change the outcome.
+    Measured untracked; measured again with winner tracking only where the
+    loss has kink operations and the first measurement shows more than
+    rounding explains (a kink the table crossed may pose as noise): as for
+    probes, tracking runs only where it can change the outcome.
     """
-    if not (evaluator.track_kinks and base.trace):
-        with evaluator.tracking(False):
-            return _measure_noise(evaluator, base, block, seed, tracked=())
-    found = _measure_noise(evaluator, base, block, seed, tracked=(-1, 1))
-    if found.ties or found.sigma <= NOISE_CONFIRM_ULPS * _noise_floor(base, found):
+    with evaluator.tracking(False):
+        found = _measure_noise(evaluator, base, block, seed)
+    if not (evaluator.track_kinks and base.trace) or found.sigma <= NOISE_CONFIRM_ULPS * _noise_floor(base, found):
         return found
-    return _measure_noise(evaluator, base, block, seed, tracked=(-3, -2, -1, 1, 2, 3))
+    return _measure_noise(evaluator, base, block, seed)
 
 
 def _noise_floor(base: BasePoint, noise: Noise) -> float:
@@ -709,7 +703,7 @@ def _noise_floor(base: BasePoint, noise: Noise) -> float:
     return max(EPS * abs(base.loss), EPS32 * noise.scale) if noise.float32 else EPS * abs(base.loss)
 
 
-def _measure_noise(evaluator: Evaluator, base: BasePoint, block: str, seed: int, tracked) -> Noise:
+def _measure_noise(evaluator: Evaluator, base: BasePoint, block: str, seed: int) -> Noise:
     """The loss's rounding noise near the parameters.
 
     Evaluates f at x + j*delta*v, j = -3..3, along a random unit direction v
@@ -733,7 +727,7 @@ def _measure_noise(evaluator: Evaluator, base: BasePoint, block: str, seed: int,
     x = evaluator.model.params[block]
     v = random_signs(np.random.default_rng([seed, 7]), 1, x.size)[0]
     delta = NOISE_PROBE_STEP * _scale(evaluator, Probe(block))
-    wide, values, ties = _noise_table(evaluator, base, block, v, delta, tracked)
+    wide, values = _noise_table(evaluator, base, block, v, delta)
     scale = max([abs(base.loss), *map(abs, values)])
     # A loss computed in float32 rounds to float32 numbers: seen directly,
     # even where the table stands still (every value the same float32).
@@ -741,8 +735,8 @@ def _measure_noise(evaluator: Evaluator, base: BasePoint, block: str, seed: int,
         float32 = len(values) == 7 and all(float(np.float32(f)) == f for f in values)
     floor = _noise_floor(base, Noise(0.0, float32, scale))
     if wide is None or wide <= NOISE_CONFIRM_ULPS * floor:
-        return Noise(max(floor, wide or 0.0), float32, scale, ties)
-    narrow, _, _ = _noise_table(evaluator, base, block, v, delta / 100, tracked)
+        return Noise(max(floor, wide or 0.0), float32, scale)
+    narrow, _ = _noise_table(evaluator, base, block, v, delta / 100)
     if narrow is None:
         return Noise(floor, float32, scale)
     if narrow > 0 and KINK_SCALING[0] <= wide / narrow <= KINK_SCALING[1]:
@@ -750,30 +744,28 @@ def _measure_noise(evaluator: Evaluator, base: BasePoint, block: str, seed: int,
     return Noise(max(floor, wide, narrow), float32, scale)
 
 
-def _noise_table(evaluator: Evaluator, base: BasePoint, block: str, v: np.ndarray, delta: float,
-                 tracked) -> tuple[float | None, list[float], bool]:
+def _noise_table(evaluator: Evaluator, base: BasePoint, block: str, v: np.ndarray,
+                 delta: float) -> tuple[float | None, list[float]]:
     """The noise level of f at x + j*delta*v, j = -3..3 (None where the loss
-    broke, or winners flipped at a point in ``tracked``), the values, and
-    whether winners flipped."""
+    broke, or tracked winners flipped), and the values."""
     values = []
     for j in (-3, -2, -1, 0, 1, 2, 3):
         if j == 0:
             values.append(base.loss)
             continue
         try:
-            with evaluator.tracking(j in tracked):
-                result, _ = evaluator.loss_along(block, v, j * delta)
+            result, _ = evaluator.loss_along(block, v, j * delta)
         except UserCodeError:
-            return None, values, False
+            return None, values
         if not np.isfinite(result.value):
-            return None, values, False
+            return None, values
         if result.trace is not None and compare_traces(base.trace, result.trace) is not None:
-            return None, values, True
+            return None, values
         values.append(result.value)
     table = np.array(values)
     with np.errstate(all="ignore"):  # losses near the float64 limit: inf noise, said in the report
         spread = float(max(np.sqrt(np.mean(np.diff(table, n=k) ** 2) / comb(2 * k, k)) for k in (4, 5, 6)))
-    return spread, values, False
+    return spread, values
 
 
 # Noise above this many ulps of the loss is confirmed before it is believed;

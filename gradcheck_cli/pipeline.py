@@ -161,7 +161,7 @@ def check(
                             progress(min(done[0], total), total)
 
                     executor.job = Job(base, settings.method, settings.h, noise.sigma, settings.seed,
-                                       settings.track_kinks, settings.thresholds, ties=noise.ties)
+                                       settings.track_kinks, settings.thresholds, ties=base.ties)
                     results += [_BlockEstimates(block) for block in plans]
                     _evaluate_blocks(evaluator, settings, step, results, executor)
                     evaluator.verify_all()
