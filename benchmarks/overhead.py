@@ -213,7 +213,7 @@ def row(label: str, loss_and_grad, params, repeats: int = REPEATS) -> tuple[list
 def peak_memory(mode: str, size: int, calls: int = 0) -> tuple[float, int]:
     """(peak resident MB, evaluations) of a fresh process checking (or bare-calling) one_block(size)."""
     code = f"""
-import resource, sys, json
+import sys, json
 sys.path.insert(0, {str(ROOT / 'benchmarks')!r}); sys.path.insert(0, {str(ROOT)!r})
 from overhead import one_block, bare_calls
 fn, params = one_block({size})
@@ -223,7 +223,10 @@ if {mode!r} == "tool":
     evaluations = check(loss_and_grad=fn, params=params).evaluations
 else:
     bare_calls(fn, params, evaluations)
-print(json.dumps([resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, evaluations]))
+# VmHWM: this process's own peak (ru_maxrss carries the parent's over fork and exec).
+with open("/proc/self/status") as status:
+    peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+print(json.dumps([peak / 1024, evaluations]))
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     megabytes, evaluations = json.loads(done.stdout.strip().splitlines()[-1])

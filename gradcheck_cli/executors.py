@@ -92,6 +92,8 @@ class Job:
         at the start (``ties``): they flip on every probe, harmlessly, and the
         report says so.
         """
+        probe = probe.resolved()  # a direction drawn now, dropped after
+
         def run() -> Estimate:
             return estimate(evaluator, probe, self.base, method=self.method, h=self.h, sigma=self.sigma,
                             verify_to=self.thresholds.warn_above)

@@ -48,7 +48,7 @@ import numpy as np
 from .errors import UserCodeError
 from .evaluate import BasePoint, Evaluator, index_label
 from .kinks import Crossing, compare_traces
-from .sampling import random_signs
+from .sampling import Direction, random_signs
 from .settings import (
     AUTO_STEPS,
     CONFIRM_FACTOR,
@@ -75,12 +75,19 @@ ORDERS = {"central": 2, "five-point": 4}
 
 @dataclass(frozen=True)
 class Probe:
-    """A coordinate (flat ``index``) or a unit ``direction`` of one block."""
+    """A coordinate (flat ``index``) or a unit ``direction`` of one block
+    (an array, or a sampling.Direction drawn by :meth:`resolved`)."""
 
     block: str
     index: int | None = None
-    direction: np.ndarray | None = None
+    direction: np.ndarray | Direction | None = None
     number: int | None = None  # which direction, for the report
+
+    def resolved(self) -> "Probe":
+        """The probe with its direction drawn, for the time it is estimated."""
+        if isinstance(self.direction, Direction):
+            return replace(self, direction=self.direction.vector())
+        return self
 
 
 @dataclass(frozen=True)

@@ -276,9 +276,9 @@ def _evaluate_blocks(evaluator: Evaluator, settings: Settings, step: Callable[[]
         for i in block.indices:
             placed.append((result, int(i)))
             probes.append(Probe(block.name, index=int(i)))
-        for k, v in enumerate(block.directions):
+        for k in range(len(block.directions)):
             placed.append((result, None))
-            probes.append(Probe(block.name, direction=v, number=k))
+            probes.append(Probe(block.name, direction=block.directions.ref(k), number=k))
 
     def collect(position: int, found: Estimate) -> None:
         result, index = placed[position]
@@ -307,10 +307,11 @@ def _drill_down(result: _BlockEstimates, settings: Settings, measure: Callable[[
     if settings.max_evals and not any(judge(e, thresholds)[0] == FAIL for _, e in result.coordinates):
         budget = settings.max_evals
         checked = {i for i, _ in result.coordinates}
-        for v, along in zip(block.directions, result.directions):
+        for k, along in enumerate(result.directions):
             if budget <= 0 or judge(along, thresholds)[0] != FAIL:
                 continue
-            found, spent = drill_down(block.name, v, measure, budget=budget, thresholds=thresholds, skip=checked)
+            found, spent = drill_down(block.name, block.directions[k], measure, budget=budget, thresholds=thresholds,
+                                      skip=checked)
             budget -= spent
             for index, e in found:
                 checked.add(index)

@@ -22,7 +22,7 @@ class BlockPlan:
     name: str
     shape: tuple[int, ...]
     indices: np.ndarray  # flat indices of the coordinates to check, ascending
-    directions: np.ndarray  # (K, size) unit vectors for the directional check
+    directions: "Directions"  # K unit vectors for the directional check, drawn when used
 
     @property
     def size(self) -> int:
@@ -32,6 +32,53 @@ class BlockPlan:
 def block_rng(seed: int, name: str) -> np.random.Generator:
     """The generator for one block's choices: stable across runs and block order."""
     return np.random.default_rng([seed, zlib.crc32(name.encode("utf-8"))])
+
+
+@dataclass(frozen=True)
+class Direction:
+    """One random direction of a block, by reference: drawn (a pass over the
+    block) only when a probe along it runs, and dropped after it, so a
+    check holds one block-sized direction at a time, not K per block. Small
+    to pickle for worker processes."""
+
+    seed: int
+    block: str
+    number: int
+    size: int
+
+    def vector(self) -> np.ndarray:
+        rng = np.random.default_rng([self.seed, zlib.crc32(self.block.encode("utf-8")), _DIRECTION_STREAM,
+                                     self.number])
+        return random_signs(rng, 1, self.size)[0]
+
+
+@dataclass(frozen=True)
+class Directions:
+    """A block's K directions: a sequence of vectors, each drawn when taken."""
+
+    seed: int
+    block: str
+    count: int
+    size: int
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, number: int) -> np.ndarray:
+        return self.ref(number).vector()
+
+    def __iter__(self):
+        return (self[k] for k in range(self.count))
+
+    def ref(self, number: int) -> Direction:
+        if not 0 <= number < self.count:
+            raise IndexError(f"direction {number} of {self.count}")
+        return Direction(self.seed, self.block, number, self.size)
+
+
+# Directions draw from generators of their own, seeded by (seed, block,
+# this, number): direction k is the same whatever else is drawn.
+_DIRECTION_STREAM = 0x6469
 
 
 def plan_block(name: str, shape: tuple[int, ...], samples: int | None, directions: int, seed: int) -> BlockPlan:
@@ -49,7 +96,7 @@ def plan_block(name: str, shape: tuple[int, ...], samples: int | None, direction
     else:
         indices = np.sort(rng.choice(size, size=samples, replace=False))
         count = directions
-    return BlockPlan(name, tuple(shape), indices, random_signs(rng, count, size))
+    return BlockPlan(name, tuple(shape), indices, Directions(seed, name, count, size))
 
 
 def random_signs(rng: np.random.Generator, count: int, size: int) -> np.ndarray:

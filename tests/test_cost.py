@@ -8,9 +8,10 @@ from gradcheck_cli.sampling import plan_block, random_signs
 
 
 def test_directions_are_random_unit_sign_vectors_stable_per_block():
-    first = plan_block("W", (40, 30), samples=10, directions=2, seed=0).directions
-    again = plan_block("W", (40, 30), samples=10, directions=2, seed=0).directions
-    other = plan_block("b", (40, 30), samples=10, directions=2, seed=0).directions
+    def directions(name):
+        return np.array(list(plan_block(name, (40, 30), samples=10, directions=2, seed=0).directions))
+
+    first, again, other = directions("W"), directions("W"), directions("b")
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
     assert first.shape == (2, 1200)
@@ -19,6 +20,21 @@ def test_directions_are_random_unit_sign_vectors_stable_per_block():
     # Both signs, in about equal numbers, and the two directions differ.
     assert 500 < np.count_nonzero(first[0] > 0) < 700
     assert not np.array_equal(first[0], first[1])
+
+
+def test_directions_are_drawn_when_used_and_the_same_each_time():
+    """A plan holds directions by reference (a 1e7 block's two directions
+    would be 160 MB held for the whole check); drawing one twice, or in a
+    worker process, gives the same vector."""
+    import pickle
+
+    plan = plan_block("W", (1000, 1000), samples=10, directions=2, seed=3)
+    assert len(plan.directions) == 2
+    ref = plan.directions.ref(1)
+    assert len(pickle.dumps(ref)) < 200
+    np.testing.assert_array_equal(ref.vector(), plan.directions[1])
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(ref)).vector(), plan.directions[1])
+    assert not np.array_equal(plan.directions[0], plan.directions[1])
 
 
 def test_random_signs_of_odd_sizes_and_none():
