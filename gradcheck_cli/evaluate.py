@@ -97,7 +97,7 @@ class Evaluator:
         # proportional to the block, on every call). Code that only needs
         # writable buffers (Cython memoryviews) gets writable ones instead,
         # with every call verified, once that is seen (_writable_needed).
-        self._scratch: dict[str, np.ndarray] = {}  # per block, for loss_along
+        self._scratch: np.ndarray | None = None  # for loss_along's displacements, a chunk at a time
         self._moved: str | None = None  # a block loss_along left moved (restored when another call needs it)
         self._rms: dict[str, float] = {}
         self._views: dict[bool, dict[str, np.ndarray]] = {}  # tracked? -> read-only views handed to the model
@@ -278,9 +278,9 @@ class Evaluator:
         the displacement realised in floating point.
 
         The point is built in the block handed to the model, and the
-        displacement in one scratch buffer per block: no block-sized
-        allocation per point, so a check of 1e7 parameters needs a few
-        copies of the block, not one per stencil point."""
+        displacement a chunk at a time in one small scratch buffer: no
+        block-sized allocation per point, so a check of 1e7 parameters needs
+        a few copies of the block, not one per stencil point."""
         if self._moved != block:
             self._settle()
         target, x = self._work[block], self._pristine[block]
@@ -288,18 +288,25 @@ class Evaluator:
         self._moved = None  # while the point is being built, the block is neither x nor the point
         np.multiply(v, step, out=target)
         target += x  # fl(x + fl(step * v)), as x + step * v computes it
+        point, start = target.reshape(-1), x.reshape(-1)  # views: both are C order
         moved = None
         if weights is not None:
-            scratch = self._scratch_for(block)
-            np.subtract(target, x, out=scratch)
-            scratch *= weights
-            moved = float(np.sum(scratch))  # pairwise summation: the same on every BLAS
+            g = weights.reshape(-1)
+            moved = 0.0
+            for part, scratch in self._chunks(point.size):
+                np.subtract(point[part], start[part], out=scratch)
+                scratch *= g[part]
+                # Pairwise within a chunk, then in order: the same on every machine.
+                moved += float(np.sum(scratch))
 
         def unchanged() -> bool:
-            expected = self._scratch_for(block)
-            np.multiply(v, step, out=expected)
-            expected += x
-            return np.array_equal(target, expected)
+            flat_v = v.reshape(-1)
+            for part, scratch in self._chunks(point.size):
+                np.multiply(flat_v[part], step, out=scratch)
+                scratch += start[part]
+                if not np.array_equal(point[part], scratch):
+                    return False
+            return True
 
         result = self._perturbed(block, f"with {block} moved along a random direction", unchanged)
         # Left moved: the next point along a direction overwrites it whole,
@@ -307,6 +314,14 @@ class Evaluator:
         # block less per point. (User code that raised restored it already.)
         self._moved = block
         return result, moved
+
+    def _chunks(self, size: int):
+        """(slice, scratch of its length) covering ``size`` flat elements."""
+        if self._scratch is None or self._scratch.size < min(SCRATCH_CHUNK, size):
+            self._scratch = np.empty(min(SCRATCH_CHUNK, max(size, 1)))
+        for begin in range(0, size, SCRATCH_CHUNK):
+            end = min(begin + SCRATCH_CHUNK, size)
+            yield slice(begin, end), self._scratch[:end - begin]
 
     def _settle(self) -> None:
         """The block loss_along left moved back at x."""
@@ -330,12 +345,6 @@ class Evaluator:
                 "(e.g. W = W.copy())." + self._where_written()
             )
         return result
-
-    def _scratch_for(self, block: str) -> np.ndarray:
-        scratch = self._scratch.get(block)
-        if scratch is None:
-            scratch = self._scratch[block] = np.empty_like(self._work[block])
-        return scratch
 
     def loss_complex(self, block: str, index: int | None, step: float, direction: np.ndarray | None = None) -> complex:
         """The loss with an imaginary step i*step in ``params[block]`` (element
@@ -571,6 +580,11 @@ def _descriptor_1_to_stderr():
         os.dup2(saved, 1)
         os.close(saved)
 
+
+# loss_along computes the realised displacement this many elements at a
+# time: 512 kB of scratch (cache-sized: no block-sized buffer, and faster
+# than whole-block passes).
+SCRATCH_CHUNK = 1 << 16
 
 _COMPLEX_WARNING = getattr(getattr(np, "exceptions", np), "ComplexWarning", Warning)
 
