@@ -74,8 +74,9 @@ Options:
                                   whose first update is 1e-3 of the parameters]
                                   [x>0.0]
   --jobs N|AUTO                   Worker processes for the evaluations ('auto':
-                                  one per core). Results are the same as with 1.
-                                  [default: 1]
+                                  one per core where they pay off, else none;
+                                  the report says which). Results are the same
+                                  as with 1.  [default: 1]
   --dask ADDRESS                  Run the evaluations on the Dask cluster whose
                                   scheduler is at ADDRESS (extra 'dask'); a
                                   model file is uploaded to the workers.
@@ -93,7 +94,7 @@ Options:
     gradcheck mypkg.models:two_layer --params weights.npz --format json
     gradcheck my_model.py --method five-point --h auto --strict
     gradcheck --junit-xml gradcheck.xml          (the models in [tool.gradcheck])
-    gradcheck big_model.py --jobs auto           (one worker process per core)
+    gradcheck big_model.py --jobs auto           (worker processes where they pay off)
 
   Exit codes: 0 pass (warnings allowed), 1 a gradient failed (or warned,
   with --strict), 2 a model or the command line is unusable; with several

@@ -235,7 +235,7 @@ Examples:
   gradcheck mypkg.models:two_layer --params weights.npz --format json
   gradcheck my_model.py --method five-point --h auto --strict
   gradcheck --junit-xml gradcheck.xml          (the models in [tool.gradcheck])
-  gradcheck big_model.py --jobs auto           (one worker process per core)
+  gradcheck big_model.py --jobs auto           (worker processes where they pay off)
 
 \b
 Exit codes: 0 pass (warnings allowed), 1 a gradient failed (or warned,
@@ -276,7 +276,8 @@ models, the worst.""",
 @click.option("--lr", type=_POSITIVE, metavar="FLOAT",
               help="Learning rate for --warmup.  [default: one whose first update is 1e-3 of the parameters]")
 @click.option("--jobs", type=_JOBS, default="1", show_default=True,
-              help="Worker processes for the evaluations ('auto': one per core). Results are the same as with 1.")
+              help="Worker processes for the evaluations ('auto': one per core where they pay off, else none; "
+                   "the report says which). Results are the same as with 1.")
 @click.option("--dask", "dask_address", metavar="ADDRESS",
               help="Run the evaluations on the Dask cluster whose scheduler is at ADDRESS (extra 'dask'); "
                    "a model file is uploaded to the workers.")
