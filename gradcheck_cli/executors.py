@@ -264,6 +264,9 @@ class InProcess:
         self.evaluator = evaluator
         self.job: Job | None = None
 
+    def expect(self, probes: int) -> None:
+        """How many probes will come (after the start point): nothing to prepare."""
+
     def estimates(self, probes: Sequence[Probe], on_each: Callable[[int, Estimate], None]) -> None:
         for position, probe in enumerate(probes):
             on_each(position, self.job.estimate(self.evaluator, probe))
@@ -277,6 +280,9 @@ class _Merging:
 
     def __init__(self, evaluator: Evaluator):
         self.evaluator = evaluator
+
+    def expect(self, probes: int) -> None:
+        """How many probes will come: the workers started already."""
 
     def merge(self, result: BatchResult, start: int, on_each: Callable[[int, Estimate], None]) -> int:
         """Account for a batch, hand on its estimates; the next batch's start."""
@@ -422,8 +428,9 @@ class DaskCluster(_Merging):
 class Auto:
     """--jobs auto: worker processes only where they pay off.
 
-    Nothing starts until the probes are known: by then the start point and
-    the noise table have timed the loss. The probes' work in process is
+    Nothing starts until the start point has timed the loss (its second,
+    untracked call; :meth:`expect`), so workers start while the noise is
+    measured, as they do for --jobs N. The probes' work in process is
     compared with a pool's: start-up (an interpreter, numpy and the model
     per worker) plus the work spread over the workers. The probes stay here
     unless the pool is predicted clearly faster (AUTO_MIN_GAIN); ``note``
@@ -436,18 +443,24 @@ class Auto:
     Their CPU time cannot tell: OpenBLAS threads spin while they wait.
     """
 
-    def __init__(self, evaluator: Evaluator, recipe: Callable[[], Recipe], load_seconds: float):
+    def __init__(self, evaluator: Evaluator, recipe: Callable[[], Recipe], load_seconds: float, method: str,
+                 h: float | str):
         self.evaluator = evaluator
         self.recipe = recipe
         self.load_seconds = load_seconds
+        self.method, self.h = method, h
+        self.inner: InProcess | ProcessPool | None = None
         self.job: Job | None = None
         self.note: str | None = None
-        self.inner: InProcess | ProcessPool | None = None
+
+    def expect(self, probes: int) -> None:
+        """Decide, for ``probes`` probes, with the loss timed so far."""
+        if self.inner is None:
+            self.inner = self._choose(probes)
 
     def estimates(self, probes: Sequence[Probe], on_each: Callable[[int, Estimate], None]) -> None:
-        if self.inner is None:
-            self.inner = self._choose(len(probes))
-            self.inner.job = self.job
+        self.expect(len(probes))
+        self.inner.job = self.job
         self.inner.estimates(probes, on_each)
 
     def _choose(self, probes: int) -> "InProcess | ProcessPool":
@@ -457,7 +470,7 @@ class Auto:
             self.note = "--jobs auto: in process (one core)" if cores < 2 else None
             return InProcess(self.evaluator)
         wall = times[len(times) // 2]
-        work = probes * _evaluations_per_probe(self.job) * wall
+        work = probes * _evaluations_per_probe(self.method, self.h) * wall
         workers = cores
         start = WORKER_START_SECONDS + self.load_seconds
         pooled = start + work / workers
@@ -478,14 +491,25 @@ class Auto:
         if self.inner is not None:
             self.inner.close(kill=kill)
 
+    @property
+    def job(self) -> Job | None:
+        return self._job
 
-def _evaluations_per_probe(job: Job) -> int:
+    @job.setter
+    def job(self, job: Job | None) -> None:
+        # Drill-down's probes go through the chosen executor's job too.
+        self._job = job
+        if self.inner is not None:
+            self.inner.job = job
+
+
+def _evaluations_per_probe(method: str, h: float | str) -> int:
     from .numeric import STENCILS
     from .settings import AUTO_STEPS
 
-    if job.method == "complex-step":
+    if method == "complex-step":
         return 1
-    return len(STENCILS[job.method]) * (len(AUTO_STEPS[job.method]) if job.h == "auto" else 1)
+    return len(STENCILS[method]) * (len(AUTO_STEPS[method]) if h == "auto" else 1)
 
 
 def _seconds(value: float) -> str:

@@ -142,16 +142,17 @@ def check(
                 # evaluated here (--jobs auto decides later); whatever happens
                 # from here on, they are stopped.
                 executor = _executor(evaluator, loaded, model, params_file, seed, overrides, jobs, dask,
-                                     load_seconds)
+                                     load_seconds, settings.method, settings.h)
                 finished = False
                 try:
                     base = evaluator.base_point()
+                    total = sum(len(block.indices) + len(block.directions) for block in plans)
+                    executor.expect(total)  # --jobs auto decides here: workers start while the noise is measured
                     noise = _noise(evaluator, base, loaded, settings)
                     if settings.method == "complex-step":
                         from .crosscheck import cross_check  # imported where used: start-up
 
                         cross_check(evaluator, base, plans, settings.seed, loaded.source)
-                    total = sum(len(block.indices) + len(block.directions) for block in plans)
                     done = [0]
 
                     def step() -> None:
@@ -239,13 +240,13 @@ def _deadline(seconds: float | None):
             signal.setitimer(signal.ITIMER_REAL, max(left, 1e-6), interval)
 
 
-def _executor(evaluator, loaded, model, params_file, seed, overrides, jobs, dask, load_seconds):
+def _executor(evaluator, loaded, model, params_file, seed, overrides, jobs, dask, load_seconds, method, h):
     """Where the probes will be estimated (its `job` is set once the start point is known)."""
     def recipe():
         return recipe_for(loaded, model if isinstance(model, str) else None, params_file, seed, overrides)
 
     if dask is None and jobs == "auto":
-        return Auto(evaluator, recipe, load_seconds)
+        return Auto(evaluator, recipe, load_seconds, method, h)
     workers = resolve_jobs(jobs)
     if dask is None and workers == 1:
         return InProcess(evaluator)

@@ -93,12 +93,11 @@ class _Timed:
 
 
 def _auto_choice(monkeypatch, cores, wall, probes, load=0.0):
-    from gradcheck_cli.executors import Auto, InProcess, Job
-    from gradcheck_cli.settings import Thresholds
+    from gradcheck_cli.executors import Auto, InProcess
 
     monkeypatch.setattr("os.cpu_count", lambda: cores)
-    auto = Auto(_Timed(wall), recipe=lambda: pytest.fail("no pool expected"), load_seconds=load)
-    auto.job = Job(None, "central", 1e-5, 0.0, 0, True, Thresholds())
+    auto = Auto(_Timed(wall), recipe=lambda: pytest.fail("no pool expected"), load_seconds=load,
+                method="central", h=1e-5)
     chosen = auto._choose(probes)
     assert isinstance(chosen, InProcess)
     return auto.note
