@@ -235,7 +235,7 @@ class Evaluator:
         tracked = self.track_kinks
         started = time.perf_counter()
         result, trace = self._call(fn, self._loss_label, where, tracked=tracked, replace=replace)
-        if not tracked:
+        if not tracked and len(self.loss_times) < 64:  # a sample is all --jobs auto needs
             self.loss_times.append(time.perf_counter() - started)
         gradient = None
         if self.model.loss is None:
