@@ -171,8 +171,16 @@ def test_example_output_in_the_readme_is_what_the_tool_prints(args):
     shown = block.strip().splitlines()
     assert shown[0] == f"$ gradcheck {args}"
     width = max(len(line) for line in shown[1:])
-    result = CliRunner().invoke(main, shlex.split(args), env={"COLUMNS": str(width)}, prog_name="gradcheck")
-    assert example_differences("\n".join(shown[1:]), result.stdout) == []
+
+    def differences(columns: int) -> list[str]:
+        result = CliRunner().invoke(main, shlex.split(args), env={"COLUMNS": str(columns)}, prog_name="gradcheck")
+        return example_differences("\n".join(shown[1:]), result.stdout)
+
+    at_width = differences(width)
+    # On another CPU a round-off-level value may make a table column wider
+    # ("direction 1" for "[4, 2]" as a block's worst), and at the example's
+    # own width rich then truncates the table: a little more room must do.
+    assert at_width == [] or differences(width + 12) == [], at_width
 
 
 @pytest.fixture(autouse=True)
