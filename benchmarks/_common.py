@@ -54,3 +54,36 @@ def record(name: str, title: str, body: str, command: str) -> None:
 
 def sci(x: float | None) -> str:
     return "-" if x is None else f"{x:.1e}"
+
+
+# CS231n's svm_loss_naive as a model file (workers import models from files),
+# N examples: the shape issue 12 measures cost on. overhead.py runs it in
+# process (naive_svm), parallel.py from a file.
+NAIVE_SVM = '''
+"""CS231n's svm_loss_naive: Python loops over examples and classes."""
+import numpy as np
+
+_rng = np.random.default_rng(2)
+N, D, C = {n}, 64, 10
+X = _rng.standard_normal((N, D))
+y = _rng.integers(0, C, N)
+params = {{"W": 0.01 * _rng.standard_normal((D, C))}}
+
+
+def loss_and_grad(p):
+    W = p["W"]
+    dW = np.zeros(W.shape)
+    loss = 0.0
+    for i in range(N):
+        scores = X[i].dot(W)
+        correct = scores[y[i]]
+        for j in range(C):
+            if j == y[i]:
+                continue
+            margin = scores[j] - correct + 1
+            if margin > 0:
+                loss += margin
+                dW[:, j] += X[i]
+                dW[:, y[i]] -= X[i]
+    return loss / N + 0.5 * np.sum(W * W), {{"W": dW / N + W}}
+'''

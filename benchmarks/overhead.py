@@ -35,7 +35,7 @@ import sys  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
-from _common import ROOT, SAMPLES, record, table  # noqa: E402
+from _common import NAIVE_SVM, ROOT, SAMPLES, record, table  # noqa: E402
 
 from gradcheck_cli import check  # noqa: E402
 
@@ -63,28 +63,9 @@ def bare_calls(loss_and_grad, params, calls: int) -> None:
 
 def naive_svm(n: int = 250):
     """CS231n's svm_loss_naive: Python loops over examples and classes."""
-    rng = np.random.default_rng(2)
-    d, c = 64, 10
-    X, y = rng.standard_normal((n, d)), rng.integers(0, c, n)
-
-    def loss_and_grad(p):
-        W = p["W"]
-        dW = np.zeros(W.shape)
-        total = 0.0
-        for i in range(n):
-            scores = X[i].dot(W)
-            correct = scores[y[i]]
-            for j in range(c):
-                if j == y[i]:
-                    continue
-                margin = scores[j] - correct + 1
-                if margin > 0:
-                    total += margin
-                    dW[:, j] += X[i]
-                    dW[:, y[i]] -= X[i]
-        return total / n + 0.1 * np.sum(W * W), {"W": dW / n + 0.2 * W}
-
-    return loss_and_grad, {"W": 0.01 * rng.standard_normal((d, c))}
+    namespace: dict = {}
+    exec(NAIVE_SVM.format(n=n), namespace)  # the same model parallel.py writes to a file
+    return namespace["loss_and_grad"], namespace["params"]
 
 
 def naive_conv(size: int = 14):

@@ -28,7 +28,7 @@ import tempfile
 import textwrap
 import time
 
-from _common import ROOT, SAMPLES, record, table
+from _common import NAIVE_SVM, ROOT, SAMPLES, record, table
 
 BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -54,35 +54,6 @@ def grad(p):
     a = np.tanh(X @ p["W"] + p["b"])
     d = a * (1 - a ** 2)
     return {{"W": X.T @ d, "b": d.sum(axis=0)}}
-'''
-
-NAIVE_SVM = '''
-"""CS231n's svm_loss_naive: Python loops over examples and classes."""
-import numpy as np
-
-_rng = np.random.default_rng(2)
-N, D, C = {n}, 64, 10
-X = _rng.standard_normal((N, D))
-y = _rng.integers(0, C, N)
-params = {{"W": 0.01 * _rng.standard_normal((D, C))}}
-
-
-def loss_and_grad(p):
-    W = p["W"]
-    dW = np.zeros(W.shape)
-    loss = 0.0
-    for i in range(N):
-        scores = X[i].dot(W)
-        correct = scores[y[i]]
-        for j in range(C):
-            if j == y[i]:
-                continue
-            margin = scores[j] - correct + 1
-            if margin > 0:
-                loss += margin
-                dW[:, j] += X[i]
-                dW[:, y[i]] -= X[i]
-    return loss / N + 0.5 * np.sum(W * W), {{"W": dW / N + W}}
 '''
 
 SAMPLES_PER_BLOCK = 150  # hundreds of dimensions: a check long enough for workers to matter
