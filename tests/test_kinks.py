@@ -231,6 +231,26 @@ def test_a_flipped_winner_is_a_crossing_naming_line_and_count():
     assert "flipped" in crossing.describe()
 
 
+def test_scalar_decisions_of_a_naive_loop_are_compared_one_by_one():
+    def hinge_loop(W):
+        total = 0.0
+        for j in range(W.shape[1]):
+            margin = W[0, j] - W[1, j]
+            if margin > 0:
+                total += margin
+        return total
+
+    W = W0.copy()
+    with recording() as before:
+        hinge_loop(track(W))
+    assert compare_traces(before, run(hinge_loop)) is None
+    W[0, 1] = W0[1, 1] + 1.0  # column 1's margin turns positive
+    with recording() as after:
+        hinge_loop(track(W))
+    crossing = compare_traces(before, after)
+    assert (crossing.op, crossing.flipped, crossing.size, crossing.filename) == ("greater", 1, 1, __file__)
+
+
 def test_different_control_flow_is_a_crossing():
     def branchy(W):
         with recording() as trace:
