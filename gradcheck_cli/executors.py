@@ -30,9 +30,9 @@ from .errors import ModelError, NondeterminismError
 from .evaluate import BasePoint, Evaluator
 from .grading import worth_tracking
 from .model import Model, _split_target, from_functions, frozen_copies, load_model
-from .numeric import Estimate, Probe, estimate
+from .numeric import STENCILS, Estimate, Probe, estimate
 from .process_state import borrows_process
-from .settings import EPS, NONDETERMINISM_ULPS, Thresholds
+from .settings import AUTO_STEPS, EPS, NONDETERMINISM_ULPS, Thresholds
 
 # Batches per worker: enough that a slow batch does not leave the others
 # idle at the end, few enough that per-task overhead (pickling, scheduling,
@@ -457,10 +457,10 @@ class Auto:
         """Decide, for ``probes`` probes, with the loss timed so far."""
         if self.inner is None:
             self.inner = self._choose(probes)
+            self.inner.job = self._job
 
     def estimates(self, probes: Sequence[Probe], on_each: Callable[[int, Estimate], None]) -> None:
         self.expect(len(probes))
-        self.inner.job = self.job
         self.inner.estimates(probes, on_each)
 
     def _choose(self, probes: int) -> "InProcess | ProcessPool":
@@ -504,9 +504,6 @@ class Auto:
 
 
 def _evaluations_per_probe(method: str, h: float | str) -> int:
-    from .numeric import STENCILS
-    from .settings import AUTO_STEPS
-
     if method == "complex-step":
         return 1
     return len(STENCILS[method]) * (len(AUTO_STEPS[method]) if h == "auto" else 1)

@@ -700,14 +700,15 @@ def loss_noise(evaluator: Evaluator, base: BasePoint, block: str, seed: int) -> 
     """
     with evaluator.tracking(False):
         found = _measure_noise(evaluator, base, block, seed)
-    if not (evaluator.track_kinks and base.trace) or found.sigma <= NOISE_CONFIRM_ULPS * _noise_floor(base, found):
+    if not (evaluator.track_kinks and base.trace) or found.sigma <= NOISE_CONFIRM_ULPS * _noise_floor(base.loss, found.float32, found.scale):
         return found
     return _measure_noise(evaluator, base, block, seed)
 
 
-def _noise_floor(base: BasePoint, noise: Noise) -> float:
-    """An ulp of the loss (of float32 where the loss computes in float32)."""
-    return max(EPS * abs(base.loss), EPS32 * noise.scale) if noise.float32 else EPS * abs(base.loss)
+def _noise_floor(loss: float, float32: bool, scale: float) -> float:
+    """An ulp of the loss (of float32, relative to the largest |loss| seen,
+    where the loss computes in float32)."""
+    return max(EPS * abs(loss), EPS32 * scale) if float32 else EPS * abs(loss)
 
 
 def _measure_noise(evaluator: Evaluator, base: BasePoint, block: str, seed: int) -> Noise:
@@ -740,7 +741,7 @@ def _measure_noise(evaluator: Evaluator, base: BasePoint, block: str, seed: int)
     # even where the table stands still (every value the same float32).
     with np.errstate(over="ignore"):  # a loss beyond float32's range is no float32 number
         float32 = len(values) == 7 and all(float(np.float32(f)) == f for f in values)
-    floor = _noise_floor(base, Noise(0.0, float32, scale))
+    floor = _noise_floor(base.loss, float32, scale)
     if wide is None or wide <= NOISE_CONFIRM_ULPS * floor:
         return Noise(max(floor, wide or 0.0), float32, scale)
     narrow, _ = _noise_table(evaluator, base, block, v, delta / 100)
