@@ -63,16 +63,26 @@ Options:
                                   when GITHUB_ACTIONS=true, else text]
   --junit-xml PATH                Also write a JUnit XML report (one testcase
                                   per block) to PATH.
-  --reg NAME                      Also check with the constant NAME = 0 (the
-                                  data loss alone), side by side, and report the
-                                  regularization's share of the gradient.
-  --warmup STEPS                  Take STEPS plain SGD steps with the model's
-                                  own gradient first, so the check runs at a
-                                  characteristic point, not a degenerate
-                                  initialisation.  [x>=0]
-  --lr FLOAT                      Learning rate for --warmup.  [default: one
-                                  whose first update is 1e-3 of the parameters]
-                                  [x>0.0]
+  --warmup AUTO|OFF|N             Where the start point is degenerate (elements
+                                  on a kink, every hinge or ReLU on one side,
+                                  zero weights or gradients), move off it (a
+                                  seeded jitter, then Adam until kink outcomes
+                                  change or the loss falls) and check there too.
+                                  'off' checks the start point only; a number
+                                  forces that many Adam steps.  [default: auto]
+  --lr FLOAT                      Adam's learning rate for the warm-up.
+                                  [default: 1e-2, about that much per element
+                                  per step]  [x>0.0]
+  --reg auto|none|NAME            The regularization strength's constant
+                                  (module-level, or the target object's
+                                  attribute): its share of the gradient is
+                                  reported per block, and where it is over half
+                                  the data loss alone (NAME = 0) is checked too.
+                                  'auto' finds one named like reg, lam,
+                                  weight_decay...; NAME always checks both.
+                                  [default: auto]
+  --save-params FILE.npz          Write the parameters the check ran at (after
+                                  any warm-up) to FILE.npz, for --params.
   --jobs N|AUTO                   Worker processes for the evaluations ('auto':
                                   one per core where they pay off, else none;
                                   the report says which). Results are the same

@@ -119,6 +119,26 @@ _SAMPLES = _CountOr("all", None)  # None: every coordinate
 _JOBS = _CountOr("auto", "auto")
 
 
+class _Warmup(click.ParamType):
+    """--warmup: auto, off, or a number of steps (0 is off)."""
+
+    name = "auto|off|N"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) or value in ("auto", "off"):
+            return value
+        text = str(value).lower()
+        if text in ("auto", "off"):
+            return text
+        try:
+            number = int(text)
+        except ValueError:
+            self.fail(f"{value!r} is not 'auto', 'off' or a number of steps", param, ctx)
+        if number < 0:
+            self.fail(f"{value!r} must be 0 or more steps", param, ctx)
+        return number
+
+
 class _Step(click.ParamType):
     name = "FLOAT|auto"
 
@@ -267,14 +287,20 @@ models, the worst.""",
               help="Report format on stdout.  [default: github when GITHUB_ACTIONS=true, else text]")
 @click.option("--junit-xml", "junit_xml", metavar="PATH", type=click.Path(dir_okay=False),
               help="Also write a JUnit XML report (one testcase per block) to PATH.")
-@click.option("--reg", "reg", metavar="NAME",
-              help="Also check with the constant NAME = 0 (the data loss alone), side by side, and report the "
-                   "regularization's share of the gradient.")
-@click.option("--warmup", type=click.IntRange(min=0), default=0, metavar="STEPS",
-              help="Take STEPS plain SGD steps with the model's own gradient first, so the check runs at a "
-                   "characteristic point, not a degenerate initialisation.")
+@click.option("--warmup", type=_Warmup(), default="auto", show_default=True,
+              help="Where the start point is degenerate (elements on a kink, every hinge or ReLU on one side, "
+                   "zero weights or gradients), move off it (a seeded jitter, then Adam until kink outcomes "
+                   "change or the loss falls) and check there too. 'off' checks the start point only; a number "
+                   "forces that many Adam steps.")
 @click.option("--lr", type=_POSITIVE, metavar="FLOAT",
-              help="Learning rate for --warmup.  [default: one whose first update is 1e-3 of the parameters]")
+              help="Adam's learning rate for the warm-up.  [default: 1e-2, about that much per element per step]")
+@click.option("--reg", "reg", metavar="auto|none|NAME", default="auto", show_default=True,
+              help="The regularization strength's constant (module-level, or the target object's attribute): "
+                   "its share of the gradient is reported per block, and where it is over half the data loss "
+                   "alone (NAME = 0) is checked too. 'auto' finds one named like reg, lam, weight_decay...; "
+                   "NAME always checks both.")
+@click.option("--save-params", "save_params", metavar="FILE.npz", type=click.Path(dir_okay=False),
+              help="Write the parameters the check ran at (after any warm-up) to FILE.npz, for --params.")
 @click.option("--jobs", type=_JOBS, default="1", show_default=True,
               help="Worker processes for the evaluations ('auto': one per core where they pay off, else none; "
                    "the report says which). Results are the same as with 1.")
@@ -288,7 +314,7 @@ models, the worst.""",
 @click.pass_context
 def check_command(ctx, models, params_file, samples, method, seed, track_kinks, assignments, config_file,
                   directions, h, fail_above, warn_above, good_below, tiny_below, max_evals, output_format, junit_xml,
-                  reg, warmup, lr, jobs, dask_address, timeout, verbose, strict) -> None:
+                  warmup, lr, reg, save_params, jobs, dask_address, timeout, verbose, strict) -> None:
     """Check the gradient of each MODEL: a model file (my_model.py), a
     directory of them, or a dotted module (mypkg.models), optionally with
     :ATTR naming an object that holds the functions. With no MODEL, the
@@ -325,7 +351,7 @@ def check_command(ctx, models, params_file, samples, method, seed, track_kinks, 
     overrides = _run(lambda: parse_assignments(assignments))
     options = dict(params_file=params_file, h=h, samples=samples, directions=directions, seed=seed,
                    thresholds=thresholds, track_kinks=track_kinks, method=method, max_evals=max_evals,
-                   overrides=overrides, warmup=warmup, lr=lr, jobs=jobs, dask=dask_address)
+                   overrides=overrides, warmup=warmup, lr=lr, reg=reg, jobs=jobs, dask=dask_address)
     results = []
     stopped_code = None  # 2 when time ran out, 130 when interrupted
     ends = time.monotonic() + timeout if timeout else None
@@ -339,12 +365,8 @@ def check_command(ctx, models, params_file, samples, method, seed, track_kinks, 
             continue
         try:
             with _progress(target, enabled=output_format != "json") as progress:
-                if reg:
-                    from .sanity import regularization_split
-
-                    result = regularization_split(target, reg, progress=progress, timeout=remaining, **options)
-                else:
-                    result = check(target, progress=progress, timeout=remaining, **options)
+                result = check(target, progress=progress, timeout=remaining,
+                               save_params=_saved_as(save_params, target, len(targets)), **options)
         except CheckTimeout as exc:
             stopped_code = EXIT_UNUSABLE
             result = exc.report if exc.report is not None else ModelFailure(target, str(exc), source)
@@ -386,17 +408,19 @@ def check_command(ctx, models, params_file, samples, method, seed, track_kinks, 
 
 
 def _flatten(results) -> list:
-    """Reports for JUnit: a --reg split contributes both of its checks."""
-    import dataclasses
+    """Reports for JUnit: a report contributes each check it holds (at the
+    characteristic point, of the data loss alone) as a model of its own."""
+    from .report import Report
 
-    flat = []
-    for result in results:
-        if _is_split(result):
-            flat += [result.as_is, dataclasses.replace(result.data_only,
-                                                       model=f"{result.model} ({result.name}=0)")]
-        else:
-            flat.append(result)
-    return flat
+    return [check for result in results
+            for check in (result.checks() if isinstance(result, Report) else (result,))]
+
+
+def _saved_as(path: str | None, target: str, models: int) -> str | None:
+    """Where --save-params writes a model's parameters: one model, one file."""
+    if path is not None and models > 1:
+        raise click.UsageError(f"--save-params writes one model's parameters; {models} models were given")
+    return path
 
 
 def _expand(targets) -> list[str]:
@@ -416,32 +440,8 @@ def _expand(targets) -> list[str]:
     return expanded
 
 
-def _is_split(result) -> bool:
-    """Whether a result is a --reg split. sanity.py (and its dataclasses) is
-    imported only by the commands that make one: a plain check does not pay
-    for it at start-up."""
-    sanity = sys.modules.get(f"{__package__}.sanity")
-    return sanity is not None and isinstance(result, sanity.RegularizationSplit)
-
-
 def _render_one(result, output_format: str, verbose: bool, *, several: bool) -> None:
     from .report import ModelFailure
-
-    if _is_split(result):
-        if output_format == "text":
-            from .render import sanity as sanity_render
-            from .render import text
-
-            console = text.make_console()
-            if several:
-                console.rule(result.model, align="left")
-            console.print(sanity_render.build_split(result))
-        elif output_format == "github":
-            from .render import github
-
-            github.render(result.as_is, sys.stdout)
-            github.render(result.data_only, sys.stdout)
-        return
 
     if output_format == "json":
         if isinstance(result, ModelFailure) and not several:

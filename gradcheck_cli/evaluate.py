@@ -102,6 +102,7 @@ class Evaluator:
         self._rms: dict[str, float] = {}
         self._views: dict[bool, dict[str, np.ndarray]] = {}  # tracked? -> read-only views handed to the model
         self._record_ties = False  # the start point's trace says whether kink operations were tied
+        self.last_trace: list | None = None  # the trace of the last traced `at`
         self.read_only = True
         self._refused_at: str | None = None  # where user code first wrote into a read-only block
         self._stack: contextlib.ExitStack | None = None
@@ -396,18 +397,31 @@ class Evaluator:
             )
         return complex(value.reshape(()))
 
-    def at(self, params: dict[str, np.ndarray]) -> tuple[float, dict[str, np.ndarray]]:
+    def at(self, params: dict[str, np.ndarray], *, traced: bool = False,
+           gradient_only: bool = False) -> tuple[float, dict[str, np.ndarray]]:
         """Loss and validated gradient at another point (for training): one
         call of loss_and_grad, or one of loss and one of grad. The gradient is
-        empty when the loss is not finite there."""
+        empty when the loss is not finite there. ``traced``: the loss call is
+        winner-tracked, ties included, and its trace left in ``last_trace``
+        (the warm-up watches kink outcomes change). ``gradient_only``: a model
+        with its own grad is not asked for the loss (returned as nan)."""
         self._settle()
         saved = self._pristine
         self._pristine = {name: np.asarray(params[name], dtype=np.float64) for name in saved}
         try:
             for name, block in self._work.items():
                 np.copyto(block, self._pristine[name])
-            with self.tracking(False):  # training needs no kink traces
-                result, gradient = self._evaluate_loss("during training")
+            if gradient_only and self.model.grad is not None:
+                gradient, _ = self._call(self.model.grad, "grad", "at another point", tracked=False)
+                self._verify_unchanged("grad")
+                return float("nan"), self._gradient_value(gradient, "grad")
+            self._record_ties = traced
+            try:
+                with self.tracking(traced and self.track_kinks):  # training itself needs no kink traces
+                    result, gradient = self._evaluate_loss("during training")
+            finally:
+                self._record_ties = False
+            self.last_trace = result.trace
             self._verify_unchanged(self._loss_label)
             if not np.isfinite(result.value):
                 return result.value, {}

@@ -290,3 +290,9 @@ def verdict(blocks: tuple[BlockResult, ...], warnings: tuple[str, ...]) -> str:
     if grades & {WARN, UNVERIFIED, KINK} or warnings:
         return WARN
     return PASS
+
+
+def worst(*verdicts: str) -> str:
+    """The worst of several checks' verdicts (fail > warn > pass)."""
+    rank = {PASS: 0, WARN: 1, FAIL: 2}
+    return max(verdicts, key=rank.__getitem__, default=PASS)

@@ -72,15 +72,26 @@ class Crossing:
 
 class Trace(list):
     """The kink events of one evaluation, in order. Recorded with
-    ``ties=True`` it also says whether any kink operation was decided by a
-    tie (``tied``): two sides equal, several maxima, a value exactly at 0
-    for abs. At a tie any step flips the winner, harmlessly where the loss
-    does not care which side won (a softmax's max shift at W = 0)."""
+    ``ties=True`` it also notes which kink operations were decided by a tie
+    (``ties``: event index -> the tied elements, a boolean mask shaped like
+    the outcome, or True where no elementwise mask applies): two sides
+    equal, several maxima, a value exactly at 0 for abs. At a tie any step
+    flips the winner, harmlessly where the loss does not care which side
+    won (a softmax's max shift at W = 0)."""
 
     def __init__(self, ties: bool = False):
         super().__init__()
         self.want_ties = ties
-        self.tied = False
+        self.ties: dict[int, np.ndarray | bool] = {}
+
+    @property
+    def tied(self) -> bool:
+        return bool(self.ties)
+
+    def mark_tie(self, where) -> None:
+        """The event just recorded was decided by a tie at ``where`` (a mask, or True)."""
+        if where is True or np.any(where):
+            self.ties[len(self) - 1] = where
 
 
 # The trace being recorded, or None. Module state rather than an argument
@@ -204,19 +215,20 @@ _PAIRWISE = {"maximum", "fmax", "minimum", "fmin", "greater", "greater_equal", "
              "not_equal"}
 
 
-def _tied(name: str, method: str, raw: list, kwargs: dict) -> bool:
-    """Whether a kink ufunc's decision was a tie (see Trace)."""
+def _tie_mask(name: str, method: str, raw: list, kwargs: dict):
+    """Where a kink ufunc's decision was a tie (see Trace): an elementwise
+    mask for elementwise operations, True or False for a reduction."""
     with np.errstate(invalid="ignore"):
         if method == "reduce" and name in _REDUCE_PICK:
             return _several_extremes(np.asarray(raw[0]), kwargs.get("axis", 0), _REDUCE_PICK[name])
         if method != "__call__":
             return False
         if name in _AT_ZERO:
-            return bool(np.any(np.asarray(raw[0]) == 0))
+            return np.equal(raw[0], 0)
         if name == "clip" and len(raw) == 3:
-            return bool(np.any(np.equal(raw[0], raw[1])) or np.any(np.equal(raw[0], raw[2])))
+            return np.equal(raw[0], raw[1]) | np.equal(raw[0], raw[2])
         if name in _PAIRWISE and len(raw) == 2:
-            return bool(np.any(np.equal(raw[0], raw[1])))
+            return np.equal(raw[0], raw[1])
     return False
 
 
@@ -270,14 +282,15 @@ class TrackedArray(np.ndarray):
             if outcome is None and method == "__call__" and name in _RESULT_IS_OUTCOME:
                 outcome = result
             if outcome is not None:
-                if _active.want_ties and not _active.tied:
-                    _active.tied = _tied(name, method, raw, kwargs)
+                tie = _tie_mask(name, method, raw, kwargs) if _active.want_ties else False
                 if name in _NON_ANALYTIC and any(np.iscomplexobj(x) for x in raw):
                     # abs and sign of a complex number are not analytic: a
                     # complex step through them is meaningless. Named so the
                     # complex-step method can say where.
                     name = f"{name} of complex values"
                 _record(name, outcome)
+                if tie is not False:
+                    _active.mark_tie(tie)
         if out is not None:
             return out[0] if len(out) == 1 else out
         if type(result) is np.ndarray:
@@ -303,15 +316,15 @@ class TrackedArray(np.ndarray):
     def sort(self, *args, **kwargs):
         if _active is not None:
             _record("sort", self.view(np.ndarray).argsort(*args, **kwargs))
-            if _active.want_ties and not _active.tied:
-                _active.tied = _sorted_ties(self, args[0] if args else kwargs.get("axis", -1))
+            if _active.want_ties and _sorted_ties(self, args[0] if args else kwargs.get("axis", -1)):
+                _active.mark_tie(True)
         super().sort(*args, **kwargs)
 
     def partition(self, *args, **kwargs):
         if _active is not None:
             _record("partition", self.view(np.ndarray).argpartition(*args, **kwargs))
-            if _active.want_ties and not _active.tied:
-                _active.tied = _sorted_ties(self, kwargs.get("axis", args[1] if len(args) > 1 else -1))
+            if _active.want_ties and _sorted_ties(self, kwargs.get("axis", args[1] if len(args) > 1 else -1)):
+                _active.mark_tie(True)
         super().partition(*args, **kwargs)
 
 
@@ -338,7 +351,7 @@ class TrackedFloat(np.float64):
         if _active is not None:
             _record("absolute", np.float64.__ge__(self, 0))
             if _active.want_ties and np.float64.__eq__(self, 0):
-                _active.tied = True
+                _active.mark_tie(True)
         return TrackedFloat(np.float64.__abs__(self))
 
     def __neg__(self):
@@ -375,7 +388,7 @@ def _scalar_comparison(name: str, ufunc: str):
         if _active is not None and result is not NotImplemented:
             _record(ufunc, result)
             if _active.want_ties and np.float64.__eq__(self, other):
-                _active.tied = True
+                _active.mark_tie(True)
         return result
 
     method.__name__ = name
@@ -403,16 +416,18 @@ def _recording_method(name: str):
         result = plain(self, *args, **kwargs)
         if _active is not None:
             _record(name, result)
-            if _active.want_ties and not _active.tied:
+            if _active.want_ties:
                 if name == "argpartition":  # argpartition(kth, axis=-1)
                     axis = args[1] if len(args) > 1 else kwargs.get("axis", -1)
                 else:
                     axis = args[0] if args else kwargs.get("axis", -1 if name == "argsort" else None)
                 values = self.view(np.ndarray)
-                _active.tied = (_several_extremes(values if axis is not None else values.reshape(-1),
-                                                  axis if axis is not None else 0,
-                                                  np.argmax if name == "argmax" else np.argmin)
-                                if name in ("argmax", "argmin") else _sorted_ties(values, axis))
+                tie = (_several_extremes(values if axis is not None else values.reshape(-1),
+                                         axis if axis is not None else 0,
+                                         np.argmax if name == "argmax" else np.argmin)
+                       if name in ("argmax", "argmin") else _sorted_ties(values, axis))
+                if tie:
+                    _active.mark_tie(True)
         return result
 
     method.__name__ = name

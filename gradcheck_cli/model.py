@@ -49,6 +49,7 @@ class Model:
     notes: tuple[str, ...] = field(default_factory=tuple)
     source_line: int | None = None  # where grad (or loss_and_grad) is defined, for annotations
     namespace: Any = None  # the imported module, for reading its constants (--reg)
+    target: Any = None  # the object a target's :ATTR names, for its attributes (--set, --reg)
     imports: "OwnImports | None" = None  # the modules that are the model's own, installed while it runs
 
 
@@ -394,7 +395,7 @@ def _coerce(name: str, current: Any, value: Any, text: str, where: str) -> Any:
     if isinstance(current, bool):
         if isinstance(value, bool):
             return value
-        raise refuse(f"not True or False")
+        raise refuse("not True or False")
     if isinstance(current, (int, float, np.number)) and not isinstance(current, bool):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise refuse("not a number")
@@ -410,15 +411,35 @@ def _coerce(name: str, current: Any, value: Any, text: str, where: str) -> Any:
     raise refuse(f"a {type(value).__name__}")
 
 
-def apply_overrides(module: Any, where: str, overrides: dict[str, str]) -> None:
-    """Set the model's module-level constants (``--set KEEP=1.0``) before anything runs."""
+def apply_overrides(module: Any, where: str, overrides: dict[str, str], target: Any = None) -> None:
+    """Set the model's constants (``--set KEEP=1.0``) before anything runs: an
+    attribute of the target object (``model.py:net``) where it has one (that
+    is what its methods read), else a module-level name."""
     for name, text in overrides.items():
-        if not name.isidentifier() or not hasattr(module, name):
+        holder = target if target is not None and name.isidentifier() and _has_own(target, name) else module
+        if not name.isidentifier() or not hasattr(holder, name):
             constants = sorted(k for k, v in vars(module).items()
                                if not k.startswith("_") and isinstance(v, (bool, int, float, str)))
-            raise ModelError(f"--set {name}: {where} has no module-level name {name!r} "
-                             f"(its constants: {', '.join(constants) or 'none'})")
-        setattr(module, name, _coerce(name, getattr(module, name), _parse_value(text), text, where))
+            also = ""
+            if target is not None:
+                own = sorted(k for k, v in _own_attributes(target).items()
+                             if not k.startswith("_") and isinstance(v, (bool, int, float, str)))
+                also = f"; its target object's: {', '.join(own) or 'none'}"
+            kind = "module-level name or target attribute" if target is not None else "module-level name"
+            raise ModelError(f"--set {name}: {where} has no {kind} {name!r} "
+                             f"(its constants: {', '.join(constants) or 'none'}{also})")
+        setattr(holder, name, _coerce(name, getattr(holder, name), _parse_value(text), text, where))
+
+
+def _own_attributes(obj: Any) -> dict:
+    try:
+        return vars(obj)
+    except TypeError:  # __slots__ and the like
+        return {}
+
+
+def _has_own(obj: Any, name: str) -> bool:
+    return name in _own_attributes(obj)
 
 
 def parse_assignments(items) -> dict[str, str]:
@@ -460,14 +481,15 @@ def _load(target: str, module_part: str, attr: str | None, is_file: bool, import
         module = _import_dotted(module_part)
         where = module_part
     source = getattr(module, "__file__", None)
-    if overrides:
-        apply_overrides(module, where, overrides)
     obj = module
     if attr is not None:
         if not hasattr(module, attr):
             public = sorted(n for n in vars(module) if not n.startswith("_"))
             raise ModelError(f"{where} has no attribute {attr!r} (it has: {', '.join(public) or 'nothing public'})")
         obj = getattr(module, attr)
+    if overrides:
+        apply_overrides(module, where, overrides, obj if attr is not None else None)
+    if attr is not None:
         where = f"{where}:{attr}"
 
     loss = _find_callable(obj, "loss", where)
@@ -494,7 +516,16 @@ def _load(target: str, module_part: str, attr: str | None, is_file: bool, import
                 raise ModelError(f"params file {params_file} is missing block(s) {', '.join(map(repr, missing))} that {own_origin} defines")
             if extra:
                 raise ModelError(f"params file {params_file} has block(s) {', '.join(map(repr, extra))} that {own_origin} does not define")
-        blocks, single, notes = build_params(from_file, params_file)
+        if own is not None and not isinstance(own, Mapping):
+            # A model that takes one array: the file holds that one array
+            # (--save-params writes it under "params").
+            if len(from_file) != 1:
+                raise ModelError(f"params file {params_file} has {len(from_file)} arrays "
+                                 f"({', '.join(map(repr, from_file))}), but {own_origin} is one array: "
+                                 "save just that one")
+            blocks, single, notes = build_params(next(iter(from_file.values())), params_file)
+        else:
+            blocks, single, notes = build_params(from_file, params_file)
     elif own is not None:
         blocks, single, notes = build_params(own, own_origin)
     else:
@@ -503,4 +534,5 @@ def _load(target: str, module_part: str, attr: str | None, is_file: bool, import
             "or a module-level dict `params`, or pass --params FILE.npz"
         )
     return Model(target, source, loss, grad, loss_and_grad, blocks, single, tuple(notes),
-                 _definition_line(grad or loss_and_grad), module, imports)
+                 _definition_line(grad or loss_and_grad), namespace=module, imports=imports,
+                 target=obj if attr is not None else None)

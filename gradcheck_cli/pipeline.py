@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import signal
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,12 +18,13 @@ from .drilldown import drill_down
 from .errors import CheckTimeout, Interrupted, ModelError, StopSignal
 from .evaluate import BasePoint, Evaluator
 from .executors import Auto, DaskCluster, InProcess, Job, ProcessPool, recipe_for, resolve_jobs
-from .grading import grade_block, grade_estimate, judge, measurable, verdict
+from .grading import grade_block, grade_estimate, judge, measurable, verdict, worst
 from .model import Model, from_functions, frozen_copies, load_model
 from .numeric import Estimate, Noise, Probe, loss_noise
 from .process_state import borrows_process
-from .report import FAIL, UNVERIFIED, BlockResult, Report, Warmup
+from .report import FAIL, KINK, OK, PASS, UNVERIFIED, WARN, ZERO, BlockResult, Move, Regularization, Report
 from .sampling import BlockPlan, plan
+from .startpoint import StartPoint
 from .settings import (
     DEFAULT_DIRECTIONS,
     DEFAULT_MAX_EVALS,
@@ -90,8 +93,10 @@ def check(
     progress: Callable[[int, int], None] | None = None,
     timeout: float | None = None,
     overrides: dict[str, str] | None = None,
-    warmup: int = 0,
+    warmup: int | str | None = "auto",
     lr: float | None = None,
+    reg: str | None = "auto",
+    save_params: str | None = None,
     jobs: int | str = 1,
     dask: Any = None,
 ) -> Report:
@@ -124,84 +129,270 @@ def check(
                         max_evals=max_evals, track_kinks=track_kinks)
     if timeout is not None and not timeout > 0:
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    steps = _warmup_steps(warmup)
+    if reg is not None and not (isinstance(reg, str) and (reg in ("auto", "none") or reg.isidentifier())):
+        raise ValueError(f"reg must be 'auto', 'none' or the name of a constant, got {reg!r}")
     with _deadline(timeout) as out_of_time:
         loading = time.perf_counter()
         loaded = resolve(model, loss=loss, grad=grad, loss_and_grad=loss_and_grad, params=params,
                          params_file=params_file, seed=seed, overrides=overrides)
         load_seconds = time.perf_counter() - loading
-        warmed = None
-        if warmup:
-            loaded, warmed = _warm_up(loaded, warmup, lr, settings.seed)
-        plans = plan(loaded.params, samples=settings.samples, directions=settings.directions, seed=settings.seed)
-        results: list[_BlockEstimates] = []
-        base = evaluator = executor = None
-        noise = Noise(0.0)
+        phases = _Phases(loaded, settings, started, model if isinstance(model, str) else None, params_file, seed,
+                         dict(overrides or {}), jobs, dask, load_seconds, progress, out_of_time)
         try:
-            with Evaluator(loaded, seed=settings.seed, track_kinks=settings.track_kinks) as evaluator:
-                # Workers start now, to import the model while the start point is
-                # evaluated here (--jobs auto decides later); whatever happens
-                # from here on, they are stopped.
-                executor = _executor(evaluator, loaded, model, params_file, seed, overrides, jobs, dask,
-                                     load_seconds, settings.method, settings.h)
-                finished = False
-                try:
-                    base = evaluator.base_point()
-                    total = sum(len(block.indices) + len(block.directions) for block in plans)
-                    executor.expect(total)  # --jobs auto decides here: workers start while the noise is measured
-                    noise = _noise(evaluator, base, loaded, settings)
-                    if settings.method == "complex-step":
-                        from .crosscheck import cross_check  # imported where used: start-up
-
-                        cross_check(evaluator, base, plans, settings.seed, loaded.source)
-                    done = [0]
-
-                    def step() -> None:
-                        done[0] += 1
-                        out_of_time()  # between probes, where no timer signal can reach
-                        if progress is not None:
-                            progress(min(done[0], total), total)
-
-                    executor.job = Job(base, settings.method, settings.h, noise.sigma, settings.seed,
-                                       settings.track_kinks, settings.thresholds, ties=base.ties)
-                    results += [_BlockEstimates(block) for block in plans]
-                    _evaluate_blocks(evaluator, settings, step, results, executor)
-                    evaluator.verify_all()
-                    finished = True
-                finally:
-                    executor.close(kill=not finished)
+            phases.run(steps, lr, reg)
         except (KeyboardInterrupt, StopSignal) as stop:
-            elapsed = time.perf_counter() - started
-            timed_out = isinstance(stop, StopSignal)
-            reason = f"timed out after {elapsed:.1f} s" if timed_out else f"interrupted after {elapsed:.1f} s"
-            partial = None
-            if base is not None:
-                started_blocks = [r for r in results if r.coordinates or r.directions]
-                checked = {r.plan.name for r in started_blocks}
-                unreached = [b.name for b in plans if b.name not in checked]
-                partial = _report(loaded, settings, base, started_blocks, evaluator, noise, elapsed,
-                                  stopped=reason, unreached=unreached, executor=executor)
-            if timed_out:
-                finished = f"; finished {len(partial.blocks)} of {len(plans)} blocks" if partial else \
-                    " before the first loss evaluation finished"
-                raise CheckTimeout(f"{loaded.name}: {reason}{finished}", partial) from None
-            raise Interrupted(partial) from None
-    return _report(loaded, settings, base, results, evaluator, noise, time.perf_counter() - started, warmup=warmed,
-                   executor=executor)
+            # Between phases (training, the regularization's gradient): what finished stands.
+            phases.stopped(isinstance(stop, StopSignal))
+        except _Stopped as stop:
+            phases.stopped(stop.timed_out, stop.partial, stop.planned)
+        if save_params is not None:
+            write_params(save_params, phases.final_params, loaded.single_array)
+    return phases.report()
 
 
-def _warm_up(model: Model, steps: int, lr: float | None, seed: int) -> tuple[Model, Warmup]:
-    """The model moved by ``steps`` plain SGD steps, and what they did."""
-    if steps < 0:
-        raise ValueError(f"warmup must be 0 or more steps, got {steps}")
-    from .training import train  # imported where used: start-up
+class _Stopped(Exception):
+    """A check at one point stopped by the deadline or Ctrl-C, with what it finished."""
 
-    with Evaluator(model, seed=seed, track_kinks=False) as evaluator:
-        training = train(evaluator, steps, optimizer="sgd", lr=lr, momentum=0.0)
-    if not np.isfinite(training.loss_after):
-        raise ModelError(f"{model.name}: the loss became {training.loss_after} during --warmup after "
-                         f"{training.steps} steps at lr {training.lr:.2g}; give a smaller --lr")
-    warmed = Warmup(training.steps, training.lr, training.loss_before, training.loss_after, evaluator.evaluations)
-    return dataclasses.replace(model, params=frozen_copies(training.params)), warmed
+    def __init__(self, partial: Report | None, timed_out: bool, planned: int):
+        super().__init__()
+        self.partial, self.timed_out, self.planned = partial, timed_out, planned
+
+
+def _warmup_steps(warmup) -> int | None:
+    """--warmup: None for auto (by outcome), 0 for off, N for N forced steps."""
+    if warmup in (None, "auto"):
+        return None
+    if warmup == "off":
+        return 0
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        raise ValueError(f"warmup must be 'auto', 'off' or a number of steps >= 0, got {warmup!r}")
+    return warmup
+
+
+class _Phases:
+    """The checks one call of check() makes, in order, and what each found:
+    at the start point; at a characteristic point, when the start point is
+    degenerate; of the data loss alone, when regularization dominates."""
+
+    def __init__(self, loaded, settings, started, target, params_file, seed, overrides, jobs, dask, load_seconds,
+                 progress, out_of_time):
+        self.loaded, self.settings, self.started = loaded, settings, started
+        self.target, self.params_file, self.seed, self.overrides = target, params_file, seed, overrides
+        self.jobs, self.dask, self.load_seconds = jobs, dask, load_seconds
+        self.progress, self.out_of_time = progress, out_of_time
+        self.start: Report | None = None
+        self.findings: StartPoint | None = None
+        self.move: Move | None = None
+        self.characteristic: Report | None = None
+        self.regularization: Regularization | None = None
+        self.extra_evaluations = 0  # the warm-up's, the regularization share's
+        self.notes: list[str] = []
+        self.final_params = loaded.params  # where the last check ran
+        self.final_base: BasePoint | None = None  # and its loss, trace and gradient
+        self.halted: str | None = None
+        self.timed_out = False
+
+    def _at(self, model: Model, overrides: dict[str, str]) -> tuple[Report, BasePoint]:
+        return _check_point(model, self.settings, self.target, self.params_file, self.seed, overrides, self.jobs,
+                            self.dask, self.load_seconds, self.progress, self.out_of_time)
+
+    def run(self, steps: int | None, lr: float | None, reg: str | None) -> None:
+        from . import startpoint  # imported where used: start-up
+
+        self.start, base = self._at(self.loaded, self.overrides)
+        self.final_base = base
+        self.findings = startpoint.inspect(base.trace, self.loaded.params, base.gradient)
+        if steps != 0 and (self.findings.degenerate or steps):
+            if self.start.verdict == FAIL and not steps:
+                self.notes.append("the start point is degenerate (" + "; ".join(self.findings.reasons())
+                                  + "), but the check already fails there: not moved off it")
+            else:
+                self._move(base, steps, lr)
+        elif self.findings.degenerate:
+            self.notes.append("the start point is degenerate (" + "; ".join(self.findings.reasons())
+                              + "): a wrong gradient can pass here; --warmup auto (the default) checks off it too")
+        self.out_of_time()
+        self._regularization(reg)
+
+    def _move(self, base: BasePoint, steps: int | None, lr: float | None) -> None:
+        from .characteristic import leave
+
+        moved, self.move, self.findings, spent = leave(self.loaded, self.findings, base.trace, base.gradient,
+                                                       seed=self.seed, steps=steps, lr=lr)
+        self.extra_evaluations += spent
+        if moved is not None:
+            self.out_of_time()
+            self.final_params = frozen_copies(moved)
+            moved_model = dataclasses.replace(self.loaded, name=f"{self.loaded.name} (characteristic point)",
+                                              params=self.final_params)
+            self.characteristic, self.final_base = self._at(moved_model, self.overrides)
+
+    def _regularization(self, reg: str | None) -> None:
+        from . import regularization
+
+        strength, note = regularization.find(self.loaded, reg)
+        if note:
+            self.notes.append(note)
+        if strength is None or strength.value == 0:
+            return
+        explicit = reg not in (None, "auto")
+        where = "characteristic point" if self.characteristic is not None else "start point"
+        data_model = regularization.data_only(self.loaded, strength, self.final_params)
+        total = self.final_base  # the gradient as it is, where the data loss would be checked
+        with Evaluator(data_model, seed=self.seed, track_kinks=False) as evaluator:
+            _, data_gradient = evaluator.at(self.final_params, gradient_only=True)
+        self.extra_evaluations += evaluator.evaluations
+        shares, overall = regularization.share(total.gradient, data_gradient)
+        unchanged = all(np.array_equal(total.gradient[k], data_gradient[k]) for k in total.gradient)
+        self.regularization = Regularization(strength.name, strength.value, shares, overall, where,
+                                             explicit=explicit, unchanged=unchanged)
+        if unchanged:
+            self.notes.append(f"setting {strength.name} = 0 changed no gradient: the model does not read it "
+                              "when called (copied into an object at import?); --reg NAME names the one it reads")
+            return
+        failed = FAIL in (self.start.verdict, getattr(self.characteristic, "verdict", None))
+        if explicit or (any(v > 0.5 for v in shares.values()) and not failed):
+            # (Where the check fails already, the data loss alone cannot change the verdict.)
+            self.out_of_time()
+            overrides = {**self.overrides, strength.name: "0"}
+            data_report, _ = self._at(data_model, overrides)
+            self.regularization = dataclasses.replace(self.regularization, data_only=data_report)
+
+    def stopped(self, timed_out: bool, partial: Report | None = None, planned: int = 0) -> None:
+        """A phase was stopped: keep what finished (``partial``: the stopped
+        check's part, of ``planned`` blocks)."""
+        elapsed = time.perf_counter() - self.started
+        self.timed_out = timed_out
+        self.halted = f"timed out after {elapsed:.1f} s" if timed_out else f"interrupted after {elapsed:.1f} s"
+        if self.start is None:
+            finished = f"; finished {len(partial.blocks)} of {planned} blocks" if partial is not None else \
+                " before the first loss evaluation finished"
+            self.start = partial
+        elif self.move is not None and self.characteristic is None and self.regularization is None:
+            self.characteristic = partial
+        elif self.regularization is not None and partial is not None:
+            self.regularization = dataclasses.replace(self.regularization, data_only=partial)
+        else:
+            finished = "; the start point was checked, not all that was to follow it"
+        report = self.report()
+        if timed_out:
+            raise CheckTimeout(f"{self.loaded.name}: {self.halted}{finished}", report) from None
+        raise Interrupted(report) from None
+
+    def report(self) -> Report | None:
+        """The start point's report, with everything the later phases found."""
+        if self.start is None:
+            return None
+        parts = [self.start, self.characteristic, getattr(self.regularization, "data_only", None)]
+        done = [p for p in parts if p is not None]
+        verdicts = [p.verdict for p in done]
+        if self.characteristic is not None and _only_kinks_unverified(self.start):
+            # At a degenerate start point values on a kink cannot be verified;
+            # the characteristic point's check is what verifies them.
+            verdicts[0] = PASS
+        warnings = self.start.warnings
+        if self.halted is not None and self.start.stopped is None:
+            warnings += (f"{self.halted}: this report is partial (the start point was checked; not all that "
+                         "was to follow it)",)
+        return dataclasses.replace(
+            self.start,
+            verdict=worst(*verdicts) if self.halted is None or self.start.stopped is None else self.start.verdict,
+            warnings=warnings,
+            evaluations=sum(p.evaluations for p in done) + self.extra_evaluations,
+            seconds=time.perf_counter() - self.started,
+            notes=self.start.notes + tuple(self.notes),
+            stopped=self.start.stopped or self.halted,
+            start_point=self.findings,
+            moved=self.move,
+            characteristic=self.characteristic,
+            regularization=self.regularization,
+        )
+
+
+def _only_kinks_unverified(report: Report) -> bool:
+    """A warning verdict that comes only from values sitting on kinks."""
+    return report.verdict == WARN and not report.warnings and \
+        all(b.grade in (PASS, OK, ZERO, KINK) for b in report.blocks)
+
+
+def write_params(path: str, params: dict[str, np.ndarray], single_array: bool) -> None:
+    """The parameters a check ran at, as an .npz that --params reads back
+    (keys = block names). Written to a temporary file beside it and renamed:
+    an interrupted write never leaves half a file under the name."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise ModelError(f"--save-params {path}: the directory {directory} does not exist")
+    handle, temporary = tempfile.mkstemp(prefix=".gradcheck-", suffix=".npz", dir=directory)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            np.savez(stream, **{name: np.asarray(block) for name, block in params.items()})
+        os.replace(temporary, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        if isinstance(exc, OSError):
+            raise ModelError(f"--save-params {path}: cannot write it: {exc.strerror or exc}") from None
+        raise
+
+
+def _check_point(loaded: Model, settings: Settings, target, params_file, seed, overrides, jobs, dask,
+                 load_seconds, progress, out_of_time) -> tuple[Report, BasePoint]:
+    """The check at ``loaded``'s parameters: plan, evaluate, compare, grade.
+    Raises _Stopped with what finished when time runs out or Ctrl-C comes."""
+    started = time.perf_counter()
+    plans = plan(loaded.params, samples=settings.samples, directions=settings.directions, seed=settings.seed)
+    results: list[_BlockEstimates] = []
+    base = evaluator = executor = None
+    noise = Noise(0.0)
+    try:
+        with Evaluator(loaded, seed=settings.seed, track_kinks=settings.track_kinks) as evaluator:
+            # Workers start now, to import the model while the start point is
+            # evaluated here (--jobs auto decides later); whatever happens
+            # from here on, they are stopped.
+            executor = _executor(evaluator, loaded, target, params_file, seed, overrides, jobs, dask,
+                                 load_seconds, settings.method, settings.h)
+            finished = False
+            try:
+                base = evaluator.base_point()
+                total = sum(len(block.indices) + len(block.directions) for block in plans)
+                executor.expect(total)  # --jobs auto decides here: workers start while the noise is measured
+                noise = _noise(evaluator, base, loaded, settings)
+                if settings.method == "complex-step":
+                    from .crosscheck import cross_check  # imported where used: start-up
+
+                    cross_check(evaluator, base, plans, settings.seed, loaded.source)
+                done = [0]
+
+                def step() -> None:
+                    done[0] += 1
+                    out_of_time()  # between probes, where no timer signal can reach
+                    if progress is not None:
+                        progress(min(done[0], total), total)
+
+                executor.job = Job(base, settings.method, settings.h, noise.sigma, settings.seed,
+                                   settings.track_kinks, settings.thresholds, ties=base.ties)
+                results += [_BlockEstimates(block) for block in plans]
+                _evaluate_blocks(evaluator, settings, step, results, executor)
+                evaluator.verify_all()
+                finished = True
+            finally:
+                executor.close(kill=not finished)
+    except (KeyboardInterrupt, StopSignal) as stop:
+        elapsed = time.perf_counter() - started
+        timed_out = isinstance(stop, StopSignal)
+        reason = f"timed out after {elapsed:.1f} s" if timed_out else f"interrupted after {elapsed:.1f} s"
+        partial = None
+        if base is not None:
+            started_blocks = [r for r in results if r.coordinates or r.directions]
+            checked = {r.plan.name for r in started_blocks}
+            unreached = [b.name for b in plans if b.name not in checked]
+            partial = _report(loaded, settings, base, started_blocks, evaluator, noise, elapsed,
+                              stopped=reason, unreached=unreached, executor=executor)
+        raise _Stopped(partial, timed_out, len(plans)) from None
+    report = _report(loaded, settings, base, results, evaluator, noise, time.perf_counter() - started,
+                     executor=executor)
+    return report, base
 
 
 @contextlib.contextmanager
@@ -240,10 +431,10 @@ def _deadline(seconds: float | None):
             signal.setitimer(signal.ITIMER_REAL, max(left, 1e-6), interval)
 
 
-def _executor(evaluator, loaded, model, params_file, seed, overrides, jobs, dask, load_seconds, method, h):
+def _executor(evaluator, loaded, target, params_file, seed, overrides, jobs, dask, load_seconds, method, h):
     """Where the probes will be estimated (its `job` is set once the start point is known)."""
     def recipe():
-        return recipe_for(loaded, model if isinstance(model, str) else None, params_file, seed, overrides)
+        return recipe_for(loaded, target, params_file, seed, overrides)
 
     if dask is None and jobs == "auto":
         return Auto(evaluator, recipe, load_seconds, method, h)
@@ -323,7 +514,7 @@ def _drill_down(result: _BlockEstimates, settings: Settings, measure: Callable[[
 
 def _report(loaded: Model, settings: Settings, base: BasePoint, results: list[_BlockEstimates],
             evaluator: Evaluator, noise: Noise, seconds: float, *, stopped: str | None = None,
-            unreached: list[str] = (), warmup: Warmup | None = None, executor=None) -> Report:
+            unreached: list[str] = (), executor=None) -> Report:
     # The loss has kinks if tracking saw a kink operation, or any probe
     # crossed one. Grading is per dimension: only a probe that crossed a
     # kink, or had one near, is graded by the bands for kinks.
@@ -377,7 +568,7 @@ def _report(loaded: Model, settings: Settings, base: BasePoint, results: list[_B
         model=loaded.name,
         source=loaded.source,
         verdict=verdict(blocks_, tuple(warnings)),
-        evaluations=evaluator.evaluations + (warmup.evaluations if warmup else 0),
+        evaluations=evaluator.evaluations,
         seconds=seconds,
         settings=settings,
         kinked=kinked,
@@ -388,7 +579,6 @@ def _report(loaded: Model, settings: Settings, base: BasePoint, results: list[_B
         loss_noise=noise.sigma,
         source_line=loaded.source_line,
         stopped=stopped,
-        warmup=warmup,
     )
 
 

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 
 from .kinks import Crossing
+from .startpoint import StartPoint
 from .settings import Settings
 
 # Grades, from a dimension or a block.
@@ -116,18 +117,75 @@ class BlockResult:
 
 
 @dataclass(frozen=True)
-class Warmup:
-    """SGD steps taken with the model's own gradient before the check."""
+class Move:
+    """How the check left a degenerate start point (characteristic.py), or
+    the steps --warmup N forced."""
 
-    steps: int
+    reasons: tuple[str, ...]  # why the start point is degenerate
+    jittered: tuple[str, ...]  # blocks moved by the seeded jitter
+    steps: int  # optimizer steps taken after it
+    optimizer: str
     lr: float
-    loss_before: float
+    loss_before: float  # at the first point visited (the jittered one, if any)
     loss_after: float
+    flipped: tuple[tuple[str, float], ...]  # per kink site that was uniform: share of its elements that changed side
+    stopped: str  # jitter | flipped | loss fell | budget | steps | error
     evaluations: int
+    checked: bool = True  # the check ran at the new point too
+    why_not: str | None = None  # if not: why
+
+    def describe(self) -> str:
+        """What was done, in one sentence."""
+        parts = []
+        if self.jittered:
+            parts.append(f"jittered {', '.join(self.jittered)} (seeded)")
+        if self.steps:
+            what = f"took {self.steps} {'Adam' if self.optimizer == 'adam' else self.optimizer.upper()} step" \
+                   f"{'s' if self.steps != 1 else ''} (lr {self.lr:.2g})"
+            flips = [f"{share:.0%} of {site} flipped" for site, share in self.flipped]
+            why = {"flipped": "until " + ", ".join(flips),
+                   "loss fell": f"until the loss fell {self.loss_before:.4g} -> {self.loss_after:.4g}"
+                                + (f" ({', '.join(flips)})" if flips else ""),
+                   "budget": f"(the most it takes; loss {self.loss_before:.4g} -> {self.loss_after:.4g}"
+                             + (f", {', '.join(flips)}" if flips else "") + ")",
+                   "steps": f"(--warmup; loss {self.loss_before:.4g} -> {self.loss_after:.4g})"}.get(self.stopped, "")
+            parts.append(f"{what} {why}".strip())
+        done = "; ".join(parts) or "did not move"
+        return done + ("; checked at both points" if self.checked else f"; checked at the start point only: {self.why_not}")
 
     def to_dict(self) -> dict:
-        return {"steps": self.steps, "lr": self.lr, "loss_before": _number(self.loss_before),
-                "loss_after": _number(self.loss_after), "evaluations": self.evaluations}
+        return {"reasons": list(self.reasons), "jittered": list(self.jittered), "steps": self.steps,
+                "optimizer": self.optimizer, "lr": self.lr, "loss_before": _number(self.loss_before),
+                "loss_after": _number(self.loss_after),
+                "flipped": [{"site": site, "share": share} for site, share in self.flipped],
+                "stopped": self.stopped, "evaluations": self.evaluations, "checked": self.checked,
+                "why_not": self.why_not}
+
+
+@dataclass(frozen=True)
+class Regularization:
+    """The regularization strength's share of the gradient, and the check of
+    the data loss alone (strength 0) where it dominates."""
+
+    name: str  # the constant (a module's, or the target object's attribute)
+    value: float
+    share: dict[str, float]  # per block: |g - g_data| / (|g - g_data| + |g_data|)
+    overall: float  # the same over all blocks
+    at: str  # where it was measured: "start point" or "characteristic point"
+    data_only: "Report | None" = None  # the check with the strength at 0
+    explicit: bool = False  # --reg NAME (the data check runs whatever the share)
+    unchanged: bool = False  # setting it to 0 changed no gradient: the model does not read it at call time
+
+    @property
+    def dominated(self) -> tuple[str, ...]:
+        """Blocks whose gradient is more than half regularization."""
+        return tuple(name for name, share in self.share.items() if share > 0.5)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "value": self.value, "share": dict(self.share), "overall": self.overall,
+                "at": self.at, "dominated": list(self.dominated), "explicit": self.explicit,
+                "unchanged": self.unchanged,
+                "data_only": self.data_only.to_dict() if self.data_only is not None else None}
 
 
 @dataclass(frozen=True)
@@ -148,7 +206,10 @@ class Report:
     loss_noise: float = 0.0  # measured rounding noise of the loss (standard deviation)
     source_line: int | None = None  # line of the gradient's definition in `source`
     stopped: str | None = None  # why the check stopped early (a partial report), if it did
-    warmup: Warmup | None = None  # the SGD steps taken before checking (--warmup)
+    start_point: "StartPoint | None" = None  # what the start point is like (degenerate?)
+    moved: Move | None = None  # how the check left a degenerate start point
+    characteristic: "Report | None" = None  # the check at the point it moved to
+    regularization: Regularization | None = None  # the strength's share, and the data-loss check
 
     def __rich__(self):
         """Rendered by a rich Console (and rich's Jupyter integration)."""
@@ -166,6 +227,12 @@ class Report:
     def kink_crossings(self) -> int:
         return sum(b.kink_crossings for b in self.blocks)
 
+    def checks(self) -> tuple["Report", ...]:
+        """Every check this report holds: its own (at the start point), the
+        one at the characteristic point, the one of the data loss alone."""
+        data_only = self.regularization.data_only if self.regularization is not None else None
+        return tuple(r for r in (self, self.characteristic, data_only) if r is not None)
+
     @property
     def all_warnings(self) -> tuple[str, ...]:
         return self.warnings + tuple(w for b in self.blocks for w in b.warnings)
@@ -181,7 +248,11 @@ class Report:
             "loss": _number(self.loss),
             "loss_noise": _number(self.loss_noise),
             "stopped": self.stopped,
-            "warmup": self.warmup.to_dict() if self.warmup else None,
+            "start_point": self.start_point.to_dict() if self.start_point is not None else None,
+            "characteristic_point": None if self.moved is None else {
+                **self.moved.to_dict(),
+                "check": self.characteristic.to_dict() if self.characteristic is not None else None},
+            "regularization": self.regularization.to_dict() if self.regularization is not None else None,
             "settings": self.settings.to_dict(),
             "kinked": self.kinked,
             "kink_crossings": self.kink_crossings,

@@ -1,15 +1,10 @@
-"""The pre-training sanity gate, and the regularization split.
+"""The pre-training sanity gate.
 
 ``sanity(...)`` runs the course notes' checks before a long training:
 1. the initial loss is what chance predicts (softmax ln C, SVM C - 1);
 2. raising the regularization strength raises the loss;
 3. the model can overfit its own (small) data: the loss falls tenfold;
 4. during that run, each block's update/parameter ratio is near 1e-3.
-
-``regularization_split(...)`` checks the gradient as it is and with the
-regularization strength set to 0, and measures how much of the gradient
-the regularization makes up: when it dominates, a bug in the data
-gradient can hide under it.
 """
 
 from __future__ import annotations
@@ -19,13 +14,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 
-from .errors import ModelError
 from .evaluate import Evaluator
-from .pipeline import check, resolve
+from .pipeline import resolve
 from .process_state import borrows_process
-from .report import FAIL, PASS, WARN, Report, _number
+from .report import FAIL, PASS, WARN, _number
 from .settings import (
     DEFAULT_LOSS_TOLERANCE,
     DEFAULT_OVERFIT_FACTOR,
@@ -82,13 +75,10 @@ def _loss_at_start(model) -> tuple[float, int, dict]:
 
 
 def _current_value(model, name: str) -> Any:
-    namespace = model.namespace
-    if namespace is None or not hasattr(namespace, name):
-        raise ModelError(f"--reg {name}: {model.name} has no module-level name {name!r}")
-    value = getattr(namespace, name)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ModelError(f"--reg {name}: {model.name} has {name} = {value!r}, not a number")
-    return value
+    from .regularization import find
+
+    strength, _ = find(model, name)
+    return strength.value
 
 
 @borrows_process
@@ -198,60 +188,3 @@ def sanity(
         checks.append(SanityCheck("update/param ratio", PASS, f"median norm(update)/norm(param) per step: {ratios} "
                                   "(around 1e-3 is healthy)", dict(run.update_ratios)))
     return SanityReport(as_is.name, tuple(checks), run.losses, evaluations, time.perf_counter() - started)
-
-
-@dataclass(frozen=True)
-class RegularizationSplit:
-    """The check as it is and with the regularization strength at 0."""
-
-    name: str  # the constant
-    value: float  # its value in the model
-    as_is: Report
-    data_only: Report
-    share: dict[str, float]  # per block: |g_reg| / (|g_data| + |g_reg|)
-    overall: float  # the same over all blocks
-
-    @property
-    def dominates(self) -> bool:
-        return self.overall > 0.5
-
-    @property
-    def verdict(self) -> str:
-        worst = max((self.as_is.verdict, self.data_only.verdict), key=_RANK.__getitem__)
-        return WARN if worst == PASS and self.dominates else worst
-
-    @property
-    def model(self) -> str:
-        return self.as_is.model
-
-    def to_dict(self) -> dict:
-        return {"verdict": self.verdict, "model": self.model, "as_is": self.as_is.to_dict(),
-                "data_only": self.data_only.to_dict(),
-                "regularization": {"name": self.name, "value": self.value, "share": self.share,
-                                   "overall": self.overall, "dominates": self.dominates}}
-
-
-@borrows_process
-def regularization_split(model: str, name: str, *, overrides: dict[str, str] | None = None,
-                         params_file: str | None = None, seed: int = DEFAULT_SEED,
-                         **options: Any) -> RegularizationSplit:
-    """Check ``model`` as it is and with ``name`` = 0 (the data loss alone), and
-    measure the regularization's share of the gradient at the start."""
-    overrides = dict(overrides or {})
-    as_is_model = resolve(model, params_file=params_file, seed=seed, overrides=overrides)
-    value = _current_value(as_is_model, name)
-    data_model = resolve(model, params_file=params_file, seed=seed, overrides={**overrides, name: "0"})
-    _, _, total = _loss_at_start(as_is_model)
-    _, _, data = _loss_at_start(data_model)
-    share = {}
-    reg_norm2 = data_norm2 = 0.0
-    for block in total:
-        r = float(np.linalg.norm(total[block] - data[block]))
-        d = float(np.linalg.norm(data[block]))
-        share[block] = r / (r + d) if r + d else 0.0
-        reg_norm2 += r**2
-        data_norm2 += d**2
-    overall = math.sqrt(reg_norm2) / (math.sqrt(reg_norm2) + math.sqrt(data_norm2)) if reg_norm2 + data_norm2 else 0.0
-    as_is = check(model, params_file=params_file, seed=seed, overrides=overrides, **options)
-    data_only = check(model, params_file=params_file, seed=seed, overrides={**overrides, name: "0"}, **options)
-    return RegularizationSplit(name, float(value), as_is, data_only, share, overall)

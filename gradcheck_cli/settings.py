@@ -117,6 +117,34 @@ ADAM_DEFAULT_LR = 1e-2
 # must fall (the notes: it must reach ~0 on a tiny subset).
 DEFAULT_OVERFIT_STEPS = 200
 DEFAULT_OVERFIT_FACTOR = 10.0
+# A degenerate start point (startpoint.py). A kink site whose elements all
+# (but this share) take one side leaves the other branch untested: the
+# notes' SVM at a tiny initialisation, every margin active. Below this many
+# elements "all on one side" is too likely by chance to mean anything.
+UNIFORM_MINORITY = 0.02
+UNIFORM_MIN_ELEMENTS = 8
+
+# Moving to a characteristic point (characteristic.py). Ties are left by a
+# seeded jitter: each element moves by JITTER_RELATIVE of its block's RMS
+# (far beyond a probe's 1e-5 step, so the elements it takes off a kink stay
+# off it while the check probes them, and small enough to keep the point
+# the user's); a block that is exactly zero has no scale of its own and is
+# drawn at the RMS of the model's nonzero parameters (1e-2 if all are zero).
+JITTER_RELATIVE = 1e-2
+JITTER_ALL_ZERO = 1e-2
+# Uniform kink sites are left by Adam (ADAM_DEFAULT_LR per element per
+# step, whatever the parameters' scale: a 1e-4-scale W moves as much as a
+# 1-scale one) until this share of every such site's elements has changed
+# side ...
+WARMUP_FLIP_SHARE = 0.1
+# ... or the loss has fallen by this fraction (training has done most of
+# what it can, and what has not flipped by then is not going to: a clip
+# that guards a log), within this many steps. Not half: Adam's first steps
+# shrink an SVM's margins all alike, halving the loss before any crosses
+# its hinge. --warmup N forces N steps.
+WARMUP_LOSS_FALL = 0.9
+WARMUP_MAX_STEPS = 100
+
 # The initial-loss check: relative tolerance around ln C (softmax) or C - 1 (SVM).
 DEFAULT_LOSS_TOLERANCE = 0.1
 

@@ -1,6 +1,6 @@
-"""A few steps of training with the model's own gradient: for --warmup (check
-at a characteristic point, not a degenerate initialisation) and for the
-overfit check of ``gradcheck sanity``.
+"""A few steps of training with the model's own gradient: for the warm-up to
+a characteristic point (characteristic.py) and for the overfit check of
+``gradcheck sanity``.
 
 Every call goes through the Evaluator, so reseeding, result validation and
 the evaluation count are the same as for the check itself.
@@ -9,6 +9,7 @@ the evaluation count are the same as for the check itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -28,6 +29,8 @@ class Training:
     losses: tuple[float, ...]  # the loss before each step, and after the last
     update_ratios: dict[str, float]  # per block: median of norm(update) / norm(param) over the steps
     params: dict[str, np.ndarray]  # where training ended
+    stopped: str | None = None  # why `until` stopped it early
+    finite_params: dict[str, np.ndarray] | None = None  # the last point whose loss was finite
 
     @property
     def loss_before(self) -> float:
@@ -52,11 +55,15 @@ def default_lr(params: dict[str, np.ndarray], gradient: dict[str, np.ndarray], o
 
 
 def train(evaluator: Evaluator, steps: int, *, optimizer: str = "sgd", lr: float | None = None,
-          momentum: float = MOMENTUM) -> Training:
-    """``steps`` updates from the evaluator's parameters, with the model's grad.
+          momentum: float = MOMENTUM, until: Callable[[int, float, list | None], str | None] | None = None,
+          traced: bool = False) -> Training:
+    """At most ``steps`` updates from the evaluator's parameters, with the model's grad.
 
     SGD uses ``momentum`` (0: plain SGD); Adam is the bias-corrected one
-    (m / (1 - beta1^t), v / (1 - beta2^t)).
+    (m / (1 - beta1^t), v / (1 - beta2^t)). ``until(steps_taken, loss,
+    trace)`` is asked before every update; a reason it returns stops the
+    training there. ``traced``: each loss call is winner-tracked and its
+    trace handed to ``until``.
     """
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
@@ -68,11 +75,19 @@ def train(evaluator: Evaluator, steps: int, *, optimizer: str = "sgd", lr: float
     losses: list[float] = []
     ratios: dict[str, list[float]] = {k: [] for k in params}
     beta1, beta2 = ADAM_BETAS
+    stopped, finite = None, None
     for t in range(1, steps + 2):
-        loss, gradient = evaluator.at(params)
+        loss, gradient = evaluator.at(params, traced=traced)
         losses.append(loss)
-        if t == steps + 1 or not np.isfinite(loss):
+        if not np.isfinite(loss):
             break
+        finite = dict(params)  # blocks are replaced by updates, never written
+        if t == steps + 1:
+            break
+        if until is not None:
+            stopped = until(t - 1, loss, evaluator.last_trace)
+            if stopped:
+                break
         if lr is None:
             lr = default_lr(params, gradient, optimizer)
         for name, g in gradient.items():
@@ -96,4 +111,6 @@ def train(evaluator: Evaluator, steps: int, *, optimizer: str = "sgd", lr: float
         losses=tuple(losses),
         update_ratios={k: float(np.median(v)) for k, v in ratios.items() if v},
         params=params,
+        stopped=stopped,
+        finite_params=finite,
     )

@@ -342,11 +342,15 @@ def _relu_net_at_zero(seed, n=6, d=4, hidden=5, classes=3):
 @pytest.mark.parametrize("seed", range(5))
 def test_a_layer_with_every_unit_on_its_kink_is_degenerate_not_failed(seed):
     loss, grad, params = _relu_net_at_zero(seed)
-    report = check(loss=loss, grad=grad, params=params)
+    report = check(loss=loss, grad=grad, params=params, warmup="off")
     assert report.verdict == "warn"
     grades = {b.name: b.grade for b in report.blocks}
     assert grades["W1"] == "kink" and grades["b1"] == "kink"
     assert "degenerate point" in report.blocks[0].dims[0].message
+    # By default the check also runs off that point, where W1 and b1 are verified.
+    moved = check(loss=loss, grad=grad, params=params)
+    assert moved.verdict == "pass" and {b.name: b.grade for b in moved.blocks} == grades
+    assert all(b.grade == "pass" for b in moved.characteristic.blocks)
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -14,7 +14,7 @@ import pytest
 
 from gradcheck_cli import ModelError, check, load_model, sweep
 
-from .conftest import SAMPLES
+from .conftest import SAMPLES, without_seconds
 
 RUDE_MODEL = """
 import signal, sys, warnings
@@ -94,9 +94,7 @@ def test_a_pending_interval_timer_of_the_caller_survives_a_timeout(model_file):
 
 
 def _comparable(report):
-    document = report.to_dict()
-    document.pop("seconds", None)
-    return document
+    return without_seconds(report.to_dict())
 
 
 def test_two_threads_get_the_sequential_results():

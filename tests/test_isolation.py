@@ -129,9 +129,7 @@ def test_set_on_a_dotted_module_changes_a_fresh_import_only(tmp_path, monkeypatc
     monkeypatch.syspath_prepend(str(tmp_path))
     cached = importlib.import_module("regpkg.model")  # the user's own import of it
     try:
-        from gradcheck_cli.sanity import regularization_split
-
-        split = regularization_split("regpkg.model", "REG")
+        split = check("regpkg.model", reg="REG").regularization
         assert cached.REG == 0.5
         assert sys.modules["regpkg.model"] is cached and sys.modules["regpkg"].model is cached
         # The data loss alone (REG = 0) is sin: the regularization's share is well above 0.

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from gradcheck_cli import ModelError, check
 from gradcheck_cli.cli import main
 
-from .conftest import SAMPLES
+from .conftest import SAMPLES, without_seconds
 
 pytestmark = pytest.mark.workers
 
@@ -21,9 +21,7 @@ def run(*args):
 
 
 def without_timings(text: str) -> str:
-    data = json.loads(text)
-    data.pop("seconds")
-    return json.dumps(data, indent=2, sort_keys=True)
+    return json.dumps(without_seconds(json.loads(text)), indent=2, sort_keys=True)
 
 
 SPARSE_BUG = """
@@ -150,8 +148,7 @@ def test_functions_defined_at_module_level_can_go_to_workers():
     params = {"w": np.linspace(-1, 1, 30)}
     one = check(loss=module_level_loss, grad=module_level_grad, params=params).to_dict()
     two = check(loss=module_level_loss, grad=module_level_grad, params=params, jobs=2).to_dict()
-    one.pop("seconds"), two.pop("seconds")
-    assert one == two
+    assert without_seconds(one) == without_seconds(two)
 
 
 def test_lambdas_cannot_go_to_workers_and_the_message_says_so():
@@ -195,9 +192,8 @@ def test_dask_gives_the_same_report(dask_client, tmp_path):
     # A copy with a name of its own: Dask workers import uploaded files by module name.
     path = tmp_path / "svm_kink_for_dask.py"
     shutil.copy(SAMPLES / "svm_at_kink.py", path)
-    one = check(str(path), samples=None).to_dict()
-    dask = check(str(path), samples=None, dask=dask_client).to_dict()
-    one.pop("seconds"), dask.pop("seconds")
+    one = without_seconds(check(str(path), samples=None).to_dict())
+    dask = without_seconds(check(str(path), samples=None, dask=dask_client).to_dict())
     assert one == dask
     assert dask["kink_crossings"] == 6 and dask["blocks"][0]["dims"][0]["kink"]["file"] == str(path)
 

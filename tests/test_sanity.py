@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from gradcheck_cli import ModelError, check
 from gradcheck_cli.cli import main
-from gradcheck_cli.sanity import regularization_split, sanity
+from gradcheck_cli.sanity import sanity
 
 from .conftest import SAMPLES
 
@@ -57,51 +57,69 @@ def test_set_needs_a_model_file():
 
 # -- --reg ---------------------------------------------------------------------------
 
-def test_reg_checks_both_and_measures_the_share():
-    split = regularization_split(str(SAMPLES / "softmax.py"), "REG")
-    assert split.as_is.verdict == split.data_only.verdict == "pass"
-    assert split.data_only.loss < split.as_is.loss
-    assert 0 < split.share["W"] < 1 and split.share["b"] == 0  # the bias is not regularised
-    assert not split.dominates
+def test_reg_name_checks_the_data_loss_too_and_measures_the_share_per_block():
+    report = check(str(SAMPLES / "softmax.py"), reg="REG")
+    reg = report.regularization
+    assert reg.name == "REG" and reg.explicit and reg.data_only is not None
+    assert report.verdict == reg.data_only.verdict == "pass"
+    assert reg.data_only.loss < report.loss
+    assert 0 < reg.share["W"] < 1 and reg.share["b"] == 0  # the bias is not regularised
 
 
-def test_reg_warns_when_the_regularization_dominates():
-    result = run(SAMPLES / "softmax.py", "--reg", "REG", "--set", "REG=50", "--format", "json")
+def test_reg_auto_checks_the_data_loss_where_the_regularization_dominates():
+    result = run(SAMPLES / "softmax.py", "--set", "REG=50", "--format", "json")
     data = json.loads(result.stdout)
-    assert data["regularization"]["dominates"] is True and data["verdict"] == "warn"
-    text = run(SAMPLES / "softmax.py", "--reg", "REG", "--set", "REG=50").stdout
-    assert "as is (REG = 50)" in text and "data loss alone (REG = 0)" in text
-    assert "a bug in the data gradient could hide under it" in text
+    assert result.exit_code == 0 and data["verdict"] == "pass"
+    assert data["regularization"]["name"] == "REG" and data["regularization"]["dominated"] == ["W"]
+    assert data["regularization"]["data_only"]["verdict"] == "pass"
+    text = run(SAMPLES / "softmax.py", "--set", "REG=50").stdout
+    assert "regularization REG = 50" in text and "the data loss alone (REG = 0" in text
+
+
+def test_reg_auto_costs_one_grad_call_where_it_does_not_dominate():
+    plain = check(str(SAMPLES / "softmax.py"), reg="none")
+    auto = check(str(SAMPLES / "softmax.py"))
+    assert plain.regularization is None
+    assert auto.regularization.data_only is None and auto.regularization.share["W"] < 0.5
+    assert auto.evaluations == plain.evaluations + 1
 
 
 def test_reg_names_an_unknown_constant():
     result = run(SAMPLES / "cube.py", "--reg", "REG")
-    assert result.exit_code == 2 and "no module-level name 'REG'" in result.stderr
+    assert result.exit_code == 2 and "has a constant 'REG'" in result.stderr
 
 
 # -- --warmup ------------------------------------------------------------------------
 
-def test_a_gradient_right_only_at_a_tiny_initialisation_fails_after_warmup():
-    """The issue's sample: plain gradcheck passes it, --warmup 50 fails it."""
+def test_the_tiny_initialisation_sample_fails_by_default_and_passes_only_at_its_start():
     model = str(SAMPLES / "buggy_svm_no_mask.py")
-    assert run(model).exit_code == 0
-    result = run(model, "--warmup", "50")
-    assert result.exit_code == 1
-    assert "warm-up: 50 SGD steps" in result.stdout
-    report = check(model, warmup=50)
-    assert {b.name: b.grade for b in report.blocks} == {"W": "fail", "b": "fail"}
-    assert report.warmup.loss_after < report.warmup.loss_before
-    assert report.evaluations > report.warmup.evaluations > 50
+    result = run(model)
+    assert result.exit_code == 1 and "the start point is degenerate" in result.stdout
+    off = run(model, "--warmup", "off")
+    assert off.exit_code == 0 and "--warmup auto (the default) checks off it too" in off.stdout
+    report = check(model)
+    assert report.blocks[0].grade == "pass"  # at the start point the buggy gradient is exactly right
+    assert {b.name: b.grade for b in report.characteristic.blocks} == {"W": "fail", "b": "fail"}
 
 
-def test_warmup_learning_rate_gives_a_1e_3_update_ratio():
-    report = check(str(SAMPLES / "softmax.py"), warmup=1)
-    json_report = report.to_dict()["warmup"]
-    assert json_report["steps"] == 1 and json_report["lr"] > 0
+def test_warmup_n_forces_n_adam_steps():
+    report = check(str(SAMPLES / "softmax.py"), warmup=3)
+    moved = report.to_dict()["characteristic_point"]
+    assert moved["steps"] == 3 and moved["optimizer"] == "adam" and moved["stopped"] == "steps"
+    assert moved["check"]["verdict"] == "pass" and report.evaluations > moved["evaluations"] >= 4
 
 
-def test_warmup_that_diverges_says_to_lower_the_rate():
-    result = run(SAMPLES / "softmax.py", "--warmup", "20", "--lr", "1e6")
+def test_warmup_that_diverges_says_to_lower_the_rate(model_file):
+    path = model_file("""
+import numpy as np
+def init_params(seed=0):
+    return {"w": np.array([1.0, 2.0])}
+def loss(p):
+    return float(np.exp(np.sum(p["w"] ** 2)))
+def grad(p):
+    return {"w": 2 * p["w"] * np.exp(np.sum(p["w"] ** 2))}
+""")
+    result = run(path, "--warmup", "20", "--lr", "100")
     assert result.exit_code == 2 and "give a smaller --lr" in result.stderr
 
 

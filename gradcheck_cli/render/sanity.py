@@ -1,4 +1,4 @@
-"""`gradcheck sanity` and `gradcheck MODEL --reg NAME` as text."""
+"""`gradcheck sanity` as text."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ..sanity import RegularizationSplit, SanityReport
-from . import text as check_text
+from ..sanity import SanityReport
 
 STATUS_STYLE = {"pass": "bold green", "warn": "bold yellow", "fail": "bold red", "skip": "dim"}
 CURVE_ROWS, CURVE_COLUMNS = 8, 60
@@ -59,23 +58,3 @@ def build(report: SanityReport) -> RenderableType:
 
 def render(report: SanityReport, console: Console) -> None:
     console.print(build(report))
-
-
-def build_split(split: RegularizationSplit) -> RenderableType:
-    share = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    share.add_column("block", style="bold")
-    share.add_column("share", justify="right")
-    for block, value in split.share.items():
-        share.add_row(block, f"{value:.0%}")
-    share.add_row("all", f"{split.overall:.0%}")
-    parts: list[RenderableType] = [
-        Text(f"as is ({split.name} = {split.value:g})", style="bold underline"), check_text.build(split.as_is),
-        Text(f"data loss alone ({split.name} = 0)", style="bold underline"), check_text.build(split.data_only),
-        Text(f"regularization ({split.name} = {split.value:g}): its share of the gradient norm at the start, "
-             "|g_reg| / (|g_data| + |g_reg|)", style="bold"),
-        share,
-    ]
-    if split.dominates:
-        parts.append(Text(f"  warning: the regularization makes up {split.overall:.0%} of the gradient: a bug in the "
-                          "data gradient could hide under it; trust the check of the data loss alone", style="yellow"))
-    return Group(*parts)

@@ -160,26 +160,25 @@ def reason_lines(report: Report) -> list[Text]:
 def verdict_line(report: Report) -> Text:
     """PASS / WARN / FAIL with counts, evaluations and time."""
     counts: dict[str, int] = {}
-    for block in report.blocks:
-        counts[block.grade] = counts.get(block.grade, 0) + 1
+    checks = report.checks()
+    for check in checks:
+        for block in check.blocks:
+            counts[block.grade] = counts.get(block.grade, 0) + 1
     detail = ", ".join(f"{n} {g}" for g, n in sorted(counts.items(), key=lambda kv: list(GRADE_STYLE).index(kv[0])))
     text = Text()
     text.append(report.verdict.upper(), style=GRADE_STYLE[report.verdict])
-    text.append(f"  {report.model}: {len(report.blocks)} block{'s' if len(report.blocks) != 1 else ''} ({detail})")
+    several = f" × {len(checks)} checks" if len(checks) > 1 else ""
+    text.append(f"  {report.model}: {len(report.blocks)} block{'s' if len(report.blocks) != 1 else ''}{several} "
+                f"({detail})")
     text.append(f" · {report.evaluations} evaluations · {report.seconds:.2f} s")
     if report.kink_crossings:
         text.append(f" · {report.kink_crossings} kink crossing{'s' if report.kink_crossings != 1 else ''}")
     return text
 
 
-def build(report: Report, *, verbose: bool = False) -> RenderableType:
-    """Everything the text report shows, as one renderable."""
-    parts: list[RenderableType] = []
-    if report.warmup is not None:
-        w = report.warmup
-        parts.append(Text(f"warm-up: {w.steps} SGD steps at lr {w.lr:.2g}, loss {w.loss_before:.6g} -> "
-                          f"{w.loss_after:.6g}; checked there", style="dim"))
-    parts.append(summary_table(report))
+def _section(report: Report, verbose: bool) -> list[RenderableType]:
+    """One check's table and what explains it."""
+    parts: list[RenderableType] = [summary_table(report)]
     if verbose:
         parts += [dims_table(block) for block in report.blocks]
     else:
@@ -189,6 +188,55 @@ def build(report: Report, *, verbose: bool = False) -> RenderableType:
         parts.append(Text(f"  warning: {warning}", style="yellow"))
     for note in report.notes:
         parts.append(Text(f"  note: {note}", style="dim"))
+    return parts
+
+
+def _heading(title: str, report: Report) -> Text:
+    text = Text(f"{title}: ", style="bold")
+    text.append(report.verdict, style=GRADE_STYLE[report.verdict])
+    text.append(f" · {report.evaluations} evaluations", style="dim")
+    return text
+
+
+def start_point_lines(report: Report) -> list[Text]:
+    """Why the start point is degenerate, and what the check did about it."""
+    move = report.moved
+    if move is None:
+        return []
+    lines = [Text(f"  the start point is degenerate: {reason}", style="magenta") for reason in move.reasons]
+    lines.append(Text(f"  {'so the check ' if move.reasons else 'warm-up (--warmup): '}{move.describe()}",
+                      style="magenta"))
+    return lines
+
+
+def regularization_lines(report: Report) -> list[Text]:
+    """The strength's share of the gradient, per block, and what followed."""
+    reg = report.regularization
+    if reg is None or reg.unchanged:
+        return []
+    shares = ", ".join(f"{name} {share:.0%}" for name, share in reg.share.items())
+    line = Text(f"  regularization {reg.name} = {reg.value:g}: share of the gradient at the {reg.at}: {shares} "
+                f"(all {reg.overall:.0%})", style="cyan")
+    if reg.data_only is not None:
+        why = "as asked (--reg)" if reg.explicit else f"it is over half in {', '.join(reg.dominated)}"
+        line.append(f"; {why}: the data loss alone ({reg.name} = 0) is checked below")
+    return [line]
+
+
+def build(report: Report, *, verbose: bool = False) -> RenderableType:
+    """Everything the text report shows, as one renderable: the check at the
+    start point, then any at the characteristic point and of the data loss
+    alone, then one verdict for all."""
+    parts = _section(report, verbose)
+    parts += start_point_lines(report)
+    if report.characteristic is not None:
+        parts.append(_heading("at the characteristic point", report.characteristic))
+        parts += _section(report.characteristic, verbose)
+    parts += regularization_lines(report)
+    reg = report.regularization
+    if reg is not None and reg.data_only is not None:
+        parts.append(_heading(f"the data loss alone ({reg.name} = 0, at the {reg.at})", reg.data_only))
+        parts += _section(reg.data_only, verbose)
     parts.append(verdict_line(report))
     if report.stopped:
         parts.append(Text(f"PARTIAL  {report.stopped}", style="bold red"))

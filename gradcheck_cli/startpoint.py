@@ -1,0 +1,201 @@
+"""Is the start point degenerate? What the kink trace and the parameters say.
+
+The notes: "a random initialisation can be a degenerate point where a wrong
+gradient looks right (an SVM with tiny weights has all margins active)".
+A gradient is only tested on the branches the point takes. At the start
+point gradcheck has seen every kink operation of the loss, so it can tell:
+
+- kink operations decided by a *tie* (``max(0, 0)``: a ReLU layer whose
+  weights and bias are zero; a softmax at W = 0): the derivative there is a
+  choice of subgradient, and any bug in either branch is out of sight;
+- kink operations whose outcome is the same for (almost) every element
+  (every hinge active, every ReLU on): the other branch is never taken, so a
+  gradient that ignores the mask is exactly right here;
+- blocks whose gradient is exactly zero: nothing of their formula is tested;
+- weight blocks (two or more dimensions) that are exactly zero: units that
+  are all alike, and every term proportional to the weights (an L2
+  penalty's) vanishes. A zero *vector* is the usual bias initialisation and
+  is only listed.
+
+A *kink site* is one line of the model and one kink operation: its
+elements are those of all its evaluations in one call together, so the
+naive loop's ``if margin > 0:`` (one scalar per example and class) is one
+site of N*C elements, like the vectorised ``np.maximum(0, margins)``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from .kinks import KinkEvent
+from .settings import UNIFORM_MIN_ELEMENTS, UNIFORM_MINORITY
+
+# Operations whose outcome says on which side of a kink each element is
+# (two sides, or three for clip). Not equality (a measure-zero event that
+# is almost always False), and not argmax, sort or rounding: their
+# outcomes are positions or values, with no "other branch" to miss.
+_SIDED = {
+    "maximum", "minimum", "fmax", "fmin", "absolute", "fabs", "sign", "heaviside", "clip", "where",
+    "greater", "greater_equal", "less", "less_equal",
+}
+
+
+@dataclass(frozen=True)
+class KinkSite:
+    """One kink operation at one line of the model, over a whole call."""
+
+    filename: str
+    lineno: int
+    op: str
+    size: int  # elements decided, over all the evaluations at this line in one call
+    minority: int  # elements not on the most common side
+
+    @property
+    def where(self) -> str:
+        return f"{os.path.basename(self.filename)}:{self.lineno} ({self.op})"
+
+    def to_dict(self) -> dict:
+        return {"file": self.filename, "line": self.lineno, "op": self.op, "size": self.size,
+                "minority": self.minority}
+
+
+@dataclass(frozen=True)
+class StartPoint:
+    """What the check found at the start point (see the module docstring)."""
+
+    tie: KinkSite | None  # the first kink site decided by a tie (its size: the tied elements)
+    uniform: tuple[KinkSite, ...]  # sites where (almost) every element took one side
+    zero_blocks: tuple[str, ...]  # blocks exactly zero
+    zero_gradients: tuple[str, ...]  # blocks whose gradient is exactly zero
+    zero_weights: tuple[str, ...]  # the zero blocks with two or more dimensions
+
+    @property
+    def degenerate(self) -> bool:
+        return bool(self.tie or self.uniform or self.zero_gradients or self.zero_weights)
+
+    def reasons(self) -> list[str]:
+        """Why the point is degenerate, one phrase each."""
+        out = []
+        if self.tie is not None:
+            n = self.tie.size
+            out.append(f"{self.tie.where} is decided by a tie ({n} element{'s' if n != 1 else ''} exactly at the kink)")
+        for site in self.uniform:
+            side = "every one" if site.minority == 0 else f"all but {site.minority}"
+            out.append(f"{site.where}: {side} of its {site.size} elements on the same side")
+        if self.zero_weights:
+            out.append(f"{_names(self.zero_weights)} {'is' if len(self.zero_weights) == 1 else 'are'} exactly zero")
+        if self.zero_gradients:
+            out.append(f"the gradient of {_names(self.zero_gradients)} is exactly zero")
+        return out
+
+    def to_dict(self) -> dict:
+        return {
+            "degenerate": self.degenerate,
+            "tie": self.tie.to_dict() if self.tie else None,
+            "uniform": [s.to_dict() for s in self.uniform],
+            "zero_blocks": list(self.zero_blocks),
+            "zero_gradients": list(self.zero_gradients),
+        }
+
+
+def _names(names: tuple[str, ...]) -> str:
+    return ", ".join(names)
+
+
+class Site(NamedTuple):
+    """A kink site's elements in one call: their outcomes, and which were ties."""
+
+    outcome: np.ndarray
+    tied: np.ndarray  # boolean, like outcome
+
+
+def sites(trace: list[KinkEvent]) -> dict[tuple[str, int, str], Site]:
+    """The elements of each sided kink site of a call, flattened in order
+    (ties known where the trace was recorded with ``ties=True``)."""
+    ties = getattr(trace, "ties", {})
+    grouped: dict[tuple[str, int, str], tuple[list, list]] = {}
+    for i, event in enumerate(trace):
+        if event.op in _SIDED:
+            outcomes, tied = grouped.setdefault((event.filename, event.lineno, event.op), ([], []))
+            outcome = np.ravel(event.outcome)
+            outcomes.append(outcome)
+            mask = ties.get(i)
+            tied.append(np.zeros(outcome.shape, bool) if mask is None else
+                        np.ravel(np.broadcast_to(np.asarray(mask, bool), np.shape(event.outcome))))
+    return {key: Site(np.concatenate(outcomes), np.concatenate(tied)) for key, (outcomes, tied) in grouped.items()}
+
+
+def tied_sites(trace: list[KinkEvent]) -> dict[tuple[str, int, str], int]:
+    """Each kink site decided by a tie somewhere in a call recorded with
+    ``ties=True``, and how many of its elements were tied (1 where the
+    operation has no elements to count: a tied max over a whole array).
+    Equality tests are left out: ``x == y`` is "tied" wherever it is True,
+    which is what it is for."""
+    ties = getattr(trace, "ties", {})
+    counts: dict[tuple[str, int, str], int] = {}
+    for i, mask in ties.items():
+        event = trace[i]
+        if event.op in ("equal", "not_equal"):
+            continue
+        key = (event.filename, event.lineno, event.op)
+        counts[key] = counts.get(key, 0) + (int(np.count_nonzero(mask)) if mask is not True else 1)
+    return counts
+
+
+def inspect(trace: list[KinkEvent] | None, params: dict[str, np.ndarray], gradient: dict[str, np.ndarray],
+            real_ties=None) -> StartPoint:
+    """The start point's findings, from its kink trace (recorded with
+    ``ties=True``), parameters and analytic gradient. ``real_ties``, if
+    given, are the tied sites that a jitter of the parameters resolved
+    (see :func:`persisting`): ties that survive any move (a margin set to 0
+    by assignment, then put through max(0, .)) are structure, not a point
+    on a kink."""
+    trace = trace or []
+    tied = tied_sites(trace)
+    if real_ties is not None:
+        tied = {key: n for key, n in tied.items() if key in real_ties}
+    tie = None
+    if tied:
+        (filename, lineno, op), count = next(iter(tied.items()))
+        tie = KinkSite(filename, lineno, op, count, 0)
+    uniform = []
+    for key, site in sites(trace).items():
+        # Tied elements are on neither side: a margin set to 0 for the
+        # correct class does not make the others' hinge any less uniform.
+        outcome = site.outcome[~site.tied]
+        if outcome.size < UNIFORM_MIN_ELEMENTS:
+            continue
+        _, counts = np.unique(outcome, return_counts=True)
+        minority = int(outcome.size - counts.max())
+        if minority <= UNIFORM_MINORITY * outcome.size:
+            uniform.append(KinkSite(key[0], key[1], key[2], int(outcome.size), minority))
+    zero_blocks = tuple(name for name, block in params.items() if not np.any(block))
+    zero_gradients = tuple(name for name, g in gradient.items() if not np.any(g))
+    zero_weights = tuple(name for name in zero_blocks if params[name].ndim >= 2)
+    return StartPoint(tie, tuple(uniform), zero_blocks, zero_gradients, zero_weights)
+
+
+def persisting(start: list[KinkEvent], moved: list[KinkEvent]) -> set[tuple[str, int, str]]:
+    """The tied sites of ``start`` whose ties a move left in place (as many
+    tied elements, or more): structural ties, not a point on a kink."""
+    before, after = tied_sites(start), tied_sites(moved)
+    return {key for key, n in before.items() if after.get(key, 0) >= n}
+
+
+def changed(start: dict[tuple[str, int, str], Site], now: dict[tuple[str, int, str], Site],
+            keys) -> dict[tuple[str, int, str], float]:
+    """Per site in ``keys``: the share of its elements whose outcome differs
+    from the start's (1 where the site ran a different number of elements:
+    the loss took another branch)."""
+    out = {}
+    for key in keys:
+        a, b = start.get(key), now.get(key)
+        if a is None or b is None or a.outcome.shape != b.outcome.shape:
+            out[key] = 1.0
+        else:
+            out[key] = float(np.count_nonzero(a.outcome != b.outcome)) / max(a.outcome.size, 1)
+    return out

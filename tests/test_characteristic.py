@@ -1,0 +1,387 @@
+"""Checking at a characteristic point and splitting off the regularization,
+by default (issue 13): models written here the way people write them, not
+placed by hand on or near anything."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from gradcheck_cli import check
+from gradcheck_cli.cli import main
+
+
+def run(*args):
+    return CliRunner().invoke(main, [*map(str, args)], prog_name="gradcheck")
+
+
+# A multiclass SVM on data with a learnable rule (the label is the argmax of
+# a fixed linear map of x), at a small random initialisation, as the notes'
+# linear classifier starts: W = SCALE * randn. MASK = False is the bug of
+# the issue: the gradient treats every margin as active.
+SVM = """
+import numpy as np
+
+N, D, C = {n}, 10, 4
+SCALE, SEED, MASK, NAIVE = {scale}, {seed}, {mask}, {naive}
+
+_rng = np.random.default_rng(100 + SEED)
+X = _rng.standard_normal((N, D))
+y = np.argmax(X @ _rng.standard_normal((D, C)), axis=1)
+
+
+def init_params(seed=0):
+    return {{"W": SCALE * np.random.default_rng(SEED).standard_normal((D, C))}}
+
+
+def loss(p):
+    W = p["W"]
+    if NAIVE:  # svm_loss_naive, as the course writes it
+        total = 0.0
+        for i in range(N):
+            scores = X[i].dot(W)
+            for j in range(C):
+                if j == y[i]:
+                    continue
+                margin = scores[j] - scores[y[i]] + 1
+                if margin > 0:
+                    total += margin
+        return total / N
+    scores = X @ W
+    margins = np.maximum(0, scores - scores[np.arange(N), y][:, None] + 1)
+    margins[np.arange(N), y] = 0
+    return margins.sum() / N
+
+
+def grad(p):
+    scores = X @ p["W"]
+    margins = scores - scores[np.arange(N), y][:, None] + 1
+    active = (margins > 0).astype(float) if MASK else np.ones_like(margins)
+    active[np.arange(N), y] = 0
+    active[np.arange(N), y] = -active.sum(axis=1)
+    return {{"W": X.T @ active / N}}
+"""
+
+
+@pytest.mark.parametrize("scale", [1e-4, 1e-3, 1e-2])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_an_svm_gradient_that_ignores_the_mask_fails_at_tiny_inits_without_options(model_file, scale, seed):
+    path = model_file(SVM.format(n=16, scale=scale, seed=seed, mask=False, naive=False))
+    at_start = check(path, warmup="off")
+    assert at_start.verdict == "pass"  # every margin is active: the bug is exactly right here
+    report = check(path)
+    assert report.start_point.degenerate and report.start_point.uniform
+    assert report.verdict == "fail" and report.characteristic.blocks[0].grade == "fail"
+    assert report.moved.steps > 0 and any(share > 0 for _, share in report.moved.flipped)
+
+
+@pytest.mark.parametrize("scale", [1e-4, 1e-2])
+def test_the_correct_svm_at_the_same_inits_passes_at_both_points(model_file, scale):
+    path = model_file(SVM.format(n=16, scale=scale, seed=0, mask=True, naive=False))
+    report = check(path)
+    assert report.verdict == "pass" and report.characteristic is not None
+    assert report.characteristic.verdict == "pass"
+
+
+def test_the_naive_loop_svm_is_recognised_and_its_bug_caught(model_file):
+    """`if margin > 0:` on scalars, one event per example and class: one site."""
+    buggy = check(model_file(SVM.format(n=12, scale=1e-3, seed=0, mask=False, naive=True), name="naive.py"))
+    assert buggy.start_point.uniform[0].size == 12 * 3
+    assert buggy.verdict == "fail"
+    right = check(model_file(SVM.format(n=12, scale=1e-3, seed=0, mask=True, naive=True), name="naive_ok.py"))
+    assert right.verdict == "pass" and right.characteristic is not None
+
+
+RELU_NET = """
+import numpy as np
+
+N, D, H, C = 10, 6, 8, 3
+_rng = np.random.default_rng(5)
+X = _rng.standard_normal((N, D))
+y = _rng.integers(0, C, size=N)
+
+
+def init_params(seed=0):
+    rng = np.random.default_rng(seed)
+    return {{"W1": np.zeros((D, H)), "b1": np.zeros(H), "W2": 0.1 * rng.standard_normal((H, C)), "b2": np.zeros(C)}}
+
+
+def _forward(p):
+    z = X @ p["W1"] + p["b1"]
+    h = np.maximum(0, z)
+    s = h @ p["W2"] + p["b2"]
+    s = s - s.max(axis=1, keepdims=True)
+    probs = np.exp(s) / np.exp(s).sum(axis=1, keepdims=True)
+    return z, h, probs
+
+
+def loss(p):
+    _, _, probs = _forward(p)
+    return -np.mean(np.log(probs[np.arange(N), y]))
+
+
+def grad(p):
+    z, h, probs = _forward(p)
+    ds = probs.copy()
+    ds[np.arange(N), y] -= 1
+    ds /= N
+    dh = ds @ p["W2"].T
+    dz = dh * (z > 0)
+    return {{"W1": X.T @ dz * {factor}, "b1": dz.sum(axis=0), "W2": h.T @ ds, "b2": ds.sum(axis=0)}}
+"""
+
+
+def test_a_relu_net_at_w1_0_b1_0_passes_and_a_wrong_dw1_fails(model_file):
+    right = check(model_file(RELU_NET.format(factor=1.0)))
+    assert right.start_point.tie is not None and "W1" in right.moved.jittered
+    assert right.verdict == "pass" and right.characteristic.verdict == "pass"
+    wrong = check(model_file(RELU_NET.format(factor=2.0), name="wrong.py"))
+    assert {b.name: b.grade for b in wrong.blocks}["W1"] != "fail"  # dW1 = 0 at W1 = 0, right or wrong
+    assert {b.name: b.grade for b in wrong.characteristic.blocks}["W1"] == "fail"
+    assert wrong.verdict == "fail"
+
+
+SWAMPED = """
+import numpy as np
+
+N, D, C = 12, 8, 3
+REG = {reg}
+_rng = np.random.default_rng(7)
+X = _rng.standard_normal((N, D))
+y = _rng.integers(0, C, size=N)
+
+
+def init_params(seed=0):
+    return {{"W": np.random.default_rng(seed).standard_normal((D, C)), "b": np.zeros(C)}}
+
+
+def _probs(p):
+    s = X @ p["W"] + p["b"]
+    s = s - s.max(axis=1, keepdims=True)
+    e = np.exp(s)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def loss(p):
+    return -np.mean(np.log(_probs(p)[np.arange(N), y])) + REG * np.sum(p["W"] ** 2)
+
+
+def grad(p):
+    ds = _probs(p)
+    ds[np.arange(N), y] -= 1
+    return {{"W": X.T @ ds / N * {bug} + 2 * REG * p["W"], "b": ds.sum(axis=0) / N}}
+"""
+
+
+def test_a_data_bug_under_a_99_percent_l2_share_fails_by_default(model_file):
+    report = check(model_file(SWAMPED.format(reg=100.0, bug=0.5)))
+    assert report.regularization.name == "REG" and report.regularization.share["W"] > 0.99
+    assert report.verdict == "fail"  # error budgets see through 99 % already
+
+
+def test_a_data_bug_the_penalty_hides_entirely_fails_in_the_data_loss_check(model_file):
+    """At REG = 1e8 the data gradient is below what any difference of the
+    whole loss can resolve: only the check with REG = 0 can see its bug."""
+    path = model_file(SWAMPED.format(reg=1e8, bug=0.5))
+    assert check(path, reg="none").verdict != "fail"
+    report = check(path)
+    reg = report.regularization
+    assert reg.share["W"] > 0.99 and reg.dominated == ("W",)
+    assert {b.name: b.grade for b in report.blocks}["W"] != "fail"  # swamped as it is
+    assert reg.data_only is not None and reg.data_only.blocks[0].grade == "fail"
+    assert report.verdict == "fail"
+    assert check(path, reg="REG").regularization.data_only.verdict == "fail"
+
+
+def test_the_share_is_judged_per_block(model_file):
+    """The issue: a 49% overall share hid blocks at 54% and 55%."""
+    path = model_file("""
+        import numpy as np
+        REG = 0.0
+        X = np.random.default_rng(3).standard_normal((20, 4))
+        def init_params(seed=0):
+            rng = np.random.default_rng(seed)
+            return {"A": rng.standard_normal(4), "B": rng.standard_normal(4)}
+        def loss(p):
+            return float(np.sum(np.sin(X @ p["A"])) + 30 * np.sum(np.sin(X @ p["B"]))
+                         + REG * np.sum(p["A"] ** 2))
+        def grad(p):
+            return {"A": X.T @ np.cos(X @ p["A"]) + 2 * REG * p["A"], "B": 30 * X.T @ np.cos(X @ p["B"])}
+    """)
+    data_a = check(path, reg="none")  # find the REG that puts about 60% of A's gradient in the penalty
+    assert data_a.verdict == "pass"
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("m", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    p = module.init_params(0)
+    g = np.linalg.norm(module.X.T @ np.cos(module.X @ p["A"]))
+    reg = 1.5 * g / (2 * np.linalg.norm(p["A"]))
+    report = check(path, overrides={"REG": repr(float(reg))})
+    share = report.regularization
+    assert share.overall < 0.5 < share.share["A"]
+    assert share.dominated == ("A",) and share.data_only is not None
+
+
+def test_reg_on_a_target_objects_attribute(model_file):
+    path = model_file("""
+        import numpy as np
+
+        class Net:
+            def __init__(self):
+                self.reg = 1e8
+                rng = np.random.default_rng(0)
+                self.X = rng.standard_normal((10, 3))
+                self.t = rng.standard_normal(10)
+
+            def init_params(self, seed=0):
+                return {"w": np.random.default_rng(seed).standard_normal(3)}
+
+            def loss(self, p):
+                return float(np.sum((self.X @ p["w"] - self.t) ** 2) + self.reg * np.sum(p["w"] ** 2))
+
+            def grad(self, p):
+                # the data part is wrong by a factor 1.5; the penalty hides it entirely
+                return {"w": 1.5 * 2 * self.X.T @ (self.X @ p["w"] - self.t) + 2 * self.reg * p["w"]}
+
+        net = Net()
+    """)
+    auto = check(f"{path}:net")
+    assert auto.regularization.name == "reg" and auto.regularization.dominated == ("w",)
+    report = check(f"{path}:net", reg="reg")
+    assert report.regularization.data_only.verdict == "fail"
+    assert report.regularization.data_only.model.endswith("(reg=0)")
+    assert check(f"{path}:net", overrides={"reg": "0"}).verdict == "fail"  # --set reaches it too
+
+
+def test_several_candidates_are_named_not_guessed(model_file):
+    path = model_file("""
+        import numpy as np
+        reg, weight_decay = 0.1, 0.2
+        params = {"w": np.array([0.5, -1.0])}
+        def loss(p): return float(np.sum(p["w"] ** 2) * (1 + reg + weight_decay))
+        def grad(p): return {"w": 2 * p["w"] * (1 + reg + weight_decay)}
+    """)
+    report = check(path)
+    assert report.regularization is None
+    assert any("reg, weight_decay" in note for note in report.notes)
+
+
+def test_a_model_neither_degenerate_nor_regularized_costs_nothing_extra(model_file):
+    path = model_file("""
+        import numpy as np
+        X = np.random.default_rng(0).standard_normal((8, 5))
+        def init_params(seed=0):
+            return {"W": np.random.default_rng(seed).standard_normal((5, 3)), "b": np.zeros(3)}
+        def loss(p):
+            return float(np.sum(np.tanh(X @ p["W"] + p["b"]) ** 2))
+        def grad(p):
+            t = np.tanh(X @ p["W"] + p["b"])
+            d = 2 * t * (1 - t ** 2)
+            return {"W": X.T @ d, "b": d.sum(axis=0)}
+    """)
+    default = check(path)
+    plain = check(path, warmup="off", reg="none")
+    assert default.moved is None and default.regularization is None and not default.start_point.degenerate
+    assert default.start_point.zero_blocks == ("b",)  # the usual bias init: listed, not a reason to move
+    assert default.evaluations == plain.evaluations
+
+
+def test_a_structural_tie_is_not_a_degenerate_point(model_file):
+    """A margin set to 0 before max(0, .) is tied at any point: the jitter
+    that tells costs one loss and one grad call, and nothing moves."""
+    path = model_file("""
+        import numpy as np
+        N, D, C = 16, 10, 4
+        _rng = np.random.default_rng(3)
+        X = _rng.standard_normal((N, D))
+        y = np.argmax(X @ _rng.standard_normal((D, C)), axis=1)
+        def init_params(seed=0):
+            return {"W": np.random.default_rng(seed).standard_normal((D, C))}
+        def _margins(p):
+            s = X @ p["W"]
+            m = s - s[np.arange(N), y][:, None] + 1
+            m[np.arange(N), y] = 0
+            return m
+        def loss(p):
+            return float(np.maximum(0, _margins(p)).sum() / N)
+        def grad(p):
+            active = (_margins(p) > 0).astype(float)
+            active[np.arange(N), y] = -active.sum(axis=1)
+            return {"W": X.T @ active / N}
+    """)
+    report = check(path)
+    plain = check(path, warmup="off")
+    assert plain.start_point.tie is not None  # seen, before the jitter tells
+    assert report.start_point.tie is None and not report.start_point.degenerate
+    assert report.moved is None and report.characteristic is None
+    assert report.evaluations == plain.evaluations + 2
+
+
+def test_save_params_writes_the_point_checked_and_params_reads_it_back(model_file, tmp_path):
+    path = model_file(SVM.format(n=16, scale=1e-3, seed=0, mask=True, naive=False))
+    saved = tmp_path / "at.npz"
+    result = run(path, "--save-params", saved, "--format", "json")
+    assert result.exit_code == 0 and saved.exists()
+    with np.load(saved) as data:
+        assert set(data.files) == {"W"}
+        assert np.abs(data["W"]).max() > 1e-2  # moved: the start was 1e-3 * randn
+    again = check(path, params_file=str(saved), warmup="off")
+    first = json.loads(result.stdout)["characteristic_point"]["check"]
+    assert again.loss == first["loss"]
+    assert not list(tmp_path.glob(".gradcheck-*"))  # no temporary file left behind
+
+
+def test_save_params_of_a_single_array_model_round_trips(model_file, tmp_path):
+    path = model_file("""
+        import numpy as np
+        params = np.array([0.3, -0.7, 1.1])
+        def loss(w): return float(np.sum(np.sin(w)))
+        def grad(w): return np.cos(w)
+    """)
+    saved = tmp_path / "w.npz"
+    assert run(path, "--save-params", saved).exit_code == 0
+    report = check(path, params_file=str(saved))
+    assert report.verdict == "pass" and report.blocks[0].name == "params"
+
+
+def test_save_params_names_a_missing_directory(model_file, tmp_path):
+    path = model_file("""
+        import numpy as np
+        params = {"w": np.array([0.3, -0.7])}
+        def loss(p): return float(np.sum(p["w"] ** 2))
+        def grad(p): return {"w": 2 * p["w"]}
+    """)
+    result = run(path, "--save-params", tmp_path / "nope" / "w.npz")
+    assert result.exit_code == 2 and "does not exist" in result.stderr and "Traceback" not in result.output
+
+
+def test_a_model_that_fails_far_from_its_start_keeps_the_start_points_report(model_file):
+    path = model_file("""
+        import numpy as np
+        X = np.random.default_rng(0).standard_normal((12, 4))
+        params = {"w": 1e-3 * np.random.default_rng(1).standard_normal(4)}
+        def loss(p):
+            z = X @ p["w"]
+            if np.abs(p["w"]).max() > 0.05:
+                raise FloatingPointError("out of range")
+            return float(np.sum(np.maximum(0, 1 + z)))
+        def grad(p):
+            z = X @ p["w"]
+            return {"w": X.T @ (1 + z > 0).astype(float)}
+    """)
+    report = check(path)
+    assert report.verdict == "pass" and report.characteristic is None
+    assert report.moved is not None and not report.moved.checked and "out of range" in report.moved.why_not
+
+
+def test_the_json_report_says_what_happened(model_file):
+    path = model_file(SVM.format(n=16, scale=1e-3, seed=1, mask=False, naive=False))
+    data = json.loads(run(path, "--format", "json").stdout)
+    assert data["verdict"] == "fail"
+    assert data["start_point"]["degenerate"] is True and data["start_point"]["uniform"][0]["minority"] == 0
+    moved = data["characteristic_point"]
+    assert moved["optimizer"] == "adam" and moved["checked"] and moved["check"]["verdict"] == "fail"
+    assert data["blocks"][0]["grade"] == "pass"
