@@ -13,7 +13,8 @@ few examples (fewer examples, fewer kinks).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from types import SimpleNamespace
+from typing import Any, Callable
 
 import numpy as np
 
@@ -25,6 +26,9 @@ class Model:
     loss: Callable
     grad: Callable
     wrong: set = field(default_factory=set)  # blocks a bug makes wrong; empty: correct
+    # Constants the functions read when called, as a model file's module
+    # holds them: where gradcheck --reg auto looks for a regularization strength.
+    constants: Any = None
 
     @property
     def correct(self) -> bool:
@@ -77,6 +81,7 @@ def mlp(name, *, widths, act="relu", head="softmax", n=8, reg=0.05, scale=1.0, w
         params[f"W{i}"] = np.zeros((a, b)) if zero_init else weight_scale * rng.standard_normal((a, b)) / np.sqrt(a)
         params[f"b{i}"] = np.zeros(b) if zero_init else 0.1 * rng.standard_normal(b)
     depth = len(widths) - 1
+    constants = SimpleNamespace(reg=reg)
     f, df = ACTIVATIONS[act]
     wrong_df = WRONG_DERIVATIVES.get(bug, df)
 
@@ -119,7 +124,7 @@ def mlp(name, *, widths, act="relu", head="softmax", n=8, reg=0.05, scale=1.0, w
     def loss(p):
         *_, scores = forward(p)
         data, _ = head_loss(scores)
-        return scale * (data + reg * sum(np.sum(p[f"W{i}"] ** 2) for i in range(1, depth + 1)))
+        return scale * (data + constants.reg * sum(np.sum(p[f"W{i}"] ** 2) for i in range(1, depth + 1)))
 
     def grad(p):
         hs, zs, masks, scores = forward(p)
@@ -128,7 +133,7 @@ def mlp(name, *, widths, act="relu", head="softmax", n=8, reg=0.05, scale=1.0, w
         up = dscores
         for i in range(depth, 0, -1):
             d_w = up if not (bug == "no_1_over_n" and i == depth) else up * n
-            g[f"W{i}"] = hs[i - 1].T @ d_w + (1 if bug == "reg_factor" else 2) * reg * p[f"W{i}"]
+            g[f"W{i}"] = hs[i - 1].T @ d_w + (1 if bug == "reg_factor" else 2) * constants.reg * p[f"W{i}"]
             g[f"b{i}"] = up.sum(axis=0)
             if i > 1:
                 dh = up @ p[f"W{i}"].T
@@ -153,7 +158,7 @@ def mlp(name, *, widths, act="relu", head="softmax", n=8, reg=0.05, scale=1.0, w
             "sparse_element": {"W1"}, "svm_no_mask": {f"W{depth}", f"b{depth}"},
             "svm_margin0": {f"W{depth}", f"b{depth}"},
         }.get(bug, {f"W{i}" for i in range(1, depth)} | {f"b{i}" for i in range(1, depth)})
-    return Model(name, params, loss, grad, wrong)
+    return Model(name, params, loss, grad, wrong, constants)
 
 
 def embedding(name, *, bug=None, vocab=60, dim=12, classes=5, n=8, length=6, seed=3) -> Model:
@@ -309,12 +314,13 @@ def regression(name, *, penalty="l1", bug=None, n=10, d=40, seed=7) -> Model:
     rng = np.random.default_rng(seed)
     X, t = rng.standard_normal((n, d)), rng.standard_normal(n)
     params = {"w": rng.standard_normal(d), "b": np.array([0.3])}
-    lam, delta = 0.1, 1.0
+    constants = SimpleNamespace(lam=0.1 if penalty == "l1" else 0.0)
+    delta = 1.0
 
     def loss(p):
         r = X @ p["w"] + p["b"][0] - t
         if penalty == "l1":
-            return 0.5 * np.mean(r**2) + lam * np.sum(np.abs(p["w"]))
+            return 0.5 * np.mean(r**2) + constants.lam * np.sum(np.abs(p["w"]))
         small = np.abs(r) <= delta
         return np.mean(np.where(small, 0.5 * r**2, delta * (np.abs(r) - 0.5 * delta)))
 
@@ -322,13 +328,13 @@ def regression(name, *, penalty="l1", bug=None, n=10, d=40, seed=7) -> Model:
         r = X @ p["w"] + p["b"][0] - t
         if penalty == "l1":
             sign = -np.sign(p["w"]) if bug == "sign" else np.sign(p["w"])
-            return {"w": X.T @ r / n + lam * sign, "b": np.array([r.mean()])}
+            return {"w": X.T @ r / n + constants.lam * sign, "b": np.array([r.mean()])}
         small = np.abs(r) <= delta
         dr = np.where(small, r, r if bug == "linear_region" else delta * np.sign(r)) / n
         return {"w": X.T @ dr, "b": np.array([dr.sum()])}
 
     wrong = {"sign": {"w"}, "linear_region": {"w", "b"}}.get(bug, set())
-    return Model(name, params, loss, grad, wrong)
+    return Model(name, params, loss, grad, wrong, constants)
 
 
 def parked_svm() -> Model:
@@ -348,7 +354,7 @@ def parked_svm() -> Model:
 def variant(model: Model, name: str, *, loss=None, grad=None, wrong=None) -> Model:
     """``model`` under another name, with its loss or gradient replaced."""
     return Model(name, model.params, loss or model.loss, grad or model.grad,
-                 set(model.wrong if wrong is None else wrong))
+                 set(model.wrong if wrong is None else wrong), model.constants)
 
 
 def scaled_gradient(model: Model, factor: float) -> Model:

@@ -62,6 +62,15 @@ def _site_names(keys) -> str:
     return ", ".join(f"{os.path.basename(f)}:{line} ({op})" for f, line, op in keys)
 
 
+def _jittered_blocks(model: Model, start: StartPoint) -> tuple[str, ...]:
+    """What the jitter moves: every block where elements sit on a kink or a
+    gradient is zero (a bias at 0 beside a zero weight is as tied as the
+    weight); only the zero blocks where they are all the trouble."""
+    if start.tie or start.zero_gradients:
+        return tuple(model.params)
+    return tuple(n for n in model.params if n in start.zero_blocks)
+
+
 def leave(model: Model, start: StartPoint, trace: list | None, gradient: dict[str, np.ndarray], *, seed: int,
           steps: int | None = None, lr: float | None = None
           ) -> tuple[dict[str, np.ndarray] | None, Move | None, StartPoint, int]:
@@ -75,27 +84,37 @@ def leave(model: Model, start: StartPoint, trace: list | None, gradient: dict[st
     evaluations spent.
     """
     forced = steps is not None
-    needs_jitter = bool(start.tie or start.zero_weights or start.zero_gradients)
-    jittered: tuple[str, ...] = ()
-    params = dict(model.params)
-    if needs_jitter:
-        # Zero blocks with any of these: a bias at 0 beside a zero weight is
-        # as tied as the weight. Otherwise every block, slightly.
-        jittered = tuple(model.params) if start.tie or start.zero_gradients else \
-            tuple(n for n in model.params if n in start.zero_blocks)
-        params = jitter(params, jittered, seed)
+    spent = 0
+    if start.tie is not None:
+        # Is it a point on a kink, or a tie that any point has? One traced
+        # call at the jittered point tells.
+        probe = _with_params(model, jitter(dict(model.params), _jittered_blocks(model, start), seed))
+        evaluator = Evaluator(probe, seed=seed, track_kinks=True)
+        try:
+            with evaluator:
+                evaluator.at(probe.params, traced=True)
+        except GradcheckError:
+            pass  # no verdict on the ties: they stand
+        else:
+            structural = persisting(trace or [], evaluator.last_trace or [])
+            if structural:
+                start = inspect(trace, model.params, gradient, real_ties=set(tied_sites(trace or [])) - structural)
+        spent += evaluator.evaluations
+        if not start.degenerate and not forced:
+            return None, None, start, spent
 
-    state: dict = {"first": None, "keys": [s for s in start.uniform], "flips": {}}
-    start_sites = sites(trace or [])
+    needs_jitter = bool(start.tie or start.zero_weights or start.zero_gradients)
+    jittered = _jittered_blocks(model, start) if needs_jitter else ()
+    params = jitter(dict(model.params), jittered, seed) if needs_jitter else dict(model.params)
+    state: dict = {"first": None, "keys": list(start.uniform), "flips": {}}
 
     def until(taken: int, loss: float, now: list | None) -> str | None:
         if state["first"] is None:
             # The first point visited: the jittered one (or the start point).
-            state["first"] = (loss, now)
-            state["reference"] = sites(now or []) if needs_jitter else start_sites
+            state["first"] = loss
+            state["reference"] = sites(now or [])
             if needs_jitter:
-                here = inspect(now, {}, {}, real_ties=set())
-                state["keys"] = list(here.uniform)
+                state["keys"] = list(inspect(now, {}, {}, real_ties=set()).uniform)
             if not state["keys"] and not forced:
                 return "jitter"
             return None
@@ -106,8 +125,7 @@ def leave(model: Model, start: StartPoint, trace: list | None, gradient: dict[st
             return None
         if flips and all(f >= WARMUP_FLIP_SHARE for f in flips.values()):
             return "flipped"
-        first_loss = state["first"][0]
-        if first_loss - loss >= WARMUP_LOSS_FALL * abs(first_loss):
+        if state["first"] - loss >= WARMUP_LOSS_FALL * abs(state["first"]):
             return "loss fell"
         return None
 
@@ -122,21 +140,13 @@ def leave(model: Model, start: StartPoint, trace: list | None, gradient: dict[st
         # Far from the start point the model may fail where it never would
         # near it (a log of a negative number): that is not the check's
         # business, and the start point's report stands.
+        spent += evaluator.evaluations
         move = Move(tuple(start.reasons()), jittered, 0, "adam", lr or 0.0, float("nan"), float("nan"), (),
-                    "error", evaluator.evaluations, checked=False, why_not=f"moving off it failed: {exc}")
-        return None, move, start, evaluator.evaluations
+                    "error", spent, checked=False, why_not=f"moving off it failed: {exc}")
+        return None, move, start, spent
+    spent += evaluator.evaluations
 
-    if needs_jitter and start.tie is not None and state["first"] is not None:
-        structural = persisting(trace or [], state["first"][1] or [])
-        if structural:
-            real = set(tied_sites(trace or [])) - structural
-            start = inspect(trace, model.params, gradient, real_ties=real)
-            if not start.degenerate and not forced:
-                return None, None, start, evaluator.evaluations
-
-    evaluations = evaluator.evaluations
     final, loss_after = training.params, training.loss_after
-    why_not = None
     if not np.isfinite(loss_after):
         if forced:
             raise ModelError(f"{model.name}: the loss became {loss_after} during --warmup after {training.steps} "
@@ -144,16 +154,17 @@ def leave(model: Model, start: StartPoint, trace: list | None, gradient: dict[st
         final = training.finite_params
         loss_after = training.losses[-2] if len(training.losses) > 1 else float("nan")
     flips = tuple((_site_names([k]), v) for k, v in state["flips"].items())
-    reason = training.stopped or ("steps" if forced else "budget")
+    why_not = None
     if final is None:
-        why_not = "the loss was not finite at the first step of the warm-up"
+        why_not = "the loss was not finite where the warm-up started"
     elif not forced and not needs_jitter and not any(v > 0 for _, v in flips):
         why_not = (f"{training.steps} Adam steps changed no kink outcome (the loss went {training.loss_before:.6g} "
                    f"-> {loss_after:.6g}): those sites look structural, and the start point is as characteristic "
                    "as the model gets")
     move = Move(tuple(start.reasons()), jittered, training.steps, "adam", training.lr, training.loss_before,
-                loss_after, flips, reason, evaluations, checked=why_not is None, why_not=why_not)
-    return (final if why_not is None else None), move, start, evaluations
+                loss_after, flips, training.stopped or ("steps" if forced else "budget"), spent,
+                checked=why_not is None, why_not=why_not)
+    return (final if why_not is None else None), move, start, spent
 
 
 def _with_params(model: Model, params: dict[str, np.ndarray]) -> Model:

@@ -110,6 +110,17 @@ def check(
     or None for the method's default. The caller's arrays are never
     modified: the check works on float64 copies.
 
+    ``warmup``: ``"auto"`` moves off a degenerate start point (elements on
+    a kink, a kink operation all on one side, zero weights or gradients)
+    and checks there too; ``"off"`` checks the start point only; a number
+    forces that many Adam steps (``lr``: Adam's rate). ``reg``: ``"auto"``
+    finds the regularization strength, reports its share of the gradient
+    and checks the data loss alone where it dominates; a name always does;
+    ``"none"`` does not. The returned report is the start point's, holding
+    the others (``characteristic``, ``regularization.data_only``); its
+    verdict is the worst of all. ``save_params``: write the parameters
+    the last check ran at to that .npz.
+
     Raises :class:`~gradcheck_cli.errors.ModelError` when the model is
     unusable; a wrong gradient is not an exception but a ``fail`` verdict.
     ``progress(done, total)``, if given, is called after every probe.
@@ -203,6 +214,12 @@ class _Phases:
         self.start, base = self._at(self.loaded, self.overrides)
         self.final_base = base
         self.findings = startpoint.inspect(base.trace, self.loaded.params, base.gradient)
+        failed = tuple(b.name for b in self.start.blocks if b.grade == FAIL)
+        if set(self.findings.zero_gradients) & set(failed):
+            # A zero gradient the check fails is the bug (a gradient never
+            # computed), not a point where the gradient is zero.
+            self.findings = dataclasses.replace(
+                self.findings, zero_gradients=tuple(n for n in self.findings.zero_gradients if n not in failed))
         if steps != 0 and (self.findings.degenerate or steps):
             if self.start.verdict == FAIL and not steps:
                 self.notes.append("the start point is degenerate (" + "; ".join(self.findings.reasons())

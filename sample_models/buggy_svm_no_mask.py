@@ -2,12 +2,11 @@
 
 The gradient treats every margin s_j - s_y + 1 as active. At this model's
 tiny initialisation that is true: W is 1e-3 * randn, so every margin sits
-near 1 (the bias holds class priors; the closest margin is 0.04), and the
-buggy gradient is exactly right. Plain `gradcheck` passes it, as it
-should: the point is degenerate. Once training moves the weights a little,
-margins cross the hinge, and the gradient is wrong:
-`gradcheck --warmup 50` fails it, in W and b. Check at a characteristic
-point, the notes say.
+near 1 (the bias holds class priors), and the buggy gradient is exactly
+right: the start point's check passes, as it should. The point is
+degenerate, and gradcheck says so (every hinge on one side); it moves off
+it with a few Adam steps until margins cross the hinge, and the check there
+fails, in W and b. `gradcheck --warmup off` checks the start point only.
 """
 
 import numpy as np

@@ -40,6 +40,15 @@ def lines(result: Report | ModelFailure) -> list[str]:
     if isinstance(result, ModelFailure):
         return [annotation("error", f"gradcheck: {result.model} cannot be checked", result.message, result.source)]
     out = []
+    for check in result.checks():  # at the start point, the characteristic point, the data loss alone
+        out += _annotations(check)
+    out.append(f"{result.verdict.upper()}  {result.model}: {len(result.blocks)} blocks · "
+               f"{result.evaluations} evaluations · {result.seconds:.2f} s")
+    return out
+
+
+def _annotations(result: Report) -> list[str]:
+    out = []
     for block in result.blocks:
         if block.grade in (PASS, OK):
             continue
@@ -56,8 +65,6 @@ def lines(result: Report | ModelFailure) -> list[str]:
                               f"{result.model}, block {block.name}{detail}", result.source, result.source_line))
     for warning in result.warnings:
         out.append(annotation("warning", "gradcheck", warning, result.source, result.source_line))
-    out.append(f"{result.verdict.upper()}  {result.model}: {len(result.blocks)} blocks · "
-               f"{result.evaluations} evaluations · {result.seconds:.2f} s")
     return out
 
 

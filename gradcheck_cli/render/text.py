@@ -215,8 +215,9 @@ def regularization_lines(report: Report) -> list[Text]:
     if reg is None or reg.unchanged:
         return []
     shares = ", ".join(f"{name} {share:.0%}" for name, share in reg.share.items())
-    line = Text(f"  regularization {reg.name} = {reg.value:g}: share of the gradient at the {reg.at}: {shares} "
-                f"(all {reg.overall:.0%})", style="cyan")
+    where = f" at the {reg.at}" if report.characteristic is not None else ""
+    line = Text(f"  regularization {reg.name} = {reg.value:g}: {shares} of the gradient{where} (all {reg.overall:.0%})",
+                style="cyan")
     if reg.data_only is not None:
         why = "as asked (--reg)" if reg.explicit else f"it is over half in {', '.join(reg.dominated)}"
         line.append(f"; {why}: the data loss alone ({reg.name} = 0) is checked below")
