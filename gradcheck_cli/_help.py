@@ -70,9 +70,10 @@ Options:
                                   change or the loss falls) and check there too.
                                   'off' checks the start point only; a number
                                   forces that many Adam steps.  [default: auto]
-  --lr FLOAT                      Adam's learning rate for the warm-up.
-                                  [default: 1e-2, about that much per element
-                                  per step]  [x>0.0]
+  --lr FLOAT                      Adam's learning rate for the warm-up (about
+                                  that much per element per step).  [default:
+                                  one whose first step lowers the loss by about
+                                  5%]  [x>0.0]
   --reg auto|none|NAME            The regularization strength's constant
                                   (module-level, or the target object's
                                   attribute): its share of the gradient is

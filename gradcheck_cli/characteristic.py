@@ -36,7 +36,14 @@ from .errors import GradcheckError, ModelError
 from .evaluate import Evaluator
 from .model import Model, frozen_copies
 from .report import Move
-from .settings import JITTER_ALL_ZERO, JITTER_RELATIVE, WARMUP_FLIP_SHARE, WARMUP_LOSS_FALL, WARMUP_MAX_STEPS
+from .settings import (
+    JITTER_ALL_ZERO,
+    JITTER_RELATIVE,
+    WARMUP_FIRST_STEP_FALL,
+    WARMUP_FLIP_SHARE,
+    WARMUP_LOSS_FALL,
+    WARMUP_MAX_STEPS,
+)
 from .startpoint import StartPoint, changed, inspect, persisting, sites, tied_sites
 from .training import train
 
@@ -123,8 +130,8 @@ def leave(model: Model, start: StartPoint, trace: list | None, gradient: dict[st
         state["flips"] = flips
         if forced:
             return None
-        if flips and all(f >= WARMUP_FLIP_SHARE for f in flips.values()):
-            return "flipped"
+        if flips and all(min(f, 1 - f) >= WARMUP_FLIP_SHARE for f in flips.values()):
+            return "flipped"  # mixed: flipping them all would be as uniform as before
         if state["first"] - loss >= WARMUP_LOSS_FALL * abs(state["first"]):
             return "loss fell"
         return None
@@ -133,7 +140,7 @@ def leave(model: Model, start: StartPoint, trace: list | None, gradient: dict[st
     try:
         with evaluator:
             training = train(evaluator, steps if forced else WARMUP_MAX_STEPS, optimizer="adam", lr=lr,
-                             until=until, traced=True)
+                             until=until, traced=True, first_step_fall=WARMUP_FIRST_STEP_FALL)
     except GradcheckError as exc:
         if forced:
             raise

@@ -293,7 +293,8 @@ models, the worst.""",
                    "change or the loss falls) and check there too. 'off' checks the start point only; a number "
                    "forces that many Adam steps.")
 @click.option("--lr", type=_POSITIVE, metavar="FLOAT",
-              help="Adam's learning rate for the warm-up.  [default: 1e-2, about that much per element per step]")
+              help="Adam's learning rate for the warm-up (about that much per element per step).  [default: "
+                   "one whose first step lowers the loss by about 5%]")
 @click.option("--reg", "reg", metavar="auto|none|NAME", default="auto", show_default=True,
               help="The regularization strength's constant (module-level, or the target object's attribute): "
                    "its share of the gradient is reported per block, and where it is over half the data loss "

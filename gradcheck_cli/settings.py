@@ -132,10 +132,16 @@ UNIFORM_MIN_ELEMENTS = 8
 # drawn at the RMS of the model's nonzero parameters (1e-2 if all are zero).
 JITTER_RELATIVE = 1e-2
 JITTER_ALL_ZERO = 1e-2
-# Uniform kink sites are left by Adam (ADAM_DEFAULT_LR per element per
-# step, whatever the parameters' scale: a 1e-4-scale W moves as much as a
-# 1-scale one) until this share of every such site's elements has changed
-# side ...
+# Uniform kink sites are left by Adam. Its first step moves every element
+# by lr against its gradient's sign, whatever the parameters' scale (a
+# 1e-4-scale W moves as much as a 1-scale one), so the loss falls by about
+# lr * sum|g| at first: lr is chosen to make that this fraction of the
+# loss. A fixed rate is wrong one way or the other: 1e-2 per element moved
+# every margin of a 3073-input SVM across its hinge in one step (uniform
+# again, on the other side), and barely moves a 10-input one.
+WARMUP_FIRST_STEP_FALL = 0.05
+# It runs until every such site is mixed: at least this share of its
+# elements changed side, and at least this share did not ...
 WARMUP_FLIP_SHARE = 0.1
 # ... or the loss has fallen by this fraction (training has done most of
 # what it can, and what has not flipped by then is not going to: a clip

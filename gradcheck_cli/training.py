@@ -54,16 +54,27 @@ def default_lr(params: dict[str, np.ndarray], gradient: dict[str, np.ndarray], o
     return TARGET_UPDATE_RATIO * max(x, 1e-3) / g
 
 
+def first_step_rate(loss: float, gradient: dict[str, np.ndarray], fall: float) -> float:
+    """Adam's rate whose first step (lr against each element's gradient
+    sign) lowers the loss by about ``fall`` of it, to first order."""
+    total = sum(float(np.sum(np.abs(g))) for g in gradient.values())
+    if total == 0 or not np.isfinite(total) or loss == 0:
+        return ADAM_DEFAULT_LR
+    return fall * abs(loss) / total
+
+
 def train(evaluator: Evaluator, steps: int, *, optimizer: str = "sgd", lr: float | None = None,
           momentum: float = MOMENTUM, until: Callable[[int, float, list | None], str | None] | None = None,
-          traced: bool = False) -> Training:
+          traced: bool = False, first_step_fall: float | None = None) -> Training:
     """At most ``steps`` updates from the evaluator's parameters, with the model's grad.
 
     SGD uses ``momentum`` (0: plain SGD); Adam is the bias-corrected one
     (m / (1 - beta1^t), v / (1 - beta2^t)). ``until(steps_taken, loss,
     trace)`` is asked before every update; a reason it returns stops the
     training there. ``traced``: each loss call is winner-tracked and its
-    trace handed to ``until``.
+    trace handed to ``until``. ``first_step_fall`` (Adam, no ``lr``): the
+    rate is set from the first gradient so that the first step lowers the
+    loss by about that fraction.
     """
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
@@ -89,7 +100,8 @@ def train(evaluator: Evaluator, steps: int, *, optimizer: str = "sgd", lr: float
             if stopped:
                 break
         if lr is None:
-            lr = default_lr(params, gradient, optimizer)
+            lr = first_step_rate(loss, gradient, first_step_fall) if first_step_fall and optimizer == "adam" \
+                else default_lr(params, gradient, optimizer)
         for name, g in gradient.items():
             if optimizer == "sgd":
                 velocity[name] = momentum * velocity[name] - lr * g
