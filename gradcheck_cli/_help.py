@@ -63,7 +63,7 @@ Options:
                                   when GITHUB_ACTIONS=true, else text]
   --junit-xml PATH                Also write a JUnit XML report (one testcase
                                   per block) to PATH.
-  --warmup AUTO|OFF|N             Where the start point is degenerate (elements
+  --warmup N|AUTO|OFF             Where the start point is degenerate (elements
                                   on a kink, every hinge or ReLU on one side,
                                   zero weights or gradients), move off it (a
                                   seeded jitter, then Adam until kink outcomes

@@ -95,48 +95,32 @@ def _config_argument(args: list[str]) -> str | None:
 
 
 class _CountOr(click.ParamType):
-    """A whole number of at least 1, or a keyword (`--samples all`, `--jobs auto`)."""
+    """A whole number (at least ``minimum``), or a keyword: `--samples all`,
+    `--jobs auto`, `--warmup auto|off`."""
 
-    def __init__(self, keyword: str, meaning):
-        self.keyword, self.meaning = keyword, meaning
-        self.name = f"N|{keyword}"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, int) or value is None or value == self.meaning:
-            return value
-        if str(value).lower() == self.keyword:
-            return self.meaning
-        try:
-            number = int(value)
-        except ValueError:
-            self.fail(f"{value!r} is neither a whole number nor '{self.keyword}'", param, ctx)
-        if number < 1:
-            self.fail(f"{value!r} must be at least 1 (or '{self.keyword}')", param, ctx)
-        return number
-
-
-_SAMPLES = _CountOr("all", None)  # None: every coordinate
-_JOBS = _CountOr("auto", "auto")
-
-
-class _Warmup(click.ParamType):
-    """--warmup: auto, off, or a number of steps (0 is off)."""
-
-    name = "auto|off|N"
+    def __init__(self, keywords: dict, minimum: int = 1):
+        self.keywords, self.minimum = keywords, minimum
+        self.name = "|".join(["N", *keywords])
 
     def convert(self, value, param, ctx):
-        if isinstance(value, int) or value in ("auto", "off"):
+        if isinstance(value, int) or value is None or value in self.keywords.values():
             return value
         text = str(value).lower()
-        if text in ("auto", "off"):
-            return text
+        if text in self.keywords:
+            return self.keywords[text]
+        words = " or ".join(f"'{k}'" for k in self.keywords)
         try:
             number = int(text)
         except ValueError:
-            self.fail(f"{value!r} is not 'auto', 'off' or a number of steps", param, ctx)
-        if number < 0:
-            self.fail(f"{value!r} must be 0 or more steps", param, ctx)
+            self.fail(f"{value!r} is neither a whole number nor {words}", param, ctx)
+        if number < self.minimum:
+            self.fail(f"{value!r} must be at least {self.minimum} (or {words})", param, ctx)
         return number
+
+
+_SAMPLES = _CountOr({"all": None})  # None: every coordinate
+_JOBS = _CountOr({"auto": "auto"})
+_WARMUP = _CountOr({"auto": "auto", "off": "off"}, minimum=0)  # a number: that many steps, 0 off
 
 
 class _Step(click.ParamType):
@@ -287,7 +271,7 @@ models, the worst.""",
               help="Report format on stdout.  [default: github when GITHUB_ACTIONS=true, else text]")
 @click.option("--junit-xml", "junit_xml", metavar="PATH", type=click.Path(dir_okay=False),
               help="Also write a JUnit XML report (one testcase per block) to PATH.")
-@click.option("--warmup", type=_Warmup(), default="auto", show_default=True,
+@click.option("--warmup", type=_WARMUP, default="auto", show_default=True,
               help="Where the start point is degenerate (elements on a kink, every hinge or ReLU on one side, "
                    "zero weights or gradients), move off it (a seeded jitter, then Adam until kink outcomes "
                    "change or the loss falls) and check there too. 'off' checks the start point only; a number "

@@ -158,7 +158,7 @@ def check(
         except _Stopped as stop:
             phases.stopped(stop.timed_out, stop.partial, stop.planned)
         if save_params is not None:
-            write_params(save_params, phases.final_params, loaded.single_array)
+            write_params(save_params, phases.final_params)
     return phases.report()
 
 
@@ -282,6 +282,7 @@ class _Phases:
         elapsed = time.perf_counter() - self.started
         self.timed_out = timed_out
         self.halted = f"timed out after {elapsed:.1f} s" if timed_out else f"interrupted after {elapsed:.1f} s"
+        finished = "; the start point was checked, not all that was to follow it"
         if self.start is None:
             finished = f"; finished {len(partial.blocks)} of {planned} blocks" if partial is not None else \
                 " before the first loss evaluation finished"
@@ -290,8 +291,6 @@ class _Phases:
             self.characteristic = partial
         elif self.regularization is not None and partial is not None:
             self.regularization = dataclasses.replace(self.regularization, data_only=partial)
-        else:
-            finished = "; the start point was checked, not all that was to follow it"
         report = self.report()
         if timed_out:
             raise CheckTimeout(f"{self.loaded.name}: {self.halted}{finished}", report) from None
@@ -333,7 +332,7 @@ def _only_kinks_unverified(report: Report) -> bool:
         all(b.grade in (PASS, OK, ZERO, KINK) for b in report.blocks)
 
 
-def write_params(path: str, params: dict[str, np.ndarray], single_array: bool) -> None:
+def write_params(path: str, params: dict[str, np.ndarray]) -> None:
     """The parameters a check ran at, as an .npz that --params reads back
     (keys = block names). Written to a temporary file beside it and renamed:
     an interrupted write never leaves half a file under the name."""

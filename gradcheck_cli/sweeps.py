@@ -123,7 +123,10 @@ def sweep(
     if unknown:
         raise ModelError(f"{loaded.name} has no block(s) {', '.join(map(repr, unknown))} "
                          f"(it has {', '.join(map(repr, loaded.params))})")
-    screening = check(loaded, samples=samples, seed=seed, method=method, track_kinks=track_kinks, max_evals=0)
+    # The sweep is of the start point: its screening check does not move
+    # off it or split off the regularization (--set does that for a sweep).
+    screening = check(loaded, samples=samples, seed=seed, method=method, track_kinks=track_kinks, max_evals=0,
+                      warmup="off", reg="none")
     directions = {b.name: b.directions for b in plan(loaded.params, samples=samples, directions=2, seed=seed)}
     curves = []
     with Evaluator(loaded, seed=seed, track_kinks=track_kinks) as evaluator:

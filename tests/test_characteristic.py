@@ -385,3 +385,23 @@ def test_the_json_report_says_what_happened(model_file):
     moved = data["characteristic_point"]
     assert moved["optimizer"] == "adam" and moved["checked"] and moved["check"]["verdict"] == "fail"
     assert data["blocks"][0]["grade"] == "pass"
+
+
+def test_a_timeout_in_the_characteristic_check_keeps_the_start_points_report(model_file):
+    path = model_file("""
+        import time
+        import numpy as np
+        X = np.random.default_rng(0).standard_normal((12, 4))
+        params = {"w": 1e-3 * np.random.default_rng(1).standard_normal(4)}
+        def loss(p):
+            if np.abs(p["w"]).max() > 0.01:  # far from the start: slow
+                time.sleep(0.5)
+            return float(np.sum(np.maximum(0, 1 + X @ p["w"])))
+        def grad(p):
+            return {"w": X.T @ (1 + X @ p["w"] > 0).astype(float)}
+    """)
+    result = run(path, "--timeout", "3", "--format", "json")
+    assert result.exit_code == 2 and "the start point was checked" in result.stderr
+    data = json.loads(result.stdout)
+    assert data["blocks"][0]["grade"] == "pass" and data["stopped"].startswith("timed out")
+    assert "Traceback" not in result.output
