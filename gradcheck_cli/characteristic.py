@@ -21,8 +21,9 @@ must guess:
   parameters' scale, so a 1e-4-scale SVM leaves its all-active hinges in a
   few steps where SGD at a 1e-3 update ratio never does.
 
-Every loss call of the warm-up is winner-tracked: that is how flips are
-counted, and each is one evaluation like any other.
+Flips are counted from winner-tracked loss calls, every WARMUP_TRACE_EVERY
+steps (a tracked call of a naive loop costs ~3 untracked ones); each call
+is one evaluation like any other.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from .settings import (
     WARMUP_FLIP_SHARE,
     WARMUP_LOSS_FALL,
     WARMUP_MAX_STEPS,
+    WARMUP_TRACE_EVERY,
 )
 from .startpoint import StartPoint, changed, inspect, persisting, sites, tied_sites
 from .training import train
@@ -125,6 +127,9 @@ def leave(model: Model, start: StartPoint, trace: list | None, gradient: dict[st
             if not state["keys"] and not forced:
                 return "jitter"
             return None
+        if now is None:  # an untraced step: only the loss to go by
+            return None if forced or state["first"] - loss < WARMUP_LOSS_FALL * abs(state["first"]) \
+                else "loss fell"
         flips = changed(state["reference"], sites(now or []),
                         [(s.filename, s.lineno, s.op) for s in state["keys"]])
         state["flips"] = flips
@@ -140,7 +145,8 @@ def leave(model: Model, start: StartPoint, trace: list | None, gradient: dict[st
     try:
         with evaluator:
             training = train(evaluator, steps if forced else WARMUP_MAX_STEPS, optimizer="adam", lr=lr,
-                             until=until, traced=True, first_step_fall=WARMUP_FIRST_STEP_FALL)
+                             until=until, traced=lambda taken: taken % WARMUP_TRACE_EVERY == 0,
+                             first_step_fall=WARMUP_FIRST_STEP_FALL)
     except GradcheckError as exc:
         if forced:
             raise

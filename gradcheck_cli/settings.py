@@ -150,6 +150,10 @@ WARMUP_FLIP_SHARE = 0.1
 # its hinge. --warmup N forces N steps.
 WARMUP_LOSS_FALL = 0.9
 WARMUP_MAX_STEPS = 100
+# Flips are counted every this many steps, not every step: a tracked call
+# of a naive loop costs ~3 untracked ones, and at a rate that lowers the
+# loss ~5 % a step, outcomes change a few percent a step, not wholesale.
+WARMUP_TRACE_EVERY = 4
 
 # The initial-loss check: relative tolerance around ln C (softmax) or C - 1 (SVM).
 DEFAULT_LOSS_TOLERANCE = 0.1

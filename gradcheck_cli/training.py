@@ -65,14 +65,15 @@ def first_step_rate(loss: float, gradient: dict[str, np.ndarray], fall: float) -
 
 def train(evaluator: Evaluator, steps: int, *, optimizer: str = "sgd", lr: float | None = None,
           momentum: float = MOMENTUM, until: Callable[[int, float, list | None], str | None] | None = None,
-          traced: bool = False, first_step_fall: float | None = None) -> Training:
+          traced: bool | Callable[[int], bool] = False, first_step_fall: float | None = None) -> Training:
     """At most ``steps`` updates from the evaluator's parameters, with the model's grad.
 
     SGD uses ``momentum`` (0: plain SGD); Adam is the bias-corrected one
     (m / (1 - beta1^t), v / (1 - beta2^t)). ``until(steps_taken, loss,
     trace)`` is asked before every update; a reason it returns stops the
-    training there. ``traced``: each loss call is winner-tracked and its
-    trace handed to ``until``. ``first_step_fall`` (Adam, no ``lr``): the
+    training there. ``traced``: each loss call (or those at the steps
+    ``traced(steps_taken)`` says) is winner-tracked and its trace handed to
+    ``until`` (None where not traced). ``first_step_fall`` (Adam, no ``lr``): the
     rate is set from the first gradient so that the first step lowers the
     loss by about that fraction.
     """
@@ -88,7 +89,8 @@ def train(evaluator: Evaluator, steps: int, *, optimizer: str = "sgd", lr: float
     beta1, beta2 = ADAM_BETAS
     stopped, finite = None, None
     for t in range(1, steps + 2):
-        loss, gradient = evaluator.at(params, traced=traced)
+        tracing = traced(t - 1) if callable(traced) else traced
+        loss, gradient = evaluator.at(params, traced=tracing)
         losses.append(loss)
         if not np.isfinite(loss):
             break
@@ -96,7 +98,7 @@ def train(evaluator: Evaluator, steps: int, *, optimizer: str = "sgd", lr: float
         if t == steps + 1:
             break
         if until is not None:
-            stopped = until(t - 1, loss, evaluator.last_trace)
+            stopped = until(t - 1, loss, evaluator.last_trace if tracing else None)
             if stopped:
                 break
         if lr is None:
