@@ -188,9 +188,11 @@ def main() -> None:
             "\n\nWhat bounds the speed-up: this machine runs two processes calling the loss at "
             + " and ".join(f"{factor:.2f}x ({label})" for label, factor in scaling.items())
             + " the throughput of one (measured here, BLAS on one thread, no gradcheck involved: two cores "
-            "share one memory bus and a busy host); the check's sequential part -- the start point (one "
-            "tracked call), the noise table, and the workers' start-up (an interpreter, numpy, gradcheck and "
-            "the model, ~0.3 s) -- comes on top. --jobs 2 is bounded the same way.")
+            "share one memory bus and a busy host); the check's sequential part comes on top: at each point "
+            "checked, its start (one tracked call) and noise table, and the workers' start-up (an interpreter, "
+            "numpy, gradcheck and the model, ~0.3 s); and where the start point is degenerate (this SVM's "
+            "hinges are all active at its 0.01 init), the warm-up between the two points, one step at a time. "
+            "--jobs 2 is bounded the same way.")
     body += f"\n\nRun time {time.perf_counter() - started:.0f} s."
     print(body)
     record("parallel", "4. Parallel checks", body, "python benchmarks/parallel.py")
