@@ -45,12 +45,15 @@ def _numeric(value: Any) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
-def _candidates(holder: Any) -> list[str]:
+def _attributes(holder: Any) -> dict:
     try:
-        names = vars(holder)
-    except TypeError:
-        return []
-    return sorted(name for name, value in names.items()
+        return vars(holder)
+    except TypeError:  # __slots__ and the like
+        return {}
+
+
+def _candidates(holder: Any) -> list[str]:
+    return sorted(name for name, value in _attributes(holder).items()
                   if _numeric(value) and _STRENGTH.fullmatch(name.lower().rstrip("_")))
 
 
@@ -72,16 +75,21 @@ def find(model: Model, reg: str | None) -> tuple[Strength | None, str | None]:
                 return Strength(names[0], float(getattr(holder, names[0])), holder, on_object), None
         return None, None
     for holder, on_object in holders:
-        if reg in vars(holder):
+        if reg in _attributes(holder):
             value = getattr(holder, reg)
             if not _numeric(value):
                 raise ModelError(f"--reg {reg}: {model.name} has {reg} = {value!r}, not a number")
             return Strength(reg, float(value), holder, on_object), None
-    where = "its target object nor its module" if model.target is not None else "its module"
     if not holders:
         raise ModelError(f"--reg {reg}: {model.name} has no module or object to find {reg!r} in "
                          "(give a model file or module)")
-    raise ModelError(f"--reg {reg}: neither {where} of {model.name} has a constant {reg!r}")
+    numbers = sorted({name for holder, _ in holders for name, value in _attributes(holder).items()
+                      if _numeric(value) and not name.startswith("_")})
+    known = f" (its numeric constants: {', '.join(numbers) or 'none'})"
+    if model.target is not None:
+        raise ModelError(f"--reg {reg}: neither {model.name}'s target object nor its module has a constant "
+                         f"{reg!r}{known}")
+    raise ModelError(f"--reg {reg}: {model.name} has no module-level constant {reg!r}{known}")
 
 
 class _AtZero:

@@ -86,7 +86,7 @@ def test_reg_auto_costs_one_grad_call_where_it_does_not_dominate():
 
 def test_reg_names_an_unknown_constant():
     result = run(SAMPLES / "cube.py", "--reg", "REG")
-    assert result.exit_code == 2 and "has a constant 'REG'" in result.stderr
+    assert result.exit_code == 2 and "has no module-level constant 'REG'" in result.stderr
 
 
 # -- --warmup ------------------------------------------------------------------------
