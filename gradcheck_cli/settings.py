@@ -140,6 +140,11 @@ JITTER_ALL_ZERO = 1e-2
 # every margin of a 3073-input SVM across its hinge in one step (uniform
 # again, on the other side), and barely moves a 10-input one.
 WARMUP_FIRST_STEP_FALL = 0.05
+# ... but a loss carrying a large constant (a running total, a prior's
+# normaliser) is no measure of how much of it training can remove: the
+# rate is capped at ADAM_DEFAULT_LR per element, or this share of the
+# parameters' RMS where they are larger than 1.
+WARMUP_MAX_RELATIVE_STEP = 1e-2
 # It runs until every such site is mixed: at least this share of its
 # elements changed side, and at least this share did not ...
 WARMUP_FLIP_SHARE = 0.1

@@ -14,7 +14,14 @@ from typing import Callable
 import numpy as np
 
 from .evaluate import Evaluator
-from .settings import ADAM_BETAS, ADAM_DEFAULT_LR, ADAM_EPS, MOMENTUM, TARGET_UPDATE_RATIO
+from .settings import (
+    ADAM_BETAS,
+    ADAM_DEFAULT_LR,
+    ADAM_EPS,
+    MOMENTUM,
+    TARGET_UPDATE_RATIO,
+    WARMUP_MAX_RELATIVE_STEP,
+)
 
 OPTIMIZERS = ("sgd", "adam")
 
@@ -54,13 +61,19 @@ def default_lr(params: dict[str, np.ndarray], gradient: dict[str, np.ndarray], o
     return TARGET_UPDATE_RATIO * max(x, 1e-3) / g
 
 
-def first_step_rate(loss: float, gradient: dict[str, np.ndarray], fall: float) -> float:
+def first_step_rate(params: dict[str, np.ndarray], loss: float, gradient: dict[str, np.ndarray],
+                    fall: float) -> float:
     """Adam's rate whose first step (lr against each element's gradient
-    sign) lowers the loss by about ``fall`` of it, to first order."""
+    sign) lowers the loss by about ``fall`` of it, to first order; capped
+    (WARMUP_MAX_RELATIVE_STEP) where a constant in the loss would make
+    that step huge."""
+    size = sum(v.size for v in params.values())
+    rms = float(np.sqrt(sum(float(np.sum(v * v)) for v in params.values()) / max(size, 1)))
+    cap = max(ADAM_DEFAULT_LR, WARMUP_MAX_RELATIVE_STEP * rms)
     total = sum(float(np.sum(np.abs(g))) for g in gradient.values())
     if total == 0 or not np.isfinite(total) or loss == 0:
-        return ADAM_DEFAULT_LR
-    return fall * abs(loss) / total
+        return cap
+    return min(fall * abs(loss) / total, cap)
 
 
 def train(evaluator: Evaluator, steps: int, *, optimizer: str = "sgd", lr: float | None = None,
@@ -102,7 +115,7 @@ def train(evaluator: Evaluator, steps: int, *, optimizer: str = "sgd", lr: float
             if stopped:
                 break
         if lr is None:
-            lr = first_step_rate(loss, gradient, first_step_fall) if first_step_fall and optimizer == "adam" \
+            lr = first_step_rate(params, loss, gradient, first_step_fall) if first_step_fall and optimizer == "adam" \
                 else default_lr(params, gradient, optimizer)
         for name, g in gradient.items():
             if optimizer == "sgd":

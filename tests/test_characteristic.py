@@ -76,6 +76,16 @@ def test_an_svm_gradient_that_ignores_the_mask_fails_at_tiny_inits_without_optio
     assert report.moved.steps > 0 and any(share > 0 for _, share in report.moved.flipped)
 
 
+def test_a_large_constant_in_the_loss_does_not_throw_the_warm_up_off(model_file):
+    """The first step's rate is set from the loss; a running total of 1e6
+    in it must not make that step a million times too big."""
+    source = SVM.format(n=16, scale=1e-3, seed=0, mask=False, naive=False).replace(
+        "return margins.sum() / N", "return 1e6 + margins.sum() / N")
+    report = check(model_file(source))
+    assert report.verdict == "fail" and report.characteristic is not None
+    assert report.moved.lr <= 1e-2 and report.moved.stopped == "flipped"
+
+
 @pytest.mark.parametrize("scale", [1e-4, 1e-2])
 def test_the_correct_svm_at_the_same_inits_passes_at_both_points(model_file, scale):
     path = model_file(SVM.format(n=16, scale=scale, seed=0, mask=True, naive=False))
