@@ -409,19 +409,27 @@ def _saved_as(path: str | None, target: str, models: int) -> str | None:
 
 
 def _expand(targets) -> list[str]:
-    """Directories become the model files in them (sorted; not _private.py)."""
-    expanded = []
+    """Directories become the model files in them (sorted; not _private.py);
+    a checks file that declares layers (``name = layer(...)``) becomes one
+    target per layer, ``file.py:name``."""
+    from .layers import declared
+
+    files = []
     for target in targets:
         if os.path.isdir(target):
-            files = sorted(
+            found = sorted(
                 os.path.join(target, name) for name in os.listdir(target)
                 if name.endswith(".py") and not name.startswith("_")
             )
-            if not files:
+            if not found:
                 raise click.UsageError(f"{target} is a directory with no model files (*.py) in it")
-            expanded += files
+            files += found
         else:
-            expanded.append(target)
+            files.append(target)
+    expanded = []
+    for target in files:
+        layers = declared(target) if target.endswith(".py") and os.path.isfile(target) else []
+        expanded += [f"{target}:{name}" for name in layers] or [target]
     return expanded
 
 

@@ -58,11 +58,14 @@ def resolve(
         raise ModelError("--set (overrides) needs a model file or module: it sets the module's constants")
     if isinstance(model, Model):
         return model
+    if type(model).__name__ == "Layer" and type(model).__module__ == f"{__package__}.layers":
+        # A layer() made in Python (gradcheck_cli.layers is imported only by those who make one).
+        return from_functions(name=model.name, loss=model.loss, grad=model.grad, params=model.init_params(seed))
     if isinstance(model, str):
         return load_model(model, params_file=params_file, seed=seed, overrides=overrides)
     if model is None:
         return from_functions(loss=loss, grad=grad, loss_and_grad=loss_and_grad, params=params)
-    raise TypeError(f"model must be a target string or a Model, not {type(model).__name__}")
+    raise TypeError(f"model must be a target string, a Model or a layer(), not {type(model).__name__}")
 
 
 @dataclass

@@ -31,9 +31,15 @@ def test_one_report_per_model_then_a_summary():
 
 
 def test_a_directory_means_its_model_files():
+    """A model file is one model; a checks file, one per layer it declares."""
+    from gradcheck_cli.layers import declared
+
     result = run(SAMPLES, "--format", "json")
     data = json.loads(result.stdout)
-    assert len(data["models"]) == len(list(SAMPLES.glob("*.py")))
+    files = list(SAMPLES.glob("*.py"))
+    layers = {p.name: declared(str(p)) for p in files}
+    assert layers["layers_check.py"] and not layers["svm.py"]
+    assert len(data["models"]) == sum(len(names) or 1 for names in layers.values())
 
 
 def test_the_exit_code_is_the_worst():

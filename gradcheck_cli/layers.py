@@ -1,0 +1,185 @@
+"""Layers: a forward/backward pair checked like a model.
+
+The course's daily check is a layer's: ``affine_forward(x, w, b) -> (out,
+cache)`` against ``affine_backward(dout, cache) -> (dx, dw, db)``. A layer
+becomes a model: its float array inputs are the parameter blocks (the input
+``x`` included: its gradient is half the backward pass), a seeded random
+upstream gradient ``dout`` is drawn for each output, and
+
+    loss(inputs) = sum_k <out_k, dout_k>,   grad(inputs) = backward(*douts, cache)
+
+since the gradient of that scalar is exactly what backward computes. The
+check is then the model check: kink tracking, error budgets, grading,
+drill-down and the report are the same.
+
+Conventions:
+- CS231n: ``forward(**inputs)`` returns ``(out, cache)`` or several outputs
+  and the cache last (an LSTM step's ``next_h, next_c, cache``);
+  ``backward(*douts, cache)`` returns the gradients of the array inputs, in
+  their order (one array where there is one input);
+- a loss layer: ``forward(**inputs)`` returns ``(loss, dx)`` and there is no
+  backward (``softmax_loss(x, y)``).
+Inputs that are not float arrays (labels, ``conv_param``, ``mode``) are
+passed through, a fresh copy each call (a batchnorm's running averages are
+updated in place: never in the caller's dict). A tuple of ints is a shape,
+filled with seeded standard-normal values.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from typing import Any, Callable
+
+import numpy as np
+
+from .errors import ModelError
+from .settings import DEFAULT_SEED
+
+
+def _is_shape(value: Any) -> bool:
+    return isinstance(value, tuple) and all(isinstance(n, (int, np.integer)) and n > 0 for n in value)
+
+
+def _is_float_array(value: Any) -> bool:
+    return isinstance(value, np.ndarray) and value.dtype.kind == "f"
+
+
+class Layer:
+    """A forward/backward pair with its inputs, as a model: ``init_params``,
+    ``loss`` and ``grad`` (what a target object provides)."""
+
+    def __init__(self, forward: Callable, backward: Callable | None = None, **inputs: Any):
+        if not callable(forward):
+            raise ModelError(f"layer: forward must be a function, not a {type(forward).__name__}")
+        if backward is not None and not callable(backward):
+            raise ModelError(f"layer: backward must be a function, not a {type(backward).__name__}")
+        if not inputs:
+            raise ModelError(f"layer {_name(forward)}: give its inputs, e.g. x=np.ones((4, 5)) or x=(4, 5)")
+        self.forward, self.backward, self.inputs = forward, backward, inputs
+        self.name = _name(forward)
+        self._bind_check()
+        self.arrays = [k for k, v in inputs.items() if _is_shape(v) or _is_float_array(v)]
+        if not self.arrays:
+            raise ModelError(f"layer {self.name}: none of its inputs ({', '.join(inputs)}) is a float array or a "
+                             "shape: there is nothing to differentiate")
+        self.douts: list[np.ndarray] | None = None
+
+    def _bind_check(self) -> None:
+        try:
+            inspect.signature(self.forward).bind(**self.inputs)
+        except TypeError as exc:
+            raise ModelError(f"layer {self.name}: its inputs do not fit {self.name}'s arguments: {exc}") from None
+        except ValueError:  # builtins without a signature: called as given
+            pass
+
+    # -- the model contract ------------------------------------------------------
+
+    def init_params(self, seed: int = DEFAULT_SEED) -> dict[str, np.ndarray]:
+        """The float inputs (shapes drawn from ``seed``), and the upstream
+        gradients drawn for the outputs of one forward call there."""
+        rng = np.random.default_rng([seed, 0x1A7E5])
+        params = {}
+        for name in self.arrays:
+            value = self.inputs[name]
+            params[name] = rng.standard_normal(value) if _is_shape(value) else np.array(value, dtype=np.float64)
+        if self.backward is not None:
+            outputs, _ = self._split(self._forward(params))
+            self.douts = [rng.standard_normal(np.shape(out)) for out in outputs]
+        return params
+
+    def loss(self, params: dict[str, np.ndarray]):
+        result = self._forward(params)
+        if self.backward is None:
+            return self._loss_pair(result)[0]
+        outputs, _ = self._split(result)
+        return sum(np.sum(out * dout) for out, dout in zip(outputs, self.douts))
+
+    def grad(self, params: dict[str, np.ndarray]) -> dict[str, Any]:
+        result = self._forward(params)
+        if self.backward is None:
+            gradients = self._loss_pair(result)[1]
+            where = f"{self.name}'s second result"
+        else:
+            _, cache = self._split(result)
+            gradients = self.backward(*self.douts, cache)
+            where = f"{_name(self.backward)}"
+        if len(self.arrays) == 1 and not isinstance(gradients, (tuple, list)):
+            gradients = (gradients,)
+        if not isinstance(gradients, (tuple, list)):
+            raise ModelError(f"{where} returned a {type(gradients).__name__}; it must return the gradients of "
+                             f"{', '.join(self.arrays)} (in that order), one per array input")
+        if len(gradients) != len(self.arrays):
+            raise ModelError(f"{where} returned {len(gradients)} gradient{'s' if len(gradients) != 1 else ''}, but "
+                             f"{self.name} has {len(self.arrays)} array input{'s' if len(self.arrays) != 1 else ''} "
+                             f"({', '.join(self.arrays)}): one per input, in that order")
+        missing = [name for name, g in zip(self.arrays, gradients) if g is None]
+        if missing:
+            raise ModelError(f"{where} returned None for the gradient of {', '.join(missing)}")
+        return dict(zip(self.arrays, gradients))
+
+    # -- helpers -----------------------------------------------------------------
+
+    def _forward(self, params: dict[str, np.ndarray]):
+        passed = {k: copy.deepcopy(v) for k, v in self.inputs.items() if k not in params}
+        return self.forward(**params, **passed)
+
+    def _split(self, result) -> tuple[list, Any]:
+        if not (isinstance(result, tuple) and len(result) >= 2):
+            raise ModelError(f"{self.name} returned a {type(result).__name__}; with a backward it must return "
+                             "(out, cache), or several outputs and the cache last")
+        return list(result[:-1]), result[-1]
+
+    def _loss_pair(self, result) -> tuple[Any, Any]:
+        if not (isinstance(result, tuple) and len(result) == 2):
+            raise ModelError(f"{self.name} has no backward, so it must return (loss, gradient), not a "
+                             f"{type(result).__name__}")
+        return result
+
+
+def _name(fn: Any) -> str:
+    return getattr(fn, "__name__", type(fn).__name__)
+
+
+def layer(forward: Callable, backward: Callable | None = None, **inputs: Any) -> Layer:
+    """A layer to check: assign it in a checks file (``affine = layer(
+    affine_forward, affine_backward, x=(4, 5), w=(5, 3), b=(3,))``) and run
+    ``gradcheck FILE``; or pass it to :func:`check`."""
+    return Layer(forward, backward, **inputs)
+
+
+def check_layer(forward: Callable, backward: Callable | None = None, *, inputs: dict[str, Any] | None = None,
+                **options: Any):
+    """Check a layer's backward against its forward (see the module docstring).
+
+    ``inputs`` maps forward's argument names to arrays, shapes or
+    pass-through values; ``options`` are :func:`~gradcheck_cli.check`'s.
+    Returns the Report, one block per float input.
+    """
+    from .pipeline import check
+
+    return check(Layer(forward, backward, **(inputs or {})), **options)
+
+
+def declared(path: str) -> list[str]:
+    """The module-level names a checks file assigns from ``layer(...)``
+    calls, read from its source (nothing is imported); none for a file that
+    defines a model's own loss, grad or loss_and_grad."""
+    import ast
+
+    try:
+        with open(path, encoding="utf-8") as stream:
+            tree = ast.parse(stream.read(), filename=path)
+    except (OSError, SyntaxError, ValueError):
+        return []
+    if any(isinstance(node, ast.FunctionDef) and node.name in ("loss", "grad", "loss_and_grad")
+           for node in tree.body):
+        return []
+    names = []
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            func = node.value.func
+            called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+            if called == "layer":
+                names += [t.id for t in node.targets if isinstance(t, ast.Name)]
+    return names
