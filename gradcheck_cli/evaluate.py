@@ -103,6 +103,7 @@ class Evaluator:
         self._views: dict[bool, dict[str, np.ndarray]] = {}  # tracked? -> read-only views handed to the model
         self._record_ties = False  # the start point's trace says whether kink operations were tied
         self.last_trace: list | None = None  # the trace of the last traced `at`
+        self.ignored_keys: set[str] = set()  # gradient keys beside the blocks' dW1-style keys (dZ1, dA1)
         self.read_only = True
         self._refused_at: str | None = None  # where user code first wrote into a read-only block
         self._stack: contextlib.ExitStack | None = None
@@ -535,13 +536,31 @@ class Evaluator:
                 f"{label} returned {_kind(result)}; it must return a dict with the same keys as params "
                 f"({', '.join(map(repr, self._pristine))})"
             )
-        missing = [k for k in self._pristine if k not in result]
-        extra = [k for k in result if k not in self._pristine]
-        if missing:
-            raise ModelError(f"{label} returned no gradient for block(s) {', '.join(map(repr, missing))}")
-        if extra:
-            raise ModelError(f"{label} returned block(s) {', '.join(map(repr, extra))} that params does not have")
-        return {name: self._gradient_block(name, result[name], label, keep) for name in self._pristine}
+        keys = self._gradient_keys(result, label)
+        return {name: self._gradient_block(name, result[key], label, keep) for name, key in keys.items()}
+
+    def _gradient_keys(self, result: Mapping, label: str) -> dict[str, Any]:
+        """Which key of the gradient holds each block's: the block's name, or
+        ``"d" + name`` (dW1 for W1, as backprop code names them; other keys
+        there, dZ1 and dA1, are the activations' and are left out, noted)."""
+        names = list(self._pristine)
+        missing = [k for k in names if k not in result]
+        if not missing:
+            extra = [k for k in result if k not in self._pristine]
+            if extra:
+                raise ModelError(f"{label} returned block(s) {', '.join(map(repr, extra))} that params does not "
+                                 f"have (params: {', '.join(map(repr, names))})")
+            return {name: name for name in names}
+        prefixed = {name: f"d{name}" for name in names}
+        if all(isinstance(key, str) and key in result for key in prefixed.values()):
+            others = sorted(str(k) for k in result if k not in prefixed.values())
+            if others:
+                self.ignored_keys.update(others)
+            return prefixed
+        given = ", ".join(map(repr, result))
+        raise ModelError(f"{label} returned no gradient for block(s) {', '.join(map(repr, missing))}: its keys are "
+                         f"{given or 'none'}, the params' {', '.join(map(repr, names))}; a block's gradient is "
+                         "under its own name, or 'd' + its name (dW1 for W1)")
 
     def _gradient_block(self, name: str, value: Any, label: str, keep: bool = True) -> np.ndarray:
         expected = self._pristine[name].shape

@@ -580,6 +580,9 @@ def _report(loaded: Model, settings: Settings, base: BasePoint, results: list[_B
                         + (f"; not checked: {', '.join(unreached)}" if unreached else ""))
     if getattr(executor, "note", None):
         notes.append(executor.note)
+    if evaluator.ignored_keys:
+        notes.append(f"the gradient's keys are 'd' + each block's name; its other keys "
+                     f"({', '.join(sorted(evaluator.ignored_keys))}) name no block and were not compared")
     for text, count in evaluator.model_warnings.items():
         notes.append(f"the model raised {text} ({count} of {evaluator.evaluations} calls)")
     blocks_ = tuple(blocks)

@@ -1,0 +1,52 @@
+"""Code as people write it: gradient keys, model objects (issue 14)."""
+
+import numpy as np
+import pytest
+
+from gradcheck_cli import ModelError, check
+
+X = np.random.default_rng(0).standard_normal((6, 4))
+
+
+def _net(p):
+    z1 = X @ p["W1"] + p["b1"]
+    a1 = np.tanh(z1)
+    return z1, a1, float(np.sum(a1 ** 2))
+
+
+def _backprop(p):
+    """As the deep-learning course writes it: dW1 for W1, and the
+    activations' gradients in the same dict."""
+    z1, a1, _ = _net(p)
+    dA1 = 2 * a1
+    dZ1 = dA1 * (1 - a1 ** 2)
+    return {"dZ1": dZ1, "dA1": dA1, "dW1": X.T @ dZ1, "db1": dZ1.sum(axis=0)}
+
+
+PARAMS = {"W1": np.random.default_rng(1).standard_normal((4, 3)), "b1": np.zeros(3)}
+
+
+def test_gradient_keys_d_plus_the_block_name_are_recognised():
+    report = check(loss=lambda p: _net(p)[2], grad=_backprop, params=PARAMS)
+    assert report.verdict == "pass" and [b.name for b in report.blocks] == ["W1", "b1"]
+    assert any("dA1, dZ1" in note and "not compared" in note for note in report.notes)
+
+
+def test_a_key_mismatch_names_both_key_sets():
+    def grad(p):
+        g = _backprop(p)
+        return {"grad_W1": g["dW1"], "grad_b1": g["db1"]}
+
+    with pytest.raises(ModelError) as caught:
+        check(loss=lambda p: _net(p)[2], grad=grad, params=PARAMS)
+    message = str(caught.value)
+    assert "'grad_W1', 'grad_b1'" in message and "'W1', 'b1'" in message and "dW1 for W1" in message
+
+
+def test_a_wrong_dw_under_its_d_key_still_fails():
+    def grad(p):
+        g = _backprop(p)
+        return {**g, "dW1": 1.5 * g["dW1"]}
+
+    report = check(loss=lambda p: _net(p)[2], grad=grad, params=PARAMS)
+    assert {b.name: b.grade for b in report.blocks}["W1"] == "fail"
