@@ -258,6 +258,57 @@ def _call_init_params(init_params: Callable, seed: int, where: str):
         raise UserCodeError(f"{where}.init_params raised {type(exc).__name__}: {exc}", exc) from None
 
 
+def _the_model_object(module: Any) -> str | None:
+    """The one module-level object with a ``params`` dict and a ``loss``
+    method, in a module that defines no loss, grad or loss_and_grad of its
+    own; None otherwise (then the module itself is the model)."""
+    if any(callable(getattr(module, name, None)) for name in ("loss", "grad", "loss_and_grad")):
+        return None
+    found = [name for name, value in vars(module).items()
+             if not name.startswith("_") and not isinstance(value, (type, ModuleType))
+             and isinstance(getattr(value, "params", None), Mapping) and callable(getattr(value, "loss", None))]
+    return found[0] if len(found) == 1 else None
+
+
+class _ObjectLoss:
+    """A model object's ``loss(X, y) -> (loss, grads)`` over its own
+    ``params`` (CS231n's classifiers) as ``loss_and_grad(params)``: the
+    object's params are the ones handed over for the call, then its own
+    again; its data are the module's variables named like loss's arguments."""
+
+    def __init__(self, obj: Any, loss: Callable, data: dict[str, Any]):
+        self.obj, self.loss, self.data = obj, loss, data
+        self.__name__ = getattr(loss, "__name__", "loss")
+
+    def __call__(self, params: Any):
+        own = self.obj.params
+        self.obj.params = params
+        try:
+            return self.loss(**self.data)
+        finally:
+            self.obj.params = own
+
+
+def _model_object(obj: Any, loss: Callable, module: Any, where: str) -> "_ObjectLoss | None":
+    """loss_and_grad for a model object (see _ObjectLoss), or None when the
+    target is not one: no ``params`` dict, or a loss that takes params."""
+    if not isinstance(getattr(obj, "params", None), Mapping):
+        return None
+    try:
+        arguments = list(inspect.signature(loss).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    named = [a for a in arguments if a.kind in (a.POSITIONAL_OR_KEYWORD, a.KEYWORD_ONLY)]
+    if not named or named[0].name in ("params", "p", "theta"):
+        return None
+    data = {a.name: getattr(module, a.name) for a in named if hasattr(module, a.name)}
+    needed = [a.name for a in named if a.default is a.empty and a.name not in data]
+    if needed:
+        raise ModelError(f"{where}.loss takes {', '.join(a.name for a in named)} and uses its own params; give "
+                         f"{', '.join(needed)} as module-level variables of the model file, next to the object")
+    return _ObjectLoss(obj, loss, data)
+
+
 def frozen_copies(params: dict[str, Any]) -> dict[str, np.ndarray]:
     """Read-only float64 copies in C order: the parameters a check works from.
 
@@ -482,6 +533,8 @@ def _load(target: str, module_part: str, attr: str | None, is_file: bool, import
         where = module_part
     source = getattr(module, "__file__", None)
     obj = module
+    if attr is None:
+        attr = _the_model_object(module)  # a file that only builds one (net = TwoLayerNet(...))
     if attr is not None:
         if not hasattr(module, attr):
             public = sorted(n for n in vars(module) if not n.startswith("_"))
@@ -495,6 +548,10 @@ def _load(target: str, module_part: str, attr: str | None, is_file: bool, import
     loss = _find_callable(obj, "loss", where)
     grad = _find_callable(obj, "grad", where)
     loss_and_grad = _find_callable(obj, "loss_and_grad", where)
+    if attr is not None and loss is not None and grad is None and loss_and_grad is None:
+        adapted = _model_object(obj, loss, module, where)
+        if adapted is not None:
+            loss, loss_and_grad = None, adapted
     _require_functions(where, loss, grad, loss_and_grad)
 
     init_params = _find_callable(obj, "init_params", where)

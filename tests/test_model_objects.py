@@ -50,3 +50,50 @@ def test_a_wrong_dw_under_its_d_key_still_fails():
 
     report = check(loss=lambda p: _net(p)[2], grad=grad, params=PARAMS)
     assert {b.name: b.grade for b in report.blocks}["W1"] == "fail"
+
+
+# -- model objects: params and loss(X, y) -> (loss, grads) ---------------------------------
+
+from click.testing import CliRunner  # noqa: E402
+
+from gradcheck_cli.cli import main  # noqa: E402
+
+from .conftest import SAMPLES  # noqa: E402
+
+CLASSIFIER = """
+import sys
+sys.path.insert(0, {samples!r})
+import numpy as np
+from layer_lib.classifiers import TwoLayerNet
+
+class Buggy(TwoLayerNet):
+    def loss(self, X, y=None):
+        loss, grads = super().loss(X, y)
+        return loss, {{**grads, "W2": grads["W2"] - self.reg * self.params["W2"]}}  # the L2 term forgotten
+
+X = np.random.default_rng(4).standard_normal((6, 5))
+y = np.array([0, 1, 2, 2, 1, 0])
+net = {cls}(input_dim=5, hidden_dim=8, num_classes=3, reg={reg})
+"""
+
+
+def test_a_classifier_object_is_checked_as_it_is():
+    report = check(str(SAMPLES / "classifier.py"))
+    assert report.verdict == "pass" and [b.name for b in report.blocks] == ["W1", "b1", "W2", "b2"]
+    assert report.regularization.name == "reg"  # the object's attribute
+    assert check(str(SAMPLES / "classifier.py") + ":net").verdict == "pass"
+
+
+def test_a_bug_in_a_classifier_objects_grads_fails_its_block(model_file):
+    path = model_file(CLASSIFIER.format(samples=str(SAMPLES), cls="Buggy", reg=0.5))
+    report = check(path)
+    assert {b.name for b in report.blocks if b.grade == "fail"} == {"W2"}
+    result = CliRunner().invoke(main, [path, "--reg", "reg", "--format", "json"])
+    assert result.exit_code == 1
+
+
+def test_a_classifier_without_its_data_is_told_what_to_give(model_file):
+    path = model_file(CLASSIFIER.format(samples=str(SAMPLES), cls="TwoLayerNet", reg=0.1)
+                      .replace("X = np.random", "Z = np.random"))
+    with pytest.raises(ModelError, match="loss takes X, y and uses its own params; give X as module-level"):
+        check(path)

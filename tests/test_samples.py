@@ -30,7 +30,8 @@ def run_json(name, *args):
 def test_every_sample_is_covered_here():
     on_disk = {p.stem for p in SAMPLES.glob("*.py")}
     assert on_disk == set(CORRECT) | set(BUGGY) | {"buggy_softmax_overflow", "buggy_svm_no_mask", "two_layer_sanity",
-                                                   "layers_check", "buggy_layers_check"}  # tests/test_layers.py
+                                                   "layers_check", "buggy_layers_check",  # tests/test_layers.py
+                                                   "classifier"}  # tests/test_model_objects.py
 
 
 @pytest.mark.parametrize("name", CORRECT)
