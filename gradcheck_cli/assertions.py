@@ -27,6 +27,7 @@ def assert_gradients(model: Any = None, *, strict: bool = False, verbose: bool =
         def test_my_layer():
             assert_gradients(loss=my_loss, grad=my_grad, params=params, samples="all")
     """
+    __tracebackhide__ = True  # pytest shows the caller's line, not this one
     if options.get("samples") == "all":
         options["samples"] = None
     report = check(model, **options)

@@ -33,13 +33,15 @@ def _config_defaults(rootdir) -> dict[str, Any]:
 
 @pytest.fixture
 def gradcheck(request):
-    """Assert that a model's gradients check: ``gradcheck("model.py")`` or
-    ``gradcheck(loss=..., grad=..., params=...)``, with check()'s options."""
+    """Assert that a model's gradients check: ``gradcheck("model.py")``,
+    ``gradcheck(loss=..., grad=..., params=...)`` or ``gradcheck(layer(...))``,
+    with check()'s options."""
     from .assertions import assert_gradients
 
     defaults = _config_defaults(request.config.rootpath)
 
     def run(model: Any = None, **options: Any):
+        __tracebackhide__ = True  # a failure points at the user's test line, not at gradcheck's frames
         return assert_gradients(model, **{**defaults, **options})
 
     return run

@@ -150,3 +150,21 @@ def test_a_layer_is_a_model_for_check_and_the_fixture(pytester):
     """)
     outcome = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
     outcome.assert_outcomes(passed=1, failed=1)
+
+
+def test_a_failing_fixture_shows_the_users_line_not_gradchecks(pytester):
+    pytester.makepyfile(f"""
+        import sys
+        sys.path.insert(0, {str(SAMPLES)!r})
+        from gradcheck_cli import layer
+        from layer_lib.buggy_layers import lstm_step_forward, lstm_step_backward
+
+        def test_lstm(gradcheck):
+            gradcheck(layer(lstm_step_forward, lstm_step_backward, x=(3, 4), prev_h=(3, 5), prev_c=(3, 5),
+                            Wx=(4, 20), Wh=(5, 20), b=(20,)))  # the user's line
+    """)
+    outcome = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
+    outcome.assert_outcomes(failed=1)
+    text = outcome.stdout.str()
+    assert "the user's line" in text and "gradient check FAIL" in text
+    assert "assertions.py" not in text and "pytest_plugin.py" not in text
