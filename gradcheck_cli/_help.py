@@ -16,6 +16,9 @@ Usage: gradcheck [OPTIONS] MODEL...
 Options:
   --params FILE.npz               Parameters from an .npz file (keys = block
                                   names), instead of init_params / params.
+  --data FILE.npz                 Arrays the model reads by name (a model
+                                  object's X and y): each becomes a module-level
+                                  variable of the model first.
   --seed INTEGER                  Seeds the sampling, init_params(seed) and the
                                   RNGs reset before every model call.  [default:
                                   0]

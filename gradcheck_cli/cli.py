@@ -174,6 +174,9 @@ def _option(*names, **kwargs):
 _SOURCE_OPTIONS = [
     _option("--params", "params_file", metavar="FILE.npz", type=click.Path(dir_okay=False),
             help="Parameters from an .npz file (keys = block names), instead of init_params / params."),
+    _option("--data", "data_file", metavar="FILE.npz", type=click.Path(dir_okay=False),
+            help="Arrays the model reads by name (a model object's X and y): each becomes a module-level variable "
+                 "of the model first."),
     _option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
             help="Seeds the sampling, init_params(seed) and the RNGs reset before every model call."),
     _option("--set", "assignments", multiple=True, metavar="NAME=VALUE",
@@ -297,7 +300,7 @@ models, the worst.""",
 @click.option("-v", "--verbose", is_flag=True, help="List every checked dimension.")
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
 @click.pass_context
-def check_command(ctx, models, params_file, samples, method, seed, track_kinks, assignments, config_file,
+def check_command(ctx, models, params_file, data_file, samples, method, seed, track_kinks, assignments, config_file,
                   directions, h, fail_above, warn_above, good_below, tiny_below, max_evals, output_format, junit_xml,
                   warmup, lr, reg, save_params, jobs, dask_address, timeout, verbose, strict) -> None:
     """Check the gradient of each MODEL: a model file (my_model.py), a
@@ -334,7 +337,7 @@ def check_command(ctx, models, params_file, samples, method, seed, track_kinks, 
     from .model import parse_assignments
 
     overrides = _run(lambda: parse_assignments(assignments))
-    options = dict(params_file=params_file, h=h, samples=samples, directions=directions, seed=seed,
+    options = dict(params_file=params_file, data_file=data_file, h=h, samples=samples, directions=directions, seed=seed,
                    thresholds=thresholds, track_kinks=track_kinks, method=method, max_evals=max_evals,
                    overrides=overrides, warmup=warmup, lr=lr, reg=reg, jobs=jobs, dask=dask_address)
     results = []
@@ -510,7 +513,7 @@ Examples:
               help="Plots on stdout, or the numbers as JSON.")
 @click.option("--plot", "plot_file", metavar="FILE.png", type=click.Path(dir_okay=False),
               help="Also draw the curves into an image (needs matplotlib: pip install 'gradcheck-cli[plot]').")
-def sweep_command(model, params_file, samples, method, seed, track_kinks, assignments, config_file, dims, blocks,
+def sweep_command(model, params_file, data_file, samples, method, seed, track_kinks, assignments, config_file, dims, blocks,
                   output_format, plot_file) -> None:
     """Sweep the step h from 1e-1 down to 1e-12 for the worst dimensions of
     each block of MODEL, and plot their relative error: the V of truncation
@@ -527,7 +530,7 @@ def sweep_command(model, params_file, samples, method, seed, track_kinks, assign
     from .model import parse_assignments
 
     overrides = _run(lambda: parse_assignments(assignments))
-    report = _run(lambda: sweep(model, params_file=params_file, seed=seed, method=method, dims=dims,
+    report = _run(lambda: sweep(model, params_file=params_file, data_file=data_file, seed=seed, method=method, dims=dims,
                                 blocks=blocks, samples=samples, track_kinks=track_kinks, overrides=overrides))
     if output_format == "json":
         import json
@@ -586,7 +589,7 @@ Exit codes: 0 pass (warnings allowed), 1 a check failed (or warned, with
 @click.option("--junit-xml", "junit_xml", metavar="PATH", type=click.Path(dir_okay=False),
               help="Also write a JUnit XML report (one testcase per check) to PATH.")
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
-def sanity_command(model, params_file, seed, assignments, config_file, classes, svm, expect_loss, loss_tolerance, reg,
+def sanity_command(model, params_file, data_file, seed, assignments, config_file, classes, svm, expect_loss, loss_tolerance, reg,
                    steps, optimizer, lr, overfit_factor, overfit_below, output_format, junit_xml, strict) -> None:
     """Run the course notes' checks on MODEL before a long training: the
     initial loss is chance's, raising the regularization raises the loss,
@@ -601,7 +604,7 @@ def sanity_command(model, params_file, seed, assignments, config_file, classes, 
     report = _run(lambda: sanity(model, classes=classes, svm=svm, expect_loss=expect_loss,
                                  loss_tolerance=loss_tolerance, reg=reg, steps=steps, optimizer=optimizer, lr=lr,
                                  overfit_factor=overfit_factor, overfit_below=overfit_below, seed=seed,
-                                 params_file=params_file, overrides=overrides))
+                                 params_file=params_file, data_file=data_file, overrides=overrides))
     if output_format == "json":
         import json
 

@@ -52,10 +52,12 @@ class Recipe:
     single_array: bool
     functions: tuple[Callable | None, Callable | None, Callable | None] | None  # loss, grad, loss_and_grad
     source: str | None  # the parent's path of the model file, for kink crossings
+    data_file: str | None = None  # --data
 
     def build(self) -> Model:
         if self.target is not None:
-            model = load_model(self.target, params_file=self.params_file, seed=self.seed, overrides=self.overrides)
+            model = load_model(self.target, params_file=self.params_file, seed=self.seed, overrides=self.overrides,
+                               data_file=self.data_file)
         else:
             loss, grad, loss_and_grad = self.functions
             model = from_functions(loss=loss, grad=grad, loss_and_grad=loss_and_grad,
@@ -125,7 +127,7 @@ def recipe_for(model: Model, target: str | None, params_file, seed, overrides) -
     """The recipe of a loaded model; checks that it can be sent to workers."""
     functions = None if target is not None else (model.loss, model.grad, model.loss_and_grad)
     recipe = Recipe(target, params_file, seed, overrides, dict(model.params), model.single_array, functions,
-                    model.source)
+                    model.source, model.data_file)
     if functions is not None:
         try:
             pickle.dumps(functions)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import dataclasses
 import functools
 import importlib
 import importlib.util
@@ -50,6 +51,7 @@ class Model:
     source_line: int | None = None  # where grad (or loss_and_grad) is defined, for annotations
     namespace: Any = None  # the imported module, for reading its constants (--reg)
     target: Any = None  # the object a target's :ATTR names, for its attributes (--set, --reg)
+    data_file: str | None = None  # --data: arrays set as module variables before the model is found
     imports: "OwnImports | None" = None  # the modules that are the model's own, installed while it runs
 
 
@@ -305,7 +307,8 @@ def _model_object(obj: Any, loss: Callable, module: Any, where: str) -> "_Object
     needed = [a.name for a in named if a.default is a.empty and a.name not in data]
     if needed:
         raise ModelError(f"{where}.loss takes {', '.join(a.name for a in named)} and uses its own params; give "
-                         f"{', '.join(needed)} as module-level variables of the model file, next to the object")
+                         f"{', '.join(needed)} as module-level variables of the model file, next to the object, "
+                         "or in --data FILE.npz")
     return _ObjectLoss(obj, loss, data)
 
 
@@ -378,6 +381,22 @@ def build_params(raw: Any, origin: str) -> tuple[dict[str, np.ndarray], bool, li
     if isinstance(raw, (np.ndarray, list, tuple)):
         return {SINGLE_BLOCK: _as_float64_block(SINGLE_BLOCK, raw, origin, notes)}, True, notes
     raise ModelError(f"the params from {origin} must be a dict of arrays or one array, not a {_describe(raw)}")
+
+
+def _load_arrays(path: str, option: str) -> dict[str, np.ndarray]:
+    """The arrays of an .npz file by name, or a ModelError naming it."""
+    if not os.path.exists(path):
+        raise ModelError(f"{option} {path}: file not found")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except Exception as exc:
+        raise ModelError(f"{option} {path}: cannot read it: {exc} (expected an .npz file written by np.savez)") \
+            from None
+    bad = [key for key in arrays if not key.isidentifier()]
+    if bad:
+        raise ModelError(f"{option} {path}: {', '.join(map(repr, bad))} cannot be variable names")
+    return arrays
 
 
 def _load_params_file(path: str) -> dict[str, np.ndarray]:
@@ -506,12 +525,13 @@ def parse_assignments(items) -> dict[str, str]:
 
 @borrows_process
 def load_model(target: str, *, params_file: str | None = None, seed: int = 0,
-               overrides: dict[str, str] | None = None) -> Model:
+               overrides: dict[str, str] | None = None, data_file: str | None = None) -> Model:
     """Import ``target`` (``file.py``, ``pkg.module``, either with ``:ATTR``) as a Model.
 
     Parameters come from ``params_file`` (an .npz whose keys are block
     names), else ``init_params(seed)`` / ``init_params()``, else a
-    module-level ``params``.
+    module-level ``params``. ``data_file``: an .npz whose arrays become
+    module variables of the same names first (a model object's ``X``, ``y``).
     """
     module_part, attr = _split_target(target)
     is_file = _looks_like_path(module_part)
@@ -520,11 +540,12 @@ def load_model(target: str, *, params_file: str | None = None, seed: int = 0,
     directory = os.path.dirname(os.path.abspath(module_part)) if is_file else os.getcwd()
     imports = OwnImports({}, directory)
     with own_imports(imports):
-        return _load(target, module_part, attr, is_file, imports, params_file, seed, overrides)
+        model = _load(target, module_part, attr, is_file, imports, params_file, seed, overrides, data_file)
+    return dataclasses.replace(model, data_file=data_file) if data_file is not None else model
 
 
 def _load(target: str, module_part: str, attr: str | None, is_file: bool, imports: OwnImports,
-          params_file: str | None, seed: int, overrides: dict[str, str] | None) -> Model:
+          params_file: str | None, seed: int, overrides: dict[str, str] | None, data_file: str | None) -> Model:
     if is_file:
         module = _import_file(module_part)
         where = os.path.basename(module_part)
@@ -532,6 +553,9 @@ def _load(target: str, module_part: str, attr: str | None, is_file: bool, import
         module = _import_dotted(module_part)
         where = module_part
     source = getattr(module, "__file__", None)
+    if data_file is not None:
+        for name, value in _load_arrays(data_file, "--data").items():
+            setattr(module, name, value)
     obj = module
     if attr is None:
         attr = _the_model_object(module)  # a file that only builds one (net = TwoLayerNet(...))

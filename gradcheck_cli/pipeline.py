@@ -52,17 +52,20 @@ def resolve(
     params_file: str | None = None,
     seed: int = DEFAULT_SEED,
     overrides: dict[str, str] | None = None,
+    data_file: str | None = None,
 ) -> Model:
     """A Model from a target, a loaded Model, or functions and params."""
     if overrides and not isinstance(model, str):
         raise ModelError("--set (overrides) needs a model file or module: it sets the module's constants")
+    if data_file is not None and not isinstance(model, str):
+        raise ModelError("--data needs a model file or module: its arrays become the module's variables")
     if isinstance(model, Model):
         return model
     if type(model).__name__ == "Layer" and type(model).__module__ == f"{__package__}.layers":
         # A layer() made in Python (gradcheck_cli.layers is imported only by those who make one).
         return from_functions(name=model.name, loss=model.loss, grad=model.grad, params=model.init_params(seed))
     if isinstance(model, str):
-        return load_model(model, params_file=params_file, seed=seed, overrides=overrides)
+        return load_model(model, params_file=params_file, seed=seed, overrides=overrides, data_file=data_file)
     if model is None:
         return from_functions(loss=loss, grad=grad, loss_and_grad=loss_and_grad, params=params)
     raise TypeError(f"model must be a target string, a Model or a layer(), not {type(model).__name__}")
@@ -100,6 +103,7 @@ def check(
     lr: float | None = None,
     reg: str | None = "auto",
     save_params: str | None = None,
+    data_file: str | None = None,
     jobs: int | str = 1,
     dask: Any = None,
 ) -> Report:
@@ -122,7 +126,9 @@ def check(
     ``"none"`` does not. The returned report is the start point's, holding
     the others (``characteristic``, ``regularization.data_only``); its
     verdict is the worst of all. ``save_params``: write the parameters
-    the last check ran at to that .npz.
+    the last check ran at to that .npz. ``data_file``: an .npz whose arrays
+    become the model module's variables of the same names (a model object's
+    ``X`` and ``y``).
 
     Raises :class:`~gradcheck_cli.errors.ModelError` when the model is
     unusable; a wrong gradient is not an exception but a ``fail`` verdict.
@@ -149,7 +155,7 @@ def check(
     with _deadline(timeout) as out_of_time:
         loading = time.perf_counter()
         loaded = resolve(model, loss=loss, grad=grad, loss_and_grad=loss_and_grad, params=params,
-                         params_file=params_file, seed=seed, overrides=overrides)
+                         params_file=params_file, seed=seed, overrides=overrides, data_file=data_file)
         load_seconds = time.perf_counter() - loading
         phases = _Phases(loaded, settings, started, model if isinstance(model, str) else None, params_file, seed,
                          dict(overrides or {}), jobs, dask, load_seconds, progress, out_of_time)

@@ -97,6 +97,7 @@ def sanity(
     overfit_below: float | None = None,
     seed: int = DEFAULT_SEED,
     params_file: str | None = None,
+    data_file: str | None = None,
     overrides: dict[str, str] | None = None,
 ) -> SanityReport:
     """Run the sanity gate on a model file or module (see the module docstring).
@@ -107,9 +108,10 @@ def sanity(
     """
     started = time.perf_counter()
     overrides = dict(overrides or {})
-    as_is = resolve(model, params_file=params_file, seed=seed, overrides=overrides)
+    as_is = resolve(model, params_file=params_file, seed=seed, overrides=overrides, data_file=data_file)
     data_overrides = {**overrides, reg: "0"} if reg else overrides
-    data_only = resolve(model, params_file=params_file, seed=seed, overrides=data_overrides) if reg else as_is
+    data_only = resolve(model, params_file=params_file, seed=seed, overrides=data_overrides,
+                        data_file=data_file) if reg else as_is
     checks, evaluations = [], 0
 
     # The overfit run starts where the initial-loss check looks: its first
@@ -141,7 +143,8 @@ def sanity(
     if reg:
         value = _current_value(as_is, reg)
         raised = value * 10 if value > 0 else 1.0
-        stronger = resolve(model, params_file=params_file, seed=seed, overrides={**overrides, reg: repr(raised)})
+        stronger = resolve(model, params_file=params_file, seed=seed, overrides={**overrides, reg: repr(raised)},
+                           data_file=data_file)
         base_loss, spent_a, _ = _loss_at_start(as_is)
         raised_loss, spent_b, _ = _loss_at_start(stronger)
         evaluations += spent_a + spent_b

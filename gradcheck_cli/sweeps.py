@@ -101,6 +101,7 @@ def sweep(
     model: Any = None,
     *,
     params_file: str | None = None,
+    data_file: str | None = None,
     seed: int = DEFAULT_SEED,
     method: str = DEFAULT_METHOD,
     dims: int = 1,
@@ -118,7 +119,8 @@ def sweep(
     if dims < 1:
         raise ValueError(f"dims must be at least 1, got {dims}")
     started = time.perf_counter()
-    loaded = resolve(model, params_file=params_file, seed=seed, overrides=overrides, **functions)
+    loaded = resolve(model, params_file=params_file, seed=seed, overrides=overrides, data_file=data_file,
+                     **functions)
     unknown = [name for name in blocks if name not in loaded.params]
     if unknown:
         raise ModelError(f"{loaded.name} has no block(s) {', '.join(map(repr, unknown))} "

@@ -97,3 +97,24 @@ def test_a_classifier_without_its_data_is_told_what_to_give(model_file):
                       .replace("X = np.random", "Z = np.random"))
     with pytest.raises(ModelError, match="loss takes X, y and uses its own params; give X as module-level"):
         check(path)
+
+
+def test_a_classifiers_data_can_come_from_data_npz(model_file, tmp_path):
+    path = model_file(f"""
+        import sys
+        sys.path.insert(0, {str(SAMPLES)!r})
+        from layer_lib.classifiers import TwoLayerNet
+        net = TwoLayerNet(input_dim=5, hidden_dim=8, num_classes=3, reg=0.1)
+    """)
+    data = tmp_path / "data.npz"
+    np.savez(data, X=np.random.default_rng(4).standard_normal((6, 5)), y=np.array([0, 1, 2, 2, 1, 0]))
+    missing = CliRunner().invoke(main, [path])
+    assert missing.exit_code == 2 and "or in --data FILE.npz" in missing.stderr
+    one = CliRunner().invoke(main, [path, "--data", str(data), "--format", "json"])
+    two = CliRunner().invoke(main, [path, "--data", str(data), "--format", "json", "--jobs", "2"])
+    assert one.exit_code == two.exit_code == 0, one.output
+    from .conftest import without_seconds
+    import json
+    assert without_seconds(json.loads(one.stdout)) == without_seconds(json.loads(two.stdout))
+    bad = CliRunner().invoke(main, [path, "--data", str(tmp_path / "nope.npz")])
+    assert bad.exit_code == 2 and "--data" in bad.stderr and "not found" in bad.stderr
