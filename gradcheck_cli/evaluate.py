@@ -32,6 +32,7 @@ from .errors import (
 )
 from .guard import doing
 from .model import SINGLE_BLOCK, Model, own_imports
+from .structure import read_gradient, unflatten
 from .settings import EPS, NONDETERMINISM_ULPS
 
 
@@ -150,10 +151,14 @@ class Evaluator:
             views = self._views.get(tracked)
             if views is None:
                 views = self._views[tracked] = {name: wrap(block) for name, block in self._work.items()}
+            if self.model.structure is not None:
+                return unflatten(self.model.structure, views)
             return views[SINGLE_BLOCK] if self.model.single_array else dict(views)
         blocks = self._work if not replace else {**self._work, **replace}
         if self.model.single_array:
             return wrap(blocks[SINGLE_BLOCK])
+        if self.model.structure is not None:
+            return unflatten(self.model.structure, {name: wrap(block) for name, block in blocks.items()})
         return {name: wrap(block) for name, block in blocks.items()}
 
     def _call(self, fn: Callable, label: str, where: str, tracked: bool, replace: dict | None = None):
@@ -527,6 +532,9 @@ class Evaluator:
     def _gradient_value(self, result: Any, label: str, keep: bool = True) -> dict[str, np.ndarray]:
         if result is None:
             raise ModelError(f"{label} returned None; it must return the gradient (is a `return` missing?)")
+        if self.model.structure is not None:
+            found = read_gradient(self.model.structure, result, label)
+            return {name: self._gradient_block(name, found[name], label, keep) for name in self._pristine}
         if self.model.single_array:
             if isinstance(result, Mapping):
                 raise ModelError(f"{label} returned a dict, but the params are a single array: return an array of the same shape")

@@ -33,6 +33,7 @@ from .model import Model, _split_target, from_functions, frozen_copies, load_mod
 from .numeric import STENCILS, Estimate, Probe, estimate
 from .process_state import borrows_process
 from .settings import AUTO_STEPS, EPS, NONDETERMINISM_ULPS, Thresholds
+from .structure import unflatten
 
 # Batches per worker: enough that a slow batch does not leave the others
 # idle at the end, few enough that per-task overhead (pickling, scheduling,
@@ -53,6 +54,7 @@ class Recipe:
     functions: tuple[Callable | None, Callable | None, Callable | None] | None  # loss, grad, loss_and_grad
     source: str | None  # the parent's path of the model file, for kink crossings
     data_file: str | None = None  # --data
+    structure: Any = None  # nested params' template (functions only: a loaded model knows its own)
 
     def build(self) -> Model:
         if self.target is not None:
@@ -60,8 +62,9 @@ class Recipe:
                                data_file=self.data_file)
         else:
             loss, grad, loss_and_grad = self.functions
-            model = from_functions(loss=loss, grad=grad, loss_and_grad=loss_and_grad,
-                                   params=self.params if not self.single_array else self.params["params"])
+            params = self.params["params"] if self.single_array else \
+                unflatten(self.structure, self.params) if self.structure is not None else self.params
+            model = from_functions(loss=loss, grad=grad, loss_and_grad=loss_and_grad, params=params)
         return dataclasses.replace(model, params=frozen_copies(self.params))
 
 
@@ -127,7 +130,7 @@ def recipe_for(model: Model, target: str | None, params_file, seed, overrides) -
     """The recipe of a loaded model; checks that it can be sent to workers."""
     functions = None if target is not None else (model.loss, model.grad, model.loss_and_grad)
     recipe = Recipe(target, params_file, seed, overrides, dict(model.params), model.single_array, functions,
-                    model.source, model.data_file)
+                    model.source, model.data_file, model.structure)
     if functions is not None:
         try:
             pickle.dumps(functions)

@@ -28,6 +28,7 @@ import numpy as np
 
 from .errors import ModelError, StopSignal, UserCodeError
 from .guard import doing
+from .structure import flatten, is_structured
 from .process_state import borrows_process
 
 # The block name used when the params are one array instead of a dict.
@@ -52,6 +53,7 @@ class Model:
     namespace: Any = None  # the imported module, for reading its constants (--reg)
     target: Any = None  # the object a target's :ATTR names, for its attributes (--set, --reg)
     data_file: str | None = None  # --data: arrays set as module variables before the model is found
+    structure: Any = None  # nested params (lists, nested dicts): their template (structure.py); None: flat
     imports: "OwnImports | None" = None  # the modules that are the model's own, installed while it runs
 
 
@@ -357,13 +359,19 @@ def _as_float64_block(name: str, value: Any, origin: str, notes: list[str]) -> n
     return block
 
 
-def build_params(raw: Any, origin: str) -> tuple[dict[str, np.ndarray], bool, list[str]]:
-    """Validated float64 copies of ``raw`` (a dict of arrays, or one array).
+def build_params(raw: Any, origin: str) -> tuple[dict[str, np.ndarray], bool, list[str], Any]:
+    """Validated float64 copies of ``raw`` (a dict of arrays, one array, or
+    lists and nested dicts of arrays: structure.py).
 
-    Returns the blocks, whether the model takes a single array, and notes on
-    conversions made (integer or low-precision input).
+    Returns the blocks, whether the model takes a single array, notes on
+    conversions made (integer or low-precision input), and the template of
+    nested params (None where they are flat).
     """
     notes: list[str] = []
+    if is_structured(raw):
+        flat, template = flatten(raw)
+        blocks = {name: _as_float64_block(name, value, origin, notes) for name, value in flat.items()}
+        return blocks, False, notes, template
     if isinstance(raw, Mapping):
         if not raw:
             raise ModelError(f"the params from {origin} are an empty dict; there is nothing to check")
@@ -372,14 +380,14 @@ def build_params(raw: Any, origin: str) -> tuple[dict[str, np.ndarray], bool, li
             if not isinstance(key, str):
                 raise ModelError(f"the params from {origin} have a non-string key {key!r}; block names must be strings")
             blocks[key] = _as_float64_block(key, value, origin, notes)
-        return blocks, False, notes
+        return blocks, False, notes, None
     if isinstance(raw, (int, float, np.number)) and not isinstance(raw, bool):
         raise ModelError(
             f"the params from {origin} are a bare number ({raw!r}); use a one-element array, "
             "e.g. np.array([1.0]), so the gradient has a shape"
         )
     if isinstance(raw, (np.ndarray, list, tuple)):
-        return {SINGLE_BLOCK: _as_float64_block(SINGLE_BLOCK, raw, origin, notes)}, True, notes
+        return {SINGLE_BLOCK: _as_float64_block(SINGLE_BLOCK, raw, origin, notes)}, True, notes, None
     raise ModelError(f"the params from {origin} must be a dict of arrays or one array, not a {_describe(raw)}")
 
 
@@ -431,9 +439,9 @@ def from_functions(
     _require_functions(name, loss, grad, loss_and_grad)
     if params is None:
         raise ModelError(f"no parameters given for {name}")
-    blocks, single, notes = build_params(params, name)
+    blocks, single, notes, template = build_params(params, name)
     return Model(name, source, loss, grad, loss_and_grad, blocks, single, tuple(notes),
-                 _definition_line(grad or loss_and_grad))
+                 _definition_line(grad or loss_and_grad), structure=template)
 
 
 def _require_functions(where: str, loss, grad, loss_and_grad) -> None:
@@ -588,8 +596,12 @@ def _load(target: str, module_part: str, attr: str | None, is_file: bool, import
         own = getattr(obj, "params")
         own_origin = f"{where}.params"
 
+    template = None
     if params_file is not None:
         from_file = _load_params_file(params_file)
+        if own is not None and is_structured(own):
+            # Nested params: the file holds their blocks by path (as --save-params writes them).
+            own, template = flatten(own)
         if isinstance(own, Mapping):
             missing = [k for k in own if k not in from_file]
             extra = [k for k in from_file if k not in own]
@@ -604,11 +616,11 @@ def _load(target: str, module_part: str, attr: str | None, is_file: bool, import
                 raise ModelError(f"params file {params_file} has {len(from_file)} arrays "
                                  f"({', '.join(map(repr, from_file))}), but {own_origin} is one array: "
                                  "save just that one")
-            blocks, single, notes = build_params(next(iter(from_file.values())), params_file)
+            blocks, single, notes, _ = build_params(next(iter(from_file.values())), params_file)
         else:
-            blocks, single, notes = build_params(from_file, params_file)
+            blocks, single, notes, _ = build_params(from_file, params_file)
     elif own is not None:
-        blocks, single, notes = build_params(own, own_origin)
+        blocks, single, notes, template = build_params(own, own_origin)
     else:
         raise ModelError(
             f"{where} has no parameters: define init_params(seed) returning a dict of arrays, "
@@ -616,4 +628,4 @@ def _load(target: str, module_part: str, attr: str | None, is_file: bool, import
         )
     return Model(target, source, loss, grad, loss_and_grad, blocks, single, tuple(notes),
                  _definition_line(grad or loss_and_grad), namespace=module, imports=imports,
-                 target=obj if attr is not None else None)
+                 target=obj if attr is not None else None, structure=template)

@@ -118,3 +118,59 @@ def test_a_classifiers_data_can_come_from_data_npz(model_file, tmp_path):
     assert without_seconds(json.loads(one.stdout)) == without_seconds(json.loads(two.stdout))
     bad = CliRunner().invoke(main, [path, "--data", str(tmp_path / "nope.npz")])
     assert bad.exit_code == 2 and "--data" in bad.stderr and "not found" in bad.stderr
+
+
+# -- parameters as lists and nested dicts ---------------------------------------------------
+
+NESTED = """
+import numpy as np
+rng = np.random.default_rng(0)
+X = rng.standard_normal((6, 4))
+params = {{"ws": [rng.standard_normal((4, 5)), rng.standard_normal((5, 3))], "bs": (np.zeros(5), np.zeros(3)),
+          "head": {{"scale": np.array([1.5])}}}}
+
+def loss(p):
+    h = np.tanh(X @ p["ws"][0] + p["bs"][0])
+    return float(np.sum((h @ p["ws"][1] + p["bs"][1]) ** 2) * p["head"]["scale"][0])
+
+def grad(p):
+    z = X @ p["ws"][0] + p["bs"][0]
+    h = np.tanh(z)
+    s = h @ p["ws"][1] + p["bs"][1]
+    c = p["head"]["scale"][0]
+    ds = 2 * s * c
+    dz = ds @ p["ws"][1].T * (1 - h ** 2)
+    return {{"ws": [X.T @ dz, h.T @ ds * {bug}], "bs": (dz.sum(axis=0), ds.sum(axis=0)),
+            "head": {{"scale": np.array([np.sum(s ** 2)])}}}}
+"""
+
+
+def test_lists_tuples_and_nested_dicts_are_blocks_named_by_path(model_file):
+    path = model_file(NESTED.format(bug=1.0))
+    report = check(path)
+    assert report.verdict == "pass"
+    assert [b.name for b in report.blocks] == ["ws[0]", "ws[1]", "bs[0]", "bs[1]", "head.scale"]
+    wrong = check(model_file(NESTED.format(bug=1.5), name="wrong.py"))
+    assert {b.name for b in wrong.blocks if b.grade == "fail"} == {"ws[1]"}
+
+
+def test_nested_params_with_workers_and_saved_params(model_file, tmp_path):
+    path = model_file(NESTED.format(bug=1.0))
+    saved = tmp_path / "at.npz"
+    one = CliRunner().invoke(main, [path, "--format", "json", "--save-params", str(saved)])
+    two = CliRunner().invoke(main, [path, "--format", "json", "--jobs", "2"])
+    assert one.exit_code == two.exit_code == 0, one.output
+    import json
+
+    from .conftest import without_seconds
+    assert without_seconds(json.loads(one.stdout)) == without_seconds(json.loads(two.stdout))
+    with np.load(saved) as data:
+        assert set(data.files) == {"ws[0]", "ws[1]", "bs[0]", "bs[1]", "head.scale"}
+    assert check(path, params_file=str(saved)).verdict == "pass"
+
+
+def test_a_gradient_of_another_structure_is_named_where_it_differs(model_file):
+    path = model_file(NESTED.format(bug=1.0).replace(
+        '"bs": (dz.sum(axis=0), ds.sum(axis=0)),', '"bs": (dz.sum(axis=0),),'))
+    with pytest.raises(ModelError, match=r"has 1 items at bs, where the params have a list of 2 arrays"):
+        check(path)
