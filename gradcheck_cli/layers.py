@@ -18,7 +18,12 @@ Conventions:
   ``backward(*douts, cache)`` returns the gradients of the array inputs, in
   their order (one array where there is one input);
 - a loss layer: ``forward(**inputs)`` returns ``(loss, dx)`` and there is no
-  backward (``softmax_loss(x, y)``).
+  backward (``softmax_loss(x, y)``);
+- a layer object (numpy-from-scratch libraries): ``obj.forward(X)``
+  returns the output, ``obj.backward(dY)`` returns dX and leaves the
+  parameters' gradients in ``obj.grads`` (or ``obj.gradients``), keyed like
+  ``obj.params`` (or ``dW`` for ``W``). Its params are blocks too, handed
+  to it for each call (its own given back after).
 Inputs that are not float arrays (labels, ``conv_param``, ``mode``) are
 passed through, a fresh copy each call (a batchnorm's running averages are
 updated in place: never in the caller's dict). A tuple of ints is a shape,
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+from collections.abc import Mapping
 from typing import Any, Callable
 
 import numpy as np
@@ -50,6 +56,14 @@ class Layer:
     ``loss`` and ``grad`` (what a target object provides)."""
 
     def __init__(self, forward: Callable, backward: Callable | None = None, **inputs: Any):
+        self.obj = None
+        if backward is None and callable(getattr(forward, "forward", None)) and \
+                callable(getattr(forward, "backward", None)):
+            # A layer object: its methods, and its params dict (if any) as blocks.
+            self.obj = forward
+            own = getattr(forward, "params", None)
+            self.own = {k: v for k, v in own.items()} if isinstance(own, dict) else {}
+            forward, backward = forward.forward, forward.backward
         if not callable(forward):
             raise ModelError(f"layer: forward must be a function, not a {type(forward).__name__}")
         if backward is not None and not callable(backward):
@@ -60,7 +74,12 @@ class Layer:
         self.name = _name(forward)
         self._bind_check()
         self.arrays = [k for k, v in inputs.items() if _is_shape(v) or _is_float_array(v)]
-        if not self.arrays:
+        if self.obj is not None:
+            clash = [k for k in self.own if k in inputs]
+            if clash:
+                raise ModelError(f"layer {self.name}: its params {', '.join(clash)} have the names of inputs")
+            self.name = type(self.obj).__name__
+        if not self.arrays and not getattr(self, "own", None):
             raise ModelError(f"layer {self.name}: none of its inputs ({', '.join(inputs)}) is a float array or a "
                              "shape: there is nothing to differentiate")
         self.douts: list[np.ndarray] | None = None
@@ -83,6 +102,8 @@ class Layer:
         for name in self.arrays:
             value = self.inputs[name]
             params[name] = rng.standard_normal(value) if _is_shape(value) else np.array(value, dtype=np.float64)
+        if self.obj is not None:
+            params.update({k: np.array(v, dtype=np.float64) for k, v in self.own.items()})
         if self.backward is not None:
             outputs, _ = self._split(self._forward(params))
             self.douts = [rng.standard_normal(np.shape(out)) for out in outputs]
@@ -96,6 +117,8 @@ class Layer:
         return sum(np.sum(out * dout) for out, dout in zip(outputs, self.douts))
 
     def grad(self, params: dict[str, np.ndarray]) -> dict[str, Any]:
+        if self.obj is not None:
+            return self._object_grad(params)
         result = self._forward(params)
         if self.backward is None:
             gradients = self._loss_pair(result)[1]
@@ -122,7 +145,51 @@ class Layer:
 
     def _forward(self, params: dict[str, np.ndarray]):
         passed = {k: copy.deepcopy(v) for k, v in self.inputs.items() if k not in params}
-        return self.forward(**params, **passed)
+        if self.obj is None:
+            return self.forward(**params, **passed)
+        inputs = {k: v for k, v in params.items() if k in self.arrays}
+        own = self.obj.params if hasattr(self.obj, "params") else None
+        if own is not None:
+            self.obj.params = {k: params[k] for k in self.own}
+        try:
+            out = self.forward(**inputs, **passed)
+        finally:
+            if own is not None:
+                self.obj.params = own
+        return (*out, None) if isinstance(out, tuple) else (out, None)  # outputs, and no cache
+
+    def _object_grad(self, params: dict[str, np.ndarray]) -> dict[str, Any]:
+        own = self.obj.params if hasattr(self.obj, "params") else None
+        if own is not None:
+            self.obj.params = {k: params[k] for k in self.own}
+        try:
+            inputs = {k: v for k, v in params.items() if k in self.arrays}
+            passed = {k: copy.deepcopy(v) for k, v in self.inputs.items() if k not in params}
+            self.forward(**inputs, **passed)
+            dx = self.backward(*self.douts)
+            grads = getattr(self.obj, "grads", None)
+            if grads is None:
+                grads = getattr(self.obj, "gradients", None)
+        finally:
+            if own is not None:
+                self.obj.params = own
+        where = f"{self.name}.backward"
+        gradients = dx if isinstance(dx, (tuple, list)) else (dx,)
+        if len(gradients) != len(self.arrays) or any(g is None for g in gradients):
+            raise ModelError(f"{where} returned {_describe(dx)}; it must return the gradient of its input "
+                             f"{', '.join(self.arrays)}")
+        found = dict(zip(self.arrays, gradients))
+        if self.own:
+            if not isinstance(grads, Mapping):
+                raise ModelError(f"{where} left no dict of its params' gradients in {self.name}.grads (or "
+                                 f".gradients); found {_describe(grads)}")
+            for key in self.own:
+                value = grads.get(key, grads.get(f"d{key}"))
+                if value is None:
+                    raise ModelError(f"{self.name}.grads has no gradient for its param {key!r} (keys: "
+                                     f"{', '.join(map(repr, grads)) or 'none'})")
+                found[key] = np.array(value, copy=True)  # the object overwrites its grads on the next call
+        return found
 
     def _split(self, result) -> tuple[list, Any]:
         if not (isinstance(result, tuple) and len(result) >= 2):
@@ -135,6 +202,12 @@ class Layer:
             raise ModelError(f"{self.name} has no backward, so it must return (loss, gradient), not a "
                              f"{type(result).__name__}")
         return result
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        return f"{len(value)} values"
+    return "None" if value is None else f"a {type(value).__name__}"
 
 
 def _name(fn: Any) -> str:

@@ -168,3 +168,65 @@ def test_a_failing_fixture_shows_the_users_line_not_gradchecks(pytester):
     text = outcome.stdout.str()
     assert "the user's line" in text and "gradient check FAIL" in text
     assert "assertions.py" not in text and "pytest_plugin.py" not in text
+
+
+# -- layer objects: forward(X), backward(dY) -> dX, gradients in .grads ----------------------
+
+class Dense:
+    """A numpy-from-scratch layer: params and grads dicts on the object."""
+
+    def __init__(self, n_in, n_out, bug=1.0, keys="d"):
+        rng = np.random.default_rng(0)
+        self.params = {"W": rng.standard_normal((n_in, n_out)), "b": np.zeros(n_out)}
+        self.grads, self.bug, self.keys = {}, bug, keys
+
+    def forward(self, X):
+        self.X = X
+        return X @ self.params["W"] + self.params["b"]
+
+    def backward(self, dY):
+        self.grads[f"{self.keys}W"] = self.X.T @ dY * self.bug
+        self.grads[f"{self.keys}b"] = dY.sum(axis=0)
+        return dY @ self.params["W"].T
+
+
+class Relu:
+    def forward(self, X):
+        self.mask = X > 0
+        return X * self.mask
+
+    def backward(self, dY):
+        return dY * self.mask
+
+
+def test_a_layer_object_is_checked_for_its_input_and_its_params():
+    layer_object = Dense(4, 3)
+    saved = {k: v.copy() for k, v in layer_object.params.items()}
+    report = check(layer(layer_object, X=(5, 4)))
+    assert report.verdict == "pass" and [b.name for b in report.blocks] == ["X", "W", "b"]
+    assert all(np.array_equal(layer_object.params[k], saved[k]) for k in saved)  # its own params given back
+    assert check(layer(Dense(4, 3, keys=""), X=(5, 4))).verdict == "pass"  # grads keyed W, b
+    assert check(layer(Relu(), X=(5, 4))).verdict == "pass"  # no params: the input alone
+
+
+def test_a_wrong_parameter_gradient_of_a_layer_object_fails_its_block():
+    report = check(layer(Dense(4, 3, bug=1.5), X=(5, 4)))
+    assert {b.name for b in report.blocks if b.grade == "fail"} == {"W"}
+
+
+def test_a_layer_object_that_keeps_no_gradients_is_told_so():
+    class Forgetful(Dense):
+        def backward(self, dY):
+            super().backward(dY)
+            self.grads = None
+            return dY @ self.params["W"].T
+
+    with pytest.raises(ModelError, match=r"left no dict of its params' gradients in Forgetful.grads"):
+        check(layer(Forgetful(4, 3), X=(5, 4)))
+
+    class Silent(Relu):
+        def backward(self, dY):
+            return None
+
+    with pytest.raises(ModelError, match="Silent.backward returned None; it must return the gradient of its input X"):
+        check(layer(Silent(), X=(5, 4)))
