@@ -139,6 +139,11 @@ class Layer:
         missing = [name for name, g in zip(self.arrays, gradients) if g is None]
         if missing:
             raise ModelError(f"{where} returned None for the gradient of {', '.join(missing)}")
+        for name, g in zip(self.arrays, gradients):
+            expected = np.shape(params[name])
+            if np.shape(g) != expected:
+                raise ModelError(f"{where} returned a gradient of shape {np.shape(g)} for {name}, whose shape is "
+                                 f"{expected} (the gradient of an input has the input's shape)")
         return dict(zip(self.arrays, gradients))
 
     # -- helpers -----------------------------------------------------------------

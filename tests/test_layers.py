@@ -85,7 +85,8 @@ def _affine_backward_returning(result):
     (_affine_backward_returning(lambda dx, dw, db: (dx, dw)),
      "returned 2 gradients, but affine_forward has 3 array inputs (x, w, b): one per input, in that order"),
     (_affine_backward_returning(lambda dx, dw, db: (dx, dw, None)), "returned None for the gradient of b"),
-    (_affine_backward_returning(lambda dx, dw, db: (dx, dw.T, db)), "'w'"),
+    (_affine_backward_returning(lambda dx, dw, db: (dx, dw, db[None, :])),
+     "returned a gradient of shape (1, 5) for b, whose shape is (5,)"),
     (_affine_backward_returning(lambda dx, dw, db: {"dx": dx}), "returned a dict; it must return the gradients of "
                                                                  "x, w, b"),
 ])
