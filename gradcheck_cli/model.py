@@ -28,8 +28,8 @@ import numpy as np
 
 from .errors import ModelError, StopSignal, UserCodeError
 from .guard import doing
-from .structure import flatten, is_structured
 from .process_state import borrows_process
+from .structure import flatten, is_structured
 
 # The block name used when the params are one array instead of a dict.
 SINGLE_BLOCK = "params"
