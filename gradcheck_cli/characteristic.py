@@ -34,7 +34,7 @@ import os
 import numpy as np
 
 from .errors import GradcheckError, ModelError
-from .evaluate import Evaluator
+from .evaluate import BasePoint, Evaluator
 from .model import Model, frozen_copies
 from .report import Move
 from .settings import (
@@ -46,7 +46,7 @@ from .settings import (
     WARMUP_MAX_STEPS,
     WARMUP_TRACE_EVERY,
 )
-from .startpoint import StartPoint, changed, inspect, persisting, sites, tied_sites
+from .startpoint import StartPoint, changed, inspect, persisting, sites, tied_sites, uniform_sites
 from .training import train
 
 
@@ -80,11 +80,11 @@ def _jittered_blocks(model: Model, start: StartPoint) -> tuple[str, ...]:
     return tuple(n for n in model.params if n in start.zero_blocks)
 
 
-def leave(model: Model, start: StartPoint, trace: list | None, gradient: dict[str, np.ndarray], *, seed: int,
-          steps: int | None = None, lr: float | None = None
-          ) -> tuple[dict[str, np.ndarray] | None, Move | None, StartPoint, int]:
-    """Move ``model`` off its degenerate start point (``steps``: force that
-    many Adam steps instead of stopping by outcome).
+def leave(model: Model, start: StartPoint, base: BasePoint, *, seed: int, steps: int | None = None,
+          lr: float | None = None) -> tuple[dict[str, np.ndarray] | None, Move | None, StartPoint, int]:
+    """Move ``model`` off its degenerate start point (``base``: its loss,
+    trace and gradient; ``steps``: force that many Adam steps instead of
+    stopping by outcome).
 
     Returns the parameters to check at (None: the start point stays the only
     one, for the reason the Move gives), what was done (None: the start
@@ -93,21 +93,25 @@ def leave(model: Model, start: StartPoint, trace: list | None, gradient: dict[st
     evaluations spent.
     """
     forced = steps is not None
+    trace = base.trace or []
     spent = 0
+    probe_seen = None  # (blocks jittered, what the tie probe found there)
     if start.tie is not None:
         # Is it a point on a kink, or a tie that any point has? One traced
         # call at the jittered point tells.
-        probe = _with_params(model, jitter(dict(model.params), _jittered_blocks(model, start), seed))
+        probed = _jittered_blocks(model, start)
+        probe = _with_params(model, jitter(dict(model.params), probed, seed))
         evaluator = Evaluator(probe, seed=seed, track_kinks=True)
         try:
             with evaluator:
-                evaluator.at(probe.params, traced=True)
+                loss, probe_gradient = evaluator.at(probe.params, traced=True)
         except GradcheckError:
             pass  # no verdict on the ties: they stand
         else:
-            structural = persisting(trace or [], evaluator.last_trace or [])
+            probe_seen = (probed, (loss, probe_gradient, evaluator.last_trace))
+            structural = persisting(trace, evaluator.last_trace or [])
             if structural:
-                start = inspect(trace, model.params, gradient, real_ties=set(tied_sites(trace or [])) - structural)
+                start = inspect(trace, model.params, base.gradient, real_ties=set(tied_sites(trace)) - structural)
         spent += evaluator.evaluations
         if not start.degenerate and not forced:
             return None, None, start, spent
@@ -115,6 +119,13 @@ def leave(model: Model, start: StartPoint, trace: list | None, gradient: dict[st
     needs_jitter = bool(start.tie or start.zero_weights or start.zero_gradients)
     jittered = _jittered_blocks(model, start) if needs_jitter else ()
     params = jitter(dict(model.params), jittered, seed) if needs_jitter else dict(model.params)
+    # The first point the warm-up visits, where it was evaluated already:
+    # the start point itself, or the jittered point the tie probe saw.
+    known = None
+    if not needs_jitter:
+        known = (base.loss, base.gradient, trace)
+    elif probe_seen is not None and probe_seen[0] == jittered:
+        known = probe_seen[1]
     state: dict = {"first": None, "keys": list(start.uniform), "flips": {}}
 
     def until(taken: int, loss: float, now: list | None) -> str | None:
@@ -123,7 +134,7 @@ def leave(model: Model, start: StartPoint, trace: list | None, gradient: dict[st
             state["first"] = loss
             state["reference"] = sites(now or [])
             if needs_jitter:
-                state["keys"] = list(inspect(now, {}, {}, real_ties=set()).uniform)
+                state["keys"] = list(uniform_sites(now))
             if not state["keys"] and not forced:
                 return "jitter"
             return None
@@ -146,7 +157,7 @@ def leave(model: Model, start: StartPoint, trace: list | None, gradient: dict[st
         with evaluator:
             training = train(evaluator, steps if forced else WARMUP_MAX_STEPS, optimizer="adam", lr=lr,
                              until=until, traced=lambda taken: taken % WARMUP_TRACE_EVERY == 0,
-                             first_step_fall=WARMUP_FIRST_STEP_FALL)
+                             first_step_fall=WARMUP_FIRST_STEP_FALL, known=known)
     except GradcheckError as exc:
         if forced:
             raise

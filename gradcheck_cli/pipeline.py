@@ -244,8 +244,8 @@ class _Phases:
     def _move(self, base: BasePoint, steps: int | None, lr: float | None) -> None:
         from .characteristic import leave
 
-        moved, self.move, self.findings, spent = leave(self.loaded, self.findings, base.trace, base.gradient,
-                                                       seed=self.seed, steps=steps, lr=lr)
+        moved, self.move, self.findings, spent = leave(self.loaded, self.findings, base, seed=self.seed, steps=steps,
+                                                       lr=lr)
         self.extra_evaluations += spent
         if moved is not None:
             self.out_of_time()

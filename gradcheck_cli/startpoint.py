@@ -162,8 +162,16 @@ def inspect(trace: list[KinkEvent] | None, params: dict[str, np.ndarray], gradie
     if tied:
         (filename, lineno, op), count = next(iter(tied.items()))
         tie = KinkSite(filename, lineno, op, count, 0)
+    zero_blocks = tuple(name for name, block in params.items() if not np.any(block))
+    zero_gradients = tuple(name for name, g in gradient.items() if not np.any(g))
+    zero_weights = tuple(name for name in zero_blocks if params[name].ndim >= 2)
+    return StartPoint(tie, uniform_sites(trace), zero_blocks, zero_gradients, zero_weights)
+
+
+def uniform_sites(trace: list[KinkEvent] | None) -> tuple[KinkSite, ...]:
+    """The sided kink sites of a call whose elements (almost) all take one side."""
     uniform = []
-    for key, site in sites(trace).items():
+    for key, site in sites(trace or []).items():
         # Tied elements are on neither side: a margin set to 0 for the
         # correct class does not make the others' hinge any less uniform.
         outcome = site.outcome[~site.tied]
@@ -173,10 +181,7 @@ def inspect(trace: list[KinkEvent] | None, params: dict[str, np.ndarray], gradie
         minority = int(outcome.size - counts.max())
         if minority <= UNIFORM_MINORITY * outcome.size:
             uniform.append(KinkSite(key[0], key[1], key[2], int(outcome.size), minority))
-    zero_blocks = tuple(name for name, block in params.items() if not np.any(block))
-    zero_gradients = tuple(name for name, g in gradient.items() if not np.any(g))
-    zero_weights = tuple(name for name in zero_blocks if params[name].ndim >= 2)
-    return StartPoint(tie, tuple(uniform), zero_blocks, zero_gradients, zero_weights)
+    return tuple(uniform)
 
 
 def persisting(start: list[KinkEvent], moved: list[KinkEvent]) -> set[tuple[str, int, str]]:

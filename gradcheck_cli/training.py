@@ -78,7 +78,8 @@ def first_step_rate(params: dict[str, np.ndarray], loss: float, gradient: dict[s
 
 def train(evaluator: Evaluator, steps: int, *, optimizer: str = "sgd", lr: float | None = None,
           momentum: float = MOMENTUM, until: Callable[[int, float, list | None], str | None] | None = None,
-          traced: bool | Callable[[int], bool] = False, first_step_fall: float | None = None) -> Training:
+          traced: bool | Callable[[int], bool] = False, first_step_fall: float | None = None,
+          known: tuple[float, dict[str, np.ndarray], list | None] | None = None) -> Training:
     """At most ``steps`` updates from the evaluator's parameters, with the model's grad.
 
     SGD uses ``momentum`` (0: plain SGD); Adam is the bias-corrected one
@@ -88,7 +89,9 @@ def train(evaluator: Evaluator, steps: int, *, optimizer: str = "sgd", lr: float
     ``traced(steps_taken)`` says) is winner-tracked and its trace handed to
     ``until`` (None where not traced). ``first_step_fall`` (Adam, no ``lr``): the
     rate is set from the first gradient so that the first step lowers the
-    loss by about that fraction.
+    loss by about that fraction. ``known``: the first point's loss,
+    gradient and trace, evaluated already (the check's start point): not
+    asked for again.
     """
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
@@ -103,7 +106,11 @@ def train(evaluator: Evaluator, steps: int, *, optimizer: str = "sgd", lr: float
     stopped, finite = None, None
     for t in range(1, steps + 2):
         tracing = traced(t - 1) if callable(traced) else traced
-        loss, gradient = evaluator.at(params, traced=tracing)
+        if t == 1 and known is not None:
+            loss, gradient, trace = known
+        else:
+            loss, gradient = evaluator.at(params, traced=tracing)
+            trace = evaluator.last_trace if tracing else None
         losses.append(loss)
         if not np.isfinite(loss):
             break
@@ -111,7 +118,7 @@ def train(evaluator: Evaluator, steps: int, *, optimizer: str = "sgd", lr: float
         if t == steps + 1:
             break
         if until is not None:
-            stopped = until(t - 1, loss, evaluator.last_trace if tracing else None)
+            stopped = until(t - 1, loss, trace)
             if stopped:
                 break
         if lr is None:
