@@ -40,6 +40,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import ModelError
+from .model import handed_params
 from .settings import DEFAULT_SEED
 
 
@@ -148,36 +149,25 @@ class Layer:
 
     # -- helpers -----------------------------------------------------------------
 
-    def _forward(self, params: dict[str, np.ndarray]):
-        passed = {k: copy.deepcopy(v) for k, v in self.inputs.items() if k not in params}
-        if self.obj is None:
-            return self.forward(**params, **passed)
+    def _call_forward(self, params: dict[str, np.ndarray]):
+        """forward on the array inputs, with the pass-through values copied afresh."""
         inputs = {k: v for k, v in params.items() if k in self.arrays}
-        own = self.obj.params if hasattr(self.obj, "params") else None
-        if own is not None:
-            self.obj.params = {k: params[k] for k in self.own}
-        try:
-            out = self.forward(**inputs, **passed)
-        finally:
-            if own is not None:
-                self.obj.params = own
+        return self.forward(**inputs, **{k: copy.deepcopy(v) for k, v in self.inputs.items() if k not in params})
+
+    def _forward(self, params: dict[str, np.ndarray]):
+        if self.obj is None:
+            return self._call_forward(params)
+        with handed_params(self.obj, {k: params[k] for k in self.own}):
+            out = self._call_forward(params)
         return (*out, None) if isinstance(out, tuple) else (out, None)  # outputs, and no cache
 
     def _object_grad(self, params: dict[str, np.ndarray]) -> dict[str, Any]:
-        own = self.obj.params if hasattr(self.obj, "params") else None
-        if own is not None:
-            self.obj.params = {k: params[k] for k in self.own}
-        try:
-            inputs = {k: v for k, v in params.items() if k in self.arrays}
-            passed = {k: copy.deepcopy(v) for k, v in self.inputs.items() if k not in params}
-            self.forward(**inputs, **passed)
+        with handed_params(self.obj, {k: params[k] for k in self.own}):
+            self._call_forward(params)
             dx = self.backward(*self.douts)
             grads = getattr(self.obj, "grads", None)
             if grads is None:
                 grads = getattr(self.obj, "gradients", None)
-        finally:
-            if own is not None:
-                self.obj.params = own
         where = f"{self.name}.backward"
         gradients = dx if isinstance(dx, (tuple, list)) else (dx,)
         if len(gradients) != len(self.arrays) or any(g is None for g in gradients):

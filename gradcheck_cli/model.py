@@ -274,6 +274,21 @@ def _the_model_object(module: Any) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
+@contextlib.contextmanager
+def handed_params(obj: Any, params: Any):
+    """The object's ``params`` are ``params`` inside the block, its own again
+    after (a model or layer object that computes from ``self.params``)."""
+    if not hasattr(obj, "params"):
+        yield
+        return
+    own = obj.params
+    obj.params = params
+    try:
+        yield
+    finally:
+        obj.params = own
+
+
 class _ObjectLoss:
     """A model object's ``loss(X, y) -> (loss, grads)`` over its own
     ``params`` (CS231n's classifiers) as ``loss_and_grad(params)``: the
@@ -285,12 +300,8 @@ class _ObjectLoss:
         self.__name__ = getattr(loss, "__name__", "loss")
 
     def __call__(self, params: Any):
-        own = self.obj.params
-        self.obj.params = params
-        try:
+        with handed_params(self.obj, params):
             return self.loss(**self.data)
-        finally:
-            self.obj.params = own
 
 
 def _model_object(obj: Any, loss: Callable, module: Any, where: str) -> "_ObjectLoss | None":

@@ -19,6 +19,7 @@ from .errors import CheckTimeout, Interrupted, ModelError, StopSignal
 from .evaluate import BasePoint, Evaluator
 from .executors import Auto, DaskCluster, InProcess, Job, ProcessPool, recipe_for, resolve_jobs
 from .grading import grade_block, grade_estimate, judge, measurable, verdict, worst
+from .layers import Layer
 from .model import Model, from_functions, frozen_copies, load_model
 from .numeric import Estimate, Noise, Probe, loss_noise
 from .process_state import borrows_process
@@ -61,8 +62,7 @@ def resolve(
         raise ModelError("--data needs a model file or module: its arrays become the module's variables")
     if isinstance(model, Model):
         return model
-    if type(model).__name__ == "Layer" and type(model).__module__ == f"{__package__}.layers":
-        # A layer() made in Python (gradcheck_cli.layers is imported only by those who make one).
+    if isinstance(model, Layer):
         return from_functions(name=model.name, loss=model.loss, grad=model.grad, params=model.init_params(seed))
     if isinstance(model, str):
         return load_model(model, params_file=params_file, seed=seed, overrides=overrides, data_file=data_file)
@@ -211,7 +211,6 @@ class _Phases:
         self.final_params = loaded.params  # where the last check ran
         self.final_base: BasePoint | None = None  # and its loss, trace and gradient
         self.halted: str | None = None
-        self.timed_out = False
 
     def _at(self, model: Model, overrides: dict[str, str]) -> tuple[Report, BasePoint]:
         return _check_point(model, self.settings, self.target, self.params_file, self.seed, overrides, self.jobs,
@@ -289,7 +288,6 @@ class _Phases:
         """A phase was stopped: keep what finished (``partial``: the stopped
         check's part, of ``planned`` blocks)."""
         elapsed = time.perf_counter() - self.started
-        self.timed_out = timed_out
         self.halted = f"timed out after {elapsed:.1f} s" if timed_out else f"interrupted after {elapsed:.1f} s"
         finished = "; the start point was checked, not all that was to follow it"
         if self.start is None:

@@ -38,7 +38,6 @@ class Strength:
     name: str
     value: float
     holder: Any  # the module or object it is an attribute of
-    on_object: bool  # an attribute of the target object, not a module constant
 
 
 def _numeric(value: Any) -> bool:
@@ -62,28 +61,28 @@ def find(model: Model, reg: str | None) -> tuple[Strength | None, str | None]:
     note when auto found several candidates or none could be used."""
     if reg in (None, NONE):
         return None, None
-    holders = [(model.target, True)] if model.target is not None else []
+    holders = [model.target] if model.target is not None else []
     if model.namespace is not None:
-        holders.append((model.namespace, False))
+        holders.append(model.namespace)
     if reg == AUTO:
-        for holder, on_object in holders:
+        for holder in holders:
             names = _candidates(holder)
             if len(names) > 1:
                 return None, (f"several constants look like a regularization strength ({', '.join(names)}): "
                               "--reg NAME says which to check the data loss alone with")
             if names:
-                return Strength(names[0], float(getattr(holder, names[0])), holder, on_object), None
+                return Strength(names[0], float(getattr(holder, names[0])), holder), None
         return None, None
-    for holder, on_object in holders:
+    for holder in holders:
         if reg in _attributes(holder):
             value = getattr(holder, reg)
             if not _numeric(value):
                 raise ModelError(f"--reg {reg}: {model.name} has {reg} = {value!r}, not a number")
-            return Strength(reg, float(value), holder, on_object), None
+            return Strength(reg, float(value), holder), None
     if not holders:
         raise ModelError(f"--reg {reg}: {model.name} has no module or object to find {reg!r} in "
                          "(give a model file or module)")
-    numbers = sorted({name for holder, _ in holders for name, value in _attributes(holder).items()
+    numbers = sorted({name for holder in holders for name, value in _attributes(holder).items()
                       if _numeric(value) and not name.startswith("_")})
     known = f" (its numeric constants: {', '.join(numbers) or 'none'})"
     if model.target is not None:
