@@ -21,7 +21,7 @@ Options:
                                   variable of the model first.
   --seed INTEGER                  Seeds the sampling, init_params(seed) and the
                                   RNGs reset before every model call.  [default:
-                                  0]
+                                  0; 0<=x<=4294967295]
   --set NAME=VALUE                Set a module-level constant of the model first
                                   (repeatable): --set KEEP=1.0 turns off
                                   dropout, --set REG=0 the regularization.
@@ -96,7 +96,6 @@ Options:
                                   model file is uploaded to the workers.
   --timeout SECONDS               Stop after this long (the whole run, user code
                                   included), report what finished, exit 2.
-                                  [x>0.0]
   -v, --verbose                   List every checked dimension.
   --strict                        Exit 1 on warnings too.
   --help                          Show this message and exit.

@@ -43,6 +43,6 @@ def render(report: Report, *, verbose: bool = False) -> str:
     from .render import text
 
     buffer = io.StringIO()
-    console = Console(file=buffer, width=120, color_system=None, highlight=False)
+    console = Console(file=buffer, width=120, color_system=None, highlight=False, markup=False, emoji=False)
     text.render(report, console, verbose=verbose)
     return f"gradient check {report.verdict.upper()} for {report.model}\n" + buffer.getvalue()

@@ -11,6 +11,7 @@ Heavy imports (numpy, rich, the checker) happen inside the command, so
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
 
@@ -103,8 +104,10 @@ class _CountOr(click.ParamType):
         self.name = "|".join(["N", *keywords])
 
     def convert(self, value, param, ctx):
-        if isinstance(value, int) or value is None or value in self.keywords.values():
+        if value is None or (isinstance(value, str) and value in self.keywords.values()):
             return value
+        if isinstance(value, bool):  # (an int to Python; a flag's value, not a count)
+            self.fail(f"{value!r} is neither a whole number nor a keyword", param, ctx)
         text = str(value).lower()
         if text in self.keywords:
             return self.keywords[text]
@@ -141,8 +144,38 @@ class _Step(click.ParamType):
 
 
 
-_NON_NEGATIVE = click.FloatRange(min=0.0)
-_POSITIVE = click.FloatRange(min=0.0, min_open=True)
+class _Finite(click.FloatRange):
+    """A FloatRange that refuses nan and infinity (which every range
+    comparison lets through): no threshold, rate or tolerance means
+    anything there."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+class _Seconds(click.ParamType):
+    """--timeout: a positive number of seconds, or 'inf' (no limit)."""
+
+    name = "SECONDS"
+
+    def convert(self, value, param, ctx):
+        if value is None:
+            return None
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if isinstance(value, bool) or not number > 0:  # nan too
+            self.fail(f"{value!r} must be a positive number of seconds (or inf: no limit)", param, ctx)
+        return None if math.isinf(number) else number
+
+
+_NON_NEGATIVE = _Finite(min=0.0)
+_POSITIVE = _Finite(min=0.0, min_open=True)
+_SEED = click.IntRange(min=0, max=2**32 - 1)  # numpy's RNG seeds (settings.MAX_SEED; no numpy for --help)
 
 
 @click.group(cls=_DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -177,7 +210,7 @@ _SOURCE_OPTIONS = [
     _option("--data", "data_file", metavar="FILE.npz", type=click.Path(dir_okay=False),
             help="Arrays the model reads by name (a model object's X and y): each becomes a module-level variable "
                  "of the model first."),
-    _option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
+    _option("--seed", type=_SEED, metavar="INTEGER", default=DEFAULT_SEED, show_default=True,
             help="Seeds the sampling, init_params(seed) and the RNGs reset before every model call."),
     _option("--set", "assignments", multiple=True, metavar="NAME=VALUE",
             help="Set a module-level constant of the model first (repeatable): --set KEEP=1.0 turns off "
@@ -228,6 +261,47 @@ def _run(work):
     except KeyboardInterrupt:
         click.echo("gradcheck: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
+
+
+def _load_renderers() -> None:
+    """Import every module gradcheck renders and writes with before any user
+    code runs: a model may put None in ``sys.modules['json']``, clear
+    ``sys.path`` or shadow ``rich`` with a file of its own, and a report
+    must still be written."""
+    import json  # noqa: F401
+    import xml.etree.ElementTree  # noqa: F401
+
+    from .render import github, junit, sanity, sweep, text  # noqa: F401
+    from .render import json as json_render  # noqa: F401
+
+
+def _output(path: str | None, option: str) -> str | None:
+    """An output file's path, absolute (a model that changes directory does
+    not move it), once it is known to be writable: checked before any user
+    code runs, so a long check is not lost to a typo in a path."""
+    if path is None:
+        return None
+    absolute = os.path.abspath(path)
+    directory = os.path.dirname(absolute)
+    if os.path.isdir(absolute):
+        raise click.UsageError(f"{option} {path}: that is a directory; name a file")
+    if not os.path.isdir(directory):
+        raise click.UsageError(f"{option} {path}: the directory {directory} does not exist")
+    if os.path.exists(absolute) and not os.access(absolute, os.W_OK):
+        raise click.UsageError(f"{option} {path}: the file is not writable")
+    if not os.path.exists(absolute) and not os.access(directory, os.W_OK | os.X_OK):
+        raise click.UsageError(f"{option} {path}: cannot create files in {directory}")
+    return absolute
+
+
+def _write(write, path: str, option: str) -> None:
+    """Write an output file; a failure (a full disk, a special file such as
+    /proc/version) is an error naming it, after the report."""
+    try:
+        write()
+    except OSError as exc:
+        click.echo(f"gradcheck: error: {option} {path}: cannot write it: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_UNUSABLE)
 
 
 @main.command(
@@ -295,7 +369,7 @@ models, the worst.""",
 @click.option("--dask", "dask_address", metavar="ADDRESS",
               help="Run the evaluations on the Dask cluster whose scheduler is at ADDRESS (extra 'dask'); "
                    "a model file is uploaded to the workers.")
-@click.option("--timeout", type=_POSITIVE, metavar="SECONDS",
+@click.option("--timeout", type=_Seconds(),
               help="Stop after this long (the whole run, user code included), report what finished, exit 2.")
 @click.option("-v", "--verbose", is_flag=True, help="List every checked dimension.")
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
@@ -337,6 +411,9 @@ def check_command(ctx, models, params_file, data_file, samples, method, seed, tr
     from .model import parse_assignments
 
     overrides = _run(lambda: parse_assignments(assignments))
+    _load_renderers()
+    junit_path = _output(junit_xml, "--junit-xml")
+    save_params = _output(save_params, "--save-params")
     options = dict(params_file=params_file, data_file=data_file, h=h, samples=samples, directions=directions, seed=seed,
                    thresholds=thresholds, track_kinks=track_kinks, method=method, max_evals=max_evals,
                    overrides=overrides, warmup=warmup, lr=lr, reg=reg, jobs=jobs, dask=dask_address)
@@ -388,7 +465,7 @@ def check_command(ctx, models, params_file, data_file, samples, method, seed, tr
     if junit_xml:
         from .render import junit
 
-        junit.write(_flatten(results), junit_xml, strict=strict)
+        _write(lambda: junit.write(_flatten(results), junit_path, strict=strict), junit_xml, "--junit-xml")
     if stopped_code == EXIT_INTERRUPTED:
         sys.exit(EXIT_INTERRUPTED)
     worst = max((exit_code(r.verdict, strict=strict) for r in results), default=EXIT_PASS)
@@ -480,8 +557,10 @@ def _progress(label: str, *, enabled: bool):
         if "bar" not in state:
             if time.monotonic() - started < PROGRESS_AFTER:
                 return
-            bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                           console=Console(stderr=True), transient=True)
+            # (The label is the user's path: text, not markup.)
+            bar = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+                           TimeElapsedColumn(), console=Console(stderr=True, markup=False, emoji=False),
+                           transient=True)
             bar.start()
             state["bar"], state["task"] = bar, bar.add_task(label, total=total)
         state["bar"].update(state["task"], completed=done, total=total)
@@ -530,6 +609,8 @@ def sweep_command(model, params_file, data_file, samples, method, seed, track_ki
     from .model import parse_assignments
 
     overrides = _run(lambda: parse_assignments(assignments))
+    _load_renderers()
+    plot_path = _output(plot_file, "--plot")
     report = _run(lambda: sweep(model, params_file=params_file, data_file=data_file, seed=seed, method=method, dims=dims,
                                 blocks=blocks, samples=samples, track_kinks=track_kinks, overrides=overrides))
     if output_format == "json":
@@ -544,7 +625,7 @@ def sweep_command(model, params_file, data_file, samples, method, seed, track_ki
     if plot_file is not None:
         from .render import sweep as sweep_render
 
-        sweep_render.save_png(report, plot_file)
+        _write(lambda: sweep_render.save_png(report, plot_path), plot_file, "--plot")
         click.echo(f"wrote {plot_file}", err=True)
     sys.exit(EXIT_PASS)
 
@@ -568,7 +649,7 @@ Exit codes: 0 pass (warnings allowed), 1 a check failed (or warned, with
 @click.option("--classes", type=click.IntRange(min=2), metavar="C",
               help="Number of classes: the initial loss should be ln C (softmax), or C - 1 with --svm.")
 @click.option("--svm", is_flag=True, help="The loss is a multiclass SVM (initial loss C - 1).")
-@click.option("--expect-loss", type=float, metavar="VALUE", help="The initial loss expected (instead of --classes).")
+@click.option("--expect-loss", type=_Finite(), metavar="VALUE", help="The initial loss expected (instead of --classes).")
 @click.option("--loss-tolerance", type=_POSITIVE, default=DEFAULT_LOSS_TOLERANCE, show_default=True,
               metavar="FRACTION", help="Relative tolerance of the initial-loss check.")
 @click.option("--reg", "reg", metavar="NAME",
@@ -601,6 +682,8 @@ def sanity_command(model, params_file, data_file, seed, assignments, config_file
     from .sanity import sanity
 
     overrides = _run(lambda: parse_assignments(assignments))
+    _load_renderers()
+    junit_path = _output(junit_xml, "--junit-xml")
     report = _run(lambda: sanity(model, classes=classes, svm=svm, expect_loss=expect_loss,
                                  loss_tolerance=loss_tolerance, reg=reg, steps=steps, optimizer=optimizer, lr=lr,
                                  overfit_factor=overfit_factor, overfit_below=overfit_below, seed=seed,
@@ -617,7 +700,7 @@ def sanity_command(model, params_file, data_file, seed, assignments, config_file
     if junit_xml:
         from .render import junit
 
-        junit.write([report], junit_xml, strict=strict, sanity=True)
+        _write(lambda: junit.write([report], junit_path, strict=strict, sanity=True), junit_xml, "--junit-xml")
     sys.exit(exit_code(report.verdict, strict=strict))
 
 

@@ -76,7 +76,9 @@ def load(commands: Iterable[click.Command], path: str | os.PathLike | None = Non
     """
     if path is not None:
         file = Path(path)
-        if not file.is_file():
+        if file.is_dir():
+            raise ConfigError(f"config file {path} is a directory")
+        if not file.exists():  # (a device such as /dev/null reads as an empty file)
             raise ConfigError(f"config file not found: {path}")
     else:
         file = find_pyproject(start)
@@ -87,6 +89,11 @@ def load(commands: Iterable[click.Command], path: str | os.PathLike | None = Non
             document = tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{file} is not UTF-8 text (TOML must be): byte {exc.object[exc.start]:#04x} at "
+                          f"offset {exc.start}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {file}: {exc.strerror or exc}") from None
     table: Any = document
     for part in TABLE:
         table = table.get(part, {}) if isinstance(table, dict) else {}
@@ -115,6 +122,8 @@ def load(commands: Iterable[click.Command], path: str | os.PathLike | None = Non
                          for opt in p.opts if opt.startswith("--")} - {"config"}
             choices = ", ".join(sorted({k.replace("_", "-") for k in spellings} | {"models"}))
             raise ConfigError(f"unknown key {key!r} in [tool.gradcheck] of {file} (known keys: {choices})")
+    for command in commands:
+        convert(command, Config(file, values).for_command(command), file)
     return Config(file, values, models)
 
 
@@ -139,15 +148,42 @@ def _models(value: Any, file: Path) -> tuple[str, ...]:
     return tuple(targets)
 
 
-def convert(command: click.Command, values: dict[str, Any]) -> dict[str, Any]:
+def convert(command: click.Command, values: dict[str, Any], file: Path | None = None) -> dict[str, Any]:
     """Values keyed by parameter name, converted by each option's own type
-    (for callers that do not go through click's parser: the pytest plugin)."""
+    (for callers that do not go through click's parser: the pytest plugin).
+
+    TOML has types the command line has not: a flag takes true or false
+    only, a path or a name a string, and a number is not a flag (click
+    would read ``samples = true`` as 1, and ``junit-xml = 5`` as file
+    descriptor 5)."""
     params = {p.name: p for p in command.params}
+    where = f" in {file}" if file is not None else ""
     converted = {}
     for name, value in values.items():
         param = params[name]
+        key = next((opt[2:] for opt in param.opts if opt.startswith("--")), name.replace("_", "-"))
+
+        def refuse(why: str) -> ConfigError:
+            return ConfigError(f"invalid value for '{key}'{where}: {value!r} {why}")
+
+        items = value if param.multiple and isinstance(value, list) else [value]
+        if param.multiple and not isinstance(value, list):
+            raise refuse("must be a list")
+        for item in items:
+            if getattr(param, "is_flag", False) and not getattr(param, "count", False):
+                if not isinstance(item, bool):
+                    raise refuse("must be true or false")
+            elif isinstance(item, bool):
+                raise refuse("is not a value of this option (true/false are for flags)")
+            elif isinstance(param.type, (click.Path, click.Choice)) or param.type is click.STRING:
+                if not isinstance(item, str):
+                    raise refuse("must be a string")
+            elif isinstance(item, (list, dict)):
+                raise refuse(f"must be a single value, not a {'list' if isinstance(item, list) else 'table'}")
         try:
             converted[name] = param.type_cast_value(click.Context(command), value)
         except click.BadParameter as exc:
-            raise ConfigError(f"invalid value for '{name.replace('_', '-')}': {exc.message}") from None
+            raise ConfigError(f"invalid value for '{key}'{where}: {exc.message}") from None
+        except (TypeError, ValueError, AttributeError, OverflowError) as exc:  # what click's types do not catch
+            raise refuse(f"cannot be read ({exc})") from None
     return converted

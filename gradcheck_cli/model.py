@@ -15,6 +15,7 @@ import importlib
 import importlib.util
 import inspect
 import itertools
+import math
 import os
 import site
 import sys
@@ -131,7 +132,8 @@ def own_imports(imports: OwnImports | None):
         # is read through its parent's entry.
         taken = [(name, module) for name, module in list(sys.modules.items())
                  if before.get(name) is not module
-                 and (name in before or name in imports.modules or _belongs_to_model(name, module))]
+                 and (name in before or name in imports.modules or not isinstance(module, ModuleType)
+                      or _belongs_to_model(name, module))]
         for name, module in taken:
             imports.modules[name] = module
             del sys.modules[name]
@@ -341,6 +343,14 @@ def frozen_copies(params: dict[str, Any]) -> dict[str, np.ndarray]:
 
 def _as_float64_block(name: str, value: Any, origin: str, notes: list[str]) -> np.ndarray:
     try:
+        name.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        # A lone surrogate (a name decoded from bytes with errors="surrogateescape")
+        # cannot be printed, written to JSON or to JUnit XML.
+        raise ModelError(f"parameter block {ascii(name)} from {origin} has a name that is not valid text: "
+                         f"{exc.reason} ({ascii(name[exc.start:exc.end])} at position {exc.start}); "
+                         "name blocks with ordinary strings") from None
+    try:
         array = np.asarray(value)
     except Exception as exc:  # ragged lists and the like
         raise ModelError(f"parameter block {name!r} from {origin} is not an array: {exc}") from None
@@ -418,6 +428,11 @@ def _load_arrays(path: str, option: str) -> dict[str, np.ndarray]:
     return arrays
 
 
+# The keys of an .npz holding one unnamed array: np.savez(f, x)'s, and
+# the one --save-params writes for a model that takes a single array.
+_ONE_ARRAY_KEYS = ("arr_0", SINGLE_BLOCK)
+
+
 def _load_params_file(path: str) -> dict[str, np.ndarray]:
     if not os.path.exists(path):
         raise ModelError(f"params file not found: {path}")
@@ -489,7 +504,7 @@ def _coerce(name: str, current: Any, value: Any, text: str, where: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise refuse("not a number")
         if isinstance(current, (int, np.integer)):
-            if float(value) != int(value):
+            if not math.isfinite(value) or float(value) != int(value):
                 raise refuse("not a whole number")
             return type(current)(int(value))
         return type(current)(value)
@@ -558,13 +573,17 @@ def load_model(target: str, *, params_file: str | None = None, seed: int = 0,
     # module) the working directory, is on the path while its code runs.
     directory = os.path.dirname(os.path.abspath(module_part)) if is_file else os.getcwd()
     imports = OwnImports({}, directory)
+    # Files named relative to the working directory are found there even if
+    # the model's import changes directory.
+    files = {name: os.path.abspath(name) for name in (params_file, data_file) if name is not None}
     with own_imports(imports):
-        model = _load(target, module_part, attr, is_file, imports, params_file, seed, overrides, data_file)
+        model = _load(target, module_part, attr, is_file, imports, params_file, seed, overrides, data_file, files)
     return dataclasses.replace(model, data_file=data_file) if data_file is not None else model
 
 
 def _load(target: str, module_part: str, attr: str | None, is_file: bool, imports: OwnImports,
-          params_file: str | None, seed: int, overrides: dict[str, str] | None, data_file: str | None) -> Model:
+          params_file: str | None, seed: int, overrides: dict[str, str] | None, data_file: str | None,
+          files: dict[str, str]) -> Model:
     if is_file:
         module = _import_file(module_part)
         where = os.path.basename(module_part)
@@ -573,7 +592,7 @@ def _load(target: str, module_part: str, attr: str | None, is_file: bool, import
         where = module_part
     source = getattr(module, "__file__", None)
     if data_file is not None:
-        for name, value in _load_arrays(data_file, "--data").items():
+        for name, value in _load_arrays(files[data_file], "--data").items():
             setattr(module, name, value)
     obj = module
     if attr is None:
@@ -609,7 +628,7 @@ def _load(target: str, module_part: str, attr: str | None, is_file: bool, import
 
     template = None
     if params_file is not None:
-        from_file = _load_params_file(params_file)
+        from_file = _load_params_file(files[params_file])
         if own is not None and is_structured(own):
             # Nested params: the file holds their blocks by path (as --save-params writes them).
             own, template = flatten(own)
@@ -620,7 +639,15 @@ def _load(target: str, module_part: str, attr: str | None, is_file: bool, import
                 raise ModelError(f"params file {params_file} is missing block(s) {', '.join(map(repr, missing))} that {own_origin} defines")
             if extra:
                 raise ModelError(f"params file {params_file} has block(s) {', '.join(map(repr, extra))} that {own_origin} does not define")
-        if own is not None and not isinstance(own, Mapping):
+        one_array = own is None and len(from_file) == 1 and next(iter(from_file)) in _ONE_ARRAY_KEYS
+        if one_array:
+            # The model defines no params to compare with: a file of one
+            # unnamed array (np.savez(f, x), or --save-params of such a model)
+            # is that array, not a dict of one block named 'arr_0'.
+            blocks, single, notes, _ = build_params(next(iter(from_file.values())), params_file)
+            notes.append(f"{params_file} holds one unnamed array ({next(iter(from_file))!r}): the model is given "
+                         "that array; save named blocks (np.savez(f, W=W, b=b)) to give it a dict")
+        elif own is not None and not isinstance(own, Mapping):
             # A model that takes one array: the file holds that one array
             # (--save-params writes it under "params").
             if len(from_file) != 1:

@@ -613,12 +613,22 @@ def best_step(levels: list[_Level], order: int) -> tuple[_Level, float, float] |
 
 
 def ladder(evaluator: Evaluator, probe: Probe, base: BasePoint, method: str, steps, sigma: float,
-           spent: list[int]) -> list[_Level]:
-    """The stencil of ``method`` evaluated at each of ``steps``."""
+           spent: list[int], *, broken: dict[float, str] | None = None) -> list[_Level]:
+    """The stencil of ``method`` evaluated at each of ``steps``.
+
+    Where the loss breaks (raises, or is not finite) at a step, the ladder
+    stops there -- or, given a ``broken`` dict, records the step's message in
+    it and goes on with the next: a sweep from 1e-1 down may leave the
+    loss's domain at its widest steps only."""
     levels: list[_Level] = []
     for step in steps:
-        levels.append(_level(evaluator, probe, base, method, step, sigma, spent,
-                             levels[0].crossing if levels else None))
+        try:
+            levels.append(_level(evaluator, probe, base, method, step, sigma, spent,
+                                 levels[0].crossing if levels else None))
+        except _Stop as stop:
+            if broken is None:
+                raise
+            broken[step] = stop.estimate.error
     return levels
 
 

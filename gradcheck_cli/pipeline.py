@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
 import signal
 import tempfile
@@ -33,6 +34,7 @@ from .settings import (
     DEFAULT_SAMPLES,
     DEFAULT_SEED,
     EPS,
+    TIMER_LIMIT,
     Settings,
     Thresholds,
 )
@@ -140,7 +142,7 @@ def check(
 
     The caller's process is left as it was found (global RNGs, streams,
     signal handlers, a pending interval timer, warning filters, loaded
-    modules), and checks run one at a time: a call from a second thread
+    modules, the working directory), and checks run one at a time: a call from a second thread
     waits for the first to finish.
     """
     started = time.perf_counter()
@@ -149,6 +151,8 @@ def check(
                         max_evals=max_evals, track_kinks=track_kinks)
     if timeout is not None and not timeout > 0:
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if timeout is not None and math.isinf(timeout):
+        timeout = None
     steps = _warmup_steps(warmup)
     if reg is not None and not (isinstance(reg, str) and (reg in ("auto", "none") or reg.isidentifier())):
         raise ValueError(f"reg must be 'auto', 'none' or the name of a constant, got {reg!r}")
@@ -438,10 +442,16 @@ def _deadline(seconds: float | None):
         return
 
     def on_alarm(signum, frame):
+        left = ends - time.monotonic()
+        if left > 0:  # a deadline beyond what the timer holds: wait on
+            signal.setitimer(signal.ITIMER_REAL, min(left, TIMER_LIMIT))
+            return
         raise StopSignal()
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
-    pending, interval = signal.setitimer(signal.ITIMER_REAL, seconds)  # the caller's timer, if any
+    # A deadline decades away (--timeout 1e300) is no deadline for the
+    # timer, which holds seconds in a time_t; out_of_time() still knows it.
+    pending, interval = signal.setitimer(signal.ITIMER_REAL, min(seconds, TIMER_LIMIT))  # the caller's, if any
     started = time.monotonic()
     try:
         yield out_of_time

@@ -3,7 +3,7 @@
 User code runs in the caller's process. It may seed numpy's global RNG
 (CS231n's ``init`` calls ``np.random.seed``), and gradcheck itself reseeds
 before every evaluation; it may install signal handlers, change warning
-filters or replace ``sys.stdout``. Every public entry point that runs user
+filters, replace ``sys.stdout`` or change directory. Every public entry point that runs user
 code is wrapped in :func:`borrows_process`: it restores all of that on
 every exit path, and runs one check at a time per process, because the
 global RNGs, the kink recorder and file descriptor 1 are per process, not
@@ -12,7 +12,9 @@ per thread. (A second thread calling ``check()`` waits for the first.)
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import random
 import signal
 import sys
@@ -43,6 +45,7 @@ def borrows_process(fn: F) -> F:
             streams = sys.stdout, sys.stderr
             main = threading.current_thread() is threading.main_thread()
             handlers = {s: signal.getsignal(s) for s in _SIGNALS} if main else {}
+            cwd = _cwd()
             try:
                 with warnings.catch_warnings():
                     return fn(*args, **kwargs)
@@ -50,9 +53,21 @@ def borrows_process(fn: F) -> F:
                 np.random.set_state(numpy_state)
                 random.setstate(python_state)
                 sys.stdout, sys.stderr = streams
+                if cwd is not None and _cwd() != cwd:
+                    # A model that changes directory: the caller's relative
+                    # paths (the next model, an output file) mean what they did.
+                    with contextlib.suppress(OSError):
+                        os.chdir(cwd)
                 for number, handler in handlers.items():
                     # None: installed from C, not restorable from Python (and not ours).
                     if handler is not None and signal.getsignal(number) is not handler:
                         signal.signal(number, handler)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _cwd() -> str | None:
+    try:
+        return os.getcwd()
+    except OSError:  # the directory was removed under us
+        return None

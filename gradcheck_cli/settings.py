@@ -26,6 +26,19 @@ EPS32 = float(np.finfo(np.float32).eps)
 METHODS = ("central", "five-point", "complex-step")
 DEFAULT_STEPS = {"central": 1e-5, "five-point": 1e-3, "complex-step": 1e-20}
 DEFAULT_METHOD = "central"
+# The relative steps a check accepts for the subtracting methods. Below
+# eps, x + h*max(1, |x|) rounds back to x for |x| <= 1: the step vanishes
+# and the difference is 0/0. From 0.1 up, a "derivative" is a secant across
+# a tenth of the value or more, which no tolerance can grade; 0.1 is also
+# the widest step `gradcheck sweep` draws. (The complex step subtracts
+# nothing: any tiny step works, so only the upper bound applies to it.)
+MIN_STEP = float(np.finfo(np.float64).eps)
+MAX_STEP = 0.1
+# The longest interval --timeout arms the real-time timer for at once (a
+# time_t holds the seconds; 1e300 overflows it): a later deadline re-arms it.
+TIMER_LIMIT = 1e6
+# numpy's legacy seeding (np.random.seed, RandomState) takes 0 <= seed < 2**32.
+MAX_SEED = 2**32 - 1
 
 # --h auto tries these relative steps (per method) and keeps the one whose
 # estimated truncation + round-off error is smallest. Truncation at a step
@@ -218,8 +231,9 @@ class Settings:
             if self.method == "complex-step":
                 # The complex step has no round-off to balance: its default is already best.
                 object.__setattr__(self, "h", DEFAULT_STEPS[self.method])
-        elif isinstance(self.h, str) or not (self.h > 0 and np.isfinite(self.h)):
-            raise ValueError(f"step h must be a positive finite number or 'auto', got {self.h!r}")
+        else:
+            check_step(self.h, self.method)
+        check_seed(self.seed)
         if self.max_evals < 0:
             raise ValueError(f"max_evals must be 0 or more, got {self.max_evals}")
         if self.samples is not None and self.samples < 1:
@@ -242,3 +256,22 @@ class Settings:
             "max_evals": self.max_evals,
             "track_kinks": self.track_kinks,
         }
+
+
+def check_step(h, method: str) -> None:
+    """Refuse a relative step no finite difference can use (ValueError)."""
+    if isinstance(h, (str, bool)) or not isinstance(h, (int, float)) or not (h > 0 and np.isfinite(h)):
+        raise ValueError(f"step h must be a positive finite number or 'auto', got {h!r}")
+    if h >= MAX_STEP:
+        raise ValueError(f"step h = {h:g} is too large: a relative step of {MAX_STEP:g} or more measures a secant "
+                         "across a tenth of each value, not a derivative (the default is "
+                         f"{DEFAULT_STEPS[method]:g}; 'auto' picks one)")
+    if method != "complex-step" and h < MIN_STEP:
+        raise ValueError(f"step h = {h:g} is too small: below machine epsilon ({MIN_STEP:.2g}) x + h*x rounds "
+                         "back to x in float64 and the difference is 0/0 (the complex step takes any tiny h)")
+
+
+def check_seed(seed) -> None:
+    """Refuse a seed numpy's global RNG cannot take (ValueError)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be a whole number from 0 to 2**32 - 1 (numpy's RNG seeds), got {seed!r}")

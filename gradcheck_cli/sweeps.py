@@ -55,6 +55,7 @@ class SweepCurve:
     analytic: float
     points: tuple[SweepPoint, ...]
     recommended_h: float | None  # None if no two consecutive steps were kink-free
+    broken: str | None = None  # where the loss broke (nan, or raised) at some steps: the first's message
 
     @property
     def label(self) -> str:
@@ -70,6 +71,7 @@ class SweepCurve:
             "analytic": _number(self.analytic),
             "recommended_h": self.recommended_h,
             "points": [p.to_dict() for p in self.points],
+            "broken": self.broken,
         }
 
 
@@ -166,11 +168,25 @@ def _curve(evaluator, probe, base, method, sigma, index, direction) -> SweepCurv
         points = tuple(SweepPoint(h, e.numeric, relative_error(analytic, e.numeric), False)
                        for h, e in zip(SWEEP_STEPS, estimates))
         return SweepCurve(probe.block, index, direction, analytic, points, SWEEP_STEPS[0])
-    levels = ladder(evaluator, probe, base, method, SWEEP_STEPS, sigma, [0])
-    analytic = levels[0].analytic
+    broken: dict[float, str] = {}
+    levels = ladder(evaluator, probe, base, method, SWEEP_STEPS, sigma, [0], broken=broken)
+    # Steps are judged among neighbours tenfold apart: only the run of
+    # steps below the last one where the loss broke is one.
+    run = [lv for lv in levels if lv.step < min(broken, default=float("inf"))]
+    free = dict(zip((lv.step for lv in run), kink_free(run)))
     points = tuple(
-        SweepPoint(lv.step, lv.numeric, relative_error(lv.analytic, lv.numeric), not free)
-        for lv, free in zip(levels, kink_free(levels))
-    )
-    best = best_step(levels, ORDERS[method])
-    return SweepCurve(probe.block, index, direction, analytic, points, best[0].step if best else None)
+        SweepPoint(lv.step, lv.numeric, relative_error(lv.analytic, lv.numeric),
+                   not free.get(lv.step, lv.crossing is None))
+        for lv in levels
+    ) + tuple(SweepPoint(h, float("nan"), float("nan"), False) for h in broken)
+    points = tuple(sorted(points, key=lambda p: -p.h))
+    best = best_step(run, ORDERS[method]) if run else None
+    analytic = levels[0].analytic if levels else float("nan")
+    note = None
+    if broken:
+        first = max(broken)
+        # The check's wording ("this element counts as failed") and a
+        # traceback have no place beside a plot: the first line says it.
+        said = broken[first].splitlines()[0].split("; this element counts as failed")[0]
+        note = said + ("" if len(broken) == 1 else f" (and at {len(broken) - 1} other step(s))")
+    return SweepCurve(probe.block, index, direction, analytic, points, best[0].step if best else None, note)

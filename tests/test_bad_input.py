@@ -220,3 +220,168 @@ def test_output_below_python_does_not_corrupt_json(model_file, jobs):
                             capture_output=True, text=True, cwd=ROOT)
     assert json.loads(result.stdout)["verdict"] == "pass"
     assert "C-level output" in result.stderr and "print" in result.stderr
+
+
+# -- nonsense options: a usage error naming the option, never gradcheck's traceback
+
+OPTION_ROWS = [
+    ("timeout nan", ["--timeout", "nan"], 2, ["'--timeout'", "positive number of seconds"]),
+    ("timeout zero", ["--timeout", "0"], 2, ["'--timeout'"]),
+    ("lr nan", ["--lr", "nan", "--warmup", "3"], 2, ["'--lr'", "not a finite number"]),
+    ("fail-above inf", ["--fail-above", "inf"], 2, ["'--fail-above'", "not a finite number"]),
+    ("h below epsilon", ["--h", "1e-17"], 2, ["step h = 1e-17 is too small", "machine epsilon"]),
+    ("h huge", ["--h", "1e300"], 2, ["step h = 1e+300 is too large"]),
+    ("h one", ["--h", "1", "--method", "five-point"], 2, ["too large"]),
+    ("negative seed", ["--seed", "-1"], 2, ["'--seed'", "0<=x<=4294967295"]),
+    ("seed past 2**32", ["--seed", str(2**32)], 2, ["'--seed'"]),
+    ("int constant set to 1e400", ["--set", "N=1e400"], 2, ["--set N=1e400", "N = 3, a int", "not a whole number"]),
+    ("junit into a missing directory", ["--junit-xml", "/nonexistent-dir/x.xml"], 2,
+     ["--junit-xml /nonexistent-dir/x.xml", "does not exist"]),
+    ("junit onto a directory", ["--junit-xml", "."], 2, ["'--junit-xml'", "is a directory"]),
+    ("save-params into a missing directory", ["--save-params", "/nonexistent-dir/p.npz"], 2,
+     ["--save-params", "does not exist"]),
+]
+
+
+@pytest.mark.parametrize("name, args, code, words", OPTION_ROWS, ids=[r[0] for r in OPTION_ROWS])
+def test_option_values_no_check_can_use(model_file, name, args, code, words):
+    path = model_file(GOOD + "N = 3\n")
+    result = CliRunner().invoke(main, [path, *args], prog_name="gradcheck")
+    assert result.exit_code == code, result.output
+    for word in words:
+        assert word in result.stderr, f"{word!r} not in {result.stderr!r}"
+    assert "Traceback" not in result.stderr and "gradcheck_cli" not in result.stderr
+
+
+@pytest.mark.parametrize("timeout", ["inf", "1e300"])
+def test_a_timeout_beyond_any_clock_is_no_limit(model_file, timeout):
+    result = run(model_file(GOOD), "--timeout", timeout)
+    assert result.exit_code == 0, result.output
+
+
+def test_an_output_file_that_cannot_be_written_is_an_error_after_the_report(model_file):
+    # /proc/version passes every test short of writing (a regular file,
+    # writable to root): the write itself fails, and says so.
+    if not __import__("os").path.exists("/proc/version"):
+        pytest.skip("no /proc")
+    result = run(model_file(GOOD), "--junit-xml", "/proc/version")
+    assert result.exit_code == 2
+    assert "--junit-xml /proc/version" in result.stderr and "Traceback" not in result.stderr
+
+
+CONFIG_ROWS = [
+    ("junit-xml = 5", b"[tool.gradcheck]\njunit-xml = 5\n", ["'junit-xml'", "5 must be a string"]),
+    ("samples = true", b"[tool.gradcheck]\nsamples = true\n", ["'samples'", "true/false are for flags"]),
+    ("samples = 0", b"[tool.gradcheck]\nsamples = 0\n", ["'samples'", "at least 1"]),
+    ("verbose = 7", b"[tool.gradcheck]\nverbose = 7\n", ["'verbose'", "must be true or false"]),
+    ("params = [a list]", b'[tool.gradcheck]\nparams = ["a.npz"]\n', ["'params'", "must be a string"]),
+    ("set = a string", b'[tool.gradcheck]\nset = "A=1"\n', ["'set'", "must be a list"]),
+    ("timeout = nan", b"[tool.gradcheck]\ntimeout = nan\n", ["'timeout'"]),
+    ("not UTF-8", b'[tool.gradcheck]\nmethod = "\xff"\n', ["is not UTF-8 text", "0xff"]),
+]
+
+
+@pytest.mark.parametrize("name, text, words", CONFIG_ROWS, ids=[r[0] for r in CONFIG_ROWS])
+def test_config_values_of_the_wrong_type(model_file, tmp_path, name, text, words):
+    (tmp_path / "pyproject.toml").write_bytes(text)
+    result = run(model_file(GOOD), "--config", tmp_path / "pyproject.toml")
+    assert result.exit_code == 2, result.output
+    for word in words:
+        assert word in result.stderr, f"{word!r} not in {result.stderr!r}"
+    assert "Traceback" not in result.stderr
+
+
+def test_config_from_dev_null_is_an_empty_config(model_file):
+    result = run(model_file(GOOD), "--config", "/dev/null")
+    assert result.exit_code == 0, result.output
+
+
+def test_a_sweep_whose_widest_steps_leave_the_loss_domain_plots_the_rest(model_file):
+    path = model_file("""
+        import numpy as np
+        params = {"W": np.array([0.5, 0.6])}
+        def loss(p):
+            with np.errstate(all="ignore"):
+                return float(np.sum(np.log(p["W"] - 0.46)))
+        def grad(p): return {"W": 1 / (p["W"] - 0.46)}
+    """)
+    result = run("sweep", path, "--block", "W", "--format", "json")
+    assert result.exit_code == 0, result.output
+    curve = json.loads(result.stdout)["curves"][0]
+    assert "the loss is nan with W[0] changed by a relative step of 1e-01" in curve["broken"]
+    by_h = {p["h"]: p for p in curve["points"]}
+    assert by_h[0.1]["numeric"] is None and by_h[1e-5]["rel_error"] < 1e-6
+    assert curve["recommended_h"] is not None and curve["recommended_h"] < 0.1
+
+
+MARKUP = """
+import numpy as np
+params = {"[/]": np.arange(3.0), "[bold red]x :smile:": np.ones(2)}
+def loss(p): return float(np.sum(p["[/]"] ** 2) + np.sum(p["[bold red]x :smile:"] ** 3))
+def grad(p): return {"[/]": 2 * p["[/]"], "[bold red]x :smile:": 3 * p["[bold red]x :smile:"] ** 2}
+"""
+
+
+def test_user_strings_are_printed_as_text_not_markup(tmp_path):
+    folder = tmp_path / "br[" / "b]"
+    folder.mkdir(parents=True)
+    (folder / "m.py").write_text(MARKUP)
+    (tmp_path / "good.py").write_text(GOOD)
+    result = run(folder / "m.py", tmp_path / "good.py")
+    assert result.exit_code == 0, result.output
+    assert "[/]" in result.stdout and "[bold red]x :smile:" in result.stdout and "br[/b]/m.py" in result.stdout
+
+
+CONTROL = """
+import numpy as np
+params = {"b\\x01\\x1b[31m": np.ones(2), "ok": np.ones(2)}
+def loss(p): return float(np.sum(p["b\\x01\\x1b[31m"] ** 3) + np.sum(p["ok"] ** 2))
+def grad(p): return {"b\\x01\\x1b[31m": 6 * p["b\\x01\\x1b[31m"] ** 2, "ok": 2 * p["ok"]}
+"""
+
+
+def test_control_characters_in_a_block_name_reach_junit_and_github_as_escapes(model_file, tmp_path):
+    xml = tmp_path / "out.xml"
+    result = run(model_file(CONTROL), "--format", "github", "--junit-xml", xml)
+    assert result.exit_code == 1
+    assert "\x1b" not in result.stdout and "b\\x01\\x1b[31m" in result.stdout
+    names = [case.get("name") for case in ET.parse(xml).getroot().iter("testcase")]
+    assert "b\\x01\\x1b[31m" in names
+
+
+def test_a_block_name_that_is_not_text_is_named(model_file):
+    result = run(model_file(GOOD.replace('"b"', '"b\\udc80"')))
+    assert result.exit_code == 2
+    assert "parameter block 'b\\udc80'" in result.stderr and "not valid text" in result.stderr
+
+
+def test_an_unnamed_array_in_a_params_file_is_a_one_array_model(model_file, tmp_path):
+    path = model_file("""
+        import numpy as np
+        def loss(x): return float(np.sum(x ** 3))
+        def grad(x): return 3 * x ** 2
+    """)
+    npz = tmp_path / "cube.npz"
+    np.savez(npz, np.arange(4.0))
+    result = run(path, "--params", npz)
+    assert result.exit_code == 0, result.output
+    assert "one unnamed array ('arr_0')" in result.stdout
+
+
+def test_a_model_that_changes_directory_moves_no_path(tmp_path, monkeypatch):
+    (tmp_path / "chdir.py").write_text("import os\nos.chdir('/')\n" + GOOD)
+    (tmp_path / "good.py").write_text(GOOD)
+    monkeypatch.chdir(tmp_path)
+    result = run("chdir.py", "good.py", "--junit-xml", "out.xml")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out.xml").exists()
+
+
+def test_a_model_that_poisons_sys_modules_still_gets_its_report(model_file):
+    path = model_file("import sys\nsys.modules['json'] = None\nsys.modules['rich'] = 42\nsys.path.clear()\n" + GOOD)
+    result = subprocess.run([sys.executable, "-m", "gradcheck_cli", path, "--format", "json"],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["verdict"] == "pass"
+    text = subprocess.run([sys.executable, "-m", "gradcheck_cli", path], capture_output=True, text=True, cwd=ROOT)
+    assert text.returncode == 0 and "PASS" in text.stdout, text.stderr

@@ -8,10 +8,11 @@ import os
 from typing import TextIO
 
 from ..report import FAIL, ModelFailure, PASS, OK, Report
+from . import printable
 
 
 def _data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return printable(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _property(text: str) -> str:

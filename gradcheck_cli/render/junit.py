@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 from typing import Sequence
 
 from ..report import FAIL, ModelFailure, PASS, OK, Report
+from . import printable
 
 
 def _relative(path: str) -> str:
@@ -138,5 +139,8 @@ def build(results: Sequence[Report | ModelFailure], *, strict: bool = False) -> 
 def write(results: Sequence[Report | ModelFailure], path: str, *, strict: bool = False, sanity: bool = False) -> None:
     """Write the XML file (UTF-8, with declaration)."""
     tree = build_sanity(results, strict=strict) if sanity else build(results, strict=strict)
+    for element in tree.iter():  # names and messages are the user's: no control character may break the XML
+        element.text = printable(element.text) if element.text else element.text
+        element.attrib.update({key: printable(value) for key, value in element.attrib.items()})
     ET.indent(tree)
     tree.write(path, encoding="utf-8", xml_declaration=True)

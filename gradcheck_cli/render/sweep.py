@@ -34,9 +34,12 @@ def plot(curve: SweepCurve) -> Text:
     recommended = f"{curve.recommended_h:.0e}" if curve.recommended_h else "none (every step crossed a kink)"
     text.append(f"{curve.label}", style="bold")
     text.append(f"   analytic {curve.analytic:.10g}   recommended h = {recommended}\n")
+    if curve.broken:
+        text.append(f"  the loss broke: {curve.broken}; those steps are left blank\n", style="yellow")
     rows = [[" "] * len(curve.points) for _ in range(TOP - BOTTOM + 1)]
     for column, point in enumerate(curve.points):
-        rows[_row(point.rel_error)][column] = "×" if point.kink else "●"
+        if not math.isnan(point.numeric):
+            rows[_row(point.rel_error)][column] = "×" if point.kink else "●"
     for number, row in enumerate(rows):
         label = f"1e{TOP - number:+03d}" if number % 2 == 0 else ""
         text.append(f"{label:>6} ┤")
@@ -97,5 +100,6 @@ def save_png(report: SweepReport, path: str) -> None:
     axes.grid(True, which="major", alpha=0.3)
     axes.legend(fontsize="small")
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    figure.savefig(path, dpi=120, format="png")  # to this path, whatever its extension
+    plt.close(figure)
     plt.close(figure)

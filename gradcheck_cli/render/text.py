@@ -246,10 +246,14 @@ def build(report: Report, *, verbose: bool = False) -> RenderableType:
 
 def make_console(file=None) -> Console:
     """A console for the report: the terminal's width, or 120 columns when
-    the output is piped (rich would otherwise assume 80 and wrap the table)."""
-    console = Console(file=file, highlight=False, soft_wrap=False)
+    the output is piped (rich would otherwise assume 80 and wrap the table).
+
+    Every string printed is text, never markup or emoji codes: block names,
+    paths and messages come from the user (a block named ``"[/]"``)."""
+    plain = dict(highlight=False, markup=False, emoji=False)
+    console = Console(file=file, soft_wrap=False, **plain)
     if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(file=file, highlight=False, width=120)
+        console = Console(file=file, width=120, **plain)
     return console
 
 
@@ -278,7 +282,7 @@ def to_html(report: Report, *, verbose: bool = False) -> str:
     """The text report as HTML with inline colours (for notebooks)."""
     import io
 
-    console = Console(file=io.StringIO(), record=True, width=120, force_jupyter=False)
+    console = Console(file=io.StringIO(), record=True, width=120, force_jupyter=False, markup=False, emoji=False)
     console.print(build(report, verbose=verbose))
     return console.export_html(inline_styles=True)
 
