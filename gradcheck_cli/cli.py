@@ -14,6 +14,7 @@ import contextlib
 import math
 import os
 import sys
+from typing import Callable
 
 import click
 
@@ -36,6 +37,10 @@ DEFAULT_LOSS_TOLERANCE = 0.1
 FORMATS = ("text", "json", "github")
 # A progress bar appears once a check has run this long (and only on a terminal).
 PROGRESS_AFTER = 1.0
+# How long past --timeout a run may go before gradcheck ends it from outside
+# the model's code (which the timer signal normally stops within
+# milliseconds; see _overrun_timer).
+OVERRUN_GRACE = 2.0
 
 
 class _DefaultGroup(click.Group):
@@ -51,6 +56,15 @@ class _DefaultGroup(click.Group):
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context):
+        try:
+            return self._invoke(ctx)
+        except KeyboardInterrupt:
+            # Ctrl-C where no check is running yet (start-up, the model's
+            # import): click would say "Aborted!" and exit 1, a failure code.
+            click.echo("gradcheck: interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+
+    def _invoke(self, ctx: click.Context):
         # Config values become the commands' defaults (click's default_map):
         # options given on the command line still win.
         if not ctx.resilient_parsing:
@@ -188,9 +202,9 @@ def run() -> None:
     """The console script (and ``python -m gradcheck_cli``): the command line
     under the exit guard, so that user code ending the process can never
     pass for a check that passed (see guard.py)."""
-    if any(arg in ("--help", "-h", "--version") for arg in sys.argv[1:]):
-        # click answers these eagerly and runs no user code: nothing to guard,
-        # and no fork to pay for.
+    if any(arg in ("--help", "-h", "--version") for arg in sys.argv[1:]) or "_GRADCHECK_COMPLETE" in os.environ:
+        # click answers these (and shell completion) eagerly on stdout and
+        # runs no user code: nothing to guard, and no fork to pay for.
         main(prog_name="gradcheck")
         return
     from .guard import guarded
@@ -247,14 +261,20 @@ def model_options(command):
     return _apply(_SOURCE_OPTIONS + _PROBE_OPTIONS, command)
 
 
-def _run(work):
-    """Call the library, mapping its errors to exit code 2 with a message."""
+def _run(work, *, document=None, model: str | None = None):
+    """Call the library, mapping its errors to exit code 2 with a message
+    (and, given a ``document`` stream, the JSON error document on it)."""
     from .errors import GradcheckError
 
     try:
         return work()
     except GradcheckError as exc:
         click.echo(f"gradcheck: error: {exc}", err=True)
+        if document is not None:
+            from .render import json as json_render
+            from .report import ModelFailure
+
+            json_render.render(ModelFailure(model, str(exc)), document)
         sys.exit(EXIT_UNUSABLE)
     except ValueError as exc:  # an option value the library refused
         raise click.UsageError(str(exc)) from None
@@ -273,6 +293,19 @@ def _load_renderers() -> None:
 
     from .render import github, junit, sanity, sweep, text  # noqa: F401
     from .render import json as json_render  # noqa: F401
+
+
+@contextlib.contextmanager
+def _document_owed(owed: bool):
+    """Tell the exit guard a JSON document is owed on stdout until the
+    command ends (it writes an error document if user code ends the process)."""
+    from . import guard
+
+    guard.document_owed(owed)
+    try:
+        yield
+    finally:
+        guard.document_owed(False)
 
 
 def _output(path: str | None, option: str) -> str | None:
@@ -410,66 +443,131 @@ def check_command(ctx, models, params_file, data_file, samples, method, seed, tr
 
     from .model import parse_assignments
 
-    overrides = _run(lambda: parse_assignments(assignments))
-    _load_renderers()
-    junit_path = _output(junit_xml, "--junit-xml")
-    save_params = _output(save_params, "--save-params")
-    options = dict(params_file=params_file, data_file=data_file, h=h, samples=samples, directions=directions, seed=seed,
-                   thresholds=thresholds, track_kinks=track_kinks, method=method, max_evals=max_evals,
-                   overrides=overrides, warmup=warmup, lr=lr, reg=reg, jobs=jobs, dask=dask_address)
-    results = []
-    stopped_code = None  # 2 when time ran out, 130 when interrupted
-    ends = time.monotonic() + timeout if timeout else None
-    for target in targets:
-        path_part = _split_target(target)[0]
-        source = path_part if path_part.endswith(".py") else None
-        remaining = None if ends is None else ends - time.monotonic()
-        if remaining is not None and remaining <= 0:
-            results.append(ModelFailure(target, f"not checked: the --timeout of {timeout:g} s ran out", source))
-            _render_one(results[-1], output_format, verbose, several=len(targets) > 1)
-            continue
-        try:
-            with _progress(target, enabled=output_format != "json") as progress:
-                result = check(target, progress=progress, timeout=remaining,
-                               save_params=_saved_as(save_params, target, len(targets)), **options)
-        except CheckTimeout as exc:
-            stopped_code = EXIT_UNUSABLE
-            result = exc.report if exc.report is not None else ModelFailure(target, str(exc), source)
-            if exc.report is not None:
-                click.echo(f"gradcheck: error: {exc}", err=True)
-        except Interrupted as exc:
-            stopped_code = EXIT_INTERRUPTED
-            if exc.report is not None:
-                results.append(exc.report)
-                _render_one(exc.report, output_format, verbose, several=len(targets) > 1)
-            click.echo("gradcheck: interrupted" + (" (the report above is partial)" if exc.report else ""),
-                       err=True)
-            break
-        except GradcheckError as exc:
-            result = ModelFailure(target, str(exc), source)
-        except ValueError as exc:  # an option value the library refused
-            raise click.UsageError(str(exc)) from None
-        results.append(result)
-        _render_one(result, output_format, verbose, several=len(targets) > 1)
+    from .report_stream import report_stream
+
+    # From here to the report, descriptor 1 is the model's to write on (it
+    # goes to stderr); the report alone reaches stdout, through `out`.
+    with report_stream() as out, _document_owed(output_format == "json"):
+        overrides = _run(lambda: parse_assignments(assignments))
+        _load_renderers()
+        junit_path = _output(junit_xml, "--junit-xml")
+        save_params = _output(save_params, "--save-params")
+        options = dict(params_file=params_file, data_file=data_file, h=h, samples=samples, directions=directions,
+                       seed=seed, thresholds=thresholds, track_kinks=track_kinks, method=method, max_evals=max_evals,
+                       overrides=overrides, warmup=warmup, lr=lr, reg=reg, jobs=jobs, dask=dask_address)
+        results = []
+        stopped_code = None  # 2 when time ran out, 130 when interrupted
+        ends = time.monotonic() + timeout if timeout else None
+        overrun = None
+        if ends is not None:
+            def conclude_overrun() -> None:
+                _overrun(results, targets, output_format, verbose, out, junit_xml, junit_path, strict, timeout)
+
+            overrun = _overrun_timer(ends, conclude_overrun)
+        for target in targets:
+            path_part = _split_target(target)[0]
+            source = path_part if path_part.endswith(".py") else None
+            remaining = None if ends is None else ends - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                results.append(ModelFailure(target, f"not checked: the --timeout of {timeout:g} s ran out", source))
+                _render_one(results[-1], output_format, verbose, out, several=len(targets) > 1)
+                continue
+            try:
+                with _progress(target, enabled=output_format != "json") as progress:
+                    result = check(target, progress=progress, timeout=remaining,
+                                   save_params=_saved_as(save_params, target, len(targets)), **options)
+            except CheckTimeout as exc:
+                stopped_code = EXIT_UNUSABLE
+                result = exc.report if exc.report is not None else ModelFailure(target, str(exc), source)
+                if exc.report is not None:
+                    click.echo(f"gradcheck: error: {exc}", err=True)
+            except Interrupted as exc:
+                stopped_code = EXIT_INTERRUPTED
+                if exc.report is not None:
+                    results.append(exc.report)
+                    _render_one(exc.report, output_format, verbose, out, several=len(targets) > 1)
+                else:  # (a JSON reader still gets its document)
+                    results.append(ModelFailure(target, "interrupted before anything was checked", source))
+                click.echo("gradcheck: interrupted" + (" (the report above is partial)" if exc.report else ""),
+                           err=True)
+                break
+            except GradcheckError as exc:
+                result = ModelFailure(target, str(exc), source)
+            except ValueError as exc:  # an option value the library refused
+                raise click.UsageError(str(exc)) from None
+            results.append(result)
+            _render_one(result, output_format, verbose, out, several=len(targets) > 1)
+        if overrun is not None:
+            overrun.cancel()
+        _conclude(results, len(targets), output_format, out, junit_xml, junit_path, strict)
+        if stopped_code == EXIT_INTERRUPTED:
+            sys.exit(EXIT_INTERRUPTED)
+        worst = max((exit_code(r.verdict, strict=strict) for r in results), default=EXIT_PASS)
+        sys.exit(max(worst, stopped_code or EXIT_PASS))
+
+
+def _conclude(results, models: int, output_format: str, out, junit_xml, junit_path, strict: bool) -> None:
+    """After the last model: the JSON document (one, whatever happened: a
+    model that could not be checked is {"verdict": "error", ...}, alone or
+    among others), the summary of several, the JUnit file."""
     if output_format == "json":
         from .render import json as json_render
 
-        if len(targets) > 1:
-            json_render.render_many(results, sys.stdout)
-        elif results and not isinstance(results[0], ModelFailure):  # an error went to stderr instead
-            json_render.render(results[0], sys.stdout)
-    elif len(targets) > 1 and output_format == "text" and results:
+        if models > 1:
+            json_render.render_many(results, out)
+        elif results:
+            json_render.render(results[0], out)
+    elif models > 1 and output_format == "text" and results:
         from .render import text
 
-        text.make_console().print(text.summary(results))
+        text.make_console(out).print(text.summary(results))
     if junit_xml:
         from .render import junit
 
         _write(lambda: junit.write(_flatten(results), junit_path, strict=strict), junit_xml, "--junit-xml")
-    if stopped_code == EXIT_INTERRUPTED:
-        sys.exit(EXIT_INTERRUPTED)
-    worst = max((exit_code(r.verdict, strict=strict) for r in results), default=EXIT_PASS)
-    sys.exit(max(worst, stopped_code or EXIT_PASS))
+
+
+def _overrun_timer(ends: float, conclude: Callable[[], None]):
+    """--timeout's last resort: the timer signal stops user code in
+    process, but a model can swallow it (a bare ``except:`` around a
+    sleep), ignore SIGALRM or reset the timer. If the run has not ended
+    OVERRUN_GRACE seconds after its deadline, a thread ends it -- report
+    of what finished, exit 2. Only in the console script's guarded child,
+    whose process is gradcheck's to end."""
+    import threading
+    import time
+
+    from . import guard
+
+    if not guard.active():
+        return None
+    timer = threading.Timer(max(0.0, ends - time.monotonic()) + OVERRUN_GRACE, conclude)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def _overrun(results, targets, output_format, verbose, out, junit_xml, junit_path, strict, timeout) -> None:
+    """End a run whose model would not stop at --timeout (see _overrun_timer)."""
+    from . import guard
+    from .pipeline import report_so_far
+    from .report import ModelFailure
+
+    try:
+        so_far = report_so_far()
+        current, message = so_far if so_far is not None else (None, f"timed out after {timeout:g} s")
+        message += ("; the model did not stop when told to (it catches the stop: a bare `except:`, or it ignores "
+                    "SIGALRM or resets the interval timer), so gradcheck ended the run")
+        click.echo(f"gradcheck: error: {message}", err=True)
+        pending = list(targets[len(results):])  # (results hold one entry per model, in order)
+        if pending:
+            if current is not None:
+                _render_one(current, output_format, verbose, out, several=len(targets) > 1)
+            results.append(current if current is not None else ModelFailure(pending[0], message))
+            results += [ModelFailure(t, f"not checked: the --timeout of {timeout:g} s ran out") for t in pending[1:]]
+        _conclude(results, len(targets), output_format, out, junit_xml, junit_path, strict)
+    finally:
+        guard.exit_now(EXIT_UNUSABLE)
 
 
 def _flatten(results) -> list:
@@ -513,7 +611,7 @@ def _expand(targets) -> list[str]:
     return expanded
 
 
-def _render_one(result, output_format: str, verbose: bool, *, several: bool) -> None:
+def _render_one(result, output_format: str, verbose: bool, out, *, several: bool) -> None:
     from .report import ModelFailure
 
     if output_format == "json":
@@ -523,7 +621,7 @@ def _render_one(result, output_format: str, verbose: bool, *, several: bool) -> 
     if output_format == "github":
         from .render import github
 
-        github.render(result, sys.stdout)
+        github.render(result, out)
         if isinstance(result, ModelFailure):
             click.echo(f"gradcheck: error: {result.message}", err=True)
         return
@@ -532,7 +630,7 @@ def _render_one(result, output_format: str, verbose: bool, *, several: bool) -> 
         return
     from .render import text
 
-    console = text.make_console()
+    console = text.make_console(out)
     if several:
         console.rule(result.model, align="left")
     text.render(result, console, verbose=verbose)
@@ -608,26 +706,32 @@ def sweep_command(model, params_file, data_file, samples, method, seed, track_ki
 
     from .model import parse_assignments
 
-    overrides = _run(lambda: parse_assignments(assignments))
-    _load_renderers()
-    plot_path = _output(plot_file, "--plot")
-    report = _run(lambda: sweep(model, params_file=params_file, data_file=data_file, seed=seed, method=method, dims=dims,
-                                blocks=blocks, samples=samples, track_kinks=track_kinks, overrides=overrides))
-    if output_format == "json":
-        import json
+    from .report_stream import report_stream
 
-        click.echo(json.dumps(report.to_dict(), indent=2, allow_nan=False))
-    else:
-        from .render import sweep as sweep_render
-        from .render import text
+    # (See check: the model's descriptor 1 goes to stderr.)
+    with report_stream() as out, _document_owed(output_format == "json"):
+        overrides = _run(lambda: parse_assignments(assignments))
+        _load_renderers()
+        plot_path = _output(plot_file, "--plot")
+        report = _run(lambda: sweep(model, params_file=params_file, data_file=data_file, seed=seed, method=method,
+                                    dims=dims, blocks=blocks, samples=samples, track_kinks=track_kinks,
+                                    overrides=overrides),
+                      document=out if output_format == "json" else None, model=model)
+        if output_format == "json":
+            import json
 
-        sweep_render.render(report, text.make_console())
-    if plot_file is not None:
-        from .render import sweep as sweep_render
+            out.write(json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n")
+        else:
+            from .render import sweep as sweep_render
+            from .render import text
 
-        _write(lambda: sweep_render.save_png(report, plot_path), plot_file, "--plot")
-        click.echo(f"wrote {plot_file}", err=True)
-    sys.exit(EXIT_PASS)
+            sweep_render.render(report, text.make_console(out))
+        if plot_file is not None:
+            from .render import sweep as sweep_render
+
+            _write(lambda: sweep_render.save_png(report, plot_path), plot_file, "--plot")
+            click.echo(f"wrote {plot_file}", err=True)
+        sys.exit(EXIT_PASS)
 
 
 @main.command(
@@ -649,7 +753,8 @@ Exit codes: 0 pass (warnings allowed), 1 a check failed (or warned, with
 @click.option("--classes", type=click.IntRange(min=2), metavar="C",
               help="Number of classes: the initial loss should be ln C (softmax), or C - 1 with --svm.")
 @click.option("--svm", is_flag=True, help="The loss is a multiclass SVM (initial loss C - 1).")
-@click.option("--expect-loss", type=_Finite(), metavar="VALUE", help="The initial loss expected (instead of --classes).")
+@click.option("--expect-loss", type=_Finite(), metavar="VALUE",
+              help="The initial loss expected (instead of --classes).")
 @click.option("--loss-tolerance", type=_POSITIVE, default=DEFAULT_LOSS_TOLERANCE, show_default=True,
               metavar="FRACTION", help="Relative tolerance of the initial-loss check.")
 @click.option("--reg", "reg", metavar="NAME",
@@ -681,27 +786,32 @@ def sanity_command(model, params_file, data_file, seed, assignments, config_file
     from .model import parse_assignments
     from .sanity import sanity
 
-    overrides = _run(lambda: parse_assignments(assignments))
-    _load_renderers()
-    junit_path = _output(junit_xml, "--junit-xml")
-    report = _run(lambda: sanity(model, classes=classes, svm=svm, expect_loss=expect_loss,
-                                 loss_tolerance=loss_tolerance, reg=reg, steps=steps, optimizer=optimizer, lr=lr,
-                                 overfit_factor=overfit_factor, overfit_below=overfit_below, seed=seed,
-                                 params_file=params_file, data_file=data_file, overrides=overrides))
-    if output_format == "json":
-        import json
+    from .report_stream import report_stream
 
-        click.echo(json.dumps(report.to_dict(), indent=2, allow_nan=False))
-    else:
-        from .render import sanity as sanity_render
-        from .render import text
+    # (See check: the model's descriptor 1 goes to stderr.)
+    with report_stream() as out, _document_owed(output_format == "json"):
+        overrides = _run(lambda: parse_assignments(assignments))
+        _load_renderers()
+        junit_path = _output(junit_xml, "--junit-xml")
+        report = _run(lambda: sanity(model, classes=classes, svm=svm, expect_loss=expect_loss,
+                                     loss_tolerance=loss_tolerance, reg=reg, steps=steps, optimizer=optimizer, lr=lr,
+                                     overfit_factor=overfit_factor, overfit_below=overfit_below, seed=seed,
+                                     params_file=params_file, data_file=data_file, overrides=overrides),
+                      document=out if output_format == "json" else None, model=model)
+        if output_format == "json":
+            import json
 
-        sanity_render.render(report, text.make_console())
-    if junit_xml:
-        from .render import junit
+            out.write(json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n")
+        else:
+            from .render import sanity as sanity_render
+            from .render import text
 
-        _write(lambda: junit.write([report], junit_path, strict=strict, sanity=True), junit_xml, "--junit-xml")
-    sys.exit(exit_code(report.verdict, strict=strict))
+            sanity_render.render(report, text.make_console(out))
+        if junit_xml:
+            from .render import junit
+
+            _write(lambda: junit.write([report], junit_path, strict=strict, sanity=True), junit_xml, "--junit-xml")
+        sys.exit(exit_code(report.verdict, strict=strict))
 
 
 def exit_code(verdict: str, *, strict: bool) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import traceback
 
@@ -21,16 +22,23 @@ class ModelError(GradcheckError):
 
 
 class UserCodeError(ModelError):
-    """The user's own code raised; carries their traceback frames, not ours."""
+    """The user's own code raised; carries their traceback frames, not ours
+    (``only``: the frames of that file alone, where the rest is a remote
+    framework's, as Dask's upload_file is)."""
 
-    def __init__(self, message: str, exc: BaseException):
+    def __init__(self, message: str, exc: BaseException, only: str | None = None):
         self.original = exc
-        self.user_traceback = format_user_traceback(exc)
+        self.user_traceback = format_user_traceback(exc, only)
         super().__init__(message)
 
     def __str__(self) -> str:
         base = super().__str__()
         return f"{base}\n{self.user_traceback}" if self.user_traceback else base
+
+    def __reduce__(self):
+        # Raised in a worker process, it reaches the parent by pickle: as
+        # the message with its frames (the exception object stays behind).
+        return ModelError, (str(self),)
 
 
 class NondeterminismError(ModelError):
@@ -66,8 +74,16 @@ class StopSignal(BaseException):
     A BaseException, so that a model's own `except Exception:` cannot swallow it."""
 
 
+_IMPORTLIB_DIR = os.path.dirname(importlib.__file__)
+
+
 def _is_tool_frame(filename: str) -> bool:
-    return os.path.abspath(filename).startswith(_PACKAGE_DIR + os.sep)
+    """gradcheck's own frames, and the import machinery's (frozen
+    importlib), which stands between it and a model file's first line."""
+    if filename.startswith("<frozen importlib"):
+        return True
+    path = os.path.abspath(filename)
+    return path.startswith(_PACKAGE_DIR + os.sep) or os.path.dirname(path) == _IMPORTLIB_DIR
 
 
 def user_line(exc: BaseException) -> str | None:
@@ -78,13 +94,15 @@ def user_line(exc: BaseException) -> str | None:
     return None
 
 
-def format_user_traceback(exc: BaseException) -> str:
-    """The traceback of ``exc`` with this package's own frames left out.
+def format_user_traceback(exc: BaseException, only: str | None = None) -> str:
+    """The traceback of ``exc`` with this package's own frames left out
+    (``only``: the frames of files of that name alone).
 
     Users debug their model, not the checker: the frames they need are the
     ones in their files (and the libraries they called).
     """
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _is_tool_frame(f.filename)]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _is_tool_frame(f.filename)
+              and (only is None or os.path.basename(f.filename) == only)]
     lines = ["Traceback (most recent call last, gradcheck's own frames omitted):\n"]
     # StackSummary.format folds runs of a repeated frame (infinite recursion)
     # into "[Previous line repeated N more times]".

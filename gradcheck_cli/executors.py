@@ -26,11 +26,12 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .errors import ModelError, NondeterminismError
+from .errors import ModelError, NondeterminismError, UserCodeError
 from .evaluate import BasePoint, Evaluator
 from .grading import worth_tracking
 from .model import Model, _split_target, from_functions, frozen_copies, load_model
 from .numeric import STENCILS, Estimate, Probe, estimate
+from .guard import exit_with_parent
 from .process_state import borrows_process
 from .settings import AUTO_STEPS, EPS, NONDETERMINISM_ULPS, Thresholds
 from .structure import unflatten
@@ -213,9 +214,20 @@ def _relocate(e: Estimate, here: str, there: str) -> Estimate:
 _pool_state: dict[str, Any] = {}
 
 
-def _pool_init(recipe: Recipe) -> None:
+def _pool_init(recipe: Recipe, parent: int) -> None:
+    import signal
+
+    exit_with_parent(parent)  # a parent killed outright leaves no worker behind
+    # Ctrl-C at a terminal reaches the whole process group: the parent stops
+    # the workers; each of them printing its own KeyboardInterrupt would not help.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _pool_state["recipe"] = recipe
-    _model_for(recipe)  # import the model once, while the parent finds its start point
+    try:
+        _model_for(recipe)  # import the model once, while the parent finds its start point
+    except ModelError as exc:
+        # Said with the first batch: an initializer that raises only breaks
+        # the pool, and the parent would learn nothing of why.
+        _pool_state["error"] = str(exc)
 
 
 def _pool_ready() -> bool:
@@ -223,6 +235,8 @@ def _pool_ready() -> bool:
 
 
 def _pool_batch(job: Job, probes: Sequence[Probe]) -> BatchResult:
+    if "error" in _pool_state:
+        raise ModelError(f"in a worker process (--jobs), where the model is imported afresh: {_pool_state['error']}")
     return run_batch(_pool_state["recipe"], _with_shared_gradient(job), probes)
 
 
@@ -313,7 +327,7 @@ class ProcessPool(_Merging):
         self.jobs = jobs
         self.job: Job | None = None
         self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=_pool_init, initargs=(recipe,))
+                                        initializer=_pool_init, initargs=(recipe, os.getpid()))
         self.shared: list[Any] = []
         # Start the workers now: they import the model while the parent
         # evaluates the start point and the loss noise. Each gets its share
@@ -347,22 +361,57 @@ class ProcessPool(_Merging):
             futures = [self.pool.submit(_pool_batch, job, chunk) for chunk in batches(probes, self.jobs)]
             for future in futures:
                 position = self.merge(future.result(), position, on_each)
-        except BrokenProcessPool as exc:
-            raise ModelError(
-                f"the worker processes of --jobs {self.jobs} died ({exc}). Workers start afresh and import the "
-                "model and the program that called gradcheck: a program read from stdin or typed into an "
-                "interactive session cannot be imported; run it from a file, or use jobs=1"
-            ) from None
+        except BrokenProcessPool:
+            raise ModelError(self._death()) from None
+
+    def _death(self) -> str:
+        """Why the pool broke, as far as the workers' exit statuses tell."""
+        import signal
+        import sys
+
+        ended = []
+        for process in self._processes():
+            process.join(timeout=1)
+            code = process.exitcode
+            if code is not None and code < 0:
+                try:
+                    ended.append(f"killed by {signal.Signals(-code).name}")
+                except ValueError:
+                    ended.append(f"killed by signal {-code}")
+            elif code is not None:
+                ended.append(f"exit status {code}")
+        # The pool terminates the others once one is gone: those say nothing.
+        ended = [e for e in ended if e != "killed by SIGTERM"] or ended
+        how = f" ({', '.join(sorted(set(ended)))})" if ended else ""
+        message = (f"a worker process of --jobs {self.jobs} ended{how} while running the model: a model must "
+                   "return its values, never end the process (os._exit, a crash in a C extension, a signal)")
+        main = sys.modules.get("__main__")
+        if main is not None and not getattr(main, "__file__", None):
+            message += (". Workers start afresh and import the program that called gradcheck: a program read from "
+                        "stdin or typed into an interactive session cannot be; run it from a file, or use jobs=1")
+        return message
 
     def close(self, *, kill: bool = False) -> None:
+        processes = self._processes()
         if kill:
-            for process in self._processes():
+            for process in processes:
                 process.terminate()
-        # Terminated workers exit at once, so waiting is short either way.
-        self.pool.shutdown(wait=True, cancel_futures=True)
-        for process in self._processes():  # whatever the pool still lists: reaped, not left running
-            process.terminate()
-            process.join(timeout=5)
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        # A worker whose model started a non-daemon thread never finishes
+        # exiting: given a moment, it is terminated, then killed.
+        import time
+
+        ends = time.monotonic() + WORKER_EXIT_SECONDS
+        for process in processes:
+            process.join(timeout=max(0.0, ends - time.monotonic()))
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=WORKER_EXIT_SECONDS)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        self.pool.shutdown(wait=True)  # (quick now: the pool's own thread ends with its workers)
         for memory in self.shared:
             memory.close()
             memory.unlink()
@@ -407,9 +456,15 @@ class DaskCluster(_Merging):
             self.client = Client(address) if self.own_client else address
         except Exception as exc:
             raise ModelError(f"cannot reach the Dask scheduler at {address!r}: {exc}") from None
+        self.submitted: list[Any] = []  # every future of this run, cancelled when it ends
         if recipe.target is not None and recipe.source and _split_target(recipe.target)[0].endswith(".py"):
             # Workers import the uploaded copy by its module name.
-            self.client.upload_file(recipe.source)
+            try:
+                self.client.upload_file(recipe.source)
+            except Exception as exc:  # the model's import raised on a worker
+                self.close()
+                raise UserCodeError(f"importing {os.path.basename(recipe.source)} on the Dask workers failed: "
+                                    f"{type(exc).__name__}: {exc}", exc, only=os.path.basename(recipe.source)) from None
             module = os.path.splitext(os.path.basename(recipe.source))[0]
             attr = _split_target(recipe.target)[1]
             recipe = dataclasses.replace(recipe, target=module + (f":{attr}" if attr else ""))
@@ -418,14 +473,46 @@ class DaskCluster(_Merging):
         self.job: Job | None = None
 
     def estimates(self, probes: Sequence[Probe], on_each: Callable[[int, Estimate], None]) -> None:
+        from concurrent.futures import CancelledError
+
+        from distributed import KilledWorker
+
         job = self.client.scatter(self.job, broadcast=True)
         futures = [self.client.submit(run_batch, self.recipe, job, batch, pure=False)
                    for batch in batches(probes, self.workers)]
+        self.submitted += futures
         position = 0
-        for future in futures:  # in order, each as soon as it is done
-            position = self.merge(future.result(), position, on_each)
+        try:
+            for future in futures:  # in order, each as soon as it is done
+                position = self.merge(future.result(), position, on_each)
+        except (KilledWorker, CancelledError) as exc:  # (distributed's FutureCancelledError is a CancelledError)
+            raise ModelError(
+                f"a Dask worker died or stopped while evaluating the model ({type(exc).__name__}: {exc}); a model "
+                "must return its values, never end the process or raise KeyboardInterrupt") from None
 
     def close(self, *, kill: bool = False) -> None:
+        """Cancel whatever this run submitted. A task still running (a loss
+        that never returns, stopped by --timeout or Ctrl-C) cannot be
+        cancelled inside its worker, and would hold that worker -- and every
+        later run's batches there -- for good: those workers are restarted
+        (by their nannies)."""
+        stuck: set[str] = set()
+        pending = [f for f in self.submitted if not f.done()]
+        if pending:
+            with contextlib.suppress(Exception):
+                keys = {f.key for f in pending}
+                stuck = {worker for worker, running in self.client.processing().items() if keys & set(running)}
+            with contextlib.suppress(Exception):
+                self.client.cancel(pending, force=True)
+        if stuck:
+            try:
+                self.client.restart_workers(list(stuck), timeout=DASK_RESTART_SECONDS)
+            except Exception as exc:  # no nanny, or it did not come back in time
+                import warnings
+
+                warnings.warn(f"gradcheck: Dask worker(s) {', '.join(sorted(stuck))} still run a stopped task of "
+                              f"this check and could not be restarted ({type(exc).__name__}: {exc})")
+        self.submitted.clear()
         if self.own_client:
             self.client.close()
 
@@ -522,6 +609,11 @@ def _seconds(value: float) -> str:
 # interpreter, numpy and gradcheck imported (~0.2-0.3 s on this project's
 # machine), on top of importing the model (timed in the parent).
 WORKER_START_SECONDS = 0.3
+# How long Dask workers stuck in a stopped task get to restart.
+DASK_RESTART_SECONDS = 30
+# How long a worker gets to exit when the pool closes (it has nothing left
+# to do; a model's non-daemon thread may hold it) before it is terminated.
+WORKER_EXIT_SECONDS = 1.0
 # A pool is chosen only if predicted this many times faster: the
 # prediction rests on a few timed calls, and a wrong "pool" costs more
 # (a slower check) than a wrong "in process" (a missed speed-up).

@@ -25,6 +25,8 @@ import mmap
 import os
 import signal
 import sys
+import threading
+import time
 import traceback
 from typing import Callable
 
@@ -45,9 +47,18 @@ def doing(*what: str) -> None:
     Unguarded (the library, workers) it returns at once: it is called on
     every evaluation."""
     if _buffer is not None:
-        data = " ".join(what).encode("utf-8", "replace")[: _BUFFER_SIZE - 4]
+        data = " ".join(what).encode("utf-8", "replace")[: _BUFFER_SIZE - 5]
         _buffer[4:4 + len(data)] = data
         _buffer[:4] = len(data).to_bytes(4, "little")
+
+
+def document_owed(owed: bool) -> None:
+    """Whether a JSON document is owed on stdout (--format json, not yet
+    written): if user code ends the process meanwhile, the guard writes an
+    error document in its place, so stdout is one document however the run
+    ends. Unguarded, a no-op."""
+    if _buffer is not None:
+        _buffer[_BUFFER_SIZE - 1] = 1 if owed else 0
 
 
 def _last_activity(buffer: mmap.mmap) -> str:
@@ -72,8 +83,31 @@ def _run(command: Callable[[], None]) -> int:
         return EXIT_UNUSABLE
 
 
-def _child(command: Callable[[], None], report_fd: int) -> None:
+# The child's end of the exit-code pipe; closed in any process the model
+# forks off, so that only gradcheck's own process reports an exit code.
+_report_fd: int | None = None
+
+
+def _close_report_fd() -> None:
+    global _report_fd
+    if _report_fd is not None:
+        try:
+            os.close(_report_fd)
+        except OSError:
+            pass
+        _report_fd = None
+
+
+def _child(command: Callable[[], None], report_fd: int, guard_pid: int) -> None:
     """Run ``command``, report its exit code on ``report_fd``, and end."""
+    global _report_fd
+    from .report_stream import claim_stdout, forked_copy
+
+    _report_fd = report_fd
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_close_report_fd)
+    claim_stdout()  # descriptor 1 is stderr from here on: the report alone reaches stdout
+    exit_with_parent(guard_pid)  # a guard killed outright (SIGKILL) takes the check, and so its workers, with it
     interrupted = []
 
     def first_interrupt_only(signum, frame):
@@ -84,12 +118,28 @@ def _child(command: Callable[[], None], report_fd: int) -> None:
 
     signal.signal(signal.SIGINT, first_interrupt_only)
     code = _run(command)
+    if forked_copy():
+        # A copy of gradcheck the model forked off (os.fork() at import) ran
+        # the command too; gradcheck's own process reports, this one ends.
+        os._exit(0)
+    exit_now(code)
+
+
+def active() -> bool:
+    """Whether this is the guarded child (where :func:`exit_now` may end the process)."""
+    return _buffer is not None
+
+
+def exit_now(code: int) -> None:
+    """End the guarded child with ``code``, reported to the guard: after the
+    command, or from another thread when user code will not stop."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except Exception:  # a closed or broken stream: nothing more to say on it
             pass
-    os.write(report_fd, code.to_bytes(4, "little", signed=True))
+    if _report_fd is not None:
+        os.write(_report_fd, code.to_bytes(4, "little", signed=True))
     # os._exit: neither the model's atexit handlers nor its non-daemon
     # threads may keep the process, or write, once the report is out.
     os._exit(code)
@@ -121,13 +171,14 @@ def guarded(command: Callable[[], None]) -> int:
         return _run(command)
     buffer = mmap.mmap(-1, _BUFFER_SIZE)
     read_fd, write_fd = os.pipe()
+    guard_pid = os.getpid()
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     pid = os.fork()
     if pid == 0:
         os.close(read_fd)
         _buffer = buffer
-        _child(command, write_fd)
+        _child(command, write_fd, guard_pid)
     os.close(write_fd)
     previous = {number: signal.signal(number, lambda signum, frame: _forward(pid, signum)) for number in _FORWARDED}
     try:
@@ -146,6 +197,10 @@ def guarded(command: Callable[[], None]) -> int:
         return int.from_bytes(reported, "little", signed=True)
     message, code = _describe_death(status, _last_activity(buffer))
     print(f"gradcheck: error: {message}", file=sys.stderr)
+    if buffer[_BUFFER_SIZE - 1]:
+        import json
+
+        print(json.dumps({"verdict": "error", "model": None, "source": None, "error": message}, indent=2))
     return code
 
 
@@ -163,3 +218,24 @@ def _wait(pid: int) -> int:
             return status
         except InterruptedError:  # a forwarded signal; wait on
             continue
+
+# How often an orphan-watching process looks at its parent: a worker left
+# behind by a parent that was killed (SIGKILL, a segfault, os._exit in user
+# code) ends within this long.
+PARENT_POLL_SECONDS = 0.5
+
+
+def exit_with_parent(parent: int, code: int = 2) -> None:
+    """End this process (``os._exit(code)``) as soon as ``parent``, the
+    process that started it, is gone: a daemon thread polls the parent's
+    pid. For gradcheck's own children (worker processes, the guarded
+    command), which nothing else would ever stop. (The parent's pid is
+    passed in: one that died while this process started up is already gone
+    when it first looks.)"""
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent:  # re-parented: ours is gone
+                os._exit(code)
+            time.sleep(PARENT_POLL_SECONDS)
+
+    threading.Thread(target=watch, name="gradcheck-orphan-watch", daemon=True).start()

@@ -11,6 +11,14 @@ import sys
 def run() -> None:
     """``gradcheck``: the version and the help screen at once; otherwise the
     guarded command line."""
+    try:
+        _run()
+    except KeyboardInterrupt:  # Ctrl-C while Python and gradcheck start up
+        sys.stderr.write("gradcheck: interrupted\n")
+        sys.exit(130)
+
+
+def _run() -> None:
     arguments = sys.argv[1:]
     if arguments == ["--version"]:
         from ._version import __version__

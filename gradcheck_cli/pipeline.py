@@ -158,11 +158,20 @@ def check(
         raise ValueError(f"reg must be 'auto', 'none' or the name of a constant, got {reg!r}")
     with _deadline(timeout) as out_of_time:
         loading = time.perf_counter()
-        loaded = resolve(model, loss=loss, grad=grad, loss_and_grad=loss_and_grad, params=params,
-                         params_file=params_file, seed=seed, overrides=overrides, data_file=data_file)
+        try:
+            loaded = resolve(model, loss=loss, grad=grad, loss_and_grad=loss_and_grad, params=params,
+                             params_file=params_file, seed=seed, overrides=overrides, data_file=data_file)
+        except (KeyboardInterrupt, StopSignal) as stop:
+            # Importing the model or its init_params: nothing was checked yet.
+            name = model if isinstance(model, str) else getattr(model, "name", "the model")
+            if isinstance(stop, StopSignal):
+                raise CheckTimeout(f"{name}: timed out after {time.perf_counter() - started:.1f} s while loading "
+                                   "the model (its import or init_params); nothing was checked") from None
+            raise Interrupted(None) from None
         load_seconds = time.perf_counter() - loading
         phases = _Phases(loaded, settings, started, model if isinstance(model, str) else None, params_file, seed,
                          dict(overrides or {}), jobs, dask, load_seconds, progress, out_of_time)
+        _in_flight.phases = phases
         try:
             phases.run(steps, lr, reg)
         except (KeyboardInterrupt, StopSignal) as stop:
@@ -170,9 +179,35 @@ def check(
             phases.stopped(isinstance(stop, StopSignal))
         except _Stopped as stop:
             phases.stopped(stop.timed_out, stop.partial, stop.planned)
+        finally:
+            _in_flight.phases = None
         if save_params is not None:
             write_params(save_params, phases.final_params)
     return phases.report()
+
+
+class _InFlight:
+    """The check running now (checks run one at a time per process), for
+    :func:`report_so_far`."""
+
+    phases: "_Phases | None" = None
+    partial: "Callable[[bool], Report | None] | None" = None  # the current point's check so far
+    planned: int = 0
+
+
+_in_flight = _InFlight()
+
+
+def report_so_far() -> tuple[Report | None, str] | None:
+    """From another thread, while a check runs with a --timeout it has
+    overrun: the report of what finished and the message saying so (None
+    when no check is past loading its model). For the command line's last
+    resort when user code will not stop (it catches the stop signal);
+    the running check is not to be continued afterwards."""
+    phases, partial = _in_flight.phases, _in_flight.partial
+    if phases is None:
+        return None
+    return phases.settle(True, partial(True) if partial is not None else None, _in_flight.planned)
 
 
 class _Stopped(Exception):
@@ -290,7 +325,15 @@ class _Phases:
 
     def stopped(self, timed_out: bool, partial: Report | None = None, planned: int = 0) -> None:
         """A phase was stopped: keep what finished (``partial``: the stopped
-        check's part, of ``planned`` blocks)."""
+        check's part, of ``planned`` blocks), and raise CheckTimeout or
+        Interrupted with it."""
+        report, message = self.settle(timed_out, partial, planned)
+        if timed_out:
+            raise CheckTimeout(message, report) from None
+        raise Interrupted(report) from None
+
+    def settle(self, timed_out: bool, partial: Report | None = None, planned: int = 0) -> tuple[Report | None, str]:
+        """The report of what finished, and the message saying how it ended."""
         elapsed = time.perf_counter() - self.started
         self.halted = f"timed out after {elapsed:.1f} s" if timed_out else f"interrupted after {elapsed:.1f} s"
         finished = "; the start point was checked, not all that was to follow it"
@@ -302,10 +345,7 @@ class _Phases:
             self.characteristic = partial
         elif self.regularization is not None and partial is not None:
             self.regularization = dataclasses.replace(self.regularization, data_only=partial)
-        report = self.report()
-        if timed_out:
-            raise CheckTimeout(f"{self.loaded.name}: {self.halted}{finished}", report) from None
-        raise Interrupted(report) from None
+        return self.report(), f"{self.loaded.name}: {self.halted}{finished}"
 
     def report(self) -> Report | None:
         """The start point's report, with everything the later phases found."""
@@ -372,6 +412,20 @@ def _check_point(loaded: Model, settings: Settings, target, params_file, seed, o
     results: list[_BlockEstimates] = []
     base = evaluator = executor = None
     noise = Noise(0.0)
+
+    def partial(timed_out: bool) -> Report | None:
+        """What this check finished so far, as a report (None before the start point)."""
+        if base is None:
+            return None
+        elapsed = time.perf_counter() - started
+        reason = f"timed out after {elapsed:.1f} s" if timed_out else f"interrupted after {elapsed:.1f} s"
+        started_blocks = [r for r in results if r.coordinates or r.directions]
+        checked = {r.plan.name for r in started_blocks}
+        unreached = [b.name for b in plans if b.name not in checked]
+        return _report(loaded, settings, base, started_blocks, evaluator, noise, elapsed,
+                       stopped=reason, unreached=unreached, executor=executor)
+
+    _in_flight.partial, _in_flight.planned = partial, len(plans)
     try:
         with Evaluator(loaded, seed=settings.seed, track_kinks=settings.track_kinks) as evaluator:
             # Workers start now, to import the model while the start point is
@@ -406,17 +460,9 @@ def _check_point(loaded: Model, settings: Settings, target, params_file, seed, o
             finally:
                 executor.close(kill=not finished)
     except (KeyboardInterrupt, StopSignal) as stop:
-        elapsed = time.perf_counter() - started
-        timed_out = isinstance(stop, StopSignal)
-        reason = f"timed out after {elapsed:.1f} s" if timed_out else f"interrupted after {elapsed:.1f} s"
-        partial = None
-        if base is not None:
-            started_blocks = [r for r in results if r.coordinates or r.directions]
-            checked = {r.plan.name for r in started_blocks}
-            unreached = [b.name for b in plans if b.name not in checked]
-            partial = _report(loaded, settings, base, started_blocks, evaluator, noise, elapsed,
-                              stopped=reason, unreached=unreached, executor=executor)
-        raise _Stopped(partial, timed_out, len(plans)) from None
+        raise _Stopped(partial(isinstance(stop, StopSignal)), isinstance(stop, StopSignal), len(plans)) from None
+    finally:
+        _in_flight.partial = None
     report = _report(loaded, settings, base, results, evaluator, noise, time.perf_counter() - started,
                      executor=executor)
     return report, base

@@ -71,3 +71,4 @@ def _cwd() -> str | None:
         return os.getcwd()
     except OSError:  # the directory was removed under us
         return None
+

@@ -385,3 +385,218 @@ def test_a_model_that_poisons_sys_modules_still_gets_its_report(model_file):
     assert json.loads(result.stdout)["verdict"] == "pass"
     text = subprocess.run([sys.executable, "-m", "gradcheck_cli", path], capture_output=True, text=True, cwd=ROOT)
     assert text.returncode == 0 and "PASS" in text.stdout, text.stderr
+
+
+# -- stdout under --format json is one document, whatever the model writes
+
+def gradcheck_process(*args, timeout=120):
+    """The console script as a user runs it (guarded, in its own process)."""
+    return subprocess.run([sys.executable, "-m", "gradcheck_cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=ROOT, timeout=timeout)
+
+
+WRITERS = {
+    "os.write at import": "import os\nos.write(1, b'raw bytes on descriptor 1\\n')\n",
+    "os.system at import": "import os\nos.system('echo from a shell')\n",
+    "os.write in init_params": "import os\ndef init_params(seed):\n    os.write(1, b'{not json\\n')\n"
+                               "    return {'W': np.arange(6.0).reshape(2, 3) / 10, 'b': np.array([0.5, -0.5, 1.0])}\n",
+    "a daemon thread that prints": "import threading, time\ndef chatter():\n    while True:\n"
+                                   "        print('chatter', flush=True)\n        time.sleep(0.001)\n"
+                                   "threading.Thread(target=chatter, daemon=True).start()\n",
+    "os.fork at import": "import os\nos.fork()\n",
+    "an atexit write": "import atexit, os\natexit.register(lambda: os.write(1, b'atexit output\\n'))\n",
+}
+
+
+@pytest.mark.parametrize("command", [[], ["sweep"], ["sanity", "--expect-loss", "3"]], ids=["check", "sweep", "sanity"])
+@pytest.mark.parametrize("writer", WRITERS, ids=list(WRITERS))
+def test_json_stays_one_document_whatever_the_model_writes(model_file, command, writer):
+    path = model_file("import numpy as np\n" + WRITERS[writer] + GOOD)
+    result = gradcheck_process(*command, path, "--format", "json")
+    document = json.loads(result.stdout)  # one document, nothing around it
+    assert isinstance(document, dict) and result.returncode in (0, 1), result.stderr
+
+
+def test_a_model_that_cannot_be_checked_gives_an_error_document(model_file):
+    result = run(model_file(variant(def_grad="def grad(p): pass")), "--format", "json")
+    assert result.exit_code == 2
+    document = json.loads(result.stdout)
+    assert document["verdict"] == "error" and "grad returned None" in document["error"]
+    assert "grad returned None" in result.stderr
+
+
+@pytest.mark.parametrize("command", [[], ["sweep"]], ids=["check", "sweep"])
+def test_a_model_that_ends_the_process_still_leaves_a_document(model_file, command):
+    result = gradcheck_process(*command, model_file(variant(def_loss="def loss(p): __import__('os')._exit(0)")),
+                               "--format", "json")
+    assert result.returncode == 2
+    document = json.loads(result.stdout)
+    assert document["verdict"] == "error" and "os._exit" in document["error"]
+
+
+# -- hangs and processes left behind
+
+def our_processes(pid_root: int) -> list[int]:
+    """Processes whose command line mentions this test's model (ours: the guard, the check, its workers)."""
+    import os
+
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != pid_root:
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    line = f.read()
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    environ = f.read()
+            except OSError:
+                continue
+            if b"GRADCHECK_ORPHAN_TEST" in environ:
+                found.append(int(entry))
+    return found
+
+
+SLOW = """
+import time
+import numpy as np
+params = {"W": np.arange(200.0) / 100}
+def loss(p):
+    time.sleep(0.01)
+    return float(np.sum(p["W"] ** 2))
+def grad(p): return {"W": 2 * p["W"]}
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("killed", ["gradcheck", "the check"])
+def test_no_process_of_ours_outlives_a_sigkill_under_jobs(model_file, killed):
+    import os
+
+    env = {**os.environ, "GRADCHECK_ORPHAN_TEST": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "gradcheck_cli", model_file(SLOW), "--jobs", "2",
+                                "--samples", "all"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while len(our_processes(0)) < 4 and time.monotonic() < deadline:  # the guard, the check, 2 workers
+        time.sleep(0.1)
+    assert len(our_processes(0)) >= 4, "the workers never started"
+    if killed == "gradcheck":
+        victim = process.pid
+    else:
+        victim = next(p for p in our_processes(process.pid)
+                      if open(f"/proc/{p}/stat").read().split(")")[1].split()[1] == str(process.pid))
+    os.kill(victim, signal.SIGKILL)
+    process.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while our_processes(0) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert our_processes(0) == [], "processes left behind"
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_model_with_a_non_daemon_thread_still_exits(model_file, jobs):
+    path = model_file("import threading, time\nthreading.Thread(target=time.sleep, args=(600,)).start()\n" + GOOD)
+    result = gradcheck_process(path, "--jobs", jobs, timeout=60)
+    assert result.returncode == 0 and "PASS" in result.stdout
+
+
+SWALLOWS = HANGS.replace("""        while True:
+            pass""", """        while True:
+            try:
+                __import__("time").sleep(0.05)
+            except:
+                pass""")
+IGNORES_ALARM = HANGS.replace("""        while True:
+            pass""", """        import signal, time
+        signal.signal(signal.SIGALRM, signal.SIG_IGN)
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        time.sleep(600)""")
+
+
+@pytest.mark.parametrize("source", [SWALLOWS, IGNORES_ALARM], ids=["bare except", "SIGALRM ignored"])
+def test_timeout_ends_a_run_whose_model_will_not_stop(model_file, source):
+    started = time.monotonic()
+    result = gradcheck_process(model_file(source), "--timeout", "1", "--format", "json", timeout=60)
+    assert time.monotonic() - started < 30
+    assert result.returncode == 2
+    assert "did not stop when told to" in result.stderr
+    partial = json.loads(result.stdout)
+    assert partial["stopped"].startswith("timed out") and [b["name"] for b in partial["blocks"]] == ["w"]
+
+
+SLOW_IMPORT = "import time\ntime.sleep(30)\n" + GOOD
+SLOW_INIT = GOOD.replace('params = {', 'def init_params(seed):\n    __import__("time").sleep(30)\n'
+                         '    return {"W": np.arange(6.0).reshape(2, 3) / 10, "b": np.array([0.5, -0.5, 1.0])}\n'
+                         'unused = {')
+
+
+@pytest.mark.parametrize("source", [SLOW_IMPORT, SLOW_INIT], ids=["import", "init_params"])
+def test_timeout_while_the_model_loads(model_file, source):
+    result = run(model_file(source), "--timeout", "0.5", "--format", "json")
+    assert result.exit_code == 2
+    assert "timed out after" in result.stderr and "while loading the model" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert json.loads(result.stdout)["verdict"] == "error"
+
+
+def test_keyboard_interrupt_raised_at_import_exits_130(model_file):
+    result = gradcheck_process(model_file("raise KeyboardInterrupt\n"))
+    assert result.returncode == 130
+    assert "interrupted" in result.stderr and "Aborted" not in result.stderr and "Traceback" not in result.stderr
+
+
+# -- messages that name the right culprit
+
+def test_an_import_that_fails_only_in_workers_is_named(model_file):
+    path = model_file("import sys\nif 'gradcheck_cli.cli' not in sys.modules:\n"
+                      "    raise ImportError('no module named torch here')\n" + GOOD)
+    result = gradcheck_process(path, "--jobs", "2")
+    assert result.returncode == 2
+    assert "in a worker process" in result.stderr and "no module named torch here" in result.stderr
+    assert "stdin" not in result.stderr and "gradcheck_cli/" not in result.stderr
+
+
+def test_a_worker_that_ends_its_process_is_named(model_file):
+    path = model_file(variant(def_loss="def loss(p):\n    import os, sys\n"
+                                       "    if 'gradcheck_cli.cli' not in sys.modules: os._exit(3)\n"
+                                       "    return float(np.sum(np.sin(p['W'])) + np.sum(p['b'] ** 2))"))
+    result = gradcheck_process(path, "--jobs", "2")
+    assert result.returncode == 2
+    assert "a worker process of --jobs 2 ended (exit status 3)" in result.stderr
+    assert "stdin" not in result.stderr
+
+
+def test_a_tuple_of_same_shaped_arrays_is_a_block_each(model_file):
+    path = model_file("""
+        import numpy as np
+        params = (np.arange(3.0), np.ones(3))
+        def loss(p): return float(np.sum(p[0] ** 2) + np.sum(p[1] ** 3))
+        def grad(p): return (2 * p[0], 3 * p[1] ** 2 * 2)
+    """)
+    result = run(path, "--format", "json")
+    assert result.exit_code == 1  # the second block's gradient is doubled, and only that one fails
+    grades = {b["name"]: b["grade"] for b in json.loads(result.stdout)["blocks"]}
+    assert grades == {"params[0]": "pass", "params[1]": "fail"}
+
+
+def test_sanity_refuses_an_expected_loss_of_nan(model_file):
+    result = run("sanity", model_file(GOOD), "--expect-loss", "nan")
+    assert result.exit_code == 2 and "'--expect-loss'" in result.stderr and "not a finite number" in result.stderr
+
+
+@pytest.mark.parametrize("shadow", ["json.py", "rich.py"])
+def test_a_local_module_shadowing_a_library_gradcheck_uses(tmp_path, shadow):
+    (tmp_path / shadow).write_text("raise RuntimeError('the local file was imported')\n")
+    (tmp_path / "m.py").write_text(GOOD)
+    for fmt in ("json", "text"):
+        result = subprocess.run([sys.executable, "-m", "gradcheck_cli", "m.py", "--format", fmt],
+                                capture_output=True, text=True, cwd=tmp_path, env={**__import__("os").environ,
+                                                                                  "PYTHONPATH": str(ROOT)})
+        assert result.returncode == 0, result.stderr
+        assert "the local file was imported" not in result.stderr
+
+
+def test_a_model_that_changes_directory_still_runs_in_workers(tmp_path, monkeypatch):
+    (tmp_path / "chdir.py").write_text("import os\nos.chdir('/')\n" + GOOD)
+    monkeypatch.chdir(tmp_path)
+    result = run("chdir.py", "--jobs", "2")
+    assert result.exit_code == 0, result.output

@@ -1,6 +1,7 @@
 """--jobs and --dask: the same results as in process, only faster."""
 
 import json
+import os
 import shutil
 import time
 
@@ -9,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from gradcheck_cli import ModelError, check
+from gradcheck_cli.errors import CheckTimeout
 from gradcheck_cli.cli import main
 
 from .conftest import SAMPLES, without_seconds
@@ -231,10 +233,15 @@ def test_unreachable_dask_scheduler():
 def test_workers_are_stopped_when_the_start_point_fails():
     import multiprocessing
 
-    before = set(multiprocessing.active_children())  # e.g. a Dask LocalCluster's workers
+    from concurrent.futures.process import _process_worker
+
+    def pool_workers():  # (not a Dask LocalCluster's workers, whose nannies may restart them meanwhile)
+        return {p for p in multiprocessing.active_children() if getattr(p, "_target", None) is _process_worker}
+
+    before = pool_workers()
     with pytest.raises(ModelError, match="max before exp"):
         check(str(SAMPLES / "buggy_softmax_overflow.py"), jobs=2)
-    assert set(multiprocessing.active_children()) <= before
+    assert pool_workers() <= before
 
 
 PROCESS_DEPENDENT = """
@@ -285,3 +292,51 @@ def test_an_in_place_edit_of_another_block_is_caught_in_process_and_in_workers(m
     result = run(model_file(EDITS_ANOTHER_BLOCK), "--jobs", jobs)
     assert result.exit_code == 2
     assert "modified params['b'] in place" in result.output
+
+
+HANGS_ON_WORKERS = """
+import sys, time
+import numpy as np
+params = {"w": np.ones(3), "v": np.ones(2)}
+def loss(p):
+    if p["v"][0] != 1.0:
+        while True:
+            time.sleep(0.1)
+    return float(np.sum(p["w"] ** 2) + np.sum(p["v"] ** 2))
+def grad(p): return {"w": 2 * p["w"], "v": 2 * p["v"]}
+"""
+
+
+def test_a_dask_run_after_a_timed_out_one_finishes(dask_client, tmp_path):
+    hangs = tmp_path / "hangs_for_dask.py"
+    hangs.write_text(HANGS_ON_WORKERS)
+    with pytest.raises(CheckTimeout):
+        check(str(hangs), dask=dask_client, timeout=3)
+    # The stuck tasks held a worker each; the next run gets workers that are free.
+    good = tmp_path / "cube_after_timeout.py"
+    shutil.copy(SAMPLES / "cube.py", good)
+    started = time.monotonic()
+    report = check(str(good), dask=dask_client, timeout=60)
+    assert report.verdict == "pass" and time.monotonic() - started < 60
+
+
+def test_a_dask_worker_that_ends_its_process_is_named(dask_client, tmp_path):
+    path = tmp_path / "exits_on_dask_workers.py"
+    path.write_text("import os\n" + (SAMPLES / "cube.py").read_text().replace("def loss(", "def _loss(")
+                    + f"\ndef loss(x):\n    if os.getpid() != {os.getpid()}:  # on a worker\n        os._exit(3)\n"
+                    "    return _loss(x)\n")
+    with pytest.raises(ModelError, match="a Dask worker died or stopped while evaluating the model"):
+        check(str(path), dask=dask_client, timeout=120)
+
+
+def test_a_model_whose_import_fails_on_dask_workers_is_named(dask_client, tmp_path):
+    path = tmp_path / "fails_on_dask_workers.py"
+    path.write_text(f"import os\nif os.getpid() != {os.getpid()}:  # on a worker\n"
+                    "    raise ImportError('no torch on the workers')\n" + (SAMPLES / "cube.py").read_text())
+    dask_client.wait_for_workers(2, timeout=60)  # (an earlier test may have restarted them)
+    with pytest.raises(ModelError, match="no torch on the workers") as caught:
+        check(str(path), dask=dask_client)
+    message = str(caught.value)
+    assert "fails_on_dask_workers" in message and "failed" in message
+    assert "raise ImportError('no torch on the workers')" in message  # the user's line
+    assert "distributed" not in message and "importlib" not in message
