@@ -266,20 +266,24 @@ def _run(work, *, document=None, model: str | None = None):
     (and, given a ``document`` stream, the JSON error document on it)."""
     from .errors import GradcheckError
 
-    try:
-        return work()
-    except GradcheckError as exc:
-        click.echo(f"gradcheck: error: {exc}", err=True)
+    def error_document(message: str) -> None:
         if document is not None:
             from .render import json as json_render
             from .report import ModelFailure
 
-            json_render.render(ModelFailure(model, str(exc)), document)
+            json_render.render(ModelFailure(model, message), document)
+
+    try:
+        return work()
+    except GradcheckError as exc:
+        click.echo(f"gradcheck: error: {exc}", err=True)
+        error_document(str(exc))
         sys.exit(EXIT_UNUSABLE)
     except ValueError as exc:  # an option value the library refused
         raise click.UsageError(str(exc)) from None
     except KeyboardInterrupt:
         click.echo("gradcheck: interrupted", err=True)
+        error_document("interrupted")
         sys.exit(EXIT_INTERRUPTED)
 
 
@@ -296,14 +300,36 @@ def _load_renderers() -> None:
 
 
 @contextlib.contextmanager
-def _document_owed(owed: bool):
-    """Tell the exit guard a JSON document is owed on stdout until the
-    command ends (it writes an error document if user code ends the process)."""
+def _answering(out, output_format: str):
+    """A command's body: under --format json a document is owed on stdout
+    until it ends (the exit guard writes an error document if user code
+    ends the process), and an exception from gradcheck's own code is said
+    as an error, never left as a bare traceback (a model can break what
+    gradcheck relies on: builtins.float replaced, numpy functions patched)."""
     from . import guard
 
+    owed = output_format == "json"
     guard.document_owed(owed)
     try:
         yield
+    except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+        raise
+    except Exception as exc:
+        import traceback
+
+        from .errors import exception_text
+
+        message = (f"gradcheck failed inside its own code ({type(exc).__name__}: {exception_text(exc)}). If the model "
+                   "replaces builtins or library functions (builtins.float, numpy's), that is the cause; otherwise it "
+                   "is a bug in gradcheck: please report it, with the traceback above")
+        traceback.print_exc()
+        click.echo(f"gradcheck: error: {message}", err=True)
+        if owed:
+            import json
+
+            out.write(json.dumps({"verdict": "error", "model": None, "source": None, "error": message}, indent=2)
+                      + "\n")
+        sys.exit(EXIT_UNUSABLE)
     finally:
         guard.document_owed(False)
 
@@ -447,7 +473,7 @@ def check_command(ctx, models, params_file, data_file, samples, method, seed, tr
 
     # From here to the report, descriptor 1 is the model's to write on (it
     # goes to stderr); the report alone reaches stdout, through `out`.
-    with report_stream() as out, _document_owed(output_format == "json"):
+    with report_stream() as out, _answering(out, output_format):
         overrides = _run(lambda: parse_assignments(assignments))
         _load_renderers()
         junit_path = _output(junit_xml, "--junit-xml")
@@ -709,7 +735,7 @@ def sweep_command(model, params_file, data_file, samples, method, seed, track_ki
     from .report_stream import report_stream
 
     # (See check: the model's descriptor 1 goes to stderr.)
-    with report_stream() as out, _document_owed(output_format == "json"):
+    with report_stream() as out, _answering(out, output_format):
         overrides = _run(lambda: parse_assignments(assignments))
         _load_renderers()
         plot_path = _output(plot_file, "--plot")
@@ -789,7 +815,7 @@ def sanity_command(model, params_file, data_file, seed, assignments, config_file
     from .report_stream import report_stream
 
     # (See check: the model's descriptor 1 goes to stderr.)
-    with report_stream() as out, _document_owed(output_format == "json"):
+    with report_stream() as out, _answering(out, output_format):
         overrides = _run(lambda: parse_assignments(assignments))
         _load_renderers()
         junit_path = _output(junit_xml, "--junit-xml")

@@ -77,6 +77,23 @@ class StopSignal(BaseException):
 _IMPORTLIB_DIR = os.path.dirname(importlib.__file__)
 
 
+# An exception's own text is shown up to this long: a model that raises
+# with a megabyte of message should not bury the line that names it.
+MAX_EXCEPTION_TEXT = 2000
+
+
+def exception_text(exc: BaseException) -> str:
+    """``str(exc)``, safely: shortened past MAX_EXCEPTION_TEXT, and a
+    placeholder where the exception's own ``__str__`` raises."""
+    try:
+        text = str(exc)
+    except Exception as broken:  # user code's __str__, called by us
+        return f"<its str() raised {type(broken).__name__}>"
+    if len(text) > MAX_EXCEPTION_TEXT:
+        text = f"{text[:MAX_EXCEPTION_TEXT]}... ({len(text) - MAX_EXCEPTION_TEXT} more characters)"
+    return text
+
+
 def _is_tool_frame(filename: str) -> bool:
     """gradcheck's own frames, and the import machinery's (frozen
     importlib), which stands between it and a model file's first line."""
@@ -107,5 +124,7 @@ def format_user_traceback(exc: BaseException, only: str | None = None) -> str:
     # StackSummary.format folds runs of a repeated frame (infinite recursion)
     # into "[Previous line repeated N more times]".
     lines += traceback.StackSummary.from_list(frames).format()
-    lines += traceback.format_exception_only(type(exc), exc)
+    lines += [line if len(line) <= MAX_EXCEPTION_TEXT else
+              f"{line[:MAX_EXCEPTION_TEXT]}... ({len(line) - MAX_EXCEPTION_TEXT} more characters)\n"
+              for line in traceback.format_exception_only(type(exc), exc)]
     return "".join(lines).rstrip("\n")

@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .errors import ModelError, StopSignal, UserCodeError
+from .errors import ModelError, StopSignal, UserCodeError, exception_text
 from .guard import doing
 from .process_state import borrows_process
 from .structure import flatten, is_structured
@@ -226,8 +226,8 @@ def _import_failure(where: str, exc: BaseException) -> BaseException:
         )
     if isinstance(exc, ImportError):
         missing = f" (module {exc.name!r} is not installed or not on the path)" if exc.name else ""
-        return UserCodeError(f"importing {where} failed: {exc}{missing}", exc)
-    return UserCodeError(f"importing {where} raised {type(exc).__name__}: {exc}", exc)
+        return UserCodeError(f"importing {where} failed: {exception_text(exc)}{missing}", exc)
+    return UserCodeError(f"importing {where} raised {type(exc).__name__}: {exception_text(exc)}", exc)
 
 
 def _describe(value: Any) -> str:
@@ -261,7 +261,7 @@ def _call_init_params(init_params: Callable, seed: int, where: str):
     except (KeyboardInterrupt, StopSignal):
         raise
     except BaseException as exc:
-        raise UserCodeError(f"{where}.init_params raised {type(exc).__name__}: {exc}", exc) from None
+        raise UserCodeError(f"{where}.init_params raised {type(exc).__name__}: {exception_text(exc)}", exc) from None
 
 
 def _the_model_object(module: Any) -> str | None:

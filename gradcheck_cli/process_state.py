@@ -3,7 +3,8 @@
 User code runs in the caller's process. It may seed numpy's global RNG
 (CS231n's ``init`` calls ``np.random.seed``), and gradcheck itself reseeds
 before every evaluation; it may install signal handlers, change warning
-filters, replace ``sys.stdout`` or change directory. Every public entry point that runs user
+filters, replace ``sys.stdout``, lower the recursion limit or change
+directory. Every public entry point that runs user
 code is wrapped in :func:`borrows_process`: it restores all of that on
 every exit path, and runs one check at a time per process, because the
 global RNGs, the kink recorder and file descriptor 1 are per process, not
@@ -46,6 +47,7 @@ def borrows_process(fn: F) -> F:
             main = threading.current_thread() is threading.main_thread()
             handlers = {s: signal.getsignal(s) for s in _SIGNALS} if main else {}
             cwd = _cwd()
+            recursion = sys.getrecursionlimit()
             try:
                 with warnings.catch_warnings():
                     return fn(*args, **kwargs)
@@ -53,6 +55,7 @@ def borrows_process(fn: F) -> F:
                 np.random.set_state(numpy_state)
                 random.setstate(python_state)
                 sys.stdout, sys.stderr = streams
+                sys.setrecursionlimit(recursion)  # (a model may lower it below what gradcheck needs)
                 if cwd is not None and _cwd() != cwd:
                     # A model that changes directory: the caller's relative
                     # paths (the next model, an output file) mean what they did.

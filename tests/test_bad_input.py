@@ -600,3 +600,47 @@ def test_a_model_that_changes_directory_still_runs_in_workers(tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     result = run("chdir.py", "--jobs", "2")
     assert result.exit_code == 0, result.output
+
+
+# -- a model that breaks what gradcheck relies on
+
+def test_a_lowered_recursion_limit_is_given_back(model_file):
+    path = model_file("import sys\nsys.setrecursionlimit(60)\n" + GOOD)
+    for jobs in ("1", "2"):  # (in a process of its own: pytest's stack alone is deeper than 60)
+        result = gradcheck_process(path, "--jobs", jobs, "--format", "json")
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["verdict"] == "pass"
+
+
+def test_replacing_np_random_seed_does_not_stop_the_reseeding(model_file):
+    result = run(model_file("import numpy as np\nnp.random.seed = None\n" + GOOD))
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("raise_line, words", [
+    ("class E(Exception):\n    def __str__(self): raise RuntimeError('str broke')\ndef loss(p):\n    raise E()",
+     ["loss raised E: <its str() raised RuntimeError>"]),
+    ("def loss(p):\n    raise ValueError('x' * 10**6)", ["loss raised ValueError: xxx", "more characters)"]),
+], ids=["__str__ raises", "a megabyte of message"])
+def test_exceptions_that_are_hard_to_print(model_file, raise_line, words):
+    result = run(model_file(variant(def_loss=raise_line)))
+    assert result.exit_code == 2
+    for word in words:
+        assert word in result.stderr
+    assert len(result.stderr) < 20_000 and "gradcheck_cli" not in result.stderr
+
+
+def test_a_failure_inside_gradcheck_is_an_error_with_a_document(model_file):
+    path = model_file("import builtins\nbuiltins.float = lambda *a: 'x'\n" + GOOD)
+    result = gradcheck_process(path, "--format", "json")
+    assert result.returncode == 2
+    assert "gradcheck failed inside its own code" in result.stderr and "builtins" in result.stderr
+    assert json.loads(result.stdout)["verdict"] == "error"
+
+
+def test_sweep_interrupted_still_gives_a_document(model_file):
+    path = model_file(variant(def_loss="def loss(p):\n    if p['W'][0, 1] != 0.1: raise KeyboardInterrupt\n"
+                                       "    return float(np.sum(np.sin(p['W'])) + np.sum(p['b'] ** 2))"))
+    result = gradcheck_process("sweep", path, "--format", "json")
+    assert result.returncode == 130
+    assert json.loads(result.stdout)["verdict"] == "error"
