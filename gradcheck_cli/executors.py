@@ -326,6 +326,7 @@ class ProcessPool(_Merging):
         super().__init__(evaluator)
         self.jobs = jobs
         self.job: Job | None = None
+        self.note: str | None = None  # for the report (a capped --jobs)
         self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
                                         initializer=_pool_init, initargs=(recipe, os.getpid()))
         self.shared: list[Any] = []

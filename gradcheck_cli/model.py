@@ -178,6 +178,8 @@ def _import_file(path: str):
         raise ModelError(f"{path} is a directory; give a model file (.py) or a dotted module name")
     if not path.endswith(".py"):
         raise ModelError(f"{path} is not a Python file: a model file ends in .py")
+    if not os.path.isfile(path):  # a FIFO or a device would block the import, or never end it
+        raise ModelError(f"{path} is not a regular file; give a model file (.py) or a dotted module name")
     path = os.path.abspath(path)
     stem = os.path.splitext(os.path.basename(path))[0]
     module_name = f"{_MODULE_PREFIX}{next(_module_counter)}_{stem}"
@@ -416,6 +418,8 @@ def _load_arrays(path: str, option: str) -> dict[str, np.ndarray]:
     """The arrays of an .npz file by name, or a ModelError naming it."""
     if not os.path.exists(path):
         raise ModelError(f"{option} {path}: file not found")
+    if not os.path.isfile(path):  # a FIFO would block the read
+        raise ModelError(f"{option} {path}: not a regular file")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
@@ -436,6 +440,8 @@ _ONE_ARRAY_KEYS = ("arr_0", SINGLE_BLOCK)
 def _load_params_file(path: str) -> dict[str, np.ndarray]:
     if not os.path.exists(path):
         raise ModelError(f"params file not found: {path}")
+    if not os.path.isfile(path):  # a FIFO would block the read
+        raise ModelError(f"params file {path} is not a regular file")
     try:
         with np.load(path, allow_pickle=False) as data:
             if not isinstance(data, Mapping) and not hasattr(data, "files"):
@@ -593,6 +599,10 @@ def _load(target: str, module_part: str, attr: str | None, is_file: bool, import
     source = getattr(module, "__file__", None)
     if data_file is not None:
         for name, value in _load_arrays(files[data_file], "--data").items():
+            current = getattr(module, name, None)
+            if callable(current) or isinstance(current, ModuleType):
+                raise ModelError(f"--data {data_file} has an array {name!r}, which would replace {where}'s {name} "
+                                 f"(a {_describe(current)}); rename the array")
             setattr(module, name, value)
     obj = module
     if attr is None:

@@ -34,6 +34,7 @@ from .settings import (
     DEFAULT_SAMPLES,
     DEFAULT_SEED,
     EPS,
+    MAX_JOBS_PER_CORE,
     TIMER_LIMIT,
     Settings,
     Thresholds,
@@ -523,7 +524,12 @@ def _executor(evaluator, loaded, target, params_file, seed, overrides, jobs, das
     recipe = recipe()
     if dask is not None:
         return DaskCluster(evaluator, recipe, dask)
-    return ProcessPool(evaluator, recipe, workers)
+    limit = MAX_JOBS_PER_CORE * (os.cpu_count() or 1)
+    pool = ProcessPool(evaluator, recipe, min(workers, limit))
+    if workers > limit:
+        pool.note = (f"--jobs {workers}: {limit} worker processes, {MAX_JOBS_PER_CORE} per core of this machine's "
+                     f"{os.cpu_count() or 1}; more only add start-up (an interpreter, numpy and the model each)")
+    return pool
 
 
 def _noise(evaluator: Evaluator, base: BasePoint, model: Model, settings: Settings) -> Noise:

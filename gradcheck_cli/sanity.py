@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+from .errors import ModelError
 from .evaluate import Evaluator
 from .pipeline import resolve
 from .process_state import borrows_process
@@ -110,6 +111,9 @@ def sanity(
     overrides = dict(overrides or {})
     as_is = resolve(model, params_file=params_file, seed=seed, overrides=overrides, data_file=data_file)
     data_overrides = {**overrides, reg: "0"} if reg else overrides
+    if reg and not hasattr(as_is.namespace, reg):
+        raise ModelError(f"--reg {reg}: {as_is.name} has no module-level constant {reg!r}; name the one that holds "
+                         "the regularization strength")
     data_only = resolve(model, params_file=params_file, seed=seed, overrides=data_overrides,
                         data_file=data_file) if reg else as_is
     checks, evaluations = [], 0

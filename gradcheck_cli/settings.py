@@ -37,6 +37,10 @@ MAX_STEP = 0.1
 # The longest interval --timeout arms the real-time timer for at once (a
 # time_t holds the seconds; 1e300 overflows it): a later deadline re-arms it.
 TIMER_LIMIT = 1e6
+# --jobs beyond this many worker processes per core is capped (with a note):
+# evaluations are CPU-bound, so more processes only add start-up -- and
+# --jobs 10000 would spend the whole run spawning interpreters.
+MAX_JOBS_PER_CORE = 4
 # numpy's legacy seeding (np.random.seed, RandomState) takes 0 <= seed < 2**32.
 MAX_SEED = 2**32 - 1
 

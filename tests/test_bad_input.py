@@ -644,3 +644,33 @@ def test_sweep_interrupted_still_gives_a_document(model_file):
     result = gradcheck_process("sweep", path, "--format", "json")
     assert result.returncode == 130
     assert json.loads(result.stdout)["verdict"] == "error"
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="no FIFOs")
+@pytest.mark.parametrize("option", [None, "--params", "--data"])
+def test_a_fifo_is_refused_not_read(model_file, tmp_path, option):
+    import os
+
+    fifo = tmp_path / "pipe.py"
+    os.mkfifo(fifo)
+    args = [fifo] if option is None else [model_file(GOOD), option, fifo]
+    result = gradcheck_process(*args, timeout=60)  # reading a FIFO would block for ever
+    assert result.returncode == 2 and "not a regular file" in result.stderr
+
+
+def test_a_data_array_that_would_replace_a_function(model_file, tmp_path):
+    npz = tmp_path / "d.npz"
+    np.savez(npz, loss=np.ones(3))
+    result = run(model_file(GOOD), "--data", npz)
+    assert result.exit_code == 2 and "has an array 'loss', which would replace" in result.stderr
+
+
+def test_jobs_far_beyond_the_cores_is_capped_with_a_note(model_file):
+    result = run(model_file(GOOD), "--jobs", "10000", "--format", "json", "--timeout", "120")
+    assert result.exit_code == 0, result.output
+    assert any("--jobs 10000:" in n and "per core" in n for n in json.loads(result.stdout)["notes"])
+
+
+def test_sanity_names_a_reg_constant_that_does_not_exist(model_file):
+    result = run("sanity", model_file(GOOD), "--classes", "3", "--reg", "NOPE")
+    assert result.exit_code == 2 and "--reg NOPE" in result.stderr and "no module-level constant" in result.stderr
