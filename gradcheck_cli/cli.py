@@ -287,16 +287,16 @@ def _run(work, *, document=None, model: str | None = None):
         sys.exit(EXIT_INTERRUPTED)
 
 
-def _load_renderers() -> None:
-    """Import every module gradcheck renders and writes with before any user
-    code runs: a model may put None in ``sys.modules['json']``, clear
-    ``sys.path`` or shadow ``rich`` with a file of its own, and a report
-    must still be written."""
-    import json  # noqa: F401
-    import xml.etree.ElementTree  # noqa: F401
+def _load_renderers(*names: str) -> None:
+    """Import the renderers a command will write with (``render/<name>.py``)
+    before any user code runs: a model may put None in
+    ``sys.modules['json']``, clear ``sys.path`` or shadow ``rich`` with a
+    file of its own, and a report must still be written. (Only those: each
+    is start-up time.)"""
+    import importlib
 
-    from .render import github, junit, sanity, sweep, text  # noqa: F401
-    from .render import json as json_render  # noqa: F401
+    for name in ("json", *names):  # (errors are JSON documents whatever the format)
+        importlib.import_module(f".render.{name}", __package__)
 
 
 @contextlib.contextmanager
@@ -475,7 +475,7 @@ def check_command(ctx, models, params_file, data_file, samples, method, seed, tr
     # goes to stderr); the report alone reaches stdout, through `out`.
     with report_stream() as out, _answering(out, output_format):
         overrides = _run(lambda: parse_assignments(assignments))
-        _load_renderers()
+        _load_renderers(output_format, *(["junit"] if junit_xml else []))
         junit_path = _output(junit_xml, "--junit-xml")
         save_params = _output(save_params, "--save-params")
         options = dict(params_file=params_file, data_file=data_file, h=h, samples=samples, directions=directions,
@@ -737,7 +737,7 @@ def sweep_command(model, params_file, data_file, samples, method, seed, track_ki
     # (See check: the model's descriptor 1 goes to stderr.)
     with report_stream() as out, _answering(out, output_format):
         overrides = _run(lambda: parse_assignments(assignments))
-        _load_renderers()
+        _load_renderers("sweep", "text")
         plot_path = _output(plot_file, "--plot")
         report = _run(lambda: sweep(model, params_file=params_file, data_file=data_file, seed=seed, method=method,
                                     dims=dims, blocks=blocks, samples=samples, track_kinks=track_kinks,
@@ -817,7 +817,7 @@ def sanity_command(model, params_file, data_file, seed, assignments, config_file
     # (See check: the model's descriptor 1 goes to stderr.)
     with report_stream() as out, _answering(out, output_format):
         overrides = _run(lambda: parse_assignments(assignments))
-        _load_renderers()
+        _load_renderers("sanity", "text", *(["junit"] if junit_xml else []))
         junit_path = _output(junit_xml, "--junit-xml")
         report = _run(lambda: sanity(model, classes=classes, svm=svm, expect_loss=expect_loss,
                                      loss_tolerance=loss_tolerance, reg=reg, steps=steps, optimizer=optimizer, lr=lr,
