@@ -53,11 +53,16 @@ class _DefaultGroup(click.Group):
         if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
             args = [self.default_command, *args]
         ctx.meta["gradcheck.config_path"] = _config_argument(args)
+        ctx.meta["gradcheck.args"] = list(args)
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context):
         try:
             return self._invoke(ctx)
+        except click.UsageError as exc:
+            # click shows the usage error on stderr; a JSON reader gets its document too.
+            _error_document_if_json(ctx, f"usage: {exc.format_message()}")
+            raise
         except KeyboardInterrupt:
             # Ctrl-C where no check is running yet (start-up, the model's
             # import): click would say "Aborted!" and exit 1, a failure code.
@@ -75,6 +80,7 @@ class _DefaultGroup(click.Group):
                 config = config_module.load(self.commands.values(), ctx.meta.get("gradcheck.config_path"))
             except ConfigError as exc:
                 click.echo(f"gradcheck: error: {exc}", err=True)
+                _error_document_if_json(ctx, str(exc))
                 sys.exit(EXIT_UNUSABLE)
             ctx.meta["gradcheck.config"] = config
             ctx.default_map = {name: config.for_command(command) for name, command in self.commands.items()}
@@ -94,6 +100,37 @@ class _DefaultGroup(click.Group):
         sub = click.Context(command, info_name=ctx.info_name, parent=None)
         command.format_help(sub, formatter)
         self.format_commands(ctx, formatter)
+
+
+def _json_requested(ctx: click.Context) -> bool:
+    """Whether the command line (or the config) asks for --format json."""
+    args = ctx.meta.get("gradcheck.args", [])
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "--format":
+            return i + 1 < len(args) and args[i + 1] == "json"
+        if arg.startswith("--format="):
+            return arg.split("=", 1)[1] == "json"
+    config = ctx.meta.get("gradcheck.config")
+    return config is not None and config.values.get("format") == "json"
+
+
+def _error_document_if_json(ctx: click.Context, message: str) -> None:
+    """Under --format json, the error document for an error before any check."""
+    if _json_requested(ctx):
+        from .report_stream import report_stream
+
+        with report_stream() as out:
+            out.write(json_error_document(message))
+
+
+def json_error_document(message: str) -> str:
+    """The document --format json writes when there is no report: the shape of
+    a model that could not be checked, with no model."""
+    import json
+
+    return json.dumps({"verdict": "error", "model": None, "source": None, "error": message}, indent=2) + "\n"
 
 
 def _config_argument(args: list[str]) -> str | None:
@@ -325,10 +362,7 @@ def _answering(out, output_format: str):
         traceback.print_exc()
         click.echo(f"gradcheck: error: {message}", err=True)
         if owed:
-            import json
-
-            out.write(json.dumps({"verdict": "error", "model": None, "source": None, "error": message}, indent=2)
-                      + "\n")
+            out.write(json_error_document(message))
         sys.exit(EXIT_UNUSABLE)
     finally:
         guard.document_owed(False)
