@@ -119,18 +119,10 @@ def _json_requested(ctx: click.Context) -> bool:
 def _error_document_if_json(ctx: click.Context, message: str) -> None:
     """Under --format json, the error document for an error before any check."""
     if _json_requested(ctx):
-        from .report_stream import report_stream
+        from .report_stream import json_error_document, report_stream
 
         with report_stream() as out:
             out.write(json_error_document(message))
-
-
-def json_error_document(message: str) -> str:
-    """The document --format json writes when there is no report: the shape of
-    a model that could not be checked, with no model."""
-    import json
-
-    return json.dumps({"verdict": "error", "model": None, "source": None, "error": message}, indent=2) + "\n"
 
 
 def _config_argument(args: list[str]) -> str | None:
@@ -362,6 +354,8 @@ def _answering(out, output_format: str):
         traceback.print_exc()
         click.echo(f"gradcheck: error: {message}", err=True)
         if owed:
+            from .report_stream import json_error_document
+
             out.write(json_error_document(message))
         sys.exit(EXIT_UNUSABLE)
     finally:

@@ -21,12 +21,15 @@ import dataclasses
 import math
 import os
 import pickle
+import signal
+import sys
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .errors import ModelError, NondeterminismError, UserCodeError
+from .errors import ModelError, NondeterminismError, UserCodeError, exception_text
 from .evaluate import BasePoint, Evaluator
 from .grading import worth_tracking
 from .model import Model, _split_target, from_functions, frozen_copies, load_model
@@ -215,8 +218,6 @@ _pool_state: dict[str, Any] = {}
 
 
 def _pool_init(recipe: Recipe, parent: int) -> None:
-    import signal
-
     exit_with_parent(parent)  # a parent killed outright leaves no worker behind
     # Ctrl-C at a terminal reaches the whole process group: the parent stops
     # the workers; each of them printing its own KeyboardInterrupt would not help.
@@ -367,9 +368,6 @@ class ProcessPool(_Merging):
 
     def _death(self) -> str:
         """Why the pool broke, as far as the workers' exit statuses tell."""
-        import signal
-        import sys
-
         ended = []
         for process in self._processes():
             process.join(timeout=1)
@@ -400,8 +398,6 @@ class ProcessPool(_Merging):
         self.pool.shutdown(wait=False, cancel_futures=True)
         # A worker whose model started a non-daemon thread never finishes
         # exiting: given a moment, it is terminated, then killed.
-        import time
-
         ends = time.monotonic() + WORKER_EXIT_SECONDS
         for process in processes:
             process.join(timeout=max(0.0, ends - time.monotonic()))
@@ -464,8 +460,9 @@ class DaskCluster(_Merging):
                 self.client.upload_file(recipe.source)
             except Exception as exc:  # the model's import raised on a worker
                 self.close()
-                raise UserCodeError(f"importing {os.path.basename(recipe.source)} on the Dask workers failed: "
-                                    f"{type(exc).__name__}: {exc}", exc, only=os.path.basename(recipe.source)) from None
+                name = os.path.basename(recipe.source)
+                raise UserCodeError(f"importing {name} on the Dask workers failed: {type(exc).__name__}: "
+                                    f"{exception_text(exc)}", exc, only=name) from None
             module = os.path.splitext(os.path.basename(recipe.source))[0]
             attr = _split_target(recipe.target)[1]
             recipe = dataclasses.replace(recipe, target=module + (f":{attr}" if attr else ""))

@@ -37,6 +37,11 @@ EXIT_UNUSABLE, EXIT_INTERRUPTED = 2, 130
 _BUFFER_SIZE = 4096
 _buffer: mmap.mmap | None = None
 
+# How often an orphan-watching process looks at its parent: a worker left
+# behind by a parent that was killed (SIGKILL, a segfault, os._exit in user
+# code) ends within this long.
+PARENT_POLL_SECONDS = 0.5
+
 # Forwarded to the child when sent to the parent alone.
 _FORWARDED = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
@@ -198,9 +203,9 @@ def guarded(command: Callable[[], None]) -> int:
     message, code = _describe_death(status, _last_activity(buffer))
     print(f"gradcheck: error: {message}", file=sys.stderr)
     if buffer[_BUFFER_SIZE - 1]:
-        import json
+        from .report_stream import json_error_document
 
-        print(json.dumps({"verdict": "error", "model": None, "source": None, "error": message}, indent=2))
+        sys.stdout.write(json_error_document(message))
     return code
 
 
@@ -218,11 +223,6 @@ def _wait(pid: int) -> int:
             return status
         except InterruptedError:  # a forwarded signal; wait on
             continue
-
-# How often an orphan-watching process looks at its parent: a worker left
-# behind by a parent that was killed (SIGKILL, a segfault, os._exit in user
-# code) ends within this long.
-PARENT_POLL_SECONDS = 0.5
 
 
 def exit_with_parent(parent: int, code: int = 2) -> None:

@@ -110,3 +110,12 @@ def report_stream() -> Iterator[TextIO]:
             with contextlib.suppress(OSError):
                 os.close(_private_fd)
         _private_fd = _owner_pid = None
+
+
+def json_error_document(message: str) -> str:
+    """What --format json writes when there is no report to write (a usage
+    error, a process ended by user code): the shape of a model that could
+    not be checked (report.ModelFailure), with no model."""
+    import json
+
+    return json.dumps({"verdict": "error", "model": None, "source": None, "error": message}, indent=2) + "\n"
