@@ -384,10 +384,16 @@ class ProcessPool(_Merging):
         how = f" ({', '.join(sorted(set(ended)))})" if ended else ""
         message = (f"a worker process of --jobs {self.jobs} ended{how} while running the model: a model must "
                    "return its values, never end the process (os._exit, a crash in a C extension, a signal)")
-        main = sys.modules.get("__main__")
-        if main is not None and not getattr(main, "__file__", None):
-            message += (". Workers start afresh and import the program that called gradcheck: a program read from "
-                        "stdin or typed into an interactive session cannot be; run it from a file, or use jobs=1")
+        from . import guard
+
+        if not guard.active():  # called from a program of the user's, not the command line
+            main = getattr(sys.modules.get("__main__"), "__file__", None)
+            message += (". Or the program that called gradcheck could not start there: workers start afresh and "
+                        + (f"import {os.path.basename(main)}, which must call check() only under "
+                           "`if __name__ == '__main__':`" if main else
+                           "import the program that called gradcheck, and one read from stdin or typed into an "
+                           "interactive session cannot be; run it from a file")
+                        + ", or use jobs=1")
         return message
 
     def close(self, *, kill: bool = False) -> None:

@@ -340,3 +340,14 @@ def test_a_model_whose_import_fails_on_dask_workers_is_named(dask_client, tmp_pa
     assert "fails_on_dask_workers" in message and "failed" in message
     assert "raise ImportError('no torch on the workers')" in message  # the user's line
     assert "distributed" not in message and "importlib" not in message
+
+
+def test_a_script_without_a_main_guard_is_told_what_workers_need(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "calls_check.py"
+    script.write_text(f"from gradcheck_cli import check\ncheck({str(SAMPLES / 'two_layer_net.py')!r}, jobs=2)\n")
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "import calls_check.py, which must call check() only under `if __name__ == '__main__':`" in result.stderr
