@@ -337,9 +337,15 @@ class ProcessPool(_Merging):
         # a threaded BLAS per worker oversubscribes the machine.
         with _blas_threads(max(1, (os.cpu_count() or 1) // jobs)):
             self.warming = [self.pool.submit(_pool_ready) for _ in range(jobs)]
+        # The workers, held here: the pool forgets a dead one (and its exit
+        # status) as soon as it notices, and a worker spawned after a
+        # snapshot would escape close().
+        self.workers = self._processes()
 
     def _processes(self) -> list:
-        return list((getattr(self.pool, "_processes", None) or {}).values())
+        """The pool's current workers, and every one it has had."""
+        current = list((getattr(self.pool, "_processes", None) or {}).values())
+        return [*getattr(self, "workers", []), *(p for p in current if p not in getattr(self, "workers", []))]
 
     def _shared_job(self) -> Job:
         """The job with its gradient in shared memory: sent with every batch,
@@ -369,8 +375,13 @@ class ProcessPool(_Merging):
     def _death(self) -> str:
         """Why the pool broke, as far as the workers' exit statuses tell."""
         ended = []
-        for process in self._processes():
-            process.join(timeout=1)
+        processes = self._processes()
+        # The pool's own thread reaps the dead too; whichever thread's wait
+        # comes second sees no status at first: ask again for a moment.
+        deadline = time.monotonic() + WORKER_EXIT_SECONDS
+        while any(p.exitcode is None for p in processes) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        for process in processes:
             code = process.exitcode
             if code is not None and code < 0:
                 try:
