@@ -210,6 +210,7 @@ def test_ctrl_c_prints_the_partial_report_and_exits_130(model_file):
     assert "interrupted" in err and "Traceback" not in err
 
 
+@pytest.mark.workers
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_output_below_python_does_not_corrupt_json(model_file, jobs):
     """os.write(1, ...) stands for C extensions: it bypasses sys.stdout. In a
@@ -408,6 +409,7 @@ WRITERS = {
 }
 
 
+@pytest.mark.workers
 @pytest.mark.parametrize("command", [[], ["sweep"], ["sanity", "--expect-loss", "3"]], ids=["check", "sweep", "sanity"])
 @pytest.mark.parametrize("writer", WRITERS, ids=list(WRITERS))
 def test_json_stays_one_document_whatever_the_model_writes(model_file, command, writer):
@@ -425,6 +427,7 @@ def test_a_model_that_cannot_be_checked_gives_an_error_document(model_file):
     assert "grad returned None" in result.stderr
 
 
+@pytest.mark.workers
 @pytest.mark.parametrize("command", [[], ["sweep"]], ids=["check", "sweep"])
 def test_a_model_that_ends_the_process_still_leaves_a_document(model_file, command):
     result = gradcheck_process(*command, model_file(variant(def_loss="def loss(p): __import__('os')._exit(0)")),
@@ -466,6 +469,7 @@ def grad(p): return {"W": 2 * p["W"]}
 """
 
 
+@pytest.mark.workers
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.parametrize("killed", ["gradcheck", "the check"])
 def test_no_process_of_ours_outlives_a_sigkill_under_jobs(model_file, killed):
@@ -492,6 +496,7 @@ def test_no_process_of_ours_outlives_a_sigkill_under_jobs(model_file, killed):
     assert our_processes(0) == [], "processes left behind"
 
 
+@pytest.mark.workers
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_a_model_with_a_non_daemon_thread_still_exits(model_file, jobs):
     path = model_file("import threading, time\nthreading.Thread(target=time.sleep, args=(600,)).start()\n" + GOOD)
@@ -512,6 +517,7 @@ IGNORES_ALARM = HANGS.replace("""        while True:
         time.sleep(600)""")
 
 
+@pytest.mark.workers
 @pytest.mark.parametrize("source", [SWALLOWS, IGNORES_ALARM], ids=["bare except", "SIGALRM ignored"])
 def test_timeout_ends_a_run_whose_model_will_not_stop(model_file, source):
     started = time.monotonic()
@@ -546,6 +552,7 @@ def test_keyboard_interrupt_raised_at_import_exits_130(model_file):
 
 # -- messages that name the right culprit
 
+@pytest.mark.workers
 def test_an_import_that_fails_only_in_workers_is_named(model_file):
     path = model_file("import sys\nif 'gradcheck_cli.cli' not in sys.modules:\n"
                       "    raise ImportError('no module named torch here')\n" + GOOD)
@@ -555,6 +562,7 @@ def test_an_import_that_fails_only_in_workers_is_named(model_file):
     assert "stdin" not in result.stderr and "gradcheck_cli/" not in result.stderr
 
 
+@pytest.mark.workers
 def test_a_worker_that_ends_its_process_is_named(model_file):
     path = model_file(variant(def_loss="def loss(p):\n    import os, sys\n"
                                        "    if 'gradcheck_cli.cli' not in sys.modules: os._exit(3)\n"
@@ -595,6 +603,7 @@ def test_a_local_module_shadowing_a_library_gradcheck_uses(tmp_path, shadow):
         assert "the local file was imported" not in result.stderr
 
 
+@pytest.mark.workers
 def test_a_model_that_changes_directory_still_runs_in_workers(tmp_path, monkeypatch):
     (tmp_path / "chdir.py").write_text("import os\nos.chdir('/')\n" + GOOD)
     monkeypatch.chdir(tmp_path)
@@ -604,6 +613,7 @@ def test_a_model_that_changes_directory_still_runs_in_workers(tmp_path, monkeypa
 
 # -- a model that breaks what gradcheck relies on
 
+@pytest.mark.workers
 def test_a_lowered_recursion_limit_is_given_back(model_file):
     path = model_file("import sys\nsys.setrecursionlimit(60)\n" + GOOD)
     for jobs in ("1", "2"):  # (in a process of its own: pytest's stack alone is deeper than 60)
@@ -666,6 +676,7 @@ def test_a_data_array_that_would_replace_a_function(model_file, tmp_path):
     assert result.exit_code == 2 and "has an array 'loss', which would replace" in result.stderr
 
 
+@pytest.mark.workers
 def test_jobs_far_beyond_the_cores_is_capped_with_a_note(model_file):
     result = run(model_file(GOOD), "--jobs", "10000", "--format", "json", "--timeout", "120")
     assert result.exit_code == 0, result.output
