@@ -94,6 +94,18 @@ def exception_text(exc: BaseException) -> str:
     return text
 
 
+# Names listed in a message (blocks, keys) up to this many; the rest are counted.
+MAX_NAMES_LISTED = 12
+
+
+def listed(items) -> str:
+    """``'a', 'b', 'c'`` for a message, shortened past MAX_NAMES_LISTED (a
+    gradient dict with 100000 stray keys is said in one line)."""
+    items = list(items)
+    shown = ", ".join(map(repr, items[:MAX_NAMES_LISTED]))
+    return shown if len(items) <= MAX_NAMES_LISTED else f"{shown} and {len(items) - MAX_NAMES_LISTED} more"
+
+
 def _is_tool_frame(filename: str) -> bool:
     """gradcheck's own frames, and the import machinery's (frozen
     importlib), which stands between it and a model file's first line."""

@@ -29,6 +29,7 @@ from .errors import (
     StopSignal,
     UserCodeError,
     exception_text,
+    listed,
     user_line,
 )
 from .guard import doing
@@ -549,7 +550,7 @@ class Evaluator:
         if not isinstance(result, Mapping):
             raise ModelError(
                 f"{label} returned {_kind(result)}; it must return a dict with the same keys as params "
-                f"({', '.join(map(repr, self._pristine))})"
+                f"({listed(self._pristine)})"
             )
         keys = self._gradient_keys(result, label)
         return {name: self._gradient_block(name, result[key], label, keep) for name, key in keys.items()}
@@ -563,8 +564,8 @@ class Evaluator:
         if not missing:
             extra = [k for k in result if k not in self._pristine]
             if extra:
-                raise ModelError(f"{label} returned block(s) {', '.join(map(repr, extra))} that params does not "
-                                 f"have (params: {', '.join(map(repr, names))})")
+                raise ModelError(f"{label} returned block(s) {listed(extra)} that params does not "
+                                 f"have (params: {listed(names)})")
             return {name: name for name in names}
         prefixed = {name: f"d{name}" for name in names}
         if all(isinstance(key, str) and key in result for key in prefixed.values()):
@@ -572,9 +573,9 @@ class Evaluator:
             if others:
                 self.ignored_keys.update(others)
             return prefixed
-        given = ", ".join(map(repr, result))
-        raise ModelError(f"{label} returned no gradient for block(s) {', '.join(map(repr, missing))}: its keys are "
-                         f"{given or 'none'}, the params' {', '.join(map(repr, names))}; a block's gradient is "
+        given = listed(result)
+        raise ModelError(f"{label} returned no gradient for block(s) {listed(missing)}: its keys are "
+                         f"{given or 'none'}, the params' {listed(names)}; a block's gradient is "
                          "under its own name, or 'd' + its name (dW1 for W1)")
 
     def _gradient_block(self, name: str, value: Any, label: str, keep: bool = True) -> np.ndarray:

@@ -39,7 +39,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .errors import ModelError
+from .errors import ModelError, listed
 from .model import handed_params
 from .settings import DEFAULT_SEED
 
@@ -182,7 +182,7 @@ class Layer:
                 value = grads.get(key, grads.get(f"d{key}"))
                 if value is None:
                     raise ModelError(f"{self.name}.grads has no gradient for its param {key!r} (keys: "
-                                     f"{', '.join(map(repr, grads)) or 'none'})")
+                                     f"{listed(grads) or 'none'})")
                 found[key] = np.array(value, copy=True)  # the object overwrites its grads on the next call
         return found
 

@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .errors import ModelError, StopSignal, UserCodeError, exception_text
+from .errors import ModelError, StopSignal, UserCodeError, exception_text, listed
 from .guard import doing
 from .process_state import borrows_process
 from .structure import flatten, is_structured
@@ -428,7 +428,7 @@ def _load_arrays(path: str, option: str) -> dict[str, np.ndarray]:
             from None
     bad = [key for key in arrays if not key.isidentifier()]
     if bad:
-        raise ModelError(f"{option} {path}: {', '.join(map(repr, bad))} cannot be variable names")
+        raise ModelError(f"{option} {path}: {listed(bad)} cannot be variable names")
     return arrays
 
 
@@ -646,9 +646,9 @@ def _load(target: str, module_part: str, attr: str | None, is_file: bool, import
             missing = [k for k in own if k not in from_file]
             extra = [k for k in from_file if k not in own]
             if missing:
-                raise ModelError(f"params file {params_file} is missing block(s) {', '.join(map(repr, missing))} that {own_origin} defines")
+                raise ModelError(f"params file {params_file} is missing block(s) {listed(missing)} that {own_origin} defines")
             if extra:
-                raise ModelError(f"params file {params_file} has block(s) {', '.join(map(repr, extra))} that {own_origin} does not define")
+                raise ModelError(f"params file {params_file} has block(s) {listed(extra)} that {own_origin} does not define")
         one_array = own is None and len(from_file) == 1 and next(iter(from_file)) in _ONE_ARRAY_KEYS
         if one_array:
             # The model defines no params to compare with: a file of one
@@ -662,7 +662,7 @@ def _load(target: str, module_part: str, attr: str | None, is_file: bool, import
             # (--save-params writes it under "params").
             if len(from_file) != 1:
                 raise ModelError(f"params file {params_file} has {len(from_file)} arrays "
-                                 f"({', '.join(map(repr, from_file))}), but {own_origin} is one array: "
+                                 f"({listed(from_file)}), but {own_origin} is one array: "
                                  "save just that one")
             blocks, single, notes, _ = build_params(next(iter(from_file.values())), params_file)
         else:

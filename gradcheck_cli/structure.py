@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ModelError
+from .errors import ModelError, listed
 
 # The name a top-level list's elements get: params[0], params[1].
 TOP = "params"
@@ -85,11 +85,11 @@ def read_gradient(template: Any, result: Any, label: str) -> dict[str, Any]:
         if isinstance(shape, dict):
             if not isinstance(value, Mapping):
                 raise ModelError(f"{label} has a {type(value).__name__} at {where}, where the params have a dict "
-                                 f"with keys {', '.join(map(repr, shape))}")
+                                 f"with keys {listed(shape)}")
             missing = [k for k in shape if k not in value]
             if missing:
-                raise ModelError(f"{label} has no {', '.join(map(repr, missing))} at {where} (its keys there: "
-                                 f"{', '.join(map(repr, value)) or 'none'})")
+                raise ModelError(f"{label} has no {listed(missing)} at {where} (its keys there: "
+                                 f"{listed(value) or 'none'})")
             for key, item in shape.items():
                 walk(item, value[key], f"{path}.{key}" if path else key)
             return

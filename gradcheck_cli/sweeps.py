@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ModelError
+from .errors import ModelError, listed
 from .evaluate import Evaluator
 from .grading import relative_error
 from .numeric import ORDERS, Probe, best_step, complex_step, kink_free, ladder
@@ -125,8 +125,8 @@ def sweep(
                      **functions)
     unknown = [name for name in blocks if name not in loaded.params]
     if unknown:
-        raise ModelError(f"{loaded.name} has no block(s) {', '.join(map(repr, unknown))} "
-                         f"(it has {', '.join(map(repr, loaded.params))})")
+        raise ModelError(f"{loaded.name} has no block(s) {listed(unknown)} "
+                         f"(it has {listed(loaded.params)})")
     # The sweep is of the start point: its screening check does not move
     # off it or split off the regularization (--set does that for a sweep).
     screening = check(loaded, samples=samples, seed=seed, method=method, track_kinks=track_kinks, max_evals=0,

@@ -694,3 +694,10 @@ def test_a_usage_error_under_json_still_gives_a_document(model_file, args):
     assert result.returncode == 2 and "Usage:" in result.stderr
     document = json.loads(result.stdout)
     assert document["verdict"] == "error" and document["error"].startswith("usage: ")
+
+
+def test_a_hundred_thousand_stray_gradient_keys_are_said_in_one_line(model_file):
+    result = run(model_file(variant(
+        def_grad="def grad(p): return {'W': np.cos(p['W']), 'b': 2 * p['b'], **{f'k{i}': 1 for i in range(100000)}}")))
+    assert result.exit_code == 2
+    assert "'k0', 'k1'" in result.stderr and "and 99988 more" in result.stderr and len(result.stderr) < 2000
