@@ -33,6 +33,7 @@ from .errors import (
     user_line,
 )
 from .guard import doing
+from .report_stream import leave_if_forked_copy
 from .model import SINGLE_BLOCK, Model, own_imports
 from .structure import read_gradient, unflatten
 from .settings import EPS, NONDETERMINISM_ULPS
@@ -178,6 +179,7 @@ class Evaluator:
                 else:
                     trace = None
                     result = fn(self._arguments(False, replace))
+            leave_if_forked_copy()  # (a loss that forks: only gradcheck's own process goes on)
         except (KeyboardInterrupt, StopSignal):
             self._restore_all()
             raise

@@ -30,6 +30,7 @@ import numpy as np
 from .errors import ModelError, StopSignal, UserCodeError, exception_text, listed
 from .guard import doing
 from .process_state import borrows_process
+from .report_stream import leave_if_forked_copy
 from .structure import flatten, is_structured
 
 # The block name used when the params are one array instead of a dict.
@@ -193,6 +194,8 @@ def _import_file(path: str):
     except BaseException as exc:
         sys.modules.pop(module_name, None)
         raise _import_failure(path, exc) from None
+    finally:
+        leave_if_forked_copy()  # (os.fork() at import: only gradcheck's own process goes on)
     return module
 
 
@@ -264,6 +267,8 @@ def _call_init_params(init_params: Callable, seed: int, where: str):
         raise
     except BaseException as exc:
         raise UserCodeError(f"{where}.init_params raised {type(exc).__name__}: {exception_text(exc)}", exc) from None
+    finally:
+        leave_if_forked_copy()
 
 
 def _the_model_object(module: Any) -> str | None:

@@ -701,3 +701,16 @@ def test_a_hundred_thousand_stray_gradient_keys_are_said_in_one_line(model_file)
         def_grad="def grad(p): return {'W': np.cos(p['W']), 'b': 2 * p['b'], **{f'k{i}': 1 for i in range(100000)}}")))
     assert result.exit_code == 2
     assert "'k0', 'k1'" in result.stderr and "and 99988 more" in result.stderr and len(result.stderr) < 2000
+
+
+@pytest.mark.workers
+def test_a_fork_at_import_checks_the_rest_once(model_file, tmp_path):
+    forks = model_file("import os\nos.fork()\n" + variant(def_grad="def grad(p): return {'W': 2 * np.cos(p['W']), "
+                                                                   "'b': 2 * p['b']}"), name="forks.py")
+    broken = model_file(variant(def_grad="def grad(p): pass"), name="broken.py")
+    result = gradcheck_process(forks, broken)
+    assert result.returncode == 2
+    assert result.stdout.count("FAIL  ") == 1 and "summary" in result.stdout
+    # The forked copy ended as it came back from the import: it neither checked
+    # broken.py again nor tripped over the report's descriptor, closed in it.
+    assert result.stderr.count("grad returned None") == 1 and "Traceback" not in result.stderr
