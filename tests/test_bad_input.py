@@ -714,3 +714,15 @@ def test_a_fork_at_import_checks_the_rest_once(model_file, tmp_path):
     # The forked copy ended as it came back from the import: it neither checked
     # broken.py again nor tripped over the report's descriptor, closed in it.
     assert result.stderr.count("grad returned None") == 1 and "Traceback" not in result.stderr
+
+
+@pytest.mark.workers
+@pytest.mark.parametrize("closed, code", [(1, 0), (2, 0), (1, 2)], ids=["stdout", "stderr", "stdout, unusable model"])
+def test_a_closed_standard_descriptor_keeps_the_exit_code(model_file, closed, code):
+    import os
+
+    source = GOOD if code == 0 else variant(def_grad="def grad(p): pass")
+    result = subprocess.run([sys.executable, "-m", "gradcheck_cli", model_file(source)], cwd=ROOT, timeout=120,
+                            capture_output=True, text=True, preexec_fn=lambda: os.close(closed))
+    assert result.returncode == code, result.stderr + result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
