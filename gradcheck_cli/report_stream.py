@@ -37,6 +37,34 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_in_fork)
 
 
+class _Reader:
+    """The report's stream as its reader allows: a reader that stops early
+    (``gradcheck m.py | head``) closes the pipe, and the rest of the report
+    is dropped -- the exit code still says how the check went (click would
+    exit 1, which reads as a failed gradient)."""
+
+    def __init__(self, stream: TextIO):
+        self._stream, self._gone = stream, False
+
+    def write(self, text: str) -> int:
+        if not self._gone:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._gone = True
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._gone:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._gone = True
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 def forked_copy() -> bool:
     """Whether this process is a copy the model forked off while a command
     ran (not gradcheck's own process): it must not report anything."""
@@ -81,7 +109,7 @@ def report_stream() -> Iterator[TextIO]:
         stream = open(_private_fd, "w", encoding=out.encoding or "utf-8", errors=out.errors or "strict",
                       closefd=False, buffering=1)
         try:
-            yield stream
+            yield _Reader(stream)
         finally:
             with contextlib.suppress(OSError, ValueError):
                 stream.flush()

@@ -726,3 +726,16 @@ def test_a_closed_standard_descriptor_keeps_the_exit_code(model_file, closed, co
                             capture_output=True, text=True, preexec_fn=lambda: os.close(closed))
     assert result.returncode == code, result.stderr + result.stdout
     assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.workers
+def test_a_reader_that_stops_early_does_not_change_the_exit_code(model_file):
+    # `gradcheck m.py -v | head -1`: the pipe closes while the report is written.
+    path = model_file("import numpy as np\nparams = {'W': np.linspace(0.1, 1, 1000)}\n"
+                      "def loss(p): return float(np.sum(np.sin(p['W'])))\ndef grad(p): return {'W': np.cos(p['W'])}\n")
+    process = subprocess.Popen([sys.executable, "-m", "gradcheck_cli", path, "-v", "--samples", "all", "--warmup",
+                                "off"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert b"shape" in process.stdout.readline()
+    process.stdout.close()
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 0 and b"Traceback" not in err
