@@ -419,18 +419,28 @@ def build_params(raw: Any, origin: str) -> tuple[dict[str, np.ndarray], bool, li
     raise ModelError(f"the params from {origin} must be a dict of arrays or one array, not a {_describe(raw)}")
 
 
-def _load_arrays(path: str, option: str) -> dict[str, np.ndarray]:
-    """The arrays of an .npz file by name, or a ModelError naming it."""
+def _read_npz(path: str, what: str) -> dict[str, np.ndarray]:
+    """The arrays of an .npz file by name, or a ModelError naming ``what``
+    (``"params file"``, ``"--data"``) and the file."""
     if not os.path.exists(path):
-        raise ModelError(f"{option} {path}: file not found")
+        raise ModelError(f"{what} not found: {path}")
     if not os.path.isfile(path):  # a FIFO would block the read
-        raise ModelError(f"{option} {path}: not a regular file")
+        raise ModelError(f"{what} {path} is not a regular file")
     try:
         with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
+            if not hasattr(data, "files"):  # an .npy: np.load gave the array itself
+                raise ModelError(f"{what} {path} holds a single array; save the blocks by name with np.savez")
+            return {key: data[key] for key in data.files}
+    except ModelError:
+        raise
     except Exception as exc:
-        raise ModelError(f"{option} {path}: cannot read it: {exc} (expected an .npz file written by np.savez)") \
-            from None
+        raise ModelError(f"cannot read {what} {path}: {exception_text(exc)} (expected an .npz file written by "
+                         "np.savez)") from None
+
+
+def _load_arrays(path: str, option: str) -> dict[str, np.ndarray]:
+    """--data's arrays by name: each must be able to be a variable."""
+    arrays = _read_npz(path, option)
     bad = [key for key in arrays if not key.isidentifier()]
     if bad:
         raise ModelError(f"{option} {path}: {listed(bad)} cannot be variable names")
@@ -440,24 +450,6 @@ def _load_arrays(path: str, option: str) -> dict[str, np.ndarray]:
 # The keys of an .npz holding one unnamed array: np.savez(f, x)'s, and
 # the one --save-params writes for a model that takes a single array.
 _ONE_ARRAY_KEYS = ("arr_0", SINGLE_BLOCK)
-
-
-def _load_params_file(path: str) -> dict[str, np.ndarray]:
-    if not os.path.exists(path):
-        raise ModelError(f"params file not found: {path}")
-    if not os.path.isfile(path):  # a FIFO would block the read
-        raise ModelError(f"params file {path} is not a regular file")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if not isinstance(data, Mapping) and not hasattr(data, "files"):
-                raise ModelError(f"params file {path} holds a single array; save a dict of blocks with np.savez")
-            return {key: data[key] for key in data.files}
-    except ModelError:
-        raise
-    except AttributeError:
-        raise ModelError(f"params file {path} holds a single array; save the blocks by name with np.savez") from None
-    except Exception as exc:
-        raise ModelError(f"cannot read params file {path}: {exc} (expected an .npz file written by np.savez)") from None
 
 
 def from_functions(
@@ -643,7 +635,7 @@ def _load(target: str, module_part: str, attr: str | None, is_file: bool, import
 
     template = None
     if params_file is not None:
-        from_file = _load_params_file(files[params_file])
+        from_file = _read_npz(files[params_file], "params file")
         if own is not None and is_structured(own):
             # Nested params: the file holds their blocks by path (as --save-params writes them).
             own, template = flatten(own)
