@@ -224,17 +224,20 @@ class _Level:
 
 
 class _Stop(Exception):
-    """User code broke at a perturbed point; carries the Estimate saying so."""
+    """User code broke at a perturbed point; carries the Estimate saying so,
+    and in one line what broke (for a sweep, which fails nothing)."""
 
-    def __init__(self, estimate: Estimate):
-        self.estimate = estimate
+    def __init__(self, estimate: Estimate, what: str):
+        self.estimate, self.what = estimate, what
 
 
 class _Broke(Exception):
-    """The loss raised, or was not finite, at a point of a stencil."""
+    """The loss raised, or was not finite, at a point of a stencil:
+    ``what`` broke, in one line; ``message`` says it for a check's report."""
 
-    def __init__(self, message: str):
-        self.message = message
+    def __init__(self, what: str, message: str | None = None):
+        self.what = what
+        self.message = message if message is not None else f"{what}; this element counts as failed"
 
 
 @dataclass(frozen=True)
@@ -294,12 +297,12 @@ def _evaluate(evaluator: Evaluator, probe: Probe, base: BasePoint, offsets, abso
                 # pass over the block per point, shared by every stencil on it.
                 result, moved[o] = evaluator.loss_along(probe.block, probe.direction, displacement[o], g)
         except UserCodeError as exc:
-            raise _Broke(str(exc)) from None
+            said = str(exc)
+            raise _Broke(said.partition("\n")[0], said) from None
         if not np.isfinite(result.value):
             where = (f"{index_label(probe.block, x.shape, probe.index)}" if probe.index is not None
                      else f"{probe.block} moved along direction {probe.number}")
-            raise _Broke(f"the loss is {result.value} with {where} changed by a relative step "
-                         f"of {step:.0e}; this element counts as failed")
+            raise _Broke(f"the loss is {result.value} with {where} changed by a relative step of {step:.0e}")
         values[o] = result.value
         if base.trace is not None and result.trace is not None:
             flip = compare_traces(base.trace, result.trace)
@@ -322,7 +325,8 @@ def _level(evaluator: Evaluator, probe: Probe, base: BasePoint, method: str, ste
     except _Broke as broke:
         if probe.index is None:
             analytic = float(np.sum(g * probe.direction.reshape(x.shape)))
-        raise _Stop(Estimate(analytic, float("nan"), step, spent[0], first_crossing, error=broke.message)) from None
+        raise _Stop(Estimate(analytic, float("nan"), step, spent[0], first_crossing, error=broke.message),
+                    broke.what) from None
     numeric, analytic, w = at.stencil(offsets, probe, analytic)
     f = at.values
     distance = {o: abs(d) for o, d in at.displacement.items()}
@@ -628,7 +632,7 @@ def ladder(evaluator: Evaluator, probe: Probe, base: BasePoint, method: str, ste
         except _Stop as stop:
             if broken is None:
                 raise
-            broken[step] = stop.estimate.error
+            broken[step] = stop.what
     return levels
 
 

@@ -184,9 +184,5 @@ def _curve(evaluator, probe, base, method, sigma, index, direction) -> SweepCurv
     analytic = levels[0].analytic if levels else float("nan")
     note = None
     if broken:
-        first = max(broken)
-        # The check's wording ("this element counts as failed") and a
-        # traceback have no place beside a plot: the first line says it.
-        said = broken[first].splitlines()[0].split("; this element counts as failed")[0]
-        note = said + ("" if len(broken) == 1 else f" (and at {len(broken) - 1} other step(s))")
+        note = broken[max(broken)] + ("" if len(broken) == 1 else f" (and at {len(broken) - 1} other step(s))")
     return SweepCurve(probe.block, index, direction, analytic, points, best[0].step if best else None, note)
