@@ -297,10 +297,9 @@ def _run(work, *, document=None, model: str | None = None):
 
     def error_document(message: str) -> None:
         if document is not None:
-            from .render import json as json_render
-            from .report import ModelFailure
+            from .report_stream import json_error_document
 
-            json_render.render(ModelFailure(model, message), document)
+            document.write(json_error_document(message, model))
 
     try:
         return work()
@@ -329,37 +328,40 @@ def _load_renderers(*names: str) -> None:
 
 
 @contextlib.contextmanager
-def _answering(out, output_format: str):
-    """A command's body: under --format json a document is owed on stdout
-    until it ends (the exit guard writes an error document if user code
-    ends the process), and an exception from gradcheck's own code is said
-    as an error, never left as a bare traceback (a model can break what
-    gradcheck relies on: builtins.float replaced, numpy functions patched)."""
+def _answering(output_format: str):
+    """A command's body, yielding the stream its report goes to. From here
+    to the report, descriptor 1 is the model's to write on (it goes to
+    stderr: report_stream.py); under --format json a document is owed on
+    stdout until the command ends (the exit guard writes an error document
+    if user code ends the process); an exception from gradcheck's own code
+    is said as an error, never left as a bare traceback (a model can break
+    what gradcheck relies on: builtins.float replaced, numpy functions
+    patched)."""
     from . import guard
+    from .report_stream import json_error_document, report_stream
 
     owed = output_format == "json"
-    guard.document_owed(owed)
-    try:
-        yield
-    except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
-        raise
-    except Exception as exc:
-        import traceback
+    with report_stream() as out:
+        guard.document_owed(owed)
+        try:
+            yield out
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            import traceback
 
-        from .errors import exception_text
+            from .errors import exception_text
 
-        message = (f"gradcheck failed inside its own code ({type(exc).__name__}: {exception_text(exc)}). If the model "
-                   "replaces builtins or library functions (builtins.float, numpy's), that is the cause; otherwise it "
-                   "is a bug in gradcheck: please report it, with the traceback above")
-        traceback.print_exc()
-        click.echo(f"gradcheck: error: {message}", err=True)
-        if owed:
-            from .report_stream import json_error_document
-
-            out.write(json_error_document(message))
-        sys.exit(EXIT_UNUSABLE)
-    finally:
-        guard.document_owed(False)
+            message = (f"gradcheck failed inside its own code ({type(exc).__name__}: {exception_text(exc)}). If "
+                       "the model replaces builtins or library functions (builtins.float, numpy's), that is the "
+                       "cause; otherwise it is a bug in gradcheck: please report it, with the traceback above")
+            traceback.print_exc()
+            click.echo(f"gradcheck: error: {message}", err=True)
+            if owed:
+                out.write(json_error_document(message))
+            sys.exit(EXIT_UNUSABLE)
+        finally:
+            guard.document_owed(False)
 
 
 def _output(path: str | None, option: str) -> str | None:
@@ -497,11 +499,7 @@ def check_command(ctx, models, params_file, data_file, samples, method, seed, tr
 
     from .model import parse_assignments
 
-    from .report_stream import report_stream
-
-    # From here to the report, descriptor 1 is the model's to write on (it
-    # goes to stderr); the report alone reaches stdout, through `out`.
-    with report_stream() as out, _answering(out, output_format):
+    with _answering(output_format) as out:
         overrides = _run(lambda: parse_assignments(assignments))
         _load_renderers(output_format, *(["junit"] if junit_xml else []))
         junit_path = _output(junit_xml, "--junit-xml")
@@ -523,7 +521,7 @@ def check_command(ctx, models, params_file, data_file, samples, method, seed, tr
             source = path_part if path_part.endswith(".py") else None
             remaining = None if ends is None else ends - time.monotonic()
             if remaining is not None and remaining <= 0:
-                results.append(ModelFailure(target, f"not checked: the --timeout of {timeout:g} s ran out", source))
+                results.append(_not_reached(target, timeout, source))
                 _render_one(results[-1], output_format, verbose, out, several=len(targets) > 1)
                 continue
             try:
@@ -618,10 +616,17 @@ def _overrun(results, targets, output_format, verbose, out, junit_xml, junit_pat
             if current is not None:
                 _render_one(current, output_format, verbose, out, several=len(targets) > 1)
             results.append(current if current is not None else ModelFailure(pending[0], message))
-            results += [ModelFailure(t, f"not checked: the --timeout of {timeout:g} s ran out") for t in pending[1:]]
+            results += [_not_reached(t, timeout) for t in pending[1:]]
         _conclude(results, len(targets), output_format, out, junit_xml, junit_path, strict)
     finally:
         guard.exit_now(EXIT_UNUSABLE)
+
+
+def _not_reached(target: str, timeout: float, source: str | None = None):
+    """A model the run's --timeout left no time for."""
+    from .report import ModelFailure
+
+    return ModelFailure(target, f"not checked: the --timeout of {timeout:g} s ran out", source)
 
 
 def _flatten(results) -> list:
@@ -744,8 +749,8 @@ Examples:
               help="Plots on stdout, or the numbers as JSON.")
 @click.option("--plot", "plot_file", metavar="FILE.png", type=click.Path(dir_okay=False),
               help="Also draw the curves into an image (needs matplotlib: pip install 'gradcheck-cli[plot]').")
-def sweep_command(model, params_file, data_file, samples, method, seed, track_kinks, assignments, config_file, dims, blocks,
-                  output_format, plot_file) -> None:
+def sweep_command(model, params_file, data_file, samples, method, seed, track_kinks, assignments, config_file, dims,
+                  blocks, output_format, plot_file) -> None:
     """Sweep the step h from 1e-1 down to 1e-12 for the worst dimensions of
     each block of MODEL, and plot their relative error: the V of truncation
     error (left) and round-off error (right), with the recommended h marked.
@@ -760,10 +765,7 @@ def sweep_command(model, params_file, data_file, samples, method, seed, track_ki
 
     from .model import parse_assignments
 
-    from .report_stream import report_stream
-
-    # (See check: the model's descriptor 1 goes to stderr.)
-    with report_stream() as out, _answering(out, output_format):
+    with _answering(output_format) as out:
         overrides = _run(lambda: parse_assignments(assignments))
         _load_renderers("sweep", "text")
         plot_path = _output(plot_file, "--plot")
@@ -772,9 +774,9 @@ def sweep_command(model, params_file, data_file, samples, method, seed, track_ki
                                     overrides=overrides),
                       document=out if output_format == "json" else None, model=model)
         if output_format == "json":
-            import json
+            from .render import json as json_render
 
-            out.write(json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n")
+            json_render.render(report, out)
         else:
             from .render import sweep as sweep_render
             from .render import text
@@ -829,8 +831,9 @@ Exit codes: 0 pass (warnings allowed), 1 a check failed (or warned, with
 @click.option("--junit-xml", "junit_xml", metavar="PATH", type=click.Path(dir_okay=False),
               help="Also write a JUnit XML report (one testcase per check) to PATH.")
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
-def sanity_command(model, params_file, data_file, seed, assignments, config_file, classes, svm, expect_loss, loss_tolerance, reg,
-                   steps, optimizer, lr, overfit_factor, overfit_below, output_format, junit_xml, strict) -> None:
+def sanity_command(model, params_file, data_file, seed, assignments, config_file, classes, svm, expect_loss,
+                   loss_tolerance, reg, steps, optimizer, lr, overfit_factor, overfit_below, output_format, junit_xml,
+                   strict) -> None:
     """Run the course notes' checks on MODEL before a long training: the
     initial loss is chance's, raising the regularization raises the loss,
     the model overfits its own small data, and updates are ~1e-3 of the
@@ -840,10 +843,7 @@ def sanity_command(model, params_file, data_file, seed, assignments, config_file
     from .model import parse_assignments
     from .sanity import sanity
 
-    from .report_stream import report_stream
-
-    # (See check: the model's descriptor 1 goes to stderr.)
-    with report_stream() as out, _answering(out, output_format):
+    with _answering(output_format) as out:
         overrides = _run(lambda: parse_assignments(assignments))
         _load_renderers("sanity", "text", *(["junit"] if junit_xml else []))
         junit_path = _output(junit_xml, "--junit-xml")
@@ -853,9 +853,9 @@ def sanity_command(model, params_file, data_file, seed, assignments, config_file
                                      params_file=params_file, data_file=data_file, overrides=overrides),
                       document=out if output_format == "json" else None, model=model)
         if output_format == "json":
-            import json
+            from .render import json as json_render
 
-            out.write(json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n")
+            json_render.render(report, out)
         else:
             from .render import sanity as sanity_render
             from .render import text

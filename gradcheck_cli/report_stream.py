@@ -148,10 +148,11 @@ def report_stream() -> Iterator[TextIO]:
         _private_fd = _owner_pid = None
 
 
-def json_error_document(message: str) -> str:
+def json_error_document(message: str, model: str | None = None) -> str:
     """What --format json writes when there is no report to write (a usage
-    error, a process ended by user code): the shape of a model that could
-    not be checked (report.ModelFailure), with no model."""
+    error, a model that could not be loaded, a process ended by user code):
+    the shape of report.ModelFailure, built here without the checker's
+    imports (the guard writes it too)."""
     import json
 
-    return json.dumps({"verdict": "error", "model": None, "source": None, "error": message}, indent=2) + "\n"
+    return json.dumps({"verdict": "error", "model": model, "source": None, "error": message}, indent=2) + "\n"
