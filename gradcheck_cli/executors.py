@@ -337,15 +337,15 @@ class ProcessPool(_Merging):
         # a threaded BLAS per worker oversubscribes the machine.
         with _blas_threads(max(1, (os.cpu_count() or 1) // jobs)):
             self.warming = [self.pool.submit(_pool_ready) for _ in range(jobs)]
-        # The workers, held here: the pool forgets a dead one (and its exit
-        # status) as soon as it notices, and a worker spawned after a
-        # snapshot would escape close().
+        # The workers (all spawned by those submits), held here: the pool
+        # forgets a dead one, and its exit status, as soon as it notices.
+        self.workers: list = []
         self.workers = self._processes()
 
     def _processes(self) -> list:
-        """The pool's current workers, and every one it has had."""
-        current = list((getattr(self.pool, "_processes", None) or {}).values())
-        return [*getattr(self, "workers", []), *(p for p in current if p not in getattr(self, "workers", []))]
+        """Every worker the pool has had: those held, and any it started since."""
+        current = (getattr(self.pool, "_processes", None) or {}).values()
+        return self.workers + [p for p in current if p not in self.workers]
 
     def _shared_job(self) -> Job:
         """The job with its gradient in shared memory: sent with every batch,

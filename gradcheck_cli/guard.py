@@ -106,7 +106,7 @@ def _close_report_fd() -> None:
 def _child(command: Callable[[], None], report_fd: int, guard_pid: int) -> None:
     """Run ``command``, report its exit code on ``report_fd``, and end."""
     global _report_fd
-    from .report_stream import claim_stdout, forked_copy
+    from .report_stream import claim_stdout, leave_if_forked_copy
 
     _report_fd = report_fd
     if hasattr(os, "register_at_fork"):
@@ -123,10 +123,7 @@ def _child(command: Callable[[], None], report_fd: int, guard_pid: int) -> None:
 
     signal.signal(signal.SIGINT, first_interrupt_only)
     code = _run(command)
-    if forked_copy():
-        # A copy of gradcheck the model forked off (os.fork() at import) ran
-        # the command too; gradcheck's own process reports, this one ends.
-        os._exit(0)
+    leave_if_forked_copy()  # (a copy the model forked off does not report: gradcheck's own process does)
     exit_now(code)
 
 
