@@ -71,7 +71,7 @@ class StartPoint:
     uniform: tuple[KinkSite, ...]  # sites where (almost) every element took one side
     zero_blocks: tuple[str, ...]  # blocks exactly zero
     zero_gradients: tuple[str, ...]  # blocks whose gradient is exactly zero
-    zero_weights: tuple[str, ...]  # the zero blocks with two or more dimensions
+    zero_weights: tuple[str, ...]  # the zero blocks with two or more dimensions longer than 1
 
     @property
     def degenerate(self) -> bool:
@@ -164,7 +164,9 @@ def inspect(trace: list[KinkEvent] | None, params: dict[str, np.ndarray], gradie
         tie = KinkSite(filename, lineno, op, count, 0)
     zero_blocks = tuple(name for name, block in params.items() if not np.any(block))
     zero_gradients = tuple(name for name, g in gradient.items() if not np.any(g))
-    zero_weights = tuple(name for name in zero_blocks if params[name].ndim >= 2)
+    # A weight matrix has two dimensions longer than 1; a bias kept as a row
+    # ((1, n), as numpy-from-scratch code keeps it to broadcast) is a vector.
+    zero_weights = tuple(name for name in zero_blocks if sum(n > 1 for n in params[name].shape) >= 2)
     return StartPoint(tie, uniform_sites(trace), zero_blocks, zero_gradients, zero_weights)
 
 

@@ -415,3 +415,12 @@ def test_a_timeout_in_the_characteristic_check_keeps_the_start_points_report(mod
     data = json.loads(result.stdout)
     assert data["blocks"][0]["grade"] == "pass" and data["stopped"].startswith("timed out")
     assert "Traceback" not in result.output
+
+
+def test_a_zero_bias_kept_as_a_row_is_a_bias_not_a_zero_weight():
+    from gradcheck_cli.startpoint import inspect
+
+    params = {"W": np.ones((4, 3)), "b_row": np.zeros((1, 3)), "b": np.zeros(3), "V": np.zeros((3, 2))}
+    found = inspect([], params, {name: np.ones_like(block) for name, block in params.items()})
+    assert found.zero_weights == ("V",)
+    assert set(found.zero_blocks) == {"b_row", "b", "V"}
