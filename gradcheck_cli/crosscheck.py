@@ -17,7 +17,7 @@ import re
 
 from .errors import MethodError
 from .evaluate import BasePoint, Evaluator, index_label
-from .numeric import Probe, complex_step, estimate, loss_noise
+from .numeric import Noise, Probe, complex_step, estimate
 from .sampling import BlockPlan
 from .settings import CONFIRM_FACTOR, DEFAULT_STEPS
 
@@ -30,10 +30,10 @@ CROSS_CHECKS = 8
 _MODULUS_CALLS = re.compile(r"\b(?:np\.|numpy\.)?(linalg\.norm|var|std|absolute|abs|hypot|real|angle)\s*\(|\.(var|std|real)\b")
 
 
-def cross_check(evaluator: Evaluator, base: BasePoint, plans: list[BlockPlan], seed: int,
+def cross_check(evaluator: Evaluator, base: BasePoint, plans: list[BlockPlan], noise: Noise,
                 source: str | None) -> None:
     """Raise MethodError if the complex step disagrees with central differences."""
-    sigma = loss_noise(evaluator, base, max(plans, key=lambda p: p.size).name, seed).sigma
+    sigma = noise.sigma
     for block in sorted(plans, key=lambda p: -p.size)[:CROSS_CHECKS]:
         if len(block.directions):
             probe, where = Probe(block.name, direction=block.directions[0], number=0), f"{block.name} direction 0"

@@ -84,6 +84,8 @@ class Job:
     track_kinks: bool
     thresholds: Thresholds
     ties: bool = False  # kink operations are tied at the start point: every probe is tracked
+    # Per block, the analytic gradient's own rounding (three sigma: numeric.Noise).
+    analytic: dict = dataclasses.field(default_factory=dict)
 
     def estimate(self, evaluator: Evaluator, probe: Probe) -> Estimate:
         """The probe's estimate, with this check's method, step and noise.
@@ -105,7 +107,7 @@ class Job:
 
         def run() -> Estimate:
             return estimate(evaluator, probe, self.base, method=self.method, h=self.h, sigma=self.sigma,
-                            verify_to=self.thresholds.warn_above)
+                            verify_to=self.thresholds.warn_above, analytic_roundoff=self.analytic.get(probe.block, 0.0))
 
         if not self.track_kinks or self.method == "complex-step" or self.ties:
             return run()

@@ -42,6 +42,7 @@ from __future__ import annotations
 import math
 import os
 
+from . import taylor
 from .numeric import Estimate
 from .report import FAIL, KINK, OK, PASS, UNVERIFIED, WARN, ZERO, BlockResult, DimResult
 from .settings import CONFIRM_FACTOR, KINK_GAP_TOLERANCE, Thresholds
@@ -84,7 +85,26 @@ def measurable(estimate: Estimate) -> float:
 
 
 def judge(estimate: Estimate, thresholds: Thresholds, scale: float = 0.0) -> tuple[str, str | None]:
-    """The grade of one estimate and why; ``scale`` is the block's."""
+    """The grade of one estimate and why; ``scale`` is the block's.
+
+    One decision on the evidence (docs/verdicts.md says it in words):
+
+    1. No value: the loss broke at x +- h, or its difference overflowed: fail.
+    2. A kink the loss values show at x (the Taylor test's one-sided
+       derivatives differ): the analytic value must lie between them.
+    3. Otherwise the disagreement |a - n| against its error budget (both
+       sides' rounding and truncation; the Taylor test's uncertainty where
+       it ran): beyond CONFIRM_FACTOR budgets with the truncation measured,
+       fail; within the budget (within CONFIRM_FACTOR of it where the
+       Taylor test found it consistent or could not tell), the value is
+       verified to what the budget allows against the block's scale: pass,
+       ok, or unverified.
+
+    A kink flag alone never decides: a value estimated at a kink-free step
+    is judged by its budget, and only a jump in the loss's own slope makes
+    a subgradient. The notes' bands grade only what no budget was measured
+    for (--h auto's retries, beyond a budget without a Taylor test).
+    """
     a, n = estimate.analytic, estimate.numeric
     if estimate.error is not None:
         return FAIL, estimate.error
@@ -93,8 +113,11 @@ def judge(estimate: Estimate, thresholds: Thresholds, scale: float = 0.0) -> tup
         # comparison with nan or inf may pass.
         return FAIL, (f"the numeric value is {n}: the loss's values are too large to difference in float64; "
                       "scale the loss down")
+    test = estimate.taylor
+    if test is not None and test.outcome in (taylor.SUBGRADIENT, taylor.NOT_SUBGRADIENT):
+        return _at_kink(estimate, test)
     if estimate.unresolved:
-        # At a kink no step avoids, the centered value is no derivative.
+        # At a kink no step avoids and no Taylor test ran: the centered value is no derivative.
         return _grade_subgradient(a, estimate, thresholds)
     magnitude = max(abs(a), abs(n))
     if magnitude == 0:
@@ -107,39 +130,67 @@ def judge(estimate: Estimate, thresholds: Thresholds, scale: float = 0.0) -> tup
         return UNVERIFIED, f"both values are below --tiny-below {thresholds.tiny_below:g}: not graded"
     gap, budget = abs(a - n), estimate.uncertainty
     rel = gap / magnitude
-    reference = max(magnitude, scale)
-    if gap <= budget:
-        # Within what round-off and truncation allow: never a failure or a
-        # warning about the gradient, and a pass only if the budget is small.
-        verified = (gap + budget) / reference
-        zero = " (zero within round-off)" if abs(a) <= budget and abs(n) <= budget else ""
-        if rel <= thresholds.good_below or verified <= thresholds.good_below:
-            return PASS, (f"within the error budget ±{budget:.1e}{zero}" if rel > thresholds.good_below else None)
-        if verified <= thresholds.warn_above:
-            return OK, (f"within the error budget ±{budget:.1e}{zero}: verified to {verified:.0e} of the "
-                        f"block's scale {reference:.1e}")
-        return UNVERIFIED, (
-            f"error budget ±{budget:.1e} (round-off {estimate.roundoff:.1e}"
-            + (f", truncation {estimate.truncation:.1e}" if estimate.truncation else "")
-            + f") is {budget / reference:.0e} of the block's scale: too uncertain to verify; the loss's own "
-            "rounding limits any finite difference here (float32 inside, or a large constant offset?)")
+    if test is not None and test.outcome == taylor.WRONG:
+        return (PASS, None) if rel <= thresholds.good_below else (FAIL, f"confirmed: {_evidence(estimate)}")
+    # The Taylor test calls a value wrong only beyond CONFIRM_FACTOR of its
+    # uncertainties; short of that it is judged as within its budget.
+    allowed = budget if test is None else CONFIRM_FACTOR * budget
+    if gap <= allowed:
+        return _within(estimate, gap, budget, magnitude, scale, thresholds)
     if confirmed(estimate):
         # Far beyond the budget with truncation estimated: the disagreement is real.
         if rel <= thresholds.good_below:
             return PASS, None
         return FAIL, f"confirmed: {_evidence(estimate)}"
     grade = grade_error(rel, magnitude, kinked=estimate.kinked, thresholds=thresholds)
-    if estimate.harmless:
-        return grade, ("winners flip here without changing the slope (as a softmax's max shift does at tied "
-                       f"scores); graded at step {estimate.h:.0e}")
-    if estimate.crossed_kink:
-        return grade, f"crossed a kink at the first step; graded at the kink-free step {estimate.h:.0e}"
-    if estimate.near_kink:
-        return grade, "a kink lies near: truncation could not be estimated, so the notes' bands for kinks apply"
+    if estimate.kinked:
+        return grade, "a kink lies near and no Taylor test ran: the notes' bands for kinks apply"
     if grade in (FAIL, WARN):
         return grade, (f"|a - n| = {gap:.1e} is beyond the error budget ±{budget:.1e} but not "
                        f"{CONFIRM_FACTOR:g}x beyond it: graded by the notes' bands")
     return grade, None
+
+
+def _within(estimate: Estimate, gap: float, budget: float, magnitude: float, scale: float,
+            thresholds: Thresholds) -> tuple[str, str | None]:
+    """A value its budget explains: never a failure or a warning about the
+    gradient, and a pass only if the budget is small against the block."""
+    rel = gap / magnitude
+    reference = max(magnitude, scale)
+    verified = (gap + budget) / reference
+    zero = " (zero within round-off)" if abs(estimate.analytic) <= budget and abs(estimate.numeric) <= budget else ""
+    said = f"within the error budget ±{budget:.1e}{zero}"
+    if estimate.taylor is not None:
+        said = f"{estimate.taylor.words()}, ±{budget:.1e}{zero}"
+    if rel <= thresholds.good_below or verified <= thresholds.good_below:
+        return PASS, (said if rel > thresholds.good_below else None)
+    if verified <= thresholds.warn_above:
+        return OK, f"{said}: verified to {verified:.0e} of the block's scale {reference:.1e}"
+    parts = f"round-off {estimate.roundoff + estimate.analytic_roundoff:.1e}" + (
+        f", truncation {estimate.truncation:.1e}" if estimate.truncation else "")
+    return UNVERIFIED, (
+        f"error budget ±{budget:.1e} ({parts}) is {budget / reference:.0e} of the block's scale: too uncertain "
+        "to verify; the loss's own rounding limits any finite difference here (float32 inside, or a large "
+        "constant offset?)")
+
+
+def _at_kink(estimate: Estimate, test: taylor.Taylor) -> tuple[str, str]:
+    """At a kink the loss values show: any value between the one-sided
+    derivatives is a valid (sub)gradient there; one outside them is wrong."""
+    low, high = test.bracket(estimate.analytic)
+    crossing = estimate.crossing
+    if crossing is not None and estimate.meeting > 1:
+        # Several kinks meet at the point (a ReLU layer whose units all sit
+        # at 0): along one coordinate the one-sided slopes of a sum of
+        # kinks need not bracket the chain rule's subgradient, so nothing
+        # is decided here.
+        where = f"{os.path.basename(crossing.filename)}:{crossing.lineno} ({crossing.op})"
+        return KINK, (f"degenerate point: {estimate.meeting} kinks meet here, at {where}; a subgradient cannot be "
+                      "judged where several kinks meet: check at a point off them (another initialisation, --warmup)")
+    where = f"the one-sided derivatives [{low:.6g}, {high:.6g}] (± {test.uncertainty:.1e}) of a kink at this point"
+    if test.outcome == taylor.SUBGRADIENT:
+        return OK, f"subgradient: the analytic value lies between {where}"
+    return FAIL, f"the analytic value is outside {where}: not a subgradient"
 
 
 def confirmed(estimate: Estimate) -> bool:
@@ -164,6 +215,10 @@ def worth_tracking(estimate: Estimate, thresholds: Thresholds) -> bool:
     below KINK_GAP_TOLERANCE of it moves a value by half that at most)."""
     if estimate.error is not None:
         return False
+    if estimate.taylor is not None:
+        # Judged on the loss values; tracking would only name the line of a
+        # kink the values show.
+        return estimate.taylor.outcome in (taylor.SUBGRADIENT, taylor.NOT_SUBGRADIENT)
     if estimate.kinked or estimate.unresolved:
         return True
     a, n = estimate.analytic, estimate.numeric
@@ -179,7 +234,9 @@ def _evidence(estimate: Estimate) -> str:
     """What makes a disagreement confirmed, in one line (the JSON report's
     ``evidence`` has the stencils' values)."""
     a, n, budget = estimate.analytic, estimate.numeric, estimate.uncertainty
-    how = ("two stencils" if estimate.first is not None else
+    test = estimate.taylor
+    how = ((f"Taylor order {test.order:.1f}" if test.order is not None else "Taylor test") if test is not None else
+           "two stencils" if estimate.first is not None else
            "complex step" if estimate.truncation == 0 else f"h = {estimate.h:.0e}")
     return (f"analytic {a:.6g}, numeric {n:.6g} ± {budget:.1e} ({how}): "
             f"{abs(a - n) / max(budget, 1e-300):.0e}x the budget")
@@ -210,7 +267,9 @@ def grade_estimate(
     return DimResult(index=index, direction=direction, analytic=a, numeric=n, rel_error=rel, grade=grade,
                      h=estimate.h, kink=estimate.crossing, kink_untracked=estimate.untracked_kink,
                      kink_harmless=estimate.harmless, message=message, roundoff=estimate.roundoff,
-                     truncation=estimate.truncation, bracket=estimate.bracket, drilled=drilled, evidence=evidence)
+                     truncation=estimate.truncation, bracket=estimate.bracket, drilled=drilled, evidence=evidence,
+                     analytic_roundoff=estimate.analytic_roundoff,
+                     taylor=estimate.taylor.to_dict() if estimate.taylor is not None else None)
 
 
 def _grade_subgradient(analytic: float, estimate: Estimate, thresholds: Thresholds) -> tuple[str, str]:

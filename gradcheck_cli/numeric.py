@@ -40,14 +40,15 @@ step where round-off + truncation is smallest.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from math import comb
 
 import numpy as np
 
-from .errors import UserCodeError
+from .errors import ModelError, UserCodeError
 from .evaluate import BasePoint, Evaluator, index_label
 from .kinks import Crossing, compare_traces
+from . import taylor
 from .sampling import Direction, random_signs
 from .settings import (
     AUTO_STEPS,
@@ -113,11 +114,18 @@ class Estimate:
     first: tuple[float, float] | None = None  # (step, numeric) of the first stencil, when refined
     near_kink: bool = False  # the second stencil's wider points crossed a kink
     meeting: int = 0  # at an unresolved kink: tracked elements flipped by the finest step's two points
+    # How far the analytic value may be from the exact derivative by its own
+    # rounding (three sigma): a float32 backward, a long Python-float sum.
+    analytic_roundoff: float = 0.0
+    # The Taylor test, where the budget alone did not decide (beyond it, at
+    # a kink, or too wide to verify): then ``numeric`` and the budget are its.
+    taylor: taylor.Taylor | None = None
 
     @property
     def uncertainty(self) -> float:
-        """How far ``numeric`` may be from the true derivative: the error budget."""
-        return self.roundoff + (self.truncation or 0.0)
+        """How far ``numeric`` may be from the analytic value for a right
+        gradient: the error budget, both sides' rounding and truncation."""
+        return self.roundoff + self.analytic_roundoff + (self.truncation or 0.0)
 
     @property
     def crossed_kink(self) -> bool:
@@ -362,7 +370,7 @@ def _level(evaluator: Evaluator, probe: Probe, base: BasePoint, method: str, ste
 
 
 def _refine(evaluator: Evaluator, probe: Probe, base: BasePoint, found: Estimate, level: _Level, sigma: float,
-            spent: list[int], verify_to: float) -> Estimate:
+            spent: list[int], verify_to: float) -> tuple[Estimate, "_Points | None"]:
     """A second stencil, where round-off does not explain the first one's
     disagreement (or is too large to verify the value): five-point
     differences at a step H and at 2H, from f at x +- H, 2H, 4H. Their
@@ -375,6 +383,14 @@ def _refine(evaluator: Evaluator, probe: Probe, base: BasePoint, found: Estimate
     kink-free range (H = h/4) where the first step had to be retried
     across a kink. If the wider points cross a kink, nothing is claimed:
     the estimate is returned as it was, marked ``near_kink``.
+
+    Richardson's factor 15 holds only where the error already falls as H^4,
+    which a C1 loss (Huber, ELU at 0: a jump in curvature) never does: there
+    the error is O(H). The central differences at H, 2H and 4H tell: their
+    successive changes shrink fourfold per halving for a smooth loss, twofold
+    for a C1 one. Where the fourfold shrink is not seen, the truncation
+    estimate takes the change itself (exact at order 1). Also returns the
+    points, which the Taylor test reuses.
     """
     g = base.gradient[probe.block]
     step = found.h
@@ -402,23 +418,41 @@ def _refine(evaluator: Evaluator, probe: Probe, base: BasePoint, found: Estimate
         at = _evaluate(evaluator, probe, base, (4, 2, 1, -1, -2, -4), absolute, step, spent, known)
     except _Broke:
         # The loss breaks further out (a domain edge, much like a kink): the
-        # first estimate stands, unrefined, graded by the bands for kinks.
-        return replace(found, evaluations=spent[0], near_kink=True)
+        # first estimate stands, unrefined, judged by the Taylor test.
+        return replace(found, evaluations=spent[0], near_kink=True), None
     noise = at.noise(sigma, base)
     slope = max(abs(found.analytic), abs(found.numeric))
     if (at.crossing is not None and not found.harmless) or _kinked_out_to(at, base.loss, noise, slope):
         # What the first stencil could not see of a kink is bounded by the
         # gap between its one-sided slopes (seen, or hidden in their noise).
-        return replace(found, evaluations=spent[0], near_kink=True, truncation=(level.gap + level.gap_noise) / 2)
+        return (replace(found, evaluations=spent[0], near_kink=True, truncation=(level.gap + level.gap_noise) / 2),
+                at if step == found.h else None)
     analytic = float(g.reshape(-1)[probe.index]) if probe.index is not None else float("nan")
     numeric, analytic, w = at.stencil((2, 1, -1, -2), probe, analytic)
     wide, wide_analytic, _ = at.stencil((4, 2, -2, -4), probe, analytic)
     # Differences of (numeric - analytic): for a direction each stencil has
     # its own realised analytic value; for a wrong gradient the bug cancels.
-    truncation = TRUNCATION_SAFETY * abs((wide - wide_analytic) - (numeric - analytic)) / 15
+    change = abs((wide - wide_analytic) - (numeric - analytic))
+    gain = 15.0 if _fourth_order(at, probe, analytic, noise) else 1.0
+    truncation = TRUNCATION_SAFETY * change / gain
     return replace(found, analytic=analytic, numeric=numeric, h=step, evaluations=spent[0],
                    roundoff=UNCERTAINTY_SIGMAS * noise * math.hypot(*w), truncation=truncation,
-                   first=(found.h, found.numeric))
+                   first=(found.h, found.numeric)), at
+
+
+def _fourth_order(at: "_Points", probe: Probe, analytic: float, noise: float) -> bool:
+    """Whether the central differences at H, 2H, 4H converge as a smooth
+    loss's do: each change at least SMOOTH_SHRINK times smaller than the
+    next wider one, same sign (or both within rounding: nothing to tell)."""
+    central = {}
+    for k in (1, 2, 4):
+        value, realised, w = at.stencil((k, -k), probe, analytic)
+        central[k] = (value - realised, UNCERTAINTY_SIGMAS * noise * math.hypot(*w))
+    fine = central[2][0] - central[1][0]
+    coarse = central[4][0] - central[2][0]
+    if abs(coarse) <= central[2][1] + central[4][1]:
+        return True  # the differences are rounding: truncation is below it either way
+    return fine * coarse > 0 and abs(coarse) >= SMOOTH_SHRINK * abs(fine)
 
 
 def _asymmetry(f0: float, values: dict, displacement: dict, noise: float, a: int, b: int) -> tuple[float, float]:
@@ -474,7 +508,7 @@ def _needs_refining(found: Estimate, verify_to: float) -> bool:
     if found.error is not None or found.unresolved or found.near_kink or found.truncation is not None:
         return False
     gap = abs(found.analytic - found.numeric)
-    if gap > found.roundoff:
+    if gap > found.roundoff + found.analytic_roundoff:
         return True
     # Explained by round-off, but is that round-off small enough to verify
     # the value? Not a question where the values agree closely anyway.
@@ -542,25 +576,119 @@ def _subgradient_bracket(levels: list[_Level]) -> tuple[float, float]:
     return (min(level.forward, level.backward) - slack, max(level.forward, level.backward) + slack)
 
 
-def _by_retries(evaluator, probe, base, method, h, sigma, verify_to, refine=False) -> Estimate:
-    """The default strategy: the given step, smaller ones only across kinks."""
+def _by_retries(evaluator, probe, base, method, h, sigma, verify_to, refine=False,
+                analytic_roundoff: float = 0.0) -> Estimate:
+    """The default strategy: the given step, smaller ones only across kinks;
+    a second stencil where round-off does not explain a disagreement; the
+    Taylor test where the budget does not decide."""
     spent = [0]
     levels: list[_Level] = []
     step = h
+    points = None
     while True:
         first_crossing = levels[0].crossing if levels else None
         levels.append(_level(evaluator, probe, base, method, step, sigma, spent, first_crossing))
         decided = _decide(levels, spent[0])
         if decided is not None:
+            decided = replace(decided, analytic_roundoff=analytic_roundoff)
             if (refine and decided.error is None and not decided.unresolved) or _needs_refining(decided, verify_to):
                 level = next(lv for lv in levels if lv.step == decided.h)
-                decided = _refine(evaluator, probe, base, decided, level, sigma, spent, verify_to)
-            return decided
+                decided, points = _refine(evaluator, probe, base, decided, level, sigma, spent, verify_to)
+            break
         step /= KINK_RETRY_FACTOR
         if step < KINK_RETRY_FLOOR * (1 - 1e-9) or len(levels) >= _MAX_ATTEMPTS:
+            decided = _result(levels[-1], levels, spent[0], unresolved=True, bracket=_subgradient_bracket(levels),
+                              meeting=levels[-1].meeting, analytic_roundoff=analytic_roundoff)
             break
-    return _result(levels[-1], levels, spent[0], unresolved=True, bracket=_subgradient_bracket(levels),
-                   meeting=levels[-1].meeting)
+    if not _undecided(decided, verify_to):
+        return decided
+    # Where to start: the second stencil's step (its points are reused); at
+    # a kink no step avoided, the first step (a kink at x leaves each side
+    # smooth); after a kink was crossed, inside the kink-free range.
+    start = decided.h if points is not None else h if decided.unresolved else \
+        decided.h / 4 if decided.crossed_kink else decided.h
+    return _arbitrate(evaluator, probe, base, decided, sigma, spent, verify_to, start, points)
+
+
+def _undecided(found: Estimate, verify_to: float) -> bool:
+    """Whether the budget alone leaves a value undecided, so the Taylor test
+    is to judge it: beyond its budget; at a kink no step avoided; or within
+    a budget too wide to verify it, which is mostly truncation (a smaller
+    step can narrow it: a coordinate near 5e6 stepped by 50)."""
+    if found.error is not None or not math.isfinite(found.numeric):
+        return False
+    if found.unresolved:
+        return True
+    gap, budget = abs(found.analytic - found.numeric), found.uncertainty
+    if gap > budget:
+        return True
+    magnitude = max(abs(found.analytic), abs(found.numeric))
+    return found.truncation is not None and found.truncation > found.roundoff and budget > verify_to * magnitude
+
+
+def _arbitrate(evaluator: Evaluator, probe: Probe, base: BasePoint, found: Estimate, sigma: float,
+               spent: list[int], verify_to: float, start: float, known: "_Points | None") -> Estimate:
+    """The Taylor test (taylor.py) along ``probe``, from relative step
+    ``start`` down, tenfold a time, until it decides: the step is set by the
+    loss's own behaviour along the probe, not by |x|.
+
+    A value found consistent is settled once its uncertainty verifies it
+    (or rounding, which a smaller step only makes worse, is most of it); a
+    wrong one at once when far beyond its uncertainty, else when a smaller
+    step says so too; a jump in slope (a kink at x) when a smaller step sees
+    it again -- a coarse step over a fast-varying loss looks like one, and
+    unlike a kink it goes away. The estimate returned carries the deciding
+    test and takes its numeric value and budget."""
+    a = found.analytic
+    magnitude = max(abs(a), abs(found.numeric))
+    target = REFINE_TARGET * verify_to * magnitude
+    chosen, previous = None, None
+    step = start
+    for _ in range(TAYLOR_ATTEMPTS):
+        if step < KINK_RETRY_FLOOR * (1 - 1e-9):
+            break
+        absolute = step * _scale(evaluator, probe)
+        try:
+            at = known if known is not None and step == found.h else \
+                _evaluate(evaluator, probe, base, (4, 2, 1, -1, -2, -4), absolute, step, spent)
+        except _Broke:
+            break
+        known = None
+        noise = at.noise(sigma, base)
+        if probe.index is None:
+            change = at.moved
+        else:
+            change = {o: a * d for o, d in at.displacement.items()}
+        test = taylor.decide(
+            taylor.side(1, base.loss, at.displacement, at.values, change, noise, found.analytic_roundoff),
+            taylor.side(-1, base.loss, at.displacement, at.values, change, noise, found.analytic_roundoff),
+            a, step)
+        if chosen is None or test.uncertainty < chosen.uncertainty:
+            chosen = test
+        if test.outcome == taylor.CONSISTENT and (test.uncertainty <= target or test.noise_limited):
+            chosen = test
+            break
+        if test.outcome == taylor.WRONG and abs(test.difference) > TAYLOR_CLEAR * test.uncertainty:
+            chosen = test
+            break
+        if previous is not None and test.outcome == previous.outcome and test.outcome != taylor.INCONCLUSIVE:
+            chosen = test  # seen again at a tenfold smaller step: not an artefact of the step
+            break
+        if test.noise_limited and test.outcome in (taylor.CONSISTENT, taylor.INCONCLUSIVE):
+            break  # smaller steps would only add rounding
+        previous = test
+        step /= KINK_RETRY_FACTOR
+    if chosen is None:
+        return replace(found, evaluations=spent[0])
+    if chosen.outcome in (taylor.SUBGRADIENT, taylor.NOT_SUBGRADIENT):
+        low, high = chosen.bracket(a)
+        return replace(found, evaluations=spent[0], taylor=chosen, bracket=(low, high), numeric=(low + high) / 2,
+                       h=chosen.step, roundoff=chosen.uncertainty, truncation=0.0, analytic_roundoff=0.0,
+                       first=found.first or (found.h, found.numeric))
+    rounding = max(chosen.plus.rounding, chosen.minus.rounding)
+    return replace(found, evaluations=spent[0], taylor=chosen, numeric=a + chosen.difference, h=chosen.step,
+                   roundoff=min(rounding, chosen.uncertainty), analytic_roundoff=0.0,
+                   truncation=max(chosen.uncertainty - rounding, 0.0), first=found.first or (found.h, found.numeric))
 
 
 def kink_free(levels: list[_Level]) -> list[bool]:
@@ -654,7 +782,8 @@ def _auto(evaluator, probe, base, method, sigma, verify_to) -> Estimate:
                     untracked_kink=untracked, roundoff=roundoff, truncation=truncation)
 
 
-def complex_step(evaluator: Evaluator, probe: Probe, base: BasePoint, h: float) -> Estimate:
+def complex_step(evaluator: Evaluator, probe: Probe, base: BasePoint, h: float,
+                 analytic_roundoff: float = 0.0) -> Estimate:
     """Im f(x + i h) / h along ``probe``."""
     x = evaluator.model.params[probe.block]
     g = base.gradient[probe.block]
@@ -671,12 +800,14 @@ def complex_step(evaluator: Evaluator, probe: Probe, base: BasePoint, h: float) 
         return Estimate(analytic, float("nan"), h, 1, error=f"the loss is {value} with an imaginary step")
     numeric = value.imag / step
     # No subtraction: the only error is the rounding of the imaginary part.
-    return Estimate(analytic, numeric, h, 1, roundoff=UNCERTAINTY_SIGMAS * EPS * abs(numeric) * 4, truncation=0.0)
+    # The analytic value's own rounding is then all the rest of the budget.
+    return Estimate(analytic, numeric, h, 1, roundoff=UNCERTAINTY_SIGMAS * EPS * abs(numeric) * 4, truncation=0.0,
+                    analytic_roundoff=analytic_roundoff)
 
 
 def estimate(evaluator: Evaluator, probe: Probe, base: BasePoint, *, method: str = "central",
              h: float | str = 1e-5, sigma: float = 0.0, verify_to: float = Thresholds().warn_above,
-             refine: bool = False) -> Estimate:
+             refine: bool = False, analytic_roundoff: float = 0.0) -> Estimate:
     """The numeric derivative along ``probe`` by ``method`` at relative step ``h``
     (or ``"auto"``), with its error budget given loss noise ``sigma``.
 
@@ -684,39 +815,61 @@ def estimate(evaluator: Evaluator, probe: Probe, base: BasePoint, *, method: str
     round-off, or whose round-off is too large to verify it to relative
     ``verify_to``, gets a second stencil: a truncation estimate, and a
     wider step where round-off is the limit. ``refine`` asks for the
-    second stencil whatever the first shows (a step given as a number)."""
+    second stencil whatever the first shows (a step given as a number).
+    ``analytic_roundoff``: the analytic value's own rounding (three sigma),
+    part of the budget."""
     if method == "complex-step":
-        return complex_step(evaluator, probe, base, DEFAULT_STEPS[method] if h == "auto" else h)
+        return complex_step(evaluator, probe, base, DEFAULT_STEPS[method] if h == "auto" else h, analytic_roundoff)
     try:
         if h == "auto":
-            return _auto(evaluator, probe, base, method, sigma, verify_to)
-        return _by_retries(evaluator, probe, base, method, h, sigma, verify_to, refine)
+            found = _auto(evaluator, probe, base, method, sigma, verify_to)
+            return replace(found, analytic_roundoff=found.analytic_roundoff or analytic_roundoff)
+        return _by_retries(evaluator, probe, base, method, h, sigma, verify_to, refine, analytic_roundoff)
     except _Stop as stop:
         return stop.estimate
 
 
 @dataclass(frozen=True)
 class Noise:
-    """The loss's rounding noise near the parameters."""
+    """The rounding noise of the loss, and of the analytic gradient, near the parameters."""
 
     sigma: float  # standard deviation of one loss value's rounding error
     float32: bool = False  # every value seen was a float32 number: the loss computes in float32
     scale: float = 0.0  # the largest |loss| seen: what the noise is relative to (0 where the loss is)
+    # Per block: the standard deviation of one analytic gradient element's
+    # rounding error (the backward's float type, its summation order).
+    analytic: dict = field(default_factory=dict)
+
+    def analytic_roundoff(self, block: str) -> float:
+        """How far the analytic value along a probe of ``block`` may be from
+        the exact derivative by its own rounding (three sigma)."""
+        return UNCERTAINTY_SIGMAS * self.analytic.get(block, 0.0)
 
 
-def loss_noise(evaluator: Evaluator, base: BasePoint, block: str, seed: int) -> Noise:
-    """The loss's rounding noise near the parameters (see :func:`_measure_noise`).
+def loss_noise(evaluator: Evaluator, base: BasePoint, seed: int) -> Noise:
+    """The loss's and the analytic gradient's rounding noise near the
+    parameters (see :func:`_measure_noise`).
 
     Measured untracked; measured again with winner tracking only where the
     loss has kink operations and the first measurement shows more than
-    rounding explains (a kink the table crossed may pose as noise): as for
-    probes, tracking runs only where it can change the outcome.
+    rounding explains, in the loss or in a block's gradient (a kink the
+    table crossed may pose as noise: a hinge that flips moves a bias's
+    gradient by 1/N): as for probes, tracking runs only where it can
+    change the outcome.
     """
     with evaluator.tracking(False):
-        found = _measure_noise(evaluator, base, block, seed)
-    if not (evaluator.track_kinks and base.trace) or found.sigma <= NOISE_CONFIRM_ULPS * _noise_floor(base.loss, found.float32, found.scale):
+        found = _measure_noise(evaluator, base, seed, traced=False)
+    if not (evaluator.track_kinks and base.trace):
         return found
-    return _measure_noise(evaluator, base, block, seed)
+    loud = found.sigma > NOISE_CONFIRM_ULPS * _noise_floor(base.loss, found.float32, found.scale) or any(
+        found.analytic[name] > NOISE_CONFIRM_ULPS * _ulp_of_block(g) for name, g in base.gradient.items())
+    return _measure_noise(evaluator, base, seed, traced=True) if loud else found
+
+
+def _ulp_of_block(g: np.ndarray) -> float:
+    """float64's rounding of a block's typical value (its root mean square)."""
+    with np.errstate(over="ignore"):
+        return EPS * (float(np.sqrt(np.mean(np.square(g)))) if g.size else 0.0)
 
 
 def _noise_floor(loss: float, float32: bool, scale: float) -> float:
@@ -725,69 +878,140 @@ def _noise_floor(loss: float, float32: bool, scale: float) -> float:
     return max(EPS * abs(loss), EPS32 * scale) if float32 else EPS * abs(loss)
 
 
-def _measure_noise(evaluator: Evaluator, base: BasePoint, block: str, seed: int) -> Noise:
-    """The loss's rounding noise near the parameters.
+def _measure_noise(evaluator: Evaluator, base: BasePoint, seed: int, traced: bool) -> Noise:
+    """The loss's and the analytic gradient's rounding noise near the parameters.
 
-    Evaluates f at x + j*delta*v, j = -3..3, along a random unit direction v
-    in ``block``; the 4th to 6th differences of that table are far below
-    rounding for a smooth f at this delta, so their size measures the noise
-    (normalised by each difference's noise gain, C(2k, k)). Never less than
-    one ulp of the loss.
+    Evaluates f and its gradient at x + j*delta*v, j = -3..3, along a random
+    direction v that moves *every* block (each element by NOISE_PROBE_STEP
+    of its block's scale, over the square root of the parameter count).
+    Rounding noise is not one number: the loss's terms that a block feeds
+    round anew when that block moves, and a block whose terms cancel (an
+    expanded square of large numbers) carries far more of it than its
+    neighbours. Moving every block re-rounds every term, so the noise
+    measured is at least any one block's: an honest budget for all of
+    them. The 4th to 6th differences of the table are far below rounding
+    for a smooth f at this delta, so their size measures the noise
+    (normalised by each difference's noise gain, C(2k, k)). Never less
+    than one ulp of the loss.
 
-    A kink in the table would pose as noise and hide real kinks later, so:
-    a table whose tracked winners differ from x's is discarded; and noise
-    above NOISE_CONFIRM_ULPS is confirmed with a table 100 times narrower.
-    A kink's contribution shrinks in proportion (ratio ~100); rounding noise
-    does not shrink (ratio ~1): then the larger of the two tables' estimates
-    is kept (six differences make a rough estimate; two make it less so). A
-    quantised loss may stand still at the narrow delta (ratio infinite);
-    when every value is a float32 number the loss computes in float32, and
-    its noise is at least a float32 ulp of the loss: the tables see only a
-    sample of a rounding error that is deterministic, not random. Costs 6
-    evaluations (12 when confirming).
+    The same table gives the gradient's own rounding, per block: the 4th
+    differences of each element (a float32 backward, a sum of thousands of
+    Python floats), their median over the block's elements, so that the
+    few elements whose ReLU flips inside the table do not pass for noise.
+
+    A kink in the table would pose as noise: a traced table whose winners
+    differ from x's is discarded; noise above NOISE_CONFIRM_ULPS is
+    confirmed with a table 100 times narrower. Rounding noise does not
+    shrink with delta (ratio ~1); a kink's contribution shrinks in
+    proportion (ratio ~100: the floor is the noise); a smooth function
+    varying fast on the wide table's scale (a coordinate near 5e6 moved by
+    5) shrinks faster still: then the narrow table is the measure. A
+    quantised loss may stand still at the narrow delta; when every value
+    is a float32 number the loss computes in float32, and its noise is at
+    least a float32 ulp of the loss. Costs 6 evaluations of the loss and
+    the gradient (6 more of the loss when confirming).
     """
-    x = evaluator.model.params[block]
-    v = random_signs(np.random.default_rng([seed, 7]), 1, x.size)[0]
-    delta = NOISE_PROBE_STEP * _scale(evaluator, Probe(block))
-    wide, values = _noise_table(evaluator, base, block, v, delta)
+    rng = np.random.default_rng([seed, 7])
+    params = evaluator.model.params
+    total = sum(block.size for block in params.values())
+    unit = 1.0 / math.sqrt(max(total, 1))
+    direction = {name: NOISE_PROBE_STEP * _scale(evaluator, Probe(name)) * unit *
+                 rng.choice([-1.0, 1.0], size=block.shape) for name, block in params.items()}
+    wide, values, gradients = _noise_table(evaluator, base, direction, 1.0, traced, with_gradient=True)
+    if not gradients:
+        # The table crossed a kink (or broke): a hundred times narrower, few
+        # winners are near enough to flip, and float64 still rounds anew.
+        _, _, gradients = _noise_table(evaluator, base, direction, 0.01, traced, with_gradient=True)
     scale = max([abs(base.loss), *map(abs, values)])
     # A loss computed in float32 rounds to float32 numbers: seen directly,
     # even where the table stands still (every value the same float32).
     with np.errstate(over="ignore"):  # a loss beyond float32's range is no float32 number
         float32 = len(values) == 7 and all(float(np.float32(f)) == f for f in values)
     floor = _noise_floor(base.loss, float32, scale)
+    analytic = _gradient_noise(base, gradients)
     if wide is None or wide <= NOISE_CONFIRM_ULPS * floor:
-        return Noise(max(floor, wide or 0.0), float32, scale)
-    narrow, _ = _noise_table(evaluator, base, block, v, delta / 100)
+        return Noise(max(floor, wide or 0.0), float32, scale, analytic)
+    narrow, _, _ = _noise_table(evaluator, base, direction, 0.01, traced, with_gradient=False)
     if narrow is None:
-        return Noise(floor, float32, scale)
+        return Noise(floor, float32, scale, analytic)
     if narrow > 0 and KINK_SCALING[0] <= wide / narrow <= KINK_SCALING[1]:
-        return Noise(floor, float32, scale)  # it shrank in proportion to delta: a kink, not noise
-    return Noise(max(floor, wide, narrow), float32, scale)
+        return Noise(floor, float32, scale, analytic)  # it shrank in proportion to delta: a kink, not noise
+    if narrow > 0 and wide / narrow > NOISE_SHRINK:
+        # It shrank faster than rounding would: what the wide table saw was
+        # the function varying fast on its scale (a coordinate near 5e6
+        # moved by 5), and the narrow one's is the noise.
+        return Noise(max(floor, narrow), float32, scale, analytic)
+    return Noise(max(floor, wide, narrow), float32, scale, analytic)
 
 
-def _noise_table(evaluator: Evaluator, base: BasePoint, block: str, v: np.ndarray,
-                 delta: float) -> tuple[float | None, list[float]]:
-    """The noise level of f at x + j*delta*v, j = -3..3 (None where the loss
-    broke, or tracked winners flipped), and the values."""
-    values = []
+def _noise_table(evaluator: Evaluator, base: BasePoint, direction: dict, delta: float, traced: bool,
+                 with_gradient: bool) -> tuple[float | None, list[float], list[dict]]:
+    """The noise level of f at x + j*delta*direction, j = -3..3 (None where
+    the loss broke, or tracked winners flipped), its values, and the
+    gradients there (with ``with_gradient``; [] where a point broke)."""
+    values, gradients = [], []
     for j in (-3, -2, -1, 0, 1, 2, 3):
         if j == 0:
             values.append(base.loss)
+            gradients.append(base.gradient)
             continue
+        point = {name: x + (j * delta) * direction[name] for name, x in evaluator.model.params.items()}
         try:
-            result, _ = evaluator.loss_along(block, v, j * delta)
-        except UserCodeError:
-            return None, values
-        if not np.isfinite(result.value):
-            return None, values
-        if result.trace is not None and compare_traces(base.trace, result.trace) is not None:
-            return None, values
-        values.append(result.value)
+            value, gradient = evaluator.at(point, traced=traced, loss_only=not with_gradient)
+        except ModelError as exc:
+            if type(exc) not in (ModelError, UserCodeError):
+                raise  # the model changed its params, or is not deterministic: not a broken point
+            # The loss or gradient broke nearby (raised, or a non-finite
+            # gradient): no table here, the floor stands.
+            return None, values, []
+        if not np.isfinite(value):
+            return None, values, []
+        if traced and base.trace is not None and evaluator.last_trace is not None and \
+                compare_traces(base.trace, evaluator.last_trace) is not None:
+            return None, values, []
+        values.append(value)
+        gradients.append(gradient)
     table = np.array(values)
     with np.errstate(all="ignore"):  # losses near the float64 limit: inf noise, said in the report
         spread = float(max(np.sqrt(np.mean(np.diff(table, n=k) ** 2) / comb(2 * k, k)) for k in (4, 5, 6)))
-    return spread, values
+    return spread, values, (gradients if with_gradient and all(gradients) else [])
+
+
+def _float32_valued(values: np.ndarray) -> bool:
+    """Whether every value fits float32's 24-bit significand while some
+    need more than 12 bits: computed in float32, not simple fractions (an
+    SVM's bias gradient, counts over N, fits float32 by being simple)."""
+    if not values.size:
+        return False
+    with np.errstate(all="ignore"):
+        significand, _ = np.frexp(values)
+        fits = significand * 2.0 ** 24
+        simple = significand * 2.0 ** 12
+        return bool(np.all(fits == np.round(fits))) and bool(np.any(simple != np.round(simple)))
+
+
+def _gradient_noise(base: BasePoint, gradients: list[dict]) -> dict:
+    """Per block, the standard deviation of one analytic element's rounding:
+    from the 4th differences of each element over the table (their noise
+    gain is C(8, 4) = 70), the median over the block's elements. Never less
+    than an ulp of the block's values, of float32 where every value is a
+    float32 number (a backward computed in float32 and handed back as
+    float64)."""
+    noise = {}
+    for name, g in base.gradient.items():
+        floor = (EPS32 / EPS if _float32_valued(g) else 1.0) * _ulp_of_block(g)
+        measured = 0.0
+        if gradients:
+            table = np.stack([np.asarray(gj[name], dtype=np.float64).reshape(-1) for gj in gradients])
+            with np.errstate(all="ignore"):
+                fourth = np.diff(table, n=4, axis=0)
+                per_element = np.sqrt(np.mean(fourth ** 2, axis=0) / comb(8, 4))
+            if per_element.size and np.all(np.isfinite(per_element)):
+                # The median of three squared normals' RMS is ~0.9 sigma:
+                # 1.5 of it leaves room for elements rounding more than most.
+                measured = GRADIENT_NOISE_MEDIAN_FACTOR * float(np.median(per_element))
+        noise[name] = max(floor, measured)
+    return noise
 
 
 # Noise above this many ulps of the loss is confirmed before it is believed;
@@ -795,6 +1019,13 @@ def _noise_table(evaluator: Evaluator, base: BasePoint, block: str, v: np.ndarra
 # means the "noise" was a kink.
 NOISE_CONFIRM_ULPS = 100.0
 KINK_SCALING = (20.0, 500.0)
+# ... and a narrow table this many times quieter than the wide one (and
+# not in proportion, as a kink's share shrinks) shows that the wide one
+# measured the function varying fast, not rounding, which does not shrink.
+NOISE_SHRINK = 3.0
+# The median over a block of per-element noise estimates (each the RMS of
+# three 4th differences, ~0.9 sigma at the median), times this factor.
+GRADIENT_NOISE_MEDIAN_FACTOR = 1.5
 
 # A second stencil widens its step until its round-off is this fraction of
 # what a value must be verified to (the "warn" band: beyond it a value is
@@ -817,3 +1048,14 @@ TRUNCATION_SAFETY = 3.0
 
 # A bound on retries whatever h the user chose (1e-5 down to the floor is 5 steps).
 _MAX_ATTEMPTS = 12
+# The central differences at H, 2H, 4H of a smooth loss change fourfold
+# less per halving (their error is O(H^2)); a C1 loss's only twofold. Three
+# is between: beyond it the five-point estimate is taken to be O(H^4).
+SMOOTH_SHRINK = 3.0
+# The Taylor test tries at most this many steps, each tenfold smaller: from
+# a coordinate near 5e6 (a step of 50) down to 5e-4, past where a loss of
+# metre-scale differences stops curving across the stencil.
+TAYLOR_ATTEMPTS = 6
+# A wrong value this many uncertainties beyond is taken at once; nearer,
+# only when a tenfold smaller step finds it wrong too.
+TAYLOR_CLEAR = 10.0

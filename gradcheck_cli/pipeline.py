@@ -443,7 +443,7 @@ def _check_point(loaded: Model, settings: Settings, target, params_file, seed, o
                 if settings.method == "complex-step":
                     from .crosscheck import cross_check  # imported where used: start-up
 
-                    cross_check(evaluator, base, plans, settings.seed, loaded.source)
+                    cross_check(evaluator, base, plans, noise, loaded.source)
                 done = [0]
 
                 def step() -> None:
@@ -453,7 +453,8 @@ def _check_point(loaded: Model, settings: Settings, target, params_file, seed, o
                         progress(min(done[0], total), total)
 
                 executor.job = Job(base, settings.method, settings.h, noise.sigma, settings.seed,
-                                   settings.track_kinks, settings.thresholds, ties=base.ties)
+                                   settings.track_kinks, settings.thresholds, ties=base.ties,
+                                   analytic={name: noise.analytic_roundoff(name) for name in loaded.params})
                 results += [_BlockEstimates(block) for block in plans]
                 _evaluate_blocks(evaluator, settings, step, results, executor)
                 evaluator.verify_all()
@@ -533,11 +534,10 @@ def _executor(evaluator, loaded, target, params_file, seed, overrides, jobs, das
 
 
 def _noise(evaluator: Evaluator, base: BasePoint, model: Model, settings: Settings) -> Noise:
-    if settings.method == "complex-step":
-        # No differences of f are taken: its noise does not matter.
-        return Noise(EPS * abs(base.loss), scale=abs(base.loss))
-    largest = max(model.params, key=lambda name: model.params[name].size)
-    return loss_noise(evaluator, base, largest, settings.seed)
+    # Measured for the complex step too: it takes no differences of f, but
+    # the central differences that vet it do, and the analytic side's own
+    # rounding is all of its budget.
+    return loss_noise(evaluator, base, settings.seed)
 
 
 def _evaluate_blocks(evaluator: Evaluator, settings: Settings, step: Callable[[], None],

@@ -22,6 +22,17 @@ def _number(x: float | None) -> float | None:
     return x if x is not None and math.isfinite(x) else None
 
 
+def _json_safe(value):
+    """Numbers in nested lists and dicts, with nan and inf as null."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float):
+        return _number(value)
+    return value
+
+
 @dataclass(frozen=True)
 class DimResult:
     """One checked coordinate (``index``) or random direction (``direction``)."""
@@ -42,11 +53,14 @@ class DimResult:
     bracket: tuple[float, float] | None = None  # one-sided derivatives, where every step crossed a kink
     drilled: bool = False  # found by drilling down a failing direction, not sampled
     evidence: dict | None = None  # for a confirmed failure: the stencils and the budget it is beyond
+    analytic_roundoff: float = 0.0  # how far the analytic value's own rounding may move it
+    taylor: dict | None = None  # the Taylor test, where it judged the value (taylor.Taylor.to_dict())
 
     @property
     def uncertainty(self) -> float:
-        """How far `numeric` may be from the true derivative: the error budget."""
-        return self.roundoff + (self.truncation or 0.0)
+        """How far `numeric` may be from the analytic value of a right
+        gradient: the error budget, both sides' rounding and truncation."""
+        return self.roundoff + self.analytic_roundoff + (self.truncation or 0.0)
 
     @property
     def label(self) -> str:
@@ -78,6 +92,8 @@ class DimResult:
             "uncertainty": _number(self.uncertainty),
             "roundoff": _number(self.roundoff),
             "truncation": _number(self.truncation),
+            "analytic_roundoff": _number(self.analytic_roundoff),
+            "taylor": _json_safe(self.taylor),
             "evidence": self.evidence,
             "bracket": [_number(b) for b in self.bracket] if self.bracket is not None else None,
             "drilled": self.drilled,

@@ -226,10 +226,10 @@ def test_float32_gradient_is_a_note():
 
 
 def test_evaluations_are_counted():
-    # 4 calls at the start (loss and grad twice each), 6 to measure the
-    # loss's noise, then 2 per coordinate (the 2x2 block is checked fully,
-    # so no directions).
-    assert run(samples=None).evaluations == 4 + 6 + 2 * 4
+    # 4 calls at the start (loss and grad twice each), 6 of each to measure
+    # the loss's and the gradient's noise, then 2 per coordinate (the 2x2
+    # block is checked fully, so no directions).
+    assert run(samples=None).evaluations == 4 + 12 + 2 * 4
 
 
 def test_loss_and_grad_is_called_once_per_point_at_the_start():

@@ -174,7 +174,7 @@ def noise_of(loss, x, track=True):
     model = from_functions(loss=loss, grad=lambda p: np.zeros_like(p), params=np.asarray(x, dtype=float))
     with Evaluator(model, seed=0, track_kinks=track) as ev:
         base = ev.base_point()
-        return loss_noise(ev, base, "params", 0).sigma, base.loss
+        return loss_noise(ev, base, 0).sigma, base.loss
 
 
 def test_noise_of_a_float64_loss_is_a_few_ulps():

@@ -76,10 +76,16 @@ def test_untracked_kink_is_found_numerically():
     assert e.numeric == pytest.approx(1.5, rel=1e-9)
 
 
-def test_a_point_on_the_kink_is_unresolved():
+def test_a_point_on_the_kink_is_unresolved_and_the_taylor_test_brackets_it():
+    # Every step down to the floor crosses the kink at 0; the Taylor test
+    # sees the slope jump in the loss values (at two steps) and gives the
+    # one-sided derivatives, which the right subgradient 0.5 lies between.
     e = estimate_at(abs_plus_linear, abs_plus_linear_grad, 0.0)
     assert e.unresolved
-    assert e.h == pytest.approx(1e-9)
+    assert e.taylor.outcome == "subgradient"
+    assert e.bracket == pytest.approx((-0.5, 1.5), rel=1e-6)
+    wrong = estimate_at(abs_plus_linear, lambda t: np.sign(t) + 2.0, 0.0)
+    assert wrong.taylor.outcome == "not a subgradient"
 
 
 def test_curvature_at_a_tiny_slope_is_not_a_kink():
