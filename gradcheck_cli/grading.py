@@ -166,12 +166,13 @@ def _within(estimate: Estimate, gap: float, budget: float, magnitude: float, sca
         return PASS, (said if rel > thresholds.good_below else None)
     if verified <= thresholds.warn_above:
         return OK, f"{said}: verified to {verified:.0e} of the block's scale {reference:.1e}"
-    parts = f"round-off {estimate.roundoff + estimate.analytic_roundoff:.1e}" + (
-        f", truncation {estimate.truncation:.1e}" if estimate.truncation else "")
-    return UNVERIFIED, (
-        f"error budget ±{budget:.1e} ({parts}) is {budget / reference:.0e} of the block's scale: too uncertain "
-        "to verify; the loss's own rounding limits any finite difference here (float32 inside, or a large "
-        "constant offset?)")
+    rounding = estimate.roundoff + estimate.analytic_roundoff
+    parts = f"round-off {rounding:.1e}" + (f", truncation {estimate.truncation:.1e}" if estimate.truncation else "")
+    why = ("the loss's own rounding limits any finite difference here (float32 inside, or a large constant "
+           "offset?)" if rounding >= (estimate.truncation or 0.0) else
+           f"the loss curves too fast along it for the steps tried (down to h = {estimate.h:.0e})")
+    return UNVERIFIED, (f"error budget ±{budget:.1e} ({parts}) is {budget / reference:.0e} of the block's scale: "
+                        f"too uncertain to verify; {why}")
 
 
 def _at_kink(estimate: Estimate, test: taylor.Taylor) -> tuple[str, str]:

@@ -610,6 +610,57 @@ def _by_retries(evaluator, probe, base, method, h, sigma, verify_to, refine=Fals
     return _arbitrate(evaluator, probe, base, decided, sigma, spent, verify_to, start, points)
 
 
+def _rounding_limited(found: Estimate, verify_to: float) -> bool:
+    """Whether the loss's rounding is what keeps a value from being
+    verified (or found wrong): most of a budget too wide to verify it."""
+    if found.error is not None or not math.isfinite(found.numeric) or found.roundoff < found.uncertainty / 2:
+        return False
+    if found.taylor is not None and found.taylor.outcome in (taylor.WRONG, taylor.NOT_SUBGRADIENT):
+        return False
+    return found.uncertainty > verify_to * max(abs(found.analytic), abs(found.numeric))
+
+
+def probe_noise(evaluator: Evaluator, probe: Probe, base: BasePoint, spent: list[int]) -> float | None:
+    """The loss's rounding noise along ``probe`` alone: its tables as in
+    :func:`_measure_noise`, narrowed while they shrink. None where a table
+    broke, crossed a tracked kink at the start, or stood still (a loss
+    quantised at this scale, float32 inside: no noise can be read off)."""
+    x = evaluator.model.params[probe.block]
+    delta = NOISE_PROBE_STEP * _scale(evaluator, probe)
+    spreads = []
+    for k in range(NOISE_TABLES):
+        values = []
+        for j in (-3, -2, -1, 0, 1, 2, 3):
+            if j == 0:
+                values.append(base.loss)
+                continue
+            step = j * delta * NOISE_NARROWING ** -k
+            spent[0] += 1
+            try:
+                if probe.index is not None:
+                    x0 = float(x.reshape(-1)[probe.index])
+                    result = evaluator.loss(probe.block, probe.index, x0 + step)
+                else:
+                    result, _ = evaluator.loss_along(probe.block, probe.direction, step)
+            except UserCodeError:
+                return None
+            if not np.isfinite(result.value) or (
+                    base.trace is not None and result.trace is not None and compare_traces(base.trace, result.trace)):
+                return None
+            values.append(result.value)
+        table = np.array(values)
+        if np.all(table == table[0]):
+            return None
+        with np.errstate(all="ignore"):
+            spreads.append(float(max(np.sqrt(np.mean(np.diff(table, n=k_) ** 2) / comb(2 * k_, k_))
+                                     for k_ in (4, 5, 6))))
+            float32 = all(float(np.float32(f)) == f for f in values)
+        floor = _noise_floor(base.loss, float32, float(np.max(np.abs(table))))
+        if spreads[-1] <= NOISE_CONFIRM_ULPS * floor or (k and not spreads[-2] > NOISE_SHRINK * spreads[-1]):
+            break
+    return _loss_noise_from(spreads, floor)[0]
+
+
 def _undecided(found: Estimate, verify_to: float) -> bool:
     """Whether the budget alone leaves a value undecided, so the Taylor test
     is to judge it: beyond its budget; at a kink no step avoided; or within
@@ -671,7 +722,7 @@ def _arbitrate(evaluator: Evaluator, probe: Probe, base: BasePoint, found: Estim
         if test.outcome == taylor.WRONG and abs(test.difference) > TAYLOR_CLEAR * test.uncertainty:
             chosen = test
             break
-        if previous is not None and test.outcome == previous.outcome and test.outcome != taylor.INCONCLUSIVE:
+        if previous is not None and test.outcome == previous.outcome and test.outcome in _SEEN_TWICE:
             chosen = test  # seen again at a tenfold smaller step: not an artefact of the step
             break
         if test.noise_limited and test.outcome in (taylor.CONSISTENT, taylor.INCONCLUSIVE):
@@ -824,7 +875,17 @@ def estimate(evaluator: Evaluator, probe: Probe, base: BasePoint, *, method: str
         if h == "auto":
             found = _auto(evaluator, probe, base, method, sigma, verify_to)
             return replace(found, analytic_roundoff=found.analytic_roundoff or analytic_roundoff)
-        return _by_retries(evaluator, probe, base, method, h, sigma, verify_to, refine, analytic_roundoff)
+        found = _by_retries(evaluator, probe, base, method, h, sigma, verify_to, refine, analytic_roundoff)
+        if not _rounding_limited(found, verify_to):
+            return found
+        # The check's noise is every block's at once; this probe's own may
+        # be far less (a block beside one whose terms cancel).
+        spent = [0]
+        own = probe_noise(evaluator, probe, base, spent)
+        if own is None or own >= NOISE_REMEASURE * sigma:
+            return replace(found, evaluations=found.evaluations + spent[0])
+        again = _by_retries(evaluator, probe, base, method, h, own, verify_to, refine, analytic_roundoff)
+        return replace(again, evaluations=again.evaluations + found.evaluations + spent[0])
     except _Stop as stop:
         return stop.estimate
 
@@ -889,27 +950,31 @@ def _measure_noise(evaluator: Evaluator, base: BasePoint, seed: int, traced: boo
     expanded square of large numbers) carries far more of it than its
     neighbours. Moving every block re-rounds every term, so the noise
     measured is at least any one block's: an honest budget for all of
-    them. The 4th to 6th differences of the table are far below rounding
-    for a smooth f at this delta, so their size measures the noise
-    (normalised by each difference's noise gain, C(2k, k)). Never less
-    than one ulp of the loss.
+    them (a probe whose budget it leaves undecided measures its own:
+    :func:`probe_noise`). The 4th to 6th differences of the table are far
+    below rounding for a smooth f at this delta, so their size measures the
+    noise (normalised by each difference's noise gain, C(2k, k)). Never
+    less than one ulp of the loss.
 
     The same table gives the gradient's own rounding, per block: the 4th
     differences of each element (a float32 backward, a sum of thousands of
     Python floats), their median over the block's elements, so that the
     few elements whose ReLU flips inside the table do not pass for noise.
 
-    A kink in the table would pose as noise: a traced table whose winners
-    differ from x's is discarded; noise above NOISE_CONFIRM_ULPS is
-    confirmed with a table 100 times narrower. Rounding noise does not
-    shrink with delta (ratio ~1); a kink's contribution shrinks in
-    proportion (ratio ~100: the floor is the noise); a smooth function
-    varying fast on the wide table's scale (a coordinate near 5e6 moved by
-    5) shrinks faster still: then the narrow table is the measure. A
-    quantised loss may stand still at the narrow delta; when every value
-    is a float32 number the loss computes in float32, and its noise is at
+    A loss noise above NOISE_CONFIRM_ULPS is checked with a table a hundred
+    times narrower, and so on while it keeps shrinking (NOISE_TABLES at
+    most): rounding does not shrink with delta; a kink's share of the
+    differences shrinks in proportion (ratio ~100: the floor is its noise);
+    a smooth function varying fast on the table's scale (a coordinate near
+    5e6 moved by metres) shrinks faster still. The gradient's noise is read
+    from the table the loss's was (the widest that shows only rounding):
+    a narrower one would not move a float32 backward's inputs by an ulp of
+    float32, and so would show none of its rounding. A traced table whose
+    winners differ from x's is discarded. A
+    quantised loss may stand still at a narrow delta; when every value is
+    a float32 number the loss computes in float32, and its noise is at
     least a float32 ulp of the loss. Costs 6 evaluations of the loss and
-    the gradient (6 more of the loss when confirming).
+    the gradient per table, one table for most losses.
     """
     rng = np.random.default_rng([seed, 7])
     params = evaluator.model.params
@@ -917,31 +982,49 @@ def _measure_noise(evaluator: Evaluator, base: BasePoint, seed: int, traced: boo
     unit = 1.0 / math.sqrt(max(total, 1))
     direction = {name: NOISE_PROBE_STEP * _scale(evaluator, Probe(name)) * unit *
                  rng.choice([-1.0, 1.0], size=block.shape) for name, block in params.items()}
-    wide, values, gradients = _noise_table(evaluator, base, direction, 1.0, traced, with_gradient=True)
-    if not gradients:
-        # The table crossed a kink (or broke): a hundred times narrower, few
-        # winners are near enough to flip, and float64 still rounds anew.
-        _, _, gradients = _noise_table(evaluator, base, direction, 0.01, traced, with_gradient=True)
-    scale = max([abs(base.loss), *map(abs, values)])
-    # A loss computed in float32 rounds to float32 numbers: seen directly,
-    # even where the table stands still (every value the same float32).
-    with np.errstate(over="ignore"):  # a loss beyond float32's range is no float32 number
-        float32 = len(values) == 7 and all(float(np.float32(f)) == f for f in values)
-    floor = _noise_floor(base.loss, float32, scale)
-    analytic = _gradient_noise(base, gradients)
-    if wide is None or wide <= NOISE_CONFIRM_ULPS * floor:
-        return Noise(max(floor, wide or 0.0), float32, scale, analytic)
-    narrow, _, _ = _noise_table(evaluator, base, direction, 0.01, traced, with_gradient=False)
-    if narrow is None:
-        return Noise(floor, float32, scale, analytic)
-    if narrow > 0 and KINK_SCALING[0] <= wide / narrow <= KINK_SCALING[1]:
-        return Noise(floor, float32, scale, analytic)  # it shrank in proportion to delta: a kink, not noise
-    if narrow > 0 and wide / narrow > NOISE_SHRINK:
-        # It shrank faster than rounding would: what the wide table saw was
-        # the function varying fast on its scale (a coordinate near 5e6
-        # moved by 5), and the narrow one's is the noise.
-        return Noise(max(floor, narrow), float32, scale, analytic)
-    return Noise(max(floor, wide, narrow), float32, scale, analytic)
+    spreads, gradient_noise, floor, float32, scale = [], [], 0.0, False, 0.0
+    for k in range(NOISE_TABLES):
+        spread, values, gradients = _noise_table(evaluator, base, direction, NOISE_NARROWING ** -k, traced,
+                                                 with_gradient=True)
+        if k == 0:
+            scale = max([abs(base.loss), *map(abs, values)])
+            # A loss computed in float32 rounds to float32 numbers: seen
+            # directly, even where the table stands still.
+            with np.errstate(over="ignore"):  # a loss beyond float32's range is no float32 number
+                float32 = len(values) == 7 and all(float(np.float32(f)) == f for f in values)
+            floor = _noise_floor(base.loss, float32, scale)
+        spreads.append(spread)
+        gradient_noise.append(_gradient_noise(base, gradients) if gradients else None)
+        shrinking = spread is not None and spread > NOISE_CONFIRM_ULPS * floor and (
+            k == 0 or (spreads[-2] is not None and spreads[-2] > NOISE_SHRINK * spread))
+        if not (shrinking or gradients == []):
+            break
+    sigma, used = _loss_noise_from(spreads, floor)
+    # The gradient's noise from the table the loss's came from, or the
+    # next narrower one that did not break; the floor where none.
+    analytic = next((g for g in gradient_noise[used:] if g is not None), None) or _gradient_noise(base, [])
+    return Noise(sigma, float32, scale, analytic)
+
+
+def _loss_noise_from(spreads: list[float | None], floor: float) -> tuple[float, int]:
+    """The loss's noise from tables ever a hundred times narrower (None
+    where one broke or crossed a kink), and which table it is read from:
+    the first that stops shrinking is noise; one that shrank in proportion
+    to delta was a kink (the floor)."""
+    first = spreads[0]
+    if first is None or first <= NOISE_CONFIRM_ULPS * floor:
+        return max(floor, first or 0.0), 0
+    for k, (wide, narrow) in enumerate(zip(spreads, spreads[1:])):
+        if narrow is None:
+            return floor, k + 1
+        if narrow == 0:
+            return max(floor, wide), k  # quantised: it stood still
+        if KINK_SCALING[0] <= wide / narrow <= KINK_SCALING[1]:
+            return floor, k + 1  # shrank in proportion to delta: a kink, not noise
+        if wide / narrow <= NOISE_SHRINK:
+            return max(floor, wide, narrow), k
+    last = len(spreads) - 1
+    return max(floor, spreads[-1] if spreads[-1] is not None else floor), last
 
 
 def _noise_table(evaluator: Evaluator, base: BasePoint, direction: dict, delta: float, traced: bool,
@@ -1023,6 +1106,15 @@ KINK_SCALING = (20.0, 500.0)
 # not in proportion, as a kink's share shrinks) shows that the wide one
 # measured the function varying fast, not rounding, which does not shrink.
 NOISE_SHRINK = 3.0
+# Each table is this many times narrower than the one before, and there
+# are at most so many: from 1e-6 of a block's scale to 1e-12 (5e-6 m at a
+# UTM coordinate of 5e6), still thousands of ulps, so float64 rounds anew.
+NOISE_NARROWING = 100.0
+NOISE_TABLES = 4
+# A probe whose budget is rounding too wide to verify it measures the noise
+# along itself, and is judged again with it where it is below this share
+# of the check's (every block's at once).
+NOISE_REMEASURE = 0.5
 # The median over a block of per-element noise estimates (each the RMS of
 # three 4th differences, ~0.9 sigma at the median), times this factor.
 GRADIENT_NOISE_MEDIAN_FACTOR = 1.5
@@ -1057,5 +1149,6 @@ SMOOTH_SHRINK = 3.0
 # metre-scale differences stops curving across the stencil.
 TAYLOR_ATTEMPTS = 6
 # A wrong value this many uncertainties beyond is taken at once; nearer,
-# only when a tenfold smaller step finds it wrong too.
+# only when a tenfold smaller step finds it wrong too. So is a jump in slope.
 TAYLOR_CLEAR = 10.0
+_SEEN_TWICE = (taylor.WRONG, taylor.SUBGRADIENT, taylor.NOT_SUBGRADIENT)
