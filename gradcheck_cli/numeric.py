@@ -686,10 +686,10 @@ def _arbitrate(evaluator: Evaluator, probe: Probe, base: BasePoint, found: Estim
     A value found consistent is settled once its uncertainty verifies it
     (or rounding, which a smaller step only makes worse, is most of it); a
     wrong one at once when far beyond its uncertainty, else when a smaller
-    step says so too; a jump in slope (a kink at x) when a smaller step sees
-    it again -- a coarse step over a fast-varying loss looks like one, and
-    unlike a kink it goes away. The estimate returned carries the deciding
-    test and takes its numeric value and budget."""
+    step finds the same one-sided limits; a jump in slope (a kink at x)
+    likewise -- a coarse step over a fast-varying loss looks like one, and
+    unlike a kink its limits move with the step. The estimate returned
+    carries the deciding test and takes its numeric value and budget."""
     a = found.analytic
     magnitude = max(abs(a), abs(found.numeric))
     target = REFINE_TARGET * verify_to * magnitude
@@ -719,11 +719,11 @@ def _arbitrate(evaluator: Evaluator, probe: Probe, base: BasePoint, found: Estim
         if test.outcome == taylor.CONSISTENT and (test.uncertainty <= target or test.noise_limited):
             chosen = test
             break
-        if test.outcome == taylor.WRONG and abs(test.difference) > TAYLOR_CLEAR * test.uncertainty:
-            chosen = test
-            break
-        if previous is not None and test.outcome == previous.outcome and test.outcome in _SEEN_TWICE:
-            chosen = test  # seen again at a tenfold smaller step: not an artefact of the step
+        again = previous is not None and test.outcome in _SEEN_TWICE and taylor.agree(previous, test)
+        if test.clear or again:
+            # Seen again at a tenfold smaller step, it is no artefact of the
+            # step; the narrower uncertainty of the two is the evidence.
+            chosen = min([test, previous] if again else [test], key=lambda t: t.uncertainty)
             break
         if test.noise_limited and test.outcome in (taylor.CONSISTENT, taylor.INCONCLUSIVE):
             break  # smaller steps would only add rounding
@@ -874,7 +874,14 @@ def estimate(evaluator: Evaluator, probe: Probe, base: BasePoint, *, method: str
     try:
         if h == "auto":
             found = _auto(evaluator, probe, base, method, sigma, verify_to)
-            return replace(found, analytic_roundoff=found.analytic_roundoff or analytic_roundoff)
+            found = replace(found, analytic_roundoff=found.analytic_roundoff or analytic_roundoff)
+            if not _undecided(found, verify_to):
+                return found
+            # The ladder's steps are shares of |x|: all of them may be too
+            # coarse for the loss (a coordinate near 5e6).
+            spent = [found.evaluations]
+            return _arbitrate(evaluator, probe, base, found, sigma, spent, verify_to,
+                              found.h / 4 if found.crossed_kink else found.h, None)
         found = _by_retries(evaluator, probe, base, method, h, sigma, verify_to, refine, analytic_roundoff)
         if not _rounding_limited(found, verify_to):
             return found
@@ -1148,7 +1155,6 @@ SMOOTH_SHRINK = 3.0
 # a coordinate near 5e6 (a step of 50) down to 5e-4, past where a loss of
 # metre-scale differences stops curving across the stencil.
 TAYLOR_ATTEMPTS = 6
-# A wrong value this many uncertainties beyond is taken at once; nearer,
-# only when a tenfold smaller step finds it wrong too. So is a jump in slope.
-TAYLOR_CLEAR = 10.0
+# A wrong value not clearly so (taylor.Taylor.clear), and a jump in slope,
+# count when a tenfold smaller step finds the same one-sided limits.
 _SEEN_TWICE = (taylor.WRONG, taylor.SUBGRADIENT, taylor.NOT_SUBGRADIENT)

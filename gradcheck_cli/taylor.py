@@ -48,6 +48,10 @@ OFFSETS = (4, 2, 1)
 # |L(eps) - L(2 eps)| bounds L(eps)'s error for any order >= 1, exactly at
 # order 1; this factor leaves room for the noise in the difference itself.
 LIMIT_SAFETY = 1.5
+# A wrong value this many uncertainties beyond (and beyond the extrapolation's
+# own correction) is taken at one step; nearer, only when a tenfold smaller
+# step finds the same one-sided limits.
+CLEAR_FACTOR = 10.0
 # Remainders below this many of their own noise are left out of the order's fit.
 ORDER_NOISE_FLOOR = 10.0
 
@@ -62,6 +66,7 @@ class Side:
     limit: float  # the one-sided derivative minus the analytic value, extrapolated to eps -> 0
     uncertainty: float  # of ``limit``: how far it moved, plus noise
     rounding: float  # the part of ``uncertainty`` that is rounding (the loss's and the analytic value's)
+    correction: float  # how far the extrapolation moved the finest one-sided difference
 
     def to_dict(self) -> dict:
         return {"steps": list(self.steps), "remainders": list(self.remainders), "order": self.order,
@@ -90,6 +95,16 @@ class Taylor:
     @property
     def decided(self) -> bool:
         return self.outcome != INCONCLUSIVE
+
+    @property
+    def clear(self) -> bool:
+        """Wrong beyond doubt at this one step: far beyond its uncertainty,
+        and larger than what extrapolating the one-sided differences did to
+        them (an error of the extrapolation cannot exceed it; many
+        curvature jumps along the probe can make both of its estimates err
+        alike, which the uncertainty does not see)."""
+        return (self.outcome == WRONG and abs(self.difference) > CLEAR_FACTOR * self.uncertainty
+                and abs(self.difference) > max(self.plus.correction, self.minus.correction))
 
     def bracket(self, analytic: float) -> tuple[float, float]:
         """The one-sided derivatives, lower first."""
@@ -139,7 +154,7 @@ def side(sign: int, f0: float, displacement: dict, values: dict, analytic_change
     rounding = UNCERTAINTY_SIGMAS * fine_noise + analytic_roundoff
     return Side(tuple(d[o] for o in offsets), tuple(r[o] for o in offsets),
                 _order([abs(d[o]) for o in offsets], [abs(r[o]) for o in offsets], noise, analytic_roundoff),
-                fine, LIMIT_SAFETY * abs(fine - coarse) + rounding, rounding)
+                fine, LIMIT_SAFETY * abs(fine - coarse) + rounding, rounding, abs(e[offsets[2]] - fine))
 
 
 def _order(steps: list[float], remainders: list[float], noise: float, analytic_roundoff: float) -> float | None:
@@ -154,6 +169,16 @@ def _order(steps: list[float], remainders: list[float], noise: float, analytic_r
     my = sum(p[1] for p in points) / len(points)
     sxx = sum((p[0] - mx) ** 2 for p in points)
     return None if sxx == 0 else sum((p[0] - mx) * (p[1] - my) for p in points) / sxx
+
+
+def agree(coarse: Taylor, fine: Taylor) -> bool:
+    """Whether two tests at different steps found the same outcome with the
+    same one-sided limits, within both their uncertainties: what a kink at
+    x, or a wrong value, gives at any step, and an artefact of a coarse step
+    does not."""
+    return coarse.outcome == fine.outcome and all(
+        abs(a.limit - b.limit) <= a.uncertainty + b.uncertainty
+        for a, b in ((coarse.plus, fine.plus), (coarse.minus, fine.minus)))
 
 
 def decide(plus: Side, minus: Side, analytic: float, step: float) -> Taylor:
