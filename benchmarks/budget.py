@@ -28,7 +28,7 @@ exact to an ulp), the ratio uses one ulp of the value instead.
 from __future__ import annotations
 
 import numpy as np
-from _common import ROOT, record, table
+from _common import record, table
 
 from gradcheck_cli import check
 

@@ -17,7 +17,10 @@ graded fail/warn (correct model) or the block most suspected (warn, then
 unverified/other grades, then the largest relative error; buggy model),
 with its worst dimension's message, after every block's grade.
 
-    python benchmarks/evidence.py [--only SUBSTRING]
+    python benchmarks/evidence.py [--only SUBSTRING] [--corpus MODULE]
+
+``--corpus`` names another corpus module in tests/ with the same Case list
+(the adversarial reviews' models: attack_false_fails, attack_false_passes).
 
 Prints only (does not write RESULTS.md).
 """
@@ -38,7 +41,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from _common import table  # noqa: E402
 
 from gradcheck_cli import check  # noqa: E402
-from tests.evidence_models import CASES  # noqa: E402
+import importlib  # noqa: E402
+
+CORPUS = sys.argv[sys.argv.index("--corpus") + 1] if "--corpus" in sys.argv else "evidence_models"
+CASES = importlib.import_module(f"tests.{CORPUS}").CASES
 
 SEEDS = range(5)
 NAIVE_SEEDS = range(8)  # students' code must pass at seeds 0..7

@@ -142,9 +142,12 @@ def judge(estimate: Estimate, thresholds: Thresholds, scale: float = 0.0) -> tup
         if rel <= thresholds.good_below:
             return PASS, None
         return FAIL, f"confirmed: {_evidence(estimate)}"
-    grade = grade_error(rel, magnitude, kinked=estimate.kinked, thresholds=thresholds)
     if estimate.kinked:
-        return grade, "a kink lies near and no Taylor test ran: the notes' bands for kinks apply"
+        # The Taylor test could not run (the loss broke at its points): a
+        # kink or a domain's edge nearby explains nothing and decides nothing.
+        return UNVERIFIED, (f"|a - n| = {gap:.1e} is beyond the error budget ±{budget:.1e}, with a kink or the "
+                            "edge of the loss's domain nearby where no Taylor test could run: not verified")
+    grade = grade_error(rel, magnitude, kinked=False, thresholds=thresholds)
     if grade in (FAIL, WARN):
         return grade, (f"|a - n| = {gap:.1e} is beyond the error budget ±{budget:.1e} but not "
                        f"{CONFIRM_FACTOR:g}x beyond it: graded by the notes' bands")

@@ -40,8 +40,10 @@ step where round-off + truncation is smallest.
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass, field, replace
 from math import comb
+from typing import Callable
 
 import numpy as np
 
@@ -56,6 +58,7 @@ from .settings import (
     CURVATURE_MATCH,
     DEFAULT_STEPS,
     EPS,
+    EPS16,
     EPS32,
     GAP_NOISE_SIGMAS,
     KINK_GAP_SHRINK,
@@ -68,6 +71,9 @@ from .settings import (
     Thresholds,
 )
 
+# No float64 value is rounded more finely than this (the subnormal numbers'
+# spacing): a loss of 1e-320 has a handful of significant digits, not 16.
+SUBNORMAL_SPACING = float(np.finfo(np.float64).smallest_subnormal)
 # Offsets of each real-valued stencil, in steps.
 STENCILS = {"central": (1, -1), "five-point": (2, 1, -1, -2)}
 # Their truncation error is O(h^order).
@@ -272,8 +278,9 @@ class _Points:
         return combine(w, [self.values[o] for o in offsets]), analytic, w
 
     def noise(self, sigma: float, base: BasePoint) -> float:
-        """The rounding noise of one loss value here: never below an ulp."""
-        return max(sigma, EPS * max(abs(base.loss), *map(abs, self.values.values())))
+        """The rounding noise of one loss value here: never below an ulp (nor
+        the spacing of subnormal numbers, where a loss of 1e-320 lives)."""
+        return max(sigma, EPS * max(abs(base.loss), *map(abs, self.values.values())), SUBNORMAL_SPACING)
 
 
 def _evaluate(evaluator: Evaluator, probe: Probe, base: BasePoint, offsets, absolute: float, step: float,
@@ -411,7 +418,9 @@ def _refine(evaluator: Evaluator, probe: Probe, base: BasePoint, found: Estimate
             target = min(target, gap / (REFINE_MARGIN * CONFIRM_FACTOR))
         if found.roundoff > target:
             wanted = found.roundoff / max(target, 1e-300)
-            step = max(step, min(step * 10 ** math.ceil(math.log10(wanted)), REFINE_MAX_STEP))
+            # (a loss near 1e300 can want more than any float: the cap holds)
+            widened = step * 10 ** math.ceil(math.log10(wanted)) if math.isfinite(wanted) and wanted < 1e300 else math.inf
+            step = max(step, min(widened, REFINE_MAX_STEP))
     absolute = step * _scale(evaluator, probe)
     known = level if step == level.step else None
     try:
@@ -585,9 +594,20 @@ def _by_retries(evaluator, probe, base, method, h, sigma, verify_to, refine=Fals
     levels: list[_Level] = []
     step = h
     points = None
+    broke: _Stop | None = None
     while True:
         first_crossing = levels[0].crossing if levels else None
-        levels.append(_level(evaluator, probe, base, method, step, sigma, spent, first_crossing))
+        try:
+            levels.append(_level(evaluator, probe, base, method, step, sigma, spent, first_crossing))
+        except _Stop as stop:
+            # The loss breaks at x +- h (a parameter near its domain's edge:
+            # a variance of 2e-6 stepped by 1e-5): a smaller step, as across a
+            # kink; the element fails only if every step down to the floor breaks.
+            broke = broke or stop
+            step /= KINK_RETRY_FACTOR
+            if levels or step < KINK_RETRY_FLOOR * (1 - 1e-9):
+                raise _Stop(replace(broke.estimate, evaluations=spent[0]), broke.what) from None
+            continue
         decided = _decide(levels, spent[0])
         if decided is not None:
             decided = replace(decided, analytic_roundoff=analytic_roundoff)
@@ -620,45 +640,73 @@ def _rounding_limited(found: Estimate, verify_to: float) -> bool:
     return found.uncertainty > verify_to * max(abs(found.analytic), abs(found.numeric))
 
 
-def probe_noise(evaluator: Evaluator, probe: Probe, base: BasePoint, spent: list[int]) -> float | None:
-    """The loss's rounding noise along ``probe`` alone: its tables as in
-    :func:`_measure_noise`, narrowed while they shrink. None where a table
-    broke, crossed a tracked kink at the start, or stood still (a loss
-    quantised at this scale, float32 inside: no noise can be read off)."""
-    x = evaluator.model.params[probe.block]
-    delta = NOISE_PROBE_STEP * _scale(evaluator, probe)
-    spreads = []
-    for k in range(NOISE_TABLES):
+def block_noise(evaluator: Evaluator, block: str, base: BasePoint, seed: int, spent: list[int]) -> float | None:
+    """The loss's rounding noise along a seeded random direction of
+    ``block`` alone, read from tables as :func:`_walk` reads them (None
+    where one broke, or crossed a tracked kink at the start). The terms of
+    other blocks stand still, as they do under this block's probes; the
+    whole block moves, so an intermediate it feeds (a float32 sum of its
+    squares) moves as far as under the check's own table, and rounds as
+    coarsely -- along one coordinate it might not cross its quantum at all."""
+    x = evaluator.model.params[block]
+    v = random_signs(np.random.default_rng([seed, 11, zlib.crc32(block.encode("utf-8", "surrogatepass"))]), 1,
+                     x.size)[0]
+    delta = NOISE_PROBE_STEP * _scale(evaluator, Probe(block))
+    change = float(np.sum(base.gradient[block].reshape(-1) * v))
+    broke = []
+
+    def table(factor: float) -> list[float] | None:
         values = []
         for j in (-3, -2, -1, 0, 1, 2, 3):
             if j == 0:
                 values.append(base.loss)
                 continue
-            step = j * delta * NOISE_NARROWING ** -k
             spent[0] += 1
             try:
-                if probe.index is not None:
-                    x0 = float(x.reshape(-1)[probe.index])
-                    result = evaluator.loss(probe.block, probe.index, x0 + step)
-                else:
-                    result, _ = evaluator.loss_along(probe.block, probe.direction, step)
+                result, _ = evaluator.loss_along(block, v, j * delta * factor)
             except UserCodeError:
-                return None
+                values = None
+                break
             if not np.isfinite(result.value) or (
                     base.trace is not None and result.trace is not None and compare_traces(base.trace, result.trace)):
-                return None
+                values = None
+                break
             values.append(result.value)
-        table = np.array(values)
-        if np.all(table == table[0]):
-            return None
-        with np.errstate(all="ignore"):
-            spreads.append(float(max(np.sqrt(np.mean(np.diff(table, n=k_) ** 2) / comb(2 * k_, k_))
-                                     for k_ in (4, 5, 6))))
-            float32 = all(float(np.float32(f)) == f for f in values)
-        floor = _noise_floor(base.loss, float32, float(np.max(np.abs(table))))
-        if spreads[-1] <= NOISE_CONFIRM_ULPS * floor or (k and not spreads[-2] > NOISE_SHRINK * spreads[-1]):
-            break
-    return _loss_noise_from(spreads, floor)[0]
+        broke.append(values is None)
+        return values
+
+    sigma, _ = _walk(table, base.loss, 3 * abs(change) * delta)
+    return None if broke[-1] else sigma
+
+
+def crosses_kink(evaluator: Evaluator, probe: Probe, base: BasePoint, step: float, spent: list[int]) -> bool:
+    """Whether a tracked kink operation decides differently at x +- 4 steps
+    along ``probe`` than at x (two tracked evaluations): whether a Taylor
+    test there measured slopes beyond a kink rather than at x."""
+    x = evaluator.model.params[probe.block]
+    absolute = step * _scale(evaluator, probe)
+    for o in (4, -4):
+        spent[0] += 1
+        try:
+            if probe.index is not None:
+                result = evaluator.loss(probe.block, probe.index, float(x.reshape(-1)[probe.index]) + o * absolute)
+            else:
+                result, _ = evaluator.loss_along(probe.block, probe.direction, o * absolute)
+        except UserCodeError:
+            return True
+        if result.trace is not None and compare_traces(base.trace, result.trace) is not None:
+            return True
+    return False
+
+
+def _agrees_with_first(found: Estimate, test: taylor.Taylor) -> bool:
+    """Whether the first stencil's disagreement (at the user's step, before
+    any second stencil, whose points the Taylor test shares) measured the
+    same error as the Taylor test, to within TAYLOR_AGREEMENT of it: two
+    different stencils seeing one bug, not one stencil's coincidence (an
+    oscillation like x^2 sin(1/x) can look linear on three steps)."""
+    h, numeric = found.first or (found.h, found.numeric)
+    return abs((numeric - found.analytic) - test.difference) <= TAYLOR_AGREEMENT * abs(test.difference) + test.uncertainty
 
 
 def _undecided(found: Estimate, verify_to: float) -> bool:
@@ -693,7 +741,7 @@ def _arbitrate(evaluator: Evaluator, probe: Probe, base: BasePoint, found: Estim
     a = found.analytic
     magnitude = max(abs(a), abs(found.numeric))
     target = REFINE_TARGET * verify_to * magnitude
-    chosen, previous = None, None
+    chosen, previous, decided, history = None, None, False, []
     step = start
     for _ in range(TAYLOR_ATTEMPTS):
         if step < KINK_RETRY_FLOOR * (1 - 1e-9):
@@ -703,7 +751,9 @@ def _arbitrate(evaluator: Evaluator, probe: Probe, base: BasePoint, found: Estim
             at = known if known is not None and step == found.h else \
                 _evaluate(evaluator, probe, base, (4, 2, 1, -1, -2, -4), absolute, step, spent)
         except _Broke:
-            break
+            # The loss breaks at x +- 4H (a domain's edge): nearer, as across a kink.
+            known, step = None, step / KINK_RETRY_FACTOR
+            continue
         known = None
         noise = at.noise(sigma, base)
         if probe.index is None:
@@ -714,16 +764,23 @@ def _arbitrate(evaluator: Evaluator, probe: Probe, base: BasePoint, found: Estim
             taylor.side(1, base.loss, at.displacement, at.values, change, noise, found.analytic_roundoff),
             taylor.side(-1, base.loss, at.displacement, at.values, change, noise, found.analytic_roundoff),
             a, step)
+        history.append(test)
         if chosen is None or test.uncertainty < chosen.uncertainty:
             chosen = test
         if test.outcome == taylor.CONSISTENT and (test.uncertainty <= target or test.noise_limited):
-            chosen = test
+            chosen, decided = test, True
             break
         again = previous is not None and test.outcome in _SEEN_TWICE and taylor.agree(previous, test)
-        if test.clear or again:
+        if (test.clear and _agrees_with_first(found, test)) or again:
             # Seen again at a tenfold smaller step, it is no artefact of the
-            # step; the narrower uncertainty of the two is the evidence.
+            # step; the narrower uncertainty of the two is the evidence --
+            # unless a coarser step found the value consistent within an
+            # interval that excludes it: then the loss itself changes with
+            # the scale (a float32 stage stands still below its quantum).
             chosen = min([test, previous] if again else [test], key=lambda t: t.uncertainty)
+            if any(taylor.excludes(earlier, chosen) for earlier in history):
+                chosen = replace(chosen, outcome=taylor.INCONCLUSIVE)
+            decided = True
             break
         if test.noise_limited and test.outcome in (taylor.CONSISTENT, taylor.INCONCLUSIVE):
             break  # smaller steps would only add rounding
@@ -731,6 +788,9 @@ def _arbitrate(evaluator: Evaluator, probe: Probe, base: BasePoint, found: Estim
         step /= KINK_RETRY_FACTOR
     if chosen is None:
         return replace(found, evaluations=spent[0])
+    if not decided and chosen.outcome in _SEEN_TWICE:
+        # A wrong value or a jump seen at one step only, never confirmed.
+        chosen = replace(chosen, outcome=taylor.INCONCLUSIVE)
     if chosen.outcome in (taylor.SUBGRADIENT, taylor.NOT_SUBGRADIENT):
         low, high = chosen.bracket(a)
         return replace(found, evaluations=spent[0], taylor=chosen, bracket=(low, high), numeric=(low + high) / 2,
@@ -858,7 +918,7 @@ def complex_step(evaluator: Evaluator, probe: Probe, base: BasePoint, h: float,
 
 def estimate(evaluator: Evaluator, probe: Probe, base: BasePoint, *, method: str = "central",
              h: float | str = 1e-5, sigma: float = 0.0, verify_to: float = Thresholds().warn_above,
-             refine: bool = False, analytic_roundoff: float = 0.0) -> Estimate:
+             refine: bool = False, analytic_roundoff: float = 0.0, seed: int = 0) -> Estimate:
     """The numeric derivative along ``probe`` by ``method`` at relative step ``h``
     (or ``"auto"``), with its error budget given loss noise ``sigma``.
 
@@ -868,7 +928,8 @@ def estimate(evaluator: Evaluator, probe: Probe, base: BasePoint, *, method: str
     wider step where round-off is the limit. ``refine`` asks for the
     second stencil whatever the first shows (a step given as a number).
     ``analytic_roundoff``: the analytic value's own rounding (three sigma),
-    part of the budget."""
+    part of the budget; ``seed``: the check's, for a block's own noise
+    table where the check's noise leaves a value undecided."""
     if method == "complex-step":
         return complex_step(evaluator, probe, base, DEFAULT_STEPS[method] if h == "auto" else h, analytic_roundoff)
     try:
@@ -885,10 +946,10 @@ def estimate(evaluator: Evaluator, probe: Probe, base: BasePoint, *, method: str
         found = _by_retries(evaluator, probe, base, method, h, sigma, verify_to, refine, analytic_roundoff)
         if not _rounding_limited(found, verify_to):
             return found
-        # The check's noise is every block's at once; this probe's own may
+        # The check's noise is every block's at once; this block's own may
         # be far less (a block beside one whose terms cancel).
         spent = [0]
-        own = probe_noise(evaluator, probe, base, spent)
+        own = block_noise(evaluator, probe.block, base, seed, spent)
         if own is None or own >= NOISE_REMEASURE * sigma:
             return replace(found, evaluations=found.evaluations + spent[0])
         again = _by_retries(evaluator, probe, base, method, h, own, verify_to, refine, analytic_roundoff)
@@ -904,14 +965,22 @@ class Noise:
     sigma: float  # standard deviation of one loss value's rounding error
     float32: bool = False  # every value seen was a float32 number: the loss computes in float32
     scale: float = 0.0  # the largest |loss| seen: what the noise is relative to (0 where the loss is)
-    # Per block: the standard deviation of one analytic gradient element's
-    # rounding error (the backward's float type, its summation order).
+    # Per block, per element: the standard deviation of the analytic
+    # gradient's rounding error (the backward's float type, its summation).
     analytic: dict = field(default_factory=dict)
 
-    def analytic_roundoff(self, block: str) -> float:
-        """How far the analytic value along a probe of ``block`` may be from
-        the exact derivative by its own rounding (three sigma)."""
-        return UNCERTAINTY_SIGMAS * self.analytic.get(block, 0.0)
+
+def analytic_roundoff(sigma: np.ndarray | None, probe: Probe) -> float:
+    """How far the analytic value along ``probe`` may be from the exact
+    derivative by its own rounding (three sigma), given its block's
+    per-element ``sigma``: an element's own, or along a unit direction
+    sqrt(sum v_i^2 sigma_i^2)."""
+    if sigma is None or not sigma.size:
+        return 0.0
+    if probe.index is not None:
+        return UNCERTAINTY_SIGMAS * float(sigma.reshape(-1)[probe.index])
+    v = probe.direction.reshape(-1)
+    return UNCERTAINTY_SIGMAS * float(np.sqrt(np.sum(v * v * sigma.reshape(-1) ** 2)))
 
 
 def loss_noise(evaluator: Evaluator, base: BasePoint, seed: int) -> Noise:
@@ -929,8 +998,9 @@ def loss_noise(evaluator: Evaluator, base: BasePoint, seed: int) -> Noise:
         found = _measure_noise(evaluator, base, seed, traced=False)
     if not (evaluator.track_kinks and base.trace):
         return found
-    loud = found.sigma > NOISE_CONFIRM_ULPS * _noise_floor(base.loss, found.float32, found.scale) or any(
-        found.analytic[name] > NOISE_CONFIRM_ULPS * _ulp_of_block(g) for name, g in base.gradient.items())
+    loud = found.sigma > NOISE_CONFIRM_ULPS * max(EPS * found.scale, EPS32 * found.scale * found.float32) or any(
+        float(np.max(found.analytic[name], initial=0.0)) > NOISE_CONFIRM_ULPS * _ulp_of_block(g)
+        for name, g in base.gradient.items())
     return _measure_noise(evaluator, base, seed, traced=True) if loud else found
 
 
@@ -940,10 +1010,27 @@ def _ulp_of_block(g: np.ndarray) -> float:
         return EPS * (float(np.sqrt(np.mean(np.square(g)))) if g.size else 0.0)
 
 
-def _noise_floor(loss: float, float32: bool, scale: float) -> float:
-    """An ulp of the loss (of float32, relative to the largest |loss| seen,
-    where the loss computes in float32)."""
-    return max(EPS * abs(loss), EPS32 * scale) if float32 else EPS * abs(loss)
+def _noise_floor(loss: float, values: list[float]) -> float:
+    """An ulp of the loss; of float32 or float16, relative to the largest
+    |loss| seen, where every value is such a number (the loss computes in
+    that type, or rounds to it at the end)."""
+    narrow = _narrow_type(values)
+    scale = max([abs(loss), *map(abs, values)])
+    return max(EPS * abs(loss), (EPS16 if narrow == "float16" else EPS32 if narrow else 0.0) * scale,
+               SUBNORMAL_SPACING)
+
+
+def _narrow_type(values: list[float]) -> str | None:
+    """float16 or float32 where all 7 values of a table are numbers of that
+    type (a float64 number is one by chance once in 2**29 for float32)."""
+    if len(values) != 7:
+        return None
+    with np.errstate(over="ignore"):  # a loss beyond a type's range is no number of it
+        for name in ("float16", "float32"):
+            kind = np.dtype(name).type
+            if all(float(kind(f)) == f for f in values):
+                return name
+    return None
 
 
 def _measure_noise(evaluator: Evaluator, base: BasePoint, seed: int, traced: bool) -> Noise:
@@ -958,30 +1045,16 @@ def _measure_noise(evaluator: Evaluator, base: BasePoint, seed: int, traced: boo
     neighbours. Moving every block re-rounds every term, so the noise
     measured is at least any one block's: an honest budget for all of
     them (a probe whose budget it leaves undecided measures its own:
-    :func:`probe_noise`). The 4th to 6th differences of the table are far
-    below rounding for a smooth f at this delta, so their size measures the
-    noise (normalised by each difference's noise gain, C(2k, k)). Never
-    less than one ulp of the loss.
+    :func:`probe_noise`). How a table is read, and when another is taken,
+    is :func:`_walk`'s.
 
-    The same table gives the gradient's own rounding, per block: the 4th
-    differences of each element (a float32 backward, a sum of thousands of
-    Python floats), their median over the block's elements, so that the
-    few elements whose ReLU flips inside the table do not pass for noise.
-
-    A loss noise above NOISE_CONFIRM_ULPS is checked with a table a hundred
-    times narrower, and so on while it keeps shrinking (NOISE_TABLES at
-    most): rounding does not shrink with delta; a kink's share of the
-    differences shrinks in proportion (ratio ~100: the floor is its noise);
-    a smooth function varying fast on the table's scale (a coordinate near
-    5e6 moved by metres) shrinks faster still. The gradient's noise is read
-    from the table the loss's was (the widest that shows only rounding):
-    a narrower one would not move a float32 backward's inputs by an ulp of
-    float32, and so would show none of its rounding. A traced table whose
-    winners differ from x's is discarded. A
-    quantised loss may stand still at a narrow delta; when every value is
-    a float32 number the loss computes in float32, and its noise is at
-    least a float32 ulp of the loss. Costs 6 evaluations of the loss and
-    the gradient per table, one table for most losses.
+    The same table gives the gradient's own rounding, element by element:
+    the 4th differences of each element (a float32 backward, a sum of
+    thousands of Python floats), never less than the block's median (three
+    differences make a rough estimate; the median also keeps the elements
+    whose ReLU flips inside the table from passing for noise). It is read
+    from the table the loss's noise was: a narrower one would not move a
+    float32 backward's inputs by an ulp of float32.
     """
     rng = np.random.default_rng([seed, 7])
     params = evaluator.model.params
@@ -989,56 +1062,124 @@ def _measure_noise(evaluator: Evaluator, base: BasePoint, seed: int, traced: boo
     unit = 1.0 / math.sqrt(max(total, 1))
     direction = {name: NOISE_PROBE_STEP * _scale(evaluator, Probe(name)) * unit *
                  rng.choice([-1.0, 1.0], size=block.shape) for name, block in params.items()}
-    spreads, gradient_noise, floor, float32, scale = [], [], 0.0, False, 0.0
-    for k in range(NOISE_TABLES):
-        spread, values, gradients = _noise_table(evaluator, base, direction, NOISE_NARROWING ** -k, traced,
-                                                 with_gradient=True)
-        if k == 0:
-            scale = max([abs(base.loss), *map(abs, values)])
-            # A loss computed in float32 rounds to float32 numbers: seen
-            # directly, even where the table stands still.
-            with np.errstate(over="ignore"):  # a loss beyond float32's range is no float32 number
-                float32 = len(values) == 7 and all(float(np.float32(f)) == f for f in values)
-            floor = _noise_floor(base.loss, float32, scale)
-        spreads.append(spread)
-        gradient_noise.append(_gradient_noise(base, gradients) if gradients else None)
-        shrinking = spread is not None and spread > NOISE_CONFIRM_ULPS * floor and (
-            k == 0 or (spreads[-2] is not None and spreads[-2] > NOISE_SHRINK * spread))
-        if not (shrinking or gradients == []):
+    # How much the loss should move across the table, by its gradient.
+    moves = 3 * abs(sum(float(np.sum(base.gradient[name] * direction[name])) for name in params))
+    gradients_at: dict[float, list] = {}
+    first: list[float] = []
+
+    def table(factor: float):
+        values, gradients = _noise_table(evaluator, base, direction, factor, traced)
+        gradients_at[factor] = gradients
+        if not first:
+            first.extend(values or [base.loss])
+        return values
+
+    sigma, factor = _walk(table, base.loss, moves)
+    scale = max([abs(base.loss), *map(abs, first)])
+    gradients = gradients_at.get(factor) or next((g for g in gradients_at.values() if g), [])
+    return Noise(sigma, _narrow_type(first) == "float32", scale, _gradient_noise(base, gradients))
+
+
+def _walk(table: Callable[[float], list[float] | None], loss: float, moves: float) -> tuple[float, float]:
+    """The loss's rounding noise from difference tables, and the width
+    factor of the table it was read from. ``table(factor)``: the 7 values
+    of a table ``factor`` times the first's width (None where it broke or
+    crossed a tracked kink); ``moves``: how much the gradient says the loss
+    moves across the first table.
+
+    A table's noise is the size of its 4th to 6th differences (each
+    normalised by its noise gain, C(2k, k)); never less than an ulp of the
+    loss, of float32 or float16 where every value is such a number.
+
+    - A table that stands still (every value the same) while the gradient
+      says the loss moves far more than rounding: a loss quantised coarser
+      than the table (float16 inside). Widened a hundredfold, up to
+      NOISE_WIDENINGS times, until it moves; its steps are then the noise.
+    - A loud table (over NOISE_CONFIRM_ULPS) whose differences fall with
+      their order saw the function, not rounding: a smooth loss varying
+      fast on the table's scale (a UTM coordinate near 5e6, stepped by
+      metres). Narrowed a hundredfold, and read again. So is one whose
+      narrower table's differences fall: at widths beyond the function's
+      own scale its differences look level, like noise.
+    - A loud table whose differences are level across orders is noise, or
+      a kink, or the staircase of a narrower float type: a table a hundred
+      times narrower tells. Rounding does not shrink with it (ratio ~1:
+      noise); a kink's share shrinks in proportion (ratio ~100) and has a
+      kink's shape (:func:`_kink_shaped`): the floor is the noise; a
+      staircase thins out, then vanishes below its quantum (the wide
+      table's level is the noise at the steps that will be taken).
+    """
+    factor = 1.0
+    values = table(factor)
+    for _ in range(NOISE_WIDENINGS):
+        if values is None or len(set(values)) > 1 or moves * factor <= NOISE_CONFIRM_ULPS * EPS * abs(loss):
             break
-    sigma, used = _loss_noise_from(spreads, floor)
-    # The gradient's noise from the table the loss's came from, or the
-    # next narrower one that did not break; the floor where none.
-    analytic = next((g for g in gradient_noise[used:] if g is not None), None) or _gradient_noise(base, [])
-    return Noise(sigma, float32, scale, analytic)
-
-
-def _loss_noise_from(spreads: list[float | None], floor: float) -> tuple[float, int]:
-    """The loss's noise from tables ever a hundred times narrower (None
-    where one broke or crossed a kink), and which table it is read from:
-    the first that stops shrinking is noise; one that shrank in proportion
-    to delta was a kink (the floor)."""
-    first = spreads[0]
-    if first is None or first <= NOISE_CONFIRM_ULPS * floor:
-        return max(floor, first or 0.0), 0
-    for k, (wide, narrow) in enumerate(zip(spreads, spreads[1:])):
-        if narrow is None:
-            return floor, k + 1
+        factor *= NOISE_NARROWING
+        values = table(factor)
+    if values is None:
+        return EPS * abs(loss), factor
+    floor = _noise_floor(loss, values)
+    if len(set(values)) == 1:
+        # Still standing at the widest table: quantised coarser than that.
+        return max(floor, moves * factor / 2), factor
+    orders = _difference_sizes(values)
+    for _ in range(NOISE_TABLES - 1):
+        spread = max(orders)
+        if spread <= NOISE_CONFIRM_ULPS * floor:
+            return max(floor, spread), factor
+        narrow_values = table(factor / NOISE_NARROWING)
+        if narrow_values is None:
+            return floor, factor
+        narrow_orders = _difference_sizes(narrow_values)
+        if _smooth(orders) or (_smooth(narrow_orders) and max(narrow_orders) > NOISE_CONFIRM_ULPS * floor):
+            # The wide table saw the function (its differences fall with
+            # their order; or, coarser than the function's own scale, they
+            # did not, but the narrow table's do): read on from the narrow one.
+            factor, orders, values = factor / NOISE_NARROWING, narrow_orders, narrow_values
+            continue
+        narrow = max(narrow_orders)
         if narrow == 0:
-            return max(floor, wide), k  # quantised: it stood still
-        if KINK_SCALING[0] <= wide / narrow <= KINK_SCALING[1]:
-            return floor, k + 1  # shrank in proportion to delta: a kink, not noise
-        if wide / narrow <= NOISE_SHRINK:
-            return max(floor, wide, narrow), k
-    last = len(spreads) - 1
-    return max(floor, spreads[-1] if spreads[-1] is not None else floor), last
+            return max(floor, spread), factor  # a staircase: it stood still below its quantum
+        ratio = spread / narrow
+        if KINK_SCALING[0] <= ratio <= KINK_SCALING[1] and (_kink_shaped(values) or _kink_shaped(narrow_values)):
+            return floor, factor / NOISE_NARROWING  # shrank in proportion to the width: a kink, not noise
+        return max(floor, spread, narrow), factor
+    return max(floor, max(orders)), factor
 
 
-def _noise_table(evaluator: Evaluator, base: BasePoint, direction: dict, delta: float, traced: bool,
-                 with_gradient: bool) -> tuple[float | None, list[float], list[dict]]:
-    """The noise level of f at x + j*delta*direction, j = -3..3 (None where
-    the loss broke, or tracked winners flipped), its values, and the
-    gradients there (with ``with_gradient``; [] where a point broke)."""
+def _kink_shaped(values: list[float]) -> bool:
+    """Whether a table's second differences (less their median, the
+    curvature) are one spike, or two adjacent of one sign: one jump in
+    slope between two points. A float type's staircase steps up and back
+    (spikes of both signs), noise everywhere."""
+    second = np.diff(np.array(values), 2)
+    second = second - np.median(second)
+    size = float(np.max(np.abs(second)))
+    if not size > 0:
+        return False
+    big = np.flatnonzero(np.abs(second) > KINK_SHAPE_SHARE * size)
+    return len(big) == 1 or (len(big) == 2 and big[1] - big[0] == 1 and second[big[0]] * second[big[1]] > 0)
+
+
+def _smooth(orders: tuple[float, float, float]) -> bool:
+    """Whether a table's differences fall with their order, as a smooth
+    function's do at a width below its own scale (noise's stay level)."""
+    return orders[0] > SMOOTH_ORDERS * orders[1]
+
+
+def _difference_sizes(values: list[float]) -> tuple[float, float, float]:
+    """The root mean square of a table's 4th, 5th and 6th differences, each
+    over its noise gain C(2k, k): equal for noise, falling with the order
+    for a smooth function."""
+    table = np.array(values)
+    with np.errstate(all="ignore"):  # losses near the float64 limit: inf noise, said in the report
+        return tuple(float(np.sqrt(np.mean(np.diff(table, n=k) ** 2) / comb(2 * k, k))) for k in (4, 5, 6))
+
+
+def _noise_table(evaluator: Evaluator, base: BasePoint, direction: dict, delta: float,
+                 traced: bool) -> tuple[list[float] | None, list[dict]]:
+    """The loss at x + j*delta*direction, j = -3..3 (None where it broke, or
+    tracked winners flipped), and the gradients there ([] where one broke)."""
     values, gradients = [], []
     for j in (-3, -2, -1, 0, 1, 2, 3):
         if j == 0:
@@ -1047,24 +1188,21 @@ def _noise_table(evaluator: Evaluator, base: BasePoint, direction: dict, delta: 
             continue
         point = {name: x + (j * delta) * direction[name] for name, x in evaluator.model.params.items()}
         try:
-            value, gradient = evaluator.at(point, traced=traced, loss_only=not with_gradient)
+            value, gradient = evaluator.at(point, traced=traced)
         except ModelError as exc:
             if type(exc) not in (ModelError, UserCodeError):
                 raise  # the model changed its params, or is not deterministic: not a broken point
             # The loss or gradient broke nearby (raised, or a non-finite
-            # gradient): no table here, the floor stands.
-            return None, values, []
+            # gradient): no table here.
+            return None, []
         if not np.isfinite(value):
-            return None, values, []
+            return None, []
         if traced and base.trace is not None and evaluator.last_trace is not None and \
                 compare_traces(base.trace, evaluator.last_trace) is not None:
-            return None, values, []
+            return None, []
         values.append(value)
         gradients.append(gradient)
-    table = np.array(values)
-    with np.errstate(all="ignore"):  # losses near the float64 limit: inf noise, said in the report
-        spread = float(max(np.sqrt(np.mean(np.diff(table, n=k) ** 2) / comb(2 * k, k)) for k in (4, 5, 6)))
-    return spread, values, (gradients if with_gradient and all(gradients) else [])
+    return values, (gradients if all(gradients) else [])
 
 
 def _float32_valued(values: np.ndarray) -> bool:
@@ -1081,26 +1219,29 @@ def _float32_valued(values: np.ndarray) -> bool:
 
 
 def _gradient_noise(base: BasePoint, gradients: list[dict]) -> dict:
-    """Per block, the standard deviation of one analytic element's rounding:
-    from the 4th differences of each element over the table (their noise
-    gain is C(8, 4) = 70), the median over the block's elements. Never less
-    than an ulp of the block's values, of float32 where every value is a
-    float32 number (a backward computed in float32 and handed back as
-    float64)."""
+    """Per block, per element, the standard deviation of the analytic
+    value's rounding: from the 4th differences of each element over the
+    table (their noise gain is C(8, 4) = 70), ELEMENT_NOISE_FACTOR times
+    an element's own (three differences make a rough estimate), never less
+    than GRADIENT_NOISE_MEDIAN_FACTOR times the block's median, nor than an
+    ulp of the element (or of the block's median element, where larger) --
+    of float32 where every value is a float32 number (a backward computed
+    in float32 and handed back as float64)."""
     noise = {}
     for name, g in base.gradient.items():
-        floor = (EPS32 / EPS if _float32_valued(g) else 1.0) * _ulp_of_block(g)
-        measured = 0.0
+        # An element's own ulp, or the block's typical one where larger: a
+        # 4e-3 element beside a 600 one rounds as a 4e-3 number does.
+        typical = float(np.median(np.abs(g))) if g.size else 0.0
+        sigma = (EPS32 if _float32_valued(g) else EPS) * np.maximum(np.abs(g), typical)
         if gradients:
             table = np.stack([np.asarray(gj[name], dtype=np.float64).reshape(-1) for gj in gradients])
             with np.errstate(all="ignore"):
                 fourth = np.diff(table, n=4, axis=0)
-                per_element = np.sqrt(np.mean(fourth ** 2, axis=0) / comb(8, 4))
-            if per_element.size and np.all(np.isfinite(per_element)):
-                # The median of three squared normals' RMS is ~0.9 sigma:
-                # 1.5 of it leaves room for elements rounding more than most.
-                measured = GRADIENT_NOISE_MEDIAN_FACTOR * float(np.median(per_element))
-        noise[name] = max(floor, measured)
+                own = np.sqrt(np.mean(fourth ** 2, axis=0) / comb(8, 4))
+            if own.size and np.all(np.isfinite(own)):
+                measured = np.maximum(ELEMENT_NOISE_FACTOR * own, GRADIENT_NOISE_MEDIAN_FACTOR * float(np.median(own)))
+                sigma = np.maximum(sigma, measured.reshape(g.shape))
+        noise[name] = sigma
     return noise
 
 
@@ -1118,12 +1259,23 @@ NOISE_SHRINK = 3.0
 # UTM coordinate of 5e6), still thousands of ulps, so float64 rounds anew.
 NOISE_NARROWING = 100.0
 NOISE_TABLES = 4
+# A table that stands still is widened a hundredfold at most this many
+# times: to 1e-2 of a block's scale, past float16's quantum (1e-3).
+NOISE_WIDENINGS = 2
+# A table's 4th differences over this many times its 5th (each over its
+# noise gain) fall with their order: the function, not rounding.
+SMOOTH_ORDERS = 2.5
+# In a kink's table the second differences beside the jump are rounding:
+# below this share of the jump's.
+KINK_SHAPE_SHARE = 0.1
 # A probe whose budget is rounding too wide to verify it measures the noise
-# along itself, and is judged again with it where it is below this share
-# of the check's (every block's at once).
+# along its block alone, and is judged again with it where it is below this
+# share of the check's (every block's at once).
 NOISE_REMEASURE = 0.5
-# The median over a block of per-element noise estimates (each the RMS of
-# three 4th differences, ~0.9 sigma at the median), times this factor.
+# An element's analytic noise is this many times its own estimate (the RMS
+# of three 4th differences: below a third of sigma one time in 30), and at
+# least the block's median estimate (~0.9 sigma) times the other factor.
+ELEMENT_NOISE_FACTOR = 2.0
 GRADIENT_NOISE_MEDIAN_FACTOR = 1.5
 
 # A second stencil widens its step until its round-off is this fraction of
@@ -1155,6 +1307,8 @@ SMOOTH_SHRINK = 3.0
 # a coordinate near 5e6 (a step of 50) down to 5e-4, past where a loss of
 # metre-scale differences stops curving across the stencil.
 TAYLOR_ATTEMPTS = 6
-# A wrong value not clearly so (taylor.Taylor.clear), and a jump in slope,
-# count when a tenfold smaller step finds the same one-sided limits.
+# A wrong value not clearly so (taylor.Taylor.clear, and within this share
+# of what the first stencil saw), and a jump in slope, count when a tenfold
+# smaller step finds the same one-sided limits.
+TAYLOR_AGREEMENT = 0.1
 _SEEN_TWICE = (taylor.WRONG, taylor.SUBGRADIENT, taylor.NOT_SUBGRADIENT)

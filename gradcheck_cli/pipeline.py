@@ -454,7 +454,7 @@ def _check_point(loaded: Model, settings: Settings, target, params_file, seed, o
 
                 executor.job = Job(base, settings.method, settings.h, noise.sigma, settings.seed,
                                    settings.track_kinks, settings.thresholds, ties=base.ties,
-                                   analytic={name: noise.analytic_roundoff(name) for name in loaded.params})
+                                   analytic=noise.analytic)
                 results += [_BlockEstimates(block) for block in plans]
                 _evaluate_blocks(evaluator, settings, step, results, executor)
                 evaluator.verify_all()

@@ -13,8 +13,10 @@ import numpy as np
 
 # Machine epsilon of float64, the precision every check runs in.
 EPS = float(np.finfo(np.float64).eps)
-# ... and of float32, the precision a loss computed in float32 keeps.
+# ... and of float32, the precision a loss computed in float32 keeps, and of
+# float16, which a loss rounded to half precision keeps.
 EPS32 = float(np.finfo(np.float32).eps)
+EPS16 = float(np.finfo(np.float16).eps)
 
 # Default relative step per method. The centered difference's truncation
 # error is O(h^2) and its round-off error O(eps/h); they balance near

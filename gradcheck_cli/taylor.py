@@ -181,6 +181,14 @@ def agree(coarse: Taylor, fine: Taylor) -> bool:
         for a, b in ((coarse.plus, fine.plus), (coarse.minus, fine.minus)))
 
 
+def excludes(coarse: Taylor, fine: Taylor) -> bool:
+    """Whether a coarser step found the value consistent within an interval
+    that leaves out what a finer step measured: the two scales disagree
+    about the loss itself."""
+    return coarse.outcome == CONSISTENT and \
+        abs(coarse.difference - fine.difference) > coarse.uncertainty + fine.uncertainty
+
+
 def decide(plus: Side, minus: Side, analytic: float, step: float) -> Taylor:
     """The outcome from the two one-sided limits (see the module's table),
     at relative step ``step``; ``noise_limited`` where rounding is most of

@@ -18,13 +18,24 @@ import pytest
 from gradcheck_cli import check
 from gradcheck_cli.evaluate import Evaluator
 from gradcheck_cli.model import from_functions
-from gradcheck_cli.numeric import Probe, estimate, loss_noise, probe_noise
+from gradcheck_cli.numeric import Probe, block_noise, estimate, loss_noise
 from gradcheck_cli.render.json import dumps
 from gradcheck_cli import taylor
 
+from . import attack_false_fails, attack_false_passes
 from .evidence_models import CASES
 
 SEEDS = (0, 1)
+# The adversarial reviews' models (tests/attack_*.py), kept as tests.
+ATTACKS = attack_false_fails.CASES + attack_false_passes.CASES
+# Bugs no finite difference can see, the loss's own resolution being
+# coarser than the bug (float16 inside, a 1e-11-wide sigmoid, a pulse at
+# Unix time 1.7e9, two kinks 1e-10 apart, a loss near 1e300 or of 1e-320):
+# warned about as unverified, never passed.
+UNVERIFIABLE = {"f16loss/N-1", "unixpulse/width", "steepsig/half", "steepsig/reg", "tinyclip/sign",
+                "huge-1e300/reg", "tinylik-320/scale"}
+# Wrong only at exact ties, which the check leaves: issue 23 ("check where bugs show").
+ONLY_AT_TIES = {"maxpool-ties/eqmask"}
 
 
 def _blocks(report):
@@ -42,6 +53,23 @@ def test_the_corpus_gets_every_verdict_right(case, seed):
         assert "warn" not in grades.values(), grades
         if case.section == "naive":  # students' code must pass under --strict too
             assert report.verdict == "pass", (grades, report.warnings)
+    else:
+        assert report.verdict == "fail", grades
+
+
+@pytest.mark.parametrize("case", ATTACKS, ids=[c.name for c in ATTACKS])
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_adversarial_models_get_no_wrong_verdict(case, seed):
+    if case.name in ONLY_AT_TIES:
+        pytest.xfail("a bug only at exact ties, which the check leaves (issue 23)")
+    loss, grad, params = case.make(seed)
+    report = check(loss=loss, grad=grad, params=params, seed=seed)
+    grades = {b.name: b.grade for b in _blocks(report)}
+    if case.correct:
+        assert report.verdict != "fail", grades
+        assert "warn" not in grades.values(), grades
+    elif case.name in UNVERIFIABLE:
+        assert report.verdict != "pass" and "unverified" in grades.values(), grades
     else:
         assert report.verdict == "fail", grades
 
@@ -139,7 +167,7 @@ def test_a_float32_backward_is_part_of_the_budget():
 
     found = _noise(loss, grad, params)
     ulp = np.finfo(float).eps * float(np.sqrt(np.mean(grad(params)["w"] ** 2)))
-    assert found.analytic["w"] > 1e4 * ulp  # float32 rounding, not float64's
+    assert np.min(found.analytic["w"]) > 1e4 * ulp  # float32 rounding, not float64's
     for method in ("central", "complex-step"):
         assert check(loss=loss, grad=grad, params=params, method=method).verdict != "fail"
     assert check(loss=loss, grad=lambda p: grad(p, 1.02), params=params).verdict == "fail"
@@ -150,7 +178,7 @@ def test_a_simple_fraction_gradient_is_no_float32_backward():
     params = {"b": np.array([0.25, -0.875, 0.375, 0.25])}
     found = _noise(lambda p: float(p["b"] @ np.array([0.25, -0.875, 0.375, 0.25])),
                    lambda p: {"b": np.array([0.25, -0.875, 0.375, 0.25])}, params)
-    assert found.analytic["b"] < 1e-12
+    assert np.max(found.analytic["b"]) < 1e-12
 
 
 def test_large_coordinates_get_noise_from_narrower_tables():
@@ -174,7 +202,7 @@ def test_large_coordinates_get_noise_from_narrower_tables():
         return {"P": 2 * np.sum(k[:, :, None] * diff, axis=1)}
 
     found = _noise(loss, grad, {"P": P})
-    assert found.analytic["P"] < 1e-6 and found.sigma < 1e-6
+    assert np.max(found.analytic["P"]) < 1e-6 and found.sigma < 1e-6
     assert check(loss=loss, grad=grad, params={"P": P}).verdict != "fail"
     # The same geometry near the origin, where plain differences are exact
     # enough, says the gradient is right (the truth, not gradcheck's).
@@ -195,7 +223,7 @@ def test_a_probe_never_reads_less_noise_than_its_loss_can_have():
                            grad=lambda p: np.cos(p), params=x)
     with Evaluator(model, seed=0) as ev:
         base = ev.base_point()
-        own = probe_noise(ev, Probe("params", index=0), base, [0])
+        own = block_noise(ev, "params", base, 0, [0])
         # float32 inside: at least a float32 ulp of the loss, or nothing read off
         assert own is None or own >= np.finfo(np.float32).eps * abs(base.loss)
 

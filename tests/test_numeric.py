@@ -122,9 +122,17 @@ def test_user_code_raising_at_a_perturbed_point_is_an_error_of_that_dimension():
     assert e.error is not None and "ValueError: out of range" in e.error
 
 
-def test_nonfinite_loss_at_a_perturbed_point_is_an_error_of_that_dimension():
-    e = estimate_at(lambda t: np.sum(np.log(t)), lambda t: 1 / t, 1e-6 * 0.5, h=1.0)
+def test_a_loss_that_breaks_at_every_step_is_an_error_of_that_dimension():
+    # log(t) at t = 1e-12: every step down to the floor (1e-9) leaves its domain.
+    e = estimate_at(lambda t: np.sum(np.log(t)), lambda t: 1 / t, 1e-12, h=1.0)
     assert e.error is not None and "nan" in e.error
+
+
+def test_a_parameter_near_its_domains_edge_is_retried_at_a_smaller_step():
+    # log(t) at t = 5e-7 stepped by 1.0 is nan; by 1e-7 it is not.
+    e = estimate_at(lambda t: np.sum(np.log(t)), lambda t: 1 / t, 5e-7, h=1.0)
+    assert e.error is None and e.h < 5e-7
+    assert e.numeric == pytest.approx(1 / 5e-7, rel=1e-3)
 
 
 def logsumexp_shifted(t):
