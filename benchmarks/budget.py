@@ -139,6 +139,23 @@ def _hard_suite():
             yield f"{case.section}: {case.name}", loss, grad, params, reference_gradient(loss, params)
 
 
+def _tally(values, label: str, name: str, totals: dict, misses: list) -> str:
+    """Count (block, DimResult, exact derivative) values covered by their
+    budgets into ``totals[label]``; the table's cell."""
+    covered, count, ratios = 0, 0, []
+    for block, d, exact in values:
+        if not np.isfinite(d.numeric):
+            continue
+        ok, ratio = _covered(d, exact, label, name, block, misses)
+        count += 1
+        covered += ok
+        ratios.append(ratio)
+    totals[label][0] += covered
+    totals[label][1] += count
+    totals[label][2] += ratios
+    return f"{covered}/{count}, x{np.median(ratios):.0f}"
+
+
 def _covered(d, exact: float, label: str, name: str, block: str, misses: list) -> tuple[bool, float]:
     """Whether the budget covers the true error of both sides, and budget / true error."""
     true = abs(d.numeric - exact) + abs(d.analytic - exact)
@@ -160,40 +177,18 @@ def main() -> None:
             # Every coordinate; then random directions (which --samples all leaves out).
             report = check(loss=loss, grad=grad, params=params, method=method, h=h, samples=None)
             along = check(loss=loss, grad=grad, params=params, method=method, h=h, samples=1, directions=4)
-            values = [(b.name, d) for b in report.blocks for d in b.dims]
-            values += [(b.name, d) for b in along.blocks for d in b.directions]
-            covered, count, ratios = 0, 0, []
-            for block_name, d in values:
-                if not np.isfinite(d.numeric):
-                    continue
-                # the analytic value is the exact derivative
-                ok, ratio = _covered(d, d.analytic, label, name, block_name, misses)
-                count += 1
-                covered += ok
-                ratios.append(ratio)
-            totals[label][0] += covered
-            totals[label][1] += count
-            totals[label][2] += ratios
-            cells.append(f"{covered}/{count}, x{np.median(ratios):.0f}")
+            # the analytic value is the exact derivative
+            values = [(b.name, d, d.analytic) for b in report.blocks for d in b.dims]
+            values += [(b.name, d, d.analytic) for b in along.blocks for d in b.directions]
+            cells.append(_tally(values, label, name, totals, misses))
         rows.append(cells)
     for name, loss, grad, params, exact in _hard_suite():
         cells = [name]
         for method, h in METHODS:
             label = method + (" --h auto" if h else "")
             report = check(loss=loss, grad=grad, params=params, method=method, h=h, samples=None)
-            covered, count, ratios = 0, 0, []
-            for b in report.blocks:
-                for d in b.dims:
-                    if not np.isfinite(d.numeric):
-                        continue
-                    ok, ratio = _covered(d, float(exact[b.name][d.index]), label, name, b.name, misses)
-                    count += 1
-                    covered += ok
-                    ratios.append(ratio)
-            totals[label][0] += covered
-            totals[label][1] += count
-            totals[label][2] += ratios
-            cells.append(f"{covered}/{count}, x{np.median(ratios):.0f}")
+            values = [(b.name, d, float(exact[b.name][d.index])) for b in report.blocks for d in b.dims]
+            cells.append(_tally(values, label, name, totals, misses))
         rows.append(cells)
     summary = [["all", *[f"{100 * c / n:.1f} % covered, median x{np.median(r):.0f}" for c, n, r in totals.values()]]]
     text = table(["function", *totals], rows + summary)
