@@ -17,7 +17,9 @@ import re
 
 from .errors import MethodError
 from .evaluate import BasePoint, Evaluator, index_label
-from .numeric import Noise, Probe, complex_step, estimate
+from .verdict.noise import Noise
+from .verdict.numeric import complex_step, estimate
+from .verdict.probes import Probe
 from .sampling import BlockPlan
 from .settings import CONFIRM_FACTOR, DEFAULT_STEPS
 

@@ -15,8 +15,9 @@ from typing import Callable
 
 import numpy as np
 
-from .grading import judge
-from .numeric import Estimate, Probe
+from .verdict.grading import judge
+from .verdict.numeric import Estimate
+from .verdict.probes import Probe
 from .report import FAIL
 from .settings import Thresholds
 

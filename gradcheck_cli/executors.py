@@ -31,10 +31,12 @@ import numpy as np
 
 from .errors import ModelError, NondeterminismError, UserCodeError, exception_text
 from .evaluate import BasePoint, Evaluator
-from .grading import worth_tracking
 from .model import Model, _split_target, from_functions, frozen_copies, load_model
-from . import taylor
-from .numeric import STENCILS, Estimate, Probe, analytic_roundoff, crosses_kink, estimate
+from .verdict import taylor
+from .verdict.grading import worth_tracking
+from .verdict.noise import analytic_roundoff
+from .verdict.numeric import STENCILS, Estimate, crosses_kink, estimate
+from .verdict.probes import Probe
 from .guard import exit_with_parent
 from .process_state import borrows_process
 from .settings import AUTO_STEPS, EPS, NONDETERMINISM_ULPS, Thresholds
@@ -85,7 +87,7 @@ class Job:
     track_kinks: bool
     thresholds: Thresholds
     ties: bool = False  # kink operations are tied at the start point: every probe is tracked
-    # Per block, per element, the analytic gradient's own rounding (numeric.Noise.analytic).
+    # Per block, per element, the analytic gradient's own rounding (noise.Noise.analytic).
     analytic: dict = dataclasses.field(default_factory=dict)
 
     def estimate(self, evaluator: Evaluator, probe: Probe) -> Estimate:
@@ -94,7 +96,7 @@ class Job:
         Winner tracking runs only where it pays: the probe is estimated
         untracked first (the numerical kink test runs on every probe), and
         estimated again with tracking where that test or the grade flags it
-        (:func:`~gradcheck_cli.grading.worth_tracking`), so the report still
+        (:func:`~gradcheck_cli.verdict.grading.worth_tracking`), so the report still
         names the line and the elements that flipped. A clean pass needs no
         tracking, nor does a loss that ran no kink operation at the start.
         Tracking costs Python code on every numpy operation of the loss, 10x

@@ -16,7 +16,7 @@ finds the first difference and says where and how many elements flipped.
 
 Tracking sees only numpy. Code that leaves it (``float(x)`` then ``math``
 or Python's ``max`` on floats, C extensions) is covered by the numerical
-kink test in :mod:`gradcheck_cli.numeric`.
+kink test in :mod:`gradcheck_cli.verdict.numeric`.
 """
 
 from __future__ import annotations

@@ -19,10 +19,12 @@ from .drilldown import drill_down
 from .errors import CheckTimeout, Interrupted, ModelError, StopSignal
 from .evaluate import BasePoint, Evaluator
 from .executors import Auto, DaskCluster, InProcess, Job, ProcessPool, recipe_for, resolve_jobs
-from .grading import grade_block, grade_estimate, judge, measurable, verdict, worst
 from .layers import Layer
 from .model import Model, from_functions, frozen_copies, load_model
-from .numeric import Estimate, Noise, Probe, loss_noise
+from .verdict.grading import grade_block, grade_estimate, judge, measurable, verdict, worst
+from .verdict.noise import Noise, loss_noise
+from .verdict.numeric import Estimate
+from .verdict.probes import Probe
 from .process_state import borrows_process
 from .report import FAIL, KINK, OK, PASS, UNVERIFIED, WARN, ZERO, BlockResult, Move, Regularization, Report
 from .sampling import BlockPlan, plan

@@ -191,7 +191,7 @@ class Thresholds:
     probably wrong; 1e-4..1e-2 is uncomfortable; 1e-7..1e-4 is fine for an
     objective with kinks but too high for a smooth one; 1e-7 and below is
     good. These are the report's language; each value's error budget
-    decides what they cannot (grading.py). ``tiny_below`` is an optional
+    decides what they cannot (verdict/grading.py). ``tiny_below`` is an optional
     floor: values below it in magnitude (both) are not graded. It is 0 by
     default because smallness is judged against each value's budget and
     its block's scale: a fixed floor would call a whole loss of scale 1e-12

@@ -20,8 +20,9 @@ import numpy as np
 
 from .errors import ModelError, listed
 from .evaluate import Evaluator
-from .grading import relative_error
-from .numeric import ORDERS, Probe, best_step, complex_step, kink_free, ladder
+from .verdict.grading import relative_error
+from .verdict.numeric import ORDERS, best_step, complex_step, kink_free, ladder
+from .verdict.probes import Probe
 from .pipeline import check, resolve
 from .process_state import borrows_process
 from .report import PASS, _number

@@ -452,7 +452,8 @@ def test_auto_step_sees_no_kinks_in_a_smooth_model():
 def test_auto_step_is_within_a_decade_of_the_best_step_it_tried(x0):
     from gradcheck_cli.evaluate import Evaluator
     from gradcheck_cli.model import from_functions
-    from gradcheck_cli.numeric import Probe, estimate
+    from gradcheck_cli.verdict.numeric import estimate
+    from gradcheck_cli.verdict.probes import Probe
     from gradcheck_cli.settings import AUTO_STEPS
 
     def loss(p):

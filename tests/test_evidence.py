@@ -18,9 +18,11 @@ import pytest
 from gradcheck_cli import check
 from gradcheck_cli.evaluate import Evaluator
 from gradcheck_cli.model import from_functions
-from gradcheck_cli.numeric import Probe, block_noise, estimate, loss_noise
+from gradcheck_cli.verdict.noise import block_noise, loss_noise
+from gradcheck_cli.verdict.numeric import estimate
+from gradcheck_cli.verdict.probes import Probe
 from gradcheck_cli.render.json import dumps
-from gradcheck_cli import taylor
+from gradcheck_cli.verdict import taylor
 
 from . import attack_false_fails, attack_false_passes
 from .evidence_models import CASES

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from gradcheck_cli.grading import grade_block, grade_error, grade_estimate, relative_error, verdict
-from gradcheck_cli.numeric import Estimate
+from gradcheck_cli.verdict.grading import grade_block, grade_error, grade_estimate, relative_error, verdict
+from gradcheck_cli.verdict.numeric import Estimate
 from gradcheck_cli.report import DimResult
 from gradcheck_cli.settings import Thresholds
 

@@ -9,7 +9,9 @@ import pytest
 from gradcheck_cli import MethodError, ModelError, check
 from gradcheck_cli.evaluate import Evaluator
 from gradcheck_cli.model import from_functions
-from gradcheck_cli.numeric import Probe, estimate, loss_noise, weights
+from gradcheck_cli.verdict.noise import loss_noise
+from gradcheck_cli.verdict.numeric import estimate, weights
+from gradcheck_cli.verdict.probes import Probe
 
 from .conftest import SAMPLES
 

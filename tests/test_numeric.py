@@ -7,7 +7,8 @@ import pytest
 
 from gradcheck_cli.evaluate import Evaluator
 from gradcheck_cli.model import from_functions
-from gradcheck_cli.numeric import Probe, estimate
+from gradcheck_cli.verdict.numeric import estimate
+from gradcheck_cli.verdict.probes import Probe
 
 
 def estimate_at(loss, grad, x, *, h=1e-5, index=0, direction=None, track=True):

@@ -44,8 +44,8 @@ import os
 
 from . import taylor
 from .numeric import Estimate
-from .report import FAIL, KINK, OK, PASS, UNVERIFIED, WARN, ZERO, BlockResult, DimResult
-from .settings import CONFIRM_FACTOR, KINK_GAP_TOLERANCE, Thresholds
+from ..report import FAIL, KINK, OK, PASS, UNVERIFIED, WARN, ZERO, BlockResult, DimResult
+from ..settings import CONFIRM_FACTOR, KINK_GAP_TOLERANCE, Thresholds
 
 # Which dimension is "worst" in a block: failures first, then what was
 # measured, then what could not be.

@@ -40,61 +40,37 @@ step where round-off + truncation is smallest.
 from __future__ import annotations
 
 import math
-import zlib
-from dataclasses import dataclass, field, replace
-from math import comb
-from typing import Callable
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .errors import ModelError, UserCodeError
-from .evaluate import BasePoint, Evaluator, index_label
-from .kinks import Crossing, compare_traces
-from . import taylor
-from .sampling import Direction, random_signs
-from .settings import (
+from ..errors import UserCodeError
+from ..evaluate import BasePoint, Evaluator, index_label
+from ..kinks import Crossing, compare_traces
+from ..settings import (
     AUTO_STEPS,
     CONFIRM_FACTOR,
     CURVATURE_MATCH,
     DEFAULT_STEPS,
     EPS,
-    EPS16,
-    EPS32,
     GAP_NOISE_SIGMAS,
     KINK_GAP_SHRINK,
     KINK_GAP_TOLERANCE,
     KINK_RETRY_FACTOR,
     KINK_RETRY_FLOOR,
-    NOISE_PROBE_STEP,
-    STEP_SCALE_FLOOR,
     UNCERTAINTY_SIGMAS,
     Thresholds,
 )
+from . import taylor
+from .noise import SUBNORMAL_SPACING, block_noise
+from .probes import Probe, step_scale
 
-# No float64 value is rounded more finely than this (the subnormal numbers'
-# spacing): a loss of 1e-320 has a handful of significant digits, not 16.
-SUBNORMAL_SPACING = float(np.finfo(np.float64).smallest_subnormal)
 # Offsets of each real-valued stencil, in steps.
 STENCILS = {"central": (1, -1), "five-point": (2, 1, -1, -2)}
 # Their truncation error is O(h^order).
 ORDERS = {"central": 2, "five-point": 4}
 
 
-@dataclass(frozen=True)
-class Probe:
-    """A coordinate (flat ``index``) or a unit ``direction`` of one block
-    (an array, or a sampling.Direction drawn by :meth:`resolved`)."""
-
-    block: str
-    index: int | None = None
-    direction: np.ndarray | Direction | None = None
-    number: int | None = None  # which direction, for the report
-
-    def resolved(self) -> "Probe":
-        """The probe with its direction drawn, for the time it is estimated."""
-        if isinstance(self.direction, Direction):
-            return replace(self, direction=self.direction.vector())
-        return self
 
 
 @dataclass(frozen=True)
@@ -188,12 +164,6 @@ def combine(w: tuple[float, ...], values) -> float:
     return total
 
 
-def _scale(evaluator: Evaluator, probe: Probe) -> float:
-    """What a relative step is relative to: the coordinate's magnitude, or
-    the block's root mean square along a direction."""
-    if probe.index is not None:
-        return max(STEP_SCALE_FLOOR, abs(float(evaluator.model.params[probe.block].reshape(-1)[probe.index])))
-    return max(STEP_SCALE_FLOOR, evaluator.block_rms(probe.block))
 
 
 @dataclass(frozen=True)
@@ -333,7 +303,7 @@ def _level(evaluator: Evaluator, probe: Probe, base: BasePoint, method: str, ste
     x = evaluator.model.params[probe.block]
     g = base.gradient[probe.block]
     offsets = STENCILS[method]
-    absolute = step * _scale(evaluator, probe)
+    absolute = step * step_scale(evaluator, probe)
     analytic = float(g.reshape(-1)[probe.index]) if probe.index is not None else float("nan")
     try:
         at = _evaluate(evaluator, probe, base, offsets, absolute, step, spent)
@@ -421,7 +391,7 @@ def _refine(evaluator: Evaluator, probe: Probe, base: BasePoint, found: Estimate
             # (a loss near 1e300 can want more than any float: the cap holds)
             widened = step * 10 ** math.ceil(math.log10(wanted)) if math.isfinite(wanted) and wanted < 1e300 else math.inf
             step = max(step, min(widened, REFINE_MAX_STEP))
-    absolute = step * _scale(evaluator, probe)
+    absolute = step * step_scale(evaluator, probe)
     known = level if step == level.step else None
     try:
         at = _evaluate(evaluator, probe, base, (4, 2, 1, -1, -2, -4), absolute, step, spent, known)
@@ -640,43 +610,6 @@ def _rounding_limited(found: Estimate, verify_to: float) -> bool:
     return found.uncertainty > verify_to * max(abs(found.analytic), abs(found.numeric))
 
 
-def block_noise(evaluator: Evaluator, block: str, base: BasePoint, seed: int, spent: list[int]) -> float | None:
-    """The loss's rounding noise along a seeded random direction of
-    ``block`` alone, read from tables as :func:`_walk` reads them (None
-    where one broke, or crossed a tracked kink at the start). The terms of
-    other blocks stand still, as they do under this block's probes; the
-    whole block moves, so an intermediate it feeds (a float32 sum of its
-    squares) moves as far as under the check's own table, and rounds as
-    coarsely -- along one coordinate it might not cross its quantum at all."""
-    x = evaluator.model.params[block]
-    v = random_signs(np.random.default_rng([seed, 11, zlib.crc32(block.encode("utf-8", "surrogatepass"))]), 1,
-                     x.size)[0]
-    delta = NOISE_PROBE_STEP * _scale(evaluator, Probe(block))
-    change = float(np.sum(base.gradient[block].reshape(-1) * v))
-    broke = []
-
-    def table(factor: float) -> list[float] | None:
-        values = []
-        for j in (-3, -2, -1, 0, 1, 2, 3):
-            if j == 0:
-                values.append(base.loss)
-                continue
-            spent[0] += 1
-            try:
-                result, _ = evaluator.loss_along(block, v, j * delta * factor)
-            except UserCodeError:
-                values = None
-                break
-            if not np.isfinite(result.value) or (
-                    base.trace is not None and result.trace is not None and compare_traces(base.trace, result.trace)):
-                values = None
-                break
-            values.append(result.value)
-        broke.append(values is None)
-        return values
-
-    sigma, _ = _walk(table, base.loss, 3 * abs(change) * delta)
-    return None if broke[-1] else sigma
 
 
 def crosses_kink(evaluator: Evaluator, probe: Probe, base: BasePoint, step: float, spent: list[int]) -> bool:
@@ -684,7 +617,7 @@ def crosses_kink(evaluator: Evaluator, probe: Probe, base: BasePoint, step: floa
     along ``probe`` than at x (two tracked evaluations): whether a Taylor
     test there measured slopes beyond a kink rather than at x."""
     x = evaluator.model.params[probe.block]
-    absolute = step * _scale(evaluator, probe)
+    absolute = step * step_scale(evaluator, probe)
     for o in (4, -4):
         spent[0] += 1
         try:
@@ -746,7 +679,7 @@ def _arbitrate(evaluator: Evaluator, probe: Probe, base: BasePoint, found: Estim
     for _ in range(TAYLOR_ATTEMPTS):
         if step < KINK_RETRY_FLOOR * (1 - 1e-9):
             break
-        absolute = step * _scale(evaluator, probe)
+        absolute = step * step_scale(evaluator, probe)
         try:
             at = known if known is not None and step == found.h else \
                 _evaluate(evaluator, probe, base, (4, 2, 1, -1, -2, -4), absolute, step, spent)
@@ -898,7 +831,7 @@ def complex_step(evaluator: Evaluator, probe: Probe, base: BasePoint, h: float,
     """Im f(x + i h) / h along ``probe``."""
     x = evaluator.model.params[probe.block]
     g = base.gradient[probe.block]
-    step = h * _scale(evaluator, probe)
+    step = h * step_scale(evaluator, probe)
     if probe.index is not None:
         analytic = float(g.reshape(-1)[probe.index])
     else:
@@ -958,325 +891,10 @@ def estimate(evaluator: Evaluator, probe: Probe, base: BasePoint, *, method: str
         return stop.estimate
 
 
-@dataclass(frozen=True)
-class Noise:
-    """The rounding noise of the loss, and of the analytic gradient, near the parameters."""
-
-    sigma: float  # standard deviation of one loss value's rounding error
-    float32: bool = False  # every value seen was a float32 number: the loss computes in float32
-    scale: float = 0.0  # the largest |loss| seen: what the noise is relative to (0 where the loss is)
-    # Per block, per element: the standard deviation of the analytic
-    # gradient's rounding error (the backward's float type, its summation).
-    analytic: dict = field(default_factory=dict)
-
-
-def analytic_roundoff(sigma: np.ndarray | None, probe: Probe) -> float:
-    """How far the analytic value along ``probe`` may be from the exact
-    derivative by its own rounding (three sigma), given its block's
-    per-element ``sigma``: an element's own, or along a unit direction
-    sqrt(sum v_i^2 sigma_i^2)."""
-    if sigma is None or not sigma.size:
-        return 0.0
-    if probe.index is not None:
-        return UNCERTAINTY_SIGMAS * float(sigma.reshape(-1)[probe.index])
-    v = probe.direction.reshape(-1)
-    return UNCERTAINTY_SIGMAS * float(np.sqrt(np.sum(v * v * sigma.reshape(-1) ** 2)))
-
-
-def loss_noise(evaluator: Evaluator, base: BasePoint, seed: int) -> Noise:
-    """The loss's and the analytic gradient's rounding noise near the
-    parameters (see :func:`_measure_noise`).
-
-    Measured untracked; measured again with winner tracking only where the
-    loss has kink operations and the first measurement shows more than
-    rounding explains, in the loss or in a block's gradient (a kink the
-    table crossed may pose as noise: a hinge that flips moves a bias's
-    gradient by 1/N): as for probes, tracking runs only where it can
-    change the outcome.
-    """
-    with evaluator.tracking(False):
-        found = _measure_noise(evaluator, base, seed, traced=False)
-    if not (evaluator.track_kinks and base.trace):
-        return found
-    loud = found.sigma > NOISE_CONFIRM_ULPS * max(EPS * found.scale, EPS32 * found.scale * found.float32) or any(
-        float(np.max(found.analytic[name], initial=0.0)) > NOISE_CONFIRM_ULPS * _ulp_of_block(g)
-        for name, g in base.gradient.items())
-    return _measure_noise(evaluator, base, seed, traced=True) if loud else found
-
-
-def _ulp_of_block(g: np.ndarray) -> float:
-    """float64's rounding of a block's typical value (its root mean square)."""
-    with np.errstate(over="ignore"):
-        return EPS * (float(np.sqrt(np.mean(np.square(g)))) if g.size else 0.0)
-
-
-def _noise_floor(loss: float, values: list[float]) -> float:
-    """An ulp of the loss; of float32 or float16, relative to the largest
-    |loss| seen, where every value is such a number (the loss computes in
-    that type, or rounds to it at the end)."""
-    narrow = _narrow_type(values)
-    scale = max([abs(loss), *map(abs, values)])
-    return max(EPS * abs(loss), (EPS16 if narrow == "float16" else EPS32 if narrow else 0.0) * scale,
-               SUBNORMAL_SPACING)
-
-
-def _narrow_type(values: list[float]) -> str | None:
-    """float16 or float32 where all 7 values of a table are numbers of that
-    type (a float64 number is one by chance once in 2**29 for float32)."""
-    if len(values) != 7:
-        return None
-    with np.errstate(over="ignore"):  # a loss beyond a type's range is no number of it
-        for name in ("float16", "float32"):
-            kind = np.dtype(name).type
-            if all(float(kind(f)) == f for f in values):
-                return name
-    return None
-
-
-def _measure_noise(evaluator: Evaluator, base: BasePoint, seed: int, traced: bool) -> Noise:
-    """The loss's and the analytic gradient's rounding noise near the parameters.
-
-    Evaluates f and its gradient at x + j*delta*v, j = -3..3, along a random
-    direction v that moves *every* block (each element by NOISE_PROBE_STEP
-    of its block's scale, over the square root of the parameter count).
-    Rounding noise is not one number: the loss's terms that a block feeds
-    round anew when that block moves, and a block whose terms cancel (an
-    expanded square of large numbers) carries far more of it than its
-    neighbours. Moving every block re-rounds every term, so the noise
-    measured is at least any one block's: an honest budget for all of
-    them (a probe whose budget it leaves undecided measures its own:
-    :func:`probe_noise`). How a table is read, and when another is taken,
-    is :func:`_walk`'s.
-
-    The same table gives the gradient's own rounding, element by element:
-    the 4th differences of each element (a float32 backward, a sum of
-    thousands of Python floats), never less than the block's median (three
-    differences make a rough estimate; the median also keeps the elements
-    whose ReLU flips inside the table from passing for noise). It is read
-    from the table the loss's noise was: a narrower one would not move a
-    float32 backward's inputs by an ulp of float32.
-    """
-    rng = np.random.default_rng([seed, 7])
-    params = evaluator.model.params
-    total = sum(block.size for block in params.values())
-    unit = 1.0 / math.sqrt(max(total, 1))
-    direction = {name: NOISE_PROBE_STEP * _scale(evaluator, Probe(name)) * unit *
-                 rng.choice([-1.0, 1.0], size=block.shape) for name, block in params.items()}
-    # How much the loss should move across the table, by its gradient.
-    moves = 3 * abs(sum(float(np.sum(base.gradient[name] * direction[name])) for name in params))
-    gradients_at: dict[float, list] = {}
-    first: list[float] = []
-
-    def table(factor: float):
-        values, gradients = _noise_table(evaluator, base, direction, factor, traced)
-        gradients_at[factor] = gradients
-        if not first:
-            first.extend(values or [base.loss])
-        return values
-
-    sigma, factor = _walk(table, base.loss, moves)
-    scale = max([abs(base.loss), *map(abs, first)])
-    gradients = gradients_at.get(factor) or next((g for g in gradients_at.values() if g), [])
-    return Noise(sigma, _narrow_type(first) == "float32", scale, _gradient_noise(base, gradients))
-
-
-def _walk(table: Callable[[float], list[float] | None], loss: float, moves: float) -> tuple[float, float]:
-    """The loss's rounding noise from difference tables, and the width
-    factor of the table it was read from. ``table(factor)``: the 7 values
-    of a table ``factor`` times the first's width (None where it broke or
-    crossed a tracked kink); ``moves``: how much the gradient says the loss
-    moves across the first table.
-
-    A table's noise is the size of its 4th to 6th differences (each
-    normalised by its noise gain, C(2k, k)); never less than an ulp of the
-    loss, of float32 or float16 where every value is such a number.
-
-    - A table that stands still (every value the same) while the gradient
-      says the loss moves far more than rounding: a loss quantised coarser
-      than the table (float16 inside). Widened a hundredfold, up to
-      NOISE_WIDENINGS times, until it moves; its steps are then the noise.
-    - A loud table (over NOISE_CONFIRM_ULPS) whose differences fall with
-      their order saw the function, not rounding: a smooth loss varying
-      fast on the table's scale (a UTM coordinate near 5e6, stepped by
-      metres). Narrowed a hundredfold, and read again. So is one whose
-      narrower table's differences fall: at widths beyond the function's
-      own scale its differences look level, like noise.
-    - A loud table whose differences are level across orders is noise, or
-      a kink, or the staircase of a narrower float type: a table a hundred
-      times narrower tells. Rounding does not shrink with it (ratio ~1:
-      noise); a kink's share shrinks in proportion (ratio ~100) and has a
-      kink's shape (:func:`_kink_shaped`): the floor is the noise; a
-      staircase thins out, then vanishes below its quantum (the wide
-      table's level is the noise at the steps that will be taken).
-    """
-    factor = 1.0
-    values = table(factor)
-    for _ in range(NOISE_WIDENINGS):
-        if values is None or len(set(values)) > 1 or moves * factor <= NOISE_CONFIRM_ULPS * EPS * abs(loss):
-            break
-        factor *= NOISE_NARROWING
-        values = table(factor)
-    if values is None:
-        return EPS * abs(loss), factor
-    floor = _noise_floor(loss, values)
-    if len(set(values)) == 1:
-        # Still standing at the widest table: quantised coarser than that.
-        return max(floor, moves * factor / 2), factor
-    orders = _difference_sizes(values)
-    for _ in range(NOISE_TABLES - 1):
-        spread = max(orders)
-        if spread <= NOISE_CONFIRM_ULPS * floor:
-            return max(floor, spread), factor
-        narrow_values = table(factor / NOISE_NARROWING)
-        if narrow_values is None:
-            return floor, factor
-        narrow_orders = _difference_sizes(narrow_values)
-        if _smooth(orders) or (_smooth(narrow_orders) and max(narrow_orders) > NOISE_CONFIRM_ULPS * floor):
-            # The wide table saw the function (its differences fall with
-            # their order; or, coarser than the function's own scale, they
-            # did not, but the narrow table's do): read on from the narrow one.
-            factor, orders, values = factor / NOISE_NARROWING, narrow_orders, narrow_values
-            continue
-        narrow = max(narrow_orders)
-        if narrow == 0:
-            return max(floor, spread), factor  # a staircase: it stood still below its quantum
-        ratio = spread / narrow
-        if KINK_SCALING[0] <= ratio <= KINK_SCALING[1] and (_kink_shaped(values) or _kink_shaped(narrow_values)):
-            return floor, factor / NOISE_NARROWING  # shrank in proportion to the width: a kink, not noise
-        return max(floor, spread, narrow), factor
-    return max(floor, max(orders)), factor
-
-
-def _kink_shaped(values: list[float]) -> bool:
-    """Whether a table's second differences (less their median, the
-    curvature) are one spike, or two adjacent of one sign: one jump in
-    slope between two points. A float type's staircase steps up and back
-    (spikes of both signs), noise everywhere."""
-    second = np.diff(np.array(values), 2)
-    second = second - np.median(second)
-    size = float(np.max(np.abs(second)))
-    if not size > 0:
-        return False
-    big = np.flatnonzero(np.abs(second) > KINK_SHAPE_SHARE * size)
-    return len(big) == 1 or (len(big) == 2 and big[1] - big[0] == 1 and second[big[0]] * second[big[1]] > 0)
-
-
-def _smooth(orders: tuple[float, float, float]) -> bool:
-    """Whether a table's differences fall with their order, as a smooth
-    function's do at a width below its own scale (noise's stay level)."""
-    return orders[0] > SMOOTH_ORDERS * orders[1]
-
-
-def _difference_sizes(values: list[float]) -> tuple[float, float, float]:
-    """The root mean square of a table's 4th, 5th and 6th differences, each
-    over its noise gain C(2k, k): equal for noise, falling with the order
-    for a smooth function."""
-    table = np.array(values)
-    with np.errstate(all="ignore"):  # losses near the float64 limit: inf noise, said in the report
-        return tuple(float(np.sqrt(np.mean(np.diff(table, n=k) ** 2) / comb(2 * k, k))) for k in (4, 5, 6))
-
-
-def _noise_table(evaluator: Evaluator, base: BasePoint, direction: dict, delta: float,
-                 traced: bool) -> tuple[list[float] | None, list[dict]]:
-    """The loss at x + j*delta*direction, j = -3..3 (None where it broke, or
-    tracked winners flipped), and the gradients there ([] where one broke)."""
-    values, gradients = [], []
-    for j in (-3, -2, -1, 0, 1, 2, 3):
-        if j == 0:
-            values.append(base.loss)
-            gradients.append(base.gradient)
-            continue
-        point = {name: x + (j * delta) * direction[name] for name, x in evaluator.model.params.items()}
-        try:
-            value, gradient = evaluator.at(point, traced=traced)
-        except ModelError as exc:
-            if type(exc) not in (ModelError, UserCodeError):
-                raise  # the model changed its params, or is not deterministic: not a broken point
-            # The loss or gradient broke nearby (raised, or a non-finite
-            # gradient): no table here.
-            return None, []
-        if not np.isfinite(value):
-            return None, []
-        if traced and base.trace is not None and evaluator.last_trace is not None and \
-                compare_traces(base.trace, evaluator.last_trace) is not None:
-            return None, []
-        values.append(value)
-        gradients.append(gradient)
-    return values, (gradients if all(gradients) else [])
-
-
-def _float32_valued(values: np.ndarray) -> bool:
-    """Whether every value fits float32's 24-bit significand while some
-    need more than 12 bits: computed in float32, not simple fractions (an
-    SVM's bias gradient, counts over N, fits float32 by being simple)."""
-    if not values.size:
-        return False
-    with np.errstate(all="ignore"):
-        significand, _ = np.frexp(values)
-        fits = significand * 2.0 ** 24
-        simple = significand * 2.0 ** 12
-        return bool(np.all(fits == np.round(fits))) and bool(np.any(simple != np.round(simple)))
-
-
-def _gradient_noise(base: BasePoint, gradients: list[dict]) -> dict:
-    """Per block, per element, the standard deviation of the analytic
-    value's rounding: from the 4th differences of each element over the
-    table (their noise gain is C(8, 4) = 70), ELEMENT_NOISE_FACTOR times
-    an element's own (three differences make a rough estimate), never less
-    than GRADIENT_NOISE_MEDIAN_FACTOR times the block's median, nor than an
-    ulp of the element (or of the block's median element, where larger) --
-    of float32 where every value is a float32 number (a backward computed
-    in float32 and handed back as float64)."""
-    noise = {}
-    for name, g in base.gradient.items():
-        # An element's own ulp, or the block's typical one where larger: a
-        # 4e-3 element beside a 600 one rounds as a 4e-3 number does.
-        typical = float(np.median(np.abs(g))) if g.size else 0.0
-        sigma = (EPS32 if _float32_valued(g) else EPS) * np.maximum(np.abs(g), typical)
-        if gradients:
-            table = np.stack([np.asarray(gj[name], dtype=np.float64).reshape(-1) for gj in gradients])
-            with np.errstate(all="ignore"):
-                fourth = np.diff(table, n=4, axis=0)
-                own = np.sqrt(np.mean(fourth ** 2, axis=0) / comb(8, 4))
-            if own.size and np.all(np.isfinite(own)):
-                measured = np.maximum(ELEMENT_NOISE_FACTOR * own, GRADIENT_NOISE_MEDIAN_FACTOR * float(np.median(own)))
-                sigma = np.maximum(sigma, measured.reshape(g.shape))
-        noise[name] = sigma
-    return noise
-
-
-# Noise above this many ulps of the loss is confirmed before it is believed;
-# a wide/narrow ratio in this range (around the 100 of exact proportion)
-# means the "noise" was a kink.
-NOISE_CONFIRM_ULPS = 100.0
-KINK_SCALING = (20.0, 500.0)
-# ... and a narrow table this many times quieter than the wide one (and
-# not in proportion, as a kink's share shrinks) shows that the wide one
-# measured the function varying fast, not rounding, which does not shrink.
-NOISE_SHRINK = 3.0
-# Each table is this many times narrower than the one before, and there
-# are at most so many: from 1e-6 of a block's scale to 1e-12 (5e-6 m at a
-# UTM coordinate of 5e6), still thousands of ulps, so float64 rounds anew.
-NOISE_NARROWING = 100.0
-NOISE_TABLES = 4
-# A table that stands still is widened a hundredfold at most this many
-# times: to 1e-2 of a block's scale, past float16's quantum (1e-3).
-NOISE_WIDENINGS = 2
-# A table's 4th differences over this many times its 5th (each over its
-# noise gain) fall with their order: the function, not rounding.
-SMOOTH_ORDERS = 2.5
-# In a kink's table the second differences beside the jump are rounding:
-# below this share of the jump's.
-KINK_SHAPE_SHARE = 0.1
 # A probe whose budget is rounding too wide to verify it measures the noise
 # along its block alone, and is judged again with it where it is below this
 # share of the check's (every block's at once).
 NOISE_REMEASURE = 0.5
-# An element's analytic noise is this many times its own estimate (the RMS
-# of three 4th differences: below a third of sigma one time in 30), and at
-# least the block's median estimate (~0.9 sigma) times the other factor.
-ELEMENT_NOISE_FACTOR = 2.0
-GRADIENT_NOISE_MEDIAN_FACTOR = 1.5
 
 # A second stencil widens its step until its round-off is this fraction of
 # what a value must be verified to (the "warn" band: beyond it a value is

@@ -38,7 +38,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .settings import CONFIRM_FACTOR, KINK_GAP_TOLERANCE, UNCERTAINTY_SIGMAS
+from ..settings import CONFIRM_FACTOR, KINK_GAP_TOLERANCE, UNCERTAINTY_SIGMAS
 
 CONSISTENT, WRONG, SUBGRADIENT, NOT_SUBGRADIENT, INCONCLUSIVE = (
     "consistent", "wrong", "subgradient", "not a subgradient", "inconclusive")
