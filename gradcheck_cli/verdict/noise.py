@@ -47,7 +47,11 @@ def analytic_roundoff(sigma: np.ndarray | None, probe: Probe) -> float:
     if probe.index is not None:
         return UNCERTAINTY_SIGMAS * float(sigma.reshape(-1)[probe.index])
     v = probe.direction.reshape(-1)
-    return UNCERTAINTY_SIGMAS * float(np.sqrt(np.sum(v * v * sigma.reshape(-1) ** 2)))
+    largest = float(np.max(sigma))
+    if not largest > 0 or not math.isfinite(largest):
+        return UNCERTAINTY_SIGMAS * largest if largest > 0 else 0.0
+    # Scaled by the largest, so that a loss near 1e300 does not overflow the squares.
+    return UNCERTAINTY_SIGMAS * largest * float(np.sqrt(np.sum((v * sigma.reshape(-1) / largest) ** 2)))
 
 
 def loss_noise(evaluator: Evaluator, base: BasePoint, seed: int) -> Noise:

@@ -44,7 +44,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..errors import UserCodeError
+from ..errors import ModelError, UserCodeError
 from ..evaluate import BasePoint, Evaluator, index_label
 from ..kinks import Crossing, compare_traces
 from ..settings import (
@@ -632,6 +632,33 @@ def crosses_kink(evaluator: Evaluator, probe: Probe, base: BasePoint, step: floa
     return False
 
 
+def taylor_test(evaluator: Evaluator, probe: Probe, base: BasePoint, *, h: float, sigma: float,
+                analytic_roundoff: float = 0.0) -> taylor.Taylor:
+    """The Taylor test along ``probe`` at relative step ``h`` alone (six
+    evaluations, at x +- h, 2h, 4h), as the check reads it at one step.
+    Raises ModelError where the loss breaks at one of the points."""
+    g = base.gradient[probe.block]
+    x = evaluator.model.params[probe.block]
+    analytic = float(g.reshape(-1)[probe.index]) if probe.index is not None else float(
+        np.sum(g * probe.direction.reshape(x.shape)))
+    try:
+        return _taylor_at(evaluator, probe, base, analytic, h, sigma, analytic_roundoff, [0], None)
+    except _Broke as broke:
+        raise ModelError(broke.message) from None
+
+
+def _taylor_at(evaluator: Evaluator, probe: Probe, base: BasePoint, analytic: float, step: float, sigma: float,
+               analytic_roundoff: float, spent: list[int], known: "_Points | None") -> taylor.Taylor:
+    """The Taylor test at one relative step (on ``known`` points where given)."""
+    at = known or _evaluate(evaluator, probe, base, (4, 2, 1, -1, -2, -4), step * step_scale(evaluator, probe),
+                            step, spent)
+    noise = at.noise(sigma, base)
+    change = at.moved if probe.index is None else {o: analytic * d for o, d in at.displacement.items()}
+    return taylor.decide(taylor.side(1, base.loss, at.displacement, at.values, change, noise, analytic_roundoff),
+                         taylor.side(-1, base.loss, at.displacement, at.values, change, noise, analytic_roundoff),
+                         analytic, step)
+
+
 def _agrees_with_first(found: Estimate, test: taylor.Taylor) -> bool:
     """Whether the first stencil's disagreement (at the user's step, before
     any second stencil, whose points the Taylor test shares) measured the
@@ -679,24 +706,14 @@ def _arbitrate(evaluator: Evaluator, probe: Probe, base: BasePoint, found: Estim
     for _ in range(TAYLOR_ATTEMPTS):
         if step < KINK_RETRY_FLOOR * (1 - 1e-9):
             break
-        absolute = step * step_scale(evaluator, probe)
         try:
-            at = known if known is not None and step == found.h else \
-                _evaluate(evaluator, probe, base, (4, 2, 1, -1, -2, -4), absolute, step, spent)
+            test = _taylor_at(evaluator, probe, base, a, step, sigma, found.analytic_roundoff, spent,
+                              known if known is not None and step == found.h else None)
         except _Broke:
             # The loss breaks at x +- 4H (a domain's edge): nearer, as across a kink.
             known, step = None, step / KINK_RETRY_FACTOR
             continue
         known = None
-        noise = at.noise(sigma, base)
-        if probe.index is None:
-            change = at.moved
-        else:
-            change = {o: a * d for o, d in at.displacement.items()}
-        test = taylor.decide(
-            taylor.side(1, base.loss, at.displacement, at.values, change, noise, found.analytic_roundoff),
-            taylor.side(-1, base.loss, at.displacement, at.values, change, noise, found.analytic_roundoff),
-            a, step)
         history.append(test)
         if chosen is None or test.uncertainty < chosen.uncertainty:
             chosen = test
