@@ -216,7 +216,8 @@ def test_a_correct_float32_softmax_never_fails_and_says_float32(seed):
 
     report = check(loss=loss, grad=grad, params={"W": params["W"] * 100})
     assert report.verdict != "fail"
-    assert any("float32" in w for w in report.warnings)
+    # a warning where it left values unverified, else a note that it is noisy
+    assert any("float32" in w for w in report.warnings + report.notes)
 
 
 @pytest.mark.parametrize("seed", SEEDS)

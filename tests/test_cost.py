@@ -7,7 +7,7 @@ from gradcheck_cli import check
 from gradcheck_cli.sampling import plan_block, random_signs
 
 
-def test_directions_are_random_unit_sign_vectors_stable_per_block():
+def test_directions_are_random_unit_vectors_stable_per_block():
     def directions(name):
         return np.array(list(plan_block(name, (40, 30), samples=10, directions=2, seed=0).directions))
 
@@ -15,8 +15,12 @@ def test_directions_are_random_unit_sign_vectors_stable_per_block():
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
     assert first.shape == (2, 1200)
-    assert set(np.unique(np.abs(first))) == {1 / np.sqrt(1200)}
     np.testing.assert_allclose(np.linalg.norm(first, axis=1), 1.0, rtol=1e-12)
+    # Magnitudes of many levels within a factor of 3 of each other (signs
+    # alone cancel an equal-and-opposite pair of errors along half of all
+    # directions), none zero.
+    magnitudes = np.abs(first[0])
+    assert magnitudes.max() < 3 * magnitudes.min() and len(np.unique(magnitudes)) > 100
     # Both signs, in about equal numbers, and the two directions differ.
     assert 500 < np.count_nonzero(first[0] > 0) < 700
     assert not np.array_equal(first[0], first[1])

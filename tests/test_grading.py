@@ -132,10 +132,18 @@ def test_block_takes_its_worst_measured_grade():
     assert b.max_rel_error == pytest.approx(0.5)
 
 
-def test_unverified_and_zero_dimensions_do_not_hide_a_pass():
-    b = block(dim(1.0, 1.0), dim(1e-12, 2e-12, roundoff=1e-11), dim(0.0, 0.0))
+def test_zero_dimensions_do_not_hide_a_pass():
+    b = block(dim(1.0, 1.0), dim(0.0, 0.0))
     assert b.grade == "pass"
     assert b.worst.analytic == 1.0
+
+
+def test_a_value_that_could_not_be_verified_leaves_its_block_unverified():
+    # Its neighbours passing verify nothing about it (a sign-flipped decay
+    # rate packed beside three parameters that pass).
+    b = block(dim(1.0, 1.0), dim(1e-12, 2e-12, roundoff=1e-11), dim(0.0, 0.0))
+    assert b.grade == "unverified"
+    assert "1 of 3 checked values could not be verified" in b.warnings[0]
 
 
 def test_a_block_of_zeros_verifies_nothing_and_warns():

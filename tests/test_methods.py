@@ -160,7 +160,11 @@ def test_auto_picks_a_larger_step_when_the_loss_is_noisy():
     def noisy(p):  # float32 inside: noise ~1e-7 relative
         return float(np.sum(np.sin(p.astype(np.float32)) * np.exp(0.5 * p.astype(np.float32))))
 
-    e = estimate_with(noisy, smooth_grad, X0, method="central", h="auto")
+    model = from_functions(loss=noisy, grad=smooth_grad, params=np.asarray(X0, dtype=float))
+    with Evaluator(model, seed=0) as ev:
+        base = ev.base_point()
+        sigma = loss_noise(ev, base, 0).sigma  # as a check measures it
+        e = estimate(ev, Probe("params", index=0), base, method="central", h="auto", sigma=sigma)
     assert e.h >= 1e-3
 
 

@@ -31,8 +31,10 @@ truncation (see numeric.py). The budget decides what the bands cannot:
 above its budget), or the whole check's for a block with none: a fixed
 absolute floor would call a whole loss of scale 1e-12 "tiny".
 
-A block takes the grade of its worst measurable dimension; a block with no
-measurable dimension is ``unverified``, ``kink``, or -- all zeros -- ``warn``.
+A block takes the grade of its worst measurable dimension, or is
+``unverified`` where a value could not be verified and the rest pass; a
+block with no measurable dimension is ``unverified``, ``kink``, or -- all
+zeros -- ``warn``.
 The verdict is ``fail`` if any block failed, ``warn`` if any warned (or the
 model drew a warning), else ``pass``.
 """
@@ -316,7 +318,14 @@ def grade_block(
     max_rel = max(errors) if errors else None
     warnings: list[str] = []
     worst = max(measured, key=lambda d: (_SEVERITY[d.grade], d.rel_error or 0.0), default=None)
-    if worst is not None:
+    unverified = [d for d in everything if d.grade == UNVERIFIED]
+    if worst is not None and worst.grade in (PASS, OK) and unverified:
+        # What could not be verified is not verified by its neighbours: a
+        # sign-flipped decay rate beside three parameters that pass.
+        grade, worst = UNVERIFIED, unverified[0]
+        warnings.append(f"{name}: {len(unverified)} of {len(everything)} checked values could not be verified "
+                        "(reasons above); the rest pass")
+    elif worst is not None:
         grade = worst.grade
     elif valid_subgradients:
         grade, worst = OK, valid_subgradients[0]

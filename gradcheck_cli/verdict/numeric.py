@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Callable
 
 import numpy as np
 
@@ -481,18 +482,34 @@ def _kinked_out_to(at: _Points, f0: float, noise: float, slope: float) -> bool:
     return abs(far - 4 * near) > 4 * CURVATURE_MATCH * near + far_spread + 4 * near_spread
 
 
-def _needs_refining(found: Estimate, verify_to: float) -> bool:
+def _gradient_scale(base: BasePoint, block: str) -> float:
+    """What grading will hold a block's values to, at the least: its
+    typical analytic value (root mean square; grading uses the largest of
+    the values it checked), or the whole gradient's for a block that is all
+    zeros (W1 = 0)."""
+    def rms(g):
+        if not g.size:
+            return 0.0
+        largest = float(np.max(np.abs(g)))  # scaled by it: a gradient near 1e300 does not overflow the squares
+        return largest * float(np.sqrt(np.mean(np.square(g / largest)))) if largest > 0 else 0.0
+    own = rms(base.gradient[block])
+    return own if own > 0 else max(rms(g) for g in base.gradient.values())
+
+
+def _needs_refining(found: Estimate, verify_to: float, block_scale: Callable[[], float]) -> bool:
     """Whether a smooth estimate's disagreement is unexplained by round-off,
-    or its round-off too large to verify a disagreement that matters."""
+    or its round-off too large to verify it against the scale grading will
+    hold it to (its block's largest value, where larger)."""
     if found.error is not None or found.unresolved or found.near_kink or found.truncation is not None:
         return False
     gap = abs(found.analytic - found.numeric)
     if gap > found.roundoff + found.analytic_roundoff:
         return True
     # Explained by round-off, but is that round-off small enough to verify
-    # the value? Not a question where the values agree closely anyway.
+    # the value? If not, a wider step can make it so (a loss with a large
+    # offset), whether or not the values happen to agree closely.
     magnitude = max(abs(found.analytic), abs(found.numeric))
-    return gap > verify_to * magnitude and found.roundoff > verify_to * magnitude
+    return found.roundoff > verify_to * magnitude and found.roundoff > verify_to * block_scale()
 
 
 def _curvature_between(coarse: _Level, fine: _Level) -> bool:
@@ -581,7 +598,8 @@ def _by_retries(evaluator, probe, base, method, h, sigma, verify_to, refine=Fals
         decided = _decide(levels, spent[0])
         if decided is not None:
             decided = replace(decided, analytic_roundoff=analytic_roundoff)
-            if (refine and decided.error is None and not decided.unresolved) or _needs_refining(decided, verify_to):
+            if (refine and decided.error is None and not decided.unresolved) or \
+                    _needs_refining(decided, verify_to, lambda: _gradient_scale(base, probe.block)):
                 level = next(lv for lv in levels if lv.step == decided.h)
                 decided, points = _refine(evaluator, probe, base, decided, level, sigma, spent, verify_to)
             break
@@ -699,12 +717,15 @@ def _arbitrate(evaluator: Evaluator, probe: Probe, base: BasePoint, found: Estim
     unlike a kink its limits move with the step. The estimate returned
     carries the deciding test and takes its numeric value and budget."""
     a = found.analytic
-    magnitude = max(abs(a), abs(found.numeric))
-    target = REFINE_TARGET * verify_to * magnitude
     chosen, previous, decided, history = None, None, False, []
+    best, stalled = math.inf, 0
     step = start
+    # Down to where x + 4H would round to few distinct floats; noise ends
+    # it first for any loss of ordinary scale (noise_limited, below).
+    magnitude_x = abs(float(evaluator.model.params[probe.block].reshape(-1)[probe.index])) \
+        if probe.index is not None else evaluator.block_rms(probe.block)
     for _ in range(TAYLOR_ATTEMPTS):
-        if step < KINK_RETRY_FLOOR * (1 - 1e-9):
+        if step * step_scale(evaluator, probe) <= TAYLOR_MIN_ULPS * EPS * magnitude_x or step <= 0:
             break
         try:
             test = _taylor_at(evaluator, probe, base, a, step, sigma, found.analytic_roundoff, spent,
@@ -717,6 +738,10 @@ def _arbitrate(evaluator: Evaluator, probe: Probe, base: BasePoint, found: Estim
         history.append(test)
         if chosen is None or test.uncertainty < chosen.uncertainty:
             chosen = test
+        # Verified to a tenth of the warn band of the value as this test
+        # measures it (not as a coarse first stencil did: 5e22 for a decay
+        # rate stepped far past its scale).
+        target = REFINE_TARGET * verify_to * max(abs(a), abs(a + test.difference))
         if test.outcome == taylor.CONSISTENT and (test.uncertainty <= target or test.noise_limited):
             chosen, decided = test, True
             break
@@ -734,6 +759,14 @@ def _arbitrate(evaluator: Evaluator, probe: Probe, base: BasePoint, found: Estim
             break
         if test.noise_limited and test.outcome in (taylor.CONSISTENT, taylor.INCONCLUSIVE):
             break  # smaller steps would only add rounding
+        # Stepping down pays while it narrows the uncertainty; where two
+        # steps in a row have not halved the best so far (kinks at every
+        # distance, a loss that changes character with the scale), no
+        # smaller step will decide either.
+        stalled = 0 if test is chosen and (len(history) == 1 or test.uncertainty < TAYLOR_PROGRESS * best) else stalled + 1
+        best = min(best, test.uncertainty)
+        if stalled >= 2:
+            break
         previous = test
         step /= KINK_RETRY_FACTOR
     if chosen is None:
@@ -938,10 +971,16 @@ _MAX_ATTEMPTS = 12
 # less per halving (their error is O(H^2)); a C1 loss's only twofold. Three
 # is between: beyond it the five-point estimate is taken to be O(H^4).
 SMOOTH_SHRINK = 3.0
-# The Taylor test tries at most this many steps, each tenfold smaller: from
-# a coordinate near 5e6 (a step of 50) down to 5e-4, past where a loss of
-# metre-scale differences stops curving across the stencil.
-TAYLOR_ATTEMPTS = 6
+# The Taylor test tries at most this many steps, each tenfold smaller, while
+# truncation rather than rounding limits it: from a coordinate near 5e6 (a
+# step of 50) to 5e-4, or from an absolute 1e-5 to the 1e-11 a decay rate
+# of 2e-8 times a record of 3e7 s needs; and never below this many ulps of
+# x, where x +- 4H would round to few distinct values.
+TAYLOR_ATTEMPTS = 12
+TAYLOR_MIN_ULPS = 64
+# ... and only while each step narrows the best uncertainty so far at least
+# this much (two steps that do not end it).
+TAYLOR_PROGRESS = 0.5
 # A wrong value not clearly so (taylor.Taylor.clear, and within this share
 # of what the first stencil saw), and a jump in slope, count when a tenfold
 # smaller step finds the same one-sided limits.
