@@ -441,7 +441,7 @@ def _check_point(loaded: Model, settings: Settings, target, params_file, seed, o
                 base = evaluator.base_point()
                 total = sum(len(block.indices) + len(block.directions) for block in plans)
                 executor.expect(total)  # --jobs auto decides here: workers start while the noise is measured
-                noise = _noise(evaluator, base, loaded, settings)
+                noise = _noise(evaluator, base, loaded, settings, {block.name: block.indices for block in plans})
                 if settings.method == "complex-step":
                     from .crosscheck import cross_check  # imported where used: start-up
 
@@ -535,11 +535,11 @@ def _executor(evaluator, loaded, target, params_file, seed, overrides, jobs, das
     return pool
 
 
-def _noise(evaluator: Evaluator, base: BasePoint, model: Model, settings: Settings) -> Noise:
+def _noise(evaluator: Evaluator, base: BasePoint, model: Model, settings: Settings, probed: dict) -> Noise:
     # Measured for the complex step too: it takes no differences of f, but
     # the central differences that vet it do, and the analytic side's own
     # rounding is all of its budget.
-    return loss_noise(evaluator, base, settings.seed)
+    return loss_noise(evaluator, base, settings.seed, probed)
 
 
 def _evaluate_blocks(evaluator: Evaluator, settings: Settings, step: Callable[[], None],

@@ -8,7 +8,6 @@ model does not change which coordinates the others check.
 
 from __future__ import annotations
 
-import math
 import zlib
 from dataclasses import dataclass
 

@@ -54,9 +54,11 @@ def analytic_roundoff(sigma: np.ndarray | None, probe: Probe) -> float:
     return UNCERTAINTY_SIGMAS * largest * float(np.sqrt(np.sum((v * sigma.reshape(-1) / largest) ** 2)))
 
 
-def loss_noise(evaluator: Evaluator, base: BasePoint, seed: int) -> Noise:
+def loss_noise(evaluator: Evaluator, base: BasePoint, seed: int, probed: dict | None = None) -> Noise:
     """The loss's and the analytic gradient's rounding noise near the
-    parameters (see :func:`_measure_noise`).
+    parameters (see :func:`_measure_noise`). ``probed``: per block, the flat
+    indices the check samples, which get their own analytic noise in a
+    block too large for every element to (ANALYTIC_NOISE_ELEMENTS).
 
     Measured untracked; measured again with winner tracking only where the
     loss has kink operations and the first measurement shows more than
@@ -65,14 +67,30 @@ def loss_noise(evaluator: Evaluator, base: BasePoint, seed: int) -> Noise:
     gradient by 1/N): as for probes, tracking runs only where it can
     change the outcome.
     """
+    subset = _noise_elements(base, seed, probed or {})
     with evaluator.tracking(False):
-        found = _measure_noise(evaluator, base, seed, traced=False)
+        found = _measure_noise(evaluator, base, seed, traced=False, subset=subset)
     if not (evaluator.track_kinks and base.trace):
         return found
     loud = found.sigma > NOISE_CONFIRM_ULPS * max(EPS * found.scale, EPS32 * found.scale * found.float32) or any(
         float(np.max(found.analytic[name], initial=0.0)) > NOISE_CONFIRM_ULPS * _ulp_of_block(g)
         for name, g in base.gradient.items())
-    return _measure_noise(evaluator, base, seed, traced=True) if loud else found
+    return _measure_noise(evaluator, base, seed, traced=True, subset=subset) if loud else found
+
+
+def _noise_elements(base: BasePoint, seed: int, probed: dict) -> dict:
+    """Per block, the flat indices whose own analytic noise is measured: all
+    of a block up to ANALYTIC_NOISE_ELEMENTS, else that many drawn at random
+    (for the block's median) and every probed one. The rest take the
+    median's estimate: a table's gradients are never held whole."""
+    subset = {}
+    for name, g in base.gradient.items():
+        if g.size <= ANALYTIC_NOISE_ELEMENTS:
+            subset[name] = None
+            continue
+        drawn = np.random.default_rng([seed, 13]).choice(g.size, ANALYTIC_NOISE_ELEMENTS, replace=False)
+        subset[name] = np.union1d(drawn, np.asarray(probed.get(name, ()), dtype=np.int64))
+    return subset
 
 
 def _ulp_of_block(g: np.ndarray) -> float:
@@ -104,7 +122,7 @@ def _narrow_type(values: list[float]) -> str | None:
     return None
 
 
-def _measure_noise(evaluator: Evaluator, base: BasePoint, seed: int, traced: bool) -> Noise:
+def _measure_noise(evaluator: Evaluator, base: BasePoint, seed: int, traced: bool, subset: dict) -> Noise:
     """The loss's and the analytic gradient's rounding noise near the parameters.
 
     Evaluates f and its gradient at x + j*delta*v, j = -3..3, along a random
@@ -132,23 +150,31 @@ def _measure_noise(evaluator: Evaluator, base: BasePoint, seed: int, traced: boo
     total = sum(block.size for block in params.values())
     unit = 1.0 / math.sqrt(max(total, 1))
     direction = {name: NOISE_PROBE_STEP * step_scale(evaluator, Probe(name)) * unit *
-                 rng.choice([-1.0, 1.0], size=block.shape) for name, block in params.items()}
+                 _signs(rng, block.size).reshape(block.shape) for name, block in params.items()}
     # How much the loss should move across the table, by its gradient.
     moves = 3 * abs(sum(float(np.sum(base.gradient[name] * direction[name])) for name in params))
-    gradients_at: dict[float, list] = {}
+    analytic_at: dict[float, dict] = {}  # per table: the gradient's per-element noise (float32)
     first: list[float] = []
 
     def table(factor: float):
-        values, gradients = _noise_table(evaluator, base, direction, factor, traced)
-        gradients_at[factor] = gradients
+        values, fourth = _noise_table(evaluator, base, direction, factor, traced, subset)
+        if fourth is not None:
+            analytic_at[factor] = _gradient_noise(base, fourth, subset)
         if not first:
             first.extend(values or [base.loss])
         return values
 
     sigma, factor = _walk(table, base.loss, moves)
     scale = max([abs(base.loss), *map(abs, first)])
-    gradients = gradients_at.get(factor) or next((g for g in gradients_at.values() if g), [])
-    return Noise(sigma, _narrow_type(first) == "float32", scale, _gradient_noise(base, gradients))
+    analytic = analytic_at.get(factor) or next(iter(analytic_at.values()), None) or \
+        _gradient_noise(base, None, subset)
+    return Noise(sigma, _narrow_type(first) == "float32", scale, analytic)
+
+
+def _signs(rng: np.random.Generator, size: int) -> np.ndarray:
+    """``size`` random signs, +-1.0: a bit of the generator's each."""
+    bits = np.unpackbits(np.frombuffer(rng.bytes((size + 7) // 8), dtype=np.uint8), count=size)
+    return bits.astype(np.float64) * 2.0 - 1.0
 
 
 def _walk(table: Callable[[float], list[float] | None], loss: float, moves: float) -> tuple[float, float]:
@@ -248,32 +274,54 @@ def _difference_sizes(values: list[float]) -> tuple[float, float, float]:
 
 
 def _noise_table(evaluator: Evaluator, base: BasePoint, direction: dict, delta: float,
-                 traced: bool) -> tuple[list[float] | None, list[dict]]:
+                 traced: bool, subset: dict) -> tuple[list[float] | None, dict | None]:
     """The loss at x + j*delta*direction, j = -3..3 (None where it broke, or
-    tracked winners flipped), and the gradients there ([] where one broke)."""
-    values, gradients = [], []
-    for j in (-3, -2, -1, 0, 1, 2, 3):
+    tracked winners flipped), and per block the mean over the table's three
+    4th differences of each gradient element (of ``subset``'s, where it has
+    some), squared (None where a point broke). Accumulated as each point's
+    gradient arrives: no table of seven gradients is held."""
+    values: list[float] = []
+    # The 4th difference k (k = 0, 1, 2) takes table point i with weight C4[i - k].
+    differences = {name: np.zeros((3, g.size if subset.get(name) is None else len(subset[name])))
+                   for name, g in base.gradient.items()}
+    for i, j in enumerate((-3, -2, -1, 0, 1, 2, 3)):
         if j == 0:
-            values.append(base.loss)
-            gradients.append(base.gradient)
-            continue
-        point = {name: x + (j * delta) * direction[name] for name, x in evaluator.model.params.items()}
-        try:
-            value, gradient = evaluator.at(point, traced=traced)
-        except ModelError as exc:
-            if type(exc) not in (ModelError, UserCodeError):
-                raise  # the model changed its params, or is not deterministic: not a broken point
-            # The loss or gradient broke nearby (raised, or a non-finite
-            # gradient): no table here.
-            return None, []
-        if not np.isfinite(value):
-            return None, []
-        if traced and base.trace is not None and evaluator.last_trace is not None and \
-                compare_traces(base.trace, evaluator.last_trace) is not None:
-            return None, []
+            value, gradient = base.loss, base.gradient
+        else:
+            point = {name: x + (j * delta) * direction[name] for name, x in evaluator.model.params.items()}
+            try:
+                value, gradient = evaluator.at(point, traced=traced)
+            except ModelError as exc:
+                if type(exc) not in (ModelError, UserCodeError):
+                    raise  # the model changed its params, or is not deterministic: not a broken point
+                # The loss or gradient broke nearby (raised, or a non-finite
+                # gradient): no table here.
+                return None, None
+            del point
+            if not np.isfinite(value):
+                return None, None
+            if traced and base.trace is not None and evaluator.last_trace is not None and \
+                    compare_traces(base.trace, evaluator.last_trace) is not None:
+                return None, None
         values.append(value)
-        gradients.append(gradient)
-    return values, (gradients if all(gradients) else [])
+        if gradient:
+            for name, acc in differences.items():
+                g = np.asarray(gradient[name], dtype=np.float64).reshape(-1)
+                if subset.get(name) is not None:
+                    g = g[subset[name]]
+                for k in range(3):
+                    if 0 <= i - k <= 4:
+                        acc[k] += _FOURTH[i - k] * g
+        else:
+            differences = None
+    if differences is None:
+        return values, None
+    with np.errstate(all="ignore"):
+        return values, {name: np.mean(acc * acc, axis=0) for name, acc in differences.items()}
+
+
+# The 4th difference's weights.
+_FOURTH = (1.0, -4.0, 6.0, -4.0, 1.0)
 
 
 def _float32_valued(values: np.ndarray) -> bool:
@@ -289,7 +337,7 @@ def _float32_valued(values: np.ndarray) -> bool:
         return bool(np.all(fits == np.round(fits))) and bool(np.any(simple != np.round(simple)))
 
 
-def _gradient_noise(base: BasePoint, gradients: list[dict]) -> dict:
+def _gradient_noise(base: BasePoint, fourth: dict | None, subset: dict) -> dict:
     """Per block, per element, the standard deviation of the analytic
     value's rounding: from the 4th differences of each element over the
     table (their noise gain is C(8, 4) = 70), ELEMENT_NOISE_FACTOR times
@@ -304,15 +352,22 @@ def _gradient_noise(base: BasePoint, gradients: list[dict]) -> dict:
         # 4e-3 element beside a 600 one rounds as a 4e-3 number does.
         typical = float(np.median(np.abs(g))) if g.size else 0.0
         sigma = (EPS32 if _float32_valued(g) else EPS) * np.maximum(np.abs(g), typical)
-        if gradients:
-            table = np.stack([np.asarray(gj[name], dtype=np.float64).reshape(-1) for gj in gradients])
+        if fourth is not None:
             with np.errstate(all="ignore"):
-                fourth = np.diff(table, n=4, axis=0)
-                own = np.sqrt(np.mean(fourth ** 2, axis=0) / comb(8, 4))
+                own = np.sqrt(fourth[name] / comb(8, 4))
             if own.size and np.all(np.isfinite(own)):
-                measured = np.maximum(ELEMENT_NOISE_FACTOR * own, GRADIENT_NOISE_MEDIAN_FACTOR * float(np.median(own)))
-                sigma = np.maximum(sigma, measured.reshape(g.shape))
-        noise[name] = sigma
+                median = GRADIENT_NOISE_MEDIAN_FACTOR * float(np.median(own))
+                measured = np.maximum(ELEMENT_NOISE_FACTOR * own, median)
+                if subset.get(name) is None:
+                    sigma = np.maximum(sigma, measured.reshape(g.shape))
+                else:  # the elements not measured take the block's median
+                    sigma = np.maximum(sigma, median)
+                    flat = sigma.reshape(-1)
+                    flat[subset[name]] = np.maximum(flat[subset[name]], measured)
+        # float32 where it holds the values: an estimate of noise needs no
+        # more, and a 1e7 block's is then 40 MB.
+        fits = not sigma.size or float(np.max(sigma)) < float(np.finfo(np.float32).max)
+        noise[name] = sigma.astype(np.float32) if fits else sigma
     return noise
 
 
@@ -381,5 +436,8 @@ def block_noise(evaluator: Evaluator, block: str, base: BasePoint, seed: int, sp
 # of three 4th differences: below a third of sigma one time in 30), and at
 # least the block's median estimate (~0.9 sigma) times the other factor.
 ELEMENT_NOISE_FACTOR = 2.0
+# Blocks up to this many elements get every element's analytic noise; a
+# larger one gets that many drawn at random, and its probed ones.
+ANALYTIC_NOISE_ELEMENTS = 100_000
 GRADIENT_NOISE_MEDIAN_FACTOR = 1.5
 
