@@ -22,7 +22,8 @@ with its worst dimension's message, after every block's grade.
 ``--corpus`` names another corpus module in tests/ with the same Case list
 (the adversarial reviews' models: attack_false_fails, attack_false_passes).
 
-Prints only (does not write RESULTS.md).
+Records the per-section totals and the wrong verdicts in RESULTS.md (one
+section per corpus) when run on a whole corpus.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _common import table  # noqa: E402
+from _common import record, table  # noqa: E402
 
 from gradcheck_cli import check  # noqa: E402
 import importlib  # noqa: E402
@@ -132,6 +133,13 @@ def main() -> None:
               "message):\n")
         print(table(["case", "why"], whys))
     print(f"\nRun time {time.perf_counter() - started:.0f} s.")
+    if not only:
+        body = (f"Verdicts at default settings, seeds 0-4 (the naive section 0-7), on tests/{CORPUS}.py (truth from "
+                "50-digit differences: python tests/" + CORPUS + ".py).\n\n"
+                + table(["section", "cases", "wrong", "correct model not passed", "bug not failed"], totals)
+                + ("\n\nWrong verdicts:\n\n" + table(["case", "why"], whys) if whys else ""))
+        command = "python benchmarks/evidence.py" + (f" --corpus {CORPUS}" if CORPUS != "evidence_models" else "")
+        record(f"evidence-{CORPUS}", f"6. Evidence: {CORPUS}", body, command)
 
 
 if __name__ == "__main__":
