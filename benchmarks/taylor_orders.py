@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from gradcheck_cli.errors import ModelError  # noqa: E402
 from gradcheck_cli.evaluate import Evaluator  # noqa: E402
 from gradcheck_cli.model import from_functions  # noqa: E402
-from gradcheck_cli.sampling import random_signs  # noqa: E402
+from gradcheck_cli.sampling import random_directions  # noqa: E402
 from gradcheck_cli.verdict.noise import analytic_roundoff, loss_noise  # noqa: E402
 from gradcheck_cli.verdict.numeric import taylor_test  # noqa: E402
 from gradcheck_cli.verdict.probes import Probe  # noqa: E402
@@ -64,7 +64,7 @@ def _values(case, seed, truth_grad):
             scale = float(np.max(np.abs(truth_grad[name]))) or 1.0
             probes = [Probe(name, index=int(i))
                       for i in rng.choice(block.size, size=min(COORDINATES, block.size), replace=False)]
-            probes.append(Probe(name, direction=random_signs(rng, 1, block.size)[0]))
+            probes.append(Probe(name, direction=random_directions(rng, 1, block.size)[0]))
             for probe in probes:
                 true = truth_grad[name].reshape(-1)
                 if probe.index is not None:

@@ -414,15 +414,14 @@ class Evaluator:
         return complex(value.reshape(()))
 
     def at(self, params: dict[str, np.ndarray], *, traced: bool = False,
-           gradient_only: bool = False, loss_only: bool = False) -> tuple[float, dict[str, np.ndarray]]:
+           gradient_only: bool = False) -> tuple[float, dict[str, np.ndarray]]:
         """Loss and validated gradient at another point (for training and
         the noise tables): one call of loss_and_grad, or one of loss and one
         of grad. The gradient is empty when the loss is not finite there.
         ``traced``: the loss call is winner-tracked, ties included, and its
         trace left in ``last_trace`` (the warm-up watches kink outcomes
         change). ``gradient_only``: a model with its own grad is not asked
-        for the loss (returned as nan); ``loss_only``: nor for its gradient
-        (returned empty)."""
+        for the loss (returned as nan)."""
         self._settle()
         saved = self._pristine
         self._pristine = {name: np.asarray(params[name], dtype=np.float64) for name in saved}
@@ -441,7 +440,7 @@ class Evaluator:
                 self._record_ties = False
             self.last_trace = result.trace
             self._verify_unchanged(self._loss_label)
-            if not np.isfinite(result.value) or (loss_only and self.model.grad is not None):
+            if not np.isfinite(result.value):
                 return result.value, {}
             if self.model.grad is not None:
                 gradient, _ = self._call(self.model.grad, "grad", "during training", tracked=False)

@@ -48,7 +48,7 @@ class Direction:
     def vector(self) -> np.ndarray:
         rng = np.random.default_rng([self.seed, zlib.crc32(self.block.encode("utf-8")), _DIRECTION_STREAM,
                                      self.number])
-        return random_signs(rng, 1, self.size)[0]
+        return random_directions(rng, 1, self.size)[0]
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def plan_block(name: str, shape: tuple[int, ...], samples: int | None, direction
     return BlockPlan(name, tuple(shape), indices, Directions(seed, name, count, size))
 
 
-def random_signs(rng: np.random.Generator, count: int, size: int) -> np.ndarray:
+def random_directions(rng: np.random.Generator, count: int, size: int) -> np.ndarray:
     """``count`` unit vectors of random signs with random magnitudes.
 
     Each element's error enters with a random sign, as along a Gaussian

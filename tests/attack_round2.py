@@ -33,7 +33,7 @@ Findings (seeds 0-4, naive 0-7; also via the CLI with --strict, and --jobs 2):
   is (+lam, -lam) on two neighbours; a +-1/sqrt(n) direction cancels it
   exactly whenever the two signs agree (probability 1/2 per direction, 1/4
   for two), and 10 sampled coordinates of 1000 rarely hit them. A Gaussian
-  direction cancels it with probability 0 (sampling.random_signs' "as good
+  direction cancels it with probability 0 (sampling.random_directions' "as good
   as a Gaussian one" holds only for errors without such structure).
 - svm-state/stale (dW buffer += across calls): NondeterminismError at the
   start (grad differs between two calls): stopped, not passed.

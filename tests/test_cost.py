@@ -4,7 +4,7 @@ cost little more than its loss calls must not change what it computes."""
 import numpy as np
 
 from gradcheck_cli import check
-from gradcheck_cli.sampling import plan_block, random_signs
+from gradcheck_cli.sampling import plan_block, random_directions
 
 
 def test_directions_are_random_unit_vectors_stable_per_block():
@@ -41,11 +41,11 @@ def test_directions_are_drawn_when_used_and_the_same_each_time():
     assert not np.array_equal(plan.directions[0], plan.directions[1])
 
 
-def test_random_signs_of_odd_sizes_and_none():
+def test_random_directions_of_odd_sizes_and_none():
     rng = np.random.default_rng(0)
-    assert random_signs(rng, 3, 13).shape == (3, 13)
-    assert random_signs(rng, 0, 13).shape == (0, 13)
-    assert random_signs(rng, 2, 0).shape == (2, 0)
+    assert random_directions(rng, 3, 13).shape == (3, 13)
+    assert random_directions(rng, 0, 13).shape == (0, 13)
+    assert random_directions(rng, 2, 0).shape == (2, 0)
 
 
 def test_each_call_sees_at_most_one_block_moved():

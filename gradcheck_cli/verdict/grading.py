@@ -1,31 +1,29 @@
-"""Grading: each value against its error budget, in the notes' bands.
+"""Grading: one decision per value on its evidence, a block's grade, the verdict.
 
-Every numeric value comes with a budget, ``uncertainty`` = round-off +
-truncation (see numeric.py). The budget decides what the bands cannot:
+Every numeric value comes with a budget, ``uncertainty`` = both sides'
+round-off + truncation (numeric.py, noise.py), and, where the budget did
+not decide, a Taylor test (taylor.py) whose uncertainty replaces it.
+docs/verdicts.md says the decision in words; :func:`judge` reads the same:
 
-  fail        a disagreement more than CONFIRM_FACTOR budgets wide, with the
-              truncation error estimated (a second stencil, or the complex
-              step's none), and a relative error above ``good_below``:
-              confirmed, whatever band it sits in; or a relative error above ``fail_above``
-              where truncation could not be estimated (a kink nearby); or
-              the loss broke at x +/- h; or a non-finite numeric value
-  pass        relative error at most ``good_below``; or a disagreement within
-              a budget that small against the block's scale (a gradient
-              zero by design: "zero within round-off")
-  ok          within a budget that verifies it to ``warn_above`` of the
-              block's scale; or, near a kink, a relative error in the notes'
-              1e-7..1e-4 band; or a subgradient at a kink no step avoids
-  warn        near a kink, a relative error in 1e-4..1e-2 (the notes' band);
-              also beyond the budget but not far beyond it (unconfirmed),
-              graded by the bands
-  unverified  within a budget too large to verify the value (a loss with
-              a large offset, float32 arithmetic): says why, never fails;
-              also values below the user's --tiny-below
-  zero        both exactly 0 and nothing else in the check measurable:
-              verifies nothing (with other values measurable it passes)
-  kink        every step crossed a kink and no one-sided derivatives could be
-              formed, or several kinks meet at the point (degenerate):
-              inconclusive, not failed
+  fail        wrong by the Taylor test, or more than CONFIRM_FACTOR budgets
+              wide with truncation estimated, and a relative error above
+              ``good_below``; outside the one-sided derivatives of a kink the
+              loss values show; the loss broke at every step; a non-finite
+              numeric value
+  pass        within a budget that verifies it to ``good_below`` of the
+              block's scale (a gradient zero by design: "zero within
+              round-off"), or a relative error at most ``good_below``
+  ok          within a budget that verifies it to ``warn_above``; or a
+              valid subgradient at a kink the loss values show
+  unverified  within a budget too wide to verify it (float32 inside, a
+              large offset, a loss varying faster than any step): says why,
+              never fails; a disagreement near a kink or a domain's edge
+              where no Taylor test could run; values below --tiny-below
+  zero        both exactly 0 and nothing else in the check measurable
+  kink        several kinks meet at the point (degenerate), or every step
+              crossed one and nothing could be measured: inconclusive
+  warn        beyond a budget that could not be confirmed, where no Taylor
+              test ran (--h auto's ladder): the notes' bands
 
 "Small" is judged against the block's scale (its largest value clearly
 above its budget), or the whole check's for a block with none: a fixed
@@ -34,9 +32,9 @@ absolute floor would call a whole loss of scale 1e-12 "tiny".
 A block takes the grade of its worst measurable dimension, or is
 ``unverified`` where a value could not be verified and the rest pass; a
 block with no measurable dimension is ``unverified``, ``kink``, or -- all
-zeros -- ``warn``.
-The verdict is ``fail`` if any block failed, ``warn`` if any warned (or the
-model drew a warning), else ``pass``.
+zeros -- ``warn``. The verdict is ``fail`` if any block failed, ``warn``
+if any warned, is unverified or kink (or the model drew a warning), else
+``pass``.
 """
 
 from __future__ import annotations

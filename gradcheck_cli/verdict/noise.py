@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import ModelError, UserCodeError
 from ..evaluate import BasePoint, Evaluator
 from ..kinks import compare_traces
-from ..sampling import random_signs
+from ..sampling import random_directions
 from ..settings import EPS, EPS16, EPS32, NOISE_PROBE_STEP, UNCERTAINTY_SIGMAS
 from .probes import Probe, step_scale
 
@@ -404,7 +404,7 @@ def block_noise(evaluator: Evaluator, block: str, base: BasePoint, seed: int, sp
     squares) moves as far as under the check's own table, and rounds as
     coarsely -- along one coordinate it might not cross its quantum at all."""
     x = evaluator.model.params[block]
-    v = random_signs(np.random.default_rng([seed, 11, zlib.crc32(block.encode("utf-8", "surrogatepass"))]), 1,
+    v = random_directions(np.random.default_rng([seed, 11, zlib.crc32(block.encode("utf-8", "surrogatepass"))]), 1,
                      x.size)[0]
     delta = NOISE_PROBE_STEP * step_scale(evaluator, Probe(block))
     change = float(np.sum(base.gradient[block].reshape(-1) * v))

@@ -17,9 +17,9 @@ gradient error.
 
 Kinks. If the evaluations crossed a kink -- seen by winner tracking, or by
 the numerical test below -- the probe is retried with the step divided by
-10 until no kink is crossed, down to a floor. If none avoids it, the left
-and right one-sided derivatives bracket the valid subgradients, and the
-analytic value is judged against that bracket.
+10 until no kink is crossed, down to a floor; so is one where the loss
+broke (a parameter near its domain's edge). A value estimated at a
+kink-free step is judged by its budget like any other.
 
 Numerical kink test, for what tracking cannot see: the one-sided slopes
 (f(x+h) - f(x))/h and (f(x) - f(x-h))/h differ by f''(x) h on a smooth
@@ -27,14 +27,17 @@ function, but by up to the jump in slope across a kink. A gap larger than
 KINK_GAP_TOLERANCE of the slope is suspicious at the first step; at a
 smaller step it is taken as curvature only if it shrank with the step.
 
-Error budget. The loss's own rounding noise sigma is measured once per
-check (:func:`loss_noise`); a stencil with weights w carries noise
-sigma*||w||, and three of those are the estimate's round-off. Where the
-disagreement with the analytic value is larger than that, or that is too
-large to verify the value, a second stencil (:func:`_refine`) estimates
-truncation the Richardson way and tests its wider points for kinks.
-``--h auto`` estimates truncation from the next larger step and picks the
-step where round-off + truncation is smallest.
+Error budget. The loss's rounding noise sigma (noise.py) gives a stencil
+with weights w a round-off of three sigma*||w||; the analytic value's own
+rounding is added. Where the disagreement with the analytic value is
+larger than that, or that is too large to verify the value, a second
+stencil (:func:`_refine`) estimates truncation -- the Richardson way only
+where the convergence order allows it -- and tests its wider points for
+kinks. Where the budget still does not decide (beyond it, at a kink no
+step avoids, or too wide to verify), the Taylor test (taylor.py) decides,
+stepping down tenfold from the value's step (:func:`_arbitrate`). ``--h
+auto`` estimates truncation from the next larger step and picks the step
+where round-off + truncation is smallest.
 """
 
 from __future__ import annotations
