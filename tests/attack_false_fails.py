@@ -37,24 +37,19 @@ from __future__ import annotations
 import math
 import sys
 import time
-from functools import partial
 from types import SimpleNamespace
 
 import numpy as np
 
 try:
-    from tests.evidence_models import Case, NP, _mp_ops, errors
+    from tests.evidence_models import NP, Case, _f64, _mp_ops, _pair, errors
 except ImportError:  # run as a script from tests/
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
-    from tests.evidence_models import Case, NP, _mp_ops, errors
+    from tests.evidence_models import NP, Case, _f64, _mp_ops, _pair, errors
 
 
 def _rng(tag: int, seed: int) -> np.random.Generator:
     return np.random.default_rng([9000 + tag, seed])
-
-
-def _f64(p, k):
-    return np.asarray(p[k], dtype=np.float64)
 
 
 def _ops():
@@ -88,13 +83,6 @@ def _model(expr, grad, params, floor=0.0, loss_np=None):
         return {k: np.array(v, dtype=np.float64) for k, v in grad(p).items()}
 
     return loss, grad_, {k: np.array(v, dtype=np.float64) for k, v in params.items()}
-
-
-def _pair(name, section, fn, note, bugs, **kw):
-    out = [Case(name, section, True, partial(fn, **kw), note)]
-    for bug, what in bugs:
-        out.append(Case(f"{name}/{bug}", section, False, partial(fn, bug=bug, **kw), f"BUG {what}"))
-    return out
 
 
 # ---------------------------------------------------------------------------

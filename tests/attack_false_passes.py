@@ -13,22 +13,14 @@ from __future__ import annotations
 
 import math
 import sys
-from functools import partial
 
 import numpy as np
 
 try:
-    from tests.evidence_models import NP, Case, _f64, _model, _rng, errors
+    from tests.evidence_models import NP, Case, _f64, _model, _pair, _rng, errors
 except ImportError:  # run as a script from tests/
     sys.path.insert(0, __import__("os").path.dirname(__import__("os").path.dirname(__file__)))
-    from tests.evidence_models import NP, Case, _f64, _model, _rng, errors
-
-
-def _pair(name, section, fn, note, bugs, **kw):
-    out = [Case(name, section, True, partial(fn, **kw), note)]
-    for bug, what in bugs:
-        out.append(Case(f"{name}/{bug}", section, False, partial(fn, bug=bug, **kw), f"BUG {what}"))
-    return out
+    from tests.evidence_models import NP, Case, _f64, _model, _pair, _rng, errors
 
 
 def _softmax_nll(s, y, o):

@@ -53,20 +53,16 @@ from types import SimpleNamespace
 import numpy as np
 
 try:
-    from tests.evidence_models import Case, errors
+    from tests.evidence_models import Case, _f64, _pair, errors
     from tests.attack_false_fails import NPX, _ops
 except ImportError:  # run as a script from tests/
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
-    from tests.evidence_models import Case, errors
+    from tests.evidence_models import Case, _f64, _pair, errors
     from tests.attack_false_fails import NPX, _ops
 
 
 def _rng(tag: int, seed: int) -> np.random.Generator:
     return np.random.default_rng([9500 + tag, seed])
-
-
-def _f64(p, k):
-    return np.asarray(p[k], dtype=np.float64)
 
 
 NPR = SimpleNamespace(**vars(NPX), floor=np.floor, sign=np.sign,
@@ -104,13 +100,6 @@ def _model(expr, grad, params, seed=None, floor=0.0, truth=None):
         return {k: np.array(v, dtype=np.float64) for k, v in grad(p).items()}
 
     return loss, grad_, {k: np.array(v, dtype=np.float64) for k, v in params.items()}
-
-
-def _pair(name, section, fn, note, bugs, **kw):
-    out = [Case(name, section, True, partial(fn, **kw), note)]
-    for bug, what in bugs:
-        out.append(Case(f"{name}/{bug}", section, False, partial(fn, bug=bug, **kw), f"BUG {what}"))
-    return out
 
 
 # ---------------------------------------------------------------------------
