@@ -89,6 +89,8 @@ class Job:
     ties: bool = False  # kink operations are tied at the start point: every probe is tracked
     # Per block, per element, the analytic gradient's own rounding (noise.Noise.analytic).
     analytic: dict = dataclasses.field(default_factory=dict)
+    # Per block, its largest sampled analytic value: what grading verifies against.
+    references: dict = dataclasses.field(default_factory=dict)
 
     def estimate(self, evaluator: Evaluator, probe: Probe) -> Estimate:
         """The probe's estimate, with this check's method, step and noise.
@@ -111,7 +113,8 @@ class Job:
         def run() -> Estimate:
             return estimate(evaluator, probe, self.base, method=self.method, h=self.h, sigma=self.sigma,
                             verify_to=self.thresholds.warn_above,
-                            analytic_roundoff=analytic_roundoff(self.analytic.get(probe.block), probe), seed=self.seed)
+                            analytic_roundoff=analytic_roundoff(self.analytic.get(probe.block), probe), seed=self.seed,
+                            reference=self.references.get(probe.block))
 
         if not self.track_kinks or self.method == "complex-step" or self.ties:
             return run()

@@ -456,7 +456,7 @@ def _check_point(loaded: Model, settings: Settings, target, params_file, seed, o
 
                 executor.job = Job(base, settings.method, settings.h, noise.sigma, settings.seed,
                                    settings.track_kinks, settings.thresholds, ties=base.ties,
-                                   analytic=noise.analytic)
+                                   analytic=noise.analytic, references=_references(base, plans))
                 results += [_BlockEstimates(block) for block in plans]
                 _evaluate_blocks(evaluator, settings, step, results, executor)
                 evaluator.verify_all()
@@ -540,6 +540,17 @@ def _noise(evaluator: Evaluator, base: BasePoint, model: Model, settings: Settin
     # the central differences that vet it do, and the analytic side's own
     # rounding is all of its budget.
     return loss_noise(evaluator, base, settings.seed, probed)
+
+
+def _references(base: BasePoint, plans) -> dict[str, float]:
+    """Per block, the largest analytic value among its sampled coordinates:
+    the scale grading will verify its values against (a block sampled by
+    directions alone has none: its typical value stands in)."""
+    references = {}
+    for block in plans:
+        if len(block.indices):
+            references[block.name] = float(np.max(np.abs(base.gradient[block.name].reshape(-1)[block.indices])))
+    return references
 
 
 def _evaluate_blocks(evaluator: Evaluator, settings: Settings, step: Callable[[], None],

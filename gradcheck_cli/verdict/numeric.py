@@ -502,7 +502,8 @@ def _gradient_scale(base: BasePoint, block: str) -> float:
 def _needs_refining(found: Estimate, verify_to: float, block_scale: Callable[[], float]) -> bool:
     """Whether a smooth estimate's disagreement is unexplained by round-off,
     or its round-off too large to verify it against the scale grading will
-    hold it to (its block's largest value, where larger)."""
+    hold it to (its block's largest checked value, where larger): as
+    grading reads it, (gap + round-off) over that scale."""
     if found.error is not None or found.unresolved or found.near_kink or found.truncation is not None:
         return False
     gap = abs(found.analytic - found.numeric)
@@ -512,7 +513,8 @@ def _needs_refining(found: Estimate, verify_to: float, block_scale: Callable[[],
     # the value? If not, a wider step can make it so (a loss with a large
     # offset), whether or not the values happen to agree closely.
     magnitude = max(abs(found.analytic), abs(found.numeric))
-    return found.roundoff > verify_to * magnitude and found.roundoff > verify_to * block_scale()
+    budget = gap + found.roundoff + found.analytic_roundoff
+    return budget > verify_to * magnitude and budget > verify_to * block_scale()
 
 
 def _curvature_between(coarse: _Level, fine: _Level) -> bool:
@@ -576,7 +578,7 @@ def _subgradient_bracket(levels: list[_Level]) -> tuple[float, float]:
 
 
 def _by_retries(evaluator, probe, base, method, h, sigma, verify_to, refine=False,
-                analytic_roundoff: float = 0.0) -> Estimate:
+                analytic_roundoff: float = 0.0, reference: float | None = None) -> Estimate:
     """The default strategy: the given step, smaller ones only across kinks;
     a second stencil where round-off does not explain a disagreement; the
     Taylor test where the budget does not decide."""
@@ -602,7 +604,8 @@ def _by_retries(evaluator, probe, base, method, h, sigma, verify_to, refine=Fals
         if decided is not None:
             decided = replace(decided, analytic_roundoff=analytic_roundoff)
             if (refine and decided.error is None and not decided.unresolved) or \
-                    _needs_refining(decided, verify_to, lambda: _gradient_scale(base, probe.block)):
+                    _needs_refining(decided, verify_to,
+                                    lambda: reference if reference else _gradient_scale(base, probe.block)):
                 level = next(lv for lv in levels if lv.step == decided.h)
                 decided, points = _refine(evaluator, probe, base, decided, level, sigma, spent, verify_to)
             break
@@ -621,14 +624,15 @@ def _by_retries(evaluator, probe, base, method, h, sigma, verify_to, refine=Fals
     return _arbitrate(evaluator, probe, base, decided, sigma, spent, verify_to, start, points)
 
 
-def _rounding_limited(found: Estimate, verify_to: float) -> bool:
+def _rounding_limited(found: Estimate, verify_to: float, reference: float) -> bool:
     """Whether the loss's rounding is what keeps a value from being
-    verified (or found wrong): most of a budget too wide to verify it."""
+    verified (or found wrong): most of a budget too wide to verify it
+    against its block's ``reference`` (as grading will)."""
     if found.error is not None or not math.isfinite(found.numeric) or found.roundoff < found.uncertainty / 2:
         return False
     if found.taylor is not None and found.taylor.outcome in (taylor.WRONG, taylor.NOT_SUBGRADIENT):
         return False
-    return found.uncertainty > verify_to * max(abs(found.analytic), abs(found.numeric))
+    return found.uncertainty > verify_to * max(abs(found.analytic), abs(found.numeric), reference)
 
 
 
@@ -904,7 +908,8 @@ def complex_step(evaluator: Evaluator, probe: Probe, base: BasePoint, h: float,
 
 def estimate(evaluator: Evaluator, probe: Probe, base: BasePoint, *, method: str = "central",
              h: float | str = 1e-5, sigma: float = 0.0, verify_to: float = Thresholds().warn_above,
-             refine: bool = False, analytic_roundoff: float = 0.0, seed: int = 0) -> Estimate:
+             refine: bool = False, analytic_roundoff: float = 0.0, seed: int = 0,
+             reference: float | None = None) -> Estimate:
     """The numeric derivative along ``probe`` by ``method`` at relative step ``h``
     (or ``"auto"``), with its error budget given loss noise ``sigma``.
 
@@ -915,7 +920,9 @@ def estimate(evaluator: Evaluator, probe: Probe, base: BasePoint, *, method: str
     second stencil whatever the first shows (a step given as a number).
     ``analytic_roundoff``: the analytic value's own rounding (three sigma),
     part of the budget; ``seed``: the check's, for a block's own noise
-    table where the check's noise leaves a value undecided."""
+    table where the check's noise leaves a value undecided; ``reference``:
+    what grading will verify the value against, its block's largest checked
+    value (its typical one where not given)."""
     if method == "complex-step":
         return complex_step(evaluator, probe, base, DEFAULT_STEPS[method] if h == "auto" else h, analytic_roundoff)
     try:
@@ -929,8 +936,8 @@ def estimate(evaluator: Evaluator, probe: Probe, base: BasePoint, *, method: str
             spent = [found.evaluations]
             return _arbitrate(evaluator, probe, base, found, sigma, spent, verify_to,
                               found.h / 4 if found.crossed_kink else found.h, None)
-        found = _by_retries(evaluator, probe, base, method, h, sigma, verify_to, refine, analytic_roundoff)
-        if not _rounding_limited(found, verify_to):
+        found = _by_retries(evaluator, probe, base, method, h, sigma, verify_to, refine, analytic_roundoff, reference)
+        if not _rounding_limited(found, verify_to, reference or 0.0):
             return found
         # The check's noise is every block's at once; this block's own may
         # be far less (a block beside one whose terms cancel).
@@ -938,7 +945,7 @@ def estimate(evaluator: Evaluator, probe: Probe, base: BasePoint, *, method: str
         own = block_noise(evaluator, probe.block, base, seed, spent)
         if own is None or own >= NOISE_REMEASURE * sigma:
             return replace(found, evaluations=found.evaluations + spent[0])
-        again = _by_retries(evaluator, probe, base, method, h, own, verify_to, refine, analytic_roundoff)
+        again = _by_retries(evaluator, probe, base, method, h, own, verify_to, refine, analytic_roundoff, reference)
         return replace(again, evaluations=again.evaluations + found.evaluations + spent[0])
     except _Stop as stop:
         return stop.estimate
