@@ -133,9 +133,10 @@ class Job:
             # kinks crossed on opposite sides shift both one-sided slopes
             # alike, and no jump shows. Two tracked evaluations tell.
             spent = [0]
-            if not crosses_kink(evaluator, probe, self.base, found.taylor.step, spent):
-                return dataclasses.replace(found, evaluations=found.evaluations + spent[0])
+            crossed = crosses_kink(evaluator, probe, self.base, found.taylor.step, spent)
             found = dataclasses.replace(found, evaluations=found.evaluations + spent[0])
+            if not crossed:
+                return found
         tracked = run()
         return dataclasses.replace(tracked, evaluations=tracked.evaluations + found.evaluations)
 

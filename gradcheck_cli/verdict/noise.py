@@ -93,10 +93,18 @@ def _noise_elements(base: BasePoint, seed: int, probed: dict) -> dict:
     return subset
 
 
+def rms(values: np.ndarray) -> float:
+    """The root mean square of an array, scaled by its largest magnitude so
+    that a gradient near 1e300 does not overflow the squares."""
+    if not values.size:
+        return 0.0
+    largest = float(np.max(np.abs(values)))
+    return largest * float(np.sqrt(np.mean(np.square(values / largest)))) if 0 < largest < math.inf else largest
+
+
 def _ulp_of_block(g: np.ndarray) -> float:
     """float64's rounding of a block's typical value (its root mean square)."""
-    with np.errstate(over="ignore"):
-        return EPS * (float(np.sqrt(np.mean(np.square(g)))) if g.size else 0.0)
+    return EPS * rms(g)
 
 
 def _noise_floor(loss: float, values: list[float]) -> float:

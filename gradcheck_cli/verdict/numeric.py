@@ -66,15 +66,13 @@ from ..settings import (
     Thresholds,
 )
 from . import taylor
-from .noise import SUBNORMAL_SPACING, block_noise
+from .noise import SUBNORMAL_SPACING, block_noise, rms
 from .probes import Probe, step_scale
 
 # Offsets of each real-valued stencil, in steps.
 STENCILS = {"central": (1, -1), "five-point": (2, 1, -1, -2)}
 # Their truncation error is O(h^order).
 ORDERS = {"central": 2, "five-point": 4}
-
-
 
 
 @dataclass(frozen=True)
@@ -166,8 +164,6 @@ def combine(w: tuple[float, ...], values) -> float:
     for wj, fj in zip(w, values):
         total += wj * fj
     return total
-
-
 
 
 @dataclass(frozen=True)
@@ -490,11 +486,6 @@ def _gradient_scale(base: BasePoint, block: str) -> float:
     typical analytic value (root mean square; grading uses the largest of
     the values it checked), or the whole gradient's for a block that is all
     zeros (W1 = 0)."""
-    def rms(g):
-        if not g.size:
-            return 0.0
-        largest = float(np.max(np.abs(g)))  # scaled by it: a gradient near 1e300 does not overflow the squares
-        return largest * float(np.sqrt(np.mean(np.square(g / largest)))) if largest > 0 else 0.0
     own = rms(base.gradient[block])
     return own if own > 0 else max(rms(g) for g in base.gradient.values())
 
@@ -635,26 +626,15 @@ def _rounding_limited(found: Estimate, verify_to: float, reference: float) -> bo
     return found.uncertainty > verify_to * max(abs(found.analytic), abs(found.numeric), reference)
 
 
-
-
 def crosses_kink(evaluator: Evaluator, probe: Probe, base: BasePoint, step: float, spent: list[int]) -> bool:
     """Whether a tracked kink operation decides differently at x +- 4 steps
     along ``probe`` than at x (two tracked evaluations): whether a Taylor
     test there measured slopes beyond a kink rather than at x."""
-    x = evaluator.model.params[probe.block]
-    absolute = step * step_scale(evaluator, probe)
-    for o in (4, -4):
-        spent[0] += 1
-        try:
-            if probe.index is not None:
-                result = evaluator.loss(probe.block, probe.index, float(x.reshape(-1)[probe.index]) + o * absolute)
-            else:
-                result, _ = evaluator.loss_along(probe.block, probe.direction, o * absolute)
-        except UserCodeError:
-            return True
-        if result.trace is not None and compare_traces(base.trace, result.trace) is not None:
-            return True
-    return False
+    try:
+        at = _evaluate(evaluator, probe, base, (4, -4), step * step_scale(evaluator, probe), step, spent)
+    except _Broke:
+        return True
+    return at.crossing is not None
 
 
 def taylor_test(evaluator: Evaluator, probe: Probe, base: BasePoint, *, h: float, sigma: float,
