@@ -485,3 +485,59 @@ def buggy_models() -> list[Model]:
         offset(mlp("linear softmax, dW missing 1/N", widths=[30, 10], bug="no_1_over_n"), 1e6),
         float32_loss(mlp("2-layer tanh, L2 missing the 2", widths=WIDE, act="tanh", bug="reg_factor")),
     ]
+
+
+# -- issue 23: wrong gradients that are right at the start point ---------------------
+#
+# Taken from tests/attack_round3.py, whose truth is established without
+# gradcheck (50-digit differences at the start point and at nearby points):
+# a correct model and its buggy twin per class. Max-pool backwards wrong only
+# at exact ties are left out: no point off the ties can show them (README,
+# "What it cannot see").
+HIDDEN_AT_START = [
+    ("vec-hinge", "nomask"),       # SVM hinge inside np.vectorize, every margin active
+    ("list-sqhinge", "nomask"),    # squared hinge over .tolist()
+    ("site6-svm", "nomask"),       # six margins in 1e-3 units beside a ridge head
+    ("relu-loop", "mask2"),        # one ReLU line for two layers, one all on
+    ("tanh-preact", "preact"),     # tanh derivative from the pre-activation at 1e-4
+    ("glob", "globals"),           # grad reads the params it captured, not its argument
+    ("breg-mlp", "breg"),          # reg * b added to zero biases' gradients
+    ("l1-list", "off1"),           # an L1 term's gradient off by one index, at exact zeros
+    ("bce-clip", None),            # a clipped BCE that a long warm-up pushes past its clip
+    ("var-log", None),             # a variance parameter a warm-up can drive negative
+]
+
+
+def _twin_blocks(loss, correct, buggy, params) -> set:
+    """The blocks where the buggy twin's gradient differs from the correct
+    one's at the corpus's points near the start (where the bug shows)."""
+    from tests.attack_round3 import _valid, nearby
+
+    wrong = set()
+    for _, point in nearby(loss, correct, params, 0):
+        if _valid(loss, point):
+            a, b = correct(dict(point)), buggy(dict(point))
+            wrong |= {k for k in params if not np.allclose(a[k], b[k], rtol=1e-9, atol=0)}
+    return wrong
+
+
+def hidden_at_start() -> tuple[list[Model], list[Model]]:
+    """The issue-23 classes as (correct models, buggy models)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.attack_round3 import CASES
+
+    cases = {case.name: case for case in CASES}
+    correct, buggy = [], []
+    for family, bug in HIDDEN_AT_START:
+        loss, grad, params = cases[family].make(0)
+        correct.append(Model(f"{family} (correct)", params, loss, grad))
+        if bug is None:
+            continue
+        names = [n for n in cases if n.startswith(family + "/")]
+        name = f"{family}/{bug}" if f"{family}/{bug}" in cases else names[0]
+        bloss, bgrad, bparams = cases[name].make(0)
+        buggy.append(Model(name, bparams, bloss, bgrad, wrong=_twin_blocks(loss, grad, bgrad, params)))
+    return correct, buggy

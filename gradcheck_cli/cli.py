@@ -631,7 +631,7 @@ def _not_reached(target: str, timeout: float, source: str | None = None):
 
 def _flatten(results) -> list:
     """Reports for JUnit: a report contributes each check it holds (at the
-    characteristic point, of the data loss alone) as a model of its own."""
+    generic point, of the data loss alone) as a model of its own."""
     from .report import Report
 
     return [check for result in results

@@ -91,6 +91,18 @@ class Job:
     analytic: dict = dataclasses.field(default_factory=dict)
     # Per block, its largest sampled analytic value: what grading verifies against.
     references: dict = dataclasses.field(default_factory=dict)
+    # Blocks estimated by central differences whatever ``method`` says: under
+    # --method complex-step, those whose cross-check could not vouch for the
+    # complex step (crosscheck.py); a method nobody compared is not trusted.
+    central_blocks: frozenset = frozenset()
+
+    def method_for(self, block: str) -> tuple[str, float | str]:
+        """The method and relative step ``block``'s probes are estimated with."""
+        if block in self.central_blocks and self.method != "central":
+            from .settings import DEFAULT_STEPS  # (the import line is shared; the step is the central default)
+
+            return "central", DEFAULT_STEPS["central"]
+        return self.method, self.h
 
     def estimate(self, evaluator: Evaluator, probe: Probe) -> Estimate:
         """The probe's estimate, with this check's method, step and noise.
@@ -109,14 +121,15 @@ class Job:
         report says so.
         """
         probe = probe.resolved()  # a direction drawn now, dropped after
+        method, h = self.method_for(probe.block)
 
         def run() -> Estimate:
-            return estimate(evaluator, probe, self.base, method=self.method, h=self.h, sigma=self.sigma,
+            return estimate(evaluator, probe, self.base, method=method, h=h, sigma=self.sigma,
                             verify_to=self.thresholds.warn_above,
                             analytic_roundoff=analytic_roundoff(self.analytic.get(probe.block), probe), seed=self.seed,
                             reference=self.references.get(probe.block))
 
-        if not self.track_kinks or self.method == "complex-step" or self.ties:
+        if not self.track_kinks or method == "complex-step" or self.ties:
             return run()
         if not self.base.trace:
             # No kink operation ran at the start point, so none decides

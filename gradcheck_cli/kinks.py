@@ -210,6 +210,16 @@ _RESULT_IS_OUTCOME = {
     "sign", "floor", "ceil", "rint", "trunc",
 }
 _NON_ANALYTIC = {"absolute", "fabs", "sign"}
+# The loss left numpy for Python code the tracker cannot follow (``.tolist()``,
+# ``np.vectorize``): kinks may be there unseen. Recorded once per such call,
+# with no outcome to compare (the generic point's burn-in goes further then).
+OPAQUE = "opaque"
+_NUMPY_UFUNCS = frozenset(name for name in dir(np) if isinstance(getattr(np, name), np.ufunc))
+
+
+def _python_ufunc(ufunc) -> bool:
+    """A ufunc made by np.frompyfunc (np.vectorize's): it loops over objects."""
+    return all(t.startswith("O") for t in ufunc.types)
 _AT_ZERO = {"absolute", "fabs", "sign", "heaviside"}  # kinks at 0 of the first argument
 _PAIRWISE = {"maximum", "fmax", "minimum", "fmin", "greater", "greater_equal", "less", "less_equal", "equal",
              "not_equal"}
@@ -281,6 +291,8 @@ class TrackedArray(np.ndarray):
             result = getattr(ufunc, method)(*raw, **kwargs)
             if outcome is None and method == "__call__" and name in _RESULT_IS_OUTCOME:
                 outcome = result
+            if name not in _NUMPY_UFUNCS and _python_ufunc(ufunc):
+                _record(OPAQUE, np.True_)  # np.vectorize, np.frompyfunc: Python code on each element
             if outcome is not None:
                 tie = _tie_mask(name, method, raw, kwargs) if _active.want_ties else False
                 if name in _NON_ANALYTIC and any(np.iscomplexobj(x) for x in raw):
@@ -312,6 +324,11 @@ class TrackedArray(np.ndarray):
         # A single element comes back as a numpy scalar, which would drop out
         # of tracking in `for j in range(C): margin = scores[j] - ...`.
         return _taint(super().__getitem__(key))
+
+    def tolist(self):
+        if _active is not None and self.size > 1:
+            _record(OPAQUE, np.True_)  # the loss goes on in Python floats, where nothing is seen
+        return super().tolist()
 
     def sort(self, *args, **kwargs):
         if _active is not None:

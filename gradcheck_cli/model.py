@@ -371,11 +371,17 @@ def _as_float64_block(name: str, value: Any, origin: str, notes: list[str]) -> n
     if array.size == 0:
         raise ModelError(f"parameter block {name!r} from {origin} is empty (shape {array.shape}); nothing to check")
     if kind in "iu":
-        notes.append(
-            f"block {name!r} was an integer array ({array.dtype}); it is checked as float64, "
-            "but training integer parameters with gradients is probably not what you meant"
+        # Refused, not converted: checked as a float64 copy, an index, count
+        # or label the loss casts or indexes with is piecewise constant there,
+        # so a gradient of zeros (or any) "passes", and a jittered point is no
+        # valid input; a weight that only looks integer is one edit away.
+        raise ModelError(
+            f"parameter block {name!r} from {origin} is an integer array ({array.dtype}): gradients are checked "
+            "for real-valued parameters only. If it is a weight, give it as floats (np.asarray(..., dtype=float), "
+            "np.arange(6.0)); if it is an index, a count or a label, keep it out of the params (a module-level "
+            "variable, or --data FILE.npz)"
         )
-    elif array.dtype.itemsize < 8:
+    if array.dtype.itemsize < 8:
         notes.append(
             f"block {name!r} was {array.dtype}; it is checked as a float64 copy "
             f"(in {array.dtype} a correct gradient can show relative errors near 1e-2)"
@@ -392,8 +398,8 @@ def build_params(raw: Any, origin: str) -> tuple[dict[str, np.ndarray], bool, li
     lists and nested dicts of arrays: structure.py).
 
     Returns the blocks, whether the model takes a single array, notes on
-    conversions made (integer or low-precision input), and the template of
-    nested params (None where they are flat).
+    conversions made (low-precision input; integer blocks are refused), and
+    the template of nested params (None where they are flat).
     """
     notes: list[str] = []
     if is_structured(raw):

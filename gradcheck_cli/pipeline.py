@@ -36,6 +36,7 @@ from .settings import (
     DEFAULT_SAMPLES,
     DEFAULT_SEED,
     EPS,
+    GENERIC_DIRECTIONS,
     MAX_JOBS_PER_CORE,
     TIMER_LIMIT,
     Settings,
@@ -122,14 +123,15 @@ def check(
     or None for the method's default. The caller's arrays are never
     modified: the check works on float64 copies.
 
-    ``warmup``: ``"auto"`` moves off a degenerate start point (elements on
-    a kink, a kink operation all on one side, zero weights or gradients)
-    and checks there too; ``"off"`` checks the start point only; a number
-    forces that many Adam steps (``lr``: Adam's rate). ``reg``: ``"auto"``
+    ``warmup``: ``"auto"`` also checks at a generic point (a seeded jitter
+    of every block, then a short burn-in stopped by its outcome: a wrong
+    gradient can be right at the start point), unless the start point
+    fails already; ``"off"`` checks the start point only; a number forces
+    that many Adam steps after the jitter (``lr``: Adam's rate). ``reg``: ``"auto"``
     finds the regularization strength, reports its share of the gradient
     and checks the data loss alone where it dominates; a name always does;
     ``"none"`` does not. The returned report is the start point's, holding
-    the others (``characteristic``, ``regularization.data_only``); its
+    the others (``generic``, ``regularization.data_only``); its
     verdict is the worst of all. ``save_params``: write the parameters
     the last check ran at to that .npz. ``data_file``: an .npz whose arrays
     become the model module's variables of the same names (a model object's
@@ -234,8 +236,9 @@ def _warmup_steps(warmup) -> int | None:
 
 class _Phases:
     """The checks one call of check() makes, in order, and what each found:
-    at the start point; at a characteristic point, when the start point is
-    degenerate; of the data loss alone, when regularization dominates."""
+    at the start point; at a generic point (generic.py), unless the start
+    point fails already or --warmup off; of the data loss alone, when
+    regularization dominates."""
 
     def __init__(self, loaded, settings, started, target, params_file, seed, overrides, jobs, dask, load_seconds,
                  progress, out_of_time):
@@ -246,7 +249,7 @@ class _Phases:
         self.start: Report | None = None
         self.findings: StartPoint | None = None
         self.move: Move | None = None
-        self.characteristic: Report | None = None
+        self.generic: Report | None = None
         self.regularization: Regularization | None = None
         self.extra_evaluations = 0  # the warm-up's, the regularization share's
         self.notes: list[str] = []
@@ -254,9 +257,10 @@ class _Phases:
         self.final_base: BasePoint | None = None  # and its loss, trace and gradient
         self.halted: str | None = None
 
-    def _at(self, model: Model, overrides: dict[str, str]) -> tuple[Report, BasePoint]:
+    def _at(self, model: Model, overrides: dict[str, str], plans: list[BlockPlan] | None = None
+            ) -> tuple[Report, BasePoint]:
         return _check_point(model, self.settings, self.target, self.params_file, self.seed, overrides, self.jobs,
-                            self.dask, self.load_seconds, self.progress, self.out_of_time)
+                            self.dask, self.load_seconds, self.progress, self.out_of_time, plans)
 
     def run(self, steps: int | None, lr: float | None, reg: str | None) -> None:
         from . import startpoint  # imported where used: start-up
@@ -270,20 +274,21 @@ class _Phases:
             # computed), not a point where the gradient is zero.
             self.findings = dataclasses.replace(
                 self.findings, zero_gradients=tuple(n for n in self.findings.zero_gradients if n not in failed))
-        if steps != 0 and (self.findings.degenerate or steps):
-            if self.start.verdict == FAIL and not steps:
+        if steps == 0:
+            if self.findings.degenerate:
                 self.notes.append("the start point is degenerate (" + "; ".join(self.findings.reasons())
-                                  + "), but the check already fails there: not moved off it")
-            else:
-                self._move(base, steps, lr)
-        elif self.findings.degenerate:
-            self.notes.append("the start point is degenerate (" + "; ".join(self.findings.reasons())
-                              + "): a wrong gradient can pass here; --warmup auto (the default) checks off it too")
+                                  + "): a wrong gradient can pass here; --warmup auto (the default) checks at a "
+                                  "generic point too")
+        elif self.start.verdict == FAIL and steps is None:
+            pass  # the verdict is fail whatever a second point shows; its report says where
+        else:
+            self._move(base, steps, lr)
         self.out_of_time()
         self._regularization(reg)
 
     def _move(self, base: BasePoint, steps: int | None, lr: float | None) -> None:
-        from .characteristic import leave
+        from .generic import leave
+        from .sampling import plan_generic
 
         moved, self.move, self.findings, spent = leave(self.loaded, self.findings, base, seed=self.seed, steps=steps,
                                                        lr=lr)
@@ -291,9 +296,11 @@ class _Phases:
         if moved is not None:
             self.out_of_time()
             self.final_params = frozen_copies(moved)
-            moved_model = dataclasses.replace(self.loaded, name=f"{self.loaded.name} (characteristic point)",
+            moved_model = dataclasses.replace(self.loaded, name=f"{self.loaded.name} (generic point)",
                                               params=self.final_params)
-            self.characteristic, self.final_base = self._at(moved_model, self.overrides)
+            plans = plan_generic(self.final_params, directions=max(self.settings.directions, GENERIC_DIRECTIONS),
+                                 seed=self.settings.seed, carried=_unresolved(self.start))
+            self.generic, self.final_base = self._at(moved_model, self.overrides, plans)
 
     def _regularization(self, reg: str | None) -> None:
         from . import regularization
@@ -304,26 +311,65 @@ class _Phases:
         if strength is None or strength.value == 0:
             return
         explicit = reg not in (None, "auto")
-        where = "characteristic point" if self.characteristic is not None else "start point"
-        data_model = regularization.data_only(self.loaded, strength, self.final_params)
+        where = "generic point" if self.generic is not None else "start point"
         total = self.final_base  # the gradient as it is, where the data loss would be checked
-        with Evaluator(data_model, seed=self.seed, track_kinks=False) as evaluator:
-            _, data_gradient = evaluator.at(self.final_params, gradient_only=True)
-        self.extra_evaluations += evaluator.evaluations
-        shares, overall = regularization.share(total.gradient, data_gradient)
-        unchanged = all(np.array_equal(total.gradient[k], data_gradient[k]) for k in total.gradient)
-        self.regularization = Regularization(strength.name, strength.value, shares, overall, where,
-                                             explicit=explicit, unchanged=unchanged)
-        if unchanged:
-            self.notes.append(f"setting {strength.name} = 0 changed no gradient: the model does not read it "
-                              "when called (copied into an object at import?); --reg NAME names the one it reads")
+        # A helper never costs the report already made: whatever the model
+        # does with the strength at 0 (raises, breaks, reads a copy) is a
+        # note. Only a constant that proves to be an L2 strength is acted
+        # on unasked; one named with --reg NAME is acted on all the same.
+        spent = [0]
+
+        def guarded(step: Callable[[], Any]) -> Any:
+            try:
+                return step()
+            except Exception as exc:  # (a stop or Ctrl-C is no Exception: it goes on up)
+                self.notes.append(regularization.failed_split(strength, exc, "calling the model"))
+                return None
+            finally:
+                self.extra_evaluations += spent[0]
+                spent[0] = 0
+
+        premise = guarded(lambda: regularization.prove(self.loaded, strength, self.final_params, total.loss,
+                                                       total.gradient, self.seed, spent))
+        if premise is None:
             return
-        failed = FAIL in (self.start.verdict, getattr(self.characteristic, "verdict", None))
-        if explicit or (any(v > 0.5 for v in shares.values()) and not failed):
-            # (Where the check fails already, the data loss alone cannot change the verdict.)
+        if premise.unchanged:
+            shares, overall = regularization.share(total.gradient, premise.data_gradient)
+            self.regularization = Regularization(strength.name, strength.value, shares, overall, where,
+                                                 explicit=explicit, unchanged=True)
+            self.notes.append(f"{premise.reason}; --reg NAME names the one it reads")
+            return
+        shares, overall = regularization.share(total.gradient, premise.data_gradient) \
+            if premise.data_gradient else ({}, 0.0)
+        failed = FAIL in (self.start.verdict, getattr(self.generic, "verdict", None))
+        # (Where the check fails already, the data loss alone cannot change the verdict.)
+        act = explicit or (premise.proven and any(v > 0.5 for v in shares.values()) and not failed)
+        if act and premise.proven:
+            # The test's costlier half, only where the data loss alone is to be checked.
+            premise = guarded(lambda: regularization.prove_slope(self.loaded, strength, self.final_params,
+                                                                 total.gradient, premise, self.seed, spent))
+            if premise is None:
+                return
+        if not premise.proven:
+            if not explicit or not premise.data_gradient:
+                self.notes.append(f"{strength.name} is named like a regularization strength but is not one: "
+                                  f"{premise.reason}; the data loss alone is not checked with it at 0")
+                return
+            self.notes.append(f"--reg {strength.name}: the data loss alone is checked with it at 0 as asked, "
+                              f"though {premise.reason}")
+        self.regularization = Regularization(strength.name, strength.value, shares, overall, where,
+                                             explicit=explicit)
+        if act:
             self.out_of_time()
             overrides = {**self.overrides, strength.name: "0"}
-            data_report, _ = self._at(data_model, overrides)
+            data_model = regularization.data_only(self.loaded, strength, self.final_params)
+            try:
+                data_report, _ = self._at(data_model, overrides)
+            except _Stopped:
+                raise  # what finished is kept (settle)
+            except Exception as exc:
+                self.notes.append(regularization.failed_split(strength, exc, "the check of the data loss alone"))
+                return
             self.regularization = dataclasses.replace(self.regularization, data_only=data_report)
 
     def stopped(self, timed_out: bool, partial: Report | None = None, planned: int = 0) -> None:
@@ -344,8 +390,8 @@ class _Phases:
             finished = f"; finished {len(partial.blocks)} of {planned} blocks" if partial is not None else \
                 " before the first loss evaluation finished"
             self.start = partial
-        elif self.move is not None and self.characteristic is None and self.regularization is None:
-            self.characteristic = partial
+        elif self.move is not None and self.generic is None and self.regularization is None:
+            self.generic = partial
         elif self.regularization is not None and partial is not None:
             self.regularization = dataclasses.replace(self.regularization, data_only=partial)
         return self.report(), f"{self.loaded.name}: {self.halted}{finished}"
@@ -354,14 +400,18 @@ class _Phases:
         """The start point's report, with everything the later phases found."""
         if self.start is None:
             return None
-        parts = [self.start, self.characteristic, getattr(self.regularization, "data_only", None)]
+        parts = [self.start, self.generic, getattr(self.regularization, "data_only", None)]
         done = [p for p in parts if p is not None]
         verdicts = [p.verdict for p in done]
-        if self.characteristic is not None and _only_kinks_unverified(self.start):
-            # At a degenerate start point values on a kink cannot be verified;
-            # the characteristic point's check is what verifies them.
+        if self.generic is not None and _resolved_at_generic(self.start, self.generic):
+            # Values the start point could not resolve (on a kink, or within
+            # a budget too wide there) were checked again, and verified, at
+            # the generic point.
             verdicts[0] = PASS
         warnings = self.start.warnings
+        hints = ()
+        if self.generic is not None and self.generic.verdict == FAIL and self.start.verdict != FAIL:
+            hints += (_where_wrong(self.generic),)
         if self.halted is not None and self.start.stopped is None:
             warnings += (f"{self.halted}: this report is partial (the start point was checked; not all that "
                          "was to follow it)",)
@@ -372,18 +422,45 @@ class _Phases:
             evaluations=sum(p.evaluations for p in done) + self.extra_evaluations,
             seconds=time.perf_counter() - self.started,
             notes=self.start.notes + tuple(self.notes),
+            hints=hints,
             stopped=self.start.stopped or self.halted,
             start_point=self.findings,
             moved=self.move,
-            characteristic=self.characteristic,
+            generic=self.generic,
             regularization=self.regularization,
         )
 
 
-def _only_kinks_unverified(report: Report) -> bool:
-    """A warning verdict that comes only from values sitting on kinks."""
-    return report.verdict == WARN and not report.warnings and \
-        all(b.grade in (PASS, OK, ZERO, KINK) for b in report.blocks)
+def _unresolved(report: Report) -> dict[str, list[int]]:
+    """Per block, the coordinates the start point could not verify (a
+    tie, a kink, a budget too wide): judged at the generic point too."""
+    carried: dict[str, list[int]] = {}
+    for block in report.blocks:
+        for dim in block.dims:
+            if dim.grade in (OK, KINK, UNVERIFIED, WARN):
+                carried.setdefault(block.name, []).append(int(np.ravel_multi_index(dim.index, block.shape))
+                                                          if block.shape else 0)
+    return carried
+
+
+def _where_wrong(generic: Report) -> str:
+    """What a failure at the generic point alone suggests."""
+    failed = [b.name for b in generic.blocks if b.grade == FAIL]
+    return (f"right at the start point, wrong at the generic point ({', '.join(failed)}): a term that vanishes at "
+            "the start (a zero bias, a tiny initialisation), a mask the start point never exercised, or a grad "
+            "that ignores its argument?")
+
+
+def _resolved_at_generic(start: Report, generic: Report) -> bool:
+    """The start point warns only because some blocks could not be resolved
+    there (unverified, or kinks meeting), and the generic point verified
+    every one of those blocks."""
+    if start.verdict != WARN or start.warnings:
+        return False
+    if any(b.grade not in (PASS, OK, ZERO, KINK, UNVERIFIED) for b in start.blocks):
+        return False
+    there = {b.name: b.grade for b in generic.blocks}
+    return all(there.get(b.name) in (PASS, OK) for b in start.blocks if b.grade in (KINK, UNVERIFIED))
 
 
 def write_params(path: str, params: dict[str, np.ndarray]) -> None:
@@ -407,11 +484,14 @@ def write_params(path: str, params: dict[str, np.ndarray]) -> None:
 
 
 def _check_point(loaded: Model, settings: Settings, target, params_file, seed, overrides, jobs, dask,
-                 load_seconds, progress, out_of_time) -> tuple[Report, BasePoint]:
-    """The check at ``loaded``'s parameters: plan, evaluate, compare, grade.
-    Raises _Stopped with what finished when time runs out or Ctrl-C comes."""
+                 load_seconds, progress, out_of_time, plans: list[BlockPlan] | None = None
+                 ) -> tuple[Report, BasePoint]:
+    """The check at ``loaded``'s parameters: plan (unless ``plans`` are
+    given), evaluate, compare, grade. Raises _Stopped with what finished
+    when time runs out or Ctrl-C comes."""
     started = time.perf_counter()
-    plans = plan(loaded.params, samples=settings.samples, directions=settings.directions, seed=settings.seed)
+    if plans is None:
+        plans = plan(loaded.params, samples=settings.samples, directions=settings.directions, seed=settings.seed)
     results: list[_BlockEstimates] = []
     base = evaluator = executor = None
     noise = Noise(0.0)
@@ -442,10 +522,15 @@ def _check_point(loaded: Model, settings: Settings, target, params_file, seed, o
                 total = sum(len(block.indices) + len(block.directions) for block in plans)
                 executor.expect(total)  # --jobs auto decides here: workers start while the noise is measured
                 noise = _noise(evaluator, base, loaded, settings, {block.name: block.indices for block in plans})
+                compared = None
                 if settings.method == "complex-step":
                     from .crosscheck import cross_check  # imported where used: start-up
 
-                    cross_check(evaluator, base, plans, noise, loaded.source)
+                    compared = cross_check(evaluator, base, plans, noise, loaded.source)
+                    if compared.note:
+                        # The report's notes begin with the model's; rebound here,
+                        # the partial report (a closure over it) has the note too.
+                        loaded = dataclasses.replace(loaded, notes=loaded.notes + (compared.note,))
                 done = [0]
 
                 def step() -> None:
@@ -456,7 +541,8 @@ def _check_point(loaded: Model, settings: Settings, target, params_file, seed, o
 
                 executor.job = Job(base, settings.method, settings.h, noise.sigma, settings.seed,
                                    settings.track_kinks, settings.thresholds, ties=base.ties,
-                                   analytic=noise.analytic, references=_references(base, plans))
+                                   analytic=noise.analytic, references=_references(base, plans),
+                                   central_blocks=compared.central_blocks if compared else frozenset())
                 results += [_BlockEstimates(block) for block in plans]
                 _evaluate_blocks(evaluator, settings, step, results, executor)
                 evaluator.verify_all()

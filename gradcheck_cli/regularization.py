@@ -5,9 +5,15 @@ The notes: if the L2 term dominates, the check mostly tests its (simple)
 gradient; check the data loss alone too. ``--reg auto`` (the default) looks
 for exactly one numeric constant named like a regularization strength, on
 the target object (``model.py:net`` with ``net.reg``) or else in the
-model's module. Its share of the gradient costs one grad call at strength
-0; the data-loss check runs where the share is over half in any block
-(``--reg NAME`` names the constant and always runs it).
+model's module. A name proves nothing (an entropic temperature, a layer
+width called ``l2``, a constant the loss reads through an import-time copy),
+so the constant is taken for a strength only where setting it to 0 changes
+the loss by an L2 term and the gradient by that term's gradient
+(:func:`prove`, :func:`prove_slope`); otherwise a note says why. That costs
+the loss and gradient at strength 0, which also give its share of the
+gradient; the data-loss check runs where the share is over half in any
+block (four losses more complete the test first). ``--reg NAME`` names the
+constant and always runs it, with any doubt in a note.
 """
 
 from __future__ import annotations
@@ -20,7 +26,9 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import ModelError
+from .evaluate import Evaluator
 from .model import Model
+from .settings import EPS, REG_PREMISE_STEP, REG_PREMISE_TOLERANCE, REG_PREMISE_ULPS
 
 AUTO, NONE = "auto", "none"
 
@@ -127,3 +135,121 @@ def share(total: dict[str, np.ndarray], data: dict[str, np.ndarray]) -> tuple[di
         reg2, data2 = reg2 + r * r, data2 + d * d
     overall = math.sqrt(reg2) / (math.sqrt(reg2) + math.sqrt(data2)) if reg2 + data2 else 0.0
     return shares, overall
+
+
+@dataclasses.dataclass(frozen=True)
+class Premise:
+    """Whether a constant acts as a regularization strength: set to 0, it
+    changes the loss by an L2 term and the gradient by that term's gradient.
+
+    ``data_gradient`` is the gradient at strength 0 (for the share), where
+    it could be had; ``reason`` says why the premise does not hold."""
+
+    proven: bool
+    data_gradient: dict = dataclasses.field(default_factory=dict)
+    reason: str | None = None
+    unchanged: bool = False  # neither loss nor gradient moved: the model does not read it when called
+
+
+def _rounding(*values: float) -> float:
+    """What rounding can make of sums of these magnitudes: REG_PREMISE_ULPS ulps."""
+    return REG_PREMISE_ULPS * EPS * sum(abs(v) for v in values)
+
+
+def prove(model: Model, strength: Strength, params: dict[str, np.ndarray], loss: float,
+          gradient: dict[str, np.ndarray], seed: int, spent: list[int]) -> Premise:
+    """Test that ``strength`` is an L2 regularization strength at ``params``,
+    where the model's ``loss`` and ``gradient`` are known, from the loss and
+    gradient at strength 0 (their evaluations added to ``spent[0]``; the
+    model's own exceptions propagate). Before acting on it, :func:`prove_slope`
+    completes the test.
+
+    With D = L - L_0 and dg = g - g_0 (the changes made by setting it to
+    0): both must move (loss and grad both read it when called: not one of
+    them a copy made at import, ``HALF_REG = REG / 2``), and D must be an L2
+    term, lam * sum_b c_b |w_b|^2 over any blocks with any factors. Such a
+    term is homogeneous of degree 2, so theta . dg = 2 D (Euler), to
+    rounding; an entropy scaled by a temperature, a layer width or a
+    divisor is not, and misses by far."""
+    name = strength.name
+    with Evaluator(data_only(model, strength, params), seed=seed, track_kinks=False) as evaluator:
+        try:
+            loss0, gradient0 = evaluator.at(params)
+        finally:
+            spent[0] += evaluator.evaluations
+    if not math.isfinite(loss0):
+        return Premise(False, reason=f"with {name} = 0 the loss is {loss0}: the model cannot do without it "
+                                     "(a temperature or a divisor, not a penalty's strength?)")
+    blocks = list(gradient)
+    delta = {b: gradient[b] - gradient0[b] for b in blocks}
+    change = loss - loss0  # D
+    if change == 0 and not any(np.any(delta[b]) for b in blocks):
+        return Premise(False, gradient0, unchanged=True,
+                       reason=f"setting {name} = 0 changed neither the loss nor the gradient: the model does not "
+                              "read it when called (copied into an object or another constant at import?)")
+    loss_rounding = _rounding(loss, loss0)
+    size = math.sqrt(sum(float(np.sum(delta[b] ** 2)) for b in blocks))
+    size_rounding = _rounding(math.sqrt(sum(float(np.sum(gradient[b] ** 2) + np.sum(gradient0[b] ** 2))
+                                            for b in blocks)))
+    euler = sum(float(np.sum(delta[b] * params[b])) for b in blocks)  # theta . dg
+    euler_rounding = _rounding(sum(float(np.sum((np.abs(gradient[b]) + np.abs(gradient0[b])) * np.abs(params[b])))
+                                   for b in blocks))
+    loss_moved, gradient_moved = abs(change) > loss_rounding, size > size_rounding
+
+    def refuted(reason: str) -> Premise:
+        return Premise(False, gradient0, reason=reason)
+
+    if not loss_moved and abs(euler) <= 2 * loss_rounding + euler_rounding:
+        return refuted(f"the term {name} scales is below the loss's rounding here: too small to test, or to matter")
+    if not gradient_moved:
+        return refuted(f"setting {name} = 0 changed the loss ({change:+.3g}) but not the gradient: grad does not "
+                       "read it when called (it reads a copy made at import, such as HALF_REG = REG / 2?)")
+    if not loss_moved:
+        return refuted(f"setting {name} = 0 changed the gradient but not the loss: the loss does not read it when "
+                       "called (it reads a copy made at import, such as HALF_REG = REG / 2?)")
+    if abs(euler - 2 * change) > REG_PREMISE_TOLERANCE * max(abs(euler), abs(2 * change)) + euler_rounding \
+            + 2 * loss_rounding:
+        return refuted(f"the loss's change is no L2 term: an L2 term changes twice as fast as itself along the "
+                       f"parameters, this one {euler / change:.3g} times (a temperature, a width or a scale rather "
+                       "than a penalty's strength, or loss and grad scale it differently)")
+    return Premise(True, gradient0)
+
+
+def prove_slope(model: Model, strength: Strength, params: dict[str, np.ndarray], gradient: dict[str, np.ndarray],
+                premise: Premise, seed: int, spent: list[int]) -> Premise:
+    """The rest of the test, where the data loss alone is to be checked: dg
+    is D's gradient. Along u = dg / |dg|, D's central difference must be
+    |dg|; exact for an L2 term (D is quadratic) at any step. Four loss
+    evaluations (added to ``spent[0]``): with and without the strength, on
+    either side. Projections Euler's identity cannot see (a penalty loss
+    and grad weigh differently between blocks) show here."""
+    blocks = list(gradient)
+    delta = {b: gradient[b] - premise.data_gradient[b] for b in blocks}
+    size = math.sqrt(sum(float(np.sum(delta[b] ** 2)) for b in blocks))
+    norm = math.sqrt(sum(float(np.sum(params[b] ** 2)) for b in blocks))
+    step = REG_PREMISE_STEP * norm  # > 0: at theta = 0 an L2 term has D = 0, refuted by prove()
+    values = []
+    for sign in (1.0, -1.0):
+        moved = {b: params[b] + (sign * step / size) * delta[b] for b in blocks}
+        for which in (model, data_only(model, strength, params)):
+            with Evaluator(dataclasses.replace(which, params=moved), seed=seed, track_kinks=False) as evaluator:
+                try:
+                    values.append(evaluator.loss().value)
+                finally:
+                    spent[0] += evaluator.evaluations
+    slope = ((values[0] - values[1]) - (values[2] - values[3])) / (2 * step)
+    if not math.isfinite(slope) or abs(slope - size) > REG_PREMISE_TOLERANCE * size + _rounding(*values) / (2 * step):
+        return dataclasses.replace(premise, proven=False, reason=(
+            f"the gradient's change is not the loss's change's gradient: along it the loss's change has slope "
+            f"{slope:.4g}, the gradient's change says {size:.4g} (loss and grad read {strength.name} differently?)"))
+    return premise
+
+
+def failed_split(strength: Strength, exc: BaseException, doing: str) -> str:
+    """The note for a split that raised while ``doing`` it: the constant,
+    what raised (its message's first line; the model's frames would bury
+    the report), and that the checks made stand."""
+    message = exc.args[0] if exc.args and isinstance(exc.args[0], str) else ""
+    first = (message.splitlines() or [""])[0] or type(exc).__name__
+    return (f"{strength.name} looks like a regularization strength, but {doing} with {strength.name} = 0 failed "
+            f"({first}): the data loss alone is not checked; the checks above stand")

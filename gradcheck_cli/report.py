@@ -134,46 +134,58 @@ class BlockResult:
 
 @dataclass(frozen=True)
 class Move:
-    """How the check left a degenerate start point (characteristic.py), or
-    the steps --warmup N forced."""
+    """How the check went from the start point to a generic point
+    (generic.py): a seeded jitter, then a burn-in stopped by its outcome,
+    or the steps --warmup N forced."""
 
-    reasons: tuple[str, ...]  # why the start point is degenerate
+    reasons: tuple[str, ...]  # why the start point is degenerate, if it is
     jittered: tuple[str, ...]  # blocks moved by the seeded jitter
     steps: int  # optimizer steps taken after it
     optimizer: str
-    lr: float
-    loss_before: float  # at the first point visited (the jittered one, if any)
+    lr: float  # the rate at the last step
+    loss_before: float  # at the jittered point
     loss_after: float
-    flipped: tuple[tuple[str, float], ...]  # per kink site that was uniform: share of its elements that changed side
-    stopped: str  # jitter | flipped | loss fell | budget | steps | error
+    flipped: tuple[tuple[str, float], ...]  # per kink site that was one-sided: share of its elements that changed side
+    stopped: str  # outcome | budget | steps | left the domain | error
     evaluations: int
-    checked: bool = True  # the check ran at the new point too
+    checked: bool = True  # the check ran at the generic point too
     why_not: str | None = None  # if not: why
+    structural: tuple[str, ...] = ()  # one-sided sites no step changed, though steps were large enough to
+    stepped_back: str | None = None  # why the burn-in ended before a step it took: the model undefined there
+    jitter: float = 1.0  # the jitter's size, as a fraction of its default (smaller where the default left the model)
 
     def describe(self) -> str:
         """What was done, in one sentence."""
         parts = []
-        if self.jittered:
-            parts.append(f"jittered {', '.join(self.jittered)} (seeded)")
+        if self.jittered and self.jitter:
+            parts.append("jittered every block (seeded)" if self.jitter == 1 else
+                         f"jittered every block (seeded; {self.jitter:g} of the usual size, the usual one left the "
+                         "model)")
+        elif self.jittered:
+            parts.append("not jittered (any jitter left the model)")
         if self.steps:
             what = f"took {self.steps} {'Adam' if self.optimizer == 'adam' else self.optimizer.upper()} step" \
-                   f"{'s' if self.steps != 1 else ''} (lr {self.lr:.2g})"
+                   f"{'s' if self.steps != 1 else ''} (loss {self.loss_before:.4g} -> {self.loss_after:.4g})"
             flips = [f"{share:.0%} of {site} flipped" for site, share in self.flipped]
-            why = {"flipped": "until " + ", ".join(flips),
-                   "loss fell": f"until the loss fell {self.loss_before:.4g} -> {self.loss_after:.4g}"
-                                + (f" ({', '.join(flips)})" if flips else ""),
-                   "budget": f"(the most it takes; loss {self.loss_before:.4g} -> {self.loss_after:.4g}"
-                             + (f", {', '.join(flips)}" if flips else "") + ")",
-                   "steps": f"(--warmup; loss {self.loss_before:.4g} -> {self.loss_after:.4g})"}.get(self.stopped, "")
+            why = {"outcome": "until the loss showed its curvature" + (f" and {', '.join(flips)}" if flips else ""),
+                   "budget": "(the most it takes" + (f"; {', '.join(flips)}" if flips else "") + ")",
+                   "steps": "(--warmup)"}.get(self.stopped, "")
             parts.append(f"{what} {why}".strip())
+        if self.structural:
+            parts.append(f"{', '.join(self.structural)} stayed one-sided under steps large enough to change it: "
+                         "structure, not a point")
+        if self.stepped_back:
+            parts.append(f"stopped before {self.stepped_back} (no point to judge a gradient at)")
         done = "; ".join(parts) or "did not move"
-        return done + ("; checked at both points" if self.checked else f"; checked at the start point only: {self.why_not}")
+        return done + ("; checked at both points" if self.checked else
+                       f"; checked at the start point only: {self.why_not}")
 
     def to_dict(self) -> dict:
         return {"reasons": list(self.reasons), "jittered": list(self.jittered), "steps": self.steps,
                 "optimizer": self.optimizer, "lr": self.lr, "loss_before": _number(self.loss_before),
                 "loss_after": _number(self.loss_after),
                 "flipped": [{"site": site, "share": share} for site, share in self.flipped],
+                "structural": list(self.structural), "stepped_back": self.stepped_back, "jitter": self.jitter,
                 "stopped": self.stopped, "evaluations": self.evaluations, "checked": self.checked,
                 "why_not": self.why_not}
 
@@ -187,7 +199,7 @@ class Regularization:
     value: float
     share: dict[str, float]  # per block: |g - g_data| / (|g - g_data| + |g_data|)
     overall: float  # the same over all blocks
-    at: str  # where it was measured: "start point" or "characteristic point"
+    at: str  # where it was measured: "start point" or "generic point"
     data_only: "Report | None" = None  # the check with the strength at 0
     explicit: bool = False  # --reg NAME (the data check runs whatever the share)
     unchanged: bool = False  # setting it to 0 changed no gradient: the model does not read it at call time
@@ -223,9 +235,10 @@ class Report:
     source_line: int | None = None  # line of the gradient's definition in `source`
     stopped: str | None = None  # why the check stopped early (a partial report), if it did
     start_point: "StartPoint | None" = None  # what the start point is like (degenerate?)
-    moved: Move | None = None  # how the check left a degenerate start point
-    characteristic: "Report | None" = None  # the check at the point it moved to
+    moved: Move | None = None  # how the check went to a generic point
+    generic: "Report | None" = None  # the check there
     regularization: Regularization | None = None  # the strength's share, and the data-loss check
+    hints: tuple[str, ...] = ()  # what the failures together suggest (where a bug shows), never the verdict
 
     def __rich__(self):
         """Rendered by a rich Console (and rich's Jupyter integration)."""
@@ -245,9 +258,9 @@ class Report:
 
     def checks(self) -> tuple["Report", ...]:
         """Every check this report holds: its own (at the start point), the
-        one at the characteristic point, the one of the data loss alone."""
+        one at the generic point, the one of the data loss alone."""
         data_only = self.regularization.data_only if self.regularization is not None else None
-        return tuple(r for r in (self, self.characteristic, data_only) if r is not None)
+        return tuple(r for r in (self, self.generic, data_only) if r is not None)
 
     @property
     def all_warnings(self) -> tuple[str, ...]:
@@ -265,9 +278,9 @@ class Report:
             "loss_noise": _number(self.loss_noise),
             "stopped": self.stopped,
             "start_point": self.start_point.to_dict() if self.start_point is not None else None,
-            "characteristic_point": None if self.moved is None else {
+            "generic_point": None if self.moved is None else {
                 **self.moved.to_dict(),
-                "check": self.characteristic.to_dict() if self.characteristic is not None else None},
+                "check": self.generic.to_dict() if self.generic is not None else None},
             "regularization": self.regularization.to_dict() if self.regularization is not None else None,
             "settings": self.settings.to_dict(),
             "kinked": self.kinked,
@@ -275,6 +288,7 @@ class Report:
             "blocks": [b.to_dict() for b in self.blocks],
             "warnings": list(self.all_warnings),
             "notes": list(self.notes),
+            "hints": list(self.hints),
         }
 
 

@@ -33,6 +33,14 @@ def block_rng(seed: int, name: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(name.encode("utf-8"))])
 
 
+# Directions draw from generators of their own, seeded by (seed, block,
+# this, number): direction k is the same whatever else is drawn. The
+# generic point's are others: a direction along which an error cancels at
+# the start point is not reused there.
+_DIRECTION_STREAM = 0x6469
+GENERIC_STREAM = 0x6E67
+
+
 @dataclass(frozen=True)
 class Direction:
     """One random direction of a block, by reference: drawn (a pass over the
@@ -44,9 +52,10 @@ class Direction:
     block: str
     number: int
     size: int
+    stream: int = _DIRECTION_STREAM  # the generic point's directions draw from GENERIC_STREAM
 
     def vector(self) -> np.ndarray:
-        rng = np.random.default_rng([self.seed, zlib.crc32(self.block.encode("utf-8")), _DIRECTION_STREAM,
+        rng = np.random.default_rng([self.seed, zlib.crc32(self.block.encode("utf-8")), self.stream,
                                      self.number])
         return random_directions(rng, 1, self.size)[0]
 
@@ -59,6 +68,7 @@ class Directions:
     block: str
     count: int
     size: int
+    stream: int = _DIRECTION_STREAM
 
     def __len__(self) -> int:
         return self.count
@@ -72,12 +82,9 @@ class Directions:
     def ref(self, number: int) -> Direction:
         if not 0 <= number < self.count:
             raise IndexError(f"direction {number} of {self.count}")
-        return Direction(self.seed, self.block, number, self.size)
+        return Direction(self.seed, self.block, number, self.size, self.stream)
 
 
-# Directions draw from generators of their own, seeded by (seed, block,
-# this, number): direction k is the same whatever else is drawn.
-_DIRECTION_STREAM = 0x6469
 
 
 def plan_block(name: str, shape: tuple[int, ...], samples: int | None, directions: int, seed: int) -> BlockPlan:
@@ -130,3 +137,18 @@ DIRECTION_LEVELS = 256
 def plan(params: dict[str, np.ndarray], *, samples: int | None, directions: int, seed: int) -> list[BlockPlan]:
     """One BlockPlan per parameter block, in the params' order."""
     return [plan_block(name, block.shape, samples, directions, seed) for name, block in params.items()]
+
+
+def plan_generic(params: dict[str, np.ndarray], *, directions: int, seed: int,
+                 carried: dict[str, np.ndarray]) -> list[BlockPlan]:
+    """The generic point's plan: ``directions`` fresh random directions in
+    every block, whatever its size (they see every element at once, which
+    is what a bug the start point hid needs), and the coordinates
+    ``carried`` from the start point, which could not resolve them."""
+    plans = []
+    for name, block in params.items():
+        size = int(np.prod(block.shape, dtype=np.int64))
+        indices = np.unique(np.asarray(carried.get(name, ()), dtype=np.int64))
+        plans.append(BlockPlan(name, tuple(block.shape), indices,
+                               Directions(seed, name, directions if size else 0, size, GENERIC_STREAM)))
+    return plans

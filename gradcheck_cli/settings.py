@@ -116,6 +116,10 @@ NONDETERMINISM_ULPS = 4.0
 # whatever its size).
 DEFAULT_SAMPLES = 10
 DEFAULT_DIRECTIONS = 2
+# Random directions per block at the generic point (generic.py), every block
+# whatever its size: a direction sees every element at once, and a bug the
+# start point hid is anywhere in the block.
+GENERIC_DIRECTIONS = 2
 DEFAULT_SEED = 0
 
 
@@ -143,14 +147,19 @@ DEFAULT_OVERFIT_FACTOR = 10.0
 UNIFORM_MINORITY = 0.02
 UNIFORM_MIN_ELEMENTS = 8
 
-# Moving to a characteristic point (characteristic.py). Ties are left by a
-# seeded jitter: each element moves by JITTER_RELATIVE of its block's RMS
-# (far beyond a probe's 1e-5 step, so the elements it takes off a kink stay
-# off it while the check probes them, and small enough to keep the point
-# the user's); a block that is exactly zero has no scale of its own and is
-# drawn at the RMS of the model's nonzero parameters (1e-2 if all are zero).
+# The generic point (generic.py) starts from a seeded jitter of every block:
+# each element moves by JITTER_RELATIVE of its block's RMS (far beyond a
+# probe's 1e-5 step, so the elements it takes off a kink stay off it while
+# the check probes them, and small enough to keep the point the user's); a
+# block all of one sign by a factor exp(JITTER_RELATIVE * noise); a block
+# that is exactly zero has no scale of its own and is drawn at the RMS of
+# the model's nonzero parameters (1e-2 if all are zero).
 JITTER_RELATIVE = 1e-2
 JITTER_ALL_ZERO = 1e-2
+# Where the jitter leaves the model (the loss not finite, or nothing left to
+# learn: a bump of width 1e-2 around a centre of 300 is left by 1 % of 300),
+# it is tried again at these fractions of itself; 0 is the start point.
+JITTER_BACKOFF = (1.0, 0.1, 0.01, 0.0)
 # Uniform kink sites are left by Adam. Its first step moves every element
 # by lr against its gradient's sign, whatever the parameters' scale (a
 # 1e-4-scale W moves as much as a 1-scale one), so the loss falls by about
@@ -164,18 +173,34 @@ WARMUP_FIRST_STEP_FALL = 0.05
 # rate is capped at ADAM_DEFAULT_LR per element, or this share of the
 # parameters' RMS where they are larger than 1.
 WARMUP_MAX_RELATIVE_STEP = 1e-2
-# It runs until every such site is mixed: at least this share of its
-# elements changed side, and at least this share did not ...
+# The burn-in to the generic point (generic.py) runs until every kink site
+# one-sided at the jittered point has this share of its elements (at least
+# one) on the other side ...
 WARMUP_FLIP_SHARE = 0.1
-# ... or the loss has fallen by this fraction (training has done most of
-# what it can, and what has not flipped by then is not going to: a clip
-# that guards a log), within this many steps. Not half: Adam's first steps
-# shrink an SVM's margins all alike, halving the loss before any crosses
-# its hinge. --warmup N forces N steps.
-WARMUP_LOSS_FALL = 0.9
-WARMUP_MAX_STEPS = 100
-# Flips are counted every this many steps, not every step: a tracked call
-# of a naive loop costs ~3 untracked ones, and at a rate that lowers the
+# ... among sites of at least this many elements (a scalar kink, one
+# element, is always "one-sided"; six triplets are a site to test) ...
+BURNIN_SITE_MIN_ELEMENTS = 2
+# ... and the loss has shown its curvature: a step moved it by more than
+# this share of the gradient's first-order prediction away from it. A
+# step of Adam's first rate (5 % of the loss) shows a few percent on a
+# smooth loss; a loss that is linear where it starts (every hinge active,
+# a near-linear tanh at a 1e-4 initialisation) shows none until a kink is
+# crossed or the nonlinearity comes into play, wherever no tracker sees it.
+BURNIN_CURVATURE = 0.1
+# The notes' "short burn-in": at least this many steps. Adam moves every
+# element by about its rate a step, so 8 steps take a 1e-4 initialisation
+# to ~1e-2 per element, where a tanh's curvature is measurable.
+BURNIN_MIN_STEPS = 8
+# While a requirement is unmet, each block's rate doubles every step until a
+# step it dominated made the loss rise, up to this factor over the first
+# rate: a margin in features of 1e-3 units is ~1e5 first steps away, and
+# twenty doublings reach it in twenty steps. Beyond the factor (a block the
+# loss hardly depends on) the block's move is as large as any training's.
+BURNIN_RATE_GROWTH = 2.0**20
+# At most this many steps (each one loss and one grad call).
+BURNIN_MAX_STEPS = 40
+# Kink outcomes are read every this many steps, not every step: a tracked
+# call of a naive loop costs ~3 untracked ones, and at a rate that lowers the
 # loss ~5 % a step, outcomes change a few percent a step, not wholesale.
 WARMUP_TRACE_EVERY = 4
 
@@ -281,3 +306,25 @@ def check_seed(seed) -> None:
     """Refuse a seed numpy's global RNG cannot take (ValueError)."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
         raise ValueError(f"seed must be a whole number from 0 to 2**32 - 1 (numpy's RNG seeds), got {seed!r}")
+
+
+# --reg: the test that a constant named like a regularization strength is
+# one (regularization.prove), before the data loss alone is checked with it
+# at 0. Setting it to 0 must change the loss by an L2 term D and the
+# gradient by D's gradient.
+#
+# Changes of the loss or the gradient within this many ulps of their
+# values are rounding, not a term the constant scales (the data loss is
+# computed alike with and without it, so its terms cancel to a few ulps).
+REG_PREMISE_ULPS = 64.0
+# How far the change may stray from an L2 term's two identities (along the
+# parameters, theta . grad D = 2 D; along its own gradient, D's slope is
+# |grad D|) and still be one. An L2 term meets both to rounding (it is
+# quadratic, so even the slope's difference quotient is exact); a term of
+# another shape (an entropy scaled by a temperature, a width, a penalty
+# that grad and loss read differently) misses by tens of percent.
+REG_PREMISE_TOLERANCE = 1e-2
+# The slope's step, relative to the parameters' norm: exact at any step
+# for an L2 term, so large enough that the loss's rounding is small
+# against the slope, and small enough to stay where the model is defined.
+REG_PREMISE_STEP = 1e-3

@@ -17,10 +17,13 @@ point gradcheck has seen every kink operation of the loss, so it can tell:
   penalty's) vanishes. A zero *vector* is the usual bias initialisation and
   is only listed.
 
-A *kink site* is one line of the model and one kink operation: its
-elements are those of all its evaluations in one call together, so the
+A *kink site* is one kink operation at one place in the model's
+structure. A line's scalar evaluations in one call are one site, so the
 naive loop's ``if margin > 0:`` (one scalar per example and class) is one
-site of N*C elements, like the vectorised ``np.maximum(0, margins)``.
+site of N*C elements, like the vectorised ``np.maximum(0, margins)``; its
+evaluations on arrays are a site each, so one ``np.maximum(0, h @ W)``
+line called for two layers is two sites (one all on, one mixed), not one
+mixed site.
 """
 
 from __future__ import annotations
@@ -53,14 +56,16 @@ class KinkSite:
     op: str
     size: int  # elements decided, over all the evaluations at this line in one call
     minority: int  # elements not on the most common side
+    occurrence: int = -1  # the line's k-th evaluation on arrays in a call; -1: its scalar evaluations
 
     @property
     def where(self) -> str:
-        return f"{os.path.basename(self.filename)}:{self.lineno} ({self.op})"
+        call = f", call {self.occurrence + 1}" if self.occurrence > 0 else ""
+        return f"{os.path.basename(self.filename)}:{self.lineno} ({self.op}{call})"
 
     def to_dict(self) -> dict:
         return {"file": self.filename, "line": self.lineno, "op": self.op, "size": self.size,
-                "minority": self.minority}
+                "minority": self.minority, "occurrence": self.occurrence}
 
 
 @dataclass(frozen=True)
@@ -113,14 +118,23 @@ class Site(NamedTuple):
     tied: np.ndarray  # boolean, like outcome
 
 
-def sites(trace: list[KinkEvent]) -> dict[tuple[str, int, str], Site]:
+SiteKey = tuple[str, int, str, int]  # file, line, op, occurrence (-1: the line's scalar evaluations)
+
+
+def sites(trace: list[KinkEvent]) -> dict[SiteKey, Site]:
     """The elements of each sided kink site of a call, flattened in order
     (ties known where the trace was recorded with ``ties=True``)."""
     ties = getattr(trace, "ties", {})
-    grouped: dict[tuple[str, int, str], tuple[list, list]] = {}
+    grouped: dict[SiteKey, tuple[list, list]] = {}
+    calls: dict[tuple[str, int, str], int] = {}  # array evaluations seen so far, per line and op
     for i, event in enumerate(trace):
         if event.op in _SIDED:
-            outcomes, tied = grouped.setdefault((event.filename, event.lineno, event.op), ([], []))
+            line = (event.filename, event.lineno, event.op)
+            occurrence = -1
+            if np.size(event.outcome) > 1:
+                occurrence = calls.get(line, 0)
+                calls[line] = occurrence + 1
+            outcomes, tied = grouped.setdefault((*line, occurrence), ([], []))
             outcome = np.ravel(event.outcome)
             outcomes.append(outcome)
             mask = ties.get(i)
@@ -170,19 +184,20 @@ def inspect(trace: list[KinkEvent] | None, params: dict[str, np.ndarray], gradie
     return StartPoint(tie, uniform_sites(trace), zero_blocks, zero_gradients, zero_weights)
 
 
-def uniform_sites(trace: list[KinkEvent] | None) -> tuple[KinkSite, ...]:
-    """The sided kink sites of a call whose elements (almost) all take one side."""
+def uniform_sites(trace: list[KinkEvent] | None, min_elements: int = UNIFORM_MIN_ELEMENTS) -> tuple[KinkSite, ...]:
+    """The sided kink sites of a call whose elements (almost) all take one
+    side, among those of at least ``min_elements`` elements."""
     uniform = []
     for key, site in sites(trace or []).items():
         # Tied elements are on neither side: a margin set to 0 for the
         # correct class does not make the others' hinge any less uniform.
         outcome = site.outcome[~site.tied]
-        if outcome.size < UNIFORM_MIN_ELEMENTS:
+        if outcome.size < min_elements:
             continue
         _, counts = np.unique(outcome, return_counts=True)
         minority = int(outcome.size - counts.max())
         if minority <= UNIFORM_MINORITY * outcome.size:
-            uniform.append(KinkSite(key[0], key[1], key[2], int(outcome.size), minority))
+            uniform.append(KinkSite(key[0], key[1], key[2], int(outcome.size), minority, key[3]))
     return tuple(uniform)
 
 
@@ -193,8 +208,7 @@ def persisting(start: list[KinkEvent], moved: list[KinkEvent]) -> set[tuple[str,
     return {key for key, n in before.items() if after.get(key, 0) >= n}
 
 
-def changed(start: dict[tuple[str, int, str], Site], now: dict[tuple[str, int, str], Site],
-            keys) -> dict[tuple[str, int, str], float]:
+def changed(start: dict[SiteKey, Site], now: dict[SiteKey, Site], keys) -> dict[SiteKey, float]:
     """Per site in ``keys``: the share of its elements whose outcome differs
     from the start's (1 where the site ran a different number of elements:
     the loss took another branch)."""

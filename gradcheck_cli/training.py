@@ -1,5 +1,5 @@
 """A few steps of training with the model's own gradient: for the warm-up to
-a characteristic point (characteristic.py) and for the overfit check of
+the generic point (generic.py) and for the overfit check of
 ``gradcheck sanity``.
 
 Every call goes through the Evaluator, so reseeding, result validation and
@@ -46,6 +46,29 @@ class Training:
     @property
     def loss_after(self) -> float:
         return self.losses[-1]
+
+
+class Adam:
+    """Bias-corrected Adam's moments, per block (Kingma and Ba's defaults)."""
+
+    def __init__(self, params: dict[str, np.ndarray]):
+        self.first = {k: np.zeros_like(v, dtype=np.float64) for k, v in params.items()}
+        self.second = {k: np.zeros_like(v, dtype=np.float64) for k, v in params.items()}
+        self.t = 0
+
+    def tick(self) -> None:
+        """One step begins: the moments' bias correction counts it."""
+        self.t += 1
+
+    def update(self, name: str, g: np.ndarray, lr: float) -> np.ndarray:
+        """The step of block ``name`` for gradient ``g`` at rate ``lr``."""
+        beta1, beta2 = ADAM_BETAS
+        self.first[name] = beta1 * self.first[name] + (1 - beta1) * g
+        with np.errstate(over="ignore"):  # a gradient beyond 1e154: its second moment is inf, its step 0
+            self.second[name] = beta2 * self.second[name] + (1 - beta2) * g**2
+        m_hat = self.first[name] / (1 - beta1**self.t)
+        v_hat = self.second[name] / (1 - beta2**self.t)
+        return -lr * m_hat / (np.sqrt(v_hat) + ADAM_EPS)
 
 
 def default_lr(params: dict[str, np.ndarray], gradient: dict[str, np.ndarray], optimizer: str) -> float:
@@ -99,10 +122,9 @@ def train(evaluator: Evaluator, steps: int, *, optimizer: str = "sgd", lr: float
         raise ValueError(f"steps must be 0 or more, got {steps}")
     params = {k: np.array(v, dtype=np.float64) for k, v in evaluator.model.params.items()}
     velocity = {k: np.zeros_like(v) for k, v in params.items()}
-    second = {k: np.zeros_like(v) for k, v in params.items()}
+    adam = Adam(params)
     losses: list[float] = []
     ratios: dict[str, list[float]] = {k: [] for k in params}
-    beta1, beta2 = ADAM_BETAS
     stopped, finite = None, None
     for t in range(1, steps + 2):
         tracing = traced(t - 1) if callable(traced) else traced
@@ -121,6 +143,7 @@ def train(evaluator: Evaluator, steps: int, *, optimizer: str = "sgd", lr: float
             stopped = until(t - 1, loss, trace)
             if stopped:
                 break
+        adam.tick()
         if lr is None:
             lr = first_step_rate(params, loss, gradient, first_step_fall) if first_step_fall and optimizer == "adam" \
                 else default_lr(params, gradient, optimizer)
@@ -129,11 +152,7 @@ def train(evaluator: Evaluator, steps: int, *, optimizer: str = "sgd", lr: float
                 velocity[name] = momentum * velocity[name] - lr * g
                 update = velocity[name]
             else:
-                velocity[name] = beta1 * velocity[name] + (1 - beta1) * g
-                second[name] = beta2 * second[name] + (1 - beta2) * g**2
-                m_hat = velocity[name] / (1 - beta1**t)
-                v_hat = second[name] / (1 - beta2**t)
-                update = -lr * m_hat / (np.sqrt(v_hat) + ADAM_EPS)
+                update = adam.update(name, g, lr)
             norm = float(np.linalg.norm(params[name]))
             if norm > 0:
                 ratios[name].append(float(np.linalg.norm(update)) / norm)

@@ -116,12 +116,11 @@ def test_a_directory_without_models(tmp_path):
     assert result.exit_code == 2 and "directory with no model files" in result.stderr
 
 
-def test_integer_params_are_checked_as_float64_with_a_note(model_file):
+def test_integer_params_are_refused_by_name(model_file):
     path = model_file(variant(params="params = {'W': np.arange(6).reshape(2, 3), 'b': np.array([1, -1, 2])}"))
     result = run(path, "--format", "json")
-    assert result.exit_code == 0
-    notes = json.loads(result.stdout)["notes"]
-    assert any("'W' was an integer array" in n and "checked as float64" in n for n in notes)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "parameter block 'W'" in result.stderr and "integer array" in result.stderr
 
 
 @pytest.mark.parametrize("blocks, words", [
@@ -163,7 +162,7 @@ def test_output_stays_valid_json_and_junit_when_the_model_prints(model_file, tmp
     xml = tmp_path / "out.xml"
     result = run(path, "--format", "json", "--junit-xml", xml)
     assert json.loads(result.stdout)["verdict"] == "pass"
-    assert ET.parse(xml).getroot().get("tests") == "2"
+    assert ET.parse(xml).getroot().get("tests") == "4"  # two blocks, at the start and generic points
     assert "<testcase>" in result.stderr
 
 

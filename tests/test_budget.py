@@ -351,7 +351,7 @@ def test_a_layer_with_every_unit_on_its_kink_is_degenerate_not_failed(seed):
     # By default the check also runs off that point, where W1 and b1 are verified.
     moved = check(loss=loss, grad=grad, params=params)
     assert moved.verdict == "pass" and {b.name: b.grade for b in moved.blocks} == grades
-    assert all(b.grade == "pass" for b in moved.characteristic.blocks)
+    assert all(b.grade == "pass" for b in moved.generic.blocks)
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -65,7 +65,8 @@ def test_each_call_sees_at_most_one_block_moved():
         value = np.sum(np.sin(p["W"])) + np.sum(p["b"] ** 3) + np.sum(np.exp(p["c"]))
         return value, {"W": np.cos(p["W"]), "b": 3 * p["b"] ** 2, "c": np.exp(p["c"])}
 
-    report = check(loss_and_grad=loss_and_grad, params=start, samples=3, directions=2)
+    # At the start point (the generic point's burn-in moves every block by design).
+    report = check(loss_and_grad=loss_and_grad, params=start, samples=3, directions=2, warmup="off")
     assert report.verdict == "pass"
     along = [m for m in moved_per_call if max(m.values()) > 1]
     assert along, "some calls moved a block along a direction"

@@ -228,14 +228,14 @@ def test_float32_gradient_is_a_note():
 def test_evaluations_are_counted():
     # 4 calls at the start (loss and grad twice each), 6 of each to measure
     # the loss's and the gradient's noise, then 2 per coordinate (the 2x2
-    # block is checked fully, so no directions).
-    assert run(samples=None).evaluations == 4 + 12 + 2 * 4
+    # block is checked fully, so no directions); at the start point only.
+    assert run(samples=None, warmup="off").evaluations == 4 + 12 + 2 * 4
 
 
 def test_loss_and_grad_is_called_once_per_point_at_the_start():
     # twice at the start (loss and gradient come from the same call), 6 for
     # the noise, then 2 per coordinate
-    report = check(loss_and_grad=lambda p: (sq_loss(p), sq_grad(p)), params=PARAMS, samples=None)
+    report = check(loss_and_grad=lambda p: (sq_loss(p), sq_grad(p)), params=PARAMS, samples=None, warmup="off")
     assert report.evaluations == 2 + 6 + 2 * 4
 
 

@@ -45,8 +45,10 @@ ONLY_AT_TIES = {"maxpool-ties/eqmask"}
 STATEFUL = {"svm-state/stale"}
 
 
-def _blocks(report):
-    return [b for c in report.checks() for b in c.blocks]
+def _grades(report):
+    """Every block's grade in every check the report holds (the start point,
+    the generic point, the data loss alone), by check and block."""
+    return {f"{c.model}: {b.name}": b.grade for c in report.checks() for b in c.blocks}
 
 
 def _verdict(case, seed):
@@ -54,7 +56,7 @@ def _verdict(case, seed):
     a correct model fails no block and warns about none."""
     loss, grad, params = case.make(seed)
     report = check(loss=loss, grad=grad, params=params, seed=seed)
-    grades = {b.name: b.grade for b in _blocks(report)}
+    grades = _grades(report)
     if case.correct:
         assert report.verdict != "fail", grades
         assert "warn" not in grades.values(), grades

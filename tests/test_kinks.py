@@ -318,9 +318,14 @@ def test_a_clean_check_tracks_the_start_point_only():
 
     calls = []
     loss, grad, W = _hinge_model(calls)
-    report = check(loss=loss, grad=grad, params=W, samples=None)
+    report = check(loss=loss, grad=grad, params=W, samples=None, warmup="off")
     assert report.verdict == "pass" and report.kinked
     assert sum(calls) == 1 and len(calls) > 30  # the start point's trace
+    # The generic point traces its burn-in's steps (every WARMUP_TRACE_EVERY,
+    # every step while a site waits to be mixed) and its own start point.
+    calls.clear()
+    report = check(loss=loss, grad=grad, params=W, samples=None)
+    assert report.verdict == "pass" and sum(calls) <= 2 + report.moved.steps
 
 
 def test_a_probe_across_a_kink_is_tracked_and_names_the_line():

@@ -17,7 +17,7 @@ from gradcheck_cli.cli import main
 
 def fresh_params():
     rng = np.random.default_rng(0)
-    return {"W": rng.standard_normal((4, 3)), "b": rng.standard_normal(3), "n": np.arange(3)}  # n: int block
+    return {"W": rng.standard_normal((4, 3)), "b": rng.standard_normal(3), "n": np.arange(3.0)}
 
 
 def loss(p):

@@ -46,16 +46,16 @@ def test_jobs_2_gives_byte_identical_json(name):
     assert without_timings(one.stdout) == without_timings(two.stdout)
 
 
-def test_jobs_2_gives_the_same_data_loss_and_characteristic_checks(model_file):
+def test_jobs_2_gives_the_same_data_loss_and_generic_point_checks(model_file):
     """The data loss alone (REG = 0) is set in the workers' import by --set;
-    the characteristic point reaches them as the recipe's parameters."""
+    the generic point reaches them as the recipe's parameters."""
     for args in (["--set", "REG=50"], ["--warmup", "5"]):
         one = run(SAMPLES / "softmax.py", "--format", "json", *args)
         two = run(SAMPLES / "softmax.py", "--format", "json", "--jobs", "2", *args)
         assert one.exit_code == two.exit_code == 0
         assert without_timings(one.stdout) == without_timings(two.stdout)
     data = json.loads(two.stdout)
-    assert data["characteristic_point"]["check"] is not None
+    assert data["generic_point"]["check"] is not None
     reg = json.loads(run(SAMPLES / "softmax.py", "--format", "json", "--jobs", "2", "--set", "REG=50").stdout)
     assert reg["regularization"]["data_only"]["verdict"] == "pass"
 

@@ -56,10 +56,10 @@ def test_warnings_and_notes_are_shown():
     import numpy as np
 
     report = check(loss=lambda p: np.float32(np.sum(p["w"] ** 2)), grad=lambda p: {"w": 2 * p["w"]},
-                   params={"w": np.array([1, 2])})
+                   params={"w": np.array([1, 2], dtype=np.float32)})
     out = render(report)
     assert "warning: the loss is computed in float32" in out
-    assert "note: block 'w' was an integer array" in out
+    assert "note: block 'w' was float32" in out
 
 
 def test_no_color_codes_unless_a_terminal():

@@ -41,7 +41,7 @@ def lines(result: Report | ModelFailure) -> list[str]:
     if isinstance(result, ModelFailure):
         return [annotation("error", f"gradcheck: {result.model} cannot be checked", result.message, result.source)]
     out = []
-    for check in result.checks():  # at the start point, the characteristic point, the data loss alone
+    for check in result.checks():  # at the start point, the generic point, the data loss alone
         out += _annotations(check)
     out.append(f"{result.verdict.upper()}  {result.model}: {len(result.blocks)} blocks · "
                f"{result.evaluations} evaluations · {result.seconds:.2f} s")

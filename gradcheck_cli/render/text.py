@@ -199,13 +199,12 @@ def _heading(title: str, report: Report) -> Text:
 
 
 def start_point_lines(report: Report) -> list[Text]:
-    """Why the start point is degenerate, and what the check did about it."""
+    """Why the start point is degenerate, if it is, and how the check went to a generic point."""
     move = report.moved
     if move is None:
         return []
     lines = [Text(f"  the start point is degenerate: {reason}", style="magenta") for reason in move.reasons]
-    lines.append(Text(f"  {'so the check ' if move.reasons else 'warm-up (--warmup): '}{move.describe()}",
-                      style="magenta"))
+    lines.append(Text(f"  generic point: {move.describe()}", style="magenta"))
     return lines
 
 
@@ -215,7 +214,7 @@ def regularization_lines(report: Report) -> list[Text]:
     if reg is None or reg.unchanged:
         return []
     shares = ", ".join(f"{name} {share:.0%}" for name, share in reg.share.items())
-    where = f" at the {reg.at}" if report.characteristic is not None else ""
+    where = f" at the {reg.at}" if report.generic is not None else ""
     line = Text(f"  regularization {reg.name} = {reg.value:g}: {shares} of the gradient{where} (all {reg.overall:.0%})",
                 style="cyan")
     if reg.data_only is not None:
@@ -226,18 +225,19 @@ def regularization_lines(report: Report) -> list[Text]:
 
 def build(report: Report, *, verbose: bool = False) -> RenderableType:
     """Everything the text report shows, as one renderable: the check at the
-    start point, then any at the characteristic point and of the data loss
+    start point, then any at the generic point and of the data loss
     alone, then one verdict for all."""
     parts = _section(report, verbose)
     parts += start_point_lines(report)
-    if report.characteristic is not None:
-        parts.append(_heading("at the characteristic point", report.characteristic))
-        parts += _section(report.characteristic, verbose)
+    if report.generic is not None:
+        parts.append(_heading("at the generic point", report.generic))
+        parts += _section(report.generic, verbose)
     parts += regularization_lines(report)
     reg = report.regularization
     if reg is not None and reg.data_only is not None:
         parts.append(_heading(f"the data loss alone ({reg.name} = 0, at the {reg.at})", reg.data_only))
         parts += _section(reg.data_only, verbose)
+    parts += [Text(f"  hint: {hint}", style="yellow") for hint in report.hints]
     parts.append(verdict_line(report))
     if report.stopped:
         parts.append(Text(f"PARTIAL  {report.stopped}", style="bold red"))

@@ -1,0 +1,321 @@
+"""Check where bugs show: a generic point beside the start point.
+
+A wrong gradient can be exactly right at the point it is checked at: every
+margin active at a tiny initialisation (a mask ignored), a term that
+vanishes at a zero bias, a grad that reads the module's parameters instead
+of its argument, a tanh derivative taken from the pre-activation at a
+near-linear start. The start point cannot say whether it is such a point
+(a hinge computed in plain Python floats leaves no trace), so every check
+(``--warmup auto``) is also made at a generic point, as the notes advise
+("a short burn-in ... and perform the gradient check after the loss starts
+to go down"):
+
+1. A seeded jitter of every block at its own scale (JITTER_RELATIVE of its
+   RMS; a block that is exactly zero at its peers' RMS; a block all of one
+   sign moved by a factor, so a scale or a variance keeps its sign).
+2. A burn-in with Adam, stopped by what it achieved, not by a loss fall
+   that any term can provide:
+
+   - every kink site one-sided at the jittered point (as the tracker sees
+     sites: one per line for scalars, one per array evaluation, so one
+     ReLU line used by two layers is two sites) has changed outcome in at
+     least max(1, WARMUP_FLIP_SHARE of its elements);
+   - the loss has shown its curvature: at some step it moved by more than
+     BURNIN_CURVATURE of the gradient's first-order prediction away from
+     it (a kink crossed where no tracker sees it, a nonlinearity a
+     near-linear start keeps out of play);
+   - at least BURNIN_MIN_STEPS steps (the notes' short burn-in).
+
+   While something is unmet, each block's rate doubles every step, until
+   a step it dominated made the loss rise (the block with the largest
+   first-order share of that step is halved and grows no more), or up to
+   BURNIN_RATE_GROWTH times the first rate. Adam moves each element by
+   about its rate whatever the features' units, so a capped rate never
+   reaches margins in small units, and one rate for all would stop
+   growing when a second head overshoots. Where the loss goes on in
+   Python floats (``.tolist()``, ``np.vectorize``: kinks the tracker cannot
+   see) every block grows until it is done. A site still one-sided when
+   every block is done is structural: training moved the model as far as
+   it goes. At most BURNIN_MAX_STEPS steps.
+3. Only where the model is defined and checkable: a step where the loss is
+   not finite or the model raises, where the loss or the whole gradient
+   becomes exactly zero (nothing left to learn: every hinge inactive), or
+   where a clip
+   newly saturates (a guard: the clipped
+   loss is flat where the unclipped backward is not), ends the burn-in at
+   the last point traced before it, and the report says so. A failure is
+   never confirmed on evidence gathered outside the model's valid inputs.
+
+Values the start point could not resolve (ties, kinks, unverified) are
+judged at the generic point too (pipeline.py builds its plan).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+
+import numpy as np
+
+from .errors import GradcheckError, ModelError
+from .evaluate import BasePoint, Evaluator
+from .kinks import OPAQUE
+from .model import Model, frozen_copies
+from .report import Move
+from .settings import (
+    BURNIN_CURVATURE,
+    BURNIN_MAX_STEPS,
+    BURNIN_MIN_STEPS,
+    BURNIN_RATE_GROWTH,
+    BURNIN_SITE_MIN_ELEMENTS,
+    JITTER_ALL_ZERO,
+    JITTER_BACKOFF,
+    JITTER_RELATIVE,
+    WARMUP_FIRST_STEP_FALL,
+    WARMUP_FLIP_SHARE,
+    WARMUP_TRACE_EVERY,
+)
+from .startpoint import SiteKey, StartPoint, inspect, persisting, sites, tied_sites, uniform_sites
+from .training import Adam, first_step_rate
+
+
+def jitter(params: dict[str, np.ndarray], seed: int, scale: float = 1.0) -> dict[str, np.ndarray]:
+    """``params`` with every block moved by a seeded jitter at its own scale
+    (see the module docstring and settings.py), times ``scale``."""
+    rng = np.random.default_rng([seed, 0x6A17])  # a stream of its own: not the sampling's
+    nonzero = [b for b in params.values() if np.any(b)]
+    total = sum(float(np.sum(np.square(b, dtype=np.float64))) for b in nonzero)
+    reference = float(np.sqrt(total / sum(b.size for b in nonzero))) if nonzero else JITTER_ALL_ZERO
+    moved = {}
+    for name, block in params.items():
+        block = np.asarray(block, dtype=np.float64)
+        noise = rng.standard_normal(block.shape)
+        if not np.any(block):
+            moved[name] = scale * reference * noise
+        elif _one_sign(block):
+            # A scale, a variance, a probability: moved by a factor, it keeps its sign.
+            moved[name] = block * np.exp(scale * JITTER_RELATIVE * noise)
+        else:
+            moved[name] = block + scale * JITTER_RELATIVE * float(np.sqrt(np.mean(block * block))) * noise
+    return moved
+
+
+def _one_sign(block: np.ndarray) -> bool:
+    """All elements strictly positive, or all strictly negative."""
+    return block.size > 0 and (bool(np.all(block > 0)) or bool(np.all(block < 0)))
+
+
+@dataclasses.dataclass(frozen=True)
+class BurnIn:
+    """Where the burn-in ended and what it achieved."""
+
+    params: dict[str, np.ndarray] | None  # the generic point (None: none could be reached)
+    steps: int
+    lr: float
+    loss_before: float  # at the jittered point
+    loss_after: float
+    flipped: tuple[tuple[str, float], ...]  # per required site: share of its elements that changed side
+    structural: tuple[str, ...]  # required sites no step changed, though the rate grew until the loss rose
+    curved: bool  # the loss showed its curvature along the way
+    stopped: str  # outcome | budget | steps | left the domain
+    stepped_back: str | None  # why the burn-in ended before a step it took (the model undefined there)
+    first_trace: list | None  # the jittered point's kink trace
+
+
+def _where(key: SiteKey) -> str:
+    filename, line, op, occurrence = key
+    call = f", call {occurrence + 1}" if occurrence > 0 else ""
+    return f"{os.path.basename(filename)}:{line} ({op}{call})"
+
+
+def _saturated(trace_sites: dict, key: SiteKey) -> int:
+    """Elements of a clip site at either bound (a clip's outcome: -1, 0, 1)."""
+    site = trace_sites.get(key)
+    return 0 if site is None else int(np.count_nonzero(site.outcome))
+
+
+def _changed(first, now) -> tuple[int, int]:
+    """Of a site's elements that were off its kink at the jittered point:
+    how many changed outcome since, and how many did not (all changed
+    where the site ran a different number of elements)."""
+    if first is None or now is None or first.outcome.shape != now.outcome.shape:
+        size = 0 if first is None else int(np.count_nonzero(~first.tied))
+        return size, 0
+    off = ~first.tied
+    changed = int(np.count_nonzero((first.outcome != now.outcome) & off))
+    return changed, int(np.count_nonzero(off)) - changed
+
+
+def unfit(loss: float, gradient: dict[str, np.ndarray], before: float, before_gradient: dict[str, np.ndarray]
+          ) -> str | None:
+    """Why a point reached from one where the loss was ``before`` is no
+    point to judge a gradient at (None: it is one): the loss is not finite,
+    or there is nothing left to learn (every hinge inactive: the loss or the
+    gradient became exactly zero, where nothing can be verified, or only at
+    a kink's edge)."""
+    if not math.isfinite(loss) or not gradient:
+        return f"the loss became {loss}"
+    # The whole gradient, not one block's: a bias's gradient is a sum of
+    # counts in a small SVM, exactly zero wherever they balance.
+    if not any(np.any(g) for g in gradient.values()) and any(np.any(g) for g in before_gradient.values()):
+        return "the gradient became exactly zero"
+    if loss == 0 and before != 0:
+        return "the loss became exactly zero"
+    return None
+
+
+def burn_in(evaluator: Evaluator, params: dict[str, np.ndarray], base: BasePoint, *, steps: int | None = None,
+            lr: float | None = None) -> BurnIn:
+    """Adam from ``params`` (the jittered point near ``base``, the start
+    point) until the outcome the module docstring describes, or exactly
+    ``steps`` steps (--warmup N)."""
+    forced = steps is not None
+    limit = steps if forced else BURNIN_MAX_STEPS
+    loss, gradient = evaluator.at(params, traced=True)
+    first_trace = evaluator.last_trace or []
+    why = unfit(loss, gradient, base.loss, base.gradient)
+    if why is not None:
+        return BurnIn(None, 0, 0.0, loss, loss, (), (), False, "left the domain", f"the jitter: {why}", first_trace)
+    first_loss = loss
+    first = sites(first_trace)
+    # A clip is a guard (a log's argument kept off 0): its new saturation is
+    # the model leaving its valid inputs, not a branch to test.
+    required = {(s.filename, s.lineno, s.op, s.occurrence): max(1, math.ceil(WARMUP_FLIP_SHARE * s.size))
+                for s in uniform_sites(first_trace, BURNIN_SITE_MIN_ELEMENTS) if s.op != "clip"}
+    clips = {key: _saturated(first, key) for key in first if key[2] == "clip"}
+    # Where the loss goes on in Python floats the tracker sees no kink: every
+    # block goes as far as training takes it.
+    opaque = any(event.op == OPAQUE for event in first_trace)
+    first_rate = lr if lr is not None else first_step_rate(params, loss, gradient, WARMUP_FIRST_STEP_FALL)
+    rates = {name: first_rate for name in params}
+    most = first_rate * BURNIN_RATE_GROWTH
+    done_growing: set[str] = set()  # blocks whose rate made the loss rise, or grew as far as it goes
+    adam = Adam(params)
+    clean = (params, loss, 0)  # the last point known to be inside the model's domain
+    flipped = {key: 0 for key in required}
+    mixed = {key: False for key in required}
+    curved, stopped, stepped_back = False, "steps" if forced else "budget", None
+    for t in range(1, limit + 1):
+        adam.tick()
+        update = {name: adam.update(name, g, rates[name]) for name, g in gradient.items()}
+        shares = {name: -float(np.sum(gradient[name] * update[name])) for name in update}  # first-order falls
+        predicted = -sum(shares.values())
+        candidate = {name: params[name] + update.get(name, 0.0) for name in params}
+        # Outcomes are read every step while a site waits to be mixed (a
+        # growing rate can carry it across to the other side within a few
+        # steps), else every WARMUP_TRACE_EVERY steps.
+        traced = t % WARMUP_TRACE_EVERY == 0 or t == limit or (not forced and not all(mixed.values()))
+        try:
+            new_loss, new_gradient = evaluator.at(candidate, traced=traced)
+        except ModelError as exc:
+            if forced:
+                raise
+            why = f"the model raised an error there ({exc})"
+        else:
+            why = unfit(new_loss, new_gradient, loss, gradient)
+        if why is not None:
+            if forced:
+                raise ModelError(f"{evaluator.model.name}: {why} during --warmup after {t - 1} steps at lr "
+                                 f"{first_rate:.2g}; give a smaller --lr")
+            stopped, stepped_back = "left the domain", f"step {t}: {why}"
+            break
+        if abs((new_loss - loss) - predicted) > BURNIN_CURVATURE * abs(predicted):
+            curved = True
+        previous = loss
+        params, loss, gradient = candidate, new_loss, new_gradient
+        if traced:
+            now = sites(evaluator.last_trace or [])
+            newly = [key for key, n in clips.items() if _saturated(now, key) > n]
+            if newly and not forced:
+                stopped, stepped_back = "left the domain", f"step {t}: {_where(newly[0])} newly saturates"
+                break
+            for key, need in required.items():
+                flipped[key], kept = _changed(first.get(key), now.get(key))
+                # Mixed: `need` elements on the other side now (a tie counts
+                # where it is: `margins > 0` after max(0, .) is False only at
+                # ties), and `need` still where they were (not every element
+                # carried across at once).
+                mixed[key] = flipped[key] >= need and kept >= need
+            clean = (params, loss, t)
+        elif not (clips or required):
+            clean = (params, loss, t)  # no outcome a trace could show: every point is as good
+        if forced:
+            continue
+        unmet = not all(mixed.values())
+        moved_all = len(done_growing) == len(rates)
+        if traced and t >= BURNIN_MIN_STEPS and curved and (moved_all or not (unmet or opaque)):
+            stopped = "outcome"
+            break
+        if loss > previous and shares:
+            # Overshot: the block that moved the loss most has gone as far as it goes.
+            name = max(shares, key=lambda n: abs(shares[n]))
+            rates[name] /= 2
+            done_growing.add(name)
+        elif t >= WARMUP_TRACE_EVERY and (unmet or opaque or not curved):
+            # Each block's rate grows on its own: in a model with a second
+            # head, the block whose effect on the loss is small (features
+            # in small units) must not wait for the others' rate.
+            for name in rates:
+                if name not in done_growing:
+                    rates[name] = min(2 * rates[name], most)
+                    if rates[name] >= most:
+                        done_growing.add(name)
+    final, final_loss, taken = clean
+    moved_all = len(done_growing) == len(rates)
+    sites_flipped = tuple((_where(key), min(1.0, flipped[key] / max(first[key].outcome.size, 1))) for key in required)
+    # Unchanged though every block's rate grew until the loss rose or as far
+    # as it goes: the steps were large enough to have changed the site, so
+    # it is the model's structure.
+    structural = tuple(_where(key) for key in required if not mixed[key] and moved_all)
+    return BurnIn(final, taken, max(rates.values()), first_loss, final_loss, sites_flipped, structural, curved,
+                  stopped, stepped_back, first_trace)
+
+
+def leave(model: Model, start: StartPoint, base: BasePoint, *, seed: int, steps: int | None = None,
+          lr: float | None = None) -> tuple[dict[str, np.ndarray] | None, Move, StartPoint, int]:
+    """Move ``model`` from its start point (``base``: its loss, trace and
+    gradient) to a generic point: jitter, then burn-in (``steps``: force
+    that many Adam steps instead of stopping by outcome).
+
+    Returns the parameters to check at (None: the start point stays the only
+    one, for the reason the Move gives), what was done, the start point's
+    findings with its structural ties removed (ties the jitter left in place
+    are any point's), and the evaluations spent.
+    """
+    spent = 0
+    for scale in JITTER_BACKOFF:
+        moved = jitter(dict(model.params), seed, scale)
+        evaluator = Evaluator(_with_params(model, moved), seed=seed, track_kinks=True)
+        try:
+            with evaluator:
+                walk = burn_in(evaluator, moved, base, steps=steps, lr=lr)
+        except GradcheckError as exc:
+            if steps is not None:
+                raise
+            move = Move(tuple(start.reasons()), tuple(model.params), 0, "adam", lr or 0.0, float("nan"),
+                        float("nan"), (), "error", spent + evaluator.evaluations, checked=False,
+                        why_not=f"moving off it failed: {exc}")
+            return None, move, start, spent + evaluator.evaluations
+        spent += evaluator.evaluations
+        if walk.params is not None or not walk.stepped_back.startswith("the jitter"):
+            break
+        # A jitter at the block's scale took the loss somewhere it is not
+        # the user's model any more (off every bump of width 1e-2 around
+        # centres of 300): a tenth of it, closer to the start point.
+    if start.tie is not None and walk.first_trace is not None and scale > 0:
+        structural = persisting(base.trace or [], walk.first_trace)
+        if structural:
+            start = inspect(base.trace, model.params, base.gradient,
+                            real_ties=set(tied_sites(base.trace or [])) - structural)
+    why_not = None
+    if walk.params is None:
+        why_not = walk.stepped_back
+    move = Move(tuple(start.reasons()), tuple(model.params), walk.steps, "adam", walk.lr, walk.loss_before,
+                walk.loss_after, walk.flipped, walk.stopped, spent, checked=why_not is None,
+                why_not=why_not, structural=walk.structural, stepped_back=walk.stepped_back, jitter=scale)
+    return walk.params, move, start, spent
+
+
+def _with_params(model: Model, params: dict[str, np.ndarray]) -> Model:
+    return dataclasses.replace(model, params=frozen_copies(params))
