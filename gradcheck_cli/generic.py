@@ -37,14 +37,17 @@ to go down"):
    see) every block grows until it is done. A site still one-sided when
    every block is done is structural: training moved the model as far as
    it goes. At most BURNIN_MAX_STEPS steps.
-3. Only where the model is defined and checkable: a step where the loss is
-   not finite or the model raises, where the loss or the whole gradient
-   becomes exactly zero (nothing left to learn: every hinge inactive), or
-   where a clip
-   newly saturates (a guard: the clipped
-   loss is flat where the unclipped backward is not), ends the burn-in at
-   the last point traced before it, and the report says so. A failure is
-   never confirmed on evidence gathered outside the model's valid inputs.
+3. Only where the model is defined and checkable. A step where the loss is
+   not finite or the model raises, where a guard newly saturates (a clip,
+   or a clamp at a tolerance: max(p, 1e-7); startpoint.guard: the guarded
+   loss is flat where an unguarded backward is not), or where there is
+   nothing left to learn (the loss or the whole gradient exactly zero:
+   every hinge inactive) is taken back, and the block whose step was
+   largest for its scale is slowed and grows no more: one head leaving its
+   domain does not end the others' burn-in. After BURNIN_RETREATS retreats
+   more than there are blocks, the burn-in ends at the last point traced
+   before, and the report says so. A failure is never confirmed on
+   evidence gathered outside the model's valid inputs.
 
 Values the start point could not resolve (ties, kinks, unverified) are
 judged at the generic point too (pipeline.py builds its plan).
@@ -65,9 +68,11 @@ from .model import Model, frozen_copies
 from .report import Move
 from .settings import (
     BURNIN_CURVATURE,
+    BURNIN_CURVATURE_GROWTH,
     BURNIN_MAX_STEPS,
     BURNIN_MIN_STEPS,
     BURNIN_RATE_GROWTH,
+    BURNIN_RETREATS,
     BURNIN_SITE_MIN_ELEMENTS,
     JITTER_ALL_ZERO,
     JITTER_BACKOFF,
@@ -76,7 +81,7 @@ from .settings import (
     WARMUP_FLIP_SHARE,
     WARMUP_TRACE_EVERY,
 )
-from .startpoint import SiteKey, StartPoint, inspect, persisting, sites, tied_sites, uniform_sites
+from .startpoint import SiteKey, StartPoint, guard_lines, inspect, persisting, sites, tied_sites, uniform_sites
 from .training import Adam, first_step_rate
 
 
@@ -121,6 +126,7 @@ class BurnIn:
     stopped: str  # outcome | budget | steps | left the domain
     stepped_back: str | None  # why the burn-in ended before a step it took (the model undefined there)
     first_trace: list | None  # the jittered point's kink trace
+    held: tuple[str, ...] = ()  # blocks slowed where a step of theirs left the model's domain, and why
 
 
 def _where(key: SiteKey) -> str:
@@ -129,10 +135,20 @@ def _where(key: SiteKey) -> str:
     return f"{os.path.basename(filename)}:{line} ({op}{call})"
 
 
-def _saturated(trace_sites: dict, key: SiteKey) -> int:
-    """Elements of a clip site at either bound (a clip's outcome: -1, 0, 1)."""
-    site = trace_sites.get(key)
-    return 0 if site is None else int(np.count_nonzero(site.outcome))
+def _minority(site) -> int:
+    """A site's elements (ties left out) not on its most common side: a
+    guard's saturated elements (a clip's outcome is -1, 0 or 1)."""
+    outcome = site.outcome[~site.tied]
+    if outcome.size == 0:
+        return 0
+    _, counts = np.unique(outcome, return_counts=True)
+    return int(outcome.size - counts.max())
+
+
+def _relative(update: np.ndarray, block: np.ndarray) -> float:
+    """A step's size for its block's scale."""
+    scale = float(np.sqrt(np.mean(np.square(block)))) if block.size else 0.0
+    return float(np.sqrt(np.mean(np.square(update)))) / (scale or 1.0) if np.size(update) else 0.0
 
 
 def _changed(first, now) -> tuple[int, int]:
@@ -179,11 +195,12 @@ def burn_in(evaluator: Evaluator, params: dict[str, np.ndarray], base: BasePoint
         return BurnIn(None, 0, 0.0, loss, loss, (), (), False, "left the domain", f"the jitter: {why}", first_trace)
     first_loss = loss
     first = sites(first_trace)
-    # A clip is a guard (a log's argument kept off 0): its new saturation is
-    # the model leaving its valid inputs, not a branch to test.
+    # A guard (a probability kept off 0 and 1, a variance off 0) saturating
+    # is the model leaving its valid inputs, not a branch to test.
+    guarded = guard_lines(first_trace)
+    guards = {key: _minority(site) for key, site in first.items() if key[:2] in guarded}
     required = {(s.filename, s.lineno, s.op, s.occurrence): max(1, math.ceil(WARMUP_FLIP_SHARE * s.size))
-                for s in uniform_sites(first_trace, BURNIN_SITE_MIN_ELEMENTS) if s.op != "clip"}
-    clips = {key: _saturated(first, key) for key in first if key[2] == "clip"}
+                for s in uniform_sites(first_trace, BURNIN_SITE_MIN_ELEMENTS) if (s.filename, s.lineno) not in guarded}
     # Where the loss goes on in Python floats the tracker sees no kink: every
     # block goes as far as training takes it.
     opaque = any(event.op == OPAQUE for event in first_trace)
@@ -195,17 +212,19 @@ def burn_in(evaluator: Evaluator, params: dict[str, np.ndarray], base: BasePoint
     clean = (params, loss, 0)  # the last point known to be inside the model's domain
     flipped = {key: 0 for key in required}
     mixed = {key: False for key in required}
-    curved, stopped, stepped_back = False, "steps" if forced else "budget", None
+    curved, stopped, stepped_back, retreats = False, "steps" if forced else "budget", None, 0
+    held: list[str] = []  # blocks slowed where a step of theirs left the model's domain
     for t in range(1, limit + 1):
+        moments = adam.state()
         adam.tick()
         update = {name: adam.update(name, g, rates[name]) for name, g in gradient.items()}
         shares = {name: -float(np.sum(gradient[name] * update[name])) for name in update}  # first-order falls
         predicted = -sum(shares.values())
         candidate = {name: params[name] + update.get(name, 0.0) for name in params}
-        # Outcomes are read every step while a site waits to be mixed (a
-        # growing rate can carry it across to the other side within a few
-        # steps), else every WARMUP_TRACE_EVERY steps.
-        traced = t % WARMUP_TRACE_EVERY == 0 or t == limit or (not forced and not all(mixed.values()))
+        # Outcomes are read every step while a site waits to be mixed or a
+        # guard may saturate (a growing rate carries elements across within
+        # a step or two), else every WARMUP_TRACE_EVERY steps.
+        traced = t % WARMUP_TRACE_EVERY == 0 or t == limit or (not forced and (guards or not all(mixed.values())))
         try:
             new_loss, new_gradient = evaluator.at(candidate, traced=traced)
         except ModelError as exc:
@@ -214,22 +233,33 @@ def burn_in(evaluator: Evaluator, params: dict[str, np.ndarray], base: BasePoint
             why = f"the model raised an error there ({exc})"
         else:
             why = unfit(new_loss, new_gradient, loss, gradient)
+            if why is None and traced:
+                now = sites(evaluator.last_trace or [])
+                newly = [key for key, n in guards.items() if key in now and _minority(now[key]) > n]
+                if newly:
+                    why = f"{_where(newly[0])} newly saturates"
         if why is not None:
             if forced:
                 raise ModelError(f"{evaluator.model.name}: {why} during --warmup after {t - 1} steps at lr "
                                  f"{first_rate:.2g}; give a smaller --lr")
-            stopped, stepped_back = "left the domain", f"step {t}: {why}"
-            break
+            # Step back, and only the block whose step was largest for its
+            # scale stops growing: one head leaving its domain (a rate q
+            # through 0) does not end the others' burn-in.
+            culprit = max(update, key=lambda n: _relative(update[n], params[n]))
+            retreats += 1
+            if retreats > len(params) + BURNIN_RETREATS:
+                stopped, stepped_back = "left the domain", f"step {t}: {why}"
+                break
+            adam.restore(moments)
+            rates[culprit] /= 4
+            done_growing.add(culprit)
+            held.append(f"{culprit} (step {t}: {why})")
+            continue
         if abs((new_loss - loss) - predicted) > BURNIN_CURVATURE * abs(predicted):
             curved = True
         previous = loss
         params, loss, gradient = candidate, new_loss, new_gradient
         if traced:
-            now = sites(evaluator.last_trace or [])
-            newly = [key for key, n in clips.items() if _saturated(now, key) > n]
-            if newly and not forced:
-                stopped, stepped_back = "left the domain", f"step {t}: {_where(newly[0])} newly saturates"
-                break
             for key, need in required.items():
                 flipped[key], kept = _changed(first.get(key), now.get(key))
                 # Mixed: `need` elements on the other side now (a tie counts
@@ -238,13 +268,16 @@ def burn_in(evaluator: Evaluator, params: dict[str, np.ndarray], base: BasePoint
                 # carried across at once).
                 mixed[key] = flipped[key] >= need and kept >= need
             clean = (params, loss, t)
-        elif not (clips or required):
+        elif not (guards or required):
             clean = (params, loss, t)  # no outcome a trace could show: every point is as good
         if forced:
             continue
         unmet = not all(mixed.values())
         moved_all = len(done_growing) == len(rates)
-        if traced and t >= BURNIN_MIN_STEPS and curved and (moved_all or not (unmet or opaque)):
+        # Done: the sites mixed (every block as far as it goes where the loss
+        # is opaque), and the loss's curvature shown, or every block moved
+        # as far as it goes (a loss that stays linear has none to show).
+        if traced and t >= BURNIN_MIN_STEPS and (curved or moved_all) and (moved_all or not (unmet or opaque)):
             stopped = "outcome"
             break
         if loss > previous and shares:
@@ -255,11 +288,15 @@ def burn_in(evaluator: Evaluator, params: dict[str, np.ndarray], base: BasePoint
         elif t >= WARMUP_TRACE_EVERY and (unmet or opaque or not curved):
             # Each block's rate grows on its own: in a model with a second
             # head, the block whose effect on the loss is small (features
-            # in small units) must not wait for the others' rate.
+            # in small units) must not wait for the others' rate. Far only
+            # for a kink to reach; for curvature alone, a little (a loss
+            # linear in a batchnorm's gamma falls for ever, and a point a
+            # million steps away is nobody's).
+            ceiling = most if (unmet or opaque) else first_rate * BURNIN_CURVATURE_GROWTH
             for name in rates:
                 if name not in done_growing:
-                    rates[name] = min(2 * rates[name], most)
-                    if rates[name] >= most:
+                    rates[name] = min(2 * rates[name], ceiling)
+                    if rates[name] >= ceiling:
                         done_growing.add(name)
     final, final_loss, taken = clean
     moved_all = len(done_growing) == len(rates)
@@ -269,7 +306,7 @@ def burn_in(evaluator: Evaluator, params: dict[str, np.ndarray], base: BasePoint
     # it is the model's structure.
     structural = tuple(_where(key) for key in required if not mixed[key] and moved_all)
     return BurnIn(final, taken, max(rates.values()), first_loss, final_loss, sites_flipped, structural, curved,
-                  stopped, stepped_back, first_trace)
+                  stopped, stepped_back, first_trace, tuple(held))
 
 
 def leave(model: Model, start: StartPoint, base: BasePoint, *, seed: int, steps: int | None = None,
@@ -313,7 +350,8 @@ def leave(model: Model, start: StartPoint, base: BasePoint, *, seed: int, steps:
         why_not = walk.stepped_back
     move = Move(tuple(start.reasons()), tuple(model.params), walk.steps, "adam", walk.lr, walk.loss_before,
                 walk.loss_after, walk.flipped, walk.stopped, spent, checked=why_not is None,
-                why_not=why_not, structural=walk.structural, stepped_back=walk.stepped_back, jitter=scale)
+                why_not=why_not, structural=walk.structural, stepped_back=walk.stepped_back, jitter=scale,
+                held=walk.held)
     return walk.params, move, start, spent
 
 

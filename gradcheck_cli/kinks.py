@@ -40,6 +40,7 @@ class KinkEvent(NamedTuple):
     lineno: int
     op: str
     outcome: np.ndarray | np.generic  # which side won, elementwise (bool or integer array; a numpy scalar)
+    bound: float | None = None  # the constant it compares against (maximum(p, 1e-7): 1e-7), where it has one
 
 
 @dataclass(frozen=True)
@@ -133,14 +134,23 @@ def _call_site() -> tuple[str, int]:
     return "<unknown>", 0
 
 
-def _record(op: str, outcome) -> None:
+def _record(op: str, outcome, bound: float | None = None) -> None:
     # A copy: the user may later modify a mask in place (a numpy scalar is immutable).
     if isinstance(outcome, np.ndarray):
         outcome = outcome.copy()
     elif not isinstance(outcome, np.generic):
         outcome = np.asarray(outcome)
     filename, lineno = _call_site()
-    _active.append(KinkEvent(filename, lineno, op, outcome))
+    _active.append(KinkEvent(filename, lineno, op, outcome, bound))
+
+
+def _constant(inputs) -> float | None:
+    """The constant a two-sided kink compares against: its one operand that
+    is a plain real scalar (not computed from the parameters)."""
+    for x in inputs:
+        if type(x) not in _UNWRAP and isinstance(x, (int, float, np.integer, np.floating)):
+            return float(x)
+    return None
 
 
 def _taint(x):
@@ -259,6 +269,7 @@ def _sorted_ties(a: np.ndarray, axis) -> bool:
         a, axis = a.reshape(-1), 0
     return bool(np.any(np.diff(np.sort(a, axis=axis), axis=axis) == 0))
 _REDUCE_PICK = {"maximum": np.argmax, "fmax": np.argmax, "minimum": np.argmin, "fmin": np.argmin}
+_ORDER_STATISTICS = {np.quantile, np.percentile, np.nanquantile, np.nanpercentile, np.median, np.nanmedian}
 
 
 class TrackedArray(np.ndarray):
@@ -274,7 +285,13 @@ class TrackedArray(np.ndarray):
         raw = [_UNWRAP[type(x)](x) if type(x) in _UNWRAP else x for x in inputs]
         out = kwargs.get("out")
         if out is not None:
-            kwargs["out"] = tuple(o.view(np.ndarray) if isinstance(o, TrackedArray) else o for o in out)
+            if out is Ellipsis:  # out=...: arrays, never scalars (np.quantile's _lerp asks so)
+                out = None
+            else:
+                kwargs["out"] = tuple(o.view(np.ndarray) if isinstance(o, TrackedArray) else o for o in out)
+        where = kwargs.get("where")
+        if type(where) in _UNWRAP:  # a tracked mask would send the call back here, for ever
+            kwargs["where"] = _UNWRAP[type(where)](where)
         if _active is None:
             result = getattr(ufunc, method)(*raw, **kwargs)
         else:
@@ -300,7 +317,7 @@ class TrackedArray(np.ndarray):
                     # complex step through them is meaningless. Named so the
                     # complex-step method can say where.
                     name = f"{name} of complex values"
-                _record(name, outcome)
+                _record(name, outcome, _constant(inputs) if name in _PAIRWISE else None)
                 if tie is not False:
                     _active.mark_tie(tie)
         if out is not None:
@@ -314,6 +331,19 @@ class TrackedArray(np.ndarray):
             condition = args[0] if args else kwargs.get("condition")
             if isinstance(condition, TrackedArray):
                 _record("where", condition)
+        if func in _ORDER_STATISTICS:
+            # An order statistic: its kink is the order, recorded as a sort's.
+            # numpy's implementation asks its ufuncs for arrays where a
+            # tracked scalar stands (out=...), so it runs on plain arrays.
+            plain = [a.view(np.ndarray) if isinstance(a, TrackedArray) else a for a in args]
+            if _active is not None:
+                values = np.asarray(plain[0] if plain else kwargs["a"], dtype=float)
+                axis = kwargs.get("axis")
+                flat = values.reshape(-1) if axis is None else values
+                _record("sort", np.argsort(flat, axis=-1 if axis is None else axis))
+                if _active.want_ties and _sorted_ties(flat, -1 if axis is None else axis):
+                    _active.mark_tie(True)
+            return _taint(func(*plain, **kwargs))
         # Run numpy's own implementation on the tracked arrays, so the ufuncs
         # and methods inside it are seen; C functions (einsum, dot, linalg)
         # return plain arrays, tainted here.
@@ -403,7 +433,7 @@ def _scalar_comparison(name: str, ufunc: str):
             return NotImplemented
         result = plain(self, other)
         if _active is not None and result is not NotImplemented:
-            _record(ufunc, result)
+            _record(ufunc, result, _constant((other,)))
             if _active.want_ties and np.float64.__eq__(self, other):
                 _active.mark_tie(True)
         return result

@@ -83,6 +83,7 @@ class _BlockEstimates:
     coordinates: list[tuple[int, Estimate]] = field(default_factory=list)  # (flat index, estimate)
     directions: list[Estimate] = field(default_factory=list)
     drilled: set[int] = field(default_factory=set)  # coordinates found by drill-down
+    along_ties: set[int] = field(default_factory=set)  # directions the ties leave smooth (ties.py)
 
 
 @borrows_process
@@ -544,7 +545,12 @@ def _check_point(loaded: Model, settings: Settings, target, params_file, seed, o
                                    analytic=noise.analytic, references=_references(base, plans),
                                    central_blocks=compared.central_blocks if compared else frozenset())
                 results += [_BlockEstimates(block) for block in plans]
-                _evaluate_blocks(evaluator, settings, step, results, executor)
+                along = {}
+                if base.ties and settings.method != "complex-step":
+                    from .ties import tie_directions  # imported where used: start-up
+
+                    along = tie_directions(evaluator, base, settings.seed)
+                _evaluate_blocks(evaluator, settings, step, results, executor, along)
                 evaluator.verify_all()
                 finished = True
             finally:
@@ -640,11 +646,12 @@ def _references(base: BasePoint, plans) -> dict[str, float]:
 
 
 def _evaluate_blocks(evaluator: Evaluator, settings: Settings, step: Callable[[], None],
-                     results: list[_BlockEstimates], executor) -> None:
+                     results: list[_BlockEstimates], executor, along_ties: dict[str, np.ndarray]) -> None:
     """Fill ``results``: every block's sampled probes go to the executor at
     once (no idle workers at block boundaries), each estimate landing in its
-    block as it arrives (so an interrupted check keeps what finished); then
-    drill-down, block by block, here."""
+    block as it arrives (so an interrupted check keeps what finished); then,
+    here, the directions ties leave smooth (``along_ties``), and drill-down,
+    block by block."""
     placed: list[tuple[_BlockEstimates, int | None]] = []  # (block, flat index or None for a direction)
     probes: list[Probe] = []
     for result in results:
@@ -672,6 +679,12 @@ def _evaluate_blocks(evaluator: Evaluator, settings: Settings, step: Callable[[]
         return found
 
     for result in results:
+        direction = along_ties.get(result.plan.name)
+        if direction is not None:
+            result.along_ties.add(len(result.directions))
+            result.directions.append(measure(Probe(result.plan.name, direction=direction.reshape(result.plan.shape),
+                                                   number=len(result.directions))))
+    for result in results:
         _drill_down(result, settings, measure)
 
 
@@ -684,7 +697,8 @@ def _drill_down(result: _BlockEstimates, settings: Settings, measure: Callable[[
         budget = settings.max_evals
         checked = {i for i, _ in result.coordinates}
         for k, along in enumerate(result.directions):
-            if budget <= 0 or judge(along, thresholds)[0] != FAIL:
+            # (Not along the ties: each of its coordinates is a valid choice alone.)
+            if budget <= 0 or k in result.along_ties or judge(along, thresholds)[0] != FAIL:
                 continue
             found, spent = drill_down(block.name, block.directions[k], measure, budget=budget, thresholds=thresholds,
                                       skip=checked)
@@ -721,7 +735,8 @@ def _report(loaded: Model, settings: Settings, base: BasePoint, results: list[_B
             for i, e in r.coordinates
         )
         directional = tuple(
-            grade_estimate(e, index=None, direction=k, thresholds=thresholds, scale=scale)
+            _along_ties(grade_estimate(e, index=None, direction=k, thresholds=thresholds, scale=scale))
+            if k in r.along_ties else grade_estimate(e, index=None, direction=k, thresholds=thresholds, scale=scale)
             for k, e in enumerate(r.directions)
         )
         blocks.append(grade_block(r.plan.name, shape, r.plan.size, dims, directional, thresholds))
@@ -767,6 +782,12 @@ def _report(loaded: Model, settings: Settings, base: BasePoint, results: list[_B
         source_line=loaded.source_line,
         stopped=stopped,
     )
+
+
+def _along_ties(dim):
+    """A direction ties leave smooth, said so where it is graded."""
+    said = "along the tied elements together (a direction every way of breaking the ties agrees on)"
+    return dataclasses.replace(dim, message=f"{said}: {dim.message}" if dim.message else said)
 
 
 def _about_noise(noise: Noise, blocks: list[BlockResult]) -> tuple[str | None, str | None]:

@@ -153,6 +153,7 @@ class Move:
     structural: tuple[str, ...] = ()  # one-sided sites no step changed, though steps were large enough to
     stepped_back: str | None = None  # why the burn-in ended before a step it took: the model undefined there
     jitter: float = 1.0  # the jitter's size, as a fraction of its default (smaller where the default left the model)
+    held: tuple[str, ...] = ()  # blocks slowed where a step of theirs left the model's domain, and why
 
     def describe(self) -> str:
         """What was done, in one sentence."""
@@ -174,6 +175,8 @@ class Move:
         if self.structural:
             parts.append(f"{', '.join(self.structural)} stayed one-sided under steps large enough to change it: "
                          "structure, not a point")
+        if self.held:
+            parts.append(f"slowed {'; '.join(self.held)}, where its step left the model's domain")
         if self.stepped_back:
             parts.append(f"stopped before {self.stepped_back} (no point to judge a gradient at)")
         done = "; ".join(parts) or "did not move"
@@ -186,6 +189,7 @@ class Move:
                 "loss_after": _number(self.loss_after),
                 "flipped": [{"site": site, "share": share} for site, share in self.flipped],
                 "structural": list(self.structural), "stepped_back": self.stepped_back, "jitter": self.jitter,
+                "held": list(self.held),
                 "stopped": self.stopped, "evaluations": self.evaluations, "checked": self.checked,
                 "why_not": self.why_not}
 

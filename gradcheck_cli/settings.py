@@ -197,12 +197,43 @@ BURNIN_MIN_STEPS = 8
 # twenty doublings reach it in twenty steps. Beyond the factor (a block the
 # loss hardly depends on) the block's move is as large as any training's.
 BURNIN_RATE_GROWTH = 2.0**20
+# Where only the curvature is still to show (no kink site waits), the rate
+# grows at most this much: a near-linear start shows its curvature within
+# a few first steps, and a loss linear in some block (a batchnorm's gamma)
+# would otherwise be followed a million steps away from the user's point.
+BURNIN_CURVATURE_GROWTH = 16.0
 # At most this many steps (each one loss and one grad call).
 BURNIN_MAX_STEPS = 40
+# A step that leaves the model's domain is taken back and its largest mover
+# slowed; after one such retreat per block and this many more, the burn-in
+# ends where it is.
+BURNIN_RETREATS = 2
+# A guard keeps a value off the edge of its domain with a constant this close
+# to 0 or to +-1 (1e-7, 1e-12, 1 - 1e-7): its saturation is the model leaving
+# its valid inputs, not a branch to test (startpoint.guard).
+GUARD_TOLERANCE = 1e-3
 # Kink outcomes are read every this many steps, not every step: a tracked
 # call of a naive loop costs ~3 untracked ones, and at a rate that lowers the
 # loss ~5 % a step, outcomes change a few percent a step, not wholesale.
 WARMUP_TRACE_EVERY = 4
+
+# At tied kinks (ties.py): the limiting gradients are the grad at points
+# this far off (relative to each block's RMS): any move breaks a tie, and
+# 1e-7 crosses no kink the point is not on unless one is within 1e-7 of it.
+TIE_JITTER = 1e-7
+# Their differences' span leaves out what is below this share of the
+# gradients' size: the smooth change over the jitter (~1e-7 of it) and
+# round-off; a piece's difference is a term of the gradient (~1e-2 and up).
+TIE_RANK_TOLERANCE = 1e-4
+# The analytic value's part outside that span is checked along where it is
+# above this share of the gradient's size (a correct backward's is the
+# smooth change, ~1e-7).
+TIE_OUTSIDE = 1e-4
+# At most this many limiting gradients, and the span is taken as complete
+# once this many in a row added nothing to it (else: too many ways to break
+# the ties to tell, and nothing is checked along them).
+TIE_SAMPLES = 64
+TIE_SETTLED = 3
 
 # The initial-loss check: relative tolerance around ln C (softmax) or C - 1 (SVM).
 DEFAULT_LOSS_TOLERANCE = 0.1

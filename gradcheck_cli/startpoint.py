@@ -35,7 +35,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .kinks import KinkEvent
-from .settings import UNIFORM_MIN_ELEMENTS, UNIFORM_MINORITY
+from .settings import GUARD_TOLERANCE, UNIFORM_MIN_ELEMENTS, UNIFORM_MINORITY
 
 # Operations whose outcome says on which side of a kink each element is
 # (two sides, or three for clip). Not equality (a measure-zero event that
@@ -220,3 +220,22 @@ def changed(start: dict[SiteKey, Site], now: dict[SiteKey, Site], keys) -> dict[
         else:
             out[key] = float(np.count_nonzero(a.outcome != b.outcome)) / max(a.outcome.size, 1)
     return out
+
+
+def guard(event: KinkEvent) -> bool:
+    """A kink that keeps a value off the edge of its domain, not a branch of
+    the model: a clip, or a clamp or comparison at a tolerance (a constant
+    within GUARD_TOLERANCE of 0 or of +-1, and not 0 itself: a probability
+    kept off 0 and 1, a variance off 0). max(0, m), a hinge or a ReLU,
+    compares with 0 itself; a Huber loss with its delta of 1 or more."""
+    if event.op == "clip":
+        return True
+    bound = event.bound
+    return bound is not None and bound != 0 and min(abs(bound), abs(abs(bound) - 1)) <= GUARD_TOLERANCE \
+        and abs(bound) != 1
+
+
+def guard_lines(trace: list[KinkEvent]) -> set[tuple[str, int]]:
+    """The lines of a call where a guard is applied: every kink site there
+    is the guard's (``np.where(p > eps, p, eps)`` is a comparison and a where)."""
+    return {(event.filename, event.lineno) for event in trace if guard(event)}

@@ -367,3 +367,17 @@ def test_ties_at_the_start_point_track_every_probe():
     assert report.verdict == "pass"
     flips = [d for d in report.blocks[0].dims if d.kink is not None]
     assert len(flips) == 12 and all(d.kink_harmless for d in flips)
+
+
+def test_order_statistics_are_tracked_as_a_sort_and_give_numpys_values():
+    """np.quantile asks its ufuncs for arrays where a tracked scalar stood
+    (out=...), which recursed for ever; it is an order statistic, recorded
+    as a sort (ties included) and computed on plain arrays."""
+    values = np.array([[1.0, -2.0, 3.0, 0.5], [2.0, 2.0, 1.0, 0.0]])
+    with recording(ties=True) as trace:
+        tracked = track(values)
+        got = [np.quantile(tracked, 0.5), np.percentile(tracked, [10, 90], axis=1), np.median(tracked, axis=0)]
+    want = [np.quantile(values, 0.5), np.percentile(values, [10, 90], axis=1), np.median(values, axis=0)]
+    for g, w in zip(got, want):
+        assert np.array_equal(np.asarray(g), w)
+    assert [e.op for e in trace] == ["sort", "sort", "sort"] and trace.tied  # the row [2, 2, ...] ties
