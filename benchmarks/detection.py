@@ -126,9 +126,10 @@ def main() -> None:
     missed, misnamed = [], []
     cost_rows, plain_total = [], 0
     hidden_correct, hidden_buggy = hidden_at_start()
-    release2 = correct_models() + buggy_models()
+    release2_correct, release2_buggy = correct_models(), buggy_models()
+    release2 = {id(m) for m in release2_correct + release2_buggy}
     release2_total = 0
-    models = correct_models() + hidden_correct + buggy_models() + hidden_buggy
+    models = release2_correct + hidden_correct + release2_buggy + hidden_buggy
     for model in models:
         runs = [ours(model, seed) for seed in SEEDS]
         our_fail = [r[0] for r in runs]
@@ -143,7 +144,7 @@ def main() -> None:
         concat_evals = concat_10(model, 0)[1]
         full_fail, full_evals = full(model)
         totals["ours"] += our_evals
-        release2_total += our_evals if any(model is m for m in release2) else 0
+        release2_total += our_evals if id(model) in release2 else 0
         totals["concat"] += concat_evals
         totals["full"] += full_evals
         if model.correct:

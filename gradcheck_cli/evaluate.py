@@ -475,14 +475,18 @@ class Evaluator:
             return loss, self._gradient_value(gradient, "grad", keep)
         return loss, self._gradient_value(gradient, "loss_and_grad's gradient", keep)
 
-    def base_point(self) -> BasePoint:
+    def base_point(self, repeat: bool = True) -> BasePoint:
         """Loss and gradient at the parameters, each evaluated twice to prove
-        that reseeding makes them deterministic."""
+        that reseeding makes them deterministic (``repeat=False``: once, where
+        the same model proved it already)."""
         self._record_ties = True
         try:
             first, gradient = self._at_start()
         finally:
             self._record_ties = False
+        if not repeat:
+            return BasePoint(first.value, first.trace, gradient,
+                             ties=bool(first.trace is not None and first.trace.tied))
         with self.tracking(False):  # the trace is the first call's; this one only repeats the values
             second, again = self._at_start(keep=False)
         self._check_same(self._loss_label, first.value, second.value)

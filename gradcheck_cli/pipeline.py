@@ -433,12 +433,16 @@ class _Phases:
 
 
 def _unresolved(report: Report) -> dict[str, list[int]]:
-    """Per block, the coordinates the start point could not verify (a
-    tie, a kink, a budget too wide): judged at the generic point too."""
+    """Per block, the coordinates the start point could not resolve for a
+    kink (several meeting, a tie, a subgradient's bracket, a kink crossed
+    where the budget did not decide): judged at the generic point too, off
+    the kink. Values a noisy loss leaves unverified are not: the noise is
+    the same there, and each would cost a Taylor test for nothing."""
     carried: dict[str, list[int]] = {}
     for block in report.blocks:
         for dim in block.dims:
-            if dim.grade in (OK, KINK, UNVERIFIED, WARN):
+            at_kink = dim.kink is not None or dim.kink_untracked or dim.bracket is not None
+            if dim.grade == KINK or (dim.grade in (OK, UNVERIFIED, WARN) and at_kink):
                 carried.setdefault(block.name, []).append(int(np.ravel_multi_index(dim.index, block.shape))
                                                           if block.shape else 0)
     return carried
@@ -491,6 +495,7 @@ def _check_point(loaded: Model, settings: Settings, target, params_file, seed, o
     given), evaluate, compare, grade. Raises _Stopped with what finished
     when time runs out or Ctrl-C comes."""
     started = time.perf_counter()
+    at_start = plans is None  # (the generic point's plan is given)
     if plans is None:
         plans = plan(loaded.params, samples=settings.samples, directions=settings.directions, seed=settings.seed)
     results: list[_BlockEstimates] = []
@@ -519,7 +524,8 @@ def _check_point(loaded: Model, settings: Settings, target, params_file, seed, o
                                  load_seconds, settings.method, settings.h)
             finished = False
             try:
-                base = evaluator.base_point()
+                # The generic point's model proved its determinism at the start point.
+                base = evaluator.base_point(repeat=at_start)
                 total = sum(len(block.indices) + len(block.directions) for block in plans)
                 executor.expect(total)  # --jobs auto decides here: workers start while the noise is measured
                 noise = _noise(evaluator, base, loaded, settings, {block.name: block.indices for block in plans})

@@ -430,3 +430,170 @@ def test_a_zero_bias_kept_as_a_row_is_a_bias_not_a_zero_weight():
     found = inspect([], params, {name: np.ones_like(block) for name, block in params.items()})
     assert found.zero_weights == ("V",)
     assert set(found.zero_blocks) == {"b_row", "b", "V"}
+
+
+# -- issue 23: check where bugs show ---------------------------------------------------
+
+def test_a_bug_right_only_at_the_start_point_fails_with_a_hint_that_says_where():
+    """reg * b added to a bias gradient is zero at b = 0: the start point
+    passes it, the generic point (b drawn at its peers' scale) does not."""
+    rng = np.random.default_rng(0)
+    X, y, reg = rng.standard_normal((20, 5)), rng.integers(0, 3, 20), 0.3
+
+    def probs(p):
+        s = X @ p["W"] + p["b"]
+        e = np.exp(s - s.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    def loss(p):
+        return float(-np.log(probs(p)[np.arange(20), y]).mean() + 0.5 * reg * np.sum(p["W"] ** 2))
+
+    def grad(p):
+        d = probs(p)
+        d[np.arange(20), y] -= 1
+        d /= 20
+        return {"W": X.T @ d + reg * p["W"], "b": d.sum(axis=0) + reg * p["b"]}
+
+    params = {"W": 0.1 * rng.standard_normal((5, 3)), "b": np.zeros(3)}
+    assert check(loss=loss, grad=grad, params=params, warmup="off").verdict == "pass"
+    report = check(loss=loss, grad=grad, params=params)
+    assert report.verdict == "fail" and {b.name: b.grade for b in report.generic.blocks}["b"] == "fail"
+    assert any("right at the start point, wrong at the generic point (b)" in h for h in report.hints)
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["hints"] and data["generic_point"]["check"]["verdict"] == "fail"
+
+
+def test_the_start_points_failure_needs_no_second_point():
+    report = check(loss=lambda p: float(np.sum(p["w"] ** 2)), grad=lambda p: {"w": 3 * p["w"]},
+                   params={"w": np.array([0.3, -1.2, 0.8])})
+    assert report.verdict == "fail" and report.moved is None and report.generic is None
+
+
+def test_warmup_off_checks_the_start_point_only():
+    report = check(loss=lambda p: float(np.sum(np.sin(p["w"]))), grad=lambda p: {"w": np.cos(p["w"])},
+                   params={"w": np.array([0.3, -1.2, 0.8])}, warmup="off")
+    assert report.verdict == "pass" and report.moved is None and report.generic is None
+
+
+def test_one_relu_line_used_by_two_layers_is_two_sites():
+    from gradcheck_cli.kinks import recording, track
+    from gradcheck_cli.startpoint import sites, uniform_sites
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((10, 4))
+    layers = [rng.standard_normal((4, 6)), np.abs(rng.standard_normal((6, 6))) + 0.1]  # the second all on
+    with recording() as trace:
+        h = track(X)
+        for W in layers:
+            h = np.maximum(0, h @ W)
+    assert len(sites(trace)) == 2
+    (one_sided,) = uniform_sites(trace)
+    assert one_sided.occurrence == 1 and "call 2" in one_sided.where
+
+
+def test_guards_are_told_from_branches_by_their_tolerance():
+    from gradcheck_cli.kinks import recording, track
+    from gradcheck_cli.startpoint import guard
+
+    p = track(np.array([0.2, 0.7, 0.5]))
+    statements = {
+        lambda: np.maximum(p, 1e-7): True,              # a probability kept off 0
+        lambda: np.minimum(p, 1 - 1e-7): True,          # ... and off 1
+        lambda: np.where(p > 1e-12, p, 1e-12): True,    # the same with a mask
+        lambda: np.clip(p, 0.0, 6.0): True,             # clip is the guard idiom
+        lambda: np.maximum(0, p - 0.5): False,          # a hinge
+        lambda: np.where(np.abs(p) < 1.0, p, p): False,  # a Huber loss's delta
+        lambda: p > 0.3: False,                         # a threshold in the data's range
+    }
+    for statement, guarded in statements.items():
+        with recording() as trace:
+            statement()
+        assert any(guard(e) for e in trace) == guarded, [(e.op, e.bound) for e in trace]
+
+
+def test_code_the_tracker_cannot_follow_is_recorded_as_opaque():
+    from gradcheck_cli.kinks import OPAQUE, recording, track
+
+    p = track(np.array([0.2, -0.7, 0.5]))
+    with recording() as trace:
+        p.tolist()
+        np.vectorize(lambda v: max(v, 0.0))(p)
+        float(p.sum())  # a loss returned as a float is not opaque
+    assert [e.op for e in trace] == [OPAQUE, OPAQUE]
+
+
+def test_a_head_leaving_its_domain_slows_only_itself():
+    """A Bernoulli rate q (log q) steps through 0 as the rates grow; the
+    hinge beside it still gets its margins mixed, and the mask bug fails."""
+    rng = np.random.default_rng(2)
+    N, D, C = 12, 4, 3
+    X, y = rng.standard_normal((N, D)), rng.integers(0, C, N)
+
+    def margins(W):
+        s = X @ W
+        return s - s[np.arange(N), y][:, None] + 1.0
+
+    def loss(p):
+        m = margins(p["W"])
+        hinge = sum(v for i, row in enumerate(m.tolist()) for j, v in enumerate(row) if j != y[i] and v > 0) / N
+        q = p["q"][0]
+        return hinge - (0.01 * np.log(q) + 0.99 * np.log(1 - q))
+
+    def grad(p, mask=True):
+        m = margins(p["W"])
+        a = (m > 0).astype(float) if mask else np.ones_like(m)
+        a[np.arange(N), y] = 0
+        a[np.arange(N), y] = -a.sum(axis=1)
+        q = p["q"][0]
+        return {"W": X.T @ a / N, "q": np.array([-(0.01 / q - 0.99 / (1 - q))])}
+
+    params = {"W": 1e-4 * rng.standard_normal((D, C)), "q": np.array([0.05])}
+    good = check(loss=loss, grad=grad, params=params)
+    bad = check(loss=loss, grad=lambda p: grad(p, mask=False), params=params)
+    assert good.verdict == "pass" and bad.verdict == "fail"
+    assert bad.generic is not None and {b.name: b.grade for b in bad.generic.blocks}["W"] == "fail"
+
+
+def _maxpool(eqmask: bool):
+    """sum(dout * maxpool2x2(x)) on an integer-valued x (tied windows)."""
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 3, (4, 4)).astype(float)
+    dout = rng.standard_normal((2, 2))
+
+    def windows(v):
+        return v.reshape(2, 2, 2, 2).transpose(0, 2, 1, 3).reshape(2, 2, 4)
+
+    def loss(p):
+        return float(np.sum(dout * windows(p["x"]).max(axis=2)))
+
+    def grad(p):
+        w = windows(p["x"])
+        if eqmask:  # CS231n's classic: every element equal to the max gets dout
+            mask = (w == w.max(axis=2, keepdims=True)).astype(float)
+        else:
+            mask = np.zeros_like(w)
+            np.put_along_axis(mask, w.argmax(axis=2)[..., None], 1.0, axis=2)
+        g = (mask * dout[..., None]).reshape(2, 2, 2, 2).transpose(0, 2, 1, 3).reshape(4, 4)
+        return {"x": g}
+
+    return loss, grad, {"x": x}
+
+
+def test_a_backward_wrong_only_at_ties_fails_along_the_tied_elements():
+    loss, grad, params = _maxpool(eqmask=True)
+    report = check(loss=loss, grad=grad, params=params)
+    assert report.verdict == "fail" and report.blocks[0].grade == "fail"
+    tied = [d for d in report.blocks[0].directions if d.message and "along the tied elements" in d.message]
+    assert tied and tied[0].grade == "fail"
+
+
+def test_a_valid_choice_at_ties_costs_only_the_gradients_off_them():
+    from gradcheck_cli.evaluate import Evaluator
+    from gradcheck_cli.model import from_functions
+    from gradcheck_cli.ties import tie_directions
+
+    loss, grad, params = _maxpool(eqmask=False)
+    assert check(loss=loss, grad=grad, params=params).verdict == "pass"
+    with Evaluator(from_functions(loss=loss, grad=grad, params=params), seed=0) as evaluator:
+        base = evaluator.base_point()
+        assert base.ties and tie_directions(evaluator, base, 0) == {}
