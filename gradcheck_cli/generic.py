@@ -18,8 +18,9 @@ to go down"):
 
    - every kink site one-sided at the jittered point (as the tracker sees
      sites: one per line for scalars, one per array evaluation, so one
-     ReLU line used by two layers is two sites) has changed outcome in at
-     least max(1, WARMUP_FLIP_SHARE of its elements);
+     ReLU line used by two layers is two sites) is mixed: at least
+     max(1, WARMUP_FLIP_SHARE of its elements) changed side, and as many
+     did not (not all carried across at once);
    - the loss has shown its curvature: at some step it moved by more than
      BURNIN_CURVATURE of the gradient's first-order prediction away from
      it (a kink crossed where no tracker sees it, a nonlinearity a
@@ -29,14 +30,18 @@ to go down"):
    While something is unmet, each block's rate doubles every step, until
    a step it dominated made the loss rise (the block with the largest
    first-order share of that step is halved and grows no more), or up to
-   BURNIN_RATE_GROWTH times the first rate. Adam moves each element by
+   BURNIN_RATE_GROWTH times the first rate (BURNIN_CURVATURE_GROWTH where
+   only the curvature is still to show: a loss linear in some block has
+   none, and is done when every block is). Adam moves each element by
    about its rate whatever the features' units, so a capped rate never
    reaches margins in small units, and one rate for all would stop
    growing when a second head overshoots. Where the loss goes on in
    Python floats (``.tolist()``, ``np.vectorize``: kinks the tracker cannot
-   see) every block grows until it is done. A site still one-sided when
-   every block is done is structural: training moved the model as far as
-   it goes. At most BURNIN_MAX_STEPS steps.
+   see) every block grows until it is done and training settles. A site
+   still one-sided when every block is done and training has settled (the
+   loss moving by less than BURNIN_SETTLED over WARMUP_TRACE_EVERY steps)
+   is structural: training moved the model as far as it goes. At most
+   BURNIN_MAX_STEPS steps.
 3. Only where the model is defined and checkable. A step where the loss is
    not finite or the model raises, where a guard newly saturates (a clip,
    or a clamp at a tolerance: max(p, 1e-7); startpoint.guard: the guarded
@@ -49,15 +54,14 @@ to go down"):
    before, and the report says so. A failure is never confirmed on
    evidence gathered outside the model's valid inputs.
 
-Values the start point could not resolve (ties, kinks, unverified) are
-judged at the generic point too (pipeline.py builds its plan).
+Values the start point could not resolve for a kink are judged at the
+generic point too (pipeline.py builds its plan).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import os
 
 import numpy as np
 
@@ -73,6 +77,7 @@ from .settings import (
     BURNIN_MIN_STEPS,
     BURNIN_RATE_GROWTH,
     BURNIN_RETREATS,
+    BURNIN_SETTLED,
     BURNIN_SITE_MIN_ELEMENTS,
     JITTER_ALL_ZERO,
     JITTER_BACKOFF,
@@ -81,7 +86,17 @@ from .settings import (
     WARMUP_FLIP_SHARE,
     WARMUP_TRACE_EVERY,
 )
-from .startpoint import SiteKey, StartPoint, guard_lines, inspect, persisting, sites, tied_sites, uniform_sites
+from .startpoint import (
+    SiteKey,
+    StartPoint,
+    guard_lines,
+    inspect,
+    persisting,
+    site_name,
+    sites,
+    tied_sites,
+    uniform_sites,
+)
 from .training import Adam, first_step_rate
 
 
@@ -127,12 +142,11 @@ class BurnIn:
     stepped_back: str | None  # why the burn-in ended before a step it took (the model undefined there)
     first_trace: list | None  # the jittered point's kink trace
     held: tuple[str, ...] = ()  # blocks slowed where a step of theirs left the model's domain, and why
+    guards: tuple[str, ...] = ()  # guard sites one-sided at the jittered point: their far side is not checked
 
 
 def _where(key: SiteKey) -> str:
-    filename, line, op, occurrence = key
-    call = f", call {occurrence + 1}" if occurrence > 0 else ""
-    return f"{os.path.basename(filename)}:{line} ({op}{call})"
+    return site_name(*key)
 
 
 def _minority(site) -> int:
@@ -214,6 +228,7 @@ def burn_in(evaluator: Evaluator, params: dict[str, np.ndarray], base: BasePoint
     mixed = {key: False for key in required}
     curved, stopped, stepped_back, retreats = False, "steps" if forced else "budget", None, 0
     held: list[str] = []  # blocks slowed where a step of theirs left the model's domain
+    history: list[float] = []  # the loss after each step taken
     for t in range(1, limit + 1):
         moments = adam.state()
         adam.tick()
@@ -274,10 +289,18 @@ def burn_in(evaluator: Evaluator, params: dict[str, np.ndarray], base: BasePoint
             continue
         unmet = not all(mixed.values())
         moved_all = len(done_growing) == len(rates)
-        # Done: the sites mixed (every block as far as it goes where the loss
-        # is opaque), and the loss's curvature shown, or every block moved
-        # as far as it goes (a loss that stays linear has none to show).
-        if traced and t >= BURNIN_MIN_STEPS and (curved or moved_all) and (moved_all or not (unmet or opaque)):
+        history.append(loss)
+        # Done: the sites mixed and the loss's curvature shown; or every
+        # block moved as far as it goes (a loss that stays linear has no
+        # curvature to show) and the sites mixed, or the training settled
+        # with them still one-sided (large steps jump a narrow zone: the
+        # rates that overshot fall back until it is reached, or not). Where
+        # the loss is opaque, no site can be seen mixed: every block goes as
+        # far as it goes, and training settles.
+        waiting = unmet or opaque
+        settled = len(history) > WARMUP_TRACE_EVERY and abs(history[-1] - history[-1 - WARMUP_TRACE_EVERY]) \
+            <= BURNIN_SETTLED * abs(history[-1])
+        if traced and t >= BURNIN_MIN_STEPS and ((curved and not waiting) or (moved_all and (not waiting or settled))):
             stopped = "outcome"
             break
         if loss > previous and shares:
@@ -302,11 +325,12 @@ def burn_in(evaluator: Evaluator, params: dict[str, np.ndarray], base: BasePoint
     moved_all = len(done_growing) == len(rates)
     sites_flipped = tuple((_where(key), min(1.0, flipped[key] / max(first[key].outcome.size, 1))) for key in required)
     # Unchanged though every block's rate grew until the loss rose or as far
-    # as it goes: the steps were large enough to have changed the site, so
-    # it is the model's structure.
+    # as it goes, and training settled: the steps were large enough to have
+    # changed the site, so it is the model's structure.
     structural = tuple(_where(key) for key in required if not mixed[key] and moved_all)
+    kept = tuple(_where(key) for key, n in guards.items() if n == 0)
     return BurnIn(final, taken, max(rates.values()), first_loss, final_loss, sites_flipped, structural, curved,
-                  stopped, stepped_back, first_trace, tuple(held))
+                  stopped, stepped_back, first_trace, tuple(held), kept)
 
 
 def leave(model: Model, start: StartPoint, base: BasePoint, *, seed: int, steps: int | None = None,
@@ -351,7 +375,7 @@ def leave(model: Model, start: StartPoint, base: BasePoint, *, seed: int, steps:
     move = Move(tuple(start.reasons()), tuple(model.params), walk.steps, "adam", walk.lr, walk.loss_before,
                 walk.loss_after, walk.flipped, walk.stopped, spent, checked=why_not is None,
                 why_not=why_not, structural=walk.structural, stepped_back=walk.stepped_back, jitter=scale,
-                held=walk.held)
+                held=walk.held, guards=walk.guards)
     return walk.params, move, start, spent
 
 

@@ -154,6 +154,7 @@ class Move:
     stepped_back: str | None = None  # why the burn-in ended before a step it took: the model undefined there
     jitter: float = 1.0  # the jitter's size, as a fraction of its default (smaller where the default left the model)
     held: tuple[str, ...] = ()  # blocks slowed where a step of theirs left the model's domain, and why
+    guards: tuple[str, ...] = ()  # guards (a clip, a clamp at a tolerance) not driven past: their far side unchecked
 
     def describe(self) -> str:
         """What was done, in one sentence."""
@@ -175,6 +176,10 @@ class Move:
         if self.structural:
             parts.append(f"{', '.join(self.structural)} stayed one-sided under steps large enough to change it: "
                          "structure, not a point")
+        if self.guards:
+            parts.append(f"kept short of the guard{'s' if len(self.guards) > 1 else ''} {', '.join(self.guards)} "
+                         "(a clip, or a clamp at a tolerance: beyond it the model's inputs are taken as invalid, "
+                         "and a gradient there is not checked)")
         if self.held:
             parts.append(f"slowed {'; '.join(self.held)}, where its step left the model's domain")
         if self.stepped_back:
@@ -189,7 +194,7 @@ class Move:
                 "loss_after": _number(self.loss_after),
                 "flipped": [{"site": site, "share": share} for site, share in self.flipped],
                 "structural": list(self.structural), "stepped_back": self.stepped_back, "jitter": self.jitter,
-                "held": list(self.held),
+                "held": list(self.held), "guards": list(self.guards),
                 "stopped": self.stopped, "evaluations": self.evaluations, "checked": self.checked,
                 "why_not": self.why_not}
 

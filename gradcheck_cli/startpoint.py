@@ -60,8 +60,7 @@ class KinkSite:
 
     @property
     def where(self) -> str:
-        call = f", call {self.occurrence + 1}" if self.occurrence > 0 else ""
-        return f"{os.path.basename(self.filename)}:{self.lineno} ({self.op}{call})"
+        return site_name(self.filename, self.lineno, self.op, self.occurrence)
 
     def to_dict(self) -> dict:
         return {"file": self.filename, "line": self.lineno, "op": self.op, "size": self.size,
@@ -105,6 +104,12 @@ class StartPoint:
             "zero_blocks": list(self.zero_blocks),
             "zero_gradients": list(self.zero_gradients),
         }
+
+
+def site_name(filename: str, lineno: int, op: str, occurrence: int = -1) -> str:
+    """A kink site as the report names it: ``file.py:30 (maximum, call 2)``."""
+    call = f", call {occurrence + 1}" if occurrence > 0 else ""
+    return f"{os.path.basename(filename)}:{lineno} ({op}{call})"
 
 
 def _names(names: tuple[str, ...]) -> str:

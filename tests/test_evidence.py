@@ -26,7 +26,15 @@ from gradcheck_cli.verdict import taylor
 
 from gradcheck_cli import NondeterminismError
 
-from . import attack_false_fails, attack_false_passes, attack_round2, attack_round3, attack_round4, public_round3
+from . import (
+    attack_false_fails,
+    attack_false_passes,
+    attack_round2,
+    attack_round3,
+    attack_round4,
+    attack_round5,
+    public_round3,
+)
 from .evidence_models import CASES
 
 SEEDS = (0, 1)
@@ -34,7 +42,13 @@ SEEDS = (0, 1)
 # issue 23's public-code cases (tests/public_round3.py). The CIFAR-sized
 # SVMs (attack_round3.SLOW, ~10 s a check) run in benchmarks/detection.py.
 ATTACKS = [case for case in attack_false_fails.CASES + attack_false_passes.CASES + attack_round2.CASES
-           + attack_round3.CASES + attack_round4.CASES + public_round3.CASES if case.name not in attack_round3.SLOW]
+           + attack_round3.CASES + attack_round4.CASES + attack_round5.CASES + public_round3.CASES
+           if case.name not in attack_round3.SLOW]
+# Branches at a guard's constant (a clip that is PPO's trust region, a Huber
+# delta of 1e-3, an epsilon-insensitive zone of 1e-4), whose bugs show only
+# beyond it: taken for guards, the burn-in keeps short of them and the
+# report says so, naming them. A known limit (docs/verdicts.md, section 4).
+TAKEN_FOR_GUARDS = {"ppo-clip/noclip", "huber-d1e-3/l1", "epsins-1e-4/l1"}
 # Bugs no finite difference can see, the loss's own resolution being
 # coarser than the bug (float16 inside, a 1e-11-wide sigmoid, a pulse at
 # Unix time 1.7e9, two kinks 1e-10 apart, a loss near 1e300 or of 1e-320):
@@ -82,7 +96,9 @@ def test_the_adversarial_models_get_no_wrong_verdict(case, seed):
             _verdict(case, seed)
         return
     report, grades = _verdict(case, seed)
-    if case.name in UNVERIFIABLE:
+    if case.name in TAKEN_FOR_GUARDS:
+        assert "kept short of the guard" in report.moved.describe(), report.moved.describe()
+    elif case.name in UNVERIFIABLE:
         assert report.verdict != "pass" and "unverified" in grades.values(), grades
     elif not case.correct:
         assert report.verdict == "fail", grades
