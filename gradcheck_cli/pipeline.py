@@ -37,6 +37,7 @@ from .settings import (
     DEFAULT_SEED,
     EPS,
     GENERIC_DIRECTIONS,
+    TIE_MAX_TIED,
     MAX_JOBS_PER_CORE,
     TIMER_LIMIT,
     Settings,
@@ -551,12 +552,7 @@ def _check_point(loaded: Model, settings: Settings, target, params_file, seed, o
                                    analytic=noise.analytic, references=_references(base, plans),
                                    central_blocks=compared.central_blocks if compared else frozenset())
                 results += [_BlockEstimates(block) for block in plans]
-                along = {}
-                if base.ties and settings.method != "complex-step":
-                    from .ties import tie_directions  # imported where used: start-up
-
-                    along = tie_directions(evaluator, base, settings.seed)
-                _evaluate_blocks(evaluator, settings, step, results, executor, along)
+                _evaluate_blocks(evaluator, settings, step, results, executor, base)
                 evaluator.verify_all()
                 finished = True
             finally:
@@ -652,12 +648,12 @@ def _references(base: BasePoint, plans) -> dict[str, float]:
 
 
 def _evaluate_blocks(evaluator: Evaluator, settings: Settings, step: Callable[[], None],
-                     results: list[_BlockEstimates], executor, along_ties: dict[str, np.ndarray]) -> None:
+                     results: list[_BlockEstimates], executor, base: BasePoint) -> None:
     """Fill ``results``: every block's sampled probes go to the executor at
     once (no idle workers at block boundaries), each estimate landing in its
     block as it arrives (so an interrupted check keeps what finished); then,
-    here, the directions ties leave smooth (``along_ties``), and drill-down,
-    block by block."""
+    here, the directions ties leave smooth (ties.py), and drill-down, block
+    by block."""
     placed: list[tuple[_BlockEstimates, int | None]] = []  # (block, flat index or None for a direction)
     probes: list[Probe] = []
     for result in results:
@@ -684,6 +680,7 @@ def _evaluate_blocks(evaluator: Evaluator, settings: Settings, step: Callable[[]
         step()
         return found
 
+    along_ties = _tie_directions(evaluator, settings, base, results)
     for result in results:
         direction = along_ties.get(result.plan.name)
         if direction is not None:
@@ -692,6 +689,23 @@ def _evaluate_blocks(evaluator: Evaluator, settings: Settings, step: Callable[[]
                                                    number=len(result.directions))))
     for result in results:
         _drill_down(result, settings, measure)
+
+
+def _tie_directions(evaluator: Evaluator, settings: Settings, base: BasePoint,
+                    results: list[_BlockEstimates]) -> dict[str, np.ndarray]:
+    """Where kinks are tied at the point, the direction in each block the
+    ties leave smooth, if the analytic value departs from every valid
+    choice there (ties.py); none where more elements are tied than
+    TIE_MAX_TIED (a ReLU layer at W = 0: each tie a dimension to sample,
+    too many to tell, and each way of breaking them a valid choice)."""
+    if not base.ties or settings.method == "complex-step":
+        return {}
+    from .startpoint import tied_sites
+    from .ties import tie_directions  # imported where used: start-up
+
+    if sum(tied_sites(base.trace or []).values()) > TIE_MAX_TIED:
+        return {}
+    return tie_directions(evaluator, base, settings.seed, [r.plan.name for r in results])
 
 
 def _drill_down(result: _BlockEstimates, settings: Settings, measure: Callable[[Probe], Estimate]) -> None:

@@ -242,6 +242,10 @@ TIE_OUTSIDE = 1e-4
 # too many ways to break the ties to tell, and nothing is checked along them).
 TIE_SAMPLES = 512
 TIE_SETTLED = 3
+# Tied elements beyond which the ties are not sampled at all (a ReLU layer at
+# W = 0, b = 0 ties every unit of every example: hundreds of gradient calls
+# to tell, where the generic point sees the same values off the ties).
+TIE_MAX_TIED = 256
 
 # The initial-loss check: relative tolerance around ln C (softmax) or C - 1 (SVM).
 DEFAULT_LOSS_TOLERANCE = 0.1

@@ -23,7 +23,9 @@ the limiting gradients).
 The limiting gradients are the model's own grad at points a tiny seeded
 jitter away (TIE_JITTER of each block's scale: far below any kink the point
 is not on, far above round-off), drawn until the span stops growing. They
-only say where to look; the verdict comes from the loss.
+only say where to look; the verdict comes from the loss. Where more
+elements are tied than TIE_MAX_TIED (a ReLU layer at W = 0), they are not
+drawn at all (pipeline.py).
 """
 
 from __future__ import annotations
@@ -43,41 +45,58 @@ def _scales(params: dict[str, np.ndarray]) -> dict[str, float]:
     return {name: r if r > 0 else peer for name, r in rms.items()}
 
 
-def _span(pieces: list[np.ndarray]) -> np.ndarray:
-    """An orthonormal basis (rows) of the span of the pieces' differences,
-    leaving out what is below TIE_RANK_TOLERANCE of the gradients' size:
-    the smooth change over the tiny jitter, and round-off."""
-    if len(pieces) < 2:
-        return np.zeros((0, pieces[0].size if pieces else 0))
-    scale = max(float(np.linalg.norm(p)) for p in pieces)
-    _, singular, rows = np.linalg.svd(np.array([p - pieces[0] for p in pieces[1:]]), full_matrices=False)
-    return rows[singular > TIE_RANK_TOLERANCE * scale] if scale else rows[:0]
+class _Span:
+    """An orthonormal basis of the differences of one block's limiting
+    gradients from the first, grown one gradient at a time (Gram-Schmidt,
+    twice, for orthogonality in floating point): O(rank x size) a gradient,
+    where an SVD of all of them each time cost minutes at a few hundred."""
+
+    def __init__(self):
+        self.first: np.ndarray | None = None
+        self.basis: list[np.ndarray] = []
+        self.scale = 0.0  # the largest gradient's norm seen
+
+    def add(self, gradient: np.ndarray) -> bool:
+        """Take one more limiting gradient; whether the span grew."""
+        self.scale = max(self.scale, float(np.linalg.norm(gradient)))
+        if self.first is None:
+            self.first = gradient
+            return False
+        residual = self._outside(gradient - self.first)
+        size = float(np.linalg.norm(residual))
+        # Below the tolerance: the smooth change over the jitter, round-off.
+        if size <= TIE_RANK_TOLERANCE * self.scale:
+            return False
+        self.basis.append(residual / size)
+        return True
+
+    def _outside(self, vector: np.ndarray) -> np.ndarray:
+        for _ in range(2):
+            for b in self.basis:
+                vector = vector - float(b @ vector) * b
+        return vector
+
+    def outside(self, analytic: np.ndarray) -> np.ndarray | None:
+        """The unit direction of ``analytic - first`` outside the span
+        (None where that part is too small to be worth checking)."""
+        residual = self._outside(analytic - self.first)
+        size = float(np.linalg.norm(residual))
+        scale = max(self.scale, float(np.linalg.norm(analytic)))
+        if not scale or size <= TIE_OUTSIDE * scale:
+            return None
+        return residual / size
 
 
-def _outside(analytic: np.ndarray, pieces: list[np.ndarray]) -> np.ndarray | None:
-    """The part of ``analytic - pieces[0]`` outside the span of the pieces'
-    differences (None where there is no part worth checking)."""
-    basis = _span(pieces)
-    residual = analytic - pieces[0]
-    residual = residual - basis.T @ (basis @ residual)
-    size = float(np.linalg.norm(residual))
-    scale = max(float(np.linalg.norm(analytic)), max(float(np.linalg.norm(p)) for p in pieces))
-    if not scale or size <= TIE_OUTSIDE * scale:
-        return None
-    return residual / size
-
-
-def tie_directions(evaluator: Evaluator, base: BasePoint, seed: int) -> dict[str, np.ndarray]:
-    """Per block whose analytic value at the ties is no combination of the
-    gradients just off them: a unit direction (flat, the block's size)
-    along which the ties leave the loss smooth, to check the value along.
-    Blocks where it is a combination, or where the model fails off the
-    ties, get none."""
+def tie_directions(evaluator: Evaluator, base: BasePoint, seed: int, blocks) -> dict[str, np.ndarray]:
+    """Per block of ``blocks`` whose analytic value at the ties is no
+    combination of the gradients just off them: a unit direction (flat,
+    the block's size) along which the ties leave the loss smooth, to check
+    the value along. Blocks where it is a combination, or where the model
+    fails off the ties, get none."""
     params = evaluator.model.params
     scales = _scales(params)
     rng = np.random.default_rng([seed, 0x7135])
-    pieces: dict[str, list[np.ndarray]] = {name: [] for name in params}
-    ranks = {name: 0 for name in params}
+    spans = {name: _Span() for name in blocks}
     settled = 0
     for _ in range(TIE_SAMPLES):
         moved = {name: block + TIE_JITTER * scales[name] * rng.standard_normal(block.shape)
@@ -87,19 +106,16 @@ def tie_directions(evaluator: Evaluator, base: BasePoint, seed: int) -> dict[str
         except GradcheckError:
             return {}
         grew = False
-        for name in params:
-            pieces[name].append(np.asarray(gradient[name], dtype=np.float64).reshape(-1))
-            rank = len(_span(pieces[name]))
-            grew |= rank > ranks[name]
-            ranks[name] = rank
+        for name, span in spans.items():
+            grew |= span.add(np.asarray(gradient[name], dtype=np.float64).reshape(-1))
         settled = 0 if grew else settled + 1
         if settled >= TIE_SETTLED:
             break
     else:
         return {}  # the span was still growing: too many ways to break the ties to tell
     found = {}
-    for name in params:
-        direction = _outside(base.gradient[name].reshape(-1), pieces[name])
+    for name, span in spans.items():
+        direction = span.outside(base.gradient[name].reshape(-1))
         if direction is not None:
             found[name] = direction
     return found

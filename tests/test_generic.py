@@ -596,4 +596,4 @@ def test_a_valid_choice_at_ties_costs_only_the_gradients_off_them():
     assert check(loss=loss, grad=grad, params=params).verdict == "pass"
     with Evaluator(from_functions(loss=loss, grad=grad, params=params), seed=0) as evaluator:
         base = evaluator.base_point()
-        assert base.ties and tie_directions(evaluator, base, 0) == {}
+        assert base.ties and tie_directions(evaluator, base, 0, ["x"]) == {}

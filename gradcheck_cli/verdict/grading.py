@@ -190,7 +190,7 @@ def _at_kink(estimate: Estimate, test: taylor.Taylor) -> tuple[str, str]:
         # is decided here.
         where = f"{os.path.basename(crossing.filename)}:{crossing.lineno} ({crossing.op})"
         return KINK, (f"degenerate point: {estimate.meeting} kinks meet here, at {where}; a subgradient cannot be "
-                      "judged where several kinks meet: check at a point off them (another initialisation, --warmup)")
+                      "judged where several kinks meet: the generic point judges off them")
     where = f"the one-sided derivatives [{low:.6g}, {high:.6g}] (± {test.uncertainty:.1e}) of a kink at this point"
     if test.outcome == taylor.SUBGRADIENT:
         return OK, f"subgradient: the analytic value lies between {where}"
@@ -290,7 +290,7 @@ def _grade_subgradient(analytic: float, estimate: Estimate, thresholds: Threshol
         # is decided here.
         where = f"{os.path.basename(crossing.filename)}:{crossing.lineno} ({crossing.op})"
         return KINK, (f"degenerate point: {estimate.meeting} kinks meet here, at {where}, at every step down to {estimate.h:.0e}; a subgradient cannot be judged "
-                      "where several kinks meet: check at a point off them (another initialisation, --warmup)")
+                      "where several kinks meet: the generic point judges off them")
     slack = thresholds.good_below * max(abs(low), abs(high), abs(analytic))
     where = f"the one-sided derivatives [{low:.6g}, {high:.6g}] at a kink no step avoids"
     if low - slack <= analytic <= high + slack:
