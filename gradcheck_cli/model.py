@@ -302,15 +302,17 @@ class _ObjectLoss:
     """A model object's ``loss(X, y) -> (loss, grads)`` over its own
     ``params`` (CS231n's classifiers) as ``loss_and_grad(params)``: the
     object's params are the ones handed over for the call, then its own
-    again; its data are the module's variables named like loss's arguments."""
+    again; its data are the module's variables named like loss's arguments,
+    read when called (``reg = 0.05`` beside the object is what --reg and
+    --set change)."""
 
-    def __init__(self, obj: Any, loss: Callable, data: dict[str, Any]):
-        self.obj, self.loss, self.data = obj, loss, data
+    def __init__(self, obj: Any, loss: Callable, module: Any, names: list[str]):
+        self.obj, self.loss, self.module, self.names = obj, loss, module, names
         self.__name__ = getattr(loss, "__name__", "loss")
 
     def __call__(self, params: Any):
         with handed_params(self.obj, params):
-            return self.loss(**self.data)
+            return self.loss(**{name: getattr(self.module, name) for name in self.names})
 
 
 def _model_object(obj: Any, loss: Callable, module: Any, where: str) -> "_ObjectLoss | None":
@@ -331,7 +333,7 @@ def _model_object(obj: Any, loss: Callable, module: Any, where: str) -> "_Object
         raise ModelError(f"{where}.loss takes {', '.join(a.name for a in named)} and uses its own params; give "
                          f"{', '.join(needed)} as module-level variables of the model file, next to the object, "
                          "or in --data FILE.npz")
-    return _ObjectLoss(obj, loss, data)
+    return _ObjectLoss(obj, loss, module, list(data))
 
 
 def frozen_copies(params: dict[str, Any]) -> dict[str, np.ndarray]:

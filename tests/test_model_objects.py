@@ -174,3 +174,39 @@ def test_a_gradient_of_another_structure_is_named_where_it_differs(model_file):
         '"bs": (dz.sum(axis=0), ds.sum(axis=0)),', '"bs": (dz.sum(axis=0),),'))
     with pytest.raises(ModelError, match=r"has 1 items at bs, where the params have a list of 2 arrays"):
         check(path)
+
+
+def test_a_loss_argument_beside_the_object_is_read_when_called(model_file):
+    """CS231n's neural_net.TwoLayerNet takes reg as loss's argument: the
+    module's `reg` beside the object is read at each call, so --reg auto
+    sees its share and --set changes it (it was copied at import, and the
+    report said the model did not read reg)."""
+    path = model_file("""
+        import numpy as np
+
+        class Net:
+            def __init__(self):
+                rng = np.random.default_rng(0)
+                self.params = {"W": 0.5 * rng.standard_normal((4, 3)), "b": np.zeros(3)}
+
+            def loss(self, X, y=None, reg=0.0):
+                W, b = self.params["W"], self.params["b"]
+                s = X @ W + b
+                e = np.exp(s - s.max(axis=1, keepdims=True))
+                p = e / e.sum(axis=1, keepdims=True)
+                n = len(X)
+                loss = -np.log(p[np.arange(n), y]).mean() + reg * np.sum(W * W)
+                d = p.copy()
+                d[np.arange(n), y] -= 1
+                d /= n
+                return loss, {"W": X.T @ d + 2 * reg * W, "b": d.sum(axis=0)}
+
+        net = Net()
+        X = np.random.default_rng(1).standard_normal((6, 4))
+        y = np.array([0, 1, 2, 2, 1, 0])
+        reg = 0.05
+    """)
+    report = check(path + ":net")
+    assert report.verdict == "pass" and not report.regularization.unchanged
+    assert report.regularization.share["W"] > 0 and report.regularization.share["b"] == 0
+    assert check(path + ":net", overrides={"reg": "0"}, warmup="off").loss < check(path + ":net", warmup="off").loss
