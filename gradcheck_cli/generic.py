@@ -230,12 +230,17 @@ def burn_in(evaluator: Evaluator, params: dict[str, np.ndarray], base: BasePoint
     held: list[str] = []  # blocks slowed where a step of theirs left the model's domain
     history: list[float] = []  # the loss after each step taken
     for t in range(1, limit + 1):
-        moments = adam.state()
         adam.tick()
-        update = {name: adam.update(name, g, rates[name]) for name, g in gradient.items()}
-        shares = {name: -float(np.sum(gradient[name] * update[name])) for name in update}  # first-order falls
+        # Block by block, so a block-sized step is held one at a time (a
+        # 1e7-parameter block: 80 MB a copy).
+        shares, sizes, candidate = {}, {}, dict(params)
+        for name, g in gradient.items():
+            update = adam.update(name, g, rates[name])
+            shares[name] = -float(np.sum(g * update))  # the first-order fall this block's step makes
+            sizes[name] = _relative(update, params[name])
+            candidate[name] = params[name] + update
+            del update
         predicted = -sum(shares.values())
-        candidate = {name: params[name] + update.get(name, 0.0) for name in params}
         # Outcomes are read every step while a site waits to be mixed or a
         # guard may saturate (a growing rate carries elements across within
         # a step or two), else every WARMUP_TRACE_EVERY steps.
@@ -260,12 +265,13 @@ def burn_in(evaluator: Evaluator, params: dict[str, np.ndarray], base: BasePoint
             # Step back, and only the block whose step was largest for its
             # scale stops growing: one head leaving its domain (a rate q
             # through 0) does not end the others' burn-in.
-            culprit = max(update, key=lambda n: _relative(update[n], params[n]))
+            culprit = max(sizes, key=sizes.__getitem__)
             retreats += 1
             if retreats > len(params) + BURNIN_RETREATS:
                 stopped, stepped_back = "left the domain", f"step {t}: {why}"
                 break
-            adam.restore(moments)
+            # (Adam's moments keep the step taken back: a burn-in needs no exact
+            # optimizer, and holding the previous ones costs two block copies.)
             rates[culprit] /= 4
             done_growing.add(culprit)
             held.append(f"{culprit} (step {t}: {why})")

@@ -56,15 +56,6 @@ class Adam:
         self.second = {k: np.zeros_like(v, dtype=np.float64) for k, v in params.items()}
         self.t = 0
 
-    def state(self) -> tuple:
-        """The moments and step count, to go back to (:meth:`restore`)."""
-        return dict(self.first), dict(self.second), self.t
-
-    def restore(self, state: tuple) -> None:
-        """Back to a :meth:`state` (the moments are replaced, never written, so it is not copied)."""
-        first, second, self.t = state
-        self.first, self.second = dict(first), dict(second)
-
     def tick(self) -> None:
         """One step begins: the moments' bias correction counts it."""
         self.t += 1
