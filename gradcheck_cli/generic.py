@@ -253,7 +253,9 @@ def burn_in(evaluator: Evaluator, params: dict[str, np.ndarray], base: BasePoint
             why = f"the model raised an error there ({exc})"
         else:
             why = unfit(new_loss, new_gradient, loss, gradient)
-            if why is None and traced:
+            if forced and why is not None and math.isfinite(new_loss) and new_gradient:
+                why = None  # --warmup N takes its steps: only a loss that broke stops them
+            if why is None and traced and not forced:
                 now = sites(evaluator.last_trace or [])
                 newly = [key for key, n in guards.items() if key in now and _minority(now[key]) > n]
                 if newly:
@@ -334,7 +336,7 @@ def burn_in(evaluator: Evaluator, params: dict[str, np.ndarray], base: BasePoint
     # as it goes, and training settled: the steps were large enough to have
     # changed the site, so it is the model's structure.
     structural = tuple(_where(key) for key in required if not mixed[key] and moved_all)
-    kept = tuple(_where(key) for key, n in guards.items() if n == 0)
+    kept = () if forced else tuple(_where(key) for key, n in guards.items() if n == 0)
     return BurnIn(final, taken, max(rates.values()), first_loss, final_loss, sites_flipped, structural, curved,
                   stopped, stepped_back, first_trace, tuple(held), kept)
 

@@ -597,3 +597,24 @@ def test_a_valid_choice_at_ties_costs_only_the_gradients_off_them():
     with Evaluator(from_functions(loss=loss, grad=grad, params=params), seed=0) as evaluator:
         base = evaluator.base_point()
         assert base.ties and tie_directions(evaluator, base, 0, ["x"]) == {}
+
+
+def test_forced_steps_go_past_a_guard_and_stop_only_where_the_loss_breaks():
+    """--warmup N takes N steps: a clip saturating is no error there (the
+    default burn-in keeps short of it); a loss that becomes nan is."""
+    rng = np.random.default_rng(3)
+    X = 4.0 * rng.standard_normal((30, 3))
+    t = (X @ np.array([1.0, -2.0, 0.5]) > 0).astype(float)
+
+    def loss(p):
+        q = np.clip(1 / (1 + np.exp(-(X @ p["w"]))), 1e-7, 1 - 1e-7)
+        return float(-np.mean(t * np.log(q) + (1 - t) * np.log(1 - q)))
+
+    def grad(p):
+        return {"w": X.T @ (1 / (1 + np.exp(-(X @ p["w"]))) - t) / 30}
+
+    params = {"w": 0.1 * rng.standard_normal(3)}
+    forced = check(loss=loss, grad=grad, params=params, warmup=30, lr=1.0)
+    assert forced.moved.steps == 30 and forced.moved.stopped == "steps"
+    default = check(loss=loss, grad=grad, params=params)
+    assert default.verdict == "pass" and "kept short of the guard" in default.moved.describe()
