@@ -89,8 +89,10 @@ from .settings import (
 from .startpoint import (
     SiteKey,
     StartPoint,
+    changed,
     guard_lines,
     inspect,
+    minority,
     persisting,
     site_name,
     sites,
@@ -100,24 +102,32 @@ from .startpoint import (
 from .training import Adam, first_step_rate
 
 
+def block_scales(params: dict[str, np.ndarray]) -> dict[str, float]:
+    """Each block's own scale, its RMS; an all-zero block has none and takes
+    that of the model's nonzero parameters (JITTER_ALL_ZERO if all are zero)."""
+    nonzero = [b for b in params.values() if np.any(b)]
+    total = sum(float(np.sum(np.square(b, dtype=np.float64))) for b in nonzero)
+    reference = float(np.sqrt(total / sum(b.size for b in nonzero))) if nonzero else JITTER_ALL_ZERO
+    return {name: float(np.sqrt(np.mean(np.square(b, dtype=np.float64)))) if np.any(b) else reference
+            for name, b in params.items()}
+
+
 def jitter(params: dict[str, np.ndarray], seed: int, scale: float = 1.0) -> dict[str, np.ndarray]:
     """``params`` with every block moved by a seeded jitter at its own scale
     (see the module docstring and settings.py), times ``scale``."""
     rng = np.random.default_rng([seed, 0x6A17])  # a stream of its own: not the sampling's
-    nonzero = [b for b in params.values() if np.any(b)]
-    total = sum(float(np.sum(np.square(b, dtype=np.float64))) for b in nonzero)
-    reference = float(np.sqrt(total / sum(b.size for b in nonzero))) if nonzero else JITTER_ALL_ZERO
+    scales = block_scales(params)
     moved = {}
     for name, block in params.items():
         block = np.asarray(block, dtype=np.float64)
         noise = rng.standard_normal(block.shape)
         if not np.any(block):
-            moved[name] = scale * reference * noise
+            moved[name] = scale * scales[name] * noise
         elif _one_sign(block):
             # A scale, a variance, a probability: moved by a factor, it keeps its sign.
             moved[name] = block * np.exp(scale * JITTER_RELATIVE * noise)
         else:
-            moved[name] = block + scale * JITTER_RELATIVE * float(np.sqrt(np.mean(block * block))) * noise
+            moved[name] = block + scale * JITTER_RELATIVE * scales[name] * noise
     return moved
 
 
@@ -149,32 +159,10 @@ def _where(key: SiteKey) -> str:
     return site_name(*key)
 
 
-def _minority(site) -> int:
-    """A site's elements (ties left out) not on its most common side: a
-    guard's saturated elements (a clip's outcome is -1, 0 or 1)."""
-    outcome = site.outcome[~site.tied]
-    if outcome.size == 0:
-        return 0
-    _, counts = np.unique(outcome, return_counts=True)
-    return int(outcome.size - counts.max())
-
-
 def _relative(update: np.ndarray, block: np.ndarray) -> float:
     """A step's size for its block's scale."""
     scale = float(np.sqrt(np.mean(np.square(block)))) if block.size else 0.0
     return float(np.sqrt(np.mean(np.square(update)))) / (scale or 1.0) if np.size(update) else 0.0
-
-
-def _changed(first, now) -> tuple[int, int]:
-    """Of a site's elements that were off its kink at the jittered point:
-    how many changed outcome since, and how many did not (all changed
-    where the site ran a different number of elements)."""
-    if first is None or now is None or first.outcome.shape != now.outcome.shape:
-        size = 0 if first is None else int(np.count_nonzero(~first.tied))
-        return size, 0
-    off = ~first.tied
-    changed = int(np.count_nonzero((first.outcome != now.outcome) & off))
-    return changed, int(np.count_nonzero(off)) - changed
 
 
 def unfit(loss: float, gradient: dict[str, np.ndarray], before: float, before_gradient: dict[str, np.ndarray]
@@ -212,7 +200,7 @@ def burn_in(evaluator: Evaluator, params: dict[str, np.ndarray], base: BasePoint
     # A guard (a probability kept off 0 and 1, a variance off 0) saturating
     # is the model leaving its valid inputs, not a branch to test.
     guarded = guard_lines(first_trace)
-    guards = {key: _minority(site) for key, site in first.items() if key[:2] in guarded}
+    guards = {key: minority(site) for key, site in first.items() if key[:2] in guarded}
     required = {(s.filename, s.lineno, s.op, s.occurrence): max(1, math.ceil(WARMUP_FLIP_SHARE * s.size))
                 for s in uniform_sites(first_trace, BURNIN_SITE_MIN_ELEMENTS) if (s.filename, s.lineno) not in guarded}
     # Where the loss goes on in Python floats the tracker sees no kink: every
@@ -257,7 +245,7 @@ def burn_in(evaluator: Evaluator, params: dict[str, np.ndarray], base: BasePoint
                 why = None  # --warmup N takes its steps: only a loss that broke stops them
             if why is None and traced and not forced:
                 now = sites(evaluator.last_trace or [])
-                newly = [key for key, n in guards.items() if key in now and _minority(now[key]) > n]
+                newly = [key for key, n in guards.items() if key in now and minority(now[key]) > n]
                 if newly:
                     why = f"{_where(newly[0])} newly saturates"
         if why is not None:
@@ -284,7 +272,7 @@ def burn_in(evaluator: Evaluator, params: dict[str, np.ndarray], base: BasePoint
         params, loss, gradient = candidate, new_loss, new_gradient
         if traced:
             for key, need in required.items():
-                flipped[key], kept = _changed(first.get(key), now.get(key))
+                flipped[key], kept = changed(first.get(key), now.get(key))
                 # Mixed: `need` elements on the other side now (a tie counts
                 # where it is: `margins > 0` after max(0, .) is False only at
                 # ties), and `need` still where they were (not every element

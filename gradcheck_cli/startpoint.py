@@ -194,16 +194,25 @@ def uniform_sites(trace: list[KinkEvent] | None, min_elements: int = UNIFORM_MIN
     side, among those of at least ``min_elements`` elements."""
     uniform = []
     for key, site in sites(trace or []).items():
-        # Tied elements are on neither side: a margin set to 0 for the
-        # correct class does not make the others' hinge any less uniform.
-        outcome = site.outcome[~site.tied]
-        if outcome.size < min_elements:
+        size = int(np.count_nonzero(~site.tied))
+        if size < min_elements:
             continue
-        _, counts = np.unique(outcome, return_counts=True)
-        minority = int(outcome.size - counts.max())
-        if minority <= UNIFORM_MINORITY * outcome.size:
-            uniform.append(KinkSite(key[0], key[1], key[2], int(outcome.size), minority, key[3]))
+        few = minority(site)
+        if few <= UNIFORM_MINORITY * size:
+            uniform.append(KinkSite(key[0], key[1], key[2], size, few, key[3]))
     return tuple(uniform)
+
+
+def minority(site: Site) -> int:
+    """A site's elements not on its most common side (a guard's: those it
+    saturates; a clip's outcome is -1, 0 or 1). Tied elements are on
+    neither side: a margin set to 0 for the correct class does not make the
+    others' hinge any less one-sided."""
+    outcome = site.outcome[~site.tied]
+    if outcome.size == 0:
+        return 0
+    _, counts = np.unique(outcome, return_counts=True)
+    return int(outcome.size - counts.max())
 
 
 def persisting(start: list[KinkEvent], moved: list[KinkEvent]) -> set[tuple[str, int, str]]:
@@ -213,18 +222,15 @@ def persisting(start: list[KinkEvent], moved: list[KinkEvent]) -> set[tuple[str,
     return {key for key, n in before.items() if after.get(key, 0) >= n}
 
 
-def changed(start: dict[SiteKey, Site], now: dict[SiteKey, Site], keys) -> dict[SiteKey, float]:
-    """Per site in ``keys``: the share of its elements whose outcome differs
-    from the start's (1 where the site ran a different number of elements:
-    the loss took another branch)."""
-    out = {}
-    for key in keys:
-        a, b = start.get(key), now.get(key)
-        if a is None or b is None or a.outcome.shape != b.outcome.shape:
-            out[key] = 1.0
-        else:
-            out[key] = float(np.count_nonzero(a.outcome != b.outcome)) / max(a.outcome.size, 1)
-    return out
+def changed(first: Site | None, now: Site | None) -> tuple[int, int]:
+    """Of a site's elements that were off its kink in ``first``: how many
+    changed outcome in ``now``, and how many did not (all changed where the
+    site ran a different number of elements: the loss took another branch)."""
+    if first is None or now is None or first.outcome.shape != now.outcome.shape:
+        return (0 if first is None else int(np.count_nonzero(~first.tied))), 0
+    off = ~first.tied
+    moved = int(np.count_nonzero((first.outcome != now.outcome) & off))
+    return moved, int(np.count_nonzero(off)) - moved
 
 
 def guard(event: KinkEvent) -> bool:

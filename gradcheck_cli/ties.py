@@ -34,15 +34,8 @@ import numpy as np
 
 from .errors import GradcheckError
 from .evaluate import BasePoint, Evaluator
+from .generic import block_scales
 from .settings import TIE_JITTER, TIE_OUTSIDE, TIE_RANK_TOLERANCE, TIE_SAMPLES, TIE_SETTLED
-
-
-def _scales(params: dict[str, np.ndarray]) -> dict[str, float]:
-    """Each block's RMS; a zero block's, its peers' (1 where all are zero)."""
-    rms = {name: float(np.sqrt(np.mean(np.square(block)))) if block.size else 0.0 for name, block in params.items()}
-    nonzero = [r for r in rms.values() if r > 0]
-    peer = float(np.sqrt(np.mean(np.square(nonzero)))) if nonzero else 1.0
-    return {name: r if r > 0 else peer for name, r in rms.items()}
 
 
 class _Span:
@@ -94,7 +87,7 @@ def tie_directions(evaluator: Evaluator, base: BasePoint, seed: int, blocks) -> 
     the value along. Blocks where it is a combination, or where the model
     fails off the ties, get none."""
     params = evaluator.model.params
-    scales = _scales(params)
+    scales = block_scales(params)
     rng = np.random.default_rng([seed, 0x7135])
     spans = {name: _Span() for name in blocks}
     settled = 0

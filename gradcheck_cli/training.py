@@ -1,6 +1,6 @@
-"""A few steps of training with the model's own gradient: for the warm-up to
-the generic point (generic.py) and for the overfit check of
-``gradcheck sanity``.
+"""A few steps of training with the model's own gradient: for the overfit
+check of ``gradcheck sanity``; the generic point's burn-in (generic.py)
+shares its Adam and its first step's rate.
 
 Every call goes through the Evaluator, so reseeding, result validation and
 the evaluation count are the same as for the check itself.
@@ -9,7 +9,6 @@ the evaluation count are the same as for the check itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -36,8 +35,6 @@ class Training:
     losses: tuple[float, ...]  # the loss before each step, and after the last
     update_ratios: dict[str, float]  # per block: median of norm(update) / norm(param) over the steps
     params: dict[str, np.ndarray]  # where training ended
-    stopped: str | None = None  # why `until` stopped it early
-    finite_params: dict[str, np.ndarray] | None = None  # the last point whose loss was finite
 
     @property
     def loss_before(self) -> float:
@@ -100,21 +97,12 @@ def first_step_rate(params: dict[str, np.ndarray], loss: float, gradient: dict[s
 
 
 def train(evaluator: Evaluator, steps: int, *, optimizer: str = "sgd", lr: float | None = None,
-          momentum: float = MOMENTUM, until: Callable[[int, float, list | None], str | None] | None = None,
-          traced: bool | Callable[[int], bool] = False, first_step_fall: float | None = None,
-          known: tuple[float, dict[str, np.ndarray], list | None] | None = None) -> Training:
-    """At most ``steps`` updates from the evaluator's parameters, with the model's grad.
+          momentum: float = MOMENTUM) -> Training:
+    """At most ``steps`` updates from the evaluator's parameters, with the
+    model's grad (fewer where the loss stops being finite).
 
     SGD uses ``momentum`` (0: plain SGD); Adam is the bias-corrected one
-    (m / (1 - beta1^t), v / (1 - beta2^t)). ``until(steps_taken, loss,
-    trace)`` is asked before every update; a reason it returns stops the
-    training there. ``traced``: each loss call (or those at the steps
-    ``traced(steps_taken)`` says) is winner-tracked and its trace handed to
-    ``until`` (None where not traced). ``first_step_fall`` (Adam, no ``lr``): the
-    rate is set from the first gradient so that the first step lowers the
-    loss by about that fraction. ``known``: the first point's loss,
-    gradient and trace, evaluated already (the check's start point): not
-    asked for again.
+    (m / (1 - beta1^t), v / (1 - beta2^t)).
     """
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
@@ -125,28 +113,14 @@ def train(evaluator: Evaluator, steps: int, *, optimizer: str = "sgd", lr: float
     adam = Adam(params)
     losses: list[float] = []
     ratios: dict[str, list[float]] = {k: [] for k in params}
-    stopped, finite = None, None
     for t in range(1, steps + 2):
-        tracing = traced(t - 1) if callable(traced) else traced
-        if t == 1 and known is not None:
-            loss, gradient, trace = known
-        else:
-            loss, gradient = evaluator.at(params, traced=tracing)
-            trace = evaluator.last_trace if tracing else None
+        loss, gradient = evaluator.at(params)
         losses.append(loss)
-        if not np.isfinite(loss):
+        if not np.isfinite(loss) or t == steps + 1:
             break
-        finite = dict(params)  # blocks are replaced by updates, never written
-        if t == steps + 1:
-            break
-        if until is not None:
-            stopped = until(t - 1, loss, trace)
-            if stopped:
-                break
         adam.tick()
         if lr is None:
-            lr = first_step_rate(params, loss, gradient, first_step_fall) if first_step_fall and optimizer == "adam" \
-                else default_lr(params, gradient, optimizer)
+            lr = default_lr(params, gradient, optimizer)
         for name, g in gradient.items():
             if optimizer == "sgd":
                 velocity[name] = momentum * velocity[name] - lr * g
@@ -164,6 +138,4 @@ def train(evaluator: Evaluator, steps: int, *, optimizer: str = "sgd", lr: float
         losses=tuple(losses),
         update_ratios={k: float(np.median(v)) for k, v in ratios.items() if v},
         params=params,
-        stopped=stopped,
-        finite_params=finite,
     )
