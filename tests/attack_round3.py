@@ -56,7 +56,7 @@ import math
 import sys
 import time
 from functools import partial
-from types import SimpleNamespace
+from typing import Callable
 
 import numpy as np
 
@@ -1086,7 +1086,8 @@ def run(case: Case, seeds=(0, 1, 2)):
             continue
         dt = time.perf_counter() - t0
         parts = []
-        for label, r in zip(("start", "char", "data"), rep.checks()):
+        for r in rep.checks():
+            label = "start" if r is rep else "generic" if r is rep.generic else "data"
             parts.append(label + ":" + ",".join(f"{b.name}={b.grade}" for b in r.blocks))
         blocks = [b for c in rep.checks() for b in c.blocks]
         bad = [b for b in blocks if b.grade in ("fail", "warn")] if case.correct else []
@@ -1109,24 +1110,31 @@ def wrong(case: Case, res: dict) -> bool:
     return res["verdict"] != "fail"
 
 
-if __name__ == "__main__":
+def script(cases: list[Case], *, no_truth: set[str] = frozenset(),
+           extra: Callable[[Case, range], str] | None = None,
+           on_wrong: Callable[[Case, int], str] | None = None) -> None:
+    """A corpus file run as a script: ``--truth`` prints each case's
+    independent truth over ``--seeds`` (default 3), else gradcheck's
+    verdicts; ``--only NAME`` keeps the cases whose name contains it.
+    ``no_truth``: sections whose truth is exact by construction (skipped
+    with --truth); ``extra(case, seeds)``: a column for the verdict line;
+    ``on_wrong(case, seed)``: a line under a wrong verdict."""
     only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
     nseeds = int(sys.argv[sys.argv.index("--seeds") + 1]) if "--seeds" in sys.argv else 3
-    for case in CASES:
+    for case in cases:
         if only and only not in case.name:
             continue
         if "--truth" in sys.argv:
+            if case.section in no_truth:
+                print(f"{case.name:28s} ({case.section}: its truth is exact by construction)", flush=True)
+                continue
             t0 = time.perf_counter()
             rs = [truth(case, s) for s in range(nseeds)]
-            st = max(max(r["start"][1:]) for r in rs)
-            nr = max(max(r["near"][1:]) for r in rs)
-            st_min = min(max(r["start"][1:]) for r in rs)
-            nr_min = min(max(r["near"][1:]) for r in rs)
-            ok = (st < 1e-6 and nr < 1e-6) if case.correct else min(max(a, b) for a, b in
-                                                                    ((max(r["start"][1:]), max(r["near"][1:]))
-                                                                     for r in rs)) > 1e-4
-            print(f"{case.name:28s} {'correct' if case.correct else 'BUGGY  '} start {st_min:.1e}..{st:.1e}  "
-                  f"near {nr_min:.1e}..{nr:.1e}  skipped {sum(r['skipped'] for r in rs)}  "
+            st = [max(r["start"][1:]) for r in rs]
+            nr = [max(r["near"][1:]) for r in rs]
+            ok = (max(st) < 1e-6 and max(nr) < 1e-6) if case.correct else min(max(a, b) for a, b in zip(st, nr)) > 1e-4
+            print(f"{case.name:28s} {'correct' if case.correct else 'BUGGY  '} start {min(st):.1e}..{max(st):.1e}  "
+                  f"near {min(nr):.1e}..{max(nr):.1e}  skipped {sum(r['skipped'] for r in rs)}  "
                   f"worst@{rs[-1]['worst'] or '-'}  {'ok' if ok else 'TRUTH-MISMATCH'}  "
                   f"{time.perf_counter() - t0:.0f}s", flush=True)
             continue
@@ -1134,6 +1142,13 @@ if __name__ == "__main__":
         flag = "WRONG" if any(wrong(case, r) for r in res) else "right"
         print(f"{case.name:28s} {'correct' if case.correct else 'BUGGY  '} "
               f"{' '.join(r['verdict'] for r in res)}  {flag}  evals {'/'.join(str(r['evals']) for r in res)}  "
-              "t=" + "/".join(f"{r['seconds']:.1f}" for r in res) + "s", flush=True)
+              "t=" + "/".join(f"{r['seconds']:.1f}" for r in res) + "s"
+              + (extra(case, range(nseeds)) if extra is not None else ""), flush=True)
         for s, r in enumerate(res):
-            print(f"    seed {s}: {r['grades']}" + (f"  :: {r['why']}" if wrong(case, r) else ""), flush=True)
+            print(f"    seed {s}: {r['grades']}" + (f"  :: {r['why'][:400]}" if wrong(case, r) else ""), flush=True)
+            if wrong(case, r) and on_wrong is not None:
+                print(f"        {on_wrong(case, s)}", flush=True)
+
+
+if __name__ == "__main__":
+    script(CASES)

@@ -33,19 +33,16 @@ marks the model's own domain (the guard inactive; q in (0, 1); s > 0).
 from __future__ import annotations
 
 import sys
-import time
 
 import numpy as np
 
 try:
     from tests.evidence_models import Case, _f64, _pair
-    from tests.attack_round3 import NPX, _model, truth, wrong
-    from tests.attack_round3 import run as _run3
+    from tests.attack_round3 import NPX, _model, script
 except ImportError:  # run as a script from tests/
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
     from tests.evidence_models import Case, _f64, _pair
-    from tests.attack_round3 import NPX, _model, truth, wrong
-    from tests.attack_round3 import run as _run3
+    from tests.attack_round3 import NPX, _model, script
 
 
 def _rng(tag: int, seed: int) -> np.random.Generator:
@@ -302,40 +299,23 @@ def generic_state(case: Case, seed: int) -> str:
     bits = [f"valid={loss.valid(gp) if loss.valid else True}"]
     if hasattr(loss, "margins"):
         bits.append(f"inactive margins {int(np.sum(loss.margins(gp) <= 0))}/{loss.margins(gp).size}")
+    for attr in ("clipped", "inside"):  # round 5's measures
+        if hasattr(loss, attr):
+            bits.append(f"{attr} at start {getattr(loss, attr)(params)}, at generic point {getattr(loss, attr)(gp)}")
     if rep.moved is not None:
         bits.append(rep.moved.describe()[:200])
     return "; ".join(bits)
 
 
+def _cost_column(case, seeds) -> str:
+    if case.section != "g3-cost" or not case.correct:
+        return ""
+    return "  cost auto/off " + " ".join(f"{a}/{b}={a / b:.2f}x" for a, b in cost(case, seeds))
+
+
+def _state_line(case, seed) -> str:
+    return f"generic point: {generic_state(case, seed)}" if case.section in ("g1-guard", "g2-stop") else ""
+
+
 if __name__ == "__main__":
-    only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
-    nseeds = int(sys.argv[sys.argv.index("--seeds") + 1]) if "--seeds" in sys.argv else 3
-    for case in CASES:
-        if only and only not in case.name:
-            continue
-        if "--truth" in sys.argv:
-            t0 = time.perf_counter()
-            rs = [truth(case, s) for s in range(nseeds)]
-            st = max(max(r["start"][1:]) for r in rs)
-            nr = max(max(r["near"][1:]) for r in rs)
-            st_min = min(max(r["start"][1:]) for r in rs)
-            nr_min = min(max(r["near"][1:]) for r in rs)
-            ok = (st < 1e-6 and nr < 1e-6) if case.correct else min(max(max(r["start"][1:]), max(r["near"][1:]))
-                                                                    for r in rs) > 1e-4
-            print(f"{case.name:22s} {'correct' if case.correct else 'BUGGY  '} start {st_min:.1e}..{st:.1e}  "
-                  f"near {nr_min:.1e}..{nr:.1e}  skipped {sum(r['skipped'] for r in rs)}  "
-                  f"worst@{rs[-1]['worst'] or '-'}  {'ok' if ok else 'TRUTH-MISMATCH'}  "
-                  f"{time.perf_counter() - t0:.0f}s", flush=True)
-            continue
-        res = _run3(case, range(nseeds))
-        flag = "WRONG" if any(wrong(case, r) for r in res) else "right"
-        extra = ""
-        if case.section == "g3-cost" and case.correct:
-            extra = "  cost auto/off " + " ".join(f"{a}/{b}={a / b:.2f}x" for a, b in cost(case, range(nseeds)))
-        print(f"{case.name:22s} {'correct' if case.correct else 'BUGGY  '} "
-              f"{' '.join(r['verdict'] for r in res)}  {flag}  evals {'/'.join(str(r['evals']) for r in res)}  "
-              "t=" + "/".join(f"{r['seconds']:.1f}" for r in res) + "s" + extra, flush=True)
-        for s, r in enumerate(res):
-            print(f"    seed {s}: {r['grades']}" + (f"  :: {r['why'][:400]}" if wrong(case, r) else ""), flush=True)
-            if case.section in ("g1-guard", "g2-stop") and wrong(case, r):
-                print(f"        generic point: {generic_state(case, s)}", flush=True)
+    script(CASES, extra=_cost_column, on_wrong=_state_line)

@@ -50,21 +50,20 @@ steps with the case's own grad, loss.elsewhere).
 from __future__ import annotations
 
 import sys
-import time
 
 import numpy as np
 
 try:
     from tests.evidence_models import Case, _f64, _pair
-    from tests.attack_round3 import NPX, _model, truth, wrong
-    from tests.attack_round3 import run as _run3
+    from tests.attack_round3 import NPX, _model, script
+    from tests.attack_round4 import cost, generic_state
     from tests.attack_round3 import pool_ties
     from tests.attack_round4 import bce_guard
 except ImportError:  # run as a script from tests/
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
     from tests.evidence_models import Case, _f64, _pair
-    from tests.attack_round3 import NPX, _model, truth, wrong
-    from tests.attack_round3 import run as _run3
+    from tests.attack_round3 import NPX, _model, script
+    from tests.attack_round4 import cost, generic_state
     from tests.attack_round3 import pool_ties
     from tests.attack_round4 import bce_guard
 
@@ -213,63 +212,15 @@ CASES: list[Case] = [
 assert len({c.name for c in CASES}) == len(CASES)
 
 
-def cost(case: Case, seeds=(0, 1, 2)):
-    """Evaluations at defaults and with warmup='off'."""
-    from gradcheck_cli import check
-    out = []
-    for s in seeds:
-        loss, grad, params = case.make(s)
-        on = check(loss=loss, grad=grad, params=params, seed=s)
-        off = check(loss=loss, grad=grad, params=params, seed=s, warmup="off")
-        out.append((on.evaluations, off.evaluations))
-    return out
+def _cost_column(case, seeds) -> str:
+    if "--cost" not in sys.argv or not case.correct:
+        return ""
+    return "  cost auto/off " + " ".join(f"{a}/{b}={a / b:.2f}x" for a, b in cost(case, seeds))
 
 
-def generic_state(case: Case, seed: int) -> str:
-    """Where the default check's generic point lies, by the case's own measure."""
-    import os
-    import tempfile
-    from gradcheck_cli import check
-    loss, grad, params = case.make(seed)
-    path = os.path.join(tempfile.mkdtemp(), "gp.npz")
-    check(loss=loss, grad=grad, params=params, seed=seed, save_params=path)
-    gp = {k: v for k, v in np.load(path).items()}
-    bits = [f"valid={loss.valid(gp) if loss.valid else True}"]
-    for attr in ("clipped", "inside"):
-        if hasattr(loss, attr):
-            bits.append(f"{attr} at start {getattr(loss, attr)(params)}, at generic point {getattr(loss, attr)(gp)}")
-    return "; ".join(bits)
+def _state_line(case, seed) -> str:
+    return f"generic point: {generic_state(case, seed)}" if "--state" in sys.argv else ""
 
 
 if __name__ == "__main__":
-    only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
-    nseeds = int(sys.argv[sys.argv.index("--seeds") + 1]) if "--seeds" in sys.argv else 3
-    for case in CASES:
-        if only and only not in case.name:
-            continue
-        if "--truth" in sys.argv:
-            t0 = time.perf_counter()
-            rs = [truth(case, s) for s in range(nseeds)]
-            st = max(max(r["start"][1:]) for r in rs)
-            nr = max(max(r["near"][1:]) for r in rs)
-            st_min = min(max(r["start"][1:]) for r in rs)
-            nr_min = min(max(r["near"][1:]) for r in rs)
-            ok = (st < 1e-6 and nr < 1e-6) if case.correct else min(max(max(r["start"][1:]), max(r["near"][1:]))
-                                                                    for r in rs) > 1e-4
-            print(f"{case.name:22s} {'correct' if case.correct else 'BUGGY  '} start {st_min:.1e}..{st:.1e}  "
-                  f"near {nr_min:.1e}..{nr:.1e}  skipped {sum(r['skipped'] for r in rs)}  "
-                  f"worst@{rs[-1]['worst'] or '-'}  {'ok' if ok else 'TRUTH-MISMATCH'}  "
-                  f"{time.perf_counter() - t0:.0f}s", flush=True)
-            continue
-        res = _run3(case, range(nseeds))
-        flag = "WRONG" if any(wrong(case, r) for r in res) else "right"
-        extra = ""
-        if "--cost" in sys.argv and case.correct:
-            extra = "  cost auto/off " + " ".join(f"{a}/{b}={a / b:.2f}x" for a, b in cost(case, range(nseeds)))
-        print(f"{case.name:22s} {'correct' if case.correct else 'BUGGY  '} "
-              f"{' '.join(r['verdict'] for r in res)}  {flag}  evals {'/'.join(str(r['evals']) for r in res)}  "
-              "t=" + "/".join(f"{r['seconds']:.1f}" for r in res) + "s" + extra, flush=True)
-        for s, r in enumerate(res):
-            print(f"    seed {s}: {r['grades']}" + (f"  :: {r['why'][:400]}" if wrong(case, r) else ""), flush=True)
-            if wrong(case, r) and "--state" in sys.argv:
-                print(f"        generic point: {generic_state(case, s)}", flush=True)
+    script(CASES, extra=_cost_column, on_wrong=_state_line)

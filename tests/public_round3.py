@@ -16,17 +16,16 @@ behind a sigmoid: correct inside the clip).
 from __future__ import annotations
 
 import sys
-import time
 
 import numpy as np
 
 try:
     from tests.evidence_models import Case, _f64, _pair
-    from tests.attack_round3 import _first_index_piece, _model, _trained, run, truth, wrong
+    from tests.attack_round3 import _first_index_piece, _model, _trained, script
 except ImportError:  # run as a script from tests/
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
     from tests.evidence_models import Case, _f64, _pair
-    from tests.attack_round3 import _first_index_piece, _model, _trained, run, truth, wrong
+    from tests.attack_round3 import _first_index_piece, _model, _trained, script
 
 
 def _rng(tag: int, seed: int) -> np.random.Generator:
@@ -298,29 +297,5 @@ CASES: list[Case] = [
 assert len({c.name for c in CASES}) == len(CASES)
 
 if __name__ == "__main__":
-    only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
-    nseeds = int(sys.argv[sys.argv.index("--seeds") + 1]) if "--seeds" in sys.argv else 3
-    for case in CASES:
-        if only and only not in case.name:
-            continue
-        if "--truth" in sys.argv:
-            t0 = time.perf_counter()
-            if case.section == "c9-big":
-                print(f"{case.name:28s} (c9-big: loss.truth is the public vectorised code itself; the bug's "
-                      f"deviation is exact by construction)", flush=True)
-                continue
-            rs = [truth(case, s) for s in range(nseeds)]
-            st = [max(r["start"][1:]) for r in rs]
-            nr = [max(r["near"][1:]) for r in rs]
-            ok = (max(st) < 1e-6 and max(nr) < 1e-6) if case.correct else min(max(a, b) for a, b in zip(st, nr)) > 1e-4
-            print(f"{case.name:28s} {'correct' if case.correct else 'BUGGY  '} start {min(st):.1e}..{max(st):.1e}  "
-                  f"near {min(nr):.1e}..{max(nr):.1e}  skipped {sum(r['skipped'] for r in rs)}  "
-                  f"{'ok' if ok else 'TRUTH-MISMATCH'}  {time.perf_counter() - t0:.0f}s", flush=True)
-            continue
-        res = run(case, range(nseeds))
-        flag = "WRONG" if any(wrong(case, r) for r in res) else "right"
-        print(f"{case.name:28s} {'correct' if case.correct else 'BUGGY  '} "
-              f"{' '.join(r['verdict'] for r in res)}  {flag}  evals {'/'.join(str(r['evals']) for r in res)}  "
-              "t=" + "/".join(f"{r['seconds']:.1f}" for r in res) + "s", flush=True)
-        for s, r in enumerate(res):
-            print(f"    seed {s}: {r['grades']}" + (f"  :: {r['why']}" if wrong(case, r) else ""), flush=True)
+    # c9-big: loss.truth is the public vectorised code itself; the bug's deviation is exact by construction.
+    script(CASES, no_truth={"c9-big"})
