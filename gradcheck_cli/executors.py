@@ -4,10 +4,12 @@
 The parent does everything sequential (the start point, the loss noise,
 drill-down); the probes of a block are independent, so they are sent out
 in batches. A worker rebuilds the model from its :class:`Recipe` (once per
-worker), is handed the exact parameters and the parent's start point (loss,
-kink trace, gradient), and returns Estimates. Every evaluation is reseeded
-as in the parent, so the results -- values, kink crossings, counts,
-warnings -- are the same as in process: only the time differs.
+worker and check), is handed the exact parameters and the parent's start
+point (loss, kink trace, gradient), and returns Estimates. Every evaluation
+is reseeded as in the parent, so the results -- values, kink crossings,
+counts, warnings -- are the same as in process wherever the worker's BLAS
+sums as the parent's does (the same thread count: _blas_threads): only the
+time differs.
 
 numpy's global RNG and the kink tracker's recording state are per process,
 so a worker process runs one batch at a time (``borrows_process``'s lock),
@@ -16,22 +18,28 @@ even where the cluster gives it several threads.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
+import linecache
 import math
 import os
 import pickle
+import shutil
 import signal
 import sys
+import tempfile
+import threading
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .errors import ModelError, NondeterminismError, UserCodeError, exception_text
+from .errors import GradcheckError, ModelError, NondeterminismError, UserCodeError
 from .evaluate import BasePoint, Evaluator
-from .model import Model, _split_target, from_functions, frozen_copies, load_model
+from .model import Model, OwnImports, _looks_like_path, _split_target, from_functions, frozen_copies, load_model
 from .verdict import taylor
 from .verdict.grading import worth_tracking
 from .verdict.noise import analytic_roundoff
@@ -39,13 +47,32 @@ from .verdict.numeric import STENCILS, Estimate, crosses_kink, estimate
 from .verdict.probes import Probe
 from .guard import exit_with_parent
 from .process_state import borrows_process
-from .settings import AUTO_STEPS, EPS, NONDETERMINISM_ULPS, Thresholds
+from .settings import AUTO_STEPS, ENDED_CHECKS_KEPT, EPS, NONDETERMINISM_ULPS, WORKER_MODELS_KEPT, Thresholds
 from .structure import unflatten
 
 # Batches per worker: enough that a slow batch does not leave the others
 # idle at the end, few enough that per-task overhead (pickling, scheduling,
 # ~1 ms for a pool, a few ms for Dask) stays small against ~10 ms losses.
 BATCHES_PER_WORKER = 8
+
+
+@dataclass(frozen=True)
+class Shipped:
+    """A model file and the modules of its own that it imported, as bytes,
+    for workers that need not share this machine's disk (Dask). A worker
+    writes them into a directory private to the check, imports the model
+    from there as load_model imports any file (under a module name of its
+    own, its directory on the path while its code runs), and removes both
+    when the check ends."""
+
+    model: str  # the model file's name in that directory
+    # (path in that directory, this machine's path, contents): the path a
+    # module is imported by (helpers.py, pkg/__init__.py, pkg/mod.py)
+    files: tuple[tuple[str, str, bytes], ...]
+
+    def places(self, directory: str) -> dict[str, str]:
+        """This machine's path of each file -> its copy's in ``directory``."""
+        return {there: os.path.join(directory, inside) for inside, there, _ in self.files}
 
 
 @dataclass(frozen=True)
@@ -62,10 +89,19 @@ class Recipe:
     source: str | None  # the parent's path of the model file, for kink crossings
     data_file: str | None = None  # --data
     structure: Any = None  # nested params' template (functions only: a loaded model knows its own)
+    # The check's name on workers: what its model is kept under there, and
+    # what ends it (a recipe's id() would be another object's once freed).
+    key: str = ""
+    shipped: Shipped | None = None  # the model's files, where workers import a copy (Dask)
 
-    def build(self) -> Model:
+    def build(self, directory: str | None = None) -> Model:
+        """The model, imported from ``directory``'s copy where it was shipped."""
         if self.target is not None:
-            model = load_model(self.target, params_file=self.params_file, seed=self.seed, overrides=self.overrides,
+            target = self.target
+            if self.shipped is not None:
+                attr = _split_target(self.target)[1]
+                target = os.path.join(directory, self.shipped.model) + (f":{attr}" if attr else "")
+            model = load_model(target, params_file=self.params_file, seed=self.seed, overrides=self.overrides,
                                data_file=self.data_file)
         else:
             loss, grad, loss_and_grad = self.functions
@@ -166,7 +202,7 @@ def recipe_for(model: Model, target: str | None, params_file, seed, overrides) -
     """The recipe of a loaded model; checks that it can be sent to workers."""
     functions = None if target is not None else (model.loss, model.grad, model.loss_and_grad)
     recipe = Recipe(target, params_file, seed, overrides, dict(model.params), model.single_array, functions,
-                    model.source, model.data_file, model.structure)
+                    model.source, model.data_file, model.structure, key=uuid.uuid4().hex)
     if functions is not None:
         try:
             pickle.dumps(functions)
@@ -180,28 +216,154 @@ def recipe_for(model: Model, target: str | None, params_file, seed, overrides) -
 
 # -- the worker side -------------------------------------------------------------
 
-_worker_models: dict[int, tuple[Recipe, Model]] = {}
-_verified: set[int] = set()  # ids of the recipes whose start point this worker has confirmed
+@dataclass
+class _Built:
+    """A check's model on this worker."""
+
+    model: Model
+    directory: str | None  # the check's private copy of its files (shipped), removed with it
+    places: dict[str, str]  # the parent's path of each file -> the one this worker's copy has
+    confirmed: bool = False  # its start point was checked here (_confirm_start_point)
 
 
-def _model_for(recipe: Recipe) -> Model:
-    key = id(recipe)
-    cached = _worker_models.get(key)
-    if cached is None or cached[0] is not recipe:
-        _worker_models.clear()  # one check at a time per worker
-        _verified.clear()
-        cached = (recipe, recipe.build())
-        _worker_models[key] = cached
-    return cached[1]
+# The models of the checks this worker serves, by recipe key, oldest first.
+# Batches run one at a time (borrows_process), but a check's end
+# (_end_check) arrives on another thread, hence the lock.
+_built: "collections.OrderedDict[str, _Built]" = collections.OrderedDict()
+_running: dict[str, bool] = {}  # the key whose batch runs now -> its check ended meanwhile
+_ended: "collections.deque[str]" = collections.deque(maxlen=ENDED_CHECKS_KEPT)
+_built_lock = threading.Lock()
 
 
-def _confirm_start_point(recipe: Recipe, evaluator: Evaluator, expected: float) -> None:
+def _model_for(recipe: Recipe) -> _Built:
+    with _built_lock:
+        if recipe.key in _ended:
+            raise ModelError("this check has ended")  # (a late batch: its result goes nowhere)
+        built = _built.get(recipe.key)
+        if built is not None:
+            _built.move_to_end(recipe.key)
+            return built
+    built = _build(recipe)
+    with _built_lock:
+        _built[recipe.key] = built
+        pushed_out = [_built.popitem(last=False)[1] for _ in range(len(_built) - WORKER_MODELS_KEPT)]
+    for old in pushed_out:
+        _remove_files(old.directory)
+    return built
+
+
+def _build(recipe: Recipe) -> _Built:
+    """The recipe's model; a shipped one imported from a new directory of
+    its own, so that no other check's module, file or bytecode is found."""
+    if recipe.shipped is None:
+        model = recipe.build()
+        moved = recipe.source and model.source and model.source != recipe.source
+        return _Built(model, None, {recipe.source: model.source} if moved else {})
+    # Its real path: load_model puts the real directory of a model file on
+    # the path, and its siblings' file names must be those of places.
+    directory = os.path.realpath(tempfile.mkdtemp(prefix="gradcheck-", dir=_scratch_directory()))
+    places = recipe.shipped.places(directory)
+    try:
+        for inside, _, contents in recipe.shipped.files:
+            path = os.path.join(directory, inside)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as handle:
+                handle.write(contents)
+        return _Built(recipe.build(directory), directory, places)
+    except ModelError as exc:
+        _remove_files(directory)
+        raise _in_parent_terms(exc, places) from None
+    except BaseException:
+        _remove_files(directory)
+        raise
+
+
+def _scratch_directory() -> str | None:
+    """A Dask worker's own scratch space (removed with the worker, should
+    gradcheck never get to), else the system's temporary directory."""
+    try:
+        from distributed import get_worker
+
+        return os.path.abspath(get_worker().local_directory)
+    except (ImportError, ValueError, AttributeError):
+        return None
+
+
+def _remove_files(directory: str | None) -> None:
+    """A check's private directory, and what the interpreter cached of it
+    (modules, finders, source lines), gone."""
+    if directory is None:
+        return
+    inside = directory + os.sep
+    for name, module in list(sys.modules.items()):
+        if str(getattr(module, "__file__", None) or "").startswith(inside):
+            sys.modules.pop(name, None)
+    for path in list(sys.path_importer_cache):
+        if isinstance(path, str) and (path == directory or path.startswith(inside)):
+            sys.path_importer_cache.pop(path, None)
+    for filename in list(linecache.cache):
+        if isinstance(filename, str) and filename.startswith(inside):
+            linecache.cache.pop(filename, None)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def _end_check(key: str) -> None:
+    """On each worker, when a check has ended (run there by the parent, on
+    success, failure, timeout or interrupt): its model and files go. A batch
+    of it still running keeps its model until it returns."""
+    with _built_lock:
+        _ended.append(key)
+        if key in _running:
+            _running[key] = True
+            built = _built.get(key)
+        else:
+            built = _built.pop(key, None)
+    if built is not None:
+        _remove_files(built.directory)
+
+
+@contextlib.contextmanager
+def _batch_of(key: str):
+    with _built_lock:
+        _running[key] = False
+    try:
+        yield
+    finally:
+        with _built_lock:
+            ended = _running.pop(key, False)
+            built = _built.pop(key, None) if ended else None
+        if built is not None:
+            _remove_files(built.directory)
+
+
+def _in_parent_terms(exc: GradcheckError, places: dict[str, str]) -> GradcheckError:
+    """``exc`` naming the parent's files where it names this worker's copies."""
+    text = _translated(str(exc), places)
+    if text == str(exc):
+        return exc
+    if isinstance(exc, UserCodeError):  # (it reaches the parent as its message alone)
+        return ModelError(text)
+    try:
+        return type(exc)(text)
+    except Exception:
+        return ModelError(text)
+
+
+def _translated(text: str, places: dict[str, str]) -> str:
+    # Longest first: a copy's path is never cut short by its directory's.
+    for there, here in sorted(places.items(), key=lambda item: -len(item[1])):
+        if here != there:
+            text = text.replace(here, there)
+    return text
+
+
+def _confirm_start_point(built: _Built, evaluator: Evaluator, expected: float) -> None:
     """The loss at the start point here must be the parent's: a model whose
     data depend on the process (a vocabulary from list(set(words)), a seed
     from the pid) computes another function in every worker, and its
     differences would pass for derivatives. Once per worker and check; not
     counted, so the report stays that of --jobs 1."""
-    if id(recipe) in _verified:
+    if built.confirmed:
         return
     here = evaluator.loss().value
     evaluator.evaluations -= 1
@@ -213,36 +375,56 @@ def _confirm_start_point(recipe: Recipe, evaluator: Evaluator, expected: float) 
             "the time. Workers would check another function; make the model the same in every process "
             "(e.g. sorted(set(words))), or run without --jobs / --dask."
         )
-    _verified.add(id(recipe))
+    built.confirmed = True
 
 
 @borrows_process
-def run_batch(recipe: Recipe, job: Job, probes: Sequence[Probe]) -> BatchResult:
-    """Estimate ``probes`` (a worker's task)."""
-    model = _model_for(recipe)
-    moved = recipe.source and model.source and model.source != recipe.source
+def run_batch(recipe: Recipe, job: Job, probes: Sequence[Probe], where: str | None = None) -> BatchResult:
+    """Estimate ``probes`` (a worker's task). ``where``: said before an
+    error importing the model here (the pool says it at its start)."""
+    with _batch_of(recipe.key):
+        try:
+            built = _model_for(recipe)
+        except ModelError as exc:
+            if where is None:
+                raise
+            raise ModelError(f"{where}, where the model is imported afresh: {exc}") from None
+        try:
+            return _estimates(built, job, probes)
+        except GradcheckError as exc:
+            raise _in_parent_terms(exc, built.places) from None
+
+
+def _estimates(built: _Built, job: Job, probes: Sequence[Probe]) -> BatchResult:
+    here = {there: here for there, here in built.places.items() if here != there}
     base = job.base
-    if moved and base.trace is not None:
-        # The parent's trace names its own copy of the file; compare like with like.
-        base = dataclasses.replace(base, trace=[
-            event._replace(filename=model.source) if event.filename == recipe.source else event
-            for event in base.trace])
+    if here and base.trace is not None:
+        # The parent's trace names its own files; compare like with like.
+        base = dataclasses.replace(base, trace=[event._replace(filename=here.get(event.filename, event.filename))
+                                                for event in base.trace])
     job = dataclasses.replace(job, base=base)
-    with Evaluator(model, seed=job.seed, track_kinks=job.track_kinks) as evaluator:
-        _confirm_start_point(recipe, evaluator, job.base.loss)
+    with Evaluator(built.model, seed=job.seed, track_kinks=job.track_kinks) as evaluator:
+        _confirm_start_point(built, evaluator, job.base.loss)
         found = [job.estimate(evaluator, p) for p in probes]
         evaluator.verify_all()
-    if moved:
-        found = [_relocate(e, model.source, recipe.source) for e in found]
-    return BatchResult(found, evaluator.evaluations, dict(evaluator.model_warnings),
-                       dict(evaluator.low_precision))
+    warnings = dict(evaluator.model_warnings)
+    if here:
+        found = [_relocate(e, here) for e in found]
+        warnings = {}
+        for text, count in evaluator.model_warnings.items():
+            text = _translated(text, here)
+            warnings[text] = warnings.get(text, 0) + count
+    return BatchResult(found, evaluator.evaluations, warnings, dict(evaluator.low_precision))
 
 
-def _relocate(e: Estimate, here: str, there: str) -> Estimate:
-    """Name the parent's copy of the model file in kink crossings (a Dask
-    worker imports an uploaded copy)."""
-    if e.crossing is not None and e.crossing.filename == here:
-        return dataclasses.replace(e, crossing=dataclasses.replace(e.crossing, filename=there))
+def _relocate(e: Estimate, here: dict[str, str]) -> Estimate:
+    """The estimate naming the parent's files (kink crossings, errors) where
+    it names this worker's copies (``here``: the parent's path -> the copy's)."""
+    back = {copy: there for there, copy in here.items()}
+    if e.crossing is not None and e.crossing.filename in back:
+        e = dataclasses.replace(e, crossing=dataclasses.replace(e.crossing, filename=back[e.crossing.filename]))
+    if e.error is not None:
+        e = dataclasses.replace(e, error=_translated(e.error, here))
     return e
 
 
@@ -366,7 +548,12 @@ class ProcessPool(_Merging):
         # Start the workers now: they import the model while the parent
         # evaluates the start point and the loss noise. Each gets its share
         # of the cores for BLAS (read when numpy loads, so set for the spawn):
-        # a threaded BLAS per worker oversubscribes the machine.
+        # a threaded BLAS per worker oversubscribes the machine (measured,
+        # a 600x600 product on two cores: two workers of two OpenBLAS
+        # threads made 0.6-1x the calls a second of this process alone, two
+        # of one thread 1.6-2x). The price: unless the user fixed the thread
+        # count, a sum the BLAS splits between threads rounds otherwise in
+        # the workers than here (README, "Big models").
         with _blas_threads(max(1, (os.cpu_count() or 1) // jobs)):
             self.warming = [self.pool.submit(_pool_ready) for _ in range(jobs)]
         # The workers (all spawned by those submits), held here: the pool
@@ -466,15 +653,21 @@ class ProcessPool(_Merging):
 
 _BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
                           "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+# Also read by a BLAS as its thread count, though never written here
+# (OpenBLAS's older name; MKL's per-domain list, of another syntax).
+_USER_THREAD_VARIABLES = _BLAS_THREAD_VARIABLES + ("GOTO_NUM_THREADS", "MKL_DOMAIN_NUM_THREADS")
 
 
 @contextlib.contextmanager
 def _blas_threads(threads: int):
     """Processes spawned inside the block use ``threads`` BLAS threads,
-    unless the user set a variable already (theirs is kept). The
-    environment is given back afterwards."""
-    saved = {name: os.environ.get(name) for name in _BLAS_THREAD_VARIABLES}
-    if any(value is not None for value in saved.values()):
+    unless the user set any variable a BLAS reads its thread count from:
+    then every process keeps the user's, this one's included, and a BLAS
+    that splits a sum between threads splits it alike everywhere (the
+    report of --jobs 1; a share of the cores per worker would sum in
+    another order). This process's BLAS loaded long ago: it can be told
+    nothing now. The environment is given back afterwards."""
+    if any(name in os.environ for name in _USER_THREAD_VARIABLES):
         yield
         return
     try:
@@ -487,9 +680,10 @@ def _blas_threads(threads: int):
 
 
 class DaskCluster(_Merging):
-    """Batches as tasks on a Dask distributed cluster. A model file is
-    shipped to the workers with the client's upload_file; a dotted module
-    must be importable there."""
+    """Batches as tasks on a Dask distributed cluster. A model file goes to
+    the workers as bytes, with the modules of its own it imported (shipped);
+    each worker imports a private copy of them for this check and removes
+    it when the check ends. A dotted module must be importable there."""
 
     def __init__(self, evaluator: Evaluator, recipe: Recipe, address: Any):
         try:
@@ -503,29 +697,33 @@ class DaskCluster(_Merging):
         except Exception as exc:
             raise ModelError(f"cannot reach the Dask scheduler at {address!r}: {exc}") from None
         self.submitted: list[Any] = []  # every future of this run, cancelled when it ends
-        if recipe.target is not None and recipe.source and _split_target(recipe.target)[0].endswith(".py"):
-            # Workers import the uploaded copy by its module name.
-            try:
-                self.client.upload_file(recipe.source)
-            except Exception as exc:  # the model's import raised on a worker
-                self.close()
-                name = os.path.basename(recipe.source)
-                raise UserCodeError(f"importing {name} on the Dask workers failed: {type(exc).__name__}: "
-                                    f"{exception_text(exc)}", exc, only=name) from None
-            module = os.path.splitext(os.path.basename(recipe.source))[0]
-            attr = _split_target(recipe.target)[1]
-            recipe = dataclasses.replace(recipe, target=module + (f":{attr}" if attr else ""))
+        self.unsent = recipe  # scattered with the first batches, once the model has run here
+        self.recipe: Any = None  # its future on the cluster
+        self.scattered: list[Any] = []
         self.workers = max(1, len(self.client.scheduler_info().get("workers", {})))
-        self.recipe = self.client.scatter(recipe, broadcast=True)
         self.job: Job | None = None
+
+    def _recipe(self) -> Any:
+        """The recipe on the cluster. Its files are read now, after the start
+        point: a module the model imports only when its loss runs is among
+        its own modules by then."""
+        if self.recipe is None:
+            recipe = self.unsent
+            if recipe.target is not None and recipe.source and _looks_like_path(_split_target(recipe.target)[0]):
+                recipe = dataclasses.replace(recipe, shipped=shipped(recipe.source, self.evaluator.model.imports))
+            self.recipe = self.client.scatter(recipe, broadcast=True)
+            self.scattered.append(self.recipe)
+        return self.recipe
 
     def estimates(self, probes: Sequence[Probe], on_each: Callable[[int, Estimate], None]) -> None:
         from concurrent.futures import CancelledError
 
         from distributed import KilledWorker
 
+        recipe = self._recipe()
         job = self.client.scatter(self.job, broadcast=True)
-        futures = [self.client.submit(run_batch, self.recipe, job, batch, pure=False)
+        self.scattered.append(job)
+        futures = [self.client.submit(run_batch, recipe, job, batch, "on the Dask workers", pure=False)
                    for batch in batches(probes, self.workers)]
         self.submitted += futures
         position = 0
@@ -538,7 +736,8 @@ class DaskCluster(_Merging):
                 "must return its values, never end the process or raise KeyboardInterrupt") from None
 
     def close(self, *, kill: bool = False) -> None:
-        """Cancel whatever this run submitted. A task still running (a loss
+        """Cancel whatever this run submitted, and end the check on every
+        worker (its model and files go). A task still running (a loss
         that never returns, stopped by --timeout or Ctrl-C) cannot be
         cancelled inside its worker, and would hold that worker -- and every
         later run's batches there -- for good: those workers are restarted
@@ -551,6 +750,13 @@ class DaskCluster(_Merging):
                 stuck = {worker for worker, running in self.client.processing().items() if keys & set(running)}
             with contextlib.suppress(Exception):
                 self.client.cancel(pending, force=True)
+        if self.recipe is not None:
+            with contextlib.suppress(Exception):  # (a worker gone meanwhile has nothing left to end)
+                self.client.run(_end_check, self.unsent.key, on_error="ignore")
+        for future in self.scattered:
+            with contextlib.suppress(Exception):
+                future.release()
+        self.scattered.clear()
         if stuck:
             try:
                 self.client.restart_workers(list(stuck), timeout=DASK_RESTART_SECONDS)
@@ -562,6 +768,44 @@ class DaskCluster(_Merging):
         self.submitted.clear()
         if self.own_client:
             self.client.close()
+
+
+def shipped(source: str, imports: OwnImports | None) -> Shipped:
+    """The model file ``source`` and the modules of its own that it
+    imported, each at the path it is imported by, so that the copy's
+    directory imports as the model's did: those its import brought in
+    (``imports``, as own_imports keeps them), and, called while its code
+    runs, those imported since from its directory (a loss's ``import
+    helpers``: own_imports takes them in only when the model's code is
+    done). A module whose file is not at that path (imported from a file by
+    another name) stays behind, as do extension modules and every library:
+    those the workers must have."""
+    files = {os.path.basename(source): source}
+    modules = dict(imports.modules) if imports is not None else {}
+    if imports is not None and imports.directory is not None:
+        directory = os.path.realpath(imports.directory) + os.sep
+        for name, module in list(sys.modules.items()):
+            file = getattr(module, "__file__", None)
+            if name not in modules and isinstance(file, str) and os.path.realpath(file).startswith(directory):
+                modules[name] = module
+    for name, module in modules.items():
+        file = getattr(module, "__file__", None)
+        if not isinstance(file, str) or not file.endswith(".py"):
+            continue
+        parts = name.split(".")
+        inside = os.path.join(*parts, "__init__.py") if os.path.basename(file) == "__init__.py" \
+            else os.path.join(*parts[:-1], parts[-1] + ".py")
+        if os.path.normpath(os.path.join(os.sep, file)).endswith(os.sep + inside):
+            files.setdefault(inside, file)  # (the model file's own name first: it is what is checked)
+    contents = []
+    for inside, there in files.items():
+        try:
+            with open(there, "rb") as handle:
+                contents.append((inside, there, handle.read()))
+        except OSError as exc:
+            what = "the model file" if there == source else f"{there}, a module the model imported,"
+            raise ModelError(f"cannot read {what} to send it to the Dask workers: {exc.strerror or exc}") from None
+    return Shipped(os.path.basename(source), tuple(contents))
 
 
 class Auto:

@@ -371,3 +371,26 @@ REG_PREMISE_TOLERANCE = 1e-2
 # for an L2 term, so large enough that the loss's rounding is small
 # against the slope, and small enough to stay where the model is defined.
 REG_PREMISE_STEP = 1e-3
+
+# Items looked at per container (an object's attributes, a dict, a list)
+# when finding the arrays a model holds beside its params (model.held_arrays:
+# what a loss that ignores its argument reads, what a call changes in
+# place), HELD_DEPTH steps below its module's names: a model's own state has
+# fewer, and the walk stays bounded where a module keeps a list of a
+# million samples. Three steps reach a sequential net's layers
+# (net.layers[0].W); the walk runs only where a check failed or two calls
+# differed.
+HELD_ITEMS = 100
+HELD_DEPTH = 3
+
+# Checks whose models a Dask worker keeps imported at once. Checks sharing
+# a cluster interleave their batches on its workers; rebuilding the model
+# for every batch would import it and run its init_params again each time.
+# A check whose process was killed never says it ended: at most this many
+# models, and their files, wait on a worker until later checks push them out.
+WORKER_MODELS_KEPT = 4
+# Checks a Dask worker remembers as ended: a batch of a check can start on
+# a worker just after the check ended there (the cancellation and the end
+# travel separately); remembered, it does not import the model again.
+# ~100 bytes each.
+ENDED_CHECKS_KEPT = 1024
