@@ -61,6 +61,16 @@ class CheckTimeout(GradcheckError):
         self.report = report
 
 
+class OutputError(GradcheckError):
+    """An output file (--save-params, --junit-xml, --plot) could not be
+    written; ``report`` holds the finished check it was for, which stands:
+    the error comes after it."""
+
+    def __init__(self, message: str, report=None):
+        super().__init__(message)
+        self.report = report
+
+
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C during a check; ``report`` holds what finished (None if nothing had)."""
 

@@ -9,6 +9,7 @@ parameters were not modified, count it, and record the kink trace.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import random
 import sys
@@ -22,6 +23,7 @@ import numpy as np
 
 from . import kinks
 from .errors import (
+    GradcheckError,
     MethodError,
     ModelError,
     NondeterminismError,
@@ -34,7 +36,7 @@ from .errors import (
 )
 from .guard import doing
 from .report_stream import leave_if_forked_copy
-from .model import SINGLE_BLOCK, Model, own_imports
+from .model import SINGLE_BLOCK, Model, held_arrays, own_imports
 from .structure import read_gradient, unflatten
 from .settings import EPS, NONDETERMINISM_ULPS
 
@@ -230,6 +232,21 @@ class Evaluator:
         for name, block in self._work.items():
             if only is not None and name != only:
                 continue
+            # The arrays handed are the same every call (the views, made
+            # once; the block itself where writable ones are needed): one
+            # reshaped in place (W.shape = (6,)) would reach the next call so.
+            expected = self._pristine[name].shape
+            handed = (block, *(views[name] for views in self._views.values()))
+            reshaped = next((array.shape for array in handed if array.shape != expected), None)
+            if reshaped is not None:
+                block.shape = expected  # (C order: it takes its shape back in place)
+                self._views.clear()
+                self._restore_all()
+                raise ParamsModifiedError(
+                    f"{label} reshaped params[{name!r}] in place, from {expected} to {reshaped}. gradcheck hands "
+                    f"{label} the point to evaluate and needs it as handed; reshape a copy or a view instead "
+                    f"(W = W.reshape({', '.join(map(str, reshaped))}), not W.shape = ...)."
+                )
             if not np.array_equal(block, self._pristine[name]):
                 index, new, old = _first_difference(block, self._pristine[name])
                 self._restore_all()
@@ -414,14 +431,15 @@ class Evaluator:
         return complex(value.reshape(()))
 
     def at(self, params: dict[str, np.ndarray], *, traced: bool = False,
-           gradient_only: bool = False) -> tuple[float, dict[str, np.ndarray]]:
+           gradient_only: bool = False, loss_only: bool = False) -> tuple[float, dict[str, np.ndarray]]:
         """Loss and validated gradient at another point (for training and
         the noise tables): one call of loss_and_grad, or one of loss and one
         of grad. The gradient is empty when the loss is not finite there.
         ``traced``: the loss call is winner-tracked, ties included, and its
         trace left in ``last_trace`` (the warm-up watches kink outcomes
         change). ``gradient_only``: a model with its own grad is not asked
-        for the loss (returned as nan)."""
+        for the loss (returned as nan); ``loss_only``: nor for the gradient
+        (returned empty)."""
         self._settle()
         saved = self._pristine
         self._pristine = {name: np.asarray(params[name], dtype=np.float64) for name in saved}
@@ -440,7 +458,7 @@ class Evaluator:
                 self._record_ties = False
             self.last_trace = result.trace
             self._verify_unchanged(self._loss_label)
-            if not np.isfinite(result.value):
+            if not np.isfinite(result.value) or loss_only:
                 return result.value, {}
             if self.model.grad is not None:
                 gradient, _ = self._call(self.model.grad, "grad", "during training", tracked=False)
@@ -489,31 +507,50 @@ class Evaluator:
                              ties=bool(first.trace is not None and first.trace.tied))
         with self.tracking(False):  # the trace is the first call's; this one only repeats the values
             second, again = self._at_start(keep=False)
-        self._check_same(self._loss_label, first.value, second.value)
-        label = "grad" if self.model.grad is not None else "loss_and_grad"
-        for name in gradient:
-            a, b = gradient[name], again[name]
-            if np.array_equal(a, b):
-                continue  # the usual case, in one pass and no temporaries
-            tolerance = NONDETERMINISM_ULPS * EPS * max(float(np.max(np.abs(a))), float(np.max(np.abs(b))))
-            if not np.allclose(a, b, rtol=0, atol=tolerance):
-                index, x, y = _first_difference(a, b)
-                raise NondeterminismError(
-                    f"{label} is nondeterministic: two calls at the starting point gave {name}{list(index)} = "
-                    f"{x!r} and then {y!r}, although numpy's global random state and Python's `random` were "
-                    "reseeded before each call. " + _NONDETERMINISM_HINT
-                )
+        differed = self._difference(first.value, second.value, gradient, again)
+        if differed is not None:
+            raise NondeterminismError(
+                f"{differed}, although numpy's global random state and Python's `random` were reseeded before "
+                f"each call. {self._why_calls_differ()}"
+            )
         return BasePoint(first.value, first.trace, gradient, ties=bool(first.trace is not None and first.trace.tied))
 
-    @staticmethod
-    def _check_same(label: str, a: float, b: float) -> None:
-        if a == b or abs(a - b) <= NONDETERMINISM_ULPS * EPS * max(abs(a), abs(b)):
-            return
-        raise NondeterminismError(
-            f"{label} is nondeterministic: two calls at the starting point returned {a!r} and {b!r} "
-            f"(difference {abs(a - b):.3g}), although numpy's global random state and Python's `random` "
-            "were reseeded before each call. " + _NONDETERMINISM_HINT
-        )
+    def _difference(self, a: float, b: float, gradient: dict[str, np.ndarray],
+                    again: dict[str, np.ndarray]) -> str | None:
+        """What two calls at the starting point returned differently, beyond
+        NONDETERMINISM_ULPS (a parallel BLAS sums in its own order); None
+        where nothing did."""
+        if not (a == b or abs(a - b) <= NONDETERMINISM_ULPS * EPS * max(abs(a), abs(b))):
+            return (f"{self._loss_label} is nondeterministic: two calls at the starting point returned {a!r} and "
+                    f"{b!r} (difference {abs(a - b):.3g})")
+        label = "grad" if self.model.grad is not None else "loss_and_grad"
+        for name in gradient:
+            g, h = gradient[name], again[name]
+            if np.array_equal(g, h):
+                continue  # the usual case, in one pass and no temporaries
+            tolerance = NONDETERMINISM_ULPS * EPS * max(float(np.max(np.abs(g))), float(np.max(np.abs(h))))
+            if not np.allclose(g, h, rtol=0, atol=tolerance):
+                index, x, y = _first_difference(g, h)
+                return (f"{label} is nondeterministic: two calls at the starting point gave {name}{list(index)} = "
+                        f"{x!r} and then {y!r}")
+        return None
+
+    def _why_calls_differ(self) -> str:
+        """Why two calls at one point differ: the arrays the model keeps
+        between calls (its module's, its objects', --data's; held_arrays)
+        that one more call changes, named; else what reseeding cannot
+        reach, a generator of the model's own."""
+        held = held_arrays(self.model)
+        before = {label: _digest(array) for label, array in held.items()}
+        with contextlib.suppress(GradcheckError), self.tracking(False):
+            self._at_start(keep=False)  # (one that breaks now has still shown what it changes)
+        changed = [label for label, array in held.items() if _digest(array) != before[label]]
+        if not changed:
+            return _NONDETERMINISM_HINT
+        return (f"Each call changes {listed(changed)} in place, which the model keeps between calls, so the next "
+                "call sees other data: compute from a copy (X = X * 2, not X *= 2); where a backward accumulates "
+                "into it (grads['W'] += ..., reset by a zero_grad() between steps), reset it at the start of each "
+                "call, since gradcheck calls it many times at one step.")
 
     # -- validating results -----------------------------------------------
 
@@ -604,6 +641,15 @@ class Evaluator:
             bad = tuple(int(i) for i in np.argwhere(~np.isfinite(block))[0])
             raise ModelError(f"{label}[{name!r}] has a non-finite value {block[bad]} at index {list(bad)}")
         return block
+
+
+def _digest(array: np.ndarray) -> bytes:
+    """A fingerprint of an array's shape and contents: whether a call
+    changed it, without a copy of what may be a whole data set."""
+    contents = np.ascontiguousarray(array)
+    digest = hashlib.blake2b(str(contents.shape).encode())
+    digest.update(contents.data)
+    return digest.digest()
 
 
 def _kind(value: Any) -> str:

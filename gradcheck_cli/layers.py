@@ -27,7 +27,15 @@ Conventions:
 Inputs that are not float arrays (labels, ``conv_param``, ``mode``) are
 passed through, a fresh copy each call (a batchnorm's running averages are
 updated in place: never in the caller's dict). A tuple of ints is a shape,
-filled with seeded standard-normal values.
+filled with seeded standard-normal values, unless forward's default for
+that argument is a setting's (an int, a string, a tuple of ints:
+``pool=(2, 2)``, ``stride=1``): then it is a setting like its default, and
+passes through.
+
+Everything a call hands the layer is its own: the array inputs and the
+upstream gradients are fresh copies each call, since layer code writes
+into them as a network lets it (an in-place ReLU; CS231n's ``dx = dout;
+dx[x <= 0] = 0``), and a write must not reach the next call.
 """
 
 from __future__ import annotations
@@ -39,7 +47,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .errors import ModelError, listed
+from .errors import ModelError, UserCodeError, exception_text, listed
 from .model import handed_params
 from .settings import DEFAULT_SEED
 
@@ -50,6 +58,19 @@ def _is_shape(value: Any) -> bool:
 
 def _is_float_array(value: Any) -> bool:
     return isinstance(value, np.ndarray) and value.dtype.kind == "f"
+
+
+def _settings(forward: Callable) -> set[str]:
+    """forward's arguments whose default is a setting's (an int, a string,
+    a tuple of ints: ``pool=(2, 2)``, ``stride=1``, ``mode="train"``): a
+    tuple of ints given for one is a setting like it, not a shape. An
+    input's default, where it has one, is None, a float or an array."""
+    try:
+        parameters = inspect.signature(forward).parameters.values()
+    except (TypeError, ValueError):  # builtins without a signature: every tuple of ints is a shape
+        return set()
+    return {p.name for p in parameters if isinstance(p.default, (int, np.integer, str))
+            or (isinstance(p.default, tuple) and all(isinstance(n, (int, np.integer)) for n in p.default))}
 
 
 class Layer:
@@ -74,7 +95,11 @@ class Layer:
         self.forward, self.backward, self.inputs = forward, backward, inputs
         self.name = _name(forward)
         self._bind_check()
-        self.arrays = [k for k, v in inputs.items() if _is_shape(v) or _is_float_array(v)]
+        settings = _settings(forward)
+        self.arrays = [k for k, v in inputs.items() if (_is_shape(v) and k not in settings) or _is_float_array(v)]
+        # How each tuple of ints was read, for messages where a reading breaks the layer.
+        self.shapes = [k for k in self.arrays if _is_shape(inputs[k])]
+        self.settings = [k for k, v in inputs.items() if _is_shape(v) and k in settings]
         if self.obj is not None:
             clash = [k for k in self.own if k in inputs]
             if clash:
@@ -105,10 +130,43 @@ class Layer:
             params[name] = rng.standard_normal(value) if _is_shape(value) else np.array(value, dtype=np.float64)
         if self.obj is not None:
             params.update({k: np.array(v, dtype=np.float64) for k, v in self.own.items()})
+        # The first call, made here for every layer (a loss layer too): where
+        # it breaks, a tuple of ints read as a shape may be the cause, said so.
+        try:
+            result = self._forward(params)
+        except ModelError:
+            raise
+        except Exception as exc:
+            raise UserCodeError(f"{self.name} raised {type(exc).__name__}: {exception_text(exc)} at its first "
+                                f"call{self._tuples_read()}", exc) from None
         if self.backward is not None:
-            outputs, _ = self._split(self._forward(params))
+            outputs, _ = self._split(result)
             self.douts = [rng.standard_normal(np.shape(out)) for out in outputs]
+            for dout in self.douts:
+                dout.flags.writeable = False  # handed to backward as copies (_douts)
         return params
+
+    def holders(self) -> list:
+        """The user's object and functions this layer calls
+        (model.held_arrays): what a message names."""
+        return [thing for thing in (self.obj, self.forward, self.backward) if thing is not None]
+
+    def _douts(self) -> list[np.ndarray]:
+        """The upstream gradients for one backward call: its own copies."""
+        return [dout.copy() for dout in self.douts]
+
+    def _tuples_read(self, shapes: bool = True, settings: bool = True) -> str:
+        """How the tuples of ints were read (as shapes; as settings, where
+        forward's default for the argument is an int or a tuple of ints),
+        for a failure that may owe to it, and how to say otherwise: those
+        read as ``shapes``, as ``settings``, or both."""
+        shapes, settings = self.shapes if shapes else [], self.settings if settings else []
+        said = "; ".join(f"read as {what}: {', '.join(f'{k}={self.inputs[k]!r}' for k in names)}"
+                         for what, names in (("shapes and filled with random values", shapes),
+                                             ("settings, as forward's defaults for them are", settings)) if names)
+        ways = [f"an input as an array ({k}=rng.standard_normal({self.inputs[k]!r}))" for k in settings[-1:]]
+        ways += [f"a value that is no input as a list ({k}={list(self.inputs[k])})" for k in shapes[-1:]]
+        return f"; {said} (give {' and '.join(ways)})" if said else ""
 
     def loss(self, params: dict[str, np.ndarray]):
         result = self._forward(params)
@@ -126,17 +184,20 @@ class Layer:
             where = f"{self.name}'s second result"
         else:
             _, cache = self._split(result)
-            gradients = self.backward(*self.douts, cache)
+            gradients = self.backward(*self._douts(), cache)
             where = f"{_name(self.backward)}"
         if len(self.arrays) == 1 and not isinstance(gradients, (tuple, list)):
             gradients = (gradients,)
         if not isinstance(gradients, (tuple, list)):
             raise ModelError(f"{where} returned a {type(gradients).__name__}; it must return the gradients of "
-                             f"{', '.join(self.arrays)} (in that order), one per array input")
+                             f"{', '.join(self.arrays)} (in that order), one per array input"
+                             + (self._tuples_read(settings=False) if isinstance(gradients, np.ndarray) else ""))
         if len(gradients) != len(self.arrays):
             raise ModelError(f"{where} returned {len(gradients)} gradient{'s' if len(gradients) != 1 else ''}, but "
                              f"{self.name} has {len(self.arrays)} array input{'s' if len(self.arrays) != 1 else ''} "
-                             f"({', '.join(self.arrays)}): one per input, in that order")
+                             f"({', '.join(self.arrays)}): one per input, in that order"
+                             + self._tuples_read(shapes=len(gradients) < len(self.arrays),
+                                                 settings=len(gradients) > len(self.arrays)))
         missing = [name for name, g in zip(self.arrays, gradients) if g is None]
         if missing:
             raise ModelError(f"{where} returned None for the gradient of {', '.join(missing)}")
@@ -150,8 +211,9 @@ class Layer:
     # -- helpers -----------------------------------------------------------------
 
     def _call_forward(self, params: dict[str, np.ndarray]):
-        """forward on the array inputs, with the pass-through values copied afresh."""
-        inputs = {k: v for k, v in params.items() if k in self.arrays}
+        """forward on copies of the array inputs (``copy()`` keeps a tracked
+        array tracked), with the pass-through values copied afresh."""
+        inputs = {k: v.copy() for k, v in params.items() if k in self.arrays}
         return self.forward(**inputs, **{k: copy.deepcopy(v) for k, v in self.inputs.items() if k not in params})
 
     def _forward(self, params: dict[str, np.ndarray]):
@@ -164,7 +226,7 @@ class Layer:
     def _object_grad(self, params: dict[str, np.ndarray]) -> dict[str, Any]:
         with handed_params(self.obj, {k: params[k] for k in self.own}):
             self._call_forward(params)
-            dx = self.backward(*self.douts)
+            dx = self.backward(*self._douts())
             grads = getattr(self.obj, "grads", None)
             if grads is None:
                 grads = getattr(self.obj, "gradients", None)

@@ -27,10 +27,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .errors import ModelError, StopSignal, UserCodeError, exception_text, listed
+from .errors import MAX_NAMES_LISTED, ModelError, StopSignal, UserCodeError, exception_text, listed
 from .guard import doing
 from .process_state import borrows_process
 from .report_stream import leave_if_forked_copy
+from .settings import HELD_DEPTH, HELD_ITEMS
 from .structure import flatten, is_structured
 
 # The block name used when the params are one array instead of a dict.
@@ -263,7 +264,8 @@ def _call_init_params(init_params: Callable, seed: int, where: str):
     try:
         with contextlib.redirect_stdout(sys.stderr):
             return init_params(*args, **kwargs)
-    except (KeyboardInterrupt, StopSignal):
+    except (KeyboardInterrupt, StopSignal, ModelError):
+        # (a ModelError: gradcheck's own adapter, a layer(), said what broke)
         raise
     except BaseException as exc:
         raise UserCodeError(f"{where}.init_params raised {type(exc).__name__}: {exception_text(exc)}", exc) from None
@@ -314,6 +316,10 @@ class _ObjectLoss:
         with handed_params(self.obj, params):
             return self.loss(**{name: getattr(self.module, name) for name in self.names})
 
+    def holders(self) -> list:
+        """The user's object and code this adapter calls (held_arrays)."""
+        return [self.obj, self.loss]
+
 
 def _model_object(obj: Any, loss: Callable, module: Any, where: str) -> "_ObjectLoss | None":
     """loss_and_grad for a model object (see _ObjectLoss), or None when the
@@ -334,6 +340,107 @@ def _model_object(obj: Any, loss: Callable, module: Any, where: str) -> "_Object
                          f"{', '.join(needed)} as module-level variables of the model file, next to the object, "
                          "or in --data FILE.npz")
     return _ObjectLoss(obj, loss, module, list(data))
+
+
+
+
+def held_arrays(model: "Model") -> dict[str, np.ndarray]:
+    """The arrays the model's code can read beside its arguments, by the
+    name it reads them with: its module's variables (``X``,
+    ``params['W']``), the attributes of objects it holds (``net.W``,
+    ``net.cache['x']``, ``net.layers[0].W``), HELD_DEPTH steps deep; for a
+    model given as functions, their globals, closures and bound objects; for gradcheck's adapters (a
+    layer(), a model object's loss), the user's objects and functions they
+    call, never the adapter's own state. Not the ``params`` of an object
+    gradcheck hands params to: the ones its code reads are the handed
+    ones. Which array a model reads instead of its params (once moving it
+    is seen to move the loss), or changes between calls."""
+    functions = [fn for fn in (model.loss, model.grad, model.loss_and_grad) if fn is not None]
+    adapters = [a for fn in functions for a in (fn, getattr(fn, "__self__", None)) if _ours(a)]
+    called = {id(a): (a.holders() if hasattr(a, "holders") else []) for a in adapters}
+    handed = {id(thing) for things in called.values() for thing in things if not inspect.isroutine(thing)}
+    if model.target is not None:
+        handed.add(id(model.target))
+    found: dict[int, tuple[str, np.ndarray]] = {}
+    seen: set[int] = set()
+
+    def visit(label: str, value: Any, depth: int) -> None:
+        if isinstance(value, np.ndarray):
+            if value.dtype.kind in "biufc":
+                found.setdefault(id(value), (label, value))
+            return
+        if depth == 0 or id(value) in seen:
+            return
+        seen.add(id(value))
+        if _ours(value):  # (a layer() in a checks file: what it calls, not its own state)
+            visit_calls(value.holders() if hasattr(value, "holders") else [])
+        elif isinstance(value, Mapping):
+            for key, item in itertools.islice(value.items(), HELD_ITEMS):
+                visit(f"{label}[{key!r}]", item, depth - 1)
+        elif isinstance(value, (list, tuple)):
+            for i, item in enumerate(value[:HELD_ITEMS]):
+                visit(f"{label}[{i}]", item, depth - 1)
+        elif _is_plain_object(value):
+            for key, item in itertools.islice(_own_attributes(value).items(), HELD_ITEMS):
+                if not (key == "params" and id(value) in handed):
+                    visit(f"{label}.{key}", item, depth - 1)
+
+    def visit_calls(things: list) -> None:
+        for thing in things:
+            visit_code(thing) if inspect.isroutine(thing) else visit(type(thing).__name__, thing, HELD_DEPTH)
+
+    def visit_namespace(names: Mapping) -> None:
+        for name, value in list(names.items()):  # (every name: `from x import *` comes before the model's own)
+            if not name.startswith("__"):
+                visit(name, value, HELD_DEPTH)
+
+    def visit_code(fn: Any) -> None:
+        owner = getattr(fn, "__self__", None)
+        for adapter in (fn, owner):
+            if id(adapter) in called:
+                visit_calls(called[id(adapter)])
+                return
+        if owner is not None and not isinstance(owner, ModuleType):
+            visit(type(owner).__name__, owner, HELD_DEPTH)
+        function = getattr(fn, "__func__", fn)
+        names = getattr(function, "__globals__", None)
+        if isinstance(names, dict) and not str(names.get("__name__", "")).startswith(__package__):
+            visit_namespace(names)
+        code = getattr(function, "__code__", None)
+        for name, cell in zip(getattr(code, "co_freevars", ()), getattr(function, "__closure__", None) or ()):
+            with contextlib.suppress(ValueError):  # an empty cell
+                visit(name, cell.cell_contents, HELD_DEPTH)
+
+    try:
+        if model.namespace is not None:  # first: its names are the ones the model's code uses
+            visit_namespace(_own_attributes(model.namespace))
+        for fn in functions:
+            visit_code(fn)
+    except Exception:  # (a user object's attribute access is its own code: a message never fails on it)
+        pass
+    return dict(found.values())
+
+
+def _ours(value: Any) -> bool:
+    """One of gradcheck's own objects (a layer(), a model object's loss
+    adapter): its state is gradcheck's, not the model's."""
+    return type(value).__module__.startswith(f"{__package__}.")
+
+
+def _is_plain_object(value: Any) -> bool:
+    """An object whose attributes are its state (a model, a layer, a
+    namespace): not a module, class or function."""
+    return hasattr(value, "__dict__") and not isinstance(value, (ModuleType, type)) and \
+        not inspect.isroutine(value)
+
+
+def copies_of(model: "Model", blocks: Mapping[str, np.ndarray]) -> dict[str, list[tuple[str, np.ndarray]]]:
+    """Per block, the arrays the model holds (held_arrays) with exactly its
+    values, by name: where a loss that ignores the block may read it instead."""
+    held = held_arrays(model)
+    return {name: [(label, array) for label, array in held.items()
+                   if array.shape == block.shape and np.array_equal(array, block)]
+            for name, block in blocks.items()}
 
 
 def frozen_copies(params: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -446,6 +553,35 @@ def _read_npz(path: str, what: str) -> dict[str, np.ndarray]:
                          "np.savez)") from None
 
 
+# The names gradcheck reads a model from in its module: --data's arrays
+# are the model's data, never one of these.
+_MODEL_NAMES = ("loss", "grad", "loss_and_grad", "init_params", "params")
+
+
+def _is_data(value: Any) -> bool:
+    """A value a --data array may stand in for: nothing yet, a number, a
+    string, an array or anything numpy reads as one (a list, a DataFrame)."""
+    return value is None or isinstance(value, (int, float, complex, str, bytes, list, tuple, np.ndarray, np.generic)) \
+        or hasattr(type(value), "__array__")
+
+
+def _replaced_by_data(module: Any, where: str, name: str, attr: str | None) -> str | None:
+    """What a --data array called ``name`` would replace that is not the
+    model's data (a name gradcheck reads the model from: its functions,
+    params, the target object; or a function, module, class or object of
+    the model's), said for a message; None where it may be set."""
+    current = getattr(module, name, None)
+    if name not in _MODEL_NAMES and name != attr and _is_data(current):
+        return None
+    role = "the model object gradcheck checks" if name == attr else \
+        "the parameters gradcheck checks; --params FILE.npz gives parameters" if name == "params" else None
+    if current is None:
+        return f"the name gradcheck reads {where}'s {name} from" + (f" ({role})" if role else "")
+    kind = "module" if isinstance(current, ModuleType) else _describe(current) + (
+        "" if type(current).__module__ in ("builtins", "numpy") else " object")
+    return f"{where}'s {name} (a {kind}" + (f": {role})" if role else ")")
+
+
 def _load_arrays(path: str, option: str) -> dict[str, np.ndarray]:
     """--data's arrays by name: each must be able to be a variable."""
     arrays = _read_npz(path, option)
@@ -453,6 +589,25 @@ def _load_arrays(path: str, option: str) -> dict[str, np.ndarray]:
     if bad:
         raise ModelError(f"{option} {path}: {listed(bad)} cannot be variable names")
     return arrays
+
+
+def _same_shapes(path: str, origin: str, from_file: Mapping[str, np.ndarray], own: Mapping[str, Any]) -> None:
+    """A ModelError naming the file, each block whose array there has
+    another shape than the model's own, and both shapes: the model's
+    functions are written for its own."""
+    def shape(value: Any) -> tuple | None:
+        try:
+            return np.shape(value)
+        except ValueError:  # a ragged list: build_params names it
+            return None
+
+    wrong = [(name, from_file[name].shape, shape(value)) for name, value in own.items()
+             if shape(value) is not None and shape(value) != from_file[name].shape]
+    if wrong:
+        said = "; ".join(f"block {name!r} of shape {there}, where {origin} has {mine}"
+                         for name, there, mine in wrong[:MAX_NAMES_LISTED])
+        more = f" (and {len(wrong) - MAX_NAMES_LISTED} more)" if len(wrong) > MAX_NAMES_LISTED else ""
+        raise ModelError(f"params file {path} has {said}{more}: the model's functions are written for its shapes")
 
 
 # The keys of an .npz holding one unnamed array: np.savez(f, x)'s, and
@@ -582,7 +737,9 @@ def load_model(target: str, *, params_file: str | None = None, seed: int = 0,
     is_file = _looks_like_path(module_part)
     # A model imports its neighbours: a file's directory, or (a dotted
     # module) the working directory, is on the path while its code runs.
-    directory = os.path.dirname(os.path.abspath(module_part)) if is_file else os.getcwd()
+    # The directory of the file's real path, as `python linkdir/model.py`
+    # puts on sys.path: a link to a model imports the model's siblings.
+    directory = os.path.dirname(os.path.realpath(module_part)) if is_file else os.getcwd()
     imports = OwnImports({}, directory)
     # Files named relative to the working directory are found there even if
     # the model's import changes directory.
@@ -602,16 +759,16 @@ def _load(target: str, module_part: str, attr: str | None, is_file: bool, import
         module = _import_dotted(module_part)
         where = module_part
     source = getattr(module, "__file__", None)
-    if data_file is not None:
-        for name, value in _load_arrays(files[data_file], "--data").items():
-            current = getattr(module, name, None)
-            if callable(current) or isinstance(current, ModuleType):
-                raise ModelError(f"--data {data_file} has an array {name!r}, which would replace {where}'s {name} "
-                                 f"(a {_describe(current)}); rename the array")
-            setattr(module, name, value)
-    obj = module
     if attr is None:
         attr = _the_model_object(module)  # a file that only builds one (net = TwoLayerNet(...))
+    if data_file is not None:
+        for name, value in _load_arrays(files[data_file], "--data").items():
+            replaced = _replaced_by_data(module, where, name, attr)
+            if replaced is not None:
+                raise ModelError(f"--data {data_file} has an array {name!r}, which would replace {replaced}; "
+                                 "rename the array")
+            setattr(module, name, value)
+    obj = module
     if attr is not None:
         if not hasattr(module, attr):
             public = sorted(n for n in vars(module) if not n.startswith("_"))
@@ -654,6 +811,7 @@ def _load(target: str, module_part: str, attr: str | None, is_file: bool, import
                 raise ModelError(f"params file {params_file} is missing block(s) {listed(missing)} that {own_origin} defines")
             if extra:
                 raise ModelError(f"params file {params_file} has block(s) {listed(extra)} that {own_origin} does not define")
+            _same_shapes(params_file, own_origin, from_file, own)
         one_array = own is None and len(from_file) == 1 and next(iter(from_file)) in _ONE_ARRAY_KEYS
         if one_array:
             # The model defines no params to compare with: a file of one
@@ -669,6 +827,7 @@ def _load(target: str, module_part: str, attr: str | None, is_file: bool, import
                 raise ModelError(f"params file {params_file} has {len(from_file)} arrays "
                                  f"({listed(from_file)}), but {own_origin} is one array: "
                                  "save just that one")
+            _same_shapes(params_file, own_origin, from_file, {next(iter(from_file)): own})
             blocks, single, notes, _ = build_params(next(iter(from_file.values())), params_file)
         else:
             blocks, single, notes, _ = build_params(from_file, params_file)

@@ -7,7 +7,6 @@ import dataclasses
 import math
 import os
 import signal
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,15 +15,16 @@ from typing import Any, Callable
 import numpy as np
 
 from .drilldown import drill_down
-from .errors import CheckTimeout, Interrupted, ModelError, StopSignal
+from .errors import CheckTimeout, Interrupted, ModelError, OutputError, StopSignal, UserCodeError, listed
 from .evaluate import BasePoint, Evaluator
 from .executors import Auto, DaskCluster, InProcess, Job, ProcessPool, recipe_for, resolve_jobs
 from .layers import Layer
-from .model import Model, from_functions, frozen_copies, load_model
+from .model import Model, copies_of, from_functions, frozen_copies, load_model
+from .outputs import write_params
 from .verdict.grading import grade_block, grade_estimate, judge, measurable, verdict, worst
-from .verdict.noise import Noise, loss_noise
+from .verdict.noise import SUBNORMAL_SPACING, Noise, loss_noise
 from .verdict.numeric import Estimate
-from .verdict.probes import Probe
+from .verdict.probes import Probe, step_scale
 from .process_state import borrows_process
 from .report import FAIL, KINK, OK, PASS, UNVERIFIED, WARN, ZERO, BlockResult, Move, Regularization, Report
 from .sampling import BlockPlan, plan
@@ -36,6 +36,7 @@ from .settings import (
     DEFAULT_SAMPLES,
     DEFAULT_SEED,
     EPS,
+    EPS16,
     GENERIC_DIRECTIONS,
     TIE_MAX_TIED,
     MAX_JOBS_PER_CORE,
@@ -188,9 +189,16 @@ def check(
             phases.stopped(stop.timed_out, stop.partial, stop.planned)
         finally:
             _in_flight.phases = None
+        unsaved = None
         if save_params is not None:
-            write_params(save_params, phases.final_params)
-    return phases.report()
+            try:
+                write_params(save_params, phases.final_params)
+            except OutputError as exc:
+                unsaved = exc
+    report = phases.report()
+    if unsaved is not None:  # (the check stands: the error comes with its report)
+        raise OutputError(str(unsaved), report)
+    return report
 
 
 class _InFlight:
@@ -271,6 +279,13 @@ class _Phases:
         self.final_base = base
         self.findings = startpoint.inspect(base.trace, self.loaded.params, base.gradient)
         failed = tuple(b.name for b in self.start.blocks if b.grade == FAIL)
+        held = copies_of(self.loaded, {name: self.loaded.params[name] for name in failed})
+        if any(held.values()):
+            with Evaluator(self.loaded, seed=self.settings.seed, track_kinks=False) as evaluator:
+                try:
+                    _refuse_unread(evaluator, base, self.settings.seed, [n for n in failed if held[n]], together=False)
+                finally:
+                    self.extra_evaluations += evaluator.evaluations
         if set(self.findings.zero_gradients) & set(failed):
             # A zero gradient the check fails is the bug (a gradient never
             # computed), not a point where the gradient is zero.
@@ -469,26 +484,6 @@ def _resolved_at_generic(start: Report, generic: Report) -> bool:
     return all(there.get(b.name) in (PASS, OK) for b in start.blocks if b.grade in (KINK, UNVERIFIED))
 
 
-def write_params(path: str, params: dict[str, np.ndarray]) -> None:
-    """The parameters a check ran at, as an .npz that --params reads back
-    (keys = block names). Written to a temporary file beside it and renamed:
-    an interrupted write never leaves half a file under the name."""
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise ModelError(f"--save-params {path}: the directory {directory} does not exist")
-    handle, temporary = tempfile.mkstemp(prefix=".gradcheck-", suffix=".npz", dir=directory)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **{name: np.asarray(block) for name, block in params.items()})
-        os.replace(temporary, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        if isinstance(exc, OSError):
-            raise ModelError(f"--save-params {path}: cannot write it: {exc.strerror or exc}") from None
-        raise
-
-
 def _check_point(loaded: Model, settings: Settings, target, params_file, seed, overrides, jobs, dask,
                  load_seconds, progress, out_of_time, plans: list[BlockPlan] | None = None
                  ) -> tuple[Report, BasePoint]:
@@ -530,6 +525,8 @@ def _check_point(loaded: Model, settings: Settings, target, params_file, seed, o
                 total = sum(len(block.indices) + len(block.directions) for block in plans)
                 executor.expect(total)  # --jobs auto decides here: workers start while the noise is measured
                 noise = _noise(evaluator, base, loaded, settings, {block.name: block.indices for block in plans})
+                if noise.still:
+                    _refuse_unread(evaluator, base, settings.seed, list(loaded.params), together=True)
                 compared = None
                 if settings.method == "complex-step":
                     from .crosscheck import cross_check  # imported where used: start-up
@@ -634,6 +631,97 @@ def _noise(evaluator: Evaluator, base: BasePoint, model: Model, settings: Settin
     # the central differences that vet it do, and the analytic side's own
     # rounding is all of its budget.
     return loss_noise(evaluator, base, settings.seed, probed)
+
+
+def _refuse_unread(evaluator: Evaluator, base: BasePoint, seed: int, blocks: list[str], together: bool) -> None:
+    """A ModelError where the loss does not read the params it is handed.
+
+    The evidence (:func:`_unmoved`): moved by their own scale, both ways,
+    the blocks leave the loss exactly as it is, while the gradient says it
+    changes far beyond rounding. Moved ``together`` (every block, where the
+    noise table stood still), that is the whole loss: it ignores what it
+    is handed, whatever else is true, and no difference can check its
+    gradient. One block at a time (those the start point failed), a block
+    the loss ignores is as likely a wrong gradient's (one for a parameter
+    the loss never uses), so it is refused only where the loss is seen to
+    read a copy of it the model holds (``self.W`` beside ``self.params``, the
+    module's ``params`` where a function reads them instead of its argument).
+    Either way an array is named only where moving it moved the loss
+    (:func:`_read_instead`): equal values are a suspicion, not evidence."""
+    moves = _moves(evaluator, blocks, seed)
+    if together:
+        predicted = _unmoved(evaluator, base, moves)
+        unread = dict.fromkeys(blocks, predicted) if predicted is not None else {}
+    else:
+        unread = {name: change for name in blocks
+                  if (change := _unmoved(evaluator, base, {name: moves[name]})) is not None}
+    read = {name: _read_instead(evaluator, base, name, moves[name]) for name in unread}
+    if not together:
+        unread = {name: change for name, change in unread.items() if read[name]}
+    if not unread:
+        return
+    held = [f"{label} (block {name!r})" for name in unread for label in read[name]]
+    what = "the parameters" if together else f"block{'s' if len(unread) > 1 else ''} {listed(unread)}"
+    moved = "every block" if together else "each" if len(unread) > 1 else "it"
+    tail = (f"; it reads {'their' if len(unread) > 1 else 'its'} values where no call hands them (moving them "
+            f"there moved the loss): {', '.join(held)}. Compute from what each call is handed (a function's "
+            "argument; a model or layer object's self.params)" if held else
+            "; it returns the same value whatever it is handed: it computes from something no call hands it "
+            "(a copy of the weights kept elsewhere), or is a constant, whose gradient is zero")
+    raise ModelError(f"the loss does not depend on {what} it is handed: with {moved} moved by its own scale, both "
+                     f"ways, the loss stayed {base.loss!r}, while the gradient says it changes by "
+                     f"{max(unread.values()):.3g}{tail}")
+
+
+def _moves(evaluator: Evaluator, blocks: list[str], seed: int) -> dict[str, np.ndarray]:
+    """Per block, a move by its own scale with seeded signs on every element."""
+    rng = np.random.default_rng([seed, 19])
+    params = evaluator.model.params
+    return {name: step_scale(evaluator, Probe(name)) * rng.choice((-1.0, 1.0), params[name].shape) for name in blocks}
+
+
+def _unmoved(evaluator: Evaluator, base: BasePoint, moves: dict[str, np.ndarray]) -> float | None:
+    """The change the gradient predicts for ``moves``, where the loss is
+    exactly the start's at that move and its opposite; None where it moves,
+    breaks (it reads them) or the gradient predicts no change beyond rounding."""
+    params = evaluator.model.params
+    predicted = abs(sum(float(np.sum(base.gradient[name] * move)) for name, move in moves.items()))
+    if not predicted > max(EPS16 * abs(base.loss), SUBNORMAL_SPACING):
+        return None  # (a change float16, the coarsest type a loss computes in, could hide)
+    for sign in (1.0, -1.0):
+        point = {name: x + sign * moves[name] if name in moves else x for name, x in params.items()}
+        try:
+            value, _ = evaluator.at(point, loss_only=True)
+        except ModelError as exc:
+            if type(exc) not in (ModelError, UserCodeError):
+                raise  # the model changed its params, or is not deterministic
+            return None
+        if value != base.loss:
+            return None
+    return predicted
+
+
+def _read_instead(evaluator: Evaluator, base: BasePoint, name: str, move: np.ndarray) -> list[str]:
+    """The arrays the model holds with block ``name``'s values (copies_of)
+    that the loss reads: moved by ``move`` in place, for one call at the
+    checked point, they change the loss. Each is put back exactly as it
+    was, whatever the call did; one that cannot be written (read-only) is
+    not tried."""
+    read = []
+    for label, array in copies_of(evaluator.model, {name: evaluator.model.params[name]})[name]:
+        if not array.flags.writeable:
+            continue
+        kept = array.copy()
+        try:
+            array += move.astype(array.dtype, copy=False)
+            value, _ = evaluator.at(dict(evaluator.model.params), loss_only=True)
+        except (ModelError, FloatingPointError, TypeError, ValueError):
+            continue
+        finally:
+            np.copyto(array, kept)
+        if value != base.loss:
+            read.append(label)
+    return read
 
 
 def _references(base: BasePoint, plans) -> dict[str, float]:
@@ -801,6 +889,7 @@ def _report(loaded: Model, settings: Settings, base: BasePoint, results: list[_B
         loss_noise=noise.sigma,
         source_line=loaded.source_line,
         stopped=stopped,
+        unchecked=tuple(unreached),
     )
 
 
@@ -820,7 +909,9 @@ def _about_noise(noise: Noise, blocks: list[BlockResult]) -> tuple[str | None, s
                 f"{_digits('float32')} digits, {sigma:.1e} here), though returned as float64; error budgets "
                 "account for it, but few values can be verified to the notes' 1e-7: compute the loss in float64 "
                 "when checking"), None
-    if sigma <= NOISY_LOSS_ULPS * EPS * noise.scale:
+    if noise.scale == 0 or sigma <= NOISY_LOSS_ULPS * EPS * noise.scale:
+        # (a loss exactly 0 wherever the table looked showed no noise: its
+        # sigma is the floor, the subnormals' spacing, not a measurement)
         return None, None
     noisy = (f"the loss is noisy: it varies by about {sigma:.1e} ({sigma / max(noise.scale, 1e-300):.0e} relative) "
              "between nearby points, far more than float64 rounding (float32 inside the model, or large terms "

@@ -248,6 +248,7 @@ class Report:
     generic: "Report | None" = None  # the check there
     regularization: Regularization | None = None  # the strength's share, and the data-loss check
     hints: tuple[str, ...] = ()  # what the failures together suggest (where a bug shows), never the verdict
+    unchecked: tuple[str, ...] = ()  # blocks a stopped check (`stopped`) never reached
 
     def __rich__(self):
         """Rendered by a rich Console (and rich's Jupyter integration)."""
@@ -295,6 +296,7 @@ class Report:
             "kinked": self.kinked,
             "kink_crossings": self.kink_crossings,
             "blocks": [b.to_dict() for b in self.blocks],
+            "unchecked": list(self.unchecked),
             "warnings": list(self.all_warnings),
             "notes": list(self.notes),
             "hints": list(self.hints),

@@ -5,7 +5,10 @@ b2]}`` or ``{"layers": {"fc1": {"W": ..., "b": ...}}}``. Each array is a
 block of its own, named by its path (``ws[0]``, ``layers.fc1.W``), so it
 is sampled, checked and reported like any other; the model is called with
 the structure it gave, rebuilt around the blocks, and its gradient is read
-back along the same paths.
+back along the same paths. A key a dotted path could not tell apart (one
+holding ``.``, ``[`` or ``]``, or empty) is spelled quoted in brackets:
+``{"fc.W": A, "fc": {"W": B}}`` has the blocks ``['fc.W']`` and
+``fc.W``, so that each path names one array.
 
 A *template* is the structure with each array replaced by its block's name.
 """
@@ -21,6 +24,14 @@ from .errors import ModelError, listed
 
 # The name a top-level list's elements get: params[0], params[1].
 TOP = "params"
+
+
+def _step(path: str, key: str) -> str:
+    """The path of ``key`` of the dict at ``path``: ``path.key``, or
+    ``path['key']`` where the key holds what a path is made of."""
+    if key and not any(c in key for c in ".[]"):
+        return f"{path}.{key}" if path else key
+    return f"{path}[{key!r}]"
 
 
 def _is_leaf(value: Any) -> bool:
@@ -51,7 +62,7 @@ def flatten(raw: Any) -> tuple[dict[str, Any], Any]:
                 if not isinstance(key, str):
                     raise ModelError(f"the params have a non-string key {key!r} at {path or 'the top'}; "
                                      "block names must be strings")
-                template[key] = walk(item, f"{path}.{key}" if path else key)
+                template[key] = walk(item, _step(path, key))
             return template
         if isinstance(value, (list, tuple)) and not _is_leaf(value):
             items = [walk(item, f"{path or TOP}[{i}]") for i, item in enumerate(value)]
@@ -91,7 +102,7 @@ def read_gradient(template: Any, result: Any, label: str) -> dict[str, Any]:
                 raise ModelError(f"{label} has no {listed(missing)} at {where} (its keys there: "
                                  f"{listed(value) or 'none'})")
             for key, item in shape.items():
-                walk(item, value[key], f"{path}.{key}" if path else key)
+                walk(item, value[key], _step(path, key))
             return
         if not isinstance(value, (list, tuple)) or len(value) != len(shape):
             got = f"{len(value)} items" if isinstance(value, (list, tuple)) else f"a {type(value).__name__}"

@@ -35,6 +35,10 @@ class Noise:
     # Per block, per element: the standard deviation of the analytic
     # gradient's rounding error (the backward's float type, its summation).
     analytic: dict = field(default_factory=dict)
+    # The loss stood still across the widest table, every block moved,
+    # though the gradient says it moves there far beyond rounding: it may
+    # not read the params it is handed at all (the pipeline finds out).
+    still: bool = False
 
 
 def analytic_roundoff(sigma: np.ndarray | None, probe: Probe) -> float:
@@ -118,16 +122,31 @@ def _noise_floor(loss: float, values: list[float]) -> float:
 
 
 def _narrow_type(values: list[float]) -> str | None:
-    """float16 or float32 where all 7 values of a table are numbers of that
-    type (a float64 number is one by chance once in 2**29 for float32)."""
+    """float16 or float32 where all 7 values of a table are numbers computed
+    in that type (:func:`_typed`; a float64 number is one by chance once in
+    2**29 for float32)."""
     if len(values) != 7:
         return None
-    with np.errstate(over="ignore"):  # a loss beyond a type's range is no number of it
-        for name in ("float16", "float32"):
-            kind = np.dtype(name).type
-            if all(float(kind(f)) == f for f in values):
-                return name
+    for name in ("float16", "float32"):
+        if _typed(np.array(values), name):
+            return name
     return None
+
+
+def _typed(values: np.ndarray, name: str) -> bool:
+    """Whether every value is a number of the float type ``name`` and some
+    need more than half its significand: computed in that type, not simple.
+    A constant 1.0, or counts over 8, are float16 numbers by being simple
+    (exactly, with a bit or three), and show nothing of how they were
+    computed: a loss computed in float32 fills float32's 24 bits."""
+    if not values.size:
+        return False
+    bits = np.finfo(name).nmant + 1
+    with np.errstate(all="ignore"):  # a value beyond a type's range is no number of it
+        fits = np.all(values.astype(name).astype(np.float64) == values)
+        significand, _ = np.frexp(values)
+        simple = significand * 2.0 ** (bits // 2)
+        return bool(fits) and bool(np.any(simple != np.round(simple)))
 
 
 def _measure_noise(evaluator: Evaluator, base: BasePoint, seed: int, traced: bool, subset: dict) -> Noise:
@@ -163,9 +182,11 @@ def _measure_noise(evaluator: Evaluator, base: BasePoint, seed: int, traced: boo
     moves = 3 * abs(sum(float(np.sum(base.gradient[name] * direction[name])) for name in params))
     analytic_at: dict[float, dict] = {}  # per table: the gradient's per-element noise (float32)
     first: list[float] = []
+    tables: dict[float, list[float] | None] = {}
 
     def table(factor: float):
         values, fourth = _noise_table(evaluator, base, direction, factor, traced, subset)
+        tables[factor] = values
         if fourth is not None:
             analytic_at[factor] = _gradient_noise(base, fourth, subset)
         if not first:
@@ -176,7 +197,10 @@ def _measure_noise(evaluator: Evaluator, base: BasePoint, seed: int, traced: boo
     scale = max([abs(base.loss), *map(abs, first)])
     analytic = analytic_at.get(factor) or next(iter(analytic_at.values()), None) or \
         _gradient_noise(base, None, subset)
-    return Noise(sigma, _narrow_type(first) == "float32", scale, analytic)
+    widest = max(tables)
+    still = tables[widest] is not None and len(set(tables[widest])) == 1 and \
+        moves * widest > NOISE_CONFIRM_ULPS * EPS * abs(base.loss)
+    return Noise(sigma, _narrow_type(first) == "float32", scale, analytic, still)
 
 
 def _signs(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -332,19 +356,6 @@ def _noise_table(evaluator: Evaluator, base: BasePoint, direction: dict, delta: 
 _FOURTH = (1.0, -4.0, 6.0, -4.0, 1.0)
 
 
-def _float32_valued(values: np.ndarray) -> bool:
-    """Whether every value fits float32's 24-bit significand while some
-    need more than 12 bits: computed in float32, not simple fractions (an
-    SVM's bias gradient, counts over N, fits float32 by being simple)."""
-    if not values.size:
-        return False
-    with np.errstate(all="ignore"):
-        significand, _ = np.frexp(values)
-        fits = significand * 2.0 ** 24
-        simple = significand * 2.0 ** 12
-        return bool(np.all(fits == np.round(fits))) and bool(np.any(simple != np.round(simple)))
-
-
 def _gradient_noise(base: BasePoint, fourth: dict | None, subset: dict) -> dict:
     """Per block, per element, the standard deviation of the analytic
     value's rounding: from the 4th differences of each element over the
@@ -359,7 +370,7 @@ def _gradient_noise(base: BasePoint, fourth: dict | None, subset: dict) -> dict:
         # An element's own ulp, or the block's typical one where larger: a
         # 4e-3 element beside a 600 one rounds as a 4e-3 number does.
         typical = float(np.median(np.abs(g))) if g.size else 0.0
-        sigma = (EPS32 if _float32_valued(g) else EPS) * np.maximum(np.abs(g), typical)
+        sigma = (EPS32 if _typed(g, "float32") else EPS) * np.maximum(np.abs(g), typical)
         if fourth is not None:
             with np.errstate(all="ignore"):
                 own = np.sqrt(fourth[name] / comb(8, 4))
