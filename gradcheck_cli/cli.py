@@ -62,6 +62,8 @@ class _DefaultGroup(click.Group):
         except click.UsageError as exc:
             # click shows the usage error on stderr; a JSON reader gets its document too.
             _error_document_if_json(ctx, f"usage: {exc.format_message()}")
+            if _escape_errors is not None:  # (it names the user's paths)
+                exc.message = _escape_errors(exc.message)
             raise
         except KeyboardInterrupt:
             # Ctrl-C where no check is running yet (start-up, the model's
@@ -72,6 +74,7 @@ class _DefaultGroup(click.Group):
     def _invoke(self, ctx: click.Context):
         # Config values become the commands' defaults (click's default_map):
         # options given on the command line still win.
+        _escaping_for(_requested_format(ctx))
         if not ctx.resilient_parsing:
             from . import config as config_module
             from .errors import ConfigError
@@ -79,10 +82,11 @@ class _DefaultGroup(click.Group):
             try:
                 config = config_module.load(self.commands.values(), ctx.meta.get("gradcheck.config_path"))
             except ConfigError as exc:
-                click.echo(f"gradcheck: error: {exc}", err=True)
+                _error(exc)
                 _error_document_if_json(ctx, str(exc))
                 sys.exit(EXIT_UNUSABLE)
             ctx.meta["gradcheck.config"] = config
+            _escaping_for(_requested_format(ctx))  # (the config may name the format)
             ctx.default_map = {name: config.for_command(command) for name, command in self.commands.items()}
         try:
             return super().invoke(ctx)
@@ -102,27 +106,97 @@ class _DefaultGroup(click.Group):
         self.format_commands(ctx, formatter)
 
 
-def _json_requested(ctx: click.Context) -> bool:
-    """Whether the command line (or the config) asks for --format json."""
+def _config_origin(ctx: click.Context, *, models_from_config: bool):
+    """What the report says of the configuration file: the options whose
+    value came from it (not those the command line set), and the models if
+    it listed them."""
+    from click.core import ParameterSource
+
+    from .config import origin, parameter_names
+
+    config = ctx.meta.get("gradcheck.config")
+    if config is None:
+        return None
+    names = parameter_names(ctx.command)
+    used = [key for key in config.values
+            if key in names and ctx.get_parameter_source(names[key]) is ParameterSource.DEFAULT_MAP]
+    return origin(config, used + (["models"] if models_from_config and config.models else []))
+
+
+def _render_origin(origin, output_format: str, out) -> None:
+    """The configuration's lines, before the first report (JSON carries them
+    in its document instead)."""
+    if origin is None or output_format == "json":
+        return
+    from .render import text
+
+    if output_format == "github":  # (plain log lines: no path can start a workflow command)
+        from .render import github
+
+        for line in text.config_lines(origin):
+            out.write(github.plain(line.plain) + "\n")
+        return
+    console = text.make_console(out)
+    for line in text.config_lines(origin):
+        console.print(line)
+
+
+# Set once the run's output format is known: under --format github a CI
+# runner reads stderr for workflow commands too, and an error names the
+# user's files and blocks (a file name holding "\n::error::").
+_escape_errors: Callable[[str], str] | None = None
+
+
+def _error(message) -> None:
+    """One error line on stderr: ``gradcheck: error: <message>``."""
+    text = str(message)
+    click.echo(f"gradcheck: error: {_escape_errors(text) if _escape_errors else text}", err=True)
+
+
+def _escaping_for(output_format: str | None) -> None:
+    global _escape_errors
+    if output_format == "github":
+        from .render.github import plain
+
+        _escape_errors = plain
+    else:
+        _escape_errors = None
+
+
+def _requested_format(ctx: click.Context) -> str | None:
+    """The output format the command line (or the config, or GitHub
+    Actions) asks for, read before click parses the options: errors in
+    parsing them are written in it too."""
     args = ctx.meta.get("gradcheck.args", [])
     for i, arg in enumerate(args):
         if arg == "--":
             break
         if arg == "--format":
-            return i + 1 < len(args) and args[i + 1] == "json"
+            return args[i + 1] if i + 1 < len(args) else None
         if arg.startswith("--format="):
-            return arg.split("=", 1)[1] == "json"
+            return arg.split("=", 1)[1]
     config = ctx.meta.get("gradcheck.config")
-    return config is not None and config.values.get("format") == "json"
+    if config is not None and isinstance(config.values.get("format"), str):
+        return config.values["format"]
+    return "github" if os.environ.get("GITHUB_ACTIONS") == "true" else None
+
+
+def _json_requested(ctx: click.Context) -> bool:
+    """Whether the command line (or the config) asks for --format json."""
+    return _requested_format(ctx) == "json"
 
 
 def _error_document_if_json(ctx: click.Context, message: str) -> None:
     """Under --format json, the error document for an error before any check."""
     if _json_requested(ctx):
-        from .report_stream import json_error_document, report_stream
+        from .report_stream import ReportLost, json_error_document, report_stream
 
-        with report_stream() as out:
-            out.write(json_error_document(message))
+        try:
+            with report_stream() as out:
+                out.write(json_error_document(message))
+                out.flush()
+        except ReportLost as exc:
+            _error(f"cannot write the report to stdout: {exc.strerror or exc}")
 
 
 def _config_argument(args: list[str]) -> str | None:
@@ -304,7 +378,7 @@ def _run(work, *, document=None, model: str | None = None):
     try:
         return work()
     except GradcheckError as exc:
-        click.echo(f"gradcheck: error: {exc}", err=True)
+        _error(exc)
         error_document(str(exc))
         sys.exit(EXIT_UNUSABLE)
     except ValueError as exc:  # an option value the library refused
@@ -338,14 +412,23 @@ def _answering(output_format: str):
     what gradcheck relies on: builtins.float replaced, numpy functions
     patched)."""
     from . import guard
-    from .report_stream import json_error_document, report_stream
+    from .report_stream import ReportLost, json_error_document, report_stream
 
     owed = output_format == "json"
     with report_stream() as out:
         guard.document_owed(owed)
         try:
             yield out
+            out.flush()
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except ReportLost as exc:
+            _report_lost(exc)
+        except SystemExit:
+            try:  # (the exit code is the report's only if the report got out)
+                out.flush()
+            except ReportLost as exc:
+                _report_lost(exc)
             raise
         except Exception as exc:
             import traceback
@@ -356,12 +439,44 @@ def _answering(output_format: str):
                        "the model replaces builtins or library functions (builtins.float, numpy's), that is the "
                        "cause; otherwise it is a bug in gradcheck: please report it, with the traceback above")
             traceback.print_exc()
-            click.echo(f"gradcheck: error: {message}", err=True)
+            _error(message)
             if owed:
                 out.write(json_error_document(message))
             sys.exit(EXIT_UNUSABLE)
         finally:
             guard.document_owed(False)
+
+
+def _distinct(outputs: dict[str, str | None], inputs: dict[str, str | None]) -> None:
+    """Refuse an output path that is another output's, or a file the run
+    reads (a model file, --data, the configuration): each would
+    silently replace the other (`--save-params model.py`, the JUnit file
+    over the parameters)."""
+    def written(path: str) -> str:  # (a link at the destination is replaced, so not resolved)
+        absolute = os.path.abspath(path)
+        return os.path.join(os.path.realpath(os.path.dirname(absolute)), os.path.basename(absolute))
+
+    def same(output: str, other: str, *, read: bool) -> bool:
+        return written(output) == (os.path.realpath(other) if read else written(other))
+
+    given = [(option, path) for option, path in outputs.items() if path is not None]
+    for i, (option, path) in enumerate(given):
+        for other, other_path in given[i + 1:]:
+            if same(path, other_path, read=False):
+                raise click.UsageError(f"{option} and {other} name the same file, {path}: each would replace the "
+                                       "other")
+        for what, source in inputs.items():
+            if source is not None and same(path, source, read=True):
+                name = what if what.startswith("-") or what == "the configuration" else "the model file"
+                raise click.UsageError(f"{option} {path} is {name}{'' if name == what else f' {what}'}, which this "
+                                       "run reads: name another file")
+
+
+def _report_lost(exc: OSError) -> None:
+    """stdout refused the report: one line on stderr, exit 2 (a CI step
+    must not read 0 from a run whose report is not there)."""
+    _error(f"cannot write the report to stdout: {exc.strerror or exc}")
+    sys.exit(EXIT_UNUSABLE)
 
 
 def _output(path: str | None, option: str) -> str | None:
@@ -370,15 +485,28 @@ def _output(path: str | None, option: str) -> str | None:
     code runs, so a long check is not lost to a typo in a path."""
     if path is None:
         return None
+    import stat
+
+    from .outputs import in_place
+
     absolute = os.path.abspath(path)
     directory = os.path.dirname(absolute)
-    if os.path.isdir(absolute):
+    if in_place(absolute):  # (a device, a pipe, /dev/stdout: written through)
+        if not os.access(absolute, os.W_OK):
+            raise click.UsageError(f"{option} {path}: not writable")
+        return absolute
+    try:
+        mode = os.lstat(absolute).st_mode  # (a link is replaced, not followed: outputs.py)
+    except OSError:
+        mode = None
+    if mode is not None and stat.S_ISDIR(mode):
         raise click.UsageError(f"{option} {path}: that is a directory; name a file")
     if not os.path.isdir(directory):
         raise click.UsageError(f"{option} {path}: the directory {directory} does not exist")
-    if os.path.exists(absolute) and not os.access(absolute, os.W_OK):
+    if mode is not None and stat.S_ISREG(mode) and not os.access(absolute, os.W_OK):
         raise click.UsageError(f"{option} {path}: the file is not writable")
-    if not os.path.exists(absolute) and not os.access(directory, os.W_OK | os.X_OK):
+    if not os.access(directory, os.W_OK | os.X_OK):
+        # (a file is written beside its destination and renamed over it)
         raise click.UsageError(f"{option} {path}: cannot create files in {directory}")
     return absolute
 
@@ -389,8 +517,39 @@ def _write(write, path: str, option: str) -> None:
     try:
         write()
     except OSError as exc:
-        click.echo(f"gradcheck: error: {option} {path}: cannot write it: {exc.strerror or exc}", err=True)
+        _error(f"{option} {path}: cannot write it: {exc.strerror or exc}")
         sys.exit(EXIT_UNUSABLE)
+
+
+# The check command's parameters that are not check()'s arguments: what the
+# command line does around the checks (which models, where the reports go,
+# the exit code), or hands each model itself (the time left of --timeout,
+# the --save-params file). pytest_plugin.py says what the fixture does with
+# each.
+RUN_PARAMETERS = frozenset({"models", "config_file", "output_format", "junit_xml", "verbose", "strict", "timeout",
+                            "save_params"})
+# Where a check command parameter and check()'s keyword differ in name.
+_CHECK_KEYWORDS = {"assignments": "overrides", "dask_address": "dask"}
+_BANDS = ("fail_above", "warn_above", "good_below", "tiny_below")
+
+
+def check_arguments(values: dict) -> dict:
+    """check()'s keyword arguments from check command parameters (keyed by
+    parameter name, none of RUN_PARAMETERS): the one translation from the
+    command line's names to the library's, which the pytest fixture applies
+    to [tool.gradcheck] too. A parameter left out keeps check()'s default,
+    which is the option's (tests/test_cli.py). Raises ValueError for bands
+    out of order, ModelError for a --set item that is not NAME=VALUE."""
+    from .model import parse_assignments
+    from .settings import Thresholds
+
+    arguments = {_CHECK_KEYWORDS.get(name, name): value for name, value in values.items() if name not in _BANDS}
+    bands = {name: values[name] for name in _BANDS if name in values}
+    if bands:
+        arguments["thresholds"] = Thresholds(**bands)
+    if "overrides" in arguments:
+        arguments["overrides"] = parse_assignments(arguments["overrides"])
+    return arguments
 
 
 @main.command(
@@ -475,13 +634,6 @@ def check_command(ctx, models, params_file, data_file, samples, method, seed, tr
     loss_and_grad(params)), and its parameters as init_params(seed) or a
     module-level dict `params`.
     """
-    from .settings import Thresholds
-
-    try:
-        thresholds = Thresholds(fail_above=fail_above, warn_above=warn_above, good_below=good_below,
-                                tiny_below=tiny_below)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
     config = ctx.meta.get("gradcheck.config")
     targets = _expand(models or (config.models if config else ()))
     if not targets:
@@ -489,36 +641,39 @@ def check_command(ctx, models, params_file, data_file, samples, method, seed, tr
         raise click.UsageError(f"no MODEL given{where}: name a model file, a directory, or a dotted module")
     if output_format is None:
         output_format = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
+    _escaping_for(output_format)
+    origin = _config_origin(ctx, models_from_config=not models)
 
     import time
 
-    from .errors import CheckTimeout, GradcheckError, Interrupted
+    from .errors import CheckTimeout, GradcheckError, Interrupted, OutputError
     from .model import _split_target
     from .pipeline import check
     from .report import ModelFailure
 
-    from .model import parse_assignments
-
     with _answering(output_format) as out:
-        overrides = _run(lambda: parse_assignments(assignments))
+        options = _run(lambda: check_arguments({name: value for name, value in ctx.params.items()
+                                                if name not in RUN_PARAMETERS}))
         _load_renderers(output_format, *(["junit"] if junit_xml else []))
         junit_path = _output(junit_xml, "--junit-xml")
         save_params = _output(save_params, "--save-params")
-        options = dict(params_file=params_file, data_file=data_file, h=h, samples=samples, directions=directions,
-                       seed=seed, thresholds=thresholds, track_kinks=track_kinks, method=method, max_evals=max_evals,
-                       overrides=overrides, warmup=warmup, lr=lr, reg=reg, jobs=jobs, dask=dask_address)
+        _distinct({"--junit-xml": junit_path, "--save-params": save_params},
+                  {**{target: _split_target(target)[0] for target in targets},
+                   "--data": data_file,  # (--params may be written back: the same kind of file)
+                   "the configuration": str(config.path) if config and config.path else None})
+        _render_origin(origin, output_format, out)
         results = []
-        stopped_code = None  # 2 when time ran out, 130 when interrupted
+        unwritten: list[str] = []  # output files that failed, said after the report
+        stopped_code = None  # 2 when time ran out (or a file could not be written), 130 when interrupted
         ends = time.monotonic() + timeout if timeout else None
         overrun = None
         if ends is not None:
             def conclude_overrun() -> None:
-                _overrun(results, targets, output_format, verbose, out, junit_xml, junit_path, strict, timeout)
+                _overrun(results, targets, output_format, verbose, out, junit_xml, junit_path, strict, timeout, origin)
 
             overrun = _overrun_timer(ends, conclude_overrun)
         for target in targets:
-            path_part = _split_target(target)[0]
-            source = path_part if path_part.endswith(".py") else None
+            source = _source_of(target)
             remaining = None if ends is None else ends - time.monotonic()
             if remaining is not None and remaining <= 0:
                 results.append(_not_reached(target, timeout, source))
@@ -528,11 +683,14 @@ def check_command(ctx, models, params_file, data_file, samples, method, seed, tr
                 with _progress(target, enabled=output_format != "json") as progress:
                     result = check(target, progress=progress, timeout=remaining,
                                    save_params=_saved_as(save_params, target, len(targets)), **options)
+            except OutputError as exc:  # (--save-params: the check stands, the error follows its report)
+                result = exc.report
+                unwritten.append(str(exc))
             except CheckTimeout as exc:
                 stopped_code = EXIT_UNUSABLE
                 result = exc.report if exc.report is not None else ModelFailure(target, str(exc), source)
                 if exc.report is not None:
-                    click.echo(f"gradcheck: error: {exc}", err=True)
+                    _error(exc)
             except Interrupted as exc:
                 stopped_code = EXIT_INTERRUPTED
                 if exc.report is not None:
@@ -542,6 +700,8 @@ def check_command(ctx, models, params_file, data_file, samples, method, seed, tr
                     results.append(ModelFailure(target, "interrupted before anything was checked", source))
                 click.echo("gradcheck: interrupted" + (" (the report above is partial)" if exc.report else ""),
                            err=True)
+                # Every model has its entry (JSON, JUnit), the ones never reached too.
+                results += [ModelFailure(t, "not checked: interrupted", _source_of(t)) for t in targets[len(results):]]
                 break
             except GradcheckError as exc:
                 result = ModelFailure(target, str(exc), source)
@@ -551,24 +711,29 @@ def check_command(ctx, models, params_file, data_file, samples, method, seed, tr
             _render_one(result, output_format, verbose, out, several=len(targets) > 1)
         if overrun is not None:
             overrun.cancel()
-        _conclude(results, len(targets), output_format, out, junit_xml, junit_path, strict)
+        _conclude(results, len(targets), output_format, out, junit_xml, junit_path, strict, origin)
+        for message in unwritten:
+            _error(message)
+            stopped_code = max(stopped_code or EXIT_PASS, EXIT_UNUSABLE)
         if stopped_code == EXIT_INTERRUPTED:
             sys.exit(EXIT_INTERRUPTED)
         worst = max((exit_code(r.verdict, strict=strict) for r in results), default=EXIT_PASS)
         sys.exit(max(worst, stopped_code or EXIT_PASS))
 
 
-def _conclude(results, models: int, output_format: str, out, junit_xml, junit_path, strict: bool) -> None:
+def _conclude(results, models: int, output_format: str, out, junit_xml, junit_path, strict: bool,
+              origin=None) -> None:
     """After the last model: the JSON document (one, whatever happened: a
     model that could not be checked is {"verdict": "error", ...}, alone or
     among others), the summary of several, the JUnit file."""
     if output_format == "json":
         from .render import json as json_render
 
+        config = origin.to_dict() if origin is not None else None
         if models > 1:
-            json_render.render_many(results, out)
+            json_render.render_many(results, out, config=config)
         elif results:
-            json_render.render(results[0], out)
+            json_render.render(results[0], out, config=config)
     elif models > 1 and output_format == "text" and results:
         from .render import text
 
@@ -599,7 +764,8 @@ def _overrun_timer(ends: float, conclude: Callable[[], None]):
     return timer
 
 
-def _overrun(results, targets, output_format, verbose, out, junit_xml, junit_path, strict, timeout) -> None:
+def _overrun(results, targets, output_format, verbose, out, junit_xml, junit_path, strict, timeout,
+             origin=None) -> None:
     """End a run whose model would not stop at --timeout (see _overrun_timer)."""
     from . import guard
     from .pipeline import report_so_far
@@ -610,16 +776,24 @@ def _overrun(results, targets, output_format, verbose, out, junit_xml, junit_pat
         current, message = so_far if so_far is not None else (None, f"timed out after {timeout:g} s")
         message += ("; the model did not stop when told to (it catches the stop: a bare `except:`, or it ignores "
                     "SIGALRM or resets the interval timer), so gradcheck ended the run")
-        click.echo(f"gradcheck: error: {message}", err=True)
+        _error(message)
         pending = list(targets[len(results):])  # (results hold one entry per model, in order)
         if pending:
             if current is not None:
                 _render_one(current, output_format, verbose, out, several=len(targets) > 1)
             results.append(current if current is not None else ModelFailure(pending[0], message))
             results += [_not_reached(t, timeout) for t in pending[1:]]
-        _conclude(results, len(targets), output_format, out, junit_xml, junit_path, strict)
+        _conclude(results, len(targets), output_format, out, junit_xml, junit_path, strict, origin)
     finally:
         guard.exit_now(EXIT_UNUSABLE)
+
+
+def _source_of(target: str) -> str | None:
+    """The model file a target names, if it names one (not a dotted module)."""
+    from .model import _split_target
+
+    path_part = _split_target(target)[0]
+    return path_part if path_part.endswith(".py") else None
 
 
 def _not_reached(target: str, timeout: float, source: str | None = None):
@@ -675,17 +849,17 @@ def _render_one(result, output_format: str, verbose: bool, out, *, several: bool
 
     if output_format == "json":
         if isinstance(result, ModelFailure) and not several:
-            click.echo(f"gradcheck: error: {result.message}", err=True)
+            _error(result.message)
         return
     if output_format == "github":
         from .render import github
 
         github.render(result, out)
-        if isinstance(result, ModelFailure):
-            click.echo(f"gradcheck: error: {result.message}", err=True)
+        if isinstance(result, ModelFailure):  # (the runner reads stderr for workflow commands too)
+            _error(result.message)
         return
     if isinstance(result, ModelFailure):
-        click.echo(f"gradcheck: error: {result.message}", err=True)
+        _error(result.message)
         return
     from .render import text
 
@@ -769,6 +943,8 @@ def sweep_command(model, params_file, data_file, samples, method, seed, track_ki
         overrides = _run(lambda: parse_assignments(assignments))
         _load_renderers("sweep", "text")
         plot_path = _output(plot_file, "--plot")
+        origin = _config_origin(click.get_current_context(), models_from_config=False)
+        _render_origin(origin, output_format, out)
         report = _run(lambda: sweep(model, params_file=params_file, data_file=data_file, seed=seed, method=method,
                                     dims=dims, blocks=blocks, samples=samples, track_kinks=track_kinks,
                                     overrides=overrides),
@@ -776,7 +952,7 @@ def sweep_command(model, params_file, data_file, samples, method, seed, track_ki
         if output_format == "json":
             from .render import json as json_render
 
-            json_render.render(report, out)
+            json_render.render(report, out, config=origin.to_dict() if origin is not None else None)
         else:
             from .render import sweep as sweep_render
             from .render import text
@@ -847,6 +1023,8 @@ def sanity_command(model, params_file, data_file, seed, assignments, config_file
         overrides = _run(lambda: parse_assignments(assignments))
         _load_renderers("sanity", "text", *(["junit"] if junit_xml else []))
         junit_path = _output(junit_xml, "--junit-xml")
+        origin = _config_origin(click.get_current_context(), models_from_config=False)
+        _render_origin(origin, output_format, out)
         report = _run(lambda: sanity(model, classes=classes, svm=svm, expect_loss=expect_loss,
                                      loss_tolerance=loss_tolerance, reg=reg, steps=steps, optimizer=optimizer, lr=lr,
                                      overfit_factor=overfit_factor, overfit_below=overfit_below, seed=seed,
@@ -855,7 +1033,7 @@ def sanity_command(model, params_file, data_file, seed, assignments, config_file
         if output_format == "json":
             from .render import json as json_render
 
-            json_render.render(report, out)
+            json_render.render(report, out, config=origin.to_dict() if origin is not None else None)
         else:
             from .render import sanity as sanity_render
             from .render import text

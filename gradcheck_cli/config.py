@@ -40,6 +40,57 @@ class Config:
         return {names[key]: value for key, value in self.values.items() if key in names}
 
 
+@dataclass(frozen=True)
+class Origin:
+    """The configuration file a run took values from, for its report: a
+    value the user did not type must say where it came from."""
+
+    path: str  # as the user would type it: relative to the working directory when inside it
+    keys: tuple[str, ...]  # the options (as spelled on the command line) whose value came from the file
+    # (option, the file's value, the default, what that lets through) where the
+    # file grades more leniently than gradcheck does by default.
+    looser: tuple[tuple[str, float, float, str], ...] = ()
+
+    def to_dict(self) -> dict:
+        return {"file": self.path, "keys": list(self.keys),
+                "looser": [{"key": key, "value": value, "default": default, "effect": effect}
+                           for key, value, default, effect in self.looser]}
+
+
+# What a threshold above its default lets through (the report says it: a
+# threshold the user did not type may be why a wrong gradient passes).
+LOOSER = {
+    "fail_above": "relative errors up to it do not fail",
+    "warn_above": "relative errors up to it are not warned about",
+    "good_below": "relative errors below it are called good",
+    "tiny_below": "values smaller than it are not graded at all",
+}
+
+
+def origin(config: Config, used: Iterable[str]) -> Origin | None:
+    """What the report says of ``config``, given its keys (normalised, and
+    "models") whose values the run took; None when it supplied nothing."""
+    used = [name for name in used if name == "models" or name in config.values]
+    if config.path is None or not used:
+        return None
+    from .settings import Thresholds
+
+    defaults = Thresholds()
+    looser = tuple((name.replace("_", "-"), float(config.values[name]), float(getattr(defaults, name)), effect)
+                   for name, effect in LOOSER.items()
+                   if name in used and _number(config.values[name]) > getattr(defaults, name))
+    path = os.path.relpath(config.path)
+    return Origin(path if not path.startswith(os.pardir) else str(config.path),
+                  tuple(name.replace("_", "-") for name in used), looser)
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")  # (convert() has refused it already)
+
+
 def normalise(key: str) -> str:
     return key.strip().lstrip("-").replace("-", "_")
 
@@ -56,14 +107,30 @@ def parameter_names(command: click.Command) -> dict[str, str]:
     return names
 
 
-def find_pyproject(start: Path | None = None) -> Path | None:
-    """The nearest pyproject.toml at or above ``start`` (the working directory)."""
+# What marks a project's root: the search for pyproject.toml stops at the
+# first directory holding one of these (black's rule). A pyproject.toml above
+# a student's repository -- a shared home, a course folder -- is someone
+# else's project and must not set this one's thresholds or outputs.
+PROJECT_MARKERS = (".git", ".hg", "pyproject.toml")
+
+
+def project_root(start: Path | None = None) -> Path | None:
+    """The first directory at or above ``start`` (the working directory)
+    that holds .git, .hg or pyproject.toml; None if none does."""
     here = (start or Path.cwd()).resolve()
     for directory in (here, *here.parents):
-        candidate = directory / "pyproject.toml"
-        if candidate.is_file():
-            return candidate
+        if any((directory / marker).exists() for marker in PROJECT_MARKERS):
+            return directory
     return None
+
+
+def find_pyproject(start: Path | None = None) -> Path | None:
+    """The project's pyproject.toml: the one at its root (``project_root``),
+    if the root has one. A repository root without one has no config, even
+    if a directory above it has a pyproject.toml."""
+    root = project_root(start)
+    candidate = root / "pyproject.toml" if root is not None else None
+    return candidate if candidate is not None and candidate.is_file() else None
 
 
 def load(commands: Iterable[click.Command], path: str | os.PathLike | None = None,

@@ -198,12 +198,21 @@ def guarded(command: Callable[[], None]) -> int:
     os.close(read_fd)
     if len(reported) == 4:
         return int.from_bytes(reported, "little", signed=True)
-    message, code = _describe_death(status, _last_activity(buffer))
+    from .render.github import plain
+
+    # (the activity names blocks, the user's strings: on one line, never a
+    # workflow command for a CI runner reading stderr)
+    message, code = _describe_death(status, plain(_last_activity(buffer)))
     print(f"gradcheck: error: {message}", file=sys.stderr)
     if buffer[_BUFFER_SIZE - 1]:
         from .report_stream import json_error_document
 
-        sys.stdout.write(json_error_document(message))
+        try:
+            sys.stdout.write(json_error_document(message))
+            sys.stdout.flush()
+        except OSError as exc:  # (stdout refuses it: a full disk)
+            print(f"gradcheck: error: cannot write the report to stdout: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_UNUSABLE
     return code
 
 

@@ -5,6 +5,14 @@ runs ``assert_gradients`` with the defaults of ``[tool.gradcheck]`` in the
 project's pyproject.toml (the same keys as the command line), overridden by
 the call's own options. No marker is needed; ``from gradcheck_cli import
 assert_gradients`` works in any test without the fixture too.
+
+Every key the command line takes, the fixture takes. The check command's
+options reach check() through ``cli.check_arguments``, the command line's
+own translation (``set`` becomes ``overrides``, ``dask`` the cluster, the
+four bands one ``Thresholds``), so the two cannot drift apart; its other
+parameters (``cli.RUN_PARAMETERS``) are each honoured or ignored below,
+for the reason given; the other commands' keys (sanity's, sweep's) are not
+a check's and are left alone, as ``gradcheck check`` leaves them.
 """
 
 from __future__ import annotations
@@ -13,21 +21,48 @@ from typing import Any
 
 import pytest
 
-# Options of the command line that mean nothing to a single assertion.
-_NOT_FOR_TESTS = {"output_format", "junit_xml", "verbose", "dims", "blocks", "plot_file", "config_file"}
+# assert_gradients' own keywords: what the exit code does on the command line.
+ASSERTION = {
+    "strict": "fail on warnings too",
+    "verbose": "a failure's report lists every checked dimension",
+}
+# Honoured per call: the command line bounds its whole run, and a call is the
+# fixture's run.
+PER_CALL = {"timeout": "each call stops after this long (CheckTimeout, with what finished)"}
+# Meaningless for one assertion in a test, and why.
+IGNORED = {
+    "models": "the call names its model",
+    "config_file": "the file is the one being read (and cannot name itself)",
+    "output_format": "a failure's message is always the text report",
+    "junit_xml": "pytest writes its own JUnit file (--junitxml), a testcase per test",
+    "save_params": "one file for every check of a session: each call would overwrite the last "
+                   "(a call can pass save_params= itself)",
+}
 
 
-def _config_defaults(rootdir) -> dict[str, Any]:
+def fixture_options(start) -> dict[str, Any]:
+    """assert_gradients' keyword arguments from ``[tool.gradcheck]`` of the
+    project that holds ``start`` (found as the command line finds it: at
+    the project's root, config.find_pyproject): check()'s, and the
+    assertion's own."""
     from . import cli
     from . import config as config_module
-    from .settings import Thresholds
+    from .errors import ConfigError, GradcheckError
 
-    config = config_module.load([cli.check_command], start=rootdir)
-    values = config_module.convert(cli.check_command, config.for_command(cli.check_command))
-    options = {k: v for k, v in values.items() if k not in _NOT_FOR_TESTS}
-    bands = {k: options.pop(k) for k in ("fail_above", "warn_above", "good_below", "tiny_below") if k in options}
-    if bands:
-        options["thresholds"] = Thresholds(**bands)
+    # Validated against every command, as the command line does: a key of
+    # `sanity` or `sweep` is valid in the table.
+    config = config_module.load(cli.main.commands.values(), start=start)
+    values = config_module.convert(cli.check_command, config.for_command(cli.check_command), config.path)
+    run = {name: values.pop(name) for name in list(values) if name in cli.RUN_PARAMETERS}
+    unknown = set(run) - set(ASSERTION) - set(PER_CALL) - set(IGNORED)
+    if unknown:  # (tests/test_hostile_outputs.py enumerates the options so that this cannot ship)
+        raise ConfigError(f"the pytest fixture does not know what to do with {', '.join(sorted(unknown))} in "
+                          f"{config.path}; a bug in gradcheck, please report it")
+    try:
+        options = cli.check_arguments(values)
+    except (ValueError, GradcheckError) as exc:  # (bands out of order, a `set` item without '=')
+        raise ConfigError(f"[tool.gradcheck] in {config.path}: {exc}") from None
+    options.update({name: value for name, value in run.items() if name in ASSERTION or name in PER_CALL})
     return options
 
 
@@ -36,12 +71,15 @@ def gradcheck(request):
     """Assert that a model's gradients check: ``gradcheck("model.py")``,
     ``gradcheck(loss=..., grad=..., params=...)`` or ``gradcheck(layer(...))``,
     with check()'s options."""
-    from .assertions import assert_gradients
+    from . import assertions
 
-    defaults = _config_defaults(request.config.rootpath)
+    # From the test file's own directory: pytest's rootdir can lie above the
+    # repository (a pyproject.toml there is pytest's fallback config), and a
+    # file outside the project must not set its thresholds.
+    defaults = fixture_options(request.path.parent)
 
     def run(model: Any = None, **options: Any):
         __tracebackhide__ = True  # a failure points at the user's test line, not at gradcheck's frames
-        return assert_gradients(model, **{**defaults, **options})
+        return assertions.assert_gradients(model, **{**defaults, **options})
 
     return run

@@ -37,29 +37,43 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_in_fork)
 
 
+class ReportLost(OSError):
+    """stdout refused the report (a full disk under ``> report.txt``, an I/O
+    error): the command says so in one line and exits 2, never 0 on a
+    report nobody got."""
+
+
 class _Reader:
     """The report's stream as its reader allows: a reader that stops early
     (``gradcheck m.py | head``) closes the pipe, and the rest of the report
     is dropped -- the exit code still says how the check went (click would
-    exit 1, which reads as a failed gradient)."""
+    exit 1, which reads as a failed gradient). Any other failure to write
+    is ReportLost, once; what follows it is dropped (an error document
+    cannot reach a stdout that refused the report)."""
 
     def __init__(self, stream: TextIO):
         self._stream, self._gone = stream, False
 
     def write(self, text: str) -> int:
         if not self._gone:
-            try:
+            with self._failures():
                 return self._stream.write(text)
-            except BrokenPipeError:
-                self._gone = True
         return len(text)
 
     def flush(self) -> None:
         if not self._gone:
-            try:
+            with self._failures():
                 self._stream.flush()
-            except BrokenPipeError:
-                self._gone = True
+
+    @contextlib.contextmanager
+    def _failures(self):
+        try:
+            yield
+        except BrokenPipeError:
+            self._gone = True
+        except OSError as exc:
+            self._gone = True
+            raise ReportLost(exc.errno, exc.strerror or str(exc)) from None
 
     def __getattr__(self, name: str):
         return getattr(self._stream, name)
@@ -133,7 +147,7 @@ def report_stream() -> Iterator[TextIO]:
                           closefd=False, buffering=1)
         _owner_pid = os.getpid()
         os.dup2(2, 1)
-        yield stream if stream is not None else out
+        yield _Reader(stream) if stream is not None else out
     finally:
         if stream is not None:
             with contextlib.suppress(OSError, ValueError):

@@ -1,6 +1,14 @@
 """GitHub Actions workflow commands: ::error / ::warning annotations that
 point at the model file (at the gradient's definition), so a failing check
-shows up on the pull request's diff."""
+shows up on the pull request's diff.
+
+The runner reads every line of the log for commands: a line that starts
+with `::` (after blanks), or, where that is not one, the legacy `##[`
+anywhere in it. A path, block name or message is the user's: in a
+command it is escaped as GitHub documents (data: %25, %0D, %0A;
+properties also %3A, %2C), and on a plain line it can neither end the
+line nor hold `##[`. Only the constant templates here begin a line.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +19,34 @@ from ..report import FAIL, ModelFailure, PASS, OK, Report
 from . import printable
 
 
+# Line ends beyond CR and LF (printable leaves these two): the runner splits
+# at CR and LF only, but a log viewer or a script reading the log may not.
+_LINE_ENDS = {"\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def _visible(text: str) -> str:
+    text = printable(text)
+    for end, escape in _LINE_ENDS.items():
+        text = text.replace(end, escape)
+    return text
+
+
 def _data(text: str) -> str:
-    return printable(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    # CR and LF take GitHub's escapes before printable() sees them, so that
+    # the runner gives the text back whole (a file property must name the
+    # file); the other control characters stay visible escapes.
+    return _visible(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def _property(text: str) -> str:
     return _data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def plain(text: str) -> str:
+    """User text for a plain log line (no workflow command): on one line,
+    and no legacy `##[command]` in it, whatever it holds. The escapes are
+    printable()'s (``\\n``, ``\\r``), since nothing decodes a plain line."""
+    return _visible(text.replace("\n", "\\n").replace("\r", "\\r")).replace("##[", "#\\x23[")
 
 
 def _location(source: str | None, line: int | None) -> str:
@@ -43,7 +73,7 @@ def lines(result: Report | ModelFailure) -> list[str]:
     out = []
     for check in result.checks():  # at the start point, the generic point, the data loss alone
         out += _annotations(check)
-    out.append(f"{result.verdict.upper()}  {result.model}: {len(result.blocks)} blocks · "
+    out.append(f"{result.verdict.upper()}  {plain(result.model)}: {len(result.blocks)} blocks · "
                f"{result.evaluations} evaluations · {result.seconds:.2f} s")
     return out
 

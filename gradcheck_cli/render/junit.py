@@ -2,7 +2,10 @@
 
 Read by CI viewers (GitHub, GitLab, Jenkins, Azure): a failing block is a
 <failure> with the worst dimension's values; a model that could not be
-checked is a testcase `load` with an <error>; warnings go to <system-out>
+checked is a testcase `load` with an <error>, and a block a stopped check
+(--timeout, Ctrl-C) never reached is a testcase with an <error> saying
+so (a check stopped inside a block, or before the checks to follow it,
+has a testcase "(not finished)" with an <error>); warnings go to <system-out>
 (and are failures under --strict, matching the exit code: a block's as
 its testcase's failure, the model's as a testcase "model warnings").
 """
@@ -13,6 +16,7 @@ import os
 import xml.etree.ElementTree as ET
 from typing import Sequence
 
+from ..outputs import write_atomically
 from ..report import FAIL, ModelFailure, PASS, OK, Report
 from . import printable
 
@@ -111,6 +115,23 @@ def build(results: Sequence[Report | ModelFailure], *, strict: bool = False) -> 
                     notes.insert(0, _block_detail(block))
                 if notes:
                     ET.SubElement(case, "system-out").text = "\n".join(notes)
+            for name in result.unchecked:
+                # One testcase per block whatever happened: a block --timeout
+                # (or Ctrl-C) left unchecked is an error, as the exit code is.
+                case = ET.SubElement(suite, "testcase", classname=result.model, name=name, time="0")
+                counts["tests"] += 1
+                counts["errors"] += 1
+                message = f"not checked: {result.stopped}"
+                ET.SubElement(case, "error", message=message, type="NotChecked").text = message
+            if result.stopped and not result.unchecked:
+                # Stopped inside a block, or before the checks that were to
+                # follow this one: the blocks above are partial, and a CI
+                # viewer must not show a stopped run as green.
+                case = ET.SubElement(suite, "testcase", classname=result.model, name="(not finished)", time="0")
+                counts["tests"] += 1
+                counts["errors"] += 1
+                message = f"{result.stopped}: this report is partial"
+                ET.SubElement(case, "error", message=message, type="NotChecked").text = message
             if strict and result.warnings:
                 # A warning about the model itself (float32 arithmetic, noise)
                 # fails --strict as a block's would: the exit code says so too.
@@ -137,10 +158,10 @@ def build(results: Sequence[Report | ModelFailure], *, strict: bool = False) -> 
 
 
 def write(results: Sequence[Report | ModelFailure], path: str, *, strict: bool = False, sanity: bool = False) -> None:
-    """Write the XML file (UTF-8, with declaration)."""
+    """Write the XML file (UTF-8, with declaration), whole or not at all."""
     tree = build_sanity(results, strict=strict) if sanity else build(results, strict=strict)
     for element in tree.iter():  # names and messages are the user's: no control character may break the XML
         element.text = printable(element.text) if element.text else element.text
         element.attrib.update({key: printable(value) for key, value in element.attrib.items()})
     ET.indent(tree)
-    tree.write(path, encoding="utf-8", xml_declaration=True)
+    write_atomically(path, lambda stream: tree.write(stream, encoding="utf-8", xml_declaration=True))

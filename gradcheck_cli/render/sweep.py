@@ -75,6 +75,12 @@ def render(report: SweepReport, console: Console) -> None:
     console.print(build(report))
 
 
+def _literal(text: str) -> str:
+    """A user's string (a path, a block name) as matplotlib text: a ``$``
+    would start its maths notation, which can refuse to parse."""
+    return text.replace("$", r"\$")
+
+
 def save_png(report: SweepReport, path: str) -> None:
     """The same curves as a log-log image. Needs matplotlib (extra `plot`)."""
     import matplotlib
@@ -87,7 +93,7 @@ def save_png(report: SweepReport, path: str) -> None:
     for curve in report.curves:
         hs = [p.h for p in curve.points]
         errors = [max(p.rel_error, floor) for p in curve.points]
-        (line,) = axes.loglog(hs, errors, marker="o", label=curve.label)
+        (line,) = axes.loglog(hs, errors, marker="o", label=_literal(curve.label))
         kinked = [(p.h, max(p.rel_error, floor)) for p in curve.points if p.kink]
         if kinked:
             axes.scatter(*zip(*kinked), marker="x", s=80, color=line.get_color())
@@ -96,10 +102,13 @@ def save_png(report: SweepReport, path: str) -> None:
     axes.invert_xaxis()
     axes.set_xlabel("relative step h")
     axes.set_ylabel("relative error |a - n| / max(|a|, |n|)")
-    axes.set_title(f"{report.model} ({report.method}): dotted lines mark the recommended h")
+    axes.set_title(f"{_literal(report.model)} ({report.method}): dotted lines mark the recommended h")
     axes.grid(True, which="major", alpha=0.3)
     axes.legend(fontsize="small")
     figure.tight_layout()
-    figure.savefig(path, dpi=120, format="png")  # to this path, whatever its extension
+    from ..outputs import write_atomically
+
+    # To this path whatever its extension, whole or not at all.
+    write_atomically(path, lambda stream: figure.savefig(stream, dpi=120, format="png"))
     plt.close(figure)
     plt.close(figure)

@@ -244,6 +244,20 @@ def build(report: Report, *, verbose: bool = False) -> RenderableType:
     return Group(*parts)
 
 
+def config_lines(origin) -> list[Text]:
+    """The configuration file the run took values from (a ``config.Origin``),
+    and each threshold it loosens: a value the user did not type says
+    where it came from."""
+    if origin is None:
+        return []
+    from . import printable
+
+    lines = [Text(f"config: {printable(origin.path)} sets {', '.join(origin.keys)}", style="dim")]
+    lines += [Text(f"config: {key} = {value:g} is looser than the default {default:g}: {effect}", style="yellow")
+              for key, value, default, effect in origin.looser]
+    return lines
+
+
 def make_console(file=None) -> Console:
     """A console for the report: the terminal's width, or 120 columns when
     the output is piped (rich would otherwise assume 80 and wrap the table).
@@ -252,7 +266,7 @@ def make_console(file=None) -> Console:
     paths and messages come from the user (a block named ``"[/]"``)."""
     plain = dict(highlight=False, markup=False, emoji=False)
     console = Console(file=file, soft_wrap=False, **plain)
-    if not console.is_terminal and "COLUMNS" not in os.environ:
+    if not console.is_terminal and not os.environ.get("COLUMNS", "").strip().isdigit():  # (COLUMNS= is unset)
         console = Console(file=file, width=120, **plain)
     return console
 
