@@ -41,7 +41,9 @@ def test_correct_models_pass_with_tiny_errors(name):
     assert report["verdict"] == "pass"
     for block in report["blocks"]:
         assert block["grade"] == "pass", block["name"]
-        assert block["max_rel_error"] < 1e-7, block["name"]
+        # (below the warning band with room to spare; how far below is
+        # round-off's to decide, which another BLAS kernel decides otherwise)
+        assert block["max_rel_error"] < 1e-5, block["name"]
 
 
 @pytest.mark.parametrize("name", CORRECT)
