@@ -22,6 +22,17 @@ def model_file(tmp_path):
 pytest_plugins = ["pytester"]
 
 
+@pytest.fixture(scope="module")
+def dask_client():
+    """A LocalCluster of two one-thread worker processes, and its client."""
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
 def without_seconds(document):
     """A JSON report without its timings (nested checks' too): what two runs must share."""
     if isinstance(document, dict):

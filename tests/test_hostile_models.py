@@ -547,24 +547,11 @@ def test_a_tuple_of_ints_is_named_where_the_way_it_was_read_breaks_the_layer():
 
 
 def test_a_checks_file_with_a_pool_setting_passes_from_the_command_line(tmp_path):
-    (tmp_path / "layers_check.py").write_text(textwrap.dedent("""
-        import numpy as np
-        from gradcheck_cli import layer
+    import inspect
 
-        def pool_forward(x, pool=(2, 2)):
-            ph, pw = pool
-            n, c, h, w = x.shape
-            out = x.reshape(n, c, h // ph, ph, w // pw, pw).max(axis=(3, 5))
-            return out, (x, pool, out)
-
-        def pool_backward(dout, cache):
-            x, (ph, pw), out = cache
-            n, c, h, w = x.shape
-            mask = x.reshape(n, c, h // ph, ph, w // pw, pw) == out[:, :, :, None, :, None]
-            return (mask * dout[:, :, :, None, :, None]).reshape(x.shape)
-
-        pool = layer(pool_forward, pool_backward, x=(2, 3, 4, 4), pool=(2, 2))
-    """))
+    (tmp_path / "layers_check.py").write_text(
+        "import numpy as np\nfrom gradcheck_cli import layer\n\n" + inspect.getsource(pool_forward) + "\n"
+        + inspect.getsource(pool_backward) + "\npool = layer(pool_forward, pool_backward, x=(2, 3, 4, 4), pool=(2, 2))\n")
     result = run(tmp_path / "layers_check.py")
     assert result.exit_code == 0, result.output
 

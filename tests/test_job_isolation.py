@@ -18,16 +18,6 @@ from .conftest import SAMPLES, without_seconds
 pytestmark = pytest.mark.workers
 
 
-@pytest.fixture(scope="module")
-def dask_client():
-    distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
-    client = distributed.Client(cluster)
-    yield client
-    client.close()
-    cluster.close()
-
-
 def ready(client):
     client.wait_for_workers(2, timeout=60)  # (a test that timed out restarts the workers it held)
     return client

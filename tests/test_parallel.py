@@ -194,16 +194,6 @@ def test_timeout_stops_workers_stuck_in_user_code(model_file):
     assert time.monotonic() - started < 30
 
 
-@pytest.fixture(scope="module")
-def dask_client():
-    distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
-    client = distributed.Client(cluster)
-    yield client
-    client.close()
-    cluster.close()
-
-
 def test_dask_gives_the_same_report(dask_client, tmp_path):
     # A copy with a name of its own: Dask workers import uploaded files by module name.
     path = tmp_path / "svm_kink_for_dask.py"
