@@ -822,8 +822,9 @@ def _saved_as(path: str | None, target: str, models: int) -> str | None:
 def _expand(targets) -> list[str]:
     """Directories become the model files in them (sorted; not _private.py);
     a checks file that declares layers (``name = layer(...)``) becomes one
-    target per layer, ``file.py:name``."""
+    target per layer, ``file.py:name``; a model named twice is checked once."""
     from .layers import declared
+    from .model import _split_target
 
     files = []
     for target in targets:
@@ -841,7 +842,16 @@ def _expand(targets) -> list[str]:
     for target in files:
         layers = declared(target) if target.endswith(".py") and os.path.isfile(target) else []
         expanded += [f"{target}:{name}" for name in layers] or [target]
-    return expanded
+    # A model named twice (`sample_models/ sample_models/cube.py`, a link and
+    # its file) is checked once, where it first came.
+    seen, unique = set(), []
+    for target in expanded:
+        path, attr = _split_target(target)
+        key = (os.path.realpath(path) if os.path.exists(path) else path, attr)
+        if key not in seen:
+            seen.add(key)
+            unique.append(target)
+    return unique
 
 
 def _render_one(result, output_format: str, verbose: bool, out, *, several: bool) -> None:

@@ -194,3 +194,28 @@ def test_progress_is_off_for_json(monkeypatch):
     monkeypatch.setattr("sys.stderr.isatty", lambda: True, raising=False)
     with cli._progress("model.py", enabled=False) as update:
         assert update is None
+
+
+def test_a_model_named_twice_is_checked_once():
+    result = run(SAMPLES, SAMPLES / "cube.py", "--format", "json")
+    models = [m["model"] for m in json.loads(result.stdout)["models"]]
+    assert len(models) == len(set(models))
+    assert sum(m.endswith("cube.py") for m in models) == 1
+
+
+def test_the_summary_counts_failures_at_every_point_checked():
+    # Right at its tiny start point, wrong at the generic point: the row says fail, and where.
+    result = run(PASSING, SAMPLES / "buggy_svm_no_mask.py", env={"COLUMNS": "200"})
+    assert result.exit_code == 1
+    row = next(line for line in result.stdout[result.stdout.index("summary"):].splitlines()
+               if "buggy_svm_no_mask.py" in line)
+    assert "fail" in row and "(generic point)" in row and "pass" not in row.split("fail", 1)[1]
+
+
+def test_an_error_in_the_summary_is_cut_at_a_word():
+    message = json.loads(run(BROKEN, "--format", "json").stdout)["error"].splitlines()[0]
+    result = run(PASSING, BROKEN, env={"COLUMNS": "300"})
+    row = next(line for line in result.stdout[result.stdout.index("summary"):].splitlines()
+               if "buggy_softmax_overflow.py" in line)
+    said = row.split("error", 1)[1].strip().split(" …")[0]
+    assert len(message) > 80 and message.startswith(said) and message[len(said)] in " ,;:."

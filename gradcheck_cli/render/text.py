@@ -280,16 +280,33 @@ def summary(results) -> Table:
         table.add_column(name, justify=justify, no_wrap=name != "blocks")
     for result in results:
         if isinstance(result, Report):
-            grades = {}
-            for block in result.blocks:
-                grades.setdefault(block.grade, []).append(block.name)
-            blocks = "; ".join(f"{grade}: {', '.join(names)}" for grade, names in grades.items()
-                               if grade not in (PASS, OK)) or f"{len(result.blocks)} pass"
+            # Every point checked: a model right at its start point and
+            # wrong at the generic point fails, and its row says where.
+            grades: dict[str, list[str]] = {}
+            checks = result.checks()
+            for check in checks:
+                where = check.model[len(result.model):].strip() if check is not result else ""
+                for block in check.blocks:
+                    if block.grade not in (PASS, OK):
+                        grades.setdefault(block.grade, []).append(f"{block.name} {where}".strip())
+            several = f" × {len(checks)} checks" if len(checks) > 1 else ""
+            blocks = "; ".join(f"{grade}: {', '.join(names)}" for grade, names in grades.items()) or \
+                f"{len(result.blocks)} pass{several}"
             table.add_row(result.model, _grade(result.verdict), blocks, str(result.evaluations),
                           f"{result.seconds:.2f} s")
         else:
-            table.add_row(result.model, Text("error", style="bold red"), result.message.splitlines()[0][:80], "-", "-")
+            table.add_row(result.model, Text("error", style="bold red"), _first_words(result.message, 80), "-", "-")
     return table
+
+
+def _first_words(message: str, limit: int) -> str:
+    """A message's first line, cut at a word (the whole message is said
+    above the summary): never mid-word."""
+    line = message.splitlines()[0] if message else ""
+    if len(line) <= limit:
+        return line
+    cut = line.rfind(" ", 0, limit)
+    return line[:cut if cut > 0 else limit].rstrip(" ,;:") + " …"
 
 
 def to_html(report: Report, *, verbose: bool = False) -> str:
