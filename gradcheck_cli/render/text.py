@@ -158,7 +158,8 @@ def reason_lines(report: Report) -> list[Text]:
 
 
 def verdict_line(report: Report) -> Text:
-    """PASS / WARN / FAIL with counts, evaluations and time."""
+    """PASS / WARN / FAIL (PARTIAL for a stopped run) with counts,
+    evaluations and time."""
     counts: dict[str, int] = {}
     checks = report.checks()
     for check in checks:
@@ -166,13 +167,20 @@ def verdict_line(report: Report) -> Text:
             counts[block.grade] = counts.get(block.grade, 0) + 1
     detail = ", ".join(f"{n} {g}" for g, n in sorted(counts.items(), key=lambda kv: list(GRADE_STYLE).index(kv[0])))
     text = Text()
-    text.append(report.verdict.upper(), style=GRADE_STYLE[report.verdict])
+    # A stopped run has one headline, PARTIAL, with why it stopped: not a
+    # verdict of what finished and a second line overruling it.
+    if report.stopped:
+        text.append("PARTIAL", style="bold red")
+    else:
+        text.append(report.verdict.upper(), style=GRADE_STYLE[report.verdict])
     several = f" × {len(checks)} checks" if len(checks) > 1 else ""
     text.append(f"  {report.model}: {len(report.blocks)} block{'s' if len(report.blocks) != 1 else ''}{several} "
                 f"({detail})")
     text.append(f" · {report.evaluations} evaluations · {report.seconds:.2f} s")
     if report.kink_crossings:
         text.append(f" · {report.kink_crossings} kink crossing{'s' if report.kink_crossings != 1 else ''}")
+    if report.stopped:
+        text.append(f" · {report.stopped}", style="bold red")
     return text
 
 
@@ -239,8 +247,6 @@ def build(report: Report, *, verbose: bool = False) -> RenderableType:
         parts += _section(reg.data_only, verbose)
     parts += [Text(f"  hint: {hint}", style="yellow") for hint in report.hints]
     parts.append(verdict_line(report))
-    if report.stopped:
-        parts.append(Text(f"PARTIAL  {report.stopped}", style="bold red"))
     return Group(*parts)
 
 
