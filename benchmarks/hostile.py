@@ -213,6 +213,13 @@ def _exit(result, code: int) -> list[str]:
     return [] if result.returncode == code else [f"exit {result.returncode}, not {code}"]
 
 
+def _one_file(folder: str, name: str, source: str, code: int, *options: str):
+    """Write ``name``, check it, hold it to exit ``code`` and no traceback of gradcheck's."""
+    _write(folder, name, source)
+    result = _gradcheck(folder, name, *options)
+    return result, _clean(result) + _exit(result, code)
+
+
 def config_above_the_repository(folder):
     _write(folder, "pyproject.toml", "[tool.gradcheck]\nfail-above = 1e300\nwarn-above = 1e300\n"
                                      "good-below = 1e300\nsave-params = 'notes.txt'\n")
@@ -282,13 +289,11 @@ def junit_after_a_timeout(folder):
 
 
 def inplace_backward(folder):
-    _write(folder, "checks.py", "import numpy as np\nfrom gradcheck_cli import layer\n"
-                                "def forward(x):\n    return np.where(x > 0, x, 0.1 * x), x\n"
-                                "def backward(dout, cache):\n    x = cache\n    dx = dout\n"
-                                "    dx[x <= 0] *= 0.1\n    return dx\n"
-                                "leaky = layer(forward, backward, x=(4, 5))\n")
-    result = _gradcheck(folder, "checks.py")
-    return result, _clean(result) + _exit(result, 0)
+    return _one_file(folder, "checks.py", "import numpy as np\nfrom gradcheck_cli import layer\n"
+                                        "def forward(x):\n    return np.where(x > 0, x, 0.1 * x), x\n"
+                                        "def backward(dout, cache):\n    x = cache\n    dx = dout\n"
+                                        "    dx[x <= 0] *= 0.1\n    return dx\n"
+                                        "leaky = layer(forward, backward, x=(4, 5))\n", 0)
 
 
 def object_reading_self(folder):
@@ -303,18 +308,14 @@ def object_reading_self(folder):
 
 
 def nan_constant_json(folder):
-    _write(folder, "m.py", "reg = float('nan')\n" + GOOD)
-    result = _gradcheck(folder, "m.py", "--format", "json")
-    return result, _clean(result) + _exit(result, 0)
+    return _one_file(folder, "m.py", "reg = float('nan')\n" + GOOD, 0, "--format", "json")
 
 
 def nested_name_clash(folder):
-    _write(folder, "m.py", "import numpy as np\n"
-                           "params = {'fc.W': np.ones(3) * 0.3, 'fc': {'W': np.ones(2) * 0.7}}\n"
-                           "def loss(p): return float(np.sum(p['fc.W'] ** 2) + np.sum(np.sin(p['fc']['W'])))\n"
-                           "def grad(p): return {'fc.W': 2 * p['fc.W'], 'fc': {'W': np.cos(p['fc']['W'])}}\n")
-    result = _gradcheck(folder, "m.py")
-    return result, _clean(result) + _exit(result, 0)
+    return _one_file(folder, "m.py", "import numpy as np\n"
+                                   "params = {'fc.W': np.ones(3) * 0.3, 'fc': {'W': np.ones(2) * 0.7}}\n"
+                                   "def loss(p): return float(np.sum(p['fc.W'] ** 2) + np.sum(np.sin(p['fc']['W'])))\n"
+                                   "def grad(p): return {'fc.W': 2 * p['fc.W'], 'fc': {'W': np.cos(p['fc']['W'])}}\n", 0)
 
 
 def constant_loss(folder):
@@ -346,13 +347,11 @@ def params_of_another_shape(folder):
 
 
 def layer_tuple_argument(folder):
-    _write(folder, "checks.py", "import numpy as np\nfrom gradcheck_cli import layer\n"
-                                "def forward(x, pool=(2, 2)):\n    assert pool == (2, 2), pool\n"
-                                "    return x ** 2, x\n"
-                                "def backward(dout, cache):\n    return 2 * cache * dout\n"
-                                "square = layer(forward, backward, x=(4, 4), pool=(2, 2))\n")
-    result = _gradcheck(folder, "checks.py")
-    return result, _clean(result) + _exit(result, 0)
+    return _one_file(folder, "checks.py", "import numpy as np\nfrom gradcheck_cli import layer\n"
+                                        "def forward(x, pool=(2, 2)):\n    assert pool == (2, 2), pool\n"
+                                        "    return x ** 2, x\n"
+                                        "def backward(dout, cache):\n    return 2 * cache * dout\n"
+                                        "square = layer(forward, backward, x=(4, 4), pool=(2, 2))\n", 0)
 
 
 def symlinked_model_with_a_sibling(folder):
