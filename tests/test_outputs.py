@@ -335,3 +335,11 @@ def test_a_plot_title_is_text_not_maths(tmp_path):
     result = gradcheck("sweep", "cost_$\\sqrt{$.py", "--plot", "p.png", cwd=tmp_path)
     assert result.returncode == 0 and "Traceback" not in result.stderr
     assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_stopped_run_is_headed_partial_in_the_github_format_too(tmp_path):
+    (tmp_path / "m.py").write_text(HANGS_IN_V)
+    result = gradcheck("m.py", "--timeout", "2", "--format", "github", cwd=tmp_path)
+    assert result.returncode == 2
+    headlines = [line for line in result.stdout.splitlines() if not line.startswith("::")]
+    assert len(headlines) == 1 and headlines[0].startswith("PARTIAL  m.py") and "timed out" in headlines[0]

@@ -73,8 +73,10 @@ def lines(result: Report | ModelFailure) -> list[str]:
     out = []
     for check in result.checks():  # at the start point, the generic point, the data loss alone
         out += _annotations(check)
-    out.append(f"{result.verdict.upper()}  {plain(result.model)}: {len(result.blocks)} blocks · "
-               f"{result.evaluations} evaluations · {result.seconds:.2f} s")
+    headline = "PARTIAL" if result.stopped else result.verdict.upper()  # (as the text report heads a stopped run)
+    out.append(f"{headline}  {plain(result.model)}: {len(result.blocks)} blocks · "
+               f"{result.evaluations} evaluations · {result.seconds:.2f} s"
+               + (f" · {plain(result.stopped)}" if result.stopped else ""))
     return out
 
 
