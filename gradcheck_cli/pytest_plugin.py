@@ -52,6 +52,15 @@ def fixture_options(start) -> dict[str, Any]:
     # Validated against every command, as the command line does: a key of
     # `sanity` or `sweep` is valid in the table.
     config = config_module.load(cli.main.commands.values(), start=start)
+    origin = config_module.origin(config, list(config.values))
+    if origin is not None and origin.looser:
+        # (the command line says so above its report; a test's report is
+        # shown only when it fails, so a pass bought by the file says it here)
+        import warnings
+
+        warnings.warn("gradcheck: " + "; ".join(f"{key} = {value:g} in {origin.path} is looser than the default "
+                                                f"{default:g}: {effect}"
+                                                for key, value, default, effect in origin.looser), stacklevel=2)
     values = config_module.convert(cli.check_command, config.for_command(cli.check_command), config.path)
     run = {name: values.pop(name) for name in list(values) if name in cli.RUN_PARAMETERS}
     unknown = set(run) - set(ASSERTION) - set(PER_CALL) - set(IGNORED)

@@ -21,6 +21,10 @@ from gradcheck_cli.render import github
 from gradcheck_cli.render import json as json_render
 from gradcheck_cli.report import ModelFailure
 
+# (the fixture tests set thresholds looser than the defaults on purpose:
+# the fixture's warning that they are is tests/test_outputs.py's to check)
+pytestmark = pytest.mark.filterwarnings("ignore:gradcheck.*looser than the default:UserWarning")
+
 
 def run(*args):
     return CliRunner().invoke(main, [*map(str, args)], prog_name="gradcheck")

@@ -343,3 +343,14 @@ def test_a_stopped_run_is_headed_partial_in_the_github_format_too(tmp_path):
     assert result.returncode == 2
     headlines = [line for line in result.stdout.splitlines() if not line.startswith("::")]
     assert len(headlines) == 1 and headlines[0].startswith("PARTIAL  m.py") and "timed out" in headlines[0]
+
+
+def test_the_fixture_says_when_the_config_loosens_its_thresholds(tmp_path):
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "pyproject.toml").write_text("[tool.gradcheck]\nfail-above = 0.5\n")
+    (tmp_path / "m.py").write_text(GOOD)
+    (tmp_path / "test_m.py").write_text("def test_grad(gradcheck):\n    gradcheck('m.py')\n")
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_m.py"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert "1 passed" in run.stdout, run.stdout[-2000:]
+    assert "fail-above = 0.5" in run.stdout and "looser than the default 0.01" in run.stdout
