@@ -101,6 +101,32 @@ class DimResult:
 
 
 @dataclass(frozen=True)
+class Diagnosis:
+    """What a failing block's disagreement looks like (diagnosis.py): a
+    hint with its evidence, never the verdict.
+
+    ``kind`` is one of DIAGNOSIS_KINDS; ``text`` says it in words, with the
+    numbers it rests on; ``evidence`` holds those numbers for scripts."""
+
+    kind: str
+    text: str
+    evidence: dict
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "text": self.text, "evidence": _json_safe(self.evidence)}
+
+
+# What a diagnosis can say (docs/json.md describes each):
+#   zero       the block's gradient is exactly 0 where the loss moves
+#   ratio      analytic ≈ c × numeric in every value (c: 2, 1/2, a data dimension N, ...)
+#   sign       analytic ≈ −numeric in every value
+#   transpose  analytic[i, j] ≈ numeric[j, i] (a square block)
+#   param      analytic − numeric ≈ c × the block's own values (an L2 term's gradient)
+#   confined   every wrong element is in a few rows, columns or elements; the others are right
+DIAGNOSIS_KINDS = ("zero", "ratio", "sign", "transpose", "param", "confined")
+
+
+@dataclass(frozen=True)
 class BlockResult:
     """One parameter block: its coordinates and directions, and their summary."""
 
@@ -115,6 +141,7 @@ class BlockResult:
     dims: tuple[DimResult, ...]
     directions: tuple[DimResult, ...]
     warnings: tuple[str, ...] = ()
+    diagnosis: Diagnosis | None = None  # for a failing block: what kind of bug it looks like
 
     def to_dict(self) -> dict:
         return {
@@ -129,6 +156,7 @@ class BlockResult:
             "dims": [d.to_dict() for d in self.dims],
             "directions": [d.to_dict() for d in self.directions],
             "warnings": list(self.warnings),
+            "diagnosis": self.diagnosis.to_dict() if self.diagnosis is not None else None,
         }
 
 
