@@ -18,6 +18,7 @@ from ._version import __version__
 # public name -> module that defines it
 _EXPORTS = {
     "check": "pipeline",
+    "Progress": "pipeline",
     "sweep": "sweeps",
     "assert_gradients": "assertions",
     "check_layer": "layers",

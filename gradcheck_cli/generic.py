@@ -62,6 +62,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Callable
 
 import numpy as np
 
@@ -184,10 +185,11 @@ def unfit(loss: float, gradient: dict[str, np.ndarray], before: float, before_gr
 
 
 def burn_in(evaluator: Evaluator, params: dict[str, np.ndarray], base: BasePoint, *, steps: int | None = None,
-            lr: float | None = None) -> BurnIn:
+            lr: float | None = None, progress: Callable[..., None] | None = None) -> BurnIn:
     """Adam from ``params`` (the jittered point near ``base``, the start
     point) until the outcome the module docstring describes, or exactly
-    ``steps`` steps (--warmup N)."""
+    ``steps`` steps (--warmup N). ``progress(phase, detail, done, total)``
+    before each step."""
     forced = steps is not None
     limit = steps if forced else BURNIN_MAX_STEPS
     loss, gradient = evaluator.at(params, traced=True)
@@ -218,6 +220,10 @@ def burn_in(evaluator: Evaluator, params: dict[str, np.ndarray], base: BasePoint
     held: list[str] = []  # blocks slowed where a step of theirs left the model's domain
     history: list[float] = []  # the loss after each step taken
     for t in range(1, limit + 1):
+        if progress is not None:
+            # (How many steps the outcome takes is not known in advance: a total only for --warmup N.)
+            progress("burn-in", f"burn-in step {t}/{limit}" if forced else f"burn-in step {t}", t,
+                     limit if forced else None)
         adam.tick()
         # Block by block, so a block-sized step is held one at a time (a
         # 1e7-parameter block: 80 MB a copy).
@@ -330,7 +336,8 @@ def burn_in(evaluator: Evaluator, params: dict[str, np.ndarray], base: BasePoint
 
 
 def leave(model: Model, start: StartPoint, base: BasePoint, *, seed: int, steps: int | None = None,
-          lr: float | None = None) -> tuple[dict[str, np.ndarray] | None, Move, StartPoint, int]:
+          lr: float | None = None, progress: Callable[..., None] | None = None
+          ) -> tuple[dict[str, np.ndarray] | None, Move, StartPoint, int]:
     """Move ``model`` from its start point (``base``: its loss, trace and
     gradient) to a generic point: jitter, then burn-in (``steps``: force
     that many Adam steps instead of stopping by outcome).
@@ -338,15 +345,21 @@ def leave(model: Model, start: StartPoint, base: BasePoint, *, seed: int, steps:
     Returns the parameters to check at (None: the start point stays the only
     one, for the reason the Move gives), what was done, the start point's
     findings with its structural ties removed (ties the jitter left in place
-    are any point's), and the evaluations spent.
+    are any point's), and the evaluations spent. ``progress(phase, detail,
+    done=None, total=None, evaluations=...)``: the jitter, each burn-in step.
     """
     spent = 0
     for scale in JITTER_BACKOFF:
         moved = jitter(dict(model.params), seed, scale)
         evaluator = Evaluator(_with_params(model, moved), seed=seed, track_kinks=True)
+        report = _counting(progress, evaluator, spent)
+        if report is not None:
+            report("jitter", "jitter to a generic point" if scale == JITTER_BACKOFF[0] else
+                   f"jitter to a generic point, {scale:g} of its size" if scale else
+                   "from the start point itself (every jitter left the model's domain)")
         try:
             with evaluator:
-                walk = burn_in(evaluator, moved, base, steps=steps, lr=lr)
+                walk = burn_in(evaluator, moved, base, steps=steps, lr=lr, progress=report)
         except GradcheckError as exc:
             if steps is not None:
                 raise
@@ -373,6 +386,17 @@ def leave(model: Model, start: StartPoint, base: BasePoint, *, seed: int, steps:
                 why_not=why_not, structural=walk.structural, stepped_back=walk.stepped_back, jitter=scale,
                 held=walk.held, guards=walk.guards)
     return walk.params, move, start, spent
+
+
+def _counting(progress: Callable[..., None] | None, evaluator: Evaluator, spent: int) -> Callable[..., None] | None:
+    """``progress`` with the evaluations spent so far in the move."""
+    if progress is None:
+        return None
+
+    def report(phase: str, detail: str, done: int | None = None, total: int | None = None) -> None:
+        progress(phase, detail, done, total, evaluations=spent + evaluator.evaluations)
+
+    return report
 
 
 def _with_params(model: Model, params: dict[str, np.ndarray]) -> Model:

@@ -42,6 +42,8 @@ from __future__ import annotations
 
 import copy
 import inspect
+import os
+import sys
 from collections.abc import Mapping
 from typing import Any, Callable
 
@@ -109,6 +111,13 @@ class Layer:
             raise ModelError(f"layer {self.name}: none of its inputs ({', '.join(inputs)}) is a float array or a "
                              "shape: there is nothing to differentiate")
         self.douts: list[np.ndarray] | None = None
+        self.made_at = _caller()
+
+    def location(self) -> tuple[str | None, int | None]:
+        """Where the report points for this layer (annotations, JUnit): the
+        user's line that made it (``affine = layer(...)`` in a checks
+        file), never gradcheck's adapter."""
+        return self.made_at
 
     def _bind_check(self) -> None:
         try:
@@ -265,6 +274,19 @@ def _describe(value: Any) -> str:
     if isinstance(value, (tuple, list)):
         return f"{len(value)} values"
     return "None" if value is None else f"a {type(value).__name__}"
+
+
+def _caller() -> tuple[str | None, int | None]:
+    """The file and line of the first frame outside gradcheck's package: the
+    user's ``layer(...)`` call (its first line, for one spread over several)."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not os.path.abspath(filename).startswith(package + os.sep):
+            return filename, frame.f_lineno
+        frame = frame.f_back
+    return None, None
 
 
 def _name(fn: Any) -> str:

@@ -52,7 +52,7 @@ class Model:
     params: dict[str, np.ndarray]  # float64 copies; never handed to user code
     single_array: bool = False  # the model takes one array, not a dict
     notes: tuple[str, ...] = field(default_factory=tuple)
-    source_line: int | None = None  # where grad (or loss_and_grad) is defined, for annotations
+    source_line: int | None = None  # where annotations point in `source`: grad's definition; a layer's layer(...)
     namespace: Any = None  # the imported module, for reading its constants (--reg)
     target: Any = None  # the object a target's :ATTR names, for its attributes (--set, --reg)
     data_file: str | None = None  # --data: arrays set as module variables before the model is found
@@ -154,11 +154,60 @@ def own_imports(imports: OwnImports | None):
         sys.path[:] = path
 
 
-def _definition_line(fn: Callable | None) -> int | None:
-    try:
-        return inspect.getsourcelines(fn)[1] if fn is not None else None
-    except (OSError, TypeError):
+def _definition_line(fn: Callable | None, source: str | None = None) -> int | None:
+    """The line of ``source`` the report points at for the model's gradient
+    (annotations, JUnit): where ``fn`` is defined; for one of gradcheck's
+    adapters, the user's code it stands for (its ``location()``: a
+    layer()'s, the line that made it; a model object's loss adapter, the
+    object's loss). None where that line is gradcheck's own, or not in
+    ``source`` (a grad imported from another module: a line of that module
+    is not one of ``source``)."""
+    if fn is None:
         return None
+    owner = fn if _ours(fn) else getattr(fn, "__self__", None)
+    if owner is not None and _ours(owner):
+        if source is None:  # (a layer() given to check(): the line that made it, of no file the report names)
+            return None
+        filename, line = owner.location() if hasattr(owner, "location") else (None, None)
+    else:
+        try:
+            filename, line = inspect.getsourcefile(fn), inspect.getsourcelines(fn)[1]
+        except (OSError, TypeError):
+            return None
+    if not filename or not line or _is_ours(filename):
+        return None
+    if source is not None and not _same_file(filename, source):
+        return None
+    return line
+
+
+def _assigned_line(source: str | None, name: str | None) -> int | None:
+    """The line of ``source`` that assigns the module-level ``name`` (the
+    target object: ``net = TwoLayerNet(...)``, whose class another module
+    defines), for the report to point at; None where it reads no such line."""
+    if not source or not name:
+        return None
+    try:
+        with open(source, encoding="utf-8") as stream:
+            tree = ast.parse(stream.read(), filename=source)
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else \
+            [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else []
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+            return node.lineno
+    return None
+
+
+def _is_ours(filename: str) -> bool:
+    """A file of gradcheck's own package."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    return os.path.abspath(filename).startswith(package + os.sep)
+
+
+def _same_file(a: str, b: str) -> bool:
+    return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
 
 
 def _split_target(target: str) -> tuple[str, str | None]:
@@ -319,6 +368,13 @@ class _ObjectLoss:
     def holders(self) -> list:
         """The user's object and code this adapter calls (held_arrays)."""
         return [self.obj, self.loss]
+
+    def location(self) -> tuple[str | None, int | None]:
+        """Where the report points for this model: the object's loss."""
+        try:
+            return inspect.getsourcefile(self.loss), inspect.getsourcelines(self.loss)[1]
+        except (OSError, TypeError):
+            return None, None
 
 
 def _model_object(obj: Any, loss: Callable, module: Any, where: str) -> "_ObjectLoss | None":
@@ -633,7 +689,7 @@ def from_functions(
         raise ModelError(f"no parameters given for {name}")
     blocks, single, notes, template = build_params(params, name)
     return Model(name, source, loss, grad, loss_and_grad, blocks, single, tuple(notes),
-                 _definition_line(grad or loss_and_grad), structure=template)
+                 _definition_line(grad or loss_and_grad, source), structure=template)
 
 
 def _require_functions(where: str, loss, grad, loss_and_grad) -> None:
@@ -839,5 +895,6 @@ def _load(target: str, module_part: str, attr: str | None, is_file: bool, import
             "or a module-level dict `params`, or pass --params FILE.npz"
         )
     return Model(target, source, loss, grad, loss_and_grad, blocks, single, tuple(notes),
-                 _definition_line(grad or loss_and_grad), namespace=module, imports=imports,
+                 _definition_line(grad or loss_and_grad, source) or _assigned_line(source, attr),
+                 namespace=module, imports=imports,
                  target=obj if attr is not None else None, structure=template)

@@ -51,6 +51,111 @@ from .settings import (
 NOISY_LOSS_ULPS = 1e4
 
 
+@dataclass(frozen=True)
+class Progress:
+    """What a check is doing, handed to ``check(progress=...)`` at every
+    phase change and after every unit a phase counts.
+
+    ``phase`` is one of :data:`PHASES`; ``point`` the check it belongs to
+    (``"start point"``, ``"generic point"``, ``"data loss alone"``; None
+    for loading and for what happens between checks: the jitter, the
+    burn-in, the regularization's share); ``detail`` says it in a few words
+    (``"probes 12/40 (block W1)"``, ``"burn-in step 30"``: words for
+    people, which may change; programs read the fields); ``done`` of
+    ``total`` units (either None where the phase counts none, or does not
+    know how many will come); ``evaluations`` of the model so far, in the
+    whole check; ``block`` the block of the latest unit (probes may come
+    back out of order from worker processes: the count is the phase's)."""
+
+    phase: str
+    point: str | None
+    detail: str
+    done: int | None = None
+    total: int | None = None
+    evaluations: int = 0
+    block: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.point}: {self.detail}" if self.point else self.detail
+
+
+# The phases, in the order a check goes through them (a phase it does not
+# need is skipped; those of a point's check come again for each point).
+PHASES = (
+    "loading",         # importing the model, its init_params, --params, --data
+    "base point",      # the loss and gradient at the point (twice at the start point: determinism)
+    "noise",           # the loss's rounding noise, from difference tables
+    "cross-check",     # --method complex-step vetted against central differences
+    "probes",          # the sampled coordinates and directions: done/total
+    "tie directions",  # directions the tied kinks leave smooth
+    "drill-down",      # bisecting a failing direction down to coordinates
+    "diagnosis",       # what kind of bug a failing block looks like: a probe per row, column or element
+    "jitter",          # to a generic point: the seeded jitter ...
+    "burn-in",         # ... then Adam steps (done: the step; total only under --warmup N)
+    "regularization",  # the strength's share of the gradient (then the data loss alone, a point's check)
+)
+
+
+def _receiver(progress: Callable | None) -> Callable[[Progress], None] | None:
+    """The caller's callback as one taking Progress events. A callable
+    of two positional parameters is release 2's ``progress(done, total)``:
+    still called after every probe of a point's check, with that check's
+    count (tie directions and drill-down beyond ``total`` count as it)."""
+    if progress is None:
+        return None
+    import inspect
+
+    try:
+        signature = inspect.signature(progress)
+    except (TypeError, ValueError):  # (a builtin without one: events)
+        return progress
+    try:
+        signature.bind(None)
+        return progress
+    except TypeError:
+        pass
+    try:
+        signature.bind(0, 0)
+    except TypeError:
+        return progress  # (neither: let the call say what is wrong)
+    units = [0, 0]  # done, total at the point
+
+    def counted(event: Progress) -> None:
+        if event.phase == "probes" and event.done:
+            units[:] = [event.done, event.total or 0]
+        elif event.phase in ("tie directions", "drill-down", "diagnosis") and event.done:
+            units[0] += 1
+        elif event.phase == "base point":
+            units[:] = [0, 0]
+            return
+        else:
+            return
+        progress(min(units[0], units[1]), units[1])
+
+    return counted
+
+
+class _Reporter:
+    """Builds the Progress events of one check and hands them on (nothing
+    without a callback). ``point``: the check under way; ``spent``: the
+    evaluations of what finished (earlier points, the burn-in);
+    ``evaluator``: the one in use, whose count runs."""
+
+    def __init__(self, receiver: Callable[[Progress], None] | None):
+        self.receiver = receiver
+        self.point: str | None = None
+        self.spent: Callable[[], int] = lambda: 0
+        self.evaluator: Evaluator | None = None
+
+    def __call__(self, phase: str, detail: str, done: int | None = None, total: int | None = None,
+                 block: str | None = None, evaluations: int | None = None) -> None:
+        if self.receiver is None:
+            return
+        if evaluations is None:
+            evaluations = self.evaluator.evaluations if self.evaluator is not None else 0
+        self.receiver(Progress(phase, self.point, detail, done, total, self.spent() + evaluations, block))
+
+
 def resolve(
     model: str | Model | None = None,
     *,
@@ -86,6 +191,7 @@ class _BlockEstimates:
     directions: list[Estimate] = field(default_factory=list)
     drilled: set[int] = field(default_factory=set)  # coordinates found by drill-down
     along_ties: set[int] = field(default_factory=set)  # directions the ties leave smooth (ties.py)
+    diagnosis: Any = None  # for a failing block: what kind of bug it looks like (diagnosis.py)
 
 
 @borrows_process
@@ -105,7 +211,7 @@ def check(
     track_kinks: bool = True,
     method: str = DEFAULT_METHOD,
     max_evals: int = DEFAULT_MAX_EVALS,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[Progress], None] | None = None,
     timeout: float | None = None,
     overrides: dict[str, str] | None = None,
     warmup: int | str | None = "auto",
@@ -142,7 +248,13 @@ def check(
 
     Raises :class:`~gradcheck_cli.errors.ModelError` when the model is
     unusable; a wrong gradient is not an exception but a ``fail`` verdict.
-    ``progress(done, total)``, if given, is called after every probe.
+    ``progress``, if given, is called with a :class:`Progress` event at
+    every phase change (loading, each point's base evaluation, noise,
+    probes, tie directions, drill-down, the jitter and burn-in, the
+    regularization's share; :data:`PHASES`) and after every unit a phase
+    counts (a probe, a burn-in step), from the thread that called check().
+    (A callable of two positional parameters, release 2's
+    ``progress(done, total)``, is still called after every probe.)
     ``timeout`` (seconds) bounds the whole check, user code included: when
     it runs out, :class:`~gradcheck_cli.errors.CheckTimeout` is raised with
     a report of what finished; Ctrl-C raises
@@ -164,8 +276,10 @@ def check(
     steps = _warmup_steps(warmup)
     if reg is not None and not (isinstance(reg, str) and (reg in ("auto", "none") or reg.isidentifier())):
         raise ValueError(f"reg must be 'auto', 'none' or the name of a constant, got {reg!r}")
+    reporter = _Reporter(_receiver(progress))
     with _deadline(timeout) as out_of_time:
         loading = time.perf_counter()
+        reporter("loading", "loading the model")
         try:
             loaded = resolve(model, loss=loss, grad=grad, loss_and_grad=loss_and_grad, params=params,
                              params_file=params_file, seed=seed, overrides=overrides, data_file=data_file)
@@ -178,7 +292,7 @@ def check(
             raise Interrupted(None) from None
         load_seconds = time.perf_counter() - loading
         phases = _Phases(loaded, settings, started, model if isinstance(model, str) else None, params_file, seed,
-                         dict(overrides or {}), jobs, dask, load_seconds, progress, out_of_time)
+                         dict(overrides or {}), jobs, dask, load_seconds, reporter, out_of_time)
         _in_flight.phases = phases
         try:
             phases.run(steps, lr, reg)
@@ -256,6 +370,9 @@ class _Phases:
         self.target, self.params_file, self.seed, self.overrides = target, params_file, seed, overrides
         self.jobs, self.dask, self.load_seconds = jobs, dask, load_seconds
         self.progress, self.out_of_time = progress, out_of_time
+        # (What finished counts towards the progress events' evaluations.)
+        progress.spent = lambda: sum(p.evaluations for p in (self.start, self.generic) if p is not None) \
+            + self.extra_evaluations
         self.start: Report | None = None
         self.findings: StartPoint | None = None
         self.move: Move | None = None
@@ -263,14 +380,21 @@ class _Phases:
         self.regularization: Regularization | None = None
         self.extra_evaluations = 0  # the warm-up's, the regularization share's
         self.notes: list[str] = []
+        self.hints: list[str] = []  # what a failure's evidence beyond its values suggests (the regularization split's)
         self.final_params = loaded.params  # where the last check ran
         self.final_base: BasePoint | None = None  # and its loss, trace and gradient
         self.halted: str | None = None
 
     def _at(self, model: Model, overrides: dict[str, str], plans: list[BlockPlan] | None = None
             ) -> tuple[Report, BasePoint]:
-        return _check_point(model, self.settings, self.target, self.params_file, self.seed, overrides, self.jobs,
-                            self.dask, self.load_seconds, self.progress, self.out_of_time, plans)
+        # (The start point's check comes first; the generic point's has its plan; the data loss's follows.)
+        self.progress.point = "start point" if self.start is None else "generic point" if plans is not None \
+            else "data loss alone"
+        try:
+            return _check_point(model, self.settings, self.target, self.params_file, self.seed, overrides,
+                                self.jobs, self.dask, self.load_seconds, self.progress, self.out_of_time, plans)
+        finally:
+            self.progress.point = None
 
     def run(self, steps: int | None, lr: float | None, reg: str | None) -> None:
         from . import startpoint  # imported where used: start-up
@@ -308,7 +432,7 @@ class _Phases:
         from .sampling import plan_generic
 
         moved, self.move, self.findings, spent = leave(self.loaded, self.findings, base, seed=self.seed, steps=steps,
-                                                       lr=lr)
+                                                       lr=lr, progress=self.progress)
         self.extra_evaluations += spent
         if moved is not None:
             self.out_of_time()
@@ -327,6 +451,7 @@ class _Phases:
             self.notes.append(note)
         if strength is None or strength.value == 0:
             return
+        self.progress("regularization", f"regularization: {strength.name}'s share of the gradient")
         explicit = reg not in (None, "auto")
         where = "generic point" if self.generic is not None else "start point"
         total = self.final_base  # the gradient as it is, where the data loss would be checked
@@ -359,8 +484,10 @@ class _Phases:
         shares, overall = regularization.share(total.gradient, premise.data_gradient) \
             if premise.data_gradient else ({}, 0.0)
         failed = FAIL in (self.start.verdict, getattr(self.generic, "verdict", None))
-        # (Where the check fails already, the data loss alone cannot change the verdict.)
-        act = explicit or (premise.proven and any(v > 0.5 for v in shares.values()) and not failed)
+        # Where the check fails, the data loss alone cannot change the
+        # verdict, but it says which part is wrong: the data loss's gradient
+        # or the regularization's.
+        act = explicit or (premise.proven and (any(v > 0.5 for v in shares.values()) or failed))
         if act and premise.proven:
             # The test's costlier half, only where the data loss alone is to be checked.
             premise = guarded(lambda: regularization.prove_slope(self.loaded, strength, self.final_params,
@@ -368,12 +495,27 @@ class _Phases:
             if premise is None:
                 return
         if not premise.proven:
-            if not explicit or not premise.data_gradient:
-                self.notes.append(f"{strength.name} is named like a regularization strength but is not one: "
-                                  f"{premise.reason}; the data loss alone is not checked with it at 0")
+            if failed and premise.mismatch in ("gradient", "slope"):
+                # A check that fails, and a strength whose term the loss has
+                # and the gradient misses or gets wrong: the data loss alone
+                # (the loss and gradient at strength 0, each meaningful) says
+                # whether that is all that is wrong. (Where only the gradient
+                # reads it, the loss at 0 would keep its term: no split.)
+                if premise.mismatch == "slope":
+                    self.hints.append(regularization.read_differently(strength, premise))
+                act = True
+            elif not explicit or not premise.data_gradient:
+                # The test reads the gradient's change with the strength: where
+                # the gradient fails, a refutation may be the bug's, not the
+                # constant's.
+                said = (f"whether {strength.name} is a regularization strength cannot be told while the gradient "
+                        "fails (the test reads the gradient's change with it)" if failed else
+                        f"{strength.name} is named like a regularization strength but is not one")
+                self.notes.append(f"{said}: {premise.reason}; the data loss alone is not checked with it at 0")
                 return
-            self.notes.append(f"--reg {strength.name}: the data loss alone is checked with it at 0 as asked, "
-                              f"though {premise.reason}")
+            else:
+                self.notes.append(f"--reg {strength.name}: the data loss alone is checked with it at 0 as asked, "
+                                  f"though {premise.reason}")
         self.regularization = Regularization(strength.name, strength.value, shares, overall, where,
                                              explicit=explicit)
         if act:
@@ -429,6 +571,9 @@ class _Phases:
         hints = ()
         if self.generic is not None and self.generic.verdict == FAIL and self.start.verdict != FAIL:
             hints += (_where_wrong(self.generic),)
+        hints += tuple(self.hints)
+        if self.regularization is not None and self.regularization.data_only is not None:
+            hints += _which_part(self.regularization, [p for p in parts[:2] if p is not None])
         if self.halted is not None and self.start.stopped is None:
             warnings += (f"{self.halted}: this report is partial (the start point was checked; not all that "
                          "was to follow it)",)
@@ -438,14 +583,56 @@ class _Phases:
             warnings=warnings,
             evaluations=sum(p.evaluations for p in done) + self.extra_evaluations,
             seconds=time.perf_counter() - self.started,
-            notes=self.start.notes + tuple(self.notes),
+            notes=self.start.notes + tuple(self.notes) + _advice([p for p in parts[:2] if p is not None]),
             hints=hints,
             stopped=self.start.stopped or self.halted,
             start_point=self.findings,
             moved=self.move,
-            generic=self.generic,
-            regularization=self.regularization,
+            **self._said_once(),
         )
+
+    def _said_once(self) -> dict[str, Any]:
+        """The later checks (at the generic point, of the data loss alone)
+        without the warnings and notes an earlier check says already: the
+        same fact (a float32 loss, the model's own notes, --jobs auto's
+        choice) is said once per model. Their verdicts stay as found."""
+        said = set(self.start.warnings) | set(self.start.notes)
+        generic, regularization = self.generic, self.regularization
+        if generic is not None:
+            generic = _without(generic, said)
+            said |= set(self.generic.warnings) | set(self.generic.notes)
+        if regularization is not None and regularization.data_only is not None:
+            regularization = dataclasses.replace(regularization, data_only=_without(regularization.data_only, said))
+        return {"generic": generic, "regularization": regularization}
+
+
+def _without(report: Report, said: set[str]) -> Report:
+    """``report`` without the model-level warnings and notes in ``said``."""
+    return dataclasses.replace(report, warnings=tuple(w for w in report.warnings if w not in said),
+                               notes=tuple(n for n in report.notes if n not in said))
+
+
+def _advice(checks: list[Report]) -> tuple[str, ...]:
+    """What to do about blocks exactly zero at every point the run checked
+    (the start point, and the generic one where it went there): a point
+    where they matter. Said once per model, after every point, and only
+    what the run has not done: a block that is not zero at the generic
+    point was checked where it matters; more --samples only where some
+    of a block's elements went unsampled."""
+    from .verdict.grading import ALL_ZERO
+
+    zero, unsampled = [], False
+    for block in checks[0].blocks if checks else ():
+        same = [b for check in checks for b in check.blocks if b.name == block.name]
+        if all(any(ALL_ZERO in w for w in b.warnings) for b in same):
+            zero.append(block.name)
+            unsampled = unsampled or any(b.checked < b.size for b in same)
+    if not zero:
+        return ()
+    points = "both points checked" if len(checks) > 1 else "the point checked"
+    return (f"{', '.join(zero)} {'is' if len(zero) == 1 else 'are'} exactly zero at {points}: check at a point "
+            f"where {'it matters' if len(zero) == 1 else 'they matter'} (other --params"
+            f"{', more --samples' if unsampled else ''})",)
 
 
 def _unresolved(report: Report) -> dict[str, list[int]]:
@@ -470,6 +657,25 @@ def _where_wrong(generic: Report) -> str:
     return (f"right at the start point, wrong at the generic point ({', '.join(failed)}): a term that vanishes at "
             "the start (a zero bias, a tiny initialisation), a mask the start point never exercised, or a grad "
             "that ignores its argument?")
+
+
+def _which_part(reg: Regularization, checks: list[Report]) -> tuple[str, ...]:
+    """Where the loss with the strength fails: is the data loss's gradient
+    wrong, or the regularization's? The check of the data loss alone says."""
+    failed = sorted({b.name for check in checks for b in check.blocks if b.grade == FAIL})
+    if not failed:
+        return ()
+    alone = {b.name: b.grade for b in reg.data_only.blocks}
+    wrong_alone = [name for name in failed if alone.get(name) == FAIL]
+    right_alone = [name for name in failed if alone.get(name) in (PASS, OK)]
+    said = []
+    if right_alone:
+        said.append(f"with {reg.name} = 0 the data loss alone passes in {listed(right_alone)}: the regularization "
+                    f"term's gradient is what is wrong there (its loss and gradient disagree)")
+    if wrong_alone:
+        said.append(f"with {reg.name} = 0 the data loss alone fails too in {listed(wrong_alone)}: the data loss's "
+                    "gradient is wrong there, whatever the regularization's")
+    return tuple(said)
 
 
 def _resolved_at_generic(start: Report, generic: Report) -> bool:
@@ -513,6 +719,7 @@ def _check_point(loaded: Model, settings: Settings, target, params_file, seed, o
     _in_flight.partial, _in_flight.planned = partial, len(plans)
     try:
         with Evaluator(loaded, seed=settings.seed, track_kinks=settings.track_kinks) as evaluator:
+            progress.evaluator = evaluator
             # Workers start now, to import the model while the start point is
             # evaluated here (--jobs auto decides later); whatever happens
             # from here on, they are stopped.
@@ -521,9 +728,12 @@ def _check_point(loaded: Model, settings: Settings, target, params_file, seed, o
             finished = False
             try:
                 # The generic point's model proved its determinism at the start point.
+                progress("base point", "the loss and gradient, twice (determinism)" if at_start else
+                         "the loss and gradient")
                 base = evaluator.base_point(repeat=at_start)
                 total = sum(len(block.indices) + len(block.directions) for block in plans)
                 executor.expect(total)  # --jobs auto decides here: workers start while the noise is measured
+                progress("noise", "measuring the loss's rounding noise")
                 noise = _noise(evaluator, base, loaded, settings, {block.name: block.indices for block in plans})
                 if noise.still:
                     _refuse_unread(evaluator, base, settings.seed, list(loaded.params), together=True)
@@ -531,18 +741,24 @@ def _check_point(loaded: Model, settings: Settings, target, params_file, seed, o
                 if settings.method == "complex-step":
                     from .crosscheck import cross_check  # imported where used: start-up
 
+                    progress("cross-check", "the complex step against central differences, a probe per block")
                     compared = cross_check(evaluator, base, plans, noise, loaded.source)
                     if compared.note:
                         # The report's notes begin with the model's; rebound here,
                         # the partial report (a closure over it) has the note too.
                         loaded = dataclasses.replace(loaded, notes=loaded.notes + (compared.note,))
-                done = [0]
+                done: dict[str, int] = {}  # units done, per phase
 
-                def step() -> None:
-                    done[0] += 1
-                    out_of_time()  # between probes, where no timer signal can reach
-                    if progress is not None:
-                        progress(min(done[0], total), total)
+                def step(phase: str, block: str | None = None, total: int | None = None) -> None:
+                    """A unit of ``phase`` done, in ``block`` (None: the phase begins)."""
+                    if block is not None:
+                        done[phase] = done.get(phase, 0) + 1
+                        out_of_time()  # between probes, where no timer signal can reach
+                    count = done.get(phase, 0)
+                    what = {"probes": "probes", "tie directions": "directions along tied kinks"}.get(phase, phase)
+                    detail = f"{what} {count}/{total}" if total is not None else \
+                        f"{what}: {count} probe{'s' if count > 1 else ''}" if count else what
+                    progress(phase, detail + (f" (block {block})" if block is not None else ""), count, total, block)
 
                 executor.job = Job(base, settings.method, settings.h, noise.sigma, settings.seed,
                                    settings.track_kinks, settings.thresholds, ties=base.ties,
@@ -550,6 +766,7 @@ def _check_point(loaded: Model, settings: Settings, target, params_file, seed, o
                                    central_blocks=compared.central_blocks if compared else frozenset())
                 results += [_BlockEstimates(block) for block in plans]
                 _evaluate_blocks(evaluator, settings, step, results, executor, base)
+                _diagnose(loaded, settings, results, base, lambda probe: _measured(executor, evaluator, probe, step))
                 evaluator.verify_all()
                 finished = True
             finally:
@@ -558,6 +775,7 @@ def _check_point(loaded: Model, settings: Settings, target, params_file, seed, o
         raise _Stopped(partial(isinstance(stop, StopSignal)), isinstance(stop, StopSignal), len(plans)) from None
     finally:
         _in_flight.partial = None
+        progress.evaluator = None
     report = _report(loaded, settings, base, results, evaluator, noise, time.perf_counter() - started,
                      executor=executor)
     return report, base
@@ -735,13 +953,14 @@ def _references(base: BasePoint, plans) -> dict[str, float]:
     return references
 
 
-def _evaluate_blocks(evaluator: Evaluator, settings: Settings, step: Callable[[], None],
+def _evaluate_blocks(evaluator: Evaluator, settings: Settings, step: Callable[..., None],
                      results: list[_BlockEstimates], executor, base: BasePoint) -> None:
     """Fill ``results``: every block's sampled probes go to the executor at
     once (no idle workers at block boundaries), each estimate landing in its
     block as it arrives (so an interrupted check keeps what finished); then,
     here, the directions ties leave smooth (ties.py), and drill-down, block
-    by block."""
+    by block. ``step(phase, block, total)`` after each probe (block None:
+    the phase begins)."""
     placed: list[tuple[_BlockEstimates, int | None]] = []  # (block, flat index or None for a direction)
     probes: list[Probe] = []
     for result in results:
@@ -759,22 +978,28 @@ def _evaluate_blocks(evaluator: Evaluator, settings: Settings, step: Callable[[]
             result.directions.append(found)
         else:
             result.coordinates.append((index, found))
-        step()
+        step("probes", result.plan.name, len(probes))
 
+    step("probes", None, len(probes))
     executor.estimates(probes, collect)
+    phase: list = ["tie directions", None]  # the phase measure() counts in, of how many
 
     def measure(probe: Probe) -> Estimate:
         found = executor.job.estimate(evaluator, probe)
-        step()
+        step(phase[0], probe.block, phase[1])
         return found
 
+    if base.ties and settings.method != "complex-step":
+        step("tie directions")
     along_ties = _tie_directions(evaluator, settings, base, results)
+    phase[1] = len(along_ties)
     for result in results:
         direction = along_ties.get(result.plan.name)
         if direction is not None:
             result.along_ties.add(len(result.directions))
             result.directions.append(measure(Probe(result.plan.name, direction=direction.reshape(result.plan.shape),
                                                    number=len(result.directions))))
+    phase[:] = ["drill-down", None]
     for result in results:
         _drill_down(result, settings, measure)
 
@@ -827,42 +1052,13 @@ def _report(loaded: Model, settings: Settings, base: BasePoint, results: list[_B
     kinked = bool(base.trace) or any(
         e.crossed_kink for r in results for e in [c for _, c in r.coordinates] + r.directions
     )
-    thresholds = settings.thresholds
-    # What "small" means: a block's largest value clearly above its budget;
-    # the whole check's for a block that has none (a bias before batchnorm).
-    scales = [max((measurable(e) for e in [c for _, c in r.coordinates] + r.directions), default=0.0)
-              for r in results]
-    overall = max(scales, default=0.0)
-    blocks = []
-    for r, scale in zip(results, scales):
-        shape = r.plan.shape
-        scale = scale or overall
-        dims = tuple(
-            grade_estimate(e, index=tuple(int(j) for j in np.unravel_index(i, shape)), direction=None,
-                           thresholds=thresholds, scale=scale, drilled=i in r.drilled)
-            for i, e in r.coordinates
-        )
-        directional = tuple(
-            _along_ties(grade_estimate(e, index=None, direction=k, thresholds=thresholds, scale=scale))
-            if k in r.along_ties else grade_estimate(e, index=None, direction=k, thresholds=thresholds, scale=scale)
-            for k, e in enumerate(r.directions)
-        )
-        blocks.append(grade_block(r.plan.name, shape, r.plan.size, dims, directional, thresholds))
+    blocks = [dataclasses.replace(block, diagnosis=r.diagnosis) if block.grade == FAIL else block
+              for r, block in zip(results, _graded(results, settings.thresholds))]
 
     warnings, notes = [], list(loaded.notes)
-    for what, dtype in evaluator.low_precision.items():
-        if what == "loss":
-            warnings.append(
-                f"the loss is computed in {dtype}: it carries about {_digits(dtype)} significant digits, so a "
-                "finite difference over a small step keeps few of them; error budgets account for it, but few "
-                "values can be verified to the notes' 1e-7: compute the loss in float64 when checking"
-            )
-        else:
-            notes.append(f"the {what} was {dtype}; compared after conversion to float64")
-    if "loss" not in evaluator.low_precision:  # else said above
-        warning, note = _about_noise(noise, blocks)
-        warnings += [warning] if warning else []
-        notes += [note] if note else []
+    said_warnings, said_notes = _precision(evaluator.low_precision, noise, blocks, settings.method)
+    warnings += said_warnings
+    notes += said_notes
     if stopped is not None:
         warnings.append(f"{stopped}: this report is partial"
                         + (f"; not checked: {', '.join(unreached)}" if unreached else ""))
@@ -893,10 +1089,133 @@ def _report(loaded: Model, settings: Settings, base: BasePoint, results: list[_B
     )
 
 
+def _graded(results: list[_BlockEstimates], thresholds) -> list[BlockResult]:
+    """Each block's estimates graded, and summarised."""
+    # What "small" means: a block's largest value clearly above its budget;
+    # the whole check's for a block that has none (a bias before batchnorm).
+    scales = [max((measurable(e) for e in [c for _, c in r.coordinates] + r.directions), default=0.0)
+              for r in results]
+    overall = max(scales, default=0.0)
+    blocks = []
+    for r, scale in zip(results, scales):
+        shape = r.plan.shape
+        scale = scale or overall
+        dims = tuple(
+            grade_estimate(e, index=tuple(int(j) for j in np.unravel_index(i, shape)), direction=None,
+                           thresholds=thresholds, scale=scale, drilled=i in r.drilled)
+            for i, e in r.coordinates
+        )
+        directional = tuple(
+            _along_ties(grade_estimate(e, index=None, direction=k, thresholds=thresholds, scale=scale))
+            if k in r.along_ties else grade_estimate(e, index=None, direction=k, thresholds=thresholds, scale=scale)
+            for k, e in enumerate(r.directions)
+        )
+        blocks.append(grade_block(r.plan.name, shape, r.plan.size, dims, directional, thresholds))
+    return blocks
+
+
+def _measured(executor, evaluator: Evaluator, probe: Probe, step: Callable[..., None]) -> Estimate:
+    """One more probe, here, for the diagnosis (a unit of its own phase)."""
+    step("diagnosis", probe.block)  # (and the deadline, between probes)
+    return executor.job.estimate(evaluator, probe)
+
+
+def _diagnose(loaded: Model, settings: Settings, results: list[_BlockEstimates], base: BasePoint,
+              measure: Callable[[Probe], Estimate]) -> None:
+    """What kind of bug each failing block looks like (diagnosis.py), kept
+    with its estimates: read from what was measured, and, to say where the
+    wrong elements are, probes within the drill-down's budget."""
+    failing = [(r, block) for r, block in zip(results, _graded(results, settings.thresholds)) if block.grade == FAIL]
+    if not failing:
+        return
+    from . import diagnosis, regularization
+    from .model import held_arrays
+
+    functions = [f for f in (loaded.loss, loaded.grad, loaded.loss_and_grad) if f is not None]
+    held = {label: array for label, array in held_arrays(loaded).items() if label not in loaded.params}
+    sizes = diagnosis.dimensions_of(functions, loaded.namespace, held, loaded.params)
+    try:
+        strength = regularization.find(loaded, "auto")[0]
+    except Exception:  # (a hint's premise; the report stands without it)
+        strength = None
+    measured = {}
+    for r, block in failing:
+        plain = [None if k in r.along_ties or k >= len(r.plan.directions) else
+                 np.reshape(r.plan.directions[k], r.plan.shape) for k in range(len(r.directions))]
+        values = measured[r.plan.name] = diagnosis.values_of(block, plain)
+
+        def locate(r=r, values=values):
+            return diagnosis.confine(r.plan.name, r.plan.shape, values, measure, settings.thresholds,
+                                     budget=settings.max_evals, seed=settings.seed)
+
+        r.diagnosis = diagnosis.diagnose(
+            block, values, params=loaded.params[r.plan.name], gradient=np.reshape(base.gradient[r.plan.name],
+                                                                                   r.plan.shape),
+            dimensions=sizes, strength=(strength.name, strength.value) if strength is not None else None,
+            locate=locate if settings.max_evals else None)
+    shown = [dataclasses.replace(block, diagnosis=r.diagnosis) for r, block in failing
+             if r.diagnosis is not None and r.diagnosis.kind in ("ratio", "sign")]
+    for r, block in failing:
+        if r.diagnosis is None and shown:
+            r.diagnosis = diagnosis.same_ratio(block, measured[r.plan.name], shown[0])
+
+
 def _along_ties(dim):
     """A direction ties leave smooth, said so where it is graded."""
     said = "along the tied elements together (a direction every way of breaking the ties agrees on)"
     return dataclasses.replace(dim, message=f"{said}: {dim.message}" if dim.message else said)
+
+
+def _precision(low_precision: dict[str, str], noise: Noise, blocks: list[BlockResult],
+               method: str) -> tuple[list[str], list[str]]:
+    """The warnings and notes about the model's precision, each fact once
+    (not once per block): a loss computed in a narrow type (returned as
+    one, or every value a float32 number) is one warning, naming the
+    gradients returned narrow too; else those gradients are one note; and
+    where the loss's rounding left values unverified, what to do, once,
+    without advice the run already followed (--method complex-step)."""
+    warnings: list[str] = []
+    notes: list[str] = []
+    narrow: dict[str, list[str]] = {}  # dtype -> the gradients returned in it
+    for what, dtype in low_precision.items():
+        if what != "loss":
+            narrow.setdefault(dtype, []).append(what.removeprefix("gradient of "))
+    returned = "; ".join(f"the gradient{'s' if len(names) > 1 else ''} of {', '.join(names)} "
+                         f"{'were' if len(names) > 1 else 'was'} {dtype}" for dtype, names in narrow.items())
+    if "loss" in low_precision:
+        dtype = low_precision["loss"]
+        warning = (f"the loss is computed in {dtype}: it carries about {_digits(dtype)} significant digits, so a "
+                   "finite difference over a small step keeps few of them; error budgets account for it, but few "
+                   "values can be verified to the notes' 1e-7: compute the loss in float64 when checking")
+        note = None
+    else:
+        warning, note = _about_noise(noise, blocks)
+    narrow_loss = "loss" in low_precision or noise.float32
+    if returned:
+        if narrow_loss:
+            warning += f"; {returned} too, compared after conversion to float64"
+        else:
+            notes.append(f"{returned}; compared after conversion to float64")
+    warnings += [warning] if warning else []
+    notes += [note] if note else []
+    from .verdict.grading import ROUNDING_LIMITS
+
+    limited = any(d.grade == UNVERIFIED and d.message and ROUNDING_LIMITS in d.message
+                  for b in blocks for d in b.dims + b.directions)
+    if limited and not narrow_loss:  # (a narrow loss's warning says what to do)
+        # The same words at every point (the noise measured is said with it):
+        # _Phases.report says them once.
+        warnings[:] = [w.replace(_NOISE_CAUSE, "") for w in warnings]
+        also = "" if method == "complex-step" else ", or try --method complex-step"
+        notes.append("the loss's own rounding left values unverified (float32 inside the model, or large terms "
+                     f"cancelling, as a large constant offset?): compute the loss in float64, without large constant "
+                     f"offsets{also}")
+    return warnings, notes
+
+
+# What may make a float64 loss noisy: said with the noise, or (where values
+# are left unverified by it) once per model with what to do (_precision).
+_NOISE_CAUSE = " (float32 inside the model, or large terms cancelling?)"
 
 
 def _about_noise(noise: Noise, blocks: list[BlockResult]) -> tuple[str | None, str | None]:
@@ -905,8 +1224,10 @@ def _about_noise(noise: Noise, blocks: list[BlockResult]) -> tuple[str | None, s
     if noise.float32:
         # Always a warning, as for a float32 return value: the notes' advice
         # is to check in float64.
+        # (The same words at every point, so that the model's report says it
+        # once, _Phases.report; the noise measured is the report's loss_noise.)
         return (f"the loss computes in float32: every value it returned is a float32 number (rounded to about "
-                f"{_digits('float32')} digits, {sigma:.1e} here), though returned as float64; error budgets "
+                f"{_digits('float32')} digits), though returned as float64; error budgets "
                 "account for it, but few values can be verified to the notes' 1e-7: compute the loss in float64 "
                 "when checking"), None
     if noise.scale == 0 or sigma <= NOISY_LOSS_ULPS * EPS * noise.scale:
@@ -914,8 +1235,7 @@ def _about_noise(noise: Noise, blocks: list[BlockResult]) -> tuple[str | None, s
         # sigma is the floor, the subnormals' spacing, not a measurement)
         return None, None
     noisy = (f"the loss is noisy: it varies by about {sigma:.1e} ({sigma / max(noise.scale, 1e-300):.0e} relative) "
-             "between nearby points, far more than float64 rounding (float32 inside the model, or large terms "
-             "cancelling?)")
+             f"between nearby points, far more than float64 rounding{_NOISE_CAUSE}")
     if any(d.grade == UNVERIFIED for b in blocks for d in b.dims + b.directions):
         return noisy + "; it leaves some values unverified (reasons above)", None
     # Noise relative to the loss is not noise relative to its terms (a loss

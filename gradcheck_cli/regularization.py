@@ -149,6 +149,11 @@ class Premise:
     data_gradient: dict = dataclasses.field(default_factory=dict)
     reason: str | None = None
     unchanged: bool = False  # neither loss nor gradient moved: the model does not read it when called
+    # Refuted because loss and gradient read it differently, not for what it
+    # is: "gradient" (only the loss reads it), "loss" (only the gradient
+    # does), "slope" (both do, and the gradient's change is not the loss's
+    # change's gradient); None otherwise.
+    mismatch: str | None = None
 
 
 def _rounding(*values: float) -> float:
@@ -196,17 +201,18 @@ def prove(model: Model, strength: Strength, params: dict[str, np.ndarray], loss:
                                    for b in blocks))
     loss_moved, gradient_moved = abs(change) > loss_rounding, size > size_rounding
 
-    def refuted(reason: str) -> Premise:
-        return Premise(False, gradient0, reason=reason)
+    def refuted(reason: str, mismatch: str | None = None) -> Premise:
+        return Premise(False, gradient0, reason=reason, mismatch=mismatch)
 
     if not loss_moved and abs(euler) <= 2 * loss_rounding + euler_rounding:
         return refuted(f"the term {name} scales is below the loss's rounding here: too small to test, or to matter")
     if not gradient_moved:
         return refuted(f"setting {name} = 0 changed the loss ({change:+.3g}) but not the gradient: grad does not "
-                       "read it when called (it reads a copy made at import, such as HALF_REG = REG / 2?)")
+                       "read it when called (it reads a copy made at import, such as HALF_REG = REG / 2?)",
+                       mismatch="gradient")
     if not loss_moved:
         return refuted(f"setting {name} = 0 changed the gradient but not the loss: the loss does not read it when "
-                       "called (it reads a copy made at import, such as HALF_REG = REG / 2?)")
+                       "called (it reads a copy made at import, such as HALF_REG = REG / 2?)", mismatch="loss")
     if abs(euler - 2 * change) > REG_PREMISE_TOLERANCE * max(abs(euler), abs(2 * change)) + euler_rounding \
             + 2 * loss_rounding:
         return refuted(f"the loss's change is no L2 term: an L2 term changes twice as fast as itself along the "
@@ -226,6 +232,8 @@ def prove_slope(model: Model, strength: Strength, params: dict[str, np.ndarray],
     blocks = list(gradient)
     delta = {b: gradient[b] - premise.data_gradient[b] for b in blocks}
     size = math.sqrt(sum(float(np.sum(delta[b] ** 2)) for b in blocks))
+    if size == 0:
+        return premise  # (no change of the gradient to follow: prove() said so)
     norm = math.sqrt(sum(float(np.sum(params[b] ** 2)) for b in blocks))
     step = REG_PREMISE_STEP * norm  # > 0: at theta = 0 an L2 term has D = 0, refuted by prove()
     values = []
@@ -239,10 +247,18 @@ def prove_slope(model: Model, strength: Strength, params: dict[str, np.ndarray],
                     spent[0] += evaluator.evaluations
     slope = ((values[0] - values[1]) - (values[2] - values[3])) / (2 * step)
     if not math.isfinite(slope) or abs(slope - size) > REG_PREMISE_TOLERANCE * size + _rounding(*values) / (2 * step):
-        return dataclasses.replace(premise, proven=False, reason=(
+        return dataclasses.replace(premise, proven=False, mismatch="slope", reason=(
             f"the gradient's change is not the loss's change's gradient: along it the loss's change has slope "
             f"{slope:.4g}, the gradient's change says {size:.4g} (loss and grad read {strength.name} differently?)"))
     return premise
+
+
+def read_differently(strength: Strength, premise: Premise) -> str:
+    """For a check that fails: loss and gradient both read the strength, and
+    the gradient's change with it is not the loss's change's gradient (the
+    premise's slope test), said as the failure's lead."""
+    return (f"{strength.name} = {strength.value:g} looks like a regularization strength, and the loss and the "
+            f"gradient disagree on its term: {premise.reason}")
 
 
 def failed_split(strength: Strength, exc: BaseException, doing: str) -> str:

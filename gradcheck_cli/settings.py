@@ -39,6 +39,22 @@ MAX_STEP = 0.1
 # The longest interval --timeout arms the real-time timer for at once (a
 # time_t holds the seconds; 1e300 overflows it): a later deadline re-arms it.
 TIMER_LIMIT = 1e6
+# The command line's progress (cli._progress). On a terminal a live line
+# (phase, count, clock) appears once a check has run this long: most checks
+# end sooner, and a line that flashes for a moment only clutters.
+PROGRESS_AFTER = 1.0
+# Without a terminal on stderr (a CI log, a pipe), or under --format json,
+# one line every this many seconds says what a long check is doing: often
+# enough that a CI job never looks hung, rarely enough that a 10-minute
+# check writes 60 lines; a check that ends sooner writes none, so a fast
+# check's stderr stays empty.
+HEARTBEAT_EVERY = 10.0
+# The time a phase has left (units left at the pace so far) is shown once
+# this many of its units are done and it has run this long: the first
+# probes carry a worker pool's start-up, one near a kink costs several
+# times the others, and an estimate from one second's pace jumps about.
+ETA_AFTER_UNITS = 5
+ETA_AFTER_SECONDS = 2.0
 # --jobs beyond this many worker processes per core is capped (with a note):
 # evaluations are CPU-bound, so more processes only add start-up -- and
 # --jobs 10000 would spend the whole run spawning interpreters.
@@ -105,6 +121,27 @@ GAP_NOISE_SIGMAS = 8.0
 # stencil to confirm it, so one wrong element in n costs about
 # 10*log2(n) evaluations: 200 for 1e6 elements; 500 leaves room for a few.
 DEFAULT_MAX_EVALS = 500
+
+# Diagnosis (diagnosis.py): what kind of bug a failing block looks like.
+# "a ≈ b" in a hint allows each value's own uncertainty (its error budget,
+# both sides' rounding, truncation) plus this relative slack: a bug's
+# pattern is exact up to the finite difference's error, and 1e-3 is far
+# above that error for a verified value yet far below the spread a
+# gradient wrong in no simple way shows across several values.
+HINT_SLACK = 1e-3
+# A pattern is claimed only from at least this many values that carry it
+# (a ratio from values clearly away from zero): any one value has a ratio.
+HINT_MIN_VALUES = 3
+# A value carries a ratio where |numeric| is this many uncertainties away from 0.
+HINT_SIGNIFICANT = 10.0
+# Where the wrong elements are: one random direction through each row,
+# column or element of an axis with at most this many (each a probe of
+# about 2 evaluations, more where it disagrees); an axis with more is not
+# searched (a 3072-row W would cost thousands of evaluations for a hint).
+HINT_MAX_SLICES = 64
+# Wrong elements in at most this many rows (columns, elements), with at
+# least as many right ones, are "confined"; more is a pattern of no kind.
+HINT_MAX_CONFINED = 3
 
 # Two evaluations at the same point may differ by this many ulps of the loss
 # (summation order in BLAS) before they count as nondeterministic; anything

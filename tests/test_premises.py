@@ -220,7 +220,7 @@ def test_a_grad_that_raises_at_zero_leaves_the_report_intact(model_file, given):
     for bug, code, verdict in ((1.0, 0, "pass"), (0.5, 1, "fail")):
         result = run(model_file(f"BUG = {bug}\n" + RAISES), "--format", "json", *given)
         assert result.exit_code == code, result.output
-        document = json.loads(result.stdout)
+        document = json.loads(result.stdout)["models"][0]
         assert document["verdict"] == verdict and [b["name"] for b in document["blocks"]] == ["w"]
         [note] = [n for n in document["notes"] if n.startswith("reg looks like")]
         assert "ValueError: reg must be positive" in note and "the checks above stand" in note
@@ -231,7 +231,7 @@ def test_a_data_loss_check_that_breaks_is_a_note(model_file):
     data loss alone cannot start (the loss is nan there), and says so."""
     result = run(model_file("BUG = 1.0\n" + SOFTMIN), "--format", "json", "--reg", "reg")
     assert result.exit_code == 0, result.output
-    notes = json.loads(result.stdout)["notes"]
+    notes = json.loads(result.stdout)["models"][0]["notes"]
     assert any(n.startswith("reg is named like a regularization strength but is not one: with reg = 0 the loss is "
                             "nan") for n in notes)
 

@@ -47,6 +47,11 @@ from .numeric import Estimate
 from ..report import FAIL, KINK, OK, PASS, UNVERIFIED, WARN, ZERO, BlockResult, DimResult
 from ..settings import CONFIRM_FACTOR, KINK_GAP_TOLERANCE, Thresholds
 
+# Facts a value's or block's message states, read again by the pipeline's
+# advice (said once per model, as a function of what the run did).
+ROUNDING_LIMITS = "the loss's own rounding limits any finite difference here"
+ALL_ZERO = "every checked value is exactly zero (analytic and numeric)"
+
 # Which dimension is "worst" in a block: failures first, then what was
 # measured, then what could not be.
 _SEVERITY = {FAIL: 6, WARN: 5, OK: 4, PASS: 3, UNVERIFIED: 2, KINK: 1, ZERO: 0}
@@ -171,8 +176,8 @@ def _within(estimate: Estimate, gap: float, budget: float, magnitude: float, sca
         return OK, f"{said}: verified to {verified:.0e} of the block's scale {reference:.1e}"
     rounding = estimate.roundoff + estimate.analytic_roundoff
     parts = f"round-off {rounding:.1e}" + (f", truncation {estimate.truncation:.1e}" if estimate.truncation else "")
-    why = ("the loss's own rounding limits any finite difference here (float32 inside, or a large constant "
-           "offset?)" if rounding >= (estimate.truncation or 0.0) else
+    # (What may cause the rounding, and what to do, is said once per model: pipeline._precision.)
+    why = (ROUNDING_LIMITS if rounding >= (estimate.truncation or 0.0) else
            f"the loss curves too fast along it for the steps tried (down to h = {estimate.h:.0e})")
     return UNVERIFIED, (f"error budget ±{budget:.1e} ({parts}) is {budget / reference:.0e} of the block's scale: "
                         f"too uncertain to verify; {why}")
@@ -190,7 +195,7 @@ def _at_kink(estimate: Estimate, test: taylor.Taylor) -> tuple[str, str]:
         # is decided here.
         where = f"{os.path.basename(crossing.filename)}:{crossing.lineno} ({crossing.op})"
         return KINK, (f"degenerate point: {estimate.meeting} kinks meet here, at {where}; a subgradient cannot be "
-                      "judged where several kinks meet: the generic point judges off them")
+                      "judged where several kinks meet")
     where = f"the one-sided derivatives [{low:.6g}, {high:.6g}] (± {test.uncertainty:.1e}) of a kink at this point"
     if test.outcome == taylor.SUBGRADIENT:
         return OK, f"subgradient: the analytic value lies between {where}"
@@ -290,7 +295,7 @@ def _grade_subgradient(analytic: float, estimate: Estimate, thresholds: Threshol
         # is decided here.
         where = f"{os.path.basename(crossing.filename)}:{crossing.lineno} ({crossing.op})"
         return KINK, (f"degenerate point: {estimate.meeting} kinks meet here, at {where}, at every step down to {estimate.h:.0e}; a subgradient cannot be judged "
-                      "where several kinks meet: the generic point judges off them")
+                      "where several kinks meet")
     slack = thresholds.good_below * max(abs(low), abs(high), abs(analytic))
     where = f"the one-sided derivatives [{low:.6g}, {high:.6g}] at a kink no step avoids"
     if low - slack <= analytic <= high + slack:
@@ -315,7 +320,10 @@ def grade_block(
     errors = [d.rel_error for d in measured if d.rel_error is not None]
     max_rel = max(errors) if errors else None
     warnings: list[str] = []
-    worst = max(measured, key=lambda d: (_SEVERITY[d.grade], d.rel_error or 0.0), default=None)
+    # Where a coordinate fails (sampled, or drilled down from a direction),
+    # it is the worst: it says where the bug is, "direction 0" does not.
+    worst = max(measured, key=lambda d: (_SEVERITY[d.grade], d.grade == FAIL and d.index is not None,
+                                         d.rel_error or 0.0), default=None)
     unverified = [d for d in everything if d.grade == UNVERIFIED]
     if worst is not None and worst.grade in (PASS, OK) and unverified:
         # What could not be verified is not verified by its neighbours: a
@@ -333,9 +341,9 @@ def grade_block(
     elif any(d.grade == UNVERIFIED for d in everything):
         grade = UNVERIFIED
         worst = next(d for d in everything if d.grade == UNVERIFIED)
+        # (What to do is advice of the run's, said once per model: pipeline._precision.)
         warnings.append(f"{name}: no checked value could be verified: each is within an error budget too large "
-                        "to tell (reasons above; compute the loss in float64, without large constant offsets, or "
-                        "try --method complex-step)")
+                        "to tell (reasons above)")
     elif any(d.grade == KINK for d in everything):
         grade = KINK
         worst = next(d for d in everything if d.grade == KINK)
@@ -344,8 +352,7 @@ def grade_block(
         grade = WARN
         worst = everything[0]
         warnings.append(
-            f"{name}: every checked value is exactly zero (analytic and numeric), so nothing was verified; "
-            "check at a point where this block matters (other --params, more --samples)"
+            f"{name}: {ALL_ZERO}, so nothing was verified"  # (what to do: pipeline._advice, after every point)
         )
     crossings = sum(1 for d in everything if d.crossed_kink)
     return BlockResult(name, tuple(shape), size, len(dims), grade, max_rel, worst, crossings, dims, directions,
