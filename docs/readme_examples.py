@@ -1,9 +1,9 @@
 """Rewrite the example outputs in README.md from what the tool prints now.
 
 Every block after a marker `<!-- example: ARGS -->` is replaced by
-`$ gradcheck ARGS` and the tool's output (at the width the block had, or
-120 columns). tests/test_readme.py fails when they disagree; run this,
-read the diff, commit.
+`$ gradcheck ARGS` and the tool's output at 80 columns (WIDTH), as a
+reader's terminal shows it. tests/test_readme.py fails when they disagree;
+run this, read the diff, commit.
 
     python docs/readme_examples.py
 """
@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 from gradcheck_cli.cli import main  # noqa: E402
 
 README = ROOT / "README.md"
+WIDTH = 80
 PATTERN = re.compile(r"(<!-- example: (.+?) -->\s*```text\n)(.*?)(```)", re.S)
 
 
@@ -33,9 +34,7 @@ def output(args: str, width: int) -> str:
 
 def rewrite(text: str) -> str:
     def replace(match: re.Match) -> str:
-        shown = match.group(3).splitlines()
-        width = max((len(line) for line in shown[1:]), default=120) or 120
-        return f"{match.group(1)}$ gradcheck {match.group(2)}\n{output(match.group(2), width)}\n{match.group(4)}"
+        return f"{match.group(1)}$ gradcheck {match.group(2)}\n{output(match.group(2), WIDTH)}\n{match.group(4)}"
 
     return PATTERN.sub(replace, text)
 

@@ -44,5 +44,7 @@ def render(report: Report, *, verbose: bool = False) -> str:
 
     buffer = io.StringIO()
     console = Console(file=buffer, width=120, color_system=None, highlight=False, markup=False, emoji=False)
-    text.render(report, console, verbose=verbose)
+    # (what lists every value here is the assertion's own switch, which the
+    # pytest fixture and [tool.gradcheck] pass on: not the command line's -v)
+    text.render(report, console, verbose=verbose, every_value="verbose=True shows every value")
     return f"gradient check {report.verdict.upper()} for {report.model}\n" + buffer.getvalue()

@@ -194,17 +194,12 @@ def test_example_output_in_the_readme_is_what_the_tool_prints(args):
     block = re.search(rf"<!-- example: {re.escape(args)} -->\s*```text\n(.*?)```", README, re.S).group(1)
     shown = block.strip().splitlines()
     assert shown[0] == f"$ gradcheck {args}"
-    width = max(len(line) for line in shown[1:])
-
-    def differences(columns: int) -> list[str]:
-        result = CliRunner().invoke(main, shlex.split(args), env={"COLUMNS": str(columns)}, prog_name="gradcheck")
-        return example_differences("\n".join(shown[1:]), result.stdout)
-
-    at_width = differences(width)
-    # On another CPU a round-off-level value may make a table column wider
-    # ("direction 1" for "[4, 2]" as a block's worst), and at the example's
-    # own width rich then truncates the table: a little more room must do.
-    assert at_width == [] or differences(width + 12) == [], at_width
+    # The examples are as the report reads at 80 columns; which layout fits
+    # there does not hang on a round-off digit (render/text.py), so another
+    # CPU lays them out the same.
+    assert max(len(line) for line in shown[1:]) <= 80
+    result = CliRunner().invoke(main, shlex.split(args), env={"COLUMNS": "80"}, prog_name="gradcheck")
+    assert example_differences("\n".join(shown[1:]), result.stdout) == []
 
 
 @pytest.fixture(autouse=True)

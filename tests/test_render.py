@@ -76,10 +76,13 @@ def test_no_color_is_honoured(monkeypatch):
     assert "\x1b[3" not in out.getvalue()  # no foreground colours
 
 
-def test_piped_output_is_wide_enough_for_the_table(monkeypatch):
+def test_piped_output_is_80_columns_and_laid_out_for_them(monkeypatch):
+    # (tests/test_width.py: every width, a real terminal, the whole rule)
     monkeypatch.delenv("COLUMNS", raising=False)
     console = text.make_console(io.StringIO())
-    assert console.width >= 120
+    assert console.width == 80
+    text.render(check(str(SAMPLES / "two_layer_net.py")), console)
+    assert all(len(line) <= 80 for line in console.file.getvalue().splitlines())
 
 
 def test_json_render_round_trips():
@@ -88,4 +91,6 @@ def test_json_render_round_trips():
     report = check(str(SAMPLES / "cube.py"))
     stream = io.StringIO()
     json_render.render(report, stream)
-    assert json.loads(stream.getvalue()) == {**report.to_dict(), "config": None}
+    document = json.loads(stream.getvalue())
+    assert document["models"] == [report.to_dict()] and document["config"] is None
+    assert document["schema_version"] == json_render.SCHEMA_VERSION and document["verdict"] == report.verdict

@@ -1,6 +1,7 @@
 """GitHub Actions workflow commands: ::error / ::warning annotations that
-point at the model file (at the gradient's definition), so a failing check
-shows up on the pull request's diff.
+point at the model file (at the gradient's definition; a layer's at the
+``layer(...)`` line that declares it: model.py's ``source_line``), so a
+failing check shows up on the pull request's diff.
 
 The runner reads every line of the log for commands: a line that starts
 with `::` (after blanks), or, where that is not one, the legacy `##[`
@@ -92,6 +93,8 @@ def _annotations(result: Report) -> list[str]:
             detail = f": {error}at {worst.label}, analytic {worst.analytic:.6g}, numeric {worst.numeric:.6g}"
             if worst.message:
                 detail += f" ({worst.message})"
+        if block.diagnosis is not None:  # (what the disagreement looks like: a hint, on a line of its own)
+            detail += f"\nhint: {block.diagnosis.text}"
         level = "error" if block.grade == FAIL else "warning"
         out.append(annotation(level, f"gradcheck: gradient of {block.name} {block.grade}s" if block.grade == FAIL
                               else f"gradcheck: gradient of {block.name} ({block.grade})",

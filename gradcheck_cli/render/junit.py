@@ -39,6 +39,8 @@ def _block_detail(block) -> str:
         lines.append(f"worst at {worst.label}: analytic {worst.analytic!r}, numeric {worst.numeric!r}"
                      + (f", relative error {worst.rel_error:.3e}" if worst.rel_error is not None else "")
                      + (f" ({worst.message})" if worst.message else ""))
+    if block.diagnosis is not None:
+        lines.append(f"hint: {block.diagnosis.text}")
     return "\n".join(lines)
 
 
@@ -47,7 +49,8 @@ def _summary(block) -> str:
     if worst is None:
         return f"{block.name}: {block.grade}"
     error = f"relative error {worst.rel_error:.1e} " if worst.rel_error is not None else ""
-    return f"{block.name}: {error}at {worst.label} (analytic {worst.analytic:.6g}, numeric {worst.numeric:.6g})"
+    hint = f"; hint: {block.diagnosis.text}" if block.diagnosis is not None else ""
+    return f"{block.name}: {error}at {worst.label} (analytic {worst.analytic:.6g}, numeric {worst.numeric:.6g}){hint}"
 
 
 def build_sanity(reports, *, strict: bool = False) -> ET.ElementTree:

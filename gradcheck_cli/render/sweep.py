@@ -2,20 +2,23 @@
 
 Relative error (log scale, one row per decade) against the step h (one
 column per step, 1e-1 on the left); ● a step that crossed no kink, × one
-that did; the recommended step is marked ▲ under the axis.
+that did; the recommended step is marked ▲ under the axis. A plot is no wider than
+the console (80 columns at most for the default 12 steps).
 """
 
 from __future__ import annotations
 
 import math
 
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, RenderableType
 from rich.text import Text
 
 from ..sweeps import SweepCurve, SweepReport
 
 TOP, BOTTOM = 0, -16  # decades of relative error shown; smaller errors sit on the bottom row
-CELL = 6  # characters per step column
+CELL = 6  # characters per step column (fewer where the console is narrower)
+MARGIN = 8  # the axis labels left of the plot
+MIN_WIDTH = 20
 
 
 def _row(rel_error: float) -> int:
@@ -28,14 +31,21 @@ def _row(rel_error: float) -> int:
     return min(TOP - BOTTOM, max(0, TOP - decade))
 
 
-def plot(curve: SweepCurve) -> Text:
-    """One dimension's V: relative error by step."""
-    text = Text()
+def plot(curve: SweepCurve, width: int = 80) -> list[Text]:
+    """One dimension's V: relative error by step, no wider than ``width``
+    (at least 20 columns): a step column is CELL characters, fewer where
+    the steps would not fit, and then only every other step (or third...)
+    is labelled under the axis."""
+    n = max(len(curve.points), 1)
+    cell = max(1, min(CELL, (max(width, MIN_WIDTH) - MARGIN) // n))
+    head = Text()
     recommended = f"{curve.recommended_h:.0e}" if curve.recommended_h else "none (every step crossed a kink)"
-    text.append(f"{curve.label}", style="bold")
-    text.append(f"   analytic {curve.analytic:.10g}   recommended h = {recommended}\n")
+    head.append(f"{curve.label}", style="bold")
+    head.append(f"   analytic {curve.analytic:.10g}   recommended h = {recommended}")
+    lines = [head]
     if curve.broken:
-        text.append(f"  the loss broke: {curve.broken}; those steps are left blank\n", style="yellow")
+        lines.append(Text(f"  the loss broke: {curve.broken}; those steps are left blank", style="yellow"))
+    text = Text()
     rows = [[" "] * len(curve.points) for _ in range(TOP - BOTTOM + 1)]
     for column, point in enumerate(curve.points):
         if not math.isnan(point.numeric):
@@ -45,13 +55,21 @@ def plot(curve: SweepCurve) -> Text:
         text.append(f"{label:>6} ┤")
         for column, mark in enumerate(row):
             style = "magenta" if mark == "×" else ("bold green" if _recommended(curve, column) else "cyan")
-            text.append(mark.center(CELL), style=style if mark != " " else "")
+            text.append(mark.center(cell), style=style if mark != " " else "")
         text.append("\n")
-    text.append("       └" + "┴".center(CELL, "─") * len(curve.points) + "\n")
-    text.append("        " + "".join(f"{p.h:.0e}".replace("e-0", "e-").center(CELL) for p in curve.points) + "  h\n")
-    marks = "".join(("▲" if _recommended(curve, c) else " ").center(CELL) for c in range(len(curve.points)))
-    text.append("        " + marks + "\n", style="bold green")
-    return text
+    text.append("       └" + "┴".center(cell, "─") * len(curve.points) + "\n")
+    labels = [f"{p.h:.0e}".replace("e-0", "e-") for p in curve.points]
+    every = next(k for k in range(1, n + 1) if k * cell > max(map(len, labels), default=0))
+    axis = [" "] * (n * cell + CELL)
+    for column, label in enumerate(labels):
+        if column % every == 0:
+            start = max(0, column * cell + (cell - 1) // 2 - (len(label) - 1) // 2)
+            axis[start:start + len(label)] = label
+    text.append("     h  " + "".join(axis).rstrip() + "\n")
+    marks = "".join(("▲" if _recommended(curve, c) else " ").center(cell) for c in range(len(curve.points)))
+    text.append("        " + marks.rstrip() + "\n", style="bold green")
+    lines.append(text)
+    return lines
 
 
 def _recommended(curve: SweepCurve, column: int) -> bool:
@@ -59,15 +77,20 @@ def _recommended(curve: SweepCurve, column: int) -> bool:
 
 
 def build(report: SweepReport) -> RenderableType:
-    """All plots and a closing line."""
-    parts: list[RenderableType] = [plot(curve) for curve in report.curves]
-    parts.append(Text(f"loss noise {report.loss_noise:.1e}: the round-off that raises the right arm of each V",
-                      style="dim"))
-    parts.append(Text(
-        f"{report.model}: {len(report.curves)} dimension{'s' if len(report.curves) != 1 else ''} swept "
-        f"({report.method}) · {report.evaluations} evaluations · {report.seconds:.2f} s"
-    ))
-    return Group(*parts)
+    """All plots and a closing line, laid out for the width they print at."""
+    from .text import Laid
+
+    def lay(width: int) -> list[RenderableType]:
+        parts: list[RenderableType] = [line for curve in report.curves for line in [*plot(curve, width), Text()]]
+        parts.append(Text(f"loss noise {report.loss_noise:.1e}: the round-off that raises the right arm of each V",
+                          style="dim"))
+        parts.append(Text(
+            f"{report.model}: {len(report.curves)} dimension{'s' if len(report.curves) != 1 else ''} swept "
+            f"({report.method}) · {report.evaluations}\u00a0evaluations ·\u00a0{report.seconds:.2f}\u00a0s"
+        ))
+        return parts
+
+    return Laid(lay)
 
 
 def render(report: SweepReport, console: Console) -> None:

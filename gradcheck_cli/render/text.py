@@ -4,14 +4,31 @@ Functions here build renderables from a Report and never compute: every
 number shown is a field of the Report. ``render`` is the one place that
 prints. Colour comes from rich, which drops it when stdout is not a
 terminal and when NO_COLOR is set.
+
+Everything is laid out for the width it is printed at (``Laid``), never
+cut: a table keeps whole the cells a reader judges by (block, checked,
+max rel err, worst at, grade), and what does not fit moves. The summary
+table drops its shape column, then its kinks column (the kink lines under
+it count them), then stacks analytic over numeric in one column, then
+moves the two values to a line per block under the table, then splits its
+headers and the checked cells over two lines, and last gives each block a
+few wrapped lines of its own (a block name too long for any table). Text
+lines wrap at words with a hanging indent. No line ends in a space, and
+no cell ends in an ellipsis.
 """
 
 from __future__ import annotations
 
 import os
+import re
+from collections import deque
+from typing import Callable, Iterable, Sequence
 
 from rich import box
-from rich.console import Console, Group, RenderableType
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.rule import Rule
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
@@ -28,9 +45,192 @@ GRADE_STYLE = {
     KINK: "magenta",
 }
 
+# Where the text report is read: the narrowest width laid out (a narrower
+# console gets this width's layout), the piped default, and what the
+# report says lists every value (the command line's switch; the pytest
+# fixture and assert_gradients pass their own).
+MIN_WIDTH = 20
+PIPED_WIDTH = 80
+EVERY_VALUE = "-v shows every value"
+GAP = 3  # between two table columns: a blank, the (blank) divider, a blank
+
+
+# ---------------------------------------------------------------- layout
+
+
+def _width(text: str | Text) -> int:
+    """Cells the widest line of ``text`` takes."""
+    plain = text.plain if isinstance(text, Text) else text
+    return max((cell_len(line) for line in plain.split("\n")), default=0)
+
+
+def _pieces(plain: str, start: int, end: int, sep: str) -> list[tuple[int, int]]:
+    """The spans of ``plain[start:end]`` between separators (``" "``: any run of blanks)."""
+    pattern = re.compile(r" +" if sep == " " else re.escape(sep))
+    spans, position = [], start
+    for match in pattern.finditer(plain, start, end):
+        if match.start() > position:
+            spans.append((position, match.start()))
+        position = match.end()
+    if position < end:
+        spans.append((position, end))
+    return spans
+
+
+def wrap(text: Text | str, width: int, *, indent: int = 2, sep: str = " ") -> list[Text]:
+    """``text`` in lines of at most ``width`` cells, broken between pieces
+    (``sep``: words, or `` · ``-separated fields, which break at their own
+    words only when one is wider than a line); a word wider than a line is
+    folded, never cut. Lines after the first are indented ``indent`` more
+    than the text's own leading blanks. No line ends in a blank."""
+    if isinstance(text, str):
+        text = Text(text)
+    if "\n" in text.plain:
+        return [line for part in text.split("\n") for line in wrap(part, width, indent=indent, sep=sep)]
+    text = text.copy()
+    text.rstrip()
+    plain = text.plain
+    cum = [0]
+    for char in plain:
+        cum.append(cum[-1] + cell_len(char))
+    width = max(width, MIN_WIDTH)
+    if cum[-1] <= width:
+        return [_breaking(text)]
+    lead = len(plain) - len(plain.lstrip(" "))
+    hang = lead + indent if width - lead - indent >= MIN_WIDTH // 2 else 0
+    queue = deque(_pieces(plain, lead, len(plain), sep))
+    lines: list[tuple[int, int]] = []
+    current: tuple[int, int] | None = None
+    while queue:
+        start, end = queue.popleft()
+        prefix = hang if lines else 0
+        first = (0 if not lines else start) if current is None else current[0]
+        if prefix + cum[end] - cum[first] <= width:
+            current = (first, end)
+            continue
+        fresh = hang if (lines or current is not None) else 0
+        if sep != " " and " " in plain[start:end].strip() and fresh + cum[end] - cum[start] > width:
+            # A field wider than a line: its words, filling this line first.
+            queue.extendleft(reversed(_pieces(plain, start, end, " ")))
+            continue
+        if current is not None:
+            lines.append(current)
+            current = None
+            queue.appendleft((start, end))
+            continue
+        # A word wider than a whole line: folded where the line ends.
+        cut = start + 1
+        while cut < end and prefix + cum[cut + 1] - cum[first] <= width:
+            cut += 1
+        lines.append((first, cut))
+        queue.appendleft((cut, end))
+    if current is not None:
+        lines.append(current)
+    out = []
+    for number, (start, end) in enumerate(lines):
+        line = text[start:end]
+        if number:
+            line = Text(" " * hang) + line
+        line.rstrip()
+        out.append(_breaking(line))
+    return out
+
+
+NBSP = "\u00a0"  # a blank no line breaks at: "111 evaluations", "numeric 0.1" (printed as a blank)
+
+
+def _breaking(line: Text) -> Text:
+    if NBSP in line.plain:
+        line.plain = line.plain.replace(NBSP, " ")
+    return line
+
+
+def _rstripped(line: list[Segment]) -> list[Segment]:
+    """A rendered line without the blanks rich pads it with."""
+    line = list(line)
+    while line and not line[-1].control and not line[-1].text.rstrip(" "):
+        line.pop()
+    if line and not line[-1].control:
+        last = line[-1]
+        line[-1] = Segment(last.text.rstrip(" "), last.style, last.control)
+    return line
+
+
+class Laid:
+    """A renderable laid out for the width it is printed at: ``lay(width)``
+    gives its parts, a Text part is wrapped (hanging indent), and no line
+    ends in a blank. A report printed in a notebook, a console of any
+    width or an assertion message lays itself out the same way."""
+
+    def __init__(self, lay: Callable[[int], Iterable[RenderableType]]):
+        self.lay = lay
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = max(options.max_width, MIN_WIDTH)
+        options = options.update(width=width)
+        for part in self.lay(width):
+            if isinstance(part, _Fields):
+                parts = wrap(part.text, width, sep=" · ")
+            else:
+                parts = wrap(part, width) if isinstance(part, Text) else [part]
+            for piece in parts:
+                for line in console.render_lines(piece, options, pad=False):
+                    yield from _rstripped(line)
+                    yield Segment.line()
+
+
+def laid(parts: Sequence[RenderableType]) -> Laid:
+    """Lines (and other renderables) wrapped at the width they print at."""
+    return Laid(lambda width: parts)
+
+
+def rule(title: str) -> Laid:
+    """A rule headed by ``title`` (a model's name, before its report): the
+    title above a plain rule when it does not fit beside one (rich would
+    cut it)."""
+    def lay(width: int) -> list[RenderableType]:
+        if cell_len(title) + 6 <= width:
+            return [Rule(Text(title), align="left")]
+        return [*wrap(Text(title, style="bold"), width, indent=0), Rule()]
+
+    return Laid(lay)
+
+
+class _Column:
+    """One column a table may show: header, justification, and a cell per row."""
+
+    def __init__(self, header: str, cells: list[str | Text], justify: str = "left", style: str | None = None,
+                 wraps: bool = False, fit: int = 0):
+        self.header, self.cells, self.justify, self.style, self.wraps = header, cells, justify, style, wraps
+        self.fit = fit  # the widest its cells could be: a layout that does not hang on a round-off digit
+
+    @property
+    def width(self) -> int:
+        return max([_width(self.header), self.fit] + [_width(c) for c in self.cells])
+
+
+def _table_width(columns: Sequence[_Column]) -> int:
+    return sum(c.width for c in columns) + GAP * (len(columns) - 1)
+
+
+def _table(columns: Sequence[_Column]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for column in columns:
+        table.add_column(column.header, justify=column.justify, style=column.style, no_wrap=not column.wraps,
+                         overflow="fold")
+    for row in zip(*(c.cells for c in columns)):
+        table.add_row(*row)
+    return table
+
+
+# ---------------------------------------------------------------- cells
+
 
 def _grade(grade: str) -> Text:
     return Text(grade, style=GRADE_STYLE.get(grade, ""))
+
+
+VALUE_WIDTH = len(f"{-1 / 3 * 1e-10:.10g}")  # the widest a value's cell can be: -3.333333333e-11
 
 
 def _value(x: float | None) -> str:
@@ -49,49 +249,133 @@ def _checked(block: BlockResult) -> str:
     return text
 
 
-def summary_table(report: Report) -> Table:
-    """One row per parameter block."""
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    table.add_column("block", style="bold", no_wrap=True)
-    table.add_column("shape", no_wrap=True)
-    table.add_column("checked", justify="right", no_wrap=True)
-    table.add_column("max rel err", justify="right", no_wrap=True)
-    table.add_column("worst at", no_wrap=True)
-    table.add_column("analytic", justify="right", no_wrap=True)
-    table.add_column("numeric", justify="right", no_wrap=True)
-    table.add_column("kinks", justify="right", no_wrap=True)
-    table.add_column("grade", no_wrap=True)
+def _shape(block: BlockResult) -> str:
+    return "(" + ", ".join(map(str, block.shape)) + (",)" if len(block.shape) == 1 else ")")
+
+
+def _at(name: str, dim: DimResult) -> str:
+    """A value's name under the table: ``b[0]``, ``W direction 1``."""
+    return f"{name}{dim.label if dim.index is not None else ' ' + dim.label}"
+
+
+# ---------------------------------------------------------------- summary table
+
+
+def summary_table(report: Report) -> Laid:
+    """One row per parameter block, laid out for the width (see the module's docstring)."""
+    return Laid(lambda width: _summary_parts(report, width))
+
+
+def _summary_parts(report: Report, width: int) -> list[RenderableType]:
+    blocks = report.blocks
+    worst = [b.worst for b in blocks]
+    name = _Column("block", [b.name for b in blocks], style="bold")
+    shape = _Column("shape", [_shape(b) for b in blocks])
+    checked = _Column("checked", [_checked(b) for b in blocks], "right")
+    error = _Column("max rel err", [_error(b.max_rel_error) for b in blocks], "right")
+    # Which layout fits is decided on the widest each cell could be, not on
+    # the values this machine computed: a value one digit longer elsewhere
+    # (which value is a block's worst, "-0.0646619092" for "-0.06466190923")
+    # must not lay the report out differently on another CPU.
+    labels = max((len(d.label) for b in blocks for d in b.dims + b.directions), default=0)
+    at = _Column("worst at", [w.label if w else "-" for w in worst], fit=labels)
+    analytic = _Column("analytic", [_value(w.analytic) if w else "-" for w in worst], "right", fit=VALUE_WIDTH)
+    numeric = _Column("numeric", [_value(w.numeric) if w else "-" for w in worst], "right", fit=VALUE_WIDTH)
+    both = _Column("analytic\nnumeric", [f"{_value(w.analytic)}\n{_value(w.numeric)}" if w else "-"
+                                         for w in worst], "right", fit=VALUE_WIDTH)
+    kinks = _Column("kinks", [str(b.kink_crossings) if b.kink_crossings else "-" for b in blocks], "right")
+    grade = _Column("grade", [_grade(b.grade) for b in blocks])
+    two_lines = _Column("checked", [_checked(b).replace(" +", "\n+") for b in blocks], "right")
+    short_error = _Column("max rel\nerr", error.cells, "right")
+    in_table = [
+        [name, shape, checked, error, at, analytic, numeric, kinks, grade],
+        [name, checked, error, at, analytic, numeric, kinks, grade],
+        [name, checked, error, at, analytic, numeric, grade],
+        [name, checked, error, at, both, grade],
+    ]
+    for columns in in_table:
+        if _table_width(columns) <= width:
+            return [_table(columns)]
+    for columns in ([name, checked, error, at, grade], [name, two_lines, short_error, at, grade]):
+        if _table_width(columns) <= width:
+            return [_table(columns), *_value_lines(report)]
+    return _block_records(report)
+
+
+def _value_lines(report: Report) -> list[Text]:
+    """The worst values of each block, when the table has no room for them."""
+    return [Text(f"  {_at(b.name, b.worst)}: analytic{NBSP}{_value(b.worst.analytic)}, "
+                 f"numeric{NBSP}{_value(b.worst.numeric)}")
+            for b in report.blocks if b.worst is not None]
+
+
+def _block_records(report: Report) -> list[Text]:
+    """Each block as a few lines: the layout for any width."""
+    lines = []
     for block in report.blocks:
-        worst = block.worst
-        table.add_row(
-            block.name,
-            "(" + ", ".join(map(str, block.shape)) + (",)" if len(block.shape) == 1 else ")"),
-            _checked(block),
-            _error(block.max_rel_error),
-            worst.label if worst else "-",
-            _value(worst.analytic) if worst else "-",
-            _value(worst.numeric) if worst else "-",
-            str(block.kink_crossings) if block.kink_crossings else "-",
-            _grade(block.grade),
-        )
-    return table
+        head = Text(block.name, style="bold")
+        head.append(f" {_shape(block)}: ")
+        head.append_text(_grade(block.grade))
+        fields = [f"checked {_checked(block)}", f"max rel err {_error(block.max_rel_error)}"]
+        if block.worst is not None:
+            fields += [f"worst at {block.worst.label}", f"analytic {_value(block.worst.analytic)}",
+                       f"numeric {_value(block.worst.numeric)}"]
+        if block.kink_crossings:
+            fields.append(f"{block.kink_crossings} kink crossing{'s' if block.kink_crossings != 1 else ''}")
+        lines += [head, _Fields("  " + " · ".join(fields))]
+    return lines
 
 
-def dims_table(block: BlockResult) -> Table:
-    """Every checked dimension of one block (for -v)."""
-    table = Table(title=f"{block.name}", title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
-                  show_edge=False, pad_edge=False)
-    table.add_column("at", no_wrap=True)
-    table.add_column("analytic", justify="right", no_wrap=True)
-    table.add_column("numeric", justify="right", no_wrap=True)
-    table.add_column("rel err", justify="right", no_wrap=True)
-    table.add_column("h", justify="right", no_wrap=True)
-    table.add_column("grade", no_wrap=True)
-    table.add_column("note")
-    for dim in block.dims + block.directions:
-        table.add_row(dim.label, _value(dim.analytic), _value(dim.numeric), _error(dim.rel_error),
-                      f"{dim.h:.0e}", _grade(dim.grade), _note(dim))
-    return table
+class _Fields:
+    """A line of `` · ``-separated fields, wrapped between fields (``Laid``)."""
+
+    def __init__(self, text: Text | str):
+        self.text = Text(text) if isinstance(text, str) else text
+
+
+# ---------------------------------------------------------------- -v tables
+
+
+def dims_table(block: BlockResult) -> Laid:
+    """Every checked dimension of one block (for -v), laid out for the width:
+    the notes move under the table, then analytic stacks over numeric, then
+    each dimension becomes a wrapped line."""
+    return Laid(lambda width: _dims_parts(block, width))
+
+
+_NOTE_MIN = 40  # the narrowest note column worth wrapping a note in
+
+
+def _dims_parts(block: BlockResult, width: int) -> list[RenderableType]:
+    dims = block.dims + block.directions
+    title = Text(block.name, style="bold")
+    at = _Column("at", [d.label for d in dims])
+    analytic = _Column("analytic", [_value(d.analytic) for d in dims], "right")
+    numeric = _Column("numeric", [_value(d.numeric) for d in dims], "right")
+    both = _Column("analytic\nnumeric", [f"{_value(d.analytic)}\n{_value(d.numeric)}" for d in dims], "right")
+    error = _Column("rel err", [_error(d.rel_error) for d in dims], "right")
+    step = _Column("h", [f"{d.h:.0e}" for d in dims], "right")
+    grade = _Column("grade", [_grade(d.grade) for d in dims])
+    notes = [_note(d) for d in dims]
+    fixed = [at, analytic, numeric, error, step, grade]
+    if any(notes):
+        note = _Column("note", notes, wraps=True)
+        room = width - _table_width(fixed) - GAP
+        if room >= min(note.width, _NOTE_MIN):
+            return [title, _table(fixed + [note])]
+    below = [Text(f"  {d.label}: {n}") for d, n in zip(dims, notes) if n]
+    for columns in (fixed, [at, both, error, step, grade]):
+        if _table_width(columns) <= width:
+            return [title, _table(columns), *below]
+    records = []
+    for dim, text in zip(dims, notes):
+        line = Text(f"  {dim.label}: ")
+        line.append_text(_grade(dim.grade))
+        fields = [f"analytic {_value(dim.analytic)}", f"numeric {_value(dim.numeric)}",
+                  f"rel err {_error(dim.rel_error)}", f"h {dim.h:.0e}"] + ([text] if text else [])
+        line.append(" · " + " · ".join(fields))
+        records.append(_Fields(line))
+    return [title, *records]
 
 
 def _note(dim: DimResult) -> str:
@@ -103,6 +387,9 @@ def _note(dim: DimResult) -> str:
     if dim.message:
         parts.append(dim.message)
     return "; ".join(parts)
+
+
+# ---------------------------------------------------------------- lines under a table
 
 
 def _resolution(dim: DimResult) -> str:
@@ -139,22 +426,29 @@ REASONS_SHOWN = 3
 _EXPLAINED = (FAIL, WARN, UNVERIFIED, KINK)
 
 
-def reason_lines(report: Report) -> list[Text]:
+def reason_lines(report: Report, *, every_value: str = EVERY_VALUE) -> list[Text]:
     """Why each failing, warning or unverifiable value got its grade: one
     line each (the exception a loss raised, the evidence of a confirmed
-    disagreement, what limits verification)."""
+    disagreement, what limits verification). ``every_value`` says what
+    shows the rest."""
     lines = []
     for block in report.blocks:
         explained = [d for d in block.dims + block.directions if d.grade in _EXPLAINED and d.message]
         for dim in explained[:REASONS_SHOWN]:
-            line = Text(f"  {block.name}{dim.label if dim.index is not None else ' ' + dim.label}: ")
+            line = Text(f"  {_at(block.name, dim)}: ")
             line.append(dim.grade, style=GRADE_STYLE[dim.grade])
             line.append(f": {dim.message}")
             lines.append(line)
         if len(explained) > REASONS_SHOWN:
-            lines.append(Text(f"  {block.name}: {len(explained) - REASONS_SHOWN} more (-v shows every value)",
+            lines.append(Text(f"  {block.name}: {len(explained) - REASONS_SHOWN} more ({every_value})",
                               style="dim"))
     return lines
+
+
+def diagnosis_lines(report: Report) -> list[Text]:
+    """What each failing block's disagreement looks like (a hint, never the verdict)."""
+    return [Text(f"  hint: {b.name}: {b.diagnosis.text}", style="yellow") for b in report.blocks
+            if b.diagnosis is not None]
 
 
 def verdict_line(report: Report) -> Text:
@@ -165,7 +459,8 @@ def verdict_line(report: Report) -> Text:
     for check in checks:
         for block in check.blocks:
             counts[block.grade] = counts.get(block.grade, 0) + 1
-    detail = ", ".join(f"{n} {g}" for g, n in sorted(counts.items(), key=lambda kv: list(GRADE_STYLE).index(kv[0])))
+    detail = ", ".join(f"{n}{NBSP}{g}"
+                       for g, n in sorted(counts.items(), key=lambda kv: list(GRADE_STYLE).index(kv[0])))
     text = Text()
     # A stopped run has one headline, PARTIAL, with why it stopped: not a
     # verdict of what finished and a second line overruling it.
@@ -173,24 +468,25 @@ def verdict_line(report: Report) -> Text:
         text.append("PARTIAL", style="bold red")
     else:
         text.append(report.verdict.upper(), style=GRADE_STYLE[report.verdict])
-    several = f" × {len(checks)} checks" if len(checks) > 1 else ""
-    text.append(f"  {report.model}: {len(report.blocks)} block{'s' if len(report.blocks) != 1 else ''}{several} "
+    several = f" ×{NBSP}{len(checks)}{NBSP}checks" if len(checks) > 1 else ""
+    text.append(f"  {report.model}: {len(report.blocks)}{NBSP}block{'s' if len(report.blocks) != 1 else ''}{several} "
                 f"({detail})")
-    text.append(f" · {report.evaluations} evaluations · {report.seconds:.2f} s")
+    text.append(f" · {report.evaluations}{NBSP}evaluations ·{NBSP}{report.seconds:.2f}{NBSP}s")
     if report.kink_crossings:
-        text.append(f" · {report.kink_crossings} kink crossing{'s' if report.kink_crossings != 1 else ''}")
+        text.append(f" · {report.kink_crossings}{NBSP}kink{NBSP}crossing{'s' if report.kink_crossings != 1 else ''}")
     if report.stopped:
         text.append(f" · {report.stopped}", style="bold red")
     return text
 
 
-def _section(report: Report, verbose: bool) -> list[RenderableType]:
+def _section(report: Report, verbose: bool, every_value: str) -> list[RenderableType]:
     """One check's table and what explains it."""
     parts: list[RenderableType] = [summary_table(report)]
     if verbose:
         parts += [dims_table(block) for block in report.blocks]
     else:
-        parts += reason_lines(report)
+        parts += reason_lines(report, every_value=every_value)
+    parts += diagnosis_lines(report)
     parts += kink_lines(report)
     for warning in report.all_warnings:
         parts.append(Text(f"  warning: {warning}", style="yellow"))
@@ -231,23 +527,31 @@ def regularization_lines(report: Report) -> list[Text]:
     return [line]
 
 
-def build(report: Report, *, verbose: bool = False) -> RenderableType:
-    """Everything the text report shows, as one renderable: the check at the
-    start point, then any at the generic point and of the data loss
-    alone, then one verdict for all."""
-    parts = _section(report, verbose)
+def _lay_report(report: Report, verbose: bool, every_value: str, width: int) -> list[RenderableType]:
+    parts = _section(report, verbose, every_value)
     parts += start_point_lines(report)
     if report.generic is not None:
         parts.append(_heading("at the generic point", report.generic))
-        parts += _section(report.generic, verbose)
+        parts += _section(report.generic, verbose, every_value)
     parts += regularization_lines(report)
     reg = report.regularization
     if reg is not None and reg.data_only is not None:
         parts.append(_heading(f"the data loss alone ({reg.name} = 0, at the {reg.at})", reg.data_only))
-        parts += _section(reg.data_only, verbose)
+        parts += _section(reg.data_only, verbose, every_value)
     parts += [Text(f"  hint: {hint}", style="yellow") for hint in report.hints]
-    parts.append(verdict_line(report))
-    return Group(*parts)
+    verdict = verdict_line(report)
+    # (continued under the model's name, after the headline)
+    parts += wrap(verdict, width, indent=len(verdict.plain) - len(verdict.plain.split("  ", 1)[-1]))
+    return parts
+
+
+def build(report: Report, *, verbose: bool = False, every_value: str = EVERY_VALUE) -> RenderableType:
+    """Everything the text report shows, as one renderable laid out for the
+    width it prints at: the check at the start point, then any at the
+    generic point and of the data loss alone, then one verdict for all.
+    ``every_value`` says what lists every value (where the report is read:
+    the command line's -v, the pytest fixture's ``verbose=True``)."""
+    return Laid(lambda width: _lay_report(report, verbose, every_value, width))
 
 
 def config_lines(origin) -> list[Text]:
@@ -264,26 +568,61 @@ def config_lines(origin) -> list[Text]:
     return lines
 
 
+# ---------------------------------------------------------------- width
+
+
+def _terminal_columns(stream) -> int | None:
+    """The width of the terminal ``stream`` writes to, if it is one."""
+    try:
+        if stream is None or not stream.isatty():
+            return None
+        columns = os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, ValueError, OSError):
+        return None
+    return columns or None
+
+
+def report_width(file=None) -> int:
+    """How wide the report is drawn: the terminal's width when stdout
+    (``file``) is one; piped, the width of the terminal on stderr (the
+    one the person piping is reading), else ``COLUMNS`` when it is a
+    number, else 80. ``TERM=dumb`` and ``FORCE_COLOR`` change colour,
+    not this."""
+    import sys
+
+    for columns in (_terminal_columns(sys.stdout if file is None else file), _terminal_columns(sys.stderr)):
+        if columns:
+            return columns
+    variable = os.environ.get("COLUMNS", "").strip()
+    if variable.isdigit() and int(variable) > 0:
+        return int(variable)
+    return PIPED_WIDTH
+
+
 def make_console(file=None) -> Console:
-    """A console for the report: the terminal's width, or 120 columns when
-    the output is piped (rich would otherwise assume 80 and wrap the table).
+    """A console for the report, ``report_width`` columns wide; colour as
+    rich decides it (a terminal, FORCE_COLOR, NO_COLOR, TERM=dumb).
 
     Every string printed is text, never markup or emoji codes: block names,
     paths and messages come from the user (a block named ``"[/]"``)."""
-    plain = dict(highlight=False, markup=False, emoji=False)
-    console = Console(file=file, soft_wrap=False, **plain)
-    if not console.is_terminal and not os.environ.get("COLUMNS", "").strip().isdigit():  # (COLUMNS= is unset)
-        console = Console(file=file, width=120, **plain)
-    return console
+    return Console(file=file, width=report_width(file), soft_wrap=False, highlight=False, markup=False, emoji=False)
 
 
-def summary(results) -> Table:
-    """One row per model, after a run over several."""
-    table = Table(title="summary", title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
-                  show_edge=False, pad_edge=False)
-    for name, justify in (("model", "left"), ("verdict", "left"), ("blocks", "left"), ("evaluations", "right"),
-                          ("time", "right")):
-        table.add_column(name, justify=justify, no_wrap=name != "blocks")
+# ---------------------------------------------------------------- several models
+
+
+def summary(results) -> Laid:
+    """One row per model, after a run over several: laid out for the width
+    (the evaluations and time columns go first, then each model becomes
+    its own wrapped lines)."""
+    return Laid(lambda width: _summary_of(results, width))
+
+
+_BLOCKS_MIN = 20  # the narrowest blocks column worth wrapping in
+
+
+def _summary_of(results, width: int) -> list[RenderableType]:
+    rows = []
     for result in results:
         if isinstance(result, Report):
             # Every point checked: a model right at its start point and
@@ -298,32 +637,52 @@ def summary(results) -> Table:
             several = f" × {len(checks)} checks" if len(checks) > 1 else ""
             blocks = "; ".join(f"{grade}: {', '.join(names)}" for grade, names in grades.items()) or \
                 f"{len(result.blocks)} pass{several}"
-            table.add_row(result.model, _grade(result.verdict), blocks, str(result.evaluations),
-                          f"{result.seconds:.2f} s")
+            rows.append((result.model, _grade(result.verdict), blocks, str(result.evaluations),
+                         f"{result.seconds:.2f} s"))
         else:
-            table.add_row(result.model, Text("error", style="bold red"), _first_words(result.message, 80), "-", "-")
-    return table
+            rows.append((result.model, Text("error", style="bold red"), _first_words(result.message), "-", "-"))
+    title = Text("summary", style="bold")
+    model = _Column("model", [r[0] for r in rows])
+    verdict = _Column("verdict", [r[1] for r in rows])
+    blocks = _Column("blocks", [r[2] for r in rows], wraps=True)
+    evaluations = _Column("evaluations", [r[3] for r in rows], "right")
+    time = _Column("time", [r[4] for r in rows], "right")
+    for columns in ([model, verdict, blocks, evaluations, time], [model, verdict, blocks]):
+        fixed = _table_width([c for c in columns if c is not blocks]) + GAP
+        if fixed + min(blocks.width, _BLOCKS_MIN) <= width:
+            return [title, _table(columns)]
+    records: list[RenderableType] = [title]
+    for name, grade, what, count, seconds in rows:
+        head = Text(f"{name}: ", style="bold")
+        head.append_text(grade)
+        records += [head, _Fields("  " + " · ".join([what] + ([f"{count} evaluations", seconds]
+                                                              if count != "-" else [])))]
+    return records
 
 
-def _first_words(message: str, limit: int) -> str:
-    """A message's first line, cut at a word (the whole message is said
-    above the summary): never mid-word."""
+def _first_words(message: str, limit: int = 100) -> str:
+    """A message's first sentence (the whole message is said above the
+    summary), ending at a word: never mid-word, never with an ellipsis."""
     line = message.splitlines()[0] if message else ""
-    if len(line) <= limit:
-        return line
-    cut = line.rfind(" ", 0, limit)
-    return line[:cut if cut > 0 else limit].rstrip(" ,;:") + " …"
+    sentence = re.split(r"(?<=\.) ", line, maxsplit=1)[0]
+    if len(sentence) <= limit:
+        return sentence
+    cut = sentence.rfind(" ", 0, limit)
+    return sentence[:cut if cut > 0 else limit].rstrip(" ,;:") + " (see above)"
 
 
-def to_html(report: Report, *, verbose: bool = False) -> str:
+# ---------------------------------------------------------------- output
+
+
+def to_html(report: Report, *, verbose: bool = False, every_value: str = EVERY_VALUE) -> str:
     """The text report as HTML with inline colours (for notebooks)."""
     import io
 
     console = Console(file=io.StringIO(), record=True, width=120, force_jupyter=False, markup=False, emoji=False)
-    console.print(build(report, verbose=verbose))
+    console.print(build(report, verbose=verbose, every_value=every_value))
     return console.export_html(inline_styles=True)
 
 
-def render(report: Report, console: Console, *, verbose: bool = False) -> None:
+def render(report: Report, console: Console, *, verbose: bool = False, every_value: str = EVERY_VALUE) -> None:
     """Print the report."""
-    console.print(build(report, verbose=verbose))
+    console.print(build(report, verbose=verbose, every_value=every_value))
