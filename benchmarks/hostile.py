@@ -7,7 +7,8 @@ run as a user runs it -- the console script in a process of its own, with
 model does:
 
   exit      the code is one of gradcheck's: 0, 1, 2 or 130;
-  json      stdout is exactly one JSON document;
+  json      stdout is exactly one JSON document, strict (no NaN or Infinity),
+            of the one shape docs/json.md describes;
   frames    stderr shows no traceback of gradcheck's own code (but where
             the model replaces builtins: gradcheck says its own code failed,
             and shows the traceback for a report);
@@ -143,6 +144,18 @@ def _kill(pids: list[int]) -> None:
             pass
 
 
+def _document(out: str) -> dict:
+    """stdout as the one document (ValueError if it is not): strict JSON, no
+    NaN or Infinity, of the shape docs/json.md describes."""
+    def refuse(token):
+        raise ValueError(f"non-standard JSON token {token}")
+
+    document = json.loads(out, parse_constant=refuse)
+    if not (isinstance(document, dict) and document.get("schema_version") == 2 and "models" in document):
+        raise ValueError("not the document's shape")
+    return document
+
+
 def run(name: str, source: str, options: list[str], folder: str) -> list[str]:
     path = os.path.join(folder, f"m{abs(hash(name))}.py")
     with open(path, "w", encoding="utf-8", errors="surrogatepass") as f:
@@ -169,7 +182,7 @@ def run(name: str, source: str, options: list[str], folder: str) -> list[str]:
     if code not in (0, 1, 2, 130):
         broken.append(f"exit {code}")
     try:
-        json.loads(out)
+        _document(out)
     except ValueError:
         broken.append("json")
     # (Only where the model breaks gradcheck's own ground, replacing builtins,
@@ -389,7 +402,7 @@ def jobs_identical(folder):
     one, two = run(), run("--jobs", "2")
 
     def values(result):
-        document = json.loads(result.stdout)
+        document = json.loads(result.stdout)["models"][0]
         return [(d["analytic"], d["numeric"], d["rel_error"]) for check in (document, document["generic_point"]["check"])
                 for b in check["blocks"] for d in b["dims"] + b["directions"]]
 

@@ -35,8 +35,6 @@ DEFAULT_OVERFIT_STEPS = 200
 DEFAULT_OVERFIT_FACTOR = 10.0
 DEFAULT_LOSS_TOLERANCE = 0.1
 FORMATS = ("text", "json", "github")
-# A progress bar appears once a check has run this long (and only on a terminal).
-PROGRESS_AFTER = 1.0
 # How long past --timeout a run may go before gradcheck ends it from outside
 # the model's code (which the timer signal normally stops within
 # milliseconds; see _overrun_timer).
@@ -136,9 +134,7 @@ def _render_origin(origin, output_format: str, out) -> None:
         for line in text.config_lines(origin):
             out.write(github.plain(line.plain) + "\n")
         return
-    console = text.make_console(out)
-    for line in text.config_lines(origin):
-        console.print(line)
+    text.make_console(out).print(text.laid(text.config_lines(origin)))
 
 
 # Set once the run's output format is known: under --format github a CI
@@ -646,6 +642,7 @@ def check_command(ctx, models, params_file, data_file, samples, method, seed, tr
 
     import time
 
+    started = time.monotonic()  # (the progress lines' clock)
     from .errors import CheckTimeout, GradcheckError, Interrupted, OutputError
     from .model import _split_target
     from .pipeline import check
@@ -653,7 +650,8 @@ def check_command(ctx, models, params_file, data_file, samples, method, seed, tr
 
     with _answering(output_format) as out:
         options = _run(lambda: check_arguments({name: value for name, value in ctx.params.items()
-                                                if name not in RUN_PARAMETERS}))
+                                                if name not in RUN_PARAMETERS}),
+                       document=out if output_format == "json" else None)  # (--set foo: its document too)
         _load_renderers(output_format, *(["junit"] if junit_xml else []))
         junit_path = _output(junit_xml, "--junit-xml")
         save_params = _output(save_params, "--save-params")
@@ -680,7 +678,7 @@ def check_command(ctx, models, params_file, data_file, samples, method, seed, tr
                 _render_one(results[-1], output_format, verbose, out, several=len(targets) > 1)
                 continue
             try:
-                with _progress(target, enabled=output_format != "json") as progress:
+                with _progress(target, heartbeat=output_format == "json", started=started) as progress:
                     result = check(target, progress=progress, timeout=remaining,
                                    save_params=_saved_as(save_params, target, len(targets)), **options)
             except OutputError as exc:  # (--save-params: the check stands, the error follows its report)
@@ -723,17 +721,14 @@ def check_command(ctx, models, params_file, data_file, samples, method, seed, tr
 
 def _conclude(results, models: int, output_format: str, out, junit_xml, junit_path, strict: bool,
               origin=None) -> None:
-    """After the last model: the JSON document (one, whatever happened: a
-    model that could not be checked is {"verdict": "error", ...}, alone or
-    among others), the summary of several, the JUnit file."""
+    """After the last model: the JSON document (one, whatever happened, of
+    one shape for one model or several: each model's entry under "models",
+    one that could not be checked as {"verdict": "error", ...}), the
+    summary of several, the JUnit file."""
     if output_format == "json":
         from .render import json as json_render
 
-        config = origin.to_dict() if origin is not None else None
-        if models > 1:
-            json_render.render_many(results, out, config=config)
-        elif results:
-            json_render.render(results[0], out, config=config)
+        json_render.render_many(results, out, config=origin.to_dict() if origin is not None else None)
     elif models > 1 and output_format == "text" and results:
         from .render import text
 
@@ -875,42 +870,152 @@ def _render_one(result, output_format: str, verbose: bool, out, *, several: bool
 
     console = text.make_console(out)
     if several:
-        console.rule(result.model, align="left")
+        console.print(text.rule(result.model))  # (the name above the rule where it does not fit beside one)
     text.render(result, console, verbose=verbose)
 
 
 @contextlib.contextmanager
-def _progress(label: str, *, enabled: bool):
-    """A progress callback that draws a bar on stderr once a check has run for
-    PROGRESS_AFTER seconds, and only when stderr is a terminal."""
-    if not enabled or not sys.stderr.isatty():
-        yield None
-        return
+def _progress(label: str, *, heartbeat: bool, started: float | None = None):
+    """The progress callback for one model's check (it takes the library's
+    ``Progress`` events), and what shows them on stderr until the block
+    ends, before the report is written.
+
+    On a terminal: a live line from PROGRESS_AFTER seconds into the check
+    on -- the model, the phase and what it counts, a bar where the count
+    has a total, the time since ``started`` (the command's start) and, once
+    one can be estimated, the time the phase has left; rich's own thread
+    redraws it, so a phase that counts nothing does not look stalled.
+    Without a terminal, or with ``heartbeat`` (--format json: stdout is the
+    report's, stderr free): one line every HEARTBEAT_EVERY seconds, none
+    for a check that ends sooner. Both come from a daemon thread (no
+    signal: SIGALRM is --timeout's), write to the stderr of the moment the
+    check began (the model's code may rebind ``sys.stderr``; descriptor 1
+    is stderr while it runs) and stop before this returns."""
+    import threading
     import time
 
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from . import settings
 
-    started = time.monotonic()
-    state: dict = {}
+    stream = sys.stderr
+    try:
+        terminal = not heartbeat and stream.isatty()
+    except (AttributeError, ValueError):  # (closed, or not a file)
+        terminal = False
+    began = time.monotonic()  # this model's check: the delays count from here
+    zero = began if started is None else min(started, began)  # the clock shown
+    lock = threading.Lock()
+    stop = threading.Event()
+    state: dict = {"event": None, "phase": None, "since": began, "bar": None}
 
-    def update(done: int, total: int) -> None:
-        if "bar" not in state:
-            if time.monotonic() - started < PROGRESS_AFTER:
+    def update(event) -> None:
+        with lock:
+            key = (event.point, event.phase)
+            if key != state["phase"]:
+                state["phase"], state["since"] = key, time.monotonic()
+            state["event"] = event
+            bar = state["bar"]
+            if bar is not None:
+                if bar.tasks[0].total != event.total:  # (a total of None is no update: a task anew)
+                    bar.remove_task(state["task"])
+                    state["task"] = bar.add_task(label, total=event.total)
+                bar.update(state["task"], completed=event.done or 0)
+
+    def saying() -> tuple[str, str]:
+        """What the check is doing; the clock (elapsed, and the time the phase has left)."""
+        event, now = state["event"], time.monotonic()
+        clock = f"{_duration(now - zero)} elapsed"
+        if event is None:
+            return "starting", clock
+        done, total, running = event.done, event.total, now - state["since"]
+        if total and done and settings.ETA_AFTER_UNITS <= done < total and running >= settings.ETA_AFTER_SECONDS:
+            clock += f" · ~{_duration(running / done * (total - done))} left in this phase"
+        return str(event), clock
+
+    if terminal:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn
+        from rich.text import Text
+
+        class Clock(ProgressColumn):
+            def render(self, task) -> Text:
+                return Text(saying()[1], no_wrap=True, overflow="ellipsis")
+
+        class Doing(ProgressColumn):
+            def render(self, task) -> Text:  # (the user's path and block names: text, not markup)
+                return Text(f"{_one_line(label)}: {_one_line(saying()[0])}", no_wrap=True, overflow="ellipsis")
+
+        def show() -> None:
+            if stop.wait(max(0.0, began + settings.PROGRESS_AFTER - time.monotonic())):
                 return
-            # (The label is the user's path: text, not markup.)
-            bar = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
-                           TimeElapsedColumn(), console=Console(stderr=True, markup=False, emoji=False),
-                           transient=True)
-            bar.start()
-            state["bar"], state["task"] = bar, bar.add_task(label, total=total)
-        state["bar"].update(state["task"], completed=done, total=total)
+            with lock:
+                if stop.is_set():
+                    return
+                # (No redirection of sys.stdout and sys.stderr: that is process-wide, and the check
+                # rebinds them meanwhile in its own thread.)
+                bar = Progress(SpinnerColumn(), Doing(), BarColumn(bar_width=24), Clock(),
+                               console=Console(file=stream, force_terminal=True, markup=False, emoji=False,
+                                               highlight=False),
+                               transient=True, redirect_stdout=False, redirect_stderr=False)
+                event = state["event"]
+                state["task"] = bar.add_task(label, total=event.total if event else None,
+                                             completed=(event.done or 0) if event else 0)
+                bar.start()
+                state["bar"] = bar
 
+        target = show
+    else:
+        def beat() -> None:
+            due = began + settings.HEARTBEAT_EVERY
+            while not stop.wait(max(0.0, due - time.monotonic())):
+                due += settings.HEARTBEAT_EVERY
+                with lock:  # (not after the check ended: the report may follow at once)
+                    if stop.is_set():
+                        return
+                    doing, clock = saying()
+                    _write_whole(stream, f"gradcheck: {_one_line(label)}: {_one_line(doing)} · {clock}\n")
+
+        target = beat
+    ticker = threading.Thread(target=target, name="gradcheck-progress", daemon=True)
+    ticker.start()
     try:
         yield update
     finally:
-        if "bar" in state:
+        with lock:
+            stop.set()
+        ticker.join()
+        if state["bar"] is not None:
             state["bar"].stop()
+
+
+def _duration(seconds: float) -> str:
+    """A progress line's time: "31 s", "4 min 05 s"."""
+    seconds = max(0, round(seconds))
+    return f"{seconds} s" if seconds < 60 else f"{seconds // 60} min {seconds % 60:02d} s"
+
+
+def _one_line(text: str) -> str:
+    """A user string (a path, a block name) as text on one line of a log."""
+    from .render import printable
+
+    return printable(text).replace("\n", "\\n").replace("\t", " ")
+
+
+def _write_whole(stream, line: str) -> None:
+    """``line`` in one write: to the descriptor itself where ``stream`` has
+    one (a line written by two calls could be split by the model's own
+    output), else to the stream (a test's buffer)."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = None
+    try:
+        if fd is None:
+            stream.write(line)
+            stream.flush()
+        else:
+            os.write(fd, line.encode(getattr(stream, "encoding", None) or "utf-8", errors="replace"))
+    except (OSError, ValueError):  # (stderr closed, a full pipe: progress is never worth an error)
+        pass
 
 
 @main.command(

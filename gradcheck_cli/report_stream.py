@@ -165,8 +165,9 @@ def report_stream() -> Iterator[TextIO]:
 def json_error_document(message: str, model: str | None = None) -> str:
     """What --format json writes when there is no report to write (a usage
     error, a model that could not be loaded, a process ended by user code):
-    the shape of report.ModelFailure, built here without the checker's
-    imports (the guard writes it too)."""
-    import json
+    the one document shape (render/json.py, free of the checker's imports:
+    the guard writes it too), with ``model``'s error as its entry, or the
+    run's ``error`` when no model is named."""
+    from .render.json import error_document
 
-    return json.dumps({"verdict": "error", "model": model, "source": None, "error": message}, indent=2) + "\n"
+    return error_document(message, model)

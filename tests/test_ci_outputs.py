@@ -3,7 +3,6 @@
 import json
 import xml.etree.ElementTree as ET
 
-import pytest
 from click.testing import CliRunner
 
 from gradcheck_cli import check
@@ -23,7 +22,7 @@ PASSING, FAILING, BROKEN = SAMPLES / "softmax.py", SAMPLES / "buggy_missing_bias
 # -- many models ---------------------------------------------------------------------
 
 def test_one_report_per_model_then_a_summary():
-    result = run(PASSING, FAILING)
+    result = run(PASSING, FAILING, env={"COLUMNS": "200"})
     assert result.exit_code == 1
     # The passing model's start point and generic point; the failing model's
     # start point (where it fails, no second point is needed).
@@ -58,9 +57,12 @@ def test_an_unusable_model_does_not_stop_the_others():
     assert data["verdict"] == "error"
 
 
-def test_one_model_keeps_the_single_report_schema():
-    data = json.loads(run(PASSING, "--format", "json").stdout)
-    assert "blocks" in data and "models" not in data
+def test_one_model_has_the_shape_of_several():
+    """Schema 2 (docs/json.md): one model's report is models[0], as in a run of several."""
+    one = json.loads(run(PASSING, "--format", "json").stdout)
+    several = json.loads(run(PASSING, FAILING, "--format", "json").stdout)
+    assert set(one) == set(several) and "blocks" not in one
+    assert [m["model"] for m in one["models"]] == [str(PASSING)] and "blocks" in one["models"][0]
 
 
 def test_an_empty_directory_is_a_usage_error(tmp_path):
@@ -113,8 +115,9 @@ def test_junit_xml_warnings_are_failures_only_under_strict(tmp_path, model_file)
     run(path, "--junit-xml", strict, "--strict")
     assert ET.parse(relaxed).getroot().get("failures") == "0"
     assert "warn" in next(ET.parse(relaxed).getroot().iter("system-out")).text
-    # The model's warning, at the start point and at the generic point.
-    assert ET.parse(strict).getroot().get("failures") == "2"
+    # The model's warning (float32), said once for the model: at the start
+    # point, not again at the generic point (issue 25).
+    assert ET.parse(strict).getroot().get("failures") == "1"
 
 
 def test_junit_xml_leaves_stdout_alone(tmp_path):
@@ -177,23 +180,31 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal():
 
 
 def test_progress_bar_on_a_terminal_after_the_delay(monkeypatch, capsys):
-    from gradcheck_cli import cli
+    import time
 
-    monkeypatch.setattr(cli, "PROGRESS_AFTER", 0.0)
+    from gradcheck_cli import cli, settings
+    from gradcheck_cli.pipeline import Progress
+
+    monkeypatch.setattr(settings, "PROGRESS_AFTER", 0.0)
     monkeypatch.setattr("sys.stderr.isatty", lambda: True, raising=False)
-    with cli._progress("model.py", enabled=True) as update:
+    with cli._progress("model.py", heartbeat=False) as update:
         assert update is not None
         for done in range(1, 4):
-            update(done, 3)
+            update(Progress("probes", "start point", f"probes {done}/3", done, 3))
+        time.sleep(0.2)
     assert "model.py" in capsys.readouterr().err
 
 
-def test_progress_is_off_for_json(monkeypatch):
-    from gradcheck_cli import cli
+def test_no_progress_bar_for_json(monkeypatch, capsys):
+    # (--format json: a heartbeat line every settings.HEARTBEAT_EVERY seconds instead, tests/test_progress.py)
+    from gradcheck_cli import cli, settings
+    from gradcheck_cli.pipeline import Progress
 
+    monkeypatch.setattr(settings, "PROGRESS_AFTER", 0.0)
     monkeypatch.setattr("sys.stderr.isatty", lambda: True, raising=False)
-    with cli._progress("model.py", enabled=False) as update:
-        assert update is None
+    with cli._progress("model.py", heartbeat=True) as update:
+        update(Progress("probes", "start point", "probes 1/3", 1, 3))
+    assert capsys.readouterr().err == ""
 
 
 def test_a_model_named_twice_is_checked_once():
@@ -213,9 +224,9 @@ def test_the_summary_counts_failures_at_every_point_checked():
 
 
 def test_an_error_in_the_summary_is_cut_at_a_word():
-    message = json.loads(run(BROKEN, "--format", "json").stdout)["error"].splitlines()[0]
+    message = json.loads(run(BROKEN, "--format", "json").stdout)["models"][0]["error"].splitlines()[0]
     result = run(PASSING, BROKEN, env={"COLUMNS": "300"})
     row = next(line for line in result.stdout[result.stdout.index("summary"):].splitlines()
                if "buggy_softmax_overflow.py" in line)
-    said = row.split("error", 1)[1].strip().split(" …")[0]
+    said = row.split("error", 1)[1].strip().split("  ")[0]  # (the cell, before the next column's)
     assert len(message) > 80 and message.startswith(said) and message[len(said)] in " ,;:."

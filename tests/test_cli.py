@@ -30,6 +30,13 @@ def strict_json(text):
     return json.loads(text, parse_constant=reject)
 
 
+def only_report(text):
+    """The one model's report in a --format json document (docs/json.md)."""
+    document = strict_json(text)
+    assert len(document["models"]) == 1 and document["error"] is None
+    return document["models"][0]
+
+
 def test_model_is_the_default_command():
     plain, explicit = run(SOFTMAX), run("check", SOFTMAX)
     assert plain.exit_code == explicit.exit_code == 0
@@ -39,11 +46,11 @@ def test_model_is_the_default_command():
 def test_options_may_come_before_the_model():
     result = run("--samples", "3", "--format", "json", SOFTMAX)
     assert result.exit_code == 0
-    assert strict_json(result.stdout)["blocks"][0]["checked"] == 3
+    assert only_report(result.stdout)["blocks"][0]["checked"] == 3
 
 
 def test_text_report_names_blocks_and_verdict():
-    result = run(SOFTMAX)
+    result = run(SOFTMAX, env={"COLUMNS": "200"})  # (at 80, the shape column gives way)
     assert result.exit_code == 0
     for text in ("block", "W", "b", "(5, 4)", "10/20", "PASS", "evaluations"):
         assert text in result.stdout
@@ -51,7 +58,10 @@ def test_text_report_names_blocks_and_verdict():
 
 def test_json_report_schema():
     result = run(SOFTMAX, "--format", "json")
-    report = strict_json(result.stdout)
+    document = strict_json(result.stdout)
+    assert list(document) == ["schema_version", "tool_version", "verdict", "config", "models", "error"]
+    assert document["schema_version"] == 2 and document["verdict"] == "pass" and len(document["models"]) == 1
+    report = document["models"][0]
     assert {"verdict", "model", "evaluations", "settings", "kinked", "blocks", "warnings"} <= set(report)
     assert report["settings"] == {"method": "central", "h": 1e-5, "samples": 10, "directions": 2, "seed": 0,
                                   "fail_above": 1e-2, "warn_above": 1e-4, "good_below": 1e-7, "tiny_below": 0.0,
@@ -98,7 +108,7 @@ def test_json_has_no_nan_when_a_dimension_broke(model_file):
     """)
     result = run(path, "--format", "json")
     assert result.exit_code == 1
-    report = strict_json(result.stdout)
+    report = only_report(result.stdout)
     broken = report["blocks"][0]["dims"][0]
     assert broken["numeric"] is None and broken["grade"] == "fail" and "ValueError" in broken["message"]
 
@@ -196,15 +206,15 @@ def test_missing_model_argument_exits_2():
 
 
 def test_samples_all_checks_every_coordinate():
-    report = strict_json(run(SOFTMAX, "--samples", "all", "--format", "json").stdout)
+    report = only_report(run(SOFTMAX, "--samples", "all", "--format", "json").stdout)
     assert [b["checked"] for b in report["blocks"]] == [20, 4]
     assert all(b["directions"] == [] for b in report["blocks"])
 
 
 def test_seed_changes_the_sampled_coordinates():
-    first = strict_json(run(SOFTMAX, "--format", "json", "--seed", "1").stdout)
-    second = strict_json(run(SOFTMAX, "--format", "json", "--seed", "2").stdout)
-    again = strict_json(run(SOFTMAX, "--format", "json", "--seed", "1").stdout)
+    first = only_report(run(SOFTMAX, "--format", "json", "--seed", "1").stdout)
+    second = only_report(run(SOFTMAX, "--format", "json", "--seed", "2").stdout)
+    again = only_report(run(SOFTMAX, "--format", "json", "--seed", "1").stdout)
     indices = lambda r: [d["index"] for d in r["blocks"][0]["dims"]]  # noqa: E731
     assert indices(first) == indices(again)
     assert indices(first) != indices(second)
@@ -213,7 +223,7 @@ def test_seed_changes_the_sampled_coordinates():
 def test_params_file(tmp_path):
     npz = tmp_path / "weights.npz"
     np.savez(npz, W=np.full((5, 4), 0.3), b=np.zeros(4))
-    report = strict_json(run(SOFTMAX, "--params", npz, "--format", "json").stdout)
+    report = only_report(run(SOFTMAX, "--params", npz, "--format", "json").stdout)
     assert report["verdict"] == "pass"
     assert report["blocks"][1]["dims"][0]["index"] == [0]
 

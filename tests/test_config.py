@@ -31,15 +31,22 @@ def run(*args, **kw):
     return CliRunner().invoke(main, [*map(str, args)], prog_name="gradcheck", **kw)
 
 
-def report_of(result):
+def document_of(result):
     return json.loads(result.stdout)
+
+
+def report_of(result):
+    """The one model's report (or sweep) in the document (docs/json.md)."""
+    models = document_of(result)["models"]
+    assert len(models) == 1
+    return models[0]
 
 
 def test_bare_gradcheck_checks_the_listed_models(project):
     project('models = ["models/softmax.py", "models/bias.py"]\nformat = "json"\n')
     result = run()
     assert result.exit_code == 1
-    data = report_of(result)
+    data = document_of(result)
     assert [m["model"] for m in data["models"]] == ["models/softmax.py", "models/bias.py"]
     assert data["verdict"] == "fail"
 
@@ -49,7 +56,7 @@ def test_models_may_be_globs_and_are_relative_to_the_config(project, monkeypatch
     (root / "deeper").mkdir()
     monkeypatch.chdir(root / "deeper")
     result = run("--format", "json")
-    assert sorted(m["model"] for m in report_of(result)["models"]) == ["../models/bias.py", "../models/softmax.py"]
+    assert sorted(m["model"] for m in document_of(result)["models"]) == ["../models/bias.py", "../models/softmax.py"]
 
 
 def test_config_values_are_defaults(project):

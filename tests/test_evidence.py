@@ -300,7 +300,7 @@ def test_the_report_gives_the_taylor_test_and_both_sides_rounding():
                    params=params)
     failed = [d for d in report.blocks[0].dims if d.grade == "fail"]
     assert failed and all("Taylor order" in d.message for d in failed)
-    document = json.loads(dumps(report))
+    document = json.loads(dumps(report))["models"][0]
     dims = document["blocks"][0]["dims"]
     assert all("analytic_roundoff" in d for d in dims)
     tested = [d for d in dims if d["taylor"] is not None]

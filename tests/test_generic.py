@@ -343,7 +343,7 @@ def test_save_params_writes_the_point_checked_and_params_reads_it_back(model_fil
         assert set(data.files) == {"W"}
         assert np.abs(data["W"]).max() > 1e-2  # moved: the start was 1e-3 * randn
     again = check(path, params_file=str(saved), warmup="off")
-    first = json.loads(result.stdout)["generic_point"]["check"]
+    first = json.loads(result.stdout)["models"][0]["generic_point"]["check"]
     assert again.loss == first["loss"]
     assert not list(tmp_path.glob(".gradcheck-*"))  # no temporary file left behind
 
@@ -395,7 +395,7 @@ def test_a_model_that_fails_far_from_its_start_is_checked_where_it_is_defined(mo
 
 def test_the_json_report_says_what_happened(model_file):
     path = model_file(SVM.format(n=16, scale=1e-3, seed=1, mask=False, naive=False))
-    data = json.loads(run(path, "--format", "json").stdout)
+    data = json.loads(run(path, "--format", "json").stdout)["models"][0]
     assert data["verdict"] == "fail"
     assert data["start_point"]["degenerate"] is True and data["start_point"]["uniform"][0]["minority"] == 0
     moved = data["generic_point"]
@@ -418,7 +418,7 @@ def test_a_timeout_in_the_characteristic_check_keeps_the_start_points_report(mod
     """)
     result = run(path, "--timeout", "3", "--format", "json")
     assert result.exit_code == 2 and "the start point was checked" in result.stderr
-    data = json.loads(result.stdout)
+    data = json.loads(result.stdout)["models"][0]
     assert data["blocks"][0]["grade"] == "pass" and data["stopped"].startswith("timed out")
     assert "Traceback" not in result.output
 

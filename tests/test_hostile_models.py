@@ -388,7 +388,7 @@ def test_colliding_names_round_trip_through_save_params_and_params(tmp_path):
     saved = tmp_path / "at.npz"
     first = run(tmp_path / "model.py", "--format", "json", "--save-params", saved)
     assert first.exit_code == 0, first.output
-    names = [b["name"] for b in json.loads(first.stdout)["blocks"]]
+    names = [b["name"] for b in json.loads(first.stdout)["models"][0]["blocks"]]
     assert len(names) == 2 and "fc.W" in names
     with np.load(saved) as data:
         assert sorted(data.files) == sorted(names)
@@ -411,7 +411,7 @@ def test_a_constant_loss_with_a_zero_gradient_passes_without_a_float_diagnosis(t
     """))
     result = run(tmp_path / "model.py", "--format", "json")
     assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout)
+    report = json.loads(result.stdout)["models"][0]
     said = " ".join(report["warnings"] + report["notes"])
     assert "float32" not in said and "float16" not in said and "noisy" not in said, said
 

@@ -125,7 +125,7 @@ def test_save_params_then_params_checks_the_same_point(tmp_path):
     assert saved.returncode == 0, saved.stderr
     again = gradcheck("m.py", "--params", "s.npz", "--warmup", "off", "--format", "json", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
-    assert sorted(b["name"] for b in json.loads(again.stdout)["blocks"]) == sorted(NAMES[:4])
+    assert sorted(b["name"] for b in json.loads(again.stdout)["models"][0]["blocks"]) == sorted(NAMES[:4])
 
 
 # -- a write that fails: after the report, one line, exit 2 ----------------------------

@@ -54,10 +54,10 @@ def test_jobs_2_gives_the_same_data_loss_and_generic_point_checks(model_file):
         two = run(SAMPLES / "softmax.py", "--format", "json", "--jobs", "2", *args)
         assert one.exit_code == two.exit_code == 0
         assert without_timings(one.stdout) == without_timings(two.stdout)
-    data = json.loads(two.stdout)
+    data = json.loads(two.stdout)["models"][0]
     assert data["generic_point"]["check"] is not None
     reg = json.loads(run(SAMPLES / "softmax.py", "--format", "json", "--jobs", "2", "--set", "REG=50").stdout)
-    assert reg["regularization"]["data_only"]["verdict"] == "pass"
+    assert reg["models"][0]["regularization"]["data_only"]["verdict"] == "pass"
 
 
 def test_identical_with_drill_down_five_point_and_warnings(model_file):
@@ -66,7 +66,7 @@ def test_identical_with_drill_down_five_point_and_warnings(model_file):
         one = run(path, "--format", "json", "--samples", "5", *extra)
         two = run(path, "--format", "json", "--samples", "5", "--jobs", "2", *extra)
         assert without_timings(one.stdout) == without_timings(two.stdout)
-        assert any(d["drilled"] for b in json.loads(two.stdout)["blocks"] for d in b["dims"])
+        assert any(d["drilled"] for b in json.loads(two.stdout)["models"][0]["blocks"] for d in b["dims"])
 
 
 def test_jobs_auto_keeps_a_short_check_in_process_and_says_so():

@@ -68,7 +68,7 @@ def test_reg_name_checks_the_data_loss_too_and_measures_the_share_per_block():
 
 def test_reg_auto_checks_the_data_loss_where_the_regularization_dominates():
     result = run(SAMPLES / "softmax.py", "--set", "REG=50", "--format", "json")
-    data = json.loads(result.stdout)
+    data = json.loads(result.stdout)["models"][0]
     assert result.exit_code == 0 and data["verdict"] == "pass"
     assert data["regularization"]["name"] == "REG" and data["regularization"]["dominated"] == ["W"]
     assert data["regularization"]["data_only"]["verdict"] == "pass"
@@ -168,8 +168,9 @@ def test_sanity_cli_exit_codes_json_and_junit(tmp_path):
     xml = tmp_path / "s.xml"
     good = run("sanity", SANE, "--classes", "5", "--reg", "REG", "--format", "json", "--junit-xml", xml)
     assert good.exit_code == 0
-    data = json.loads(good.stdout)
-    assert data["verdict"] == "pass" and len(data["checks"]) == 4 and len(data["losses"]) == 201
+    document = json.loads(good.stdout)
+    data = document["models"][0]
+    assert document["verdict"] == data["verdict"] == "pass" and len(data["checks"]) == 4 and len(data["losses"]) == 201
     root = ET.parse(xml).getroot()
     assert root.get("tests") == "4" and root.get("failures") == "0"
     bad = run("sanity", SAMPLES / "softmax.py", "--classes", "4", "--expect-loss", "9", "--junit-xml", xml)

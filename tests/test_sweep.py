@@ -75,7 +75,9 @@ def test_text_plot_marks_points_and_the_recommended_step(smooth):
 def test_cli_json():
     result = run("sweep", SAMPLES / "cube.py", "--format", "json")
     assert result.exit_code == 0
-    data = json.loads(result.stdout)
+    document = json.loads(result.stdout)
+    assert document["verdict"] is None and document["error"] is None  # (a sweep judges nothing)
+    data = document["models"][0]
     assert data["steps"] == list(SWEEP_STEPS)
     (curve,) = data["curves"]
     assert len(curve["points"]) == 12 and {"h", "numeric", "rel_error", "kink"} <= set(curve["points"][0])
