@@ -60,10 +60,17 @@ class Value:
         return "[" + ", ".join(map(str, self.index)) + "]" if self.index is not None else "a direction"
 
 
-def _close(predicted: float, measured: float, uncertainty: float) -> bool:
-    """``predicted`` is ``measured`` within the value's uncertainty and the
-    hint's slack."""
-    return abs(predicted - measured) <= uncertainty + HINT_SLACK * max(abs(predicted), abs(measured))
+def _close(predicted: float, measured: float, uncertainty: float, disagreement: float) -> bool:
+    """``predicted`` is ``measured`` within the value's uncertainty, and
+    within the hint's slack of what it is to explain: the value's
+    disagreement |analytic − numeric|. (Slack relative to the gradient
+    itself would let any disagreement below 1e-3 of it fit a pattern: a
+    1/(N − 1) for 1/N fitted "× W".)"""
+    return abs(predicted - measured) <= uncertainty + HINT_SLACK * disagreement
+
+
+def _gap(v: "Value") -> float:
+    return abs(v.analytic - v.numeric)
 
 
 def values_of(block: BlockResult, directions: Iterable[np.ndarray | None]) -> list[Value]:
@@ -139,7 +146,7 @@ def _ratio(block: BlockResult, values: list[Value], dimensions: dict[int, list[s
     if ratio == 0 or not np.isfinite(ratio) or _near(ratio, 1.0):
         return None
     # Every value, including those too small to carry the ratio, must bear it out.
-    if not all(_close(ratio * v.numeric, v.analytic, abs(ratio) * v.uncertainty) for v in values):
+    if not all(_close(ratio * v.numeric, v.analytic, abs(ratio) * v.uncertainty, _gap(v)) for v in values):
         return None
     n = len(values)
     evidence = {"ratio": ratio, "values": n}
@@ -191,43 +198,49 @@ def _ratio_beside_param(block: BlockResult, values: list[Value], params: np.ndar
     alpha, beta = float(alpha), float(beta)
     if not (np.isfinite(alpha) and np.isfinite(beta)) or _near(alpha, 1.0) or alpha == 0 or beta == 0:
         return None
-    if not all(_close(alpha * v.numeric + beta * v.of(params), v.analytic, abs(alpha) * v.uncertainty)
+    if not all(_close(alpha * v.numeric + beta * v.of(params), v.analytic, abs(alpha) * v.uncertainty, _gap(v))
                for v in values):
         return None
     if sum(abs(beta * v.of(params)) > HINT_SIGNIFICANT * v.uncertainty for v in used) < 2:
         return None
     evidence = {"ratio": alpha, "factor": beta, "values": len(values)}
     said, why = _factor(alpha, dimensions, evidence)
-    if "dimension" not in evidence and not (_near(abs(alpha), 2.0) or _near(abs(alpha), 0.5)):
-        return None  # (two free constants fit many things: only a named factor is claimed)
+    # Two free constants fit more than one story (a data gradient affine in
+    # the block, as on whitened inputs, fits it too): claimed only where
+    # the model's own strength is the second constant, a = α(n − 2λθ) + 2λθ,
+    # the data part scaled by α and the L2 term's right.
+    if strength is None or strength[1] == 0 or not _near(beta / (strength[1] * (1 - alpha)), 2.0):
+        return None
     name = block.name
-    tail = f"a part proportional to {name} (an L2 term's gradient?) is not scaled with it"
-    if strength is not None and strength[1] != 0 and _near(beta / (strength[1] * (1 - alpha)), 2.0):
-        # a = α(n − 2λθ) + 2λθ: the data part scaled by α, the L2 term's right.
-        tail = f"the L2 term's 2·{strength[0]}·{name} is right ({strength[0]} = {strength[1]:g})"
+    tail = f"the L2 term's 2·{strength[0]}·{name} is right ({strength[0]} = {strength[1]:g})"
     return Diagnosis("ratio", f"analytic ≈ {said} × numeric {'+' if beta > 0 else '−'} {abs(beta):.3g} × {name} in "
                               f"all {len(values)} values: the data part of the gradient is {said} × the "
                               f"true one ({why[:-1]}); {tail}", evidence)
 
 
-def same_ratio(block: BlockResult, values: list[Value], shown: BlockResult) -> Diagnosis | None:
+def same_ratio(block: BlockResult, values: list[Value], shown: BlockResult,
+               dimensions: dict[int, list[str]]) -> Diagnosis | None:
     """For a failing block with too few values to show a ratio of its own
-    (a scalar bias): the ratio ``shown``, another block of the check, was
-    diagnosed with, where every value of this one bears it out. Two blocks
-    wrong by one factor is the factor's evidence."""
+    (a scalar bias): the plain ratio ``shown``, another block of the check,
+    was diagnosed with, where every value of this one (its directions too)
+    bears it out. Two blocks wrong by one factor is the factor's evidence.
+    (Not a ratio beside an L2 term: that is the other block's own story.)"""
     other = shown.diagnosis
-    if block.grade != FAIL or other is None or other.kind not in ("ratio", "sign"):
+    if block.grade != FAIL or other is None or other.kind not in ("ratio", "sign") or "factor" in other.evidence:
         return None
     if len(_significant(values)) >= HINT_MIN_VALUES or not any(v.wrong for v in _significant(values)):
         return None  # (enough values to say it alone: it did not)
     ratio = other.evidence["ratio"]
-    if not all(_close(ratio * v.numeric, v.analytic, abs(ratio) * v.uncertainty) for v in values):
+    if not all(_close(ratio * v.numeric, v.analytic, abs(ratio) * v.uncertainty, _gap(v)) for v in values):
         return None
-    said = other.text.split(" in all ")[0]
     n = len(values)
-    return Diagnosis(other.kind, f"{said} in {'its' if n == 1 else f'all {n} of its'} value{'s' if n > 1 else ''}, "
-                                 f"as in {shown.name}: {other.text.split(': ', 1)[1]}",
-                     {**other.evidence, "values": n, "as_in": shown.name})
+    these = "its value" if n == 1 else f"all {n} of its values"
+    evidence = {"ratio": ratio, "values": n, "as_in": shown.name}
+    if other.kind == "sign":
+        return Diagnosis("sign", f"analytic ≈ −numeric in {these}, as in {shown.name}: the sign is flipped (the "
+                                 "gradient of −loss, or a subtraction the wrong way round)?", evidence)
+    said, why = _factor(ratio, dimensions, evidence)
+    return Diagnosis("ratio", f"analytic ≈ {said} × numeric in {these}, as in {shown.name}: {why}", evidence)
 
 
 def _near(x: float, y: float) -> bool:
@@ -272,10 +285,10 @@ def _transposed(block: BlockResult, values: list[Value], gradient: np.ndarray) -
     swapped = gradient.T
     # The transpose must explain the wrong values, not merely agree where the
     # gradient is symmetric.
-    explained = [v for v in values if v.wrong and not _close(v.of(swapped), v.of(gradient), v.uncertainty)]
+    explained = [v for v in values if v.wrong and abs(v.of(swapped) - v.of(gradient)) > v.uncertainty + HINT_SLACK * _gap(v)]
     if len(explained) < 2 or len(values) < HINT_MIN_VALUES:
         return None
-    if not all(_close(v.of(swapped), v.numeric, v.uncertainty) for v in values):
+    if not all(_close(v.of(swapped), v.numeric, v.uncertainty, _gap(v)) for v in values):
         return None
     pair = next((v for v in explained if v.index is not None), None)
     example = ""
@@ -299,7 +312,7 @@ def _param(block: BlockResult, values: list[Value], params: np.ndarray,
         return None
     # The difference must be the factor's term in every value, and beyond
     # its uncertainty in at least two (else it is a pattern of rounding).
-    if not all(_close(v.numeric + factor * v.of(params), v.analytic, v.uncertainty) for v in values):
+    if not all(_close(v.numeric + factor * v.of(params), v.analytic, v.uncertainty, _gap(v)) for v in values):
         return None
     if sum(abs(factor * v.of(params)) > HINT_SIGNIFICANT * v.uncertainty for v in values if v.wrong) < 2:
         return None
@@ -450,6 +463,7 @@ def dimensions_of(functions, namespace, held: dict[str, np.ndarray], params: dic
 def names_read(functions, namespace) -> set[str]:
     """The global names the model's functions read, and the functions of its
     module they call, transitively (a helper ``_probs`` reading ``N``)."""
+    import dis
     import types
 
     read: set[str] = set()
@@ -470,9 +484,11 @@ def names_read(functions, namespace) -> set[str]:
             if id(c) in seen:
                 continue
             seen.add(id(c))
-            read.update(c.co_names)
+            # Global loads only: co_names holds attribute names too (X.T is
+            # no read of a constant T).
+            read.update(i.argval for i in dis.get_instructions(c) if i.opname in ("LOAD_GLOBAL", "LOAD_NAME"))
             codes += [k for k in c.co_consts if isinstance(k, types.CodeType)]
-        for name in code.co_names:
+        for name in sorted(read):
             value = getattr(namespace, name, None) if namespace is not None else None
             if isinstance(value, types.FunctionType) and id(value.__code__) not in seen:
                 todo.append(value)

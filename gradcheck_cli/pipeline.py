@@ -522,8 +522,18 @@ class _Phases:
             self.out_of_time()
             overrides = {**self.overrides, strength.name: "0"}
             data_model = regularization.data_only(self.loaded, strength, self.final_params)
+            plans = None
+            if failed and not explicit and not any(v > 0.5 for v in shares.values()):
+                # Checked only to say which part of a failure is wrong: the
+                # failing blocks are all it needs (half the cost on a
+                # two-layer net).
+                wrong = {b.name for check in (self.start, self.generic) if check is not None
+                         for b in check.blocks if b.grade == FAIL}
+                plans = [p for p in plan(self.final_params, samples=self.settings.samples,
+                                         directions=self.settings.directions, seed=self.settings.seed)
+                         if p.name in wrong]
             try:
-                data_report, _ = self._at(data_model, overrides)
+                data_report, _ = self._at(data_model, overrides, plans)
             except _Stopped:
                 raise  # what finished is kept (settle)
             except Exception as exc:
@@ -669,12 +679,14 @@ def _which_part(reg: Regularization, checks: list[Report]) -> tuple[str, ...]:
     wrong_alone = [name for name in failed if alone.get(name) == FAIL]
     right_alone = [name for name in failed if alone.get(name) in (PASS, OK)]
     said = []
+    # (What is left at 0 is everything but this strength's term: other
+    # penalties, an L1 term under another name, stay in it.)
     if right_alone:
-        said.append(f"with {reg.name} = 0 the data loss alone passes in {listed(right_alone)}: the regularization "
-                    f"term's gradient is what is wrong there (its loss and gradient disagree)")
+        said.append(f"with {reg.name} = 0 the loss without {reg.name}'s term passes in {listed(right_alone)}: "
+                    f"{reg.name}'s term's gradient is what is wrong there (its loss and gradient disagree)")
     if wrong_alone:
-        said.append(f"with {reg.name} = 0 the data loss alone fails too in {listed(wrong_alone)}: the data loss's "
-                    "gradient is wrong there, whatever the regularization's")
+        said.append(f"with {reg.name} = 0 the loss without {reg.name}'s term fails too in {listed(wrong_alone)}: "
+                    f"the rest of the gradient is wrong there, whatever {reg.name}'s term's")
     return tuple(said)
 
 
@@ -1157,7 +1169,7 @@ def _diagnose(loaded: Model, settings: Settings, results: list[_BlockEstimates],
              if r.diagnosis is not None and r.diagnosis.kind in ("ratio", "sign")]
     for r, block in failing:
         if r.diagnosis is None and shown:
-            r.diagnosis = diagnosis.same_ratio(block, measured[r.plan.name], shown[0])
+            r.diagnosis = diagnosis.same_ratio(block, measured[r.plan.name], shown[0], sizes)
 
 
 def _along_ties(dim):
