@@ -43,7 +43,10 @@ def render(report: Report, *, verbose: bool = False) -> str:
     from .render import text
 
     buffer = io.StringIO()
-    console = Console(file=buffer, width=120, color_system=None, highlight=False, markup=False, emoji=False)
+    # As wide as the report would be drawn here, less the "E       " pytest puts
+    # before each line of an assertion's message.
+    width = max(60, text.report_width() - 8)  # (60: the narrowest the report is laid out for)
+    console = Console(file=buffer, width=width, color_system=None, highlight=False, markup=False, emoji=False)
     # (what lists every value here is the assertion's own switch, which the
     # pytest fixture and [tool.gradcheck] pass on: not the command line's -v)
     text.render(report, console, verbose=verbose, every_value="verbose=True shows every value")

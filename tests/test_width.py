@@ -100,10 +100,13 @@ def assert_laid_out(output: str, width: int, *, trailing: bool = True) -> None:
             assert line == line.rstrip(), f"trailing blank: {line!r}"
 
 
-def assert_cells_whole(output: str, report) -> None:
+def assert_cells_whole(output: str, report, *, same_process: bool = True) -> None:
     """Each check's block rows (or records): the block's name starts a
     line, and its checked count, max rel err, worst-at and grade are whole
-    on it or the lines just after it (a narrow layout's second line)."""
+    on it or the lines just after it (a narrow layout's second line).
+    Output from another process (the console script in a terminal) may
+    differ from ``report`` in round-off: there the error and the worst
+    dimension are matched by form, not value."""
     lines = output.splitlines()
     for name in {b.name for b in report.blocks}:
         rows = [i for i, line in enumerate(lines) if line.startswith(name + " ")]
@@ -112,10 +115,15 @@ def assert_cells_whole(output: str, report) -> None:
         for row, block in zip(rows, blocks):
             near = "\n".join(lines[row:row + 4])
             assert f"{block.checked}/{block.size}" in near, (name, near)
-            assert text._error(block.max_rel_error) in near, (name, near)
             assert re.search(rf"\b{block.grade}\b", near), (name, near)
-            if block.worst is not None:
-                assert block.worst.label in near, (name, near)
+            if same_process:
+                assert text._error(block.max_rel_error) in near, (name, near)
+                if block.worst is not None:
+                    assert block.worst.label in near, (name, near)
+            else:
+                assert re.search(r"\d\.\de[+-]\d\d|  -  ", near), (name, near)  # (-: nothing measurable)
+                if block.worst is not None:
+                    assert re.search(r"\[[\d, ]+\]|direction \d+", near), (name, near)
 
 
 def assert_values_shown(output: str, report) -> None:
@@ -365,7 +373,7 @@ def test_through_a_real_terminal(terminal, reports, tmp_path, width):
         assert_laid_out("\n".join(lines), width, trailing=False)
         assert any(line.startswith(("PASS", "FAIL")) for line in lines), pane
         if report is not None:
-            assert_cells_whole("\n".join(lines), report)
+            assert_cells_whole("\n".join(lines), report, same_process=False)
     pane, joined = terminal(["sweep", "sample_models/sigmoid_tanh.py"], width)
     assert_laid_out(joined, width)
     assert all(cell_len(line) <= 80 for line in pane.splitlines() if "┤" in line or "└" in line)
