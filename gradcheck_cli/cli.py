@@ -144,9 +144,29 @@ _escape_errors: Callable[[str], str] | None = None
 
 
 def _error(message) -> None:
-    """One error line on stderr: ``gradcheck: error: <message>``."""
-    text = str(message)
-    click.echo(f"gradcheck: error: {_escape_errors(text) if _escape_errors else text}", err=True)
+    """One error line on stderr: ``gradcheck: error: <message>``; on a
+    terminal, wrapped at its width between words (a log keeps one line to
+    grep)."""
+    text = f"gradcheck: error: {message}"
+    # (--format github: one escaped line, never wrapped: a workflow log reads commands line by line)
+    click.echo(_escape_errors(text) if _escape_errors else _fitted(text), err=True)
+
+
+def _fitted(text: str) -> str:
+    """``text`` wrapped at stderr's terminal width, with a hanging indent;
+    as it is where stderr is no terminal."""
+    try:
+        if not sys.stderr.isatty():
+            return text
+    except (AttributeError, ValueError):
+        return text
+    import shutil
+    import textwrap
+
+    width = shutil.get_terminal_size().columns
+    return "\n".join(textwrap.fill(line, width, subsequent_indent="  ", break_long_words=False,
+                                   break_on_hyphens=False) if len(line) > width else line
+                     for line in text.splitlines())
 
 
 def _escaping_for(output_format: str | None) -> None:
@@ -863,11 +883,15 @@ def _render_one(result, output_format: str, verbose: bool, out, *, several: bool
         if isinstance(result, ModelFailure):  # (the runner reads stderr for workflow commands too)
             _error(result.message)
         return
-    if isinstance(result, ModelFailure):
-        _error(result.message)
-        return
     from .render import text
 
+    if isinstance(result, ModelFailure):
+        if several:  # (which model it was: its heading on stdout, its name on stderr)
+            text.make_console(out).print(text.rule(result.model))
+            _error(f"{result.model}: {result.message}")
+        else:
+            _error(result.message)
+        return
     console = text.make_console(out)
     if several:
         console.print(text.rule(result.model))  # (the name above the rule where it does not fit beside one)
@@ -881,10 +905,11 @@ def _progress(label: str, *, heartbeat: bool, started: float | None = None):
     ends, before the report is written.
 
     On a terminal: a live line from PROGRESS_AFTER seconds into the check
-    on -- the model, the phase and what it counts, a bar where the count
-    has a total, the time since ``started`` (the command's start) and, once
-    one can be estimated, the time the phase has left; rich's own thread
-    redraws it, so a phase that counts nothing does not look stalled.
+    on -- the phase and what it counts, the time since ``started`` (the
+    command's start) and, once one can be estimated, the time the phase has
+    left, then the point and the model where the width allows; rich's own
+    thread redraws it (a spinner), so a phase that counts nothing does not
+    look stalled.
     Without a terminal, or with ``heartbeat`` (--format json: stdout is the
     report's, stderr free): one line every HEARTBEAT_EVERY seconds, none
     for a check that ends sooner. Both come from a daemon thread (no
@@ -926,23 +951,50 @@ def _progress(label: str, *, heartbeat: bool, started: float | None = None):
         clock = f"{_duration(now - zero)} elapsed"
         if event is None:
             return "starting", clock
+        left = remaining(now)
+        if left is not None:
+            clock += f" · ~{_duration(left)} left in this phase"
+        return str(event), clock
+
+    def remaining(now: float) -> float | None:
+        """The time the phase has left, once it can be estimated."""
+        event = state["event"]
         done, total, running = event.done, event.total, now - state["since"]
         if total and done and settings.ETA_AFTER_UNITS <= done < total and running >= settings.ETA_AFTER_SECONDS:
-            clock += f" · ~{_duration(running / done * (total - done))} left in this phase"
-        return str(event), clock
+            return running / done * (total - done)
+        return None
+
+    def live(width: int) -> str:
+        """The terminal's line, whole at ``width``: what is counted first;
+        the model, the point and the block give way first."""
+        event, now = state["event"], time.monotonic()
+        clock = _duration(now - zero)
+        elapsed = f"{clock} elapsed"
+        if event is None:
+            lines = (f"{_one_line(label)}: starting · {elapsed}", f"starting · {elapsed}", f"starting · {clock}")
+        else:
+            left = remaining(now)
+            detail = _one_line(event.detail)
+            bare = detail.split(" (block ")[0]
+            eta = f" · ~{_duration(left)} left" if left is not None else ""
+            lines = (f"{_one_line(label)}: {_one_line(str(event))} · {elapsed}{eta}",
+                     f"{_one_line(str(event))} · {elapsed}{eta}", f"{detail} · {elapsed}{eta}",
+                     f"{bare} · {elapsed}{eta}", f"{bare} · {clock}{eta}", f"{bare} · {clock}")
+        return next((line for line in lines if len(line) <= width), lines[-1][:width])
 
     if terminal:
         from rich.console import Console
-        from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn
+        from rich.progress import Progress, ProgressColumn, SpinnerColumn
         from rich.text import Text
 
-        class Clock(ProgressColumn):
-            def render(self, task) -> Text:
-                return Text(saying()[1], no_wrap=True, overflow="ellipsis")
-
         class Doing(ProgressColumn):
+            # One line, laid out for the terminal (spinner and gap aside): no
+            # bar, whose fixed width took the room the count and the time
+            # left need, and which looked full (done) through a stall.
             def render(self, task) -> Text:  # (the user's path and block names: text, not markup)
-                return Text(f"{_one_line(label)}: {_one_line(saying()[0])}", no_wrap=True, overflow="ellipsis")
+                return Text(live(max(20, console.width - 3)), no_wrap=True, overflow="crop")
+
+        console = Console(file=stream, force_terminal=True, markup=False, emoji=False, highlight=False)
 
         def show() -> None:
             if stop.wait(max(0.0, began + settings.PROGRESS_AFTER - time.monotonic())):
@@ -952,10 +1004,8 @@ def _progress(label: str, *, heartbeat: bool, started: float | None = None):
                     return
                 # (No redirection of sys.stdout and sys.stderr: that is process-wide, and the check
                 # rebinds them meanwhile in its own thread.)
-                bar = Progress(SpinnerColumn(), Doing(), BarColumn(bar_width=24), Clock(),
-                               console=Console(file=stream, force_terminal=True, markup=False, emoji=False,
-                                               highlight=False),
-                               transient=True, redirect_stdout=False, redirect_stderr=False)
+                bar = Progress(SpinnerColumn(), Doing(), console=console, transient=True, redirect_stdout=False,
+                               redirect_stderr=False)
                 event = state["event"]
                 state["task"] = bar.add_task(label, total=event.total if event else None,
                                              completed=(event.done or 0) if event else 0)
@@ -964,6 +1014,16 @@ def _progress(label: str, *, heartbeat: bool, started: float | None = None):
 
         target = show
     else:
+        try:
+            on_terminal = stream.isatty()
+        except (AttributeError, ValueError):
+            on_terminal = False
+
+        def text_width() -> int:
+            from .render.text import report_width
+
+            return report_width(stream)
+
         def beat() -> None:
             due = began + settings.HEARTBEAT_EVERY
             while not stop.wait(max(0.0, due - time.monotonic())):
@@ -972,7 +1032,10 @@ def _progress(label: str, *, heartbeat: bool, started: float | None = None):
                     if stop.is_set():
                         return
                     doing, clock = saying()
-                    _write_whole(stream, f"gradcheck: {_one_line(label)}: {_one_line(doing)} · {clock}\n")
+                    line = f"gradcheck: {_one_line(label)}: {_one_line(doing)} · {clock}"
+                    if on_terminal:  # (--format json on a terminal: a line the terminal would break mid-number)
+                        line = "gradcheck: " + live(text_width() - len("gradcheck: "))
+                    _write_whole(stream, line + "\n")
 
         target = beat
     ticker = threading.Thread(target=target, name="gradcheck-progress", daemon=True)

@@ -296,7 +296,7 @@ def _transposed(block: BlockResult, values: list[Value], gradient: np.ndarray) -
         i, j = pair.index
         example = f" (numeric[{i}, {j}] = {pair.numeric:.4g}, analytic[{j}, {i}] = {gradient[j, i]:.4g})"
     return Diagnosis("transpose", f"the gradient is the transpose of the numeric one in all {len(values)} "
-                                  f"values{example}: a product the wrong way round (X.T @ d where d.T @ X belongs)?",
+                                  f"values{example}: a product in the wrong order (dY.T @ X where X.T @ dY belongs)?",
                      {"values": len(values)})
 
 

@@ -508,10 +508,14 @@ class _Phases:
                 # The test reads the gradient's change with the strength: where
                 # the gradient fails, a refutation may be the bug's, not the
                 # constant's.
-                said = (f"whether {strength.name} is a regularization strength cannot be told while the gradient "
-                        "fails (the test reads the gradient's change with it)" if failed else
-                        f"{strength.name} is named like a regularization strength but is not one")
-                self.notes.append(f"{said}: {premise.reason}; the data loss alone is not checked with it at 0")
+                if failed:
+                    # (its reason would read the failing gradient as the constant's nature: "a temperature?")
+                    self.notes.append(f"whether {strength.name} is an L2 strength cannot be told while the gradient "
+                                      "fails (the test reads how the gradient changes with it); the data loss alone "
+                                      "is not checked")
+                else:
+                    self.notes.append(f"{strength.name} is named like a regularization strength but is not one: "
+                                      f"{premise.reason}; the data loss alone is not checked with it at 0")
                 return
             else:
                 self.notes.append(f"--reg {strength.name}: the data loss alone is checked with it at 0 as asked, "
@@ -556,7 +560,7 @@ class _Phases:
         self.halted = f"timed out after {elapsed:.1f} s" if timed_out else f"interrupted after {elapsed:.1f} s"
         finished = "; the start point was checked, not all that was to follow it"
         if self.start is None:
-            finished = f"; finished {len(partial.blocks)} of {planned} blocks" if partial is not None else \
+            finished = f"; reached {len(partial.blocks)} of {planned} blocks" if partial is not None else \
                 " before the first loss evaluation finished"
             self.start = partial
         elif self.move is not None and self.generic is None and self.regularization is None:
@@ -682,10 +686,10 @@ def _which_part(reg: Regularization, checks: list[Report]) -> tuple[str, ...]:
     # (What is left at 0 is everything but this strength's term: other
     # penalties, an L1 term under another name, stay in it.)
     if right_alone:
-        said.append(f"with {reg.name} = 0 the loss without {reg.name}'s term passes in {listed(right_alone)}: "
+        said.append(f"with {reg.name} = 0 the loss without {reg.name}'s term passes in {', '.join(right_alone)}: "
                     f"{reg.name}'s term's gradient is what is wrong there (its loss and gradient disagree)")
     if wrong_alone:
-        said.append(f"with {reg.name} = 0 the loss without {reg.name}'s term fails too in {listed(wrong_alone)}: "
+        said.append(f"with {reg.name} = 0 the loss without {reg.name}'s term fails too in {', '.join(wrong_alone)}: "
                     f"the rest of the gradient is wrong there, whatever {reg.name}'s term's")
     return tuple(said)
 

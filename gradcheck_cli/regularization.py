@@ -215,9 +215,9 @@ def prove(model: Model, strength: Strength, params: dict[str, np.ndarray], loss:
                        "called (it reads a copy made at import, such as HALF_REG = REG / 2?)", mismatch="loss")
     if abs(euler - 2 * change) > REG_PREMISE_TOLERANCE * max(abs(euler), abs(2 * change)) + euler_rounding \
             + 2 * loss_rounding:
-        return refuted(f"the loss's change is no L2 term: an L2 term changes twice as fast as itself along the "
-                       f"parameters, this one {euler / change:.3g} times (a temperature, a width or a scale rather "
-                       "than a penalty's strength, or loss and grad scale it differently)")
+        return refuted(f"the loss's change is no L2 term: along the parameters an L2 term's change ΔL has "
+                       f"θ·Δg = 2·ΔL, this one θ·Δg = {euler / change:.3g}·ΔL (a temperature, a width or a scale "
+                       "rather than a penalty's strength, or loss and grad scale it differently)")
     return Premise(True, gradient0)
 
 

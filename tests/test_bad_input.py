@@ -185,7 +185,7 @@ def test_a_loss_that_never_returns_is_stopped_by_timeout(model_file):
     result = run(model_file(HANGS), "--timeout", "1", "--format", "json")
     assert time.monotonic() - started < 30
     assert result.exit_code == 2
-    assert "timed out after" in result.stderr and "finished 1 of 2 blocks" in result.stderr
+    assert "timed out after" in result.stderr and "reached 1 of 2 blocks" in result.stderr
     partial = json.loads(result.stdout)["models"][0]
     assert partial["stopped"].startswith("timed out") and [b["name"] for b in partial["blocks"]] == ["w"]
     assert any("not checked: v" in w for w in partial["warnings"])

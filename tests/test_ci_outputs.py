@@ -230,3 +230,37 @@ def test_an_error_in_the_summary_is_cut_at_a_word():
                if "buggy_softmax_overflow.py" in line)
     said = row.split("error", 1)[1].strip().split("  ")[0]  # (the cell, before the next column's)
     assert len(message) > 80 and message.startswith(said) and message[len(said)] in " ,;:."
+
+
+def test_an_unusable_model_among_several_is_named_where_its_error_is():
+    result = run(PASSING, BROKEN)
+    assert f"{BROKEN}: loss is inf" in result.stderr
+    assert str(BROKEN) in result.stdout.split("summary")[0]  # (its heading, where its report would be)
+
+
+def test_an_error_on_a_terminal_wraps_between_words(monkeypatch):
+    import os
+
+    from gradcheck_cli import cli
+
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True, raising=False)
+    monkeypatch.setattr("shutil.get_terminal_size", lambda *a, **k: os.terminal_size((40, 20)))
+    text = "gradcheck: error: " + " ".join(["wordy"] * 30)
+    lines = cli._fitted(text).splitlines()
+    assert len(lines) > 1 and all(len(line) <= 40 for line in lines)
+    assert " ".join(line.strip() for line in lines) == text
+
+
+def test_a_report_hint_reaches_github_and_junit(tmp_path):
+    """"Right at the start point, wrong at the generic point" is said where
+    CI shows the failure, not only under the text report's tables."""
+    model = SAMPLES / "buggy_svm_no_mask.py"
+    github = run(model, "--format", "github").stdout
+    assert any(line.startswith("::notice") and "wrong at the generic point" in line for line in github.splitlines())
+    run(model, "--junit-xml", tmp_path / "j.xml")
+    assert "hint: right at the start point, wrong at the generic point" in (tmp_path / "j.xml").read_text()
+
+
+def test_the_summary_ends_with_the_counts():
+    result = run(PASSING, FAILING, BROKEN)
+    assert result.stdout.rstrip().splitlines()[-1] == "3 models: 1 pass, 1 fail, 1 error"

@@ -219,7 +219,27 @@ def test_on_a_terminal_a_live_line_names_the_phase(monkeypatch, capsys):
         time.sleep(0.4)  # (rich redraws from its own thread)
     err = capsys.readouterr().err
     assert "model.py: start point: probes 12/40 (block W1)" in err
-    assert re.search(r"4\d s elapsed · ~\d+ s left in this phase", err)
+    assert re.search(r"4\d s elapsed · ~\d+ s left", err)
+
+
+def test_a_narrow_terminal_keeps_the_count_and_the_time_left(monkeypatch, capsys):
+    """At 40 columns the model, the point and the block give way; the count,
+    the time and the time left stay whole (no bar takes their room)."""
+    from gradcheck_cli import cli
+
+    monkeypatch.setattr(settings, "PROGRESS_AFTER", 0.0)
+    monkeypatch.setattr(settings, "ETA_AFTER_SECONDS", 0.0)
+    monkeypatch.setenv("COLUMNS", "40")
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True, raising=False)
+    with cli._progress("a/rather/long/path/to/model.py", heartbeat=False, started=time.monotonic() - 7) as update:
+        update(Progress("probes", "start point", "probes 0/40", 0, 40))
+        time.sleep(0.1)
+        for done in range(1, 13):
+            update(Progress("probes", "start point", f"probes {done}/40 (block W1)", done, 40, block="W1"))
+        time.sleep(0.4)
+    err = capsys.readouterr().err
+    assert re.search(r"probes 12/40 · \d+ s( elapsed)? · ~\d+ s left", err), err
+    assert "…" not in err
 
 
 def test_a_terminal_line_waits_for_the_delay(monkeypatch, capsys):

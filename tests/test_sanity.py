@@ -187,3 +187,11 @@ def test_sanity_cli_exit_codes_json_and_junit(tmp_path):
 def test_sanity_text_draws_the_loss_curve():
     result = run("sanity", SANE, "--classes", "5")
     assert "overfit run: loss by step (log scale)" in result.stdout and "•" in result.stdout
+
+
+def test_a_pass_with_checks_skipped_says_how_many():
+    """Two of the four checks need --classes and --reg: the headline must not
+    read as the whole gate passing."""
+    result = run("sanity", SAMPLES / "two_layer_sanity.py")
+    assert result.exit_code == 0
+    assert "2 of 4 checks run (2 skipped)" in " ".join(result.stdout.split())

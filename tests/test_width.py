@@ -114,7 +114,7 @@ def assert_cells_whole(output: str, report, *, same_process: bool = True) -> Non
         assert len(rows) >= len(blocks), (name, output)
         for row, block in zip(rows, blocks):
             near = "\n".join(lines[row:row + 4])
-            assert f"{block.checked}/{block.size}" in near, (name, near)
+            assert text._checked(block) in near, (name, near)
             assert re.search(rf"\b{block.grade}\b", near), (name, near)
             if same_process:
                 assert text._error(block.max_rel_error) in near, (name, near)
@@ -131,8 +131,19 @@ def assert_values_shown(output: str, report) -> None:
     for check_ in report.checks():
         for block in check_.blocks:
             if block.worst is not None:
-                assert text._value(block.worst.analytic) in output
-                assert text._value(block.worst.numeric) in output
+                analytic, numeric = text._pair(block.worst.analytic, block.worst.numeric)
+                # (or in the reason line of a confirmed failure, which gives both)
+                assert (analytic in output and numeric in output) or (
+                    text._said_below(block) and f"{block.name}{block.worst.label}: fail: confirmed" in
+                    " ".join(output.split())), (block.name, output)
+
+
+def test_two_values_are_written_to_compare_digit_by_digit():
+    """Stacked or side by side, a block's analytic and numeric values share
+    their decimals (or exponent): the digits line up where they agree."""
+    assert text._pair(0.005173131584, 0.00517313159) == ("0.005173131584", "0.005173131590")
+    assert text._pair(-1.2e-7, 3.4e-8) == ("-1.200000000e-07", "0.340000000e-07")
+    assert text._pair(0.0, -5.551115123125783e-12) == ("0", "-5.551115123e-12")
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -148,7 +159,7 @@ def test_the_report_is_laid_out_not_cut(reports, name, width):
     assert_laid_out(verbose, width)
     for block in report.blocks:
         for dim in block.dims + block.directions:
-            assert dim.label in verbose and text._value(dim.numeric) in verbose
+            assert dim.label in verbose and text._pair(dim.analytic, dim.numeric)[1] in verbose
 
 
 @pytest.mark.parametrize("width", WIDTHS)

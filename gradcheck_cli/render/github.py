@@ -74,9 +74,12 @@ def lines(result: Report | ModelFailure) -> list[str]:
     out = []
     for check in result.checks():  # at the start point, the generic point, the data loss alone
         out += _annotations(check)
+    # What the failures together suggest (right at the start point, wrong at the generic one; which part
+    # of a regularized loss): beside the annotations it explains, as the text report says it under its tables.
+    out += [annotation("notice", "gradcheck: hint", hint, result.source, result.source_line) for hint in result.hints]
     headline = "PARTIAL" if result.stopped else result.verdict.upper()  # (as the text report heads a stopped run)
-    out.append(f"{headline}  {plain(result.model)}: {len(result.blocks)} blocks · "
-               f"{result.evaluations} evaluations · {result.seconds:.2f} s"
+    blocks = f"{len(result.blocks)} block{'s' if len(result.blocks) != 1 else ''}"
+    out.append(f"{headline}  {plain(result.model)}: {blocks} · {result.evaluations} evaluations · {result.seconds:.2f} s"
                + (f" · {plain(result.stopped)}" if result.stopped else ""))
     return out
 
@@ -90,7 +93,9 @@ def _annotations(result: Report) -> list[str]:
         detail = ""
         if worst is not None:
             error = f"relative error {worst.rel_error:.1e} " if worst.rel_error is not None else ""
-            detail = f": {error}at {worst.label}, analytic {worst.analytic:.6g}, numeric {worst.numeric:.6g}"
+            detail = f": {error}at {worst.label}"
+            if worst.message is None or "analytic" not in worst.message:  # (a confirmation says them itself)
+                detail += f", analytic {worst.analytic:.6g}, numeric {worst.numeric:.6g}"
             if worst.message:
                 detail += f" ({worst.message})"
         if block.diagnosis is not None:  # (what the disagreement looks like: a hint, on a line of its own)

@@ -143,9 +143,10 @@ def build(results: Sequence[Report | ModelFailure], *, strict: bool = False) -> 
                 counts["failures"] += 1
                 ET.SubElement(case, "failure", message=result.warnings[0][:200], type="ModelWarning").text = \
                     "\n".join(result.warnings)
-            if result.warnings or result.notes:
+            if result.warnings or result.notes or result.hints:
                 ET.SubElement(suite, "system-out").text = "\n".join(
-                    [f"warning: {w}" for w in result.warnings] + [f"note: {n}" for n in result.notes])
+                    [f"warning: {w}" for w in result.warnings] + [f"note: {n}" for n in result.notes]
+                    + [f"hint: {h}" for h in result.hints])
         suite.set("tests", str(counts["tests"]))
         suite.set("failures", str(counts["failures"]))
         suite.set("errors", str(counts["errors"]))

@@ -67,7 +67,10 @@ def loss_curve(losses: tuple[float, ...], width: int = CURVE_COLUMNS + _LABEL) -
 def build(report: SanityReport) -> RenderableType:
     verdict = Text()
     verdict.append(report.verdict.upper(), style=STATUS_STYLE[report.verdict])
-    verdict.append(f"  {report.model}: sanity gate · {report.evaluations}{NBSP}evaluations ·"
+    skipped = sum(check.status == "skip" for check in report.checks)
+    ran = f"{len(report.checks) - skipped} of {len(report.checks)} checks run ({skipped} skipped)" if skipped else \
+        f"{len(report.checks)} checks"
+    verdict.append(f"  {report.model}: sanity gate, {ran} · {report.evaluations}{NBSP}evaluations ·"
                    f"{NBSP}{report.seconds:.2f}{NBSP}s")
     headline = len(report.verdict) + 2
     return Laid(lambda width: [*checks_table(report, width), loss_curve(report.losses, width),

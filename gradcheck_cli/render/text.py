@@ -19,6 +19,7 @@ no cell ends in an ellipsis.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections import deque
@@ -238,11 +239,37 @@ def _value(x: float | None) -> str:
     return "-" if x is None else f"{x:.10g}"
 
 
+def _pair(analytic: float | None, numeric: float | None) -> tuple[str, str]:
+    """The two values to compare, in one format: the same decimals (or one
+    exponent), so that stacked or side by side their digits line up where
+    they agree. Ten significant digits of the larger; an exact 0 stays 0."""
+    if analytic is None or numeric is None or not (math.isfinite(analytic) and math.isfinite(numeric)):
+        return _value(analytic), _value(numeric)
+    big = max(abs(analytic), abs(numeric))
+    if big == 0:
+        return _value(analytic), _value(numeric)
+    exponent = math.floor(math.log10(big))
+
+    def one(x: float) -> str:
+        if x == 0:
+            return "0"
+        if -4 <= exponent < 9:
+            return f"{x:.{9 - exponent}f}"
+        return f"{x / 10.0 ** exponent:.9f}e{exponent:+03d}"
+
+    return one(analytic), one(numeric)
+
+
 def _error(x: float | None) -> str:
     return "-" if x is None else f"{x:.1e}"
 
 
 def _checked(block: BlockResult) -> str:
+    """Coordinates checked of the block's size, and directions: "10/35 +2
+    dir"; a check of directions alone (the generic point's) says only those,
+    "0/35" would read as nothing checked."""
+    if block.directions and not block.checked:
+        return f"{len(block.directions)} dir"
     text = f"{block.checked}/{block.size}"
     if block.directions:
         text += f" +{len(block.directions)} dir"
@@ -279,10 +306,11 @@ def _summary_parts(report: Report, width: int) -> list[RenderableType]:
     # must not lay the report out differently on another CPU.
     labels = max((len(d.label) for b in blocks for d in b.dims + b.directions), default=0)
     at = _Column("worst at", [w.label if w else "-" for w in worst], fit=labels)
-    analytic = _Column("analytic", [_value(w.analytic) if w else "-" for w in worst], "right", fit=VALUE_WIDTH)
-    numeric = _Column("numeric", [_value(w.numeric) if w else "-" for w in worst], "right", fit=VALUE_WIDTH)
-    both = _Column("analytic\nnumeric", [f"{_value(w.analytic)}\n{_value(w.numeric)}" if w else "-"
-                                         for w in worst], "right", fit=VALUE_WIDTH)
+    pairs = [_pair(w.analytic, w.numeric) if w else ("-", "-") for w in worst]
+    analytic = _Column("analytic", [a for a, _ in pairs], "right", fit=VALUE_WIDTH)
+    numeric = _Column("numeric", [n for _, n in pairs], "right", fit=VALUE_WIDTH)
+    both = _Column("analytic\nnumeric", [f"{a}\n{n}" if w else "-" for (a, n), w in zip(pairs, worst)], "right",
+                   fit=VALUE_WIDTH)
     kinks = _Column("kinks", [str(b.kink_crossings) if b.kink_crossings else "-" for b in blocks], "right")
     grade = _Column("grade", [_grade(b.grade) for b in blocks])
     two_lines = _Column("checked", [_checked(b).replace(" +", "\n+") for b in blocks], "right")
@@ -303,10 +331,18 @@ def _summary_parts(report: Report, width: int) -> list[RenderableType]:
 
 
 def _value_lines(report: Report) -> list[Text]:
-    """The worst values of each block, when the table has no room for them."""
-    return [Text(f"  {_at(b.name, b.worst)}: analytic{NBSP}{_value(b.worst.analytic)}, "
-                 f"numeric{NBSP}{_value(b.worst.numeric)}")
-            for b in report.blocks if b.worst is not None]
+    """The worst values of each block, when the table has no room for them
+    (not where the reasons below say them: a confirmed failure's)."""
+    return [Text(f"  {_at(b.name, b.worst)}: analytic{NBSP}{_pair(b.worst.analytic, b.worst.numeric)[0]}, "
+                 f"numeric{NBSP}{_pair(b.worst.analytic, b.worst.numeric)[1]}")
+            for b in report.blocks if b.worst is not None and not _said_below(b)]
+
+
+def _said_below(block: BlockResult) -> bool:
+    """The block's worst value has a reason line that gives both values."""
+    worst = block.worst
+    shown = [d for d in block.dims + block.directions if d.grade in _EXPLAINED and d.message][:REASONS_SHOWN]
+    return any(d is worst for d in shown) and "analytic" in (worst.message or "")
 
 
 def _block_records(report: Report) -> list[Text]:
@@ -318,8 +354,8 @@ def _block_records(report: Report) -> list[Text]:
         head.append_text(_grade(block.grade))
         fields = [f"checked {_checked(block)}", f"max rel err {_error(block.max_rel_error)}"]
         if block.worst is not None:
-            fields += [f"worst at {block.worst.label}", f"analytic {_value(block.worst.analytic)}",
-                       f"numeric {_value(block.worst.numeric)}"]
+            a, n = _pair(block.worst.analytic, block.worst.numeric)
+            fields += [f"worst at {block.worst.label}", f"analytic {a}", f"numeric {n}"]
         if block.kink_crossings:
             fields.append(f"{block.kink_crossings} kink crossing{'s' if block.kink_crossings != 1 else ''}")
         lines += [head, _Fields("  " + " · ".join(fields))]
@@ -350,9 +386,10 @@ def _dims_parts(block: BlockResult, width: int) -> list[RenderableType]:
     dims = block.dims + block.directions
     title = Text(block.name, style="bold")
     at = _Column("at", [d.label for d in dims])
-    analytic = _Column("analytic", [_value(d.analytic) for d in dims], "right")
-    numeric = _Column("numeric", [_value(d.numeric) for d in dims], "right")
-    both = _Column("analytic\nnumeric", [f"{_value(d.analytic)}\n{_value(d.numeric)}" for d in dims], "right")
+    pairs = [_pair(d.analytic, d.numeric) for d in dims]
+    analytic = _Column("analytic", [a for a, _ in pairs], "right", fit=VALUE_WIDTH)
+    numeric = _Column("numeric", [n for _, n in pairs], "right", fit=VALUE_WIDTH)
+    both = _Column("analytic\nnumeric", [f"{a}\n{n}" for a, n in pairs], "right", fit=VALUE_WIDTH)
     error = _Column("rel err", [_error(d.rel_error) for d in dims], "right")
     step = _Column("h", [f"{d.h:.0e}" for d in dims], "right")
     grade = _Column("grade", [_grade(d.grade) for d in dims])
@@ -371,7 +408,8 @@ def _dims_parts(block: BlockResult, width: int) -> list[RenderableType]:
     for dim, text in zip(dims, notes):
         line = Text(f"  {dim.label}: ")
         line.append_text(_grade(dim.grade))
-        fields = [f"analytic {_value(dim.analytic)}", f"numeric {_value(dim.numeric)}",
+        a, n = _pair(dim.analytic, dim.numeric)
+        fields = [f"analytic {a}", f"numeric {n}",
                   f"rel err {_error(dim.rel_error)}", f"h {dim.h:.0e}"] + ([text] if text else [])
         line.append(" · " + " · ".join(fields))
         records.append(_Fields(line))
@@ -522,8 +560,9 @@ def regularization_lines(report: Report) -> list[Text]:
     line = Text(f"  regularization {reg.name} = {reg.value:g}: {shares} of the gradient{where} (all {reg.overall:.0%})",
                 style="cyan")
     if reg.data_only is not None:
-        why = "as asked (--reg)" if reg.explicit else f"it is over half in {', '.join(reg.dominated)}"
-        line.append(f"; {why}: the data loss alone ({reg.name} = 0) is checked below")
+        why = ("as asked (--reg)" if reg.explicit else f"it is over half in {', '.join(reg.dominated)}"
+               if reg.dominated else "the check fails: to say which part is wrong")
+        line.append(f"; {why}, the data loss alone ({reg.name} = 0) is checked below")
     return [line]
 
 
@@ -647,17 +686,20 @@ def _summary_of(results, width: int) -> list[RenderableType]:
     blocks = _Column("blocks", [r[2] for r in rows], wraps=True)
     evaluations = _Column("evaluations", [r[3] for r in rows], "right")
     time = _Column("time", [r[4] for r in rows], "right")
+    verdicts = [r.verdict for r in results]
+    totals = Text(f"{len(results)} models: " + ", ".join(
+        f"{verdicts.count(v)} {v}" for v in ("pass", "warn", "fail", "error") if v in verdicts), style="bold")
     for columns in ([model, verdict, blocks, evaluations, time], [model, verdict, blocks]):
         fixed = _table_width([c for c in columns if c is not blocks]) + GAP
         if fixed + min(blocks.width, _BLOCKS_MIN) <= width:
-            return [title, _table(columns)]
+            return [title, _table(columns), totals]
     records: list[RenderableType] = [title]
     for name, grade, what, count, seconds in rows:
         head = Text(f"{name}: ", style="bold")
         head.append_text(grade)
         records += [head, _Fields("  " + " · ".join([what] + ([f"{count} evaluations", seconds]
                                                               if count != "-" else [])))]
-    return records
+    return records + [totals]
 
 
 def _first_words(message: str, limit: int = 100) -> str:
