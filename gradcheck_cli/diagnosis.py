@@ -391,6 +391,11 @@ def confine(name: str, shape: tuple[int, ...], values: list[Value], measure: Cal
     for axis, count in enumerate(shape):
         if not 2 <= count <= HINT_MAX_SLICES:
             continue
+        # The sampled coordinates already name wrong slices: more than a
+        # confinement allows, and the axis is settled without a probe.
+        seen = {v.index[axis] for v in values if v.wrong and v.index is not None}
+        if len(seen) > HINT_MAX_CONFINED or count - len(seen) < len(seen):
+            continue
         wrong: list[int] = []
         known = True
         for s in range(count):

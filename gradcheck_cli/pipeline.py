@@ -385,14 +385,15 @@ class _Phases:
         self.final_base: BasePoint | None = None  # and its loss, trace and gradient
         self.halted: str | None = None
 
-    def _at(self, model: Model, overrides: dict[str, str], plans: list[BlockPlan] | None = None
-            ) -> tuple[Report, BasePoint]:
+    def _at(self, model: Model, overrides: dict[str, str], plans: list[BlockPlan] | None = None, *,
+            point: str | None = None, settings: Settings | None = None) -> tuple[Report, BasePoint]:
         # (The start point's check comes first; the generic point's has its plan; the data loss's follows.)
-        self.progress.point = "start point" if self.start is None else "generic point" if plans is not None \
-            else "data loss alone"
+        self.progress.point = point or ("start point" if self.start is None else "generic point"
+                                        if plans is not None else "data loss alone")
         try:
-            return _check_point(model, self.settings, self.target, self.params_file, self.seed, overrides,
-                                self.jobs, self.dask, self.load_seconds, self.progress, self.out_of_time, plans)
+            return _check_point(model, settings or self.settings, self.target, self.params_file, self.seed,
+                                overrides, self.jobs, self.dask, self.load_seconds, self.progress, self.out_of_time,
+                                plans)
         finally:
             self.progress.point = None
 
@@ -526,18 +527,22 @@ class _Phases:
             self.out_of_time()
             overrides = {**self.overrides, strength.name: "0"}
             data_model = regularization.data_only(self.loaded, strength, self.final_params)
-            plans = None
+            plans, settings = None, None
             if failed and not explicit and not any(v > 0.5 for v in shares.values()):
                 # Checked only to say which part of a failure is wrong: the
-                # failing blocks are all it needs (half the cost on a
-                # two-layer net).
+                # failing blocks, along random directions (each sees every
+                # element of its block), without drill-down or the hints'
+                # probes. A sixth of the full check's cost.
+                from .sampling import plan_generic
+
                 wrong = {b.name for check in (self.start, self.generic) if check is not None
                          for b in check.blocks if b.grade == FAIL}
-                plans = [p for p in plan(self.final_params, samples=self.settings.samples,
-                                         directions=self.settings.directions, seed=self.settings.seed)
-                         if p.name in wrong]
+                plans = [p for p in plan_generic(self.final_params, directions=max(self.settings.directions,
+                                                                                    GENERIC_DIRECTIONS),
+                                                 seed=self.settings.seed, carried={}) if p.name in wrong]
+                settings = dataclasses.replace(self.settings, max_evals=0)
             try:
-                data_report, _ = self._at(data_model, overrides, plans)
+                data_report, _ = self._at(data_model, overrides, plans, point="data loss alone", settings=settings)
             except _Stopped:
                 raise  # what finished is kept (settle)
             except Exception as exc:
