@@ -204,10 +204,14 @@ def check(
     params: Any = None,
     params_file: str | None = None,
     h: float | str | None = None,
-    samples: int | None = DEFAULT_SAMPLES,
+    samples: int | str | None = DEFAULT_SAMPLES,
     directions: int = DEFAULT_DIRECTIONS,
     seed: int = DEFAULT_SEED,
     thresholds: Thresholds | None = None,
+    fail_above: float | None = None,
+    warn_above: float | None = None,
+    good_below: float | None = None,
+    tiny_below: float | None = None,
     track_kinks: bool = True,
     method: str = DEFAULT_METHOD,
     max_evals: int = DEFAULT_MAX_EVALS,
@@ -227,7 +231,10 @@ def check(
     ``model`` is a target (``"file.py"``, ``"pkg.module"``, either with
     ``":ATTR"``) or a loaded :class:`Model`; or leave it out and pass
     ``loss`` and ``grad`` (or ``loss_and_grad``) and ``params`` directly.
-    ``samples=None`` checks every coordinate; ``method`` is ``central``,
+    ``samples=None`` (or ``"all"``, as on the command line) checks every
+    coordinate. The grading bands are ``fail_above``, ``warn_above``,
+    ``good_below`` and ``tiny_below``, the command line's names (each
+    overrides that band of ``thresholds``, a :class:`Thresholds`). ``method`` is ``central``,
     ``five-point`` or ``complex-step``; ``h`` a relative step, ``"auto"``,
     or None for the method's default. The caller's arrays are never
     modified: the check works on float64 copies.
@@ -266,8 +273,14 @@ def check(
     waits for the first to finish.
     """
     started = time.perf_counter()
+    if samples == "all":
+        samples = None
+    bands = {name: value for name, value in (("fail_above", fail_above), ("warn_above", warn_above),
+                                             ("good_below", good_below), ("tiny_below", tiny_below))
+             if value is not None}
+    thresholds = dataclasses.replace(thresholds if thresholds is not None else Thresholds(), **bands)
     settings = Settings(h=h, samples=samples, directions=directions, seed=seed, method=method,
-                        thresholds=thresholds if thresholds is not None else Thresholds(),
+                        thresholds=thresholds,
                         max_evals=max_evals, track_kinks=track_kinks)
     if timeout is not None and not timeout > 0:
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")

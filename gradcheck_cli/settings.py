@@ -347,8 +347,9 @@ class Settings:
         check_seed(self.seed)
         if self.max_evals < 0:
             raise ValueError(f"max_evals must be 0 or more, got {self.max_evals}")
-        if self.samples is not None and self.samples < 1:
-            raise ValueError(f"samples must be at least 1 (or 'all'), got {self.samples}")
+        if self.samples is not None and (isinstance(self.samples, bool) or not isinstance(self.samples, int)
+                                         or self.samples < 1):
+            raise ValueError(f"samples must be a whole number of at least 1, or 'all', got {self.samples!r}")
         if self.directions < 0:
             raise ValueError(f"directions must be 0 or more, got {self.directions}")
 

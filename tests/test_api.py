@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from rich.console import Console
 
 import gradcheck_cli
@@ -52,3 +53,19 @@ def test_shell_completion_works():
     words = subprocess.run([sys.executable, "-m", "gradcheck_cli"], env=env, capture_output=True, text=True,
                            cwd=ROOT).stdout
     assert "--method" in words
+
+
+def test_check_takes_the_command_line_s_names_for_samples_and_bands():
+    """samples="all" (the fixture and the command line's word) and the
+    grading bands as plain keywords, each over a Thresholds' band."""
+    from gradcheck_cli import Thresholds
+
+    report = check(str(SAMPLES / "cube.py"), samples="all", fail_above=0.5, warn_above=1e-3)
+    assert report.settings.samples is None
+    assert (report.settings.thresholds.fail_above, report.settings.thresholds.warn_above) == (0.5, 1e-3)
+    mixed = check(str(SAMPLES / "cube.py"), thresholds=Thresholds(fail_above=0.2), good_below=1e-9)
+    assert (mixed.settings.thresholds.fail_above, mixed.settings.thresholds.good_below) == (0.2, 1e-9)
+    with pytest.raises(ValueError, match="samples must be a whole number"):
+        check(str(SAMPLES / "cube.py"), samples="some")
+    with pytest.raises(ValueError, match="good_below <= warn_above <= fail_above"):
+        check(str(SAMPLES / "cube.py"), warn_above=0.5)
