@@ -97,6 +97,10 @@ Options:
   --timeout SECONDS               Stop after this long (the whole run, user code
                                   included), report what finished, exit 2.
   -v, --verbose                   List every checked dimension.
+  -q, --quiet                     Print each model's verdict line only (text
+                                  format).
+  -x, --exitfirst                 Stop a run over several models after the first
+                                  that fails or cannot be checked.
   --strict                        Exit 1 on warnings too.
   --help                          Show this message and exit.
 

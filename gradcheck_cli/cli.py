@@ -542,8 +542,8 @@ def _write(write, path: str, option: str) -> None:
 # the exit code), or hands each model itself (the time left of --timeout,
 # the --save-params file). pytest_plugin.py says what the fixture does with
 # each.
-RUN_PARAMETERS = frozenset({"models", "config_file", "output_format", "junit_xml", "verbose", "strict", "timeout",
-                            "save_params"})
+RUN_PARAMETERS = frozenset({"models", "config_file", "output_format", "junit_xml", "verbose", "quiet", "exitfirst",
+                            "strict", "timeout", "save_params"})
 # Where a check command parameter and check()'s keyword differ in name.
 _CHECK_KEYWORDS = {"assignments": "overrides", "dask_address": "dask"}
 _BANDS = ("fail_above", "warn_above", "good_below", "tiny_below")
@@ -636,11 +636,15 @@ models, the worst.""",
 @click.option("--timeout", type=_Seconds(),
               help="Stop after this long (the whole run, user code included), report what finished, exit 2.")
 @click.option("-v", "--verbose", is_flag=True, help="List every checked dimension.")
+@click.option("-q", "--quiet", is_flag=True, help="Print each model's verdict line only (text format).")
+@click.option("-x", "--exitfirst", is_flag=True,
+              help="Stop a run over several models after the first that fails or cannot be checked.")
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
 @click.pass_context
 def check_command(ctx, models, params_file, data_file, samples, method, seed, track_kinks, assignments, config_file,
                   directions, h, fail_above, warn_above, good_below, tiny_below, max_evals, output_format, junit_xml,
-                  warmup, lr, reg, save_params, jobs, dask_address, timeout, verbose, strict) -> None:
+                  warmup, lr, reg, save_params, jobs, dask_address, timeout, verbose, quiet, exitfirst,
+                  strict) -> None:
     """Check the gradient of each MODEL: a model file (my_model.py), a
     directory of them, or a dotted module (mypkg.models), optionally with
     :ATTR naming an object that holds the functions. With no MODEL, the
@@ -726,10 +730,15 @@ def check_command(ctx, models, params_file, data_file, samples, method, seed, tr
             except ValueError as exc:  # an option value the library refused
                 raise click.UsageError(str(exc)) from None
             results.append(result)
-            _render_one(result, output_format, verbose, out, several=len(targets) > 1)
+            _render_one(result, output_format, verbose, out, several=len(targets) > 1, quiet=quiet)
+            if exitfirst and result.verdict in ("fail", "error") and len(results) < len(targets):
+                # (pytest's -x: what follows is not run, and said so; the exit code is the failure's)
+                left = targets[len(results):]
+                click.echo(f"gradcheck: stopped after {result.model} (-x); not checked: {', '.join(left)}", err=True)
+                break
         if overrun is not None:
             overrun.cancel()
-        _conclude(results, len(targets), output_format, out, junit_xml, junit_path, strict, origin)
+        _conclude(results, len(targets), output_format, out, junit_xml, junit_path, strict, origin, quiet=quiet)
         for message in unwritten:
             _error(message)
             stopped_code = max(stopped_code or EXIT_PASS, EXIT_UNUSABLE)
@@ -740,7 +749,7 @@ def check_command(ctx, models, params_file, data_file, samples, method, seed, tr
 
 
 def _conclude(results, models: int, output_format: str, out, junit_xml, junit_path, strict: bool,
-              origin=None) -> None:
+              origin=None, *, quiet: bool = False) -> None:
     """After the last model: the JSON document (one, whatever happened, of
     one shape for one model or several: each model's entry under "models",
     one that could not be checked as {"verdict": "error", ...}), the
@@ -752,7 +761,8 @@ def _conclude(results, models: int, output_format: str, out, junit_xml, junit_pa
     elif models > 1 and output_format == "text" and results:
         from .render import text
 
-        text.make_console(out).print(text.summary(results))
+        # (-q: the verdict lines said each model; the counts close them)
+        text.make_console(out).print(text.laid([text.totals(results)]) if quiet else text.summary(results))
     if junit_xml:
         from .render import junit
 
@@ -869,7 +879,7 @@ def _expand(targets) -> list[str]:
     return unique
 
 
-def _render_one(result, output_format: str, verbose: bool, out, *, several: bool) -> None:
+def _render_one(result, output_format: str, verbose: bool, out, *, several: bool, quiet: bool = False) -> None:
     from .report import ModelFailure
 
     if output_format == "json":
@@ -893,6 +903,9 @@ def _render_one(result, output_format: str, verbose: bool, out, *, several: bool
             _error(result.message)
         return
     console = text.make_console(out)
+    if quiet:  # (the verdict line names the model: no heading)
+        console.print(text.headline(result))
+        return
     if several:
         console.print(text.rule(result.model))  # (the name above the rule where it does not fit beside one)
     text.render(result, console, verbose=verbose)

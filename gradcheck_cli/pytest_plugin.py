@@ -37,6 +37,8 @@ IGNORED = {
     "junit_xml": "pytest writes its own JUnit file (--junitxml), a testcase per test",
     "save_params": "one file for every check of a session: each call would overwrite the last "
                    "(a call can pass save_params= itself)",
+    "quiet": "a failure's message is the report; a pass prints nothing",
+    "exitfirst": "one call checks one model (pytest's own -x stops the session)",
 }
 
 

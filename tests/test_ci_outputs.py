@@ -264,3 +264,19 @@ def test_a_report_hint_reaches_github_and_junit(tmp_path):
 def test_the_summary_ends_with_the_counts():
     result = run(PASSING, FAILING, BROKEN)
     assert result.stdout.rstrip().splitlines()[-1] == "3 models: 1 pass, 1 fail, 1 error"
+
+
+def test_quiet_prints_verdict_lines_and_the_counts():
+    result = run(PASSING, FAILING, "-q")
+    assert result.exit_code == 1
+    lines = [line for line in result.stdout.splitlines() if line and not line.startswith(" ")]
+    assert [line.split()[0] for line in lines] == ["PASS", "FAIL", "2"]
+    assert lines[-1] == "2 models: 1 pass, 1 fail" and "summary" not in result.stdout
+
+
+def test_exitfirst_stops_after_the_first_failing_model():
+    result = run(FAILING, PASSING, "-x", "--format", "json")
+    assert result.exit_code == 1
+    assert [m["model"] for m in json.loads(result.stdout)["models"]] == [str(FAILING)]
+    assert f"stopped after {FAILING} (-x); not checked: {PASSING}" in result.stderr
+    assert run(PASSING, FAILING, "-x").exit_code == 1  # (nothing left to skip after the last)

@@ -578,10 +578,18 @@ def _lay_report(report: Report, verbose: bool, every_value: str, width: int) -> 
         parts.append(_heading(f"the data loss alone ({reg.name} = 0, at the {reg.at})", reg.data_only))
         parts += _section(reg.data_only, verbose, every_value)
     parts += [Text(f"  hint: {hint}", style="yellow") for hint in report.hints]
+    return parts + _verdict_lines(report, width)
+
+
+def _verdict_lines(report: Report, width: int) -> list[Text]:
     verdict = verdict_line(report)
     # (continued under the model's name, after the headline)
-    parts += wrap(verdict, width, indent=len(verdict.plain) - len(verdict.plain.split("  ", 1)[-1]))
-    return parts
+    return wrap(verdict, width, indent=len(verdict.plain) - len(verdict.plain.split("  ", 1)[-1]))
+
+
+def headline(report: Report) -> Laid:
+    """The verdict line alone, laid out as under a report (-q)."""
+    return Laid(lambda width: _verdict_lines(report, width))
 
 
 def build(report: Report, *, verbose: bool = False, every_value: str = EVERY_VALUE) -> RenderableType:
@@ -686,20 +694,25 @@ def _summary_of(results, width: int) -> list[RenderableType]:
     blocks = _Column("blocks", [r[2] for r in rows], wraps=True)
     evaluations = _Column("evaluations", [r[3] for r in rows], "right")
     time = _Column("time", [r[4] for r in rows], "right")
-    verdicts = [r.verdict for r in results]
-    totals = Text(f"{len(results)} models: " + ", ".join(
-        f"{verdicts.count(v)} {v}" for v in ("pass", "warn", "fail", "error") if v in verdicts), style="bold")
+    totals_ = totals(results)
     for columns in ([model, verdict, blocks, evaluations, time], [model, verdict, blocks]):
         fixed = _table_width([c for c in columns if c is not blocks]) + GAP
         if fixed + min(blocks.width, _BLOCKS_MIN) <= width:
-            return [title, _table(columns), totals]
+            return [title, _table(columns), totals_]
     records: list[RenderableType] = [title]
     for name, grade, what, count, seconds in rows:
         head = Text(f"{name}: ", style="bold")
         head.append_text(grade)
         records += [head, _Fields("  " + " · ".join([what] + ([f"{count} evaluations", seconds]
                                                               if count != "-" else [])))]
-    return records + [totals]
+    return records + [totals_]
+
+
+def totals(results) -> Text:
+    """A run over several models, counted: "3 models: 1 pass, 1 fail, 1 error"."""
+    verdicts = [r.verdict for r in results]
+    return Text(f"{len(results)} models: " + ", ".join(
+        f"{verdicts.count(v)} {v}" for v in ("pass", "warn", "fail", "error") if v in verdicts), style="bold")
 
 
 def _first_words(message: str, limit: int = 100) -> str:
