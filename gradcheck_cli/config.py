@@ -187,8 +187,14 @@ def load(commands: Iterable[click.Command], path: str | os.PathLike | None = Non
         else:
             spellings = {normalise(opt) for c in commands for p in c.params if isinstance(p, click.Option)
                          for opt in p.opts if opt.startswith("--")} - {"config"}
-            choices = ", ".join(sorted({k.replace("_", "-") for k in spellings} | {"models"}))
-            raise ConfigError(f"unknown key {key!r} in [tool.gradcheck] of {file} (known keys: {choices})")
+            known_keys = sorted({k.replace("_", "-") for k in spellings} | {"models"})
+            # (as click answers an unknown option: the near spelling first, then every key)
+            import difflib
+
+            near = difflib.get_close_matches(name.replace("_", "-"), known_keys, n=1)
+            hint = f" Did you mean {near[0]!r}?" if near else ""
+            raise ConfigError(f"unknown key {key!r} in [tool.gradcheck] of {file}.{hint} (known keys: "
+                              f"{', '.join(known_keys)})")
     for command in commands:
         convert(command, Config(file, values).for_command(command), file)
     return Config(file, values, models)

@@ -95,6 +95,15 @@ def test_unknown_key_is_an_error_naming_it(project):
     assert result.exit_code == 2
     assert "unknown key 'colour' in [tool.gradcheck]" in result.stderr
     assert "fail-above" in result.stderr
+    assert "Did you mean" not in result.stderr  # (nothing is near 'colour')
+
+
+def test_a_misspelt_key_gets_the_near_one(project):
+    project("fail_abov = 0.1\n")
+    result = run("models/softmax.py")
+    assert result.exit_code == 2
+    assert "unknown key 'fail_abov' in [tool.gradcheck]" in result.stderr and "Did you mean 'fail-above'?" in \
+        result.stderr
 
 
 def test_bad_value_in_the_file_names_the_option(project):
