@@ -280,3 +280,17 @@ def test_exitfirst_stops_after_the_first_failing_model():
     assert [m["model"] for m in json.loads(result.stdout)["models"]] == [str(FAILING)]
     assert f"stopped after {FAILING} (-x); not checked: {PASSING}" in result.stderr
     assert run(PASSING, FAILING, "-x").exit_code == 1  # (nothing left to skip after the last)
+
+
+def test_junit_classnames_are_dotted_paths_viewers_can_split(tmp_path):
+    """A viewer splits a classname on dots: `sample_models/svm.py` would be
+    a class `py` in a package `sample_models/svm`."""
+    from gradcheck_cli.render.junit import classname
+
+    assert classname("sample_models/svm.py") == "sample_models.svm"
+    assert classname("sample_models/svm.py (generic point)") == "sample_models.svm (generic point)"
+    assert classname("a/model.v2.py:net") == "a.model_v2.net"
+    assert classname("mypkg.models:net") == "mypkg.models.net"
+    run(PASSING, "--junit-xml", tmp_path / "j.xml")
+    cases = ET.parse(tmp_path / "j.xml").getroot().iter("testcase")
+    assert {case.get("classname").split(" (")[0] for case in cases} == {"sample_models.softmax"}

@@ -13,6 +13,7 @@ its testcase's failure, the model's as a testcase "model warnings").
 from __future__ import annotations
 
 import os
+import re
 import xml.etree.ElementTree as ET
 from typing import Sequence
 
@@ -27,6 +28,27 @@ def _relative(path: str) -> str:
         return os.path.relpath(path)
     except ValueError:  # another drive, on Windows
         return path
+
+
+def classname(model: str) -> str:
+    """A testcase's class as JUnit viewers read it, split on dots into a
+    tree: the model's path as a dotted name (``sample_models/svm.py`` is
+    ``sample_models.svm``; a dot inside a file's name, ``model.v2.py``,
+    becomes ``_``; a dotted module stays as it is), then its ``:ATTR`` as
+    one more level, and the point's suffix as it is."""
+    target, suffix = model, ""
+    if model.endswith(")") and " (" in model:  # "m.py (generic point)"
+        target, suffix = model.rsplit(" (", 1)
+        suffix = " (" + suffix
+    path, colon, attr = target.partition(":") if not re.match(r"^[A-Za-z]:[\\/]", target) else (target, "", "")
+    if not path.endswith(".py") and "/" not in path and "\\" not in path:
+        dotted = path  # (a dotted module: its name is already the class path)
+    else:
+        path = _relative(path) if os.path.isabs(path) else path  # (as the file attribute: from the repository)
+        path = path.replace("\\", "/")
+        path = path[:-3] if path.endswith(".py") else path
+        dotted = ".".join(part.replace(".", "_") for part in path.split("/") if part not in ("", ".", ".."))
+    return dotted + (f".{attr}" if colon else "") + suffix
 
 
 def _block_detail(block) -> str:
@@ -62,7 +84,7 @@ def build_sanity(reports, *, strict: bool = False) -> ET.ElementTree:
         suite = ET.SubElement(root, "testsuite", name=report.model)
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         for check in report.checks:
-            case = ET.SubElement(suite, "testcase", classname=report.model, name=check.name, time="0")
+            case = ET.SubElement(suite, "testcase", classname=classname(report.model), name=check.name, time="0")
             counts["tests"] += 1
             if check.status == "skip":
                 counts["skipped"] += 1
@@ -89,7 +111,7 @@ def build(results: Sequence[Report | ModelFailure], *, strict: bool = False) -> 
     for result in results:
         suite = ET.SubElement(root, "testsuite", name=result.model)
         if isinstance(result, ModelFailure):
-            case = ET.SubElement(suite, "testcase", classname=result.model, name="load")
+            case = ET.SubElement(suite, "testcase", classname=classname(result.model), name="load")
             ET.SubElement(case, "error", message=result.message.splitlines()[0], type="ModelError").text = result.message
             counts = {"tests": 1, "failures": 0, "errors": 1}
             seconds = 0.0
@@ -101,7 +123,7 @@ def build(results: Sequence[Report | ModelFailure], *, strict: bool = False) -> 
                                 *result.settings.to_dict().items()):
                 ET.SubElement(properties, "property", name=str(name), value=str(value))
             for block in result.blocks:
-                attributes = {"classname": result.model, "name": block.name, "time": "0"}
+                attributes = {"classname": classname(result.model), "name": block.name, "time": "0"}
                 if result.source:
                     attributes["file"] = _relative(result.source)
                     if result.source_line:
@@ -121,7 +143,7 @@ def build(results: Sequence[Report | ModelFailure], *, strict: bool = False) -> 
             for name in result.unchecked:
                 # One testcase per block whatever happened: a block --timeout
                 # (or Ctrl-C) left unchecked is an error, as the exit code is.
-                case = ET.SubElement(suite, "testcase", classname=result.model, name=name, time="0")
+                case = ET.SubElement(suite, "testcase", classname=classname(result.model), name=name, time="0")
                 counts["tests"] += 1
                 counts["errors"] += 1
                 message = f"not checked: {result.stopped}"
@@ -130,7 +152,7 @@ def build(results: Sequence[Report | ModelFailure], *, strict: bool = False) -> 
                 # Stopped inside a block, or before the checks that were to
                 # follow this one: the blocks above are partial, and a CI
                 # viewer must not show a stopped run as green.
-                case = ET.SubElement(suite, "testcase", classname=result.model, name="(not finished)", time="0")
+                case = ET.SubElement(suite, "testcase", classname=classname(result.model), name="(not finished)", time="0")
                 counts["tests"] += 1
                 counts["errors"] += 1
                 message = f"{result.stopped}: this report is partial"
@@ -138,7 +160,7 @@ def build(results: Sequence[Report | ModelFailure], *, strict: bool = False) -> 
             if strict and result.warnings:
                 # A warning about the model itself (float32 arithmetic, noise)
                 # fails --strict as a block's would: the exit code says so too.
-                case = ET.SubElement(suite, "testcase", classname=result.model, name="model warnings", time="0")
+                case = ET.SubElement(suite, "testcase", classname=classname(result.model), name="model warnings", time="0")
                 counts["tests"] += 1
                 counts["failures"] += 1
                 ET.SubElement(case, "failure", message=result.warnings[0][:200], type="ModelWarning").text = \
