@@ -842,6 +842,14 @@ def _load(target: str, module_part: str, attr: str | None, is_file: bool, import
         adapted = _model_object(obj, loss, module, where)
         if adapted is not None:
             loss, loss_and_grad = None, adapted
+    if attr is None and loss is None and grad is None and loss_and_grad is None:
+        from .layers import Layer
+
+        layers = [name for name, value in vars(module).items() if isinstance(value, Layer)]
+        if layers:
+            # A checks file: each layer(...) is a model of its own (the command line checks them all).
+            raise ModelError(f"{where} is a checks file: it assigns the layers {', '.join(layers)}, each a model of "
+                             f"its own; check one as '{target}:{layers[0]}' (gradcheck {target} checks them all)")
     _require_functions(where, loss, grad, loss_and_grad)
 
     init_params = _find_callable(obj, "init_params", where)

@@ -69,3 +69,15 @@ def test_check_takes_the_command_line_s_names_for_samples_and_bands():
         check(str(SAMPLES / "cube.py"), samples="some")
     with pytest.raises(ValueError, match="good_below <= warn_above <= fail_above"):
         check(str(SAMPLES / "cube.py"), warn_above=0.5)
+
+
+def test_a_checks_file_given_to_check_names_its_layers():
+    """check() checks one model; a file of layer(...) checks holds several,
+    and the error says how to name one (the command line checks them all)."""
+    from gradcheck_cli import ModelError
+
+    target = str(SAMPLES / "layers_check.py")
+    with pytest.raises(ModelError, match="is a checks file: it assigns the layers affine, relu") as caught:
+        check(target)
+    assert f"'{target}:affine'" in str(caught.value)
+    assert check(f"{target}:affine").verdict == "pass"

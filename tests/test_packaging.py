@@ -39,3 +39,4 @@ def test_the_wheel_carries_its_license_and_metadata(tmp_path):
     # Every module of the package is in it (the package list in pyproject is explicit).
     modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "gradcheck_cli").rglob("*.py")}
     assert modules <= set(names), modules - set(names)
+    assert "gradcheck_cli/py.typed" in names  # (PEP 561: type checkers read the package's annotations)
