@@ -13,6 +13,7 @@ from gradcheck_cli.cli import main
 from gradcheck_cli.pipeline import PHASES
 
 from .conftest import SAMPLES
+from .test_parallel import SPARSE_BUG
 
 
 def run(*args):
@@ -84,16 +85,7 @@ def test_ties_and_drill_down_are_phases_of_their_own(model_file):
     check(str(SAMPLES / "svm_at_kink.py"), progress=events.append, warmup="off", reg="none")
     assert phases(events)[-2:] == [("start point", "probes"), ("start point", "tie directions")]
     # A direction fails where every sampled coordinate passes: bisected down to the wrong element.
-    sparse = model_file("""
-        import numpy as np
-        x = np.random.default_rng(1).standard_normal(300)
-        params = {"E": np.random.default_rng(2).standard_normal(300), "b": np.ones(2)}
-        def loss(p): return float(np.sum(np.sin(p["E"]) * x) + np.sum(p["b"] ** 2))
-        def grad(p):
-            g = np.cos(p["E"]) * x
-            g[123] *= -1.0
-            return {"E": g, "b": 2 * p["b"]}
-    """)
+    sparse = model_file(SPARSE_BUG)
     events = []
     assert check(sparse, progress=events.append, warmup="off").verdict == "fail"
     drilled = [e for e in events if e.phase == "drill-down"]
