@@ -6,6 +6,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -293,3 +294,33 @@ b         4/4         1.3e-09   [0]         0.125     pass
                                             0.125"""
     assert example_differences(shown, shown.replace("-0.25", "-0.75"))  # a failing row's value: meaning
     assert example_differences(shown, shown.replace("0.125\n", "0.126\n").replace("0.125", "0.126")) == []
+
+
+@pytest.mark.install
+@pytest.mark.skipif(shutil.which("git") is None, reason="pre-commit needs git")
+def test_the_pre_commit_example_runs_as_a_repository_would(tmp_path):
+    """The README's .pre-commit-config.yaml in a fresh git repository: the
+    hook passes while the listed model is right and fails when a wrong one
+    is listed."""
+    pytest.importorskip("pre_commit")
+    repo = tmp_path / "project"
+    (repo / "models").mkdir(parents=True)
+    shutil.copy(ROOT / "sample_models" / "softmax.py", repo / "models")
+    shutil.copy(ROOT / "sample_models" / "buggy_missing_bias.py", repo / "models")
+    (repo / ".pre-commit-config.yaml").write_text(command_after("pre-commit-example"))
+    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+           "PRE_COMMIT_HOME": str(tmp_path / "cache"), "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+
+    def pre_commit(models: str) -> subprocess.CompletedProcess:
+        (repo / "pyproject.toml").write_text(f"[tool.gradcheck]\nmodels = {models}\n")
+        subprocess.run(["git", "add", "-A"], cwd=repo, env=env, check=True, capture_output=True)
+        return subprocess.run([sys.executable, "-m", "pre_commit", "run", "--all-files"], cwd=repo, env=env,
+                              capture_output=True, text=True, timeout=600)
+
+    subprocess.run(["git", "init", "-q"], cwd=repo, env=env, check=True)
+    right = pre_commit('["models/softmax.py"]')
+    assert right.returncode == 0, right.stdout[-2000:] + right.stderr[-2000:]
+    wrong = pre_commit('["models/buggy_missing_bias.py"]')
+    assert wrong.returncode == 1 and "FAIL" in wrong.stdout, wrong.stdout[-2000:]
