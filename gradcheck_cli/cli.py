@@ -896,8 +896,9 @@ def _render_one(result, output_format: str, verbose: bool, out, *, several: bool
     from .render import text
 
     if isinstance(result, ModelFailure):
-        if several:  # (which model it was: its heading on stdout, its name on stderr)
-            text.make_console(out).print(text.rule(result.model))
+        if several:  # (which model it was: its name on stderr, and its heading on stdout unless -q)
+            if not quiet:
+                text.make_console(out).print(text.rule(result.model))
             _error(f"{result.model}: {result.message}")
         else:
             _error(result.message)

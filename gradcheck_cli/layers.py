@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-import os
 import sys
 from collections.abc import Mapping
 from typing import Any, Callable
@@ -50,7 +49,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import ModelError, UserCodeError, exception_text, listed
-from .model import handed_params
+from .model import _is_ours, handed_params
 from .settings import DEFAULT_SEED
 
 
@@ -279,12 +278,10 @@ def _describe(value: Any) -> str:
 def _caller() -> tuple[str | None, int | None]:
     """The file and line of the first frame outside gradcheck's package: the
     user's ``layer(...)`` call (its first line, for one spread over several)."""
-    package = os.path.dirname(os.path.abspath(__file__))
     frame = sys._getframe(1)
     while frame is not None:
-        filename = frame.f_code.co_filename
-        if not os.path.abspath(filename).startswith(package + os.sep):
-            return filename, frame.f_lineno
+        if not _is_ours(frame.f_code.co_filename):
+            return frame.f_code.co_filename, frame.f_lineno
         frame = frame.f_back
     return None, None
 

@@ -294,3 +294,8 @@ def test_junit_classnames_are_dotted_paths_viewers_can_split(tmp_path):
     run(PASSING, "--junit-xml", tmp_path / "j.xml")
     cases = ET.parse(tmp_path / "j.xml").getroot().iter("testcase")
     assert {case.get("classname").split(" (")[0] for case in cases} == {"sample_models.softmax"}
+
+
+def test_quiet_gives_an_unusable_model_no_heading():
+    result = run(PASSING, BROKEN, "-q")
+    assert "─" not in result.stdout and f"{BROKEN}: loss is inf" in result.stderr

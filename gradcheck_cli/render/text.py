@@ -333,9 +333,12 @@ def _summary_parts(report: Report, width: int) -> list[RenderableType]:
 def _value_lines(report: Report) -> list[Text]:
     """The worst values of each block, when the table has no room for them
     (not where the reasons below say them: a confirmed failure's)."""
-    return [Text(f"  {_at(b.name, b.worst)}: analytic{NBSP}{_pair(b.worst.analytic, b.worst.numeric)[0]}, "
-                 f"numeric{NBSP}{_pair(b.worst.analytic, b.worst.numeric)[1]}")
-            for b in report.blocks if b.worst is not None and not _said_below(b)]
+    lines = []
+    for b in report.blocks:
+        if b.worst is not None and not _said_below(b):
+            analytic, numeric = _pair(b.worst.analytic, b.worst.numeric)
+            lines.append(Text(f"  {_at(b.name, b.worst)}: analytic{NBSP}{analytic}, numeric{NBSP}{numeric}"))
+    return lines
 
 
 def _said_below(block: BlockResult) -> bool:
