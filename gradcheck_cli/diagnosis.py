@@ -347,6 +347,7 @@ class Confined:
     slices: int  # how many the axis has, each checked
     also: "Confined | None" = None  # a second axis they are confined along too (a single element)
     evaluations: int = 0
+    moving: int = 0  # the right slices along which the loss moves (the others agree trivially)
 
     def _words(self) -> tuple[str, str]:
         if self.ndim == 1:
@@ -365,17 +366,19 @@ class Confined:
 
     def diagnosis(self, block: BlockResult) -> Diagnosis:
         one, many = self._words()
-        right = self.slices - len(self.wrong)
+        right = self.moving
+        idle = self.slices - len(self.wrong) - self.moving
         where = self.where() + (f", {self.also.where()}" if self.also is not None else "")
-        evidence = {"axis": self.axis, "wrong": list(self.wrong), "slices": self.slices,
+        evidence = {"axis": self.axis, "wrong": list(self.wrong), "slices": self.slices, "moving": self.moving,
                     "evaluations": self.evaluations}
         if self.also is not None:
             evidence["also"] = {"axis": self.also.axis, "wrong": list(self.also.wrong)}
         said = f"every wrong element is in {where}" if self.ndim > 1 or self.also is not None else \
             f"the wrong element{'s' if len(self.wrong) > 1 else ''} {'are' if len(self.wrong) > 1 else 'is'} {where}"
-        return Diagnosis("confined", f"{said}; the other {right} {one if right == 1 else many} agree (a direction "
-                                     "through each): an index, a loop bound or a mask that misses or picks the wrong "
-                                     "one?", evidence)
+        others = f"the other {right} {one if right == 1 else many} the loss depends on agree (a direction through " \
+            f"each{f'; {idle} more do not move it' if idle else ''})"
+        return Diagnosis("confined", f"{said}; {others}: an index, a loop bound or a mask that misses or picks the "
+                                     "wrong one?", evidence)
 
 
 def confine(name: str, shape: tuple[int, ...], values: list[Value], measure: Callable[[Probe], Estimate],
@@ -397,6 +400,7 @@ def confine(name: str, shape: tuple[int, ...], values: list[Value], measure: Cal
         if len(seen) > HINT_MAX_CONFINED or count - len(seen) < len(seen):
             continue
         wrong: list[int] = []
+        moving = 0  # right slices along which the loss moves: only they show the bug is not there
         known = True
         for s in range(count):
             if spent >= budget:
@@ -417,19 +421,24 @@ def confine(name: str, shape: tuple[int, ...], values: list[Value], measure: Cal
                 wrong.append(s)
                 if len(wrong) > HINT_MAX_CONFINED:
                     break
-        if not known or not wrong or len(wrong) > HINT_MAX_CONFINED or count - len(wrong) < len(wrong):
+            elif abs(estimate.numeric) > HINT_SIGNIFICANT * estimate.uncertainty:
+                moving += 1
+        # A slice the loss does not depend on (an embedding row no example
+        # uses) agrees trivially: wrong slices that are all the loss reads
+        # are the loss's support, not the bug's place.
+        if not known or not wrong or len(wrong) > HINT_MAX_CONFINED or moving < len(wrong):
             continue
         # The sampled values must agree: no wrong coordinate outside.
         if any(v.wrong and v.index is not None and v.index[axis] not in wrong for v in values):
             continue
-        found.append(Confined(axis, len(shape), tuple(wrong), count))
+        found.append(Confined(axis, len(shape), tuple(wrong), count, moving=moving))
         if len(shape) != 2:
             break  # (only a matrix's rows and columns together name an element: no second axis to pay for)
     if not found:
         return None
     first = found[0]
     also = found[1] if len(found) > 1 and len(shape) == 2 else None
-    return Confined(first.axis, first.ndim, first.wrong, first.slices, also, spent)
+    return Confined(first.axis, first.ndim, first.wrong, first.slices, also, spent, first.moving)
 
 
 def dimensions_of(functions, namespace, held: dict[str, np.ndarray], params: dict[str, np.ndarray]

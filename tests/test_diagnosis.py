@@ -336,3 +336,12 @@ def test_an_l1_term_under_another_name_stays_in_the_rest_of_the_loss():
     report = check(str(ATTACKS / "a07_elastic_net_l1_missing.py"))
     assert any("the rest of the gradient is wrong" in h for h in report.hints), report.hints
     assert not any("data loss's gradient" in h for h in report.hints)
+
+
+def test_rows_the_loss_never_reads_are_no_evidence_of_a_confined_bug():
+    """Skip-gram without the "- 1": every row the windows use is wrong, the
+    rows no window uses agree only because both gradients are 0 there
+    (found on a public CS224n solution). The wrong rows are the loss's
+    support, not the bug's place: no "confined"."""
+    found = diagnoses(check(str(ATTACKS / "w2v_unused_rows_no_minus_one.py")))
+    assert "center" not in found, found
