@@ -1,4 +1,5 @@
-"""Rewrite the example outputs in README.md from what the tool prints now.
+"""Rewrite the example outputs in README.md and the manual (docs/*.md) from
+what the tool prints now.
 
 Every block after a marker `<!-- example: ARGS -->` is replaced by
 `$ gradcheck ARGS` and the tool's output at 80 columns (WIDTH), as a
@@ -22,9 +23,14 @@ sys.path.insert(0, str(ROOT))
 
 from gradcheck_cli.cli import main  # noqa: E402
 
-README = ROOT / "README.md"
 WIDTH = 80
-PATTERN = re.compile(r"(<!-- example: (.+?) -->\s*```text\n)(.*?)(```)", re.S)
+# (ARGS on the marker's line: a marker never reaches into the text after it)
+PATTERN = re.compile(r"(<!-- example: ([^\n]+?) -->\s*```text\n)(.*?)(```)", re.S)
+
+
+def pages() -> list[Path]:
+    """Every page that may hold examples: the README and the manual's pages."""
+    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
 def output(args: str, width: int) -> str:
@@ -43,5 +49,8 @@ if __name__ == "__main__":
     import os
 
     os.chdir(ROOT)
-    README.write_text(rewrite(README.read_text()))
-    print("rewrote the examples in README.md")
+    for page in pages():
+        text = page.read_text()
+        if PATTERN.search(text):
+            page.write_text(rewrite(text))
+            print(f"rewrote the examples in {page.relative_to(ROOT)}")

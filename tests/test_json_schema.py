@@ -311,13 +311,13 @@ def test_the_python_writers_give_the_one_shape():
     assert undocumented(failure) == undocumented(run_error) == []
 
 
-# -- the README's example is a real document, trimmed --------------------------------
+# -- the manual's example (docs/json-report.md) is a real document, trimmed ---------
 
-README_EXAMPLE = "sample_models/svm.py --samples 2 --directions 1 --format json"
+JSON_EXAMPLE = "sample_models/svm.py --samples 2 --directions 1 --format json"
 
 
 def trimmed(value):
-    """A document as the README shows it: each list of objects cut to its
+    """A document as docs/json-report.md shows it: each list of objects cut to its
     first, numbers to 4 significant digits."""
     if isinstance(value, dict):
         return {k: trimmed(v) for k, v in value.items()}
@@ -368,18 +368,18 @@ def _key_paths(value, path: str = "") -> set[str]:
     return set()
 
 
-def test_the_readmes_json_example_is_what_a_run_prints(monkeypatch):
+def test_the_manuals_json_example_is_what_a_run_prints(monkeypatch):
     monkeypatch.chdir(ROOT)  # (the example names the model relative to the repository)
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    match = re.search(rf"<!-- json-example: {re.escape(README_EXAMPLE)} -->\s*```json\n(.*?)```", readme, re.S)
-    assert match, "README.md's JSON section has no example after <!-- json-example: ... -->"
+    page = (ROOT / "docs" / "json-report.md").read_text(encoding="utf-8")
+    match = re.search(rf"<!-- json-example: {re.escape(JSON_EXAMPLE)} -->\s*```json\n(.*?)```", page, re.S)
+    assert match, "docs/json-report.md has no example after <!-- json-example: ... -->"
     shown = strict(match.group(1))
-    code, output = _cli(*README_EXAMPLE.split())
+    code, output = _cli(*JSON_EXAMPLE.split())
     assert code == 0
     printed = trimmed(strict(output))
     # (structure, verdicts and names exactly; the numbers are the CPU's rounding's)
     same = (_key_paths(shown) == _key_paths(printed) and shown["verdict"] == printed["verdict"]
             and [m["model"] for m in shown["models"]] == [m["model"] for m in printed["models"]])
-    assert same, ("README.md's JSON example is out of date; the tool now prints (paste it):\n"
+    assert same, ("docs/json-report.md's JSON example is out of date; the tool now prints (paste it):\n"
                   + compact(printed).replace(str(ROOT) + "/", "/path/to/"))
     assert undocumented(shown) == []

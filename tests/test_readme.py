@@ -1,4 +1,5 @@
-"""The README cannot drift: its commands run, and its example output is real."""
+"""The README and the manual (docs/*.md) cannot drift: their commands run,
+and their example output is real."""
 
 import os
 import re
@@ -16,12 +17,19 @@ from gradcheck_cli.cli import main
 from .conftest import ROOT
 
 README = (ROOT / "README.md").read_text()
+# Every page a reader may meet an example on: the README, then the manual's.
+PAGES = {name: (ROOT / name).read_text()
+         for name in ["README.md", *sorted(f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md"))]}
+# The README is a newcomer's page (issue 26): what gradcheck is, the two
+# commands, the 30-second example, the model contract and CI in brief, and
+# links; everything else is the manual's.
+README_MAX_LINES = 300
 
 
-def command_after(marker: str) -> str:
-    """The first fenced code block after an HTML comment marker."""
-    match = re.search(rf"<!-- {marker} -->\s*```\w*\n(.*?)```", README, re.S)
-    assert match, f"README has no code block after <!-- {marker} -->"
+def command_after(marker: str, page: str = "README.md") -> str:
+    """The first fenced code block after an HTML comment marker on ``page``."""
+    match = re.search(rf"<!-- {marker} -->\s*```\w*\n(.*?)```", PAGES[page], re.S)
+    assert match, f"{page} has no code block after <!-- {marker} -->"
     return match.group(1).strip()
 
 
@@ -208,10 +216,11 @@ PASS  m.py: 2 blocks (1 pass, 1 fail) · 42 evaluations · 0.01 s"""
         assert example_differences(shown, changed), changed
 
 
-@pytest.mark.parametrize("args", re.findall(r"<!-- example: (.+?) -->", README))
-def test_example_output_in_the_readme_is_what_the_tool_prints(args):
+@pytest.mark.parametrize(("page", "args"), [(page, args) for page, text in PAGES.items()
+                                             for args in re.findall(r"<!-- example: (.+?) -->", text)])
+def test_example_output_in_the_docs_is_what_the_tool_prints(page, args):
     """Regenerate with `python docs/readme_examples.py` when the output changes on purpose."""
-    block = re.search(rf"<!-- example: {re.escape(args)} -->\s*```text\n(.*?)```", README, re.S).group(1)
+    block = re.search(rf"<!-- example: {re.escape(args)} -->\s*```text\n(.*?)```", PAGES[page], re.S).group(1)
     shown = block.strip().splitlines()
     assert shown[0] == f"$ gradcheck {args}"
     # The examples are as the report reads at 80 columns; which layout fits
@@ -227,13 +236,14 @@ def _run_from_the_repository_root(monkeypatch):
     monkeypatch.chdir(ROOT)
 
 
-def test_every_cli_option_is_documented_in_the_readme():
+def test_every_cli_option_is_documented_in_the_manual():
     from gradcheck_cli.cli import check_command
 
+    options = PAGES["docs/options.md"]
     for param in check_command.params:
         for name in param.opts:
             if name.startswith("--"):
-                assert re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", README), name
+                assert re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", options), name
 
 
 @pytest.mark.install
@@ -261,14 +271,14 @@ def test_the_try_command_works_in_a_fresh_clone(tmp_path):
 
 
 def test_the_configuration_and_ci_examples_work(tmp_path, monkeypatch):
-    """The README's pyproject snippet and the `gradcheck` steps of its GitHub
+    """The manual's pyproject snippet and the `gradcheck` steps of its GitHub
     Actions job, run in a project laid out as they assume."""
     (tmp_path / "models").mkdir()
     shutil.copy(ROOT / "sample_models" / "two_layer_net.py", tmp_path / "models")
     shutil.copy(ROOT / "sample_models" / "softmax.py", tmp_path / "models")
-    (tmp_path / "pyproject.toml").write_text(command_after("config-example") + "\n")
+    (tmp_path / "pyproject.toml").write_text(command_after("config-example", "docs/configuration.md") + "\n")
     monkeypatch.chdir(tmp_path)
-    steps = [line.split("run:", 1)[1].strip() for line in command_after("ci-example").splitlines()
+    steps = [line.split("run:", 1)[1].strip() for line in command_after("ci-example", "docs/ci.md").splitlines()
              if "run:" in line and "gradcheck " in line.split("run:", 1)[1] + " "]
     steps = [s for s in steps if s.startswith("gradcheck")]
     assert steps, "the CI example runs gradcheck"
@@ -299,7 +309,7 @@ b         4/4         1.3e-09   [0]         0.125     pass
 @pytest.mark.install
 @pytest.mark.skipif(shutil.which("git") is None, reason="pre-commit needs git")
 def test_the_pre_commit_example_runs_as_a_repository_would(tmp_path):
-    """The README's .pre-commit-config.yaml in a fresh git repository: the
+    """The manual's .pre-commit-config.yaml in a fresh git repository: the
     hook passes while the listed model is right and fails when a wrong one
     is listed."""
     pytest.importorskip("pre_commit")
@@ -307,7 +317,7 @@ def test_the_pre_commit_example_runs_as_a_repository_would(tmp_path):
     (repo / "models").mkdir(parents=True)
     shutil.copy(ROOT / "sample_models" / "softmax.py", repo / "models")
     shutil.copy(ROOT / "sample_models" / "buggy_missing_bias.py", repo / "models")
-    (repo / ".pre-commit-config.yaml").write_text(command_after("pre-commit-example"))
+    (repo / ".pre-commit-config.yaml").write_text(command_after("pre-commit-example", "docs/ci.md"))
     env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
            "PRE_COMMIT_HOME": str(tmp_path / "cache"), "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
@@ -324,3 +334,33 @@ def test_the_pre_commit_example_runs_as_a_repository_would(tmp_path):
     assert right.returncode == 0, right.stdout[-2000:] + right.stderr[-2000:]
     wrong = pre_commit('["models/buggy_missing_bias.py"]')
     assert wrong.returncode == 1 and "FAIL" in wrong.stdout, wrong.stdout[-2000:]
+
+
+def test_the_readme_is_a_newcomers_page():
+    lines = README.count("\n")
+    assert lines <= README_MAX_LINES, f"README.md has {lines} lines; move detail into the manual (docs/)"
+
+
+def test_the_readmes_links_lead_to_files_of_the_repository():
+    """On GitHub, with no site published, the README's links into the manual
+    are relative paths: each must name a file or folder that exists."""
+    targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", README)
+    local = [t for t in targets if not re.match(r"\w+:", t)]
+    assert any(t.startswith("docs/") for t in local)
+    assert [t for t in local if not (ROOT / t).exists()] == []
+
+
+def test_the_manuals_home_shows_the_readmes_commands():
+    for marker in ("try-command", "test-command"):
+        assert command_after(marker, "docs/index.md") == command_after(marker)
+
+
+def test_the_api_reference_documents_every_public_name():
+    """docs/api.md holds a mkdocstrings directive for each name the package
+    exports, pointed at the module that defines it (the package imports
+    them lazily, which a reader of its source cannot follow)."""
+    import gradcheck_cli
+
+    api = PAGES["docs/api.md"]
+    for name, module in gradcheck_cli._EXPORTS.items():
+        assert re.search(rf"^::: gradcheck_cli\.{module}\.{name}$", api, re.M), name
