@@ -386,7 +386,7 @@ def github_newline_in_a_name(folder):
 
 
 def jobs_identical(folder):
-    """The README's promise: --jobs 2 reports what --jobs 1 does where every
+    """The manual's promise (docs/big-models.md): --jobs 2 reports what --jobs 1 does where every
     process runs the BLAS on the same threads (here: set by the user), with
     sums the BLAS splits between threads (matrix-vector products)."""
     _write(folder, "m.py", "import numpy as np\nrng = np.random.default_rng(0)\nX = rng.standard_normal((2000, 3000))\n"

@@ -492,8 +492,9 @@ def buggy_models() -> list[Model]:
 # Taken from tests/attack_round3.py, whose truth is established without
 # gradcheck (50-digit differences at the start point and at nearby points):
 # a correct model and its buggy twin per class. Max-pool backwards wrong only
-# at exact ties are left out: no point off the ties can show them (README,
-# "What it cannot see").
+# at exact ties are left out: no point off the ties can show them; they are
+# checked along the tied elements at the start point instead
+# (docs/before-you-train.md).
 HIDDEN_AT_START = [
     ("vec-hinge", "nomask"),       # SVM hinge inside np.vectorize, every margin active
     ("list-sqhinge", "nomask"),    # squared hinge over .tolist()
