@@ -18,6 +18,7 @@ from typing import Callable
 
 import click
 
+from . import completion
 from ._version import __version__
 
 EXIT_PASS, EXIT_FAIL, EXIT_UNUSABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -48,6 +49,7 @@ class _DefaultGroup(click.Group):
     default_command = "check"
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[completion.FIRST_WORD] = not args  # (completing: nothing before the word)
         if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
             args = [self.default_command, *args]
         ctx.meta["gradcheck.config_path"] = _config_argument(args)
@@ -95,6 +97,14 @@ class _DefaultGroup(click.Group):
             for stream in (sys.stdout, sys.stderr):
                 with contextlib.suppress(Exception):
                     stream.flush()
+
+    def _main_shell_completion(self, ctx_args, prog_name: str, complete_var: str | None = None) -> None:
+        # click's hook before anything runs; a shell asking for completions
+        # (_GRADCHECK_COMPLETE=bash_complete) gets bash's completer of ours.
+        variable = complete_var or f"_{prog_name.replace('-', '_').replace('.', '_')}_COMPLETE".upper()
+        if os.environ.get(variable, "").startswith("bash_"):
+            completion.register_bash()
+        super()._main_shell_completion(ctx_args, prog_name, complete_var)
 
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # `gradcheck --help` shows how to check a model, then the other commands.
@@ -597,7 +607,7 @@ Exit codes: 0 pass (warnings allowed), 1 a gradient failed (or warned,
 with --strict), 2 a model or the command line is unusable; with several
 models, the worst.""",
 )
-@click.argument("models", nargs=-1, metavar="[MODEL]...")
+@click.argument("models", nargs=-1, metavar="[MODEL]...", shell_complete=completion.model_paths)
 @model_options
 @click.option("--directions", type=click.IntRange(min=0), metavar="K", default=DEFAULT_DIRECTIONS, show_default=True,
               help="Random unit directions checked per sampled block (2 evaluations each).")
@@ -1116,7 +1126,7 @@ Examples:
   gradcheck sweep my_model.py --block W1 --dims 3 --plot sweep.png
   gradcheck sweep my_model.py --method five-point --format json""",
 )
-@click.argument("model")
+@click.argument("model", shell_complete=completion.model_paths)
 @model_options
 @click.option("--dims", type=click.IntRange(min=1), default=1, show_default=True, metavar="K",
               help="How many of each block's worst dimensions to sweep.")
@@ -1184,7 +1194,7 @@ Examples:
 Exit codes: 0 pass (warnings allowed), 1 a check failed (or warned, with
 --strict), 2 the model or the command line is unusable.""",
 )
-@click.argument("model")
+@click.argument("model", shell_complete=completion.model_paths)
 @source_options
 @click.option("--classes", type=click.IntRange(min=2), metavar="C",
               help="Number of classes: the initial loss should be ln C (softmax), or C - 1 with --svm.")
