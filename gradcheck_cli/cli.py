@@ -18,6 +18,7 @@ from typing import Callable
 
 import click
 
+from . import completion
 from ._version import __version__
 
 EXIT_PASS, EXIT_FAIL, EXIT_UNUSABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -48,6 +49,7 @@ class _DefaultGroup(click.Group):
     default_command = "check"
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[completion.FIRST_WORD] = not args  # (completing: nothing before the word)
         if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
             args = [self.default_command, *args]
         ctx.meta["gradcheck.config_path"] = _config_argument(args)
@@ -96,10 +98,18 @@ class _DefaultGroup(click.Group):
                 with contextlib.suppress(Exception):
                     stream.flush()
 
+    def _main_shell_completion(self, ctx_args, prog_name: str, complete_var: str | None = None) -> None:
+        # click's hook before anything runs; a shell asking for completions
+        # (_GRADCHECK_COMPLETE=bash_complete) gets bash's completer of ours.
+        variable = complete_var or f"_{prog_name.replace('-', '_').replace('.', '_')}_COMPLETE".upper()
+        if os.environ.get(variable, "").startswith("bash_"):
+            completion.register_bash()
+        super()._main_shell_completion(ctx_args, prog_name, complete_var)
+
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # `gradcheck --help` shows how to check a model, then the other commands.
         command = self.commands[self.default_command]
-        sub = click.Context(command, info_name=ctx.info_name, parent=None)
+        sub = click.Context(command, info_name=ctx.info_name, parent=None, **command.context_settings)
         command.format_help(sub, formatter)
         self.format_commands(ctx, formatter)
 
@@ -288,6 +298,10 @@ class _Finite(click.FloatRange):
             self.fail(f"{value!r} is not a finite number", param, ctx)
         return number
 
+    def _describe_range(self) -> str:
+        # (the help's range note: click's reads "x<=None" where no bound is set)
+        return "" if self.min is None and self.max is None else super()._describe_range()
+
 
 class _Seconds(click.ParamType):
     """--timeout: a positive number of seconds, or 'inf' (no limit)."""
@@ -311,8 +325,14 @@ _POSITIVE = _Finite(min=0.0, min_open=True)
 _SEED = click.IntRange(min=0, max=2**32 - 1)  # numpy's RNG seeds (settings.MAX_SEED; no numpy for --help)
 
 
+# --version on the group and on every command, so that it works anywhere
+# on the line: `gradcheck --version`, `gradcheck m.py --version`, `gradcheck
+# sweep --version`.
+_version_option = click.version_option(version=__version__, prog_name="gradcheck")
+
+
 @click.group(cls=_DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(version=__version__, prog_name="gradcheck")
+@_version_option
 def main() -> None:
     """Check hand-written gradients against centered finite differences."""
 
@@ -587,7 +607,7 @@ Exit codes: 0 pass (warnings allowed), 1 a gradient failed (or warned,
 with --strict), 2 a model or the command line is unusable; with several
 models, the worst.""",
 )
-@click.argument("models", nargs=-1, metavar="MODEL...")
+@click.argument("models", nargs=-1, metavar="[MODEL]...", shell_complete=completion.model_paths)
 @model_options
 @click.option("--directions", type=click.IntRange(min=0), metavar="K", default=DEFAULT_DIRECTIONS, show_default=True,
               help="Random unit directions checked per sampled block (2 evaluations each).")
@@ -640,6 +660,7 @@ models, the worst.""",
 @click.option("-x", "--exitfirst", is_flag=True,
               help="Stop a run over several models after the first that fails or cannot be checked.")
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
+@_version_option
 @click.pass_context
 def check_command(ctx, models, params_file, data_file, samples, method, seed, track_kinks, assignments, config_file,
                   directions, h, fail_above, warn_above, good_below, tiny_below, max_evals, output_format, junit_xml,
@@ -1105,7 +1126,7 @@ Examples:
   gradcheck sweep my_model.py --block W1 --dims 3 --plot sweep.png
   gradcheck sweep my_model.py --method five-point --format json""",
 )
-@click.argument("model")
+@click.argument("model", shell_complete=completion.model_paths)
 @model_options
 @click.option("--dims", type=click.IntRange(min=1), default=1, show_default=True, metavar="K",
               help="How many of each block's worst dimensions to sweep.")
@@ -1115,6 +1136,7 @@ Examples:
               help="Plots on stdout, or the numbers as JSON.")
 @click.option("--plot", "plot_file", metavar="FILE.png", type=click.Path(dir_okay=False),
               help="Also draw the curves into an image (needs matplotlib: pip install 'gradcheck-cli[plot]').")
+@_version_option
 def sweep_command(model, params_file, data_file, samples, method, seed, track_kinks, assignments, config_file, dims,
                   blocks, output_format, plot_file) -> None:
     """Sweep the step h from 1e-1 down to 1e-12 for the worst dimensions of
@@ -1172,7 +1194,7 @@ Examples:
 Exit codes: 0 pass (warnings allowed), 1 a check failed (or warned, with
 --strict), 2 the model or the command line is unusable.""",
 )
-@click.argument("model")
+@click.argument("model", shell_complete=completion.model_paths)
 @source_options
 @click.option("--classes", type=click.IntRange(min=2), metavar="C",
               help="Number of classes: the initial loss should be ln C (softmax), or C - 1 with --svm.")
@@ -1199,6 +1221,7 @@ Exit codes: 0 pass (warnings allowed), 1 a check failed (or warned, with
 @click.option("--junit-xml", "junit_xml", metavar="PATH", type=click.Path(dir_okay=False),
               help="Also write a JUnit XML report (one testcase per check) to PATH.")
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
+@_version_option
 def sanity_command(model, params_file, data_file, seed, assignments, config_file, classes, svm, expect_loss,
                    loss_tolerance, reg, steps, optimizer, lr, overfit_factor, overfit_below, output_format, junit_xml,
                    strict) -> None:
