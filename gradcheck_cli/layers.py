@@ -297,7 +297,16 @@ def _name(fn: Any) -> str:
 def layer(forward: Callable, backward: Callable | None = None, **inputs: Any) -> Layer:
     """A layer to check: assign it in a checks file (``affine = layer(
     affine_forward, affine_backward, x=(4, 5), w=(5, 3), b=(3,))``) and run
-    ``gradcheck FILE``; or pass it to :func:`check`."""
+    ``gradcheck FILE`` (or :func:`check_layers`); or pass it to :func:`check`.
+
+    ``forward(**inputs)`` returns ``(out, cache)`` (or several outputs, the
+    cache last; or ``(loss, dx)`` for a loss layer with no ``backward``);
+    ``backward(*douts, cache)`` returns the gradients of the array inputs,
+    in their order. ``forward`` may instead be a layer object with
+    ``forward`` and ``backward`` methods (``backward`` None). ``inputs``
+    name forward's arguments: float arrays and shapes (a tuple of ints,
+    filled with seeded values) are the blocks checked; anything else
+    passes through (see the module docstring)."""
     return Layer(forward, backward, **inputs)
 
 
@@ -317,9 +326,9 @@ def check_layer(forward: Callable, backward: Callable | None = None, *, inputs: 
 
 
 def check_layers(path: str | os.PathLike[str], **options: Any) -> dict[str, Report]:
-    """Check every layer a checks file assigns (``affine = layer(...)``), as
-    ``gradcheck FILE`` does: each is a model of its own, checked as the
-    target ``"FILE:name"`` with ``options`` (:func:`~gradcheck_cli.check`'s),
+    """Check every layer the checks file at ``path`` assigns (``affine =
+    layer(...)``), as ``gradcheck FILE`` does: each is a model of its own,
+    checked as the target ``"FILE:name"`` with ``options`` (:func:`~gradcheck_cli.check`'s),
     and has a report of its own.
 
     Returns the reports by layer name, in the file's order. (Not one

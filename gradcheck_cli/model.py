@@ -825,7 +825,7 @@ def load_model(target: str, *, params: ParamsSource = None, seed: int = 0, set: 
     themselves (a dict of arrays, or one array), checked against the
     model's own blocks and shapes where it defines any; else from
     ``init_params(seed)`` / ``init_params()``, else a module-level
-    ``params``. ``set`` (``--set``): the model's constants to set first,
+    ``params``. ``seed`` (``--seed``) is ``init_params``' seed. ``set`` (``--set``): the model's constants to set first,
     ``{"REG": 0}`` or ``["REG=0"]``. ``data`` (``--data``): the path of an
     .npz whose arrays become module variables of the same names first (a
     model object's ``X``, ``y``). ``params_file``, ``overrides`` and
@@ -925,11 +925,12 @@ def _load(target: str, module_part: str, attr: str | None, is_file: bool, import
 
                 raise ModelError(f"the params= arrays are {kind(theirs)}, but {own_origin} has {kind(mine)}: give "
                                  "the model's own blocks")
+            origin = own_origin or where
             if isinstance(mine, Mapping):
-                _same_shapes("arrays", own_origin, {k: np.asarray(v) for k, v in theirs.items()}, mine,
+                _same_shapes("arrays", origin, {k: np.asarray(v) for k, v in theirs.items()}, mine,
                              what="the params= ")
             else:
-                _same_shapes("arrays", own_origin, {"params": np.asarray(theirs)}, {"params": mine}, what="the params= ")
+                _same_shapes("arrays", origin, {"params": np.asarray(theirs)}, {"params": mine}, what="the params= ")
         blocks, single, notes, template = build_params(given, "params=")
     elif params_file is not None:
         from_file = _read_npz(files[params_file], "params file")

@@ -23,6 +23,7 @@ import inspect
 import os
 import sys
 import warnings
+from types import FrameType
 from typing import Any, Callable, Container, TypeVar
 
 # Python keywords (release 3 and before) renamed to the command line's names.
@@ -114,7 +115,8 @@ def _callers_level() -> int:
     user's call), counted from the caller of ``warnings.warn``: a warning
     points at the user's line, and Python's default filters show it there."""
     package = os.path.dirname(os.path.abspath(__file__)) + os.sep
-    frame, level = sys._getframe(2), 2
+    frame: FrameType | None = sys._getframe(2)
+    level = 2
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
         frame, level = frame.f_back, level + 1
     return level

@@ -314,13 +314,14 @@ def check(
     """
     started = time.perf_counter()
     overrides = parse_assignments(set)  # (a bad item is refused before anything is imported)
-    if samples == "all":
-        samples = None
+    if isinstance(samples, str) and samples != "all":
+        raise ValueError(f"samples must be a whole number of at least 1, or 'all', got {samples!r}")
+    count = None if isinstance(samples, str) else samples
     bands = {name: value for name, value in (("fail_above", fail_above), ("warn_above", warn_above),
                                              ("good_below", good_below), ("tiny_below", tiny_below))
              if value is not None}
     thresholds = dataclasses.replace(thresholds if thresholds is not None else Thresholds(), **bands)
-    settings = Settings(h=h, samples=samples, directions=directions, seed=seed, method=method,
+    settings = Settings(h=h, samples=count, directions=directions, seed=seed, method=method,
                         thresholds=thresholds, max_evals=max_evals, track_kinks=track_kinks, strict=strict)
     if timeout is not None and not timeout > 0:
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
@@ -365,6 +366,8 @@ def check(
             except OutputError as exc:
                 unsaved = exc
     report = phases.report()
+    if report is None:  # (a check stopped before the start point's report raised, in phases.stopped)
+        raise RuntimeError("gradcheck: a check ended without a report; a bug in gradcheck, please report it")
     if unsaved is not None:  # (the check stands: the error comes with its report)
         raise OutputError(str(unsaved), report)
     return report

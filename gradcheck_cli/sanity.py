@@ -112,8 +112,10 @@ def sanity(
     overfit_below: float | None = None,
     strict: bool = False,
 ) -> SanityReport:
-    """Run the sanity gate on a model file or module (see the module docstring);
-    ``gradcheck sanity``, whose options these keywords are.
+    """Run the sanity gate on ``model``, a model file or module (a target as
+    for :func:`~gradcheck_cli.check`; see the module docstring): ``gradcheck
+    sanity``, whose options these keywords are. Returns a
+    :class:`SanityReport`.
 
     ``params``, ``data``, ``set`` and ``seed`` are as for
     :func:`~gradcheck_cli.check`. ``classes``: the initial loss should be

@@ -133,8 +133,9 @@ def sweep(
     step per swept dimension, with the recommended step.
     """
     blocks = (block,) if isinstance(block, str) else tuple(block)
-    if samples == "all":
-        samples = None
+    if isinstance(samples, str) and samples != "all":  # (check()'s message)
+        raise ValueError(f"samples must be a whole number of at least 1, or 'all', got {samples!r}")
+    count = None if isinstance(samples, str) else samples
     if dims < 1:
         raise ValueError(f"dims must be at least 1, got {dims}")
     started = time.perf_counter()
@@ -146,27 +147,27 @@ def sweep(
                          f"(it has {listed(loaded.params)})")
     # The sweep is of the start point: its screening check does not move
     # off it or split off the regularization (--set does that for a sweep).
-    screening = check(loaded, samples=samples, seed=seed, method=method, track_kinks=track_kinks, max_evals=0,
+    screening = check(loaded, samples=count, seed=seed, method=method, track_kinks=track_kinks, max_evals=0,
                       warmup="off", reg="none")
-    directions = {b.name: b.directions for b in plan(loaded.params, samples=samples, directions=2, seed=seed)}
+    directions = {b.name: b.directions for b in plan(loaded.params, samples=count, directions=2, seed=seed)}
     curves = []
     with Evaluator(loaded, seed=seed, track_kinks=track_kinks) as evaluator:
         base = evaluator.base_point()
         sigma = screening.loss_noise  # measured by the screening check already
-        for block in screening.blocks:
-            if blocks and block.name not in blocks:
+        for result in screening.blocks:
+            if blocks and result.name not in blocks:
                 continue
-            candidates = [d for d in block.dims + block.directions if d.rel_error is not None]
+            candidates = [d for d in result.dims + result.directions if d.rel_error is not None]
             # Worst first; among passing dimensions "worst" is decided by
             # round-off (another CPU picks another), so they keep the order
             # they were checked in (a stable sort).
             candidates.sort(key=lambda d: 0.0 if d.grade == PASS else d.rel_error, reverse=True)
             for dim in candidates[:dims]:
                 if dim.index is not None:
-                    flat = int(np.ravel_multi_index(dim.index, block.shape)) if block.shape else 0
-                    probe = Probe(block.name, index=flat)
+                    flat = int(np.ravel_multi_index(dim.index, result.shape)) if result.shape else 0
+                    probe = Probe(result.name, index=flat)
                 else:
-                    probe = Probe(block.name, direction=directions[block.name][dim.direction], number=dim.direction)
+                    probe = Probe(result.name, direction=directions[result.name][dim.direction], number=dim.direction)
                 curves.append(_curve(evaluator, probe, base, method, sigma, dim.index, dim.direction))
     return SweepReport(
         model=loaded.name,
