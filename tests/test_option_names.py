@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from gradcheck_cli import (ModelError, assert_gradients, check, check_layers, load_model, sanity, sweep)
+from gradcheck_cli import ModelError, assert_gradients, check, check_layers, load_model, sweep
 from gradcheck_cli import config as config_module
 from gradcheck_cli import options, pytest_plugin
 from gradcheck_cli.cli import main
+from gradcheck_cli.sanity import sanity
 
 from .conftest import SAMPLES
 
