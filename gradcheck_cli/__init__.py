@@ -12,8 +12,22 @@ not pay for numpy and rich.
 from __future__ import annotations
 
 from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
+
+if TYPE_CHECKING:  # (what a type checker sees; at run time each name is imported on first use)
+    from .assertions import assert_gradients
+    from .errors import (ConfigError, GradcheckError, MethodError, ModelError, NondeterminismError,
+                         ParamsModifiedError, UserCodeError)
+    from .layers import Layer, check_layer, check_layers, layer
+    from .model import Model, load_model
+    from .pipeline import Progress, check
+    from .report import BlockResult, DimResult, Move, Regularization, Report
+    from .sanity import SanityReport
+    from .settings import Settings, Thresholds
+    from .startpoint import StartPoint
+    from .sweeps import SweepReport, sweep
 
 # public name -> module that defines it
 _EXPORTS = {
@@ -22,6 +36,7 @@ _EXPORTS = {
     "sweep": "sweeps",
     "assert_gradients": "assertions",
     "check_layer": "layers",
+    "check_layers": "layers",
     "layer": "layers",
     "Layer": "layers",
     "load_model": "model",
@@ -33,6 +48,9 @@ _EXPORTS = {
     "Regularization": "report",
     "StartPoint": "startpoint",
     "SweepReport": "sweeps",
+    # (not `sanity`, the function: it is the name of its module, gradcheck_cli.sanity,
+    # which an import of that module puts in this namespace in its place)
+    "SanityReport": "sanity",
     "Settings": "settings",
     "Thresholds": "settings",
     "GradcheckError": "errors",
@@ -47,7 +65,7 @@ _EXPORTS = {
 __all__ = [*_EXPORTS, "__version__"]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
         globals()[name] = value

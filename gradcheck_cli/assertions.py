@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
+import inspect
 import io
 from typing import Any
 
+from .layers import Layer
+from .model import Model
+from .options import refuse_cli_only, renamed
 from .pipeline import check
 from .report import Report
 
-# check() options that are not check() arguments but belong to the assertion.
-_ASSERTION_OPTIONS = ("strict", "verbose")
+# check()'s keywords, which assert_gradients hands on.
+_CHECK_KEYWORDS = frozenset(inspect.signature(check).parameters)
 
 
-def assert_gradients(model: Any = None, *, strict: bool = False, verbose: bool = False, **options: Any) -> Report:
+def assert_gradients(model: str | Model | Layer | None = None, *, strict: bool = False, verbose: bool = False,
+                     **options: Any) -> Report:
     """Check gradients and raise AssertionError (the rendered report as its
     message) if any block fails -- or warns, with ``strict=True``.
 
-    ``model`` is a target (``"my_model.py"``, ``"pkg.module:attr"``) or a
-    loaded Model; or pass ``loss=``, ``grad=`` (or ``loss_and_grad=``) and
-    ``params=``. Other keyword arguments are ``check()``'s options
-    (``samples``, ``method``, ``h``, ``thresholds``...). Returns the Report
-    when the check passes.
+    ``model`` is a target (``"my_model.py"``, ``"pkg.module:attr"``), a
+    loaded Model or a :func:`layer`; or pass ``loss=``, ``grad=`` (or
+    ``loss_and_grad=``) and ``params=``. ``strict`` (``--strict``): a
+    warning fails the assertion too. ``verbose``: a failure's message lists
+    every checked value (the command line's ``-v``). Every other keyword is
+    :func:`~gradcheck_cli.check`'s, the command line's option of the same
+    name (``samples``, ``method``, ``h``, ``fail_above``, ``params``,
+    ``set``...). Returns the Report when the check passes.
 
         from gradcheck_cli import assert_gradients
 
@@ -28,10 +36,10 @@ def assert_gradients(model: Any = None, *, strict: bool = False, verbose: bool =
             assert_gradients(loss=my_loss, grad=my_grad, params=params, samples="all")
     """
     __tracebackhide__ = True  # pytest shows the caller's line, not this one
-    if options.get("samples") == "all":
-        options["samples"] = None
-    report = check(model, **options)
-    if report.verdict == "fail" or (strict and report.verdict == "warn"):
+    options = renamed("assert_gradients", options, _CHECK_KEYWORDS)
+    refuse_cli_only("assert_gradients", options, _CHECK_KEYWORDS)
+    report = check(model, strict=strict, **options)
+    if not report.passed:
         raise AssertionError(render(report, verbose=verbose))
     return report
 

@@ -355,20 +355,24 @@ def _option(*names, **kwargs):
     return click.option(*names, **kwargs)
 
 
-# Options shared by the commands, defined once. Where the model and its
-# parameters come from (every command):
+# Options shared by the commands, defined once. Each option's name (its
+# long name, dashes as underscores: --params is `params`) is its name
+# everywhere: the key in [tool.gradcheck] (config.py) and the keyword of
+# check(), sweep(), sanity(), assert_gradients and the pytest fixture
+# (options.py: what is not a keyword there, and the names renamed to these).
+# Where the model and its parameters come from (every command):
 _SOURCE_OPTIONS = [
-    _option("--params", "params_file", metavar="FILE.npz", type=click.Path(dir_okay=False),
+    _option("--params", metavar="FILE.npz", type=click.Path(dir_okay=False),
             help="Parameters from an .npz file (keys = block names), instead of init_params / params."),
-    _option("--data", "data_file", metavar="FILE.npz", type=click.Path(dir_okay=False),
+    _option("--data", metavar="FILE.npz", type=click.Path(dir_okay=False),
             help="Arrays the model reads by name (a model object's X and y): each becomes a module-level variable "
                  "of the model first."),
     _option("--seed", type=_SEED, metavar="INTEGER", default=DEFAULT_SEED, show_default=True,
             help="Seeds the sampling, init_params(seed) and the RNGs reset before every model call."),
-    _option("--set", "assignments", multiple=True, metavar="NAME=VALUE",
+    _option("--set", multiple=True, metavar="NAME=VALUE",
             help="Set a module-level constant of the model first (repeatable): --set KEEP=1.0 turns off "
                  "dropout, --set REG=0 the regularization."),
-    _option("--config", "config_file", metavar="FILE", type=click.Path(dir_okay=False),
+    _option("--config", metavar="FILE", type=click.Path(dir_okay=False),
             help="Read option defaults (and `models`) from FILE's [tool.gradcheck] instead of the nearest "
                  "pyproject.toml."),
 ]
@@ -561,30 +565,31 @@ def _write(write, path: str, option: str) -> None:
 # command line does around the checks (which models, where the reports go,
 # the exit code), or hands each model itself (the time left of --timeout,
 # the --save-params file). pytest_plugin.py says what the fixture does with
-# each.
-RUN_PARAMETERS = frozenset({"models", "config_file", "output_format", "junit_xml", "verbose", "quiet", "exitfirst",
-                            "strict", "timeout", "save_params"})
-# Where a check command parameter and check()'s keyword differ in name.
-_CHECK_KEYWORDS = {"assignments": "overrides", "dask_address": "dask"}
+# each; options.NOT_KEYWORDS why check() takes none of the others.
+RUN_PARAMETERS = frozenset({"models", "config", "format", "junit_xml", "verbose", "quiet", "exitfirst", "strict",
+                            "timeout", "save_params"})
 _BANDS = ("fail_above", "warn_above", "good_below", "tiny_below")
 
 
 def check_arguments(values: dict) -> dict:
     """check()'s keyword arguments from check command parameters (keyed by
-    parameter name, none of RUN_PARAMETERS): the one translation from the
-    command line's names to the library's, which the pytest fixture applies
-    to [tool.gradcheck] too. A parameter left out keeps check()'s default,
-    which is the option's (tests/test_cli.py). Raises ValueError for bands
-    out of order, ModelError for a --set item that is not NAME=VALUE."""
+    parameter name, none of RUN_PARAMETERS), which the pytest fixture
+    applies to [tool.gradcheck] too. The names are check()'s own; what this
+    adds is validation before any model is imported: ``set`` read into a
+    mapping (a ModelError for an item that is not NAME=VALUE) and the four
+    bands into one ``Thresholds`` (a ValueError for bands out of order),
+    which a call's own ``fail_above=`` and the like override band by band.
+    A parameter left out keeps check()'s default, which is the option's
+    (tests/test_cli.py)."""
     from .model import parse_assignments
     from .settings import Thresholds
 
-    arguments = {_CHECK_KEYWORDS.get(name, name): value for name, value in values.items() if name not in _BANDS}
+    arguments = {name: value for name, value in values.items() if name not in _BANDS}
     bands = {name: values[name] for name in _BANDS if name in values}
     if bands:
         arguments["thresholds"] = Thresholds(**bands)
-    if "overrides" in arguments:
-        arguments["overrides"] = parse_assignments(arguments["overrides"])
+    if "set" in arguments:
+        arguments["set"] = parse_assignments(arguments["set"])
     return arguments
 
 
@@ -628,7 +633,7 @@ models, the worst.""",
 @click.option("--max-evals", type=click.IntRange(min=0), default=DEFAULT_MAX_EVALS, show_default=True,
               metavar="N", help="Evaluations per block for drilling down a failing random direction to the "
                                 "wrong elements (0 turns drill-down off).")
-@click.option("--format", "output_format", type=click.Choice(FORMATS), default=None,
+@click.option("--format", type=click.Choice(FORMATS), default=None,
               help="Report format on stdout.  [default: github when GITHUB_ACTIONS=true, else text]")
 @click.option("--junit-xml", "junit_xml", metavar="PATH", type=click.Path(dir_okay=False),
               help="Also write a JUnit XML report (one testcase per block) to PATH.")
@@ -650,7 +655,7 @@ models, the worst.""",
 @click.option("--jobs", type=_JOBS, default="1", show_default=True,
               help="Worker processes for the evaluations ('auto': one per core where they pay off, else none; "
                    "the report says which). Results are the same as with 1.")
-@click.option("--dask", "dask_address", metavar="ADDRESS",
+@click.option("--dask", metavar="ADDRESS",
               help="Run the evaluations on the Dask cluster whose scheduler is at ADDRESS (extra 'dask'); "
                    "a model file is uploaded to the workers.")
 @click.option("--timeout", type=_Seconds(),
@@ -662,10 +667,9 @@ models, the worst.""",
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
 @_version_option
 @click.pass_context
-def check_command(ctx, models, params_file, data_file, samples, method, seed, track_kinks, assignments, config_file,
-                  directions, h, fail_above, warn_above, good_below, tiny_below, max_evals, output_format, junit_xml,
-                  warmup, lr, reg, save_params, jobs, dask_address, timeout, verbose, quiet, exitfirst,
-                  strict) -> None:
+def check_command(ctx, models, params, data, samples, method, seed, track_kinks, set, config, directions, h,
+                  fail_above, warn_above, good_below, tiny_below, max_evals, format, junit_xml, warmup, lr, reg,
+                  save_params, jobs, dask, timeout, verbose, quiet, exitfirst, strict) -> None:
     """Check the gradient of each MODEL: a model file (my_model.py), a
     directory of them, or a dotted module (mypkg.models), optionally with
     :ATTR naming an object that holds the functions. With no MODEL, the
@@ -675,6 +679,8 @@ def check_command(ctx, models, params_file, data_file, samples, method, seed, tr
     loss_and_grad(params)), and its parameters as init_params(seed) or a
     module-level dict `params`.
     """
+    # (`format` and `set` are the options' names, as everywhere; the builtins are not used here)
+    output_format = format
     config = ctx.meta.get("gradcheck.config")
     targets = _expand(models or (config.models if config else ()))
     if not targets:
@@ -702,7 +708,7 @@ def check_command(ctx, models, params_file, data_file, samples, method, seed, tr
         save_params = _output(save_params, "--save-params")
         _distinct({"--junit-xml": junit_path, "--save-params": save_params},
                   {**{target: _split_target(target)[0] for target in targets},
-                   "--data": data_file,  # (--params may be written back: the same kind of file)
+                   "--data": data,  # (--params may be written back: the same kind of file)
                    "the configuration": str(config.path) if config and config.path else None})
         _render_origin(origin, output_format, out)
         results = []
@@ -724,7 +730,7 @@ def check_command(ctx, models, params_file, data_file, samples, method, seed, tr
                 continue
             try:
                 with _progress(target, heartbeat=output_format == "json", started=started) as progress:
-                    result = check(target, progress=progress, timeout=remaining,
+                    result = check(target, progress=progress, timeout=remaining, strict=strict,
                                    save_params=_saved_as(save_params, target, len(targets)), **options)
             except OutputError as exc:  # (--save-params: the check stands, the error follows its report)
                 result = exc.report
@@ -1130,19 +1136,20 @@ Examples:
 @model_options
 @click.option("--dims", type=click.IntRange(min=1), default=1, show_default=True, metavar="K",
               help="How many of each block's worst dimensions to sweep.")
-@click.option("--block", "blocks", multiple=True, metavar="NAME",
+@click.option("--block", multiple=True, metavar="NAME",
               help="Sweep only this parameter block (repeatable); all blocks if not given.")
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+@click.option("--format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Plots on stdout, or the numbers as JSON.")
-@click.option("--plot", "plot_file", metavar="FILE.png", type=click.Path(dir_okay=False),
+@click.option("--plot", metavar="FILE.png", type=click.Path(dir_okay=False),
               help="Also draw the curves into an image (needs matplotlib: pip install 'gradcheck-cli[plot]').")
 @_version_option
-def sweep_command(model, params_file, data_file, samples, method, seed, track_kinks, assignments, config_file, dims,
-                  blocks, output_format, plot_file) -> None:
+def sweep_command(model, params, data, samples, method, seed, track_kinks, set, config, dims, block, format,
+                  plot) -> None:
     """Sweep the step h from 1e-1 down to 1e-12 for the worst dimensions of
     each block of MODEL, and plot their relative error: the V of truncation
     error (left) and round-off error (right), with the recommended h marked.
     """
+    output_format, plot_file = format, plot
     if plot_file is not None:
         try:
             import matplotlib  # noqa: F401
@@ -1154,14 +1161,13 @@ def sweep_command(model, params_file, data_file, samples, method, seed, track_ki
     from .model import parse_assignments
 
     with _answering(output_format) as out:
-        overrides = _run(lambda: parse_assignments(assignments))
+        overrides = _run(lambda: parse_assignments(set))
         _load_renderers("sweep", "text")
         plot_path = _output(plot_file, "--plot")
         origin = _config_origin(click.get_current_context(), models_from_config=False)
         _render_origin(origin, output_format, out)
-        report = _run(lambda: sweep(model, params_file=params_file, data_file=data_file, seed=seed, method=method,
-                                    dims=dims, blocks=blocks, samples=samples, track_kinks=track_kinks,
-                                    overrides=overrides),
+        report = _run(lambda: sweep(model, params=params, data=data, seed=seed, method=method, dims=dims,
+                                    block=block, samples=samples, track_kinks=track_kinks, set=overrides),
                       document=out if output_format == "json" else None, model=model)
         if output_format == "json":
             from .render import json as json_render
@@ -1216,15 +1222,14 @@ Exit codes: 0 pass (warnings allowed), 1 a check failed (or warned, with
 @click.option("--overfit-factor", type=click.FloatRange(min=1.0, min_open=True), default=DEFAULT_OVERFIT_FACTOR,
               show_default=True, metavar="X", help="The overfit check passes when the loss falls X-fold...")
 @click.option("--overfit-below", type=_NON_NEGATIVE, metavar="LOSS", help="...or below LOSS, if given.")
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+@click.option("--format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Report format on stdout.")
 @click.option("--junit-xml", "junit_xml", metavar="PATH", type=click.Path(dir_okay=False),
               help="Also write a JUnit XML report (one testcase per check) to PATH.")
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
 @_version_option
-def sanity_command(model, params_file, data_file, seed, assignments, config_file, classes, svm, expect_loss,
-                   loss_tolerance, reg, steps, optimizer, lr, overfit_factor, overfit_below, output_format, junit_xml,
-                   strict) -> None:
+def sanity_command(model, params, data, seed, set, config, classes, svm, expect_loss, loss_tolerance, reg, steps,
+                   optimizer, lr, overfit_factor, overfit_below, format, junit_xml, strict) -> None:
     """Run the course notes' checks on MODEL before a long training: the
     initial loss is chance's, raising the regularization raises the loss,
     the model overfits its own small data, and updates are ~1e-3 of the
@@ -1234,8 +1239,9 @@ def sanity_command(model, params_file, data_file, seed, assignments, config_file
     from .model import parse_assignments
     from .sanity import sanity
 
+    output_format = format
     with _answering(output_format) as out:
-        overrides = _run(lambda: parse_assignments(assignments))
+        overrides = _run(lambda: parse_assignments(set))
         _load_renderers("sanity", "text", *(["junit"] if junit_xml else []))
         junit_path = _output(junit_xml, "--junit-xml")
         origin = _config_origin(click.get_current_context(), models_from_config=False)
@@ -1243,7 +1249,7 @@ def sanity_command(model, params_file, data_file, seed, assignments, config_file
         report = _run(lambda: sanity(model, classes=classes, svm=svm, expect_loss=expect_loss,
                                      loss_tolerance=loss_tolerance, reg=reg, steps=steps, optimizer=optimizer, lr=lr,
                                      overfit_factor=overfit_factor, overfit_below=overfit_below, seed=seed,
-                                     params_file=params_file, data_file=data_file, overrides=overrides),
+                                     params=params, data=data, set=overrides, strict=strict),
                       document=out if output_format == "json" else None, model=model)
         if output_format == "json":
             from .render import json as json_render

@@ -1,8 +1,10 @@
 """Configuration: ``[tool.gradcheck]`` in pyproject.toml (or ``--config FILE``).
 
 Every command-line option's default can be set there, under the option's
-name (``fail-above`` or ``fail_above``), plus ``models = [...]``: what a
-bare ``gradcheck`` checks. Command-line options override the file. An
+name (``fail-above`` or ``fail_above``: the name the Python API takes as a
+keyword), plus ``models = [...]``: what a bare ``gradcheck`` checks. Keys
+renamed since (``params_file``, ``assignments``...: options.RENAMED_KEYS)
+are read under their new name, with a DeprecationWarning. Command-line options override the file. An
 unknown key is an error naming it.
 
 The options themselves are defined once, as the click commands' parameters;
@@ -22,6 +24,7 @@ from typing import Any, Iterable
 import click
 
 from .errors import ConfigError
+from .options import RENAMED_KEYS
 
 TABLE = ("tool", "gradcheck")
 
@@ -178,6 +181,16 @@ def load(commands: Iterable[click.Command], path: str | os.PathLike | None = Non
     models: tuple[str, ...] = ()
     for key, value in table.items():
         name = normalise(key)
+        if name in RENAMED_KEYS and name not in known and RENAMED_KEYS[name] in known:
+            new = RENAMED_KEYS[name]
+            if any(normalise(other) == new for other in table):
+                raise ConfigError(f"{file} sets both {key!r} (the old name) and {new.replace('_', '-')!r} in "
+                                  "[tool.gradcheck]; keep the second")
+            import warnings
+
+            warnings.warn(f"{key!r} in [tool.gradcheck] of {file} is deprecated: name it "
+                          f"{new.replace('_', '-')!r}, as the command line does", DeprecationWarning, stacklevel=2)
+            name = new
         if name == "models":
             models = _models(value, file)
         elif name in known:

@@ -80,7 +80,7 @@ class Recipe:
     """How a worker rebuilds the model, and the point to evaluate it at."""
 
     target: str | None  # a model file or module; None: the functions below
-    params_file: str | None
+    params_file: Any  # --params: an .npz's path, or check(params=)'s arrays for a target; None: the model's own
     seed: int
     overrides: dict[str, str] | None
     params: dict[str, np.ndarray]  # the exact point (after any warm-up)
@@ -101,8 +101,8 @@ class Recipe:
             if self.shipped is not None:
                 attr = _split_target(self.target)[1]
                 target = os.path.join(directory, self.shipped.model) + (f":{attr}" if attr else "")
-            model = load_model(target, params_file=self.params_file, seed=self.seed, overrides=self.overrides,
-                               data_file=self.data_file)
+            model = load_model(target, params=self.params_file, seed=self.seed, set=self.overrides,
+                               data=self.data_file)
         else:
             loss, grad, loss_and_grad = self.functions
             params = self.params["params"] if self.single_array else \

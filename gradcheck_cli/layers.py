@@ -42,15 +42,19 @@ from __future__ import annotations
 
 import copy
 import inspect
+import os
 import sys
 from collections.abc import Mapping
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from .errors import ModelError, UserCodeError, exception_text, listed
 from .model import _is_ours, handed_params
 from .settings import DEFAULT_SEED
+
+if TYPE_CHECKING:
+    from .report import Report
 
 
 def _is_shape(value: Any) -> bool:
@@ -293,21 +297,75 @@ def _name(fn: Any) -> str:
 def layer(forward: Callable, backward: Callable | None = None, **inputs: Any) -> Layer:
     """A layer to check: assign it in a checks file (``affine = layer(
     affine_forward, affine_backward, x=(4, 5), w=(5, 3), b=(3,))``) and run
-    ``gradcheck FILE``; or pass it to :func:`check`."""
+    ``gradcheck FILE`` (or :func:`check_layers`); or pass it to :func:`check`.
+
+    ``forward(**inputs)`` returns ``(out, cache)`` (or several outputs, the
+    cache last; or ``(loss, dx)`` for a loss layer with no ``backward``);
+    ``backward(*douts, cache)`` returns the gradients of the array inputs,
+    in their order. ``forward`` may instead be a layer object with
+    ``forward`` and ``backward`` methods (``backward`` None). ``inputs``
+    name forward's arguments: float arrays and shapes (a tuple of ints,
+    filled with seeded values) are the blocks checked; anything else
+    passes through (see the module docstring)."""
     return Layer(forward, backward, **inputs)
 
 
 def check_layer(forward: Callable, backward: Callable | None = None, *, inputs: dict[str, Any] | None = None,
-                **options: Any):
+                **options: Any) -> Report:
     """Check a layer's backward against its forward (see the module docstring).
 
-    ``inputs`` maps forward's argument names to arrays, shapes or
-    pass-through values; ``options`` are :func:`~gradcheck_cli.check`'s.
-    Returns the Report, one block per float input.
+    ``forward`` and ``backward`` are as for :func:`layer` (``backward``
+    None: a loss layer, or a layer object with both methods). ``inputs``
+    maps forward's argument names to arrays, shapes or pass-through values;
+    ``options`` are :func:`~gradcheck_cli.check`'s (the command line's
+    option names). Returns the Report, one block per float input.
     """
     from .pipeline import check
 
     return check(Layer(forward, backward, **(inputs or {})), **options)
+
+
+def check_layers(path: str | os.PathLike[str], **options: Any) -> dict[str, Report]:
+    """Check every layer the checks file at ``path`` assigns (``affine =
+    layer(...)``), as ``gradcheck FILE`` does: each is a model of its own,
+    checked as the target ``"FILE:name"`` with ``options`` (:func:`~gradcheck_cli.check`'s),
+    and has a report of its own.
+
+    Returns the reports by layer name, in the file's order. (Not one
+    Report: check() returns one model's, and the layers are several;
+    ``check("FILE:name")`` checks one.) A ``timeout`` bounds the whole call,
+    as the command line's ``--timeout`` bounds its run; ``save_params``
+    writes one model's parameters, so it needs a file of one layer. Raises
+    :class:`~gradcheck_cli.errors.ModelError` for a file that assigns no
+    layer, and whatever :func:`~gradcheck_cli.check` raises for a layer
+    (the first unusable layer ends the call).
+    """
+    import time
+
+    from .errors import CheckTimeout
+    from .pipeline import check
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ModelError(f"{path}: no such file (check_layers() takes a checks file: name = layer(...) lines)")
+    names = declared(path)
+    if not names:
+        raise ModelError(f"{path} assigns no layer(...): check a model file with check()")
+    if options.get("save_params") is not None and len(names) > 1:
+        raise ValueError(f"save_params writes one model's parameters; {path} assigns {len(names)} layers "
+                         f"({', '.join(names)}): check one as '{path}:{names[0]}'")
+    timeout = options.pop("timeout", None)
+    ends = None if timeout is None else time.monotonic() + timeout
+    reports: dict[str, Report] = {}
+    for name in names:
+        if ends is not None:
+            left = ends - time.monotonic()
+            if left <= 0:
+                raise CheckTimeout(f"{path}: timed out after {timeout:g} s; not checked: "
+                                   f"{', '.join(n for n in names if n not in reports)}")
+            options["timeout"] = left
+        reports[name] = check(f"{path}:{name}", **options)
+    return reports
 
 
 def declared(path: str) -> list[str]:

@@ -23,16 +23,23 @@ import sysconfig
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Sequence, TypeAlias
 
 import numpy as np
 
 from .errors import MAX_NAMES_LISTED, ModelError, StopSignal, UserCodeError, exception_text, listed
 from .guard import doing
+from .options import python_names
 from .process_state import borrows_process
 from .report_stream import leave_if_forked_copy
 from .settings import HELD_DEPTH, HELD_ITEMS
 from .structure import flatten, is_structured
+
+# What params= (--params) may be: an .npz's path, or the arrays themselves
+# (a dict of arrays, nested lists and dicts of them, or one array).
+ParamsSource: TypeAlias = "str | os.PathLike[str] | Mapping[str, Any] | Sequence[Any] | np.ndarray | None"
+# What set= (--set) may be: {"REG": 0}, or ["REG=0", "KEEP=1.0"] as the command line gives it.
+Assignments: TypeAlias = "Mapping[str, Any] | Iterable[str] | None"
 
 # The block name used when the params are one array instead of a dict.
 SINGLE_BLOCK = "params"
@@ -609,6 +616,15 @@ def _read_npz(path: str, what: str) -> dict[str, np.ndarray]:
                          "np.savez)") from None
 
 
+def params_from_file(path: str) -> Any:
+    """The params an .npz holds for functions that define none: its arrays
+    by name, or the one array of a file of one unnamed array."""
+    arrays = _read_npz(path, "params file")
+    if len(arrays) == 1 and next(iter(arrays)) in _ONE_ARRAY_KEYS:
+        return next(iter(arrays.values()))
+    return arrays
+
+
 # The names gradcheck reads a model from in its module: --data's arrays
 # are the model's data, never one of these.
 _MODEL_NAMES = ("loss", "grad", "loss_and_grad", "init_params", "params")
@@ -647,8 +663,9 @@ def _load_arrays(path: str, option: str) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _same_shapes(path: str, origin: str, from_file: Mapping[str, np.ndarray], own: Mapping[str, Any]) -> None:
-    """A ModelError naming the file, each block whose array there has
+def _same_shapes(path: str, origin: str, from_file: Mapping[str, np.ndarray], own: Mapping[str, Any],
+                 what: str = "params file ") -> None:
+    """A ModelError naming the file (``what`` and ``path``), each block whose array there has
     another shape than the model's own, and both shapes: the model's
     functions are written for its own."""
     def shape(value: Any) -> tuple | None:
@@ -663,7 +680,7 @@ def _same_shapes(path: str, origin: str, from_file: Mapping[str, np.ndarray], ow
         said = "; ".join(f"block {name!r} of shape {there}, where {origin} has {mine}"
                          for name, there, mine in wrong[:MAX_NAMES_LISTED])
         more = f" (and {len(wrong) - MAX_NAMES_LISTED} more)" if len(wrong) > MAX_NAMES_LISTED else ""
-        raise ModelError(f"params file {path} has {said}{more}: the model's functions are written for its shapes")
+        raise ModelError(f"{what}{path} has {said}{more}: the model's functions are written for its shapes")
 
 
 # The keys of an .npz holding one unnamed array: np.savez(f, x)'s, and
@@ -768,10 +785,28 @@ def _has_own(obj: Any, name: str) -> bool:
     return name in _own_attributes(obj)
 
 
-def parse_assignments(items) -> dict[str, str]:
-    """['KEEP=1.0', 'REG=0'] -> {'KEEP': '1.0', 'REG': '0'}."""
+def parse_assignments(items: Any) -> dict[str, str]:
+    """What ``--set`` (``set=``) assigns, as texts read like the command
+    line's: ``['KEEP=1.0', 'REG=0']`` (or one such string) -> ``{'KEEP':
+    '1.0', 'REG': '0'}``; a mapping ``{'REG': 0}`` likewise, a value that is
+    not a string standing for itself (its repr, which reads back as it)."""
+    if items is None:
+        return {}
+    if isinstance(items, Mapping):
+        result = {}
+        for name, value in items.items():
+            if not isinstance(name, str) or not name.strip():
+                raise ModelError(f"--set {name!r}: a name must be a non-empty string")
+            if isinstance(value, np.generic):  # (np.float64(0.5)'s repr does not read back as a number)
+                value = value.item()
+            result[name.strip()] = value.strip() if isinstance(value, str) else repr(value)
+        return result
+    if isinstance(items, (str, bytes)):
+        items = [items]
     result = {}
     for item in items:
+        if not isinstance(item, str):
+            raise ModelError(f"--set {item!r}: expected NAME=VALUE strings or a mapping of names to values")
         name, sep, text = item.partition("=")
         if not sep or not name.strip():
             raise ModelError(f"--set {item!r}: expected NAME=VALUE, e.g. --set REG=0")
@@ -779,16 +814,28 @@ def parse_assignments(items) -> dict[str, str]:
     return result
 
 
+@python_names
 @borrows_process
-def load_model(target: str, *, params_file: str | None = None, seed: int = 0,
-               overrides: dict[str, str] | None = None, data_file: str | None = None) -> Model:
+def load_model(target: str, *, params: ParamsSource = None, seed: int = 0, set: Assignments = None,
+               data: str | os.PathLike[str] | None = None) -> Model:
     """Import ``target`` (``file.py``, ``pkg.module``, either with ``:ATTR``) as a Model.
 
-    Parameters come from ``params_file`` (an .npz whose keys are block
-    names), else ``init_params(seed)`` / ``init_params()``, else a
-    module-level ``params``. ``data_file``: an .npz whose arrays become
-    module variables of the same names first (a model object's ``X``, ``y``).
+    Parameters come from ``params`` (``--params``): a path (str or
+    os.PathLike) to an .npz file whose keys are block names, or the arrays
+    themselves (a dict of arrays, or one array), checked against the
+    model's own blocks and shapes where it defines any; else from
+    ``init_params(seed)`` / ``init_params()``, else a module-level
+    ``params``. ``seed`` (``--seed``) is ``init_params``' seed. ``set`` (``--set``): the model's constants to set first,
+    ``{"REG": 0}`` or ``["REG=0"]``. ``data`` (``--data``): the path of an
+    .npz whose arrays become module variables of the same names first (a
+    model object's ``X``, ``y``). ``params_file``, ``overrides`` and
+    ``data_file`` are the deprecated names of ``params``, ``set`` and
+    ``data``.
     """
+    overrides = parse_assignments(set)
+    data_file = os.fspath(data) if data is not None else None
+    params_file = os.fspath(params) if isinstance(params, (str, os.PathLike)) else None
+    given = None if params is None or params_file is not None else params
     module_part, attr = _split_target(target)
     is_file = _looks_like_path(module_part)
     # A model imports its neighbours: a file's directory, or (a dotted
@@ -801,13 +848,14 @@ def load_model(target: str, *, params_file: str | None = None, seed: int = 0,
     # the model's import changes directory.
     files = {name: os.path.abspath(name) for name in (params_file, data_file) if name is not None}
     with own_imports(imports):
-        model = _load(target, module_part, attr, is_file, imports, params_file, seed, overrides, data_file, files)
+        model = _load(target, module_part, attr, is_file, imports, params_file, seed, overrides, data_file, files,
+                      given)
     return dataclasses.replace(model, data_file=data_file) if data_file is not None else model
 
 
 def _load(target: str, module_part: str, attr: str | None, is_file: bool, imports: OwnImports,
           params_file: str | None, seed: int, overrides: dict[str, str] | None, data_file: str | None,
-          files: dict[str, str]) -> Model:
+          files: dict[str, str], given: Any = None) -> Model:
     if is_file:
         module = _import_file(module_part)
         where = os.path.basename(module_part)
@@ -849,7 +897,8 @@ def _load(target: str, module_part: str, attr: str | None, is_file: bool, import
         if layers:
             # A checks file: each layer(...) is a model of its own (the command line checks them all).
             raise ModelError(f"{where} is a checks file: it assigns the layers {', '.join(layers)}, each a model of "
-                             f"its own; check one as '{target}:{layers[0]}' (gradcheck {target} checks them all)")
+                             f"its own; check one as '{target}:{layers[0]}', or each with "
+                             f"check_layers({target!r}) (as gradcheck {target} does)")
     _require_functions(where, loss, grad, loss_and_grad)
 
     init_params = _find_callable(obj, "init_params", where)
@@ -863,7 +912,27 @@ def _load(target: str, module_part: str, attr: str | None, is_file: bool, import
         own_origin = f"{where}.params"
 
     template = None
-    if params_file is not None:
+    if given is not None:
+        # params= arrays with a target: the model's blocks (where it defines
+        # its own, the same names and shapes), at other values.
+        if own is not None:
+            mine = flatten(own)[0] if is_structured(own) else own
+            theirs = flatten(given)[0] if is_structured(given) else given
+            if isinstance(mine, Mapping) != isinstance(theirs, Mapping) or (
+                    isinstance(mine, Mapping) and sorted(map(str, mine)) != sorted(map(str, theirs))):
+                def kind(value: Any) -> str:
+                    return f"the block(s) {listed(value)}" if isinstance(value, Mapping) else "one array"
+
+                raise ModelError(f"the params= arrays are {kind(theirs)}, but {own_origin} has {kind(mine)}: give "
+                                 "the model's own blocks")
+            origin = own_origin or where
+            if isinstance(mine, Mapping):
+                _same_shapes("arrays", origin, {k: np.asarray(v) for k, v in theirs.items()}, mine,
+                             what="the params= ")
+            else:
+                _same_shapes("arrays", origin, {"params": np.asarray(theirs)}, {"params": mine}, what="the params= ")
+        blocks, single, notes, template = build_params(given, "params=")
+    elif params_file is not None:
         from_file = _read_npz(files[params_file], "params file")
         if own is not None and is_structured(own):
             # Nested params: the file holds their blocks by path (as --save-params writes them).

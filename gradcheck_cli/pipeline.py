@@ -19,7 +19,9 @@ from .errors import CheckTimeout, Interrupted, ModelError, OutputError, StopSign
 from .evaluate import BasePoint, Evaluator
 from .executors import Auto, DaskCluster, InProcess, Job, ProcessPool, recipe_for, resolve_jobs
 from .layers import Layer
-from .model import Model, copies_of, from_functions, frozen_copies, load_model
+from .options import python_names
+from .model import (Assignments, Model, ParamsSource, copies_of, from_functions, frozen_copies, load_model,
+                    params_from_file, parse_assignments)
 from .outputs import write_params
 from .verdict.grading import grade_block, grade_estimate, judge, measurable, verdict, worst
 from .verdict.noise import SUBNORMAL_SPACING, Noise, loss_noise
@@ -157,29 +159,36 @@ class _Reporter:
 
 
 def resolve(
-    model: str | Model | None = None,
+    model: str | Model | Layer | None = None,
     *,
     loss: Callable | None = None,
     grad: Callable | None = None,
     loss_and_grad: Callable | None = None,
-    params: Any = None,
-    params_file: str | None = None,
+    params: ParamsSource = None,
     seed: int = DEFAULT_SEED,
-    overrides: dict[str, str] | None = None,
-    data_file: str | None = None,
+    set: Assignments = None,
+    data: str | os.PathLike[str] | None = None,
 ) -> Model:
-    """A Model from a target, a loaded Model, or functions and params."""
+    """A Model from a target, a loaded Model, a layer(), or functions and
+    params: the model check(), sweep() and sanity() take, with their
+    ``params``, ``set`` and ``data``."""
+    overrides = parse_assignments(set)
     if overrides and not isinstance(model, str):
-        raise ModelError("--set (overrides) needs a model file or module: it sets the module's constants")
-    if data_file is not None and not isinstance(model, str):
-        raise ModelError("--data needs a model file or module: its arrays become the module's variables")
+        raise ModelError("--set (set=) needs a model file or module: it sets the module's constants")
+    if data is not None and not isinstance(model, str):
+        raise ModelError("--data (data=) needs a model file or module: its arrays become the module's variables")
+    if params is not None and isinstance(model, (Model, Layer)):
+        raise ModelError(f"params= is for a target or for loss and grad functions; "
+                         f"{'a loaded Model has' if isinstance(model, Model) else 'a layer() draws'} its own")
     if isinstance(model, Model):
         return model
     if isinstance(model, Layer):
         return from_functions(name=model.name, loss=model.loss, grad=model.grad, params=model.init_params(seed))
     if isinstance(model, str):
-        return load_model(model, params_file=params_file, seed=seed, overrides=overrides, data_file=data_file)
+        return load_model(model, params=params, seed=seed, set=overrides, data=data)
     if model is None:
+        if isinstance(params, (str, os.PathLike)):  # an .npz, as for a target
+            params = params_from_file(os.fspath(params))
         return from_functions(loss=loss, grad=grad, loss_and_grad=loss_and_grad, params=params)
     raise TypeError(f"model must be a target string, a Model or a layer(), not {type(model).__name__}")
 
@@ -194,50 +203,76 @@ class _BlockEstimates:
     diagnosis: Any = None  # for a failing block: what kind of bug it looks like (diagnosis.py)
 
 
+@python_names
 @borrows_process
 def check(
-    model: str | Model | None = None,
+    model: str | Model | Layer | None = None,
     *,
     loss: Callable | None = None,
     grad: Callable | None = None,
     loss_and_grad: Callable | None = None,
-    params: Any = None,
-    params_file: str | None = None,
-    h: float | str | None = None,
-    samples: int | str | None = DEFAULT_SAMPLES,
-    directions: int = DEFAULT_DIRECTIONS,
+    params: ParamsSource = None,
+    data: str | os.PathLike[str] | None = None,
+    set: Assignments = None,
     seed: int = DEFAULT_SEED,
+    samples: int | str | None = DEFAULT_SAMPLES,
+    method: str = DEFAULT_METHOD,
+    track_kinks: bool = True,
+    directions: int = DEFAULT_DIRECTIONS,
+    h: float | str | None = None,
     thresholds: Thresholds | None = None,
     fail_above: float | None = None,
     warn_above: float | None = None,
     good_below: float | None = None,
     tiny_below: float | None = None,
-    track_kinks: bool = True,
-    method: str = DEFAULT_METHOD,
     max_evals: int = DEFAULT_MAX_EVALS,
-    progress: Callable[[Progress], None] | None = None,
-    timeout: float | None = None,
-    overrides: dict[str, str] | None = None,
     warmup: int | str | None = "auto",
     lr: float | None = None,
     reg: str | None = "auto",
-    save_params: str | None = None,
-    data_file: str | None = None,
+    save_params: str | os.PathLike[str] | None = None,
     jobs: int | str = 1,
     dask: Any = None,
+    timeout: float | None = None,
+    strict: bool = False,
+    progress: Callable[[Progress], None] | None = None,
 ) -> Report:
     """Check a model's analytic gradient against finite differences.
 
+    Every keyword is the command line's option of the same name (``--max-evals``
+    is ``max_evals``), with its meaning, its default and its checks;
+    ``[tool.gradcheck]`` takes the same names.
+
     ``model`` is a target (``"file.py"``, ``"pkg.module"``, either with
-    ``":ATTR"``) or a loaded :class:`Model`; or leave it out and pass
-    ``loss`` and ``grad`` (or ``loss_and_grad``) and ``params`` directly.
-    ``samples=None`` (or ``"all"``, as on the command line) checks every
-    coordinate. The grading bands are ``fail_above``, ``warn_above``,
-    ``good_below`` and ``tiny_below``, the command line's names (each
-    overrides that band of ``thresholds``, a :class:`Thresholds`). ``method`` is ``central``,
-    ``five-point`` or ``complex-step``; ``h`` a relative step, ``"auto"``,
-    or None for the method's default. The caller's arrays are never
-    modified: the check works on float64 copies.
+    ``":ATTR"``; a checks file's layer as ``"checks.py:affine"``), a loaded
+    :class:`Model` or a :func:`layer`; or leave it out and pass ``loss``
+    and ``grad`` (or ``loss_and_grad``) and ``params``. A file of
+    ``layer(...)`` checks holds several models: :func:`check_layers` checks
+    each (a report apiece, as the command line does); check() refuses it,
+    naming its layers.
+
+    ``params`` (``--params``): a path (str or os.PathLike) is an .npz file
+    whose keys are block names; anything else is the arrays themselves (a
+    dict of arrays, nested lists and dicts of them, or one array). With a
+    target they replace its own params, which they must match in blocks
+    and shapes. ``data`` (``--data``): the path of an .npz whose arrays
+    become the model module's variables of the same names (a model
+    object's ``X`` and ``y``). ``set`` (``--set``): the model's constants
+    to set first, ``{"REG": 0}`` or ``["REG=0"]`` as the command line
+    gives them. ``seed``: the sampling's, ``init_params(seed)``'s and the
+    RNGs' reset before every model call.
+
+    ``samples``: coordinates checked per block (``None`` or ``"all"``:
+    every one); ``directions``: random unit directions per block. ``method``
+    is ``central``, ``five-point`` or ``complex-step``; ``h`` a relative
+    step, ``"auto"``, or None for the method's default; ``track_kinks``:
+    follow max/abs/masks to find kink crossings; ``max_evals``: the
+    drill-down's evaluations per block. The grading bands are
+    ``fail_above``, ``warn_above``, ``good_below`` and ``tiny_below``
+    (each overrides that band of ``thresholds``, a :class:`Thresholds`).
+    ``strict`` (``--strict``): a warning fails too; the verdict is still the
+    grade, and :attr:`Report.passed` says whether the check passed under
+    this rule (the command line's exit code). The caller's arrays are
+    never modified: the check works on float64 copies.
 
     ``warmup``: ``"auto"`` also checks at a generic point (a seeded jitter
     of every block, then a short burn-in stopped by its outcome: a wrong
@@ -249,12 +284,17 @@ def check(
     ``"none"`` does not. The returned report is the start point's, holding
     the others (``generic``, ``regularization.data_only``); its
     verdict is the worst of all. ``save_params``: write the parameters
-    the last check ran at to that .npz. ``data_file``: an .npz whose arrays
-    become the model module's variables of the same names (a model object's
-    ``X`` and ``y``).
+    the last check ran at to that .npz. ``jobs``: worker processes
+    (``"auto"``: where they pay off); ``dask``: a Dask scheduler's address
+    (or a ``distributed.Client``) to run the evaluations on.
 
     Raises :class:`~gradcheck_cli.errors.ModelError` when the model is
-    unusable; a wrong gradient is not an exception but a ``fail`` verdict.
+    unusable, ``ValueError`` for an option's value out of its range, and
+    ``TypeError`` for an option that only the command line has (``format``,
+    ``verbose``... the message says what to use instead); a wrong gradient
+    is not an exception but a ``fail`` verdict. ``params_file``,
+    ``data_file`` and ``overrides`` are the deprecated names of ``params``,
+    ``data`` and ``set`` (a DeprecationWarning).
     ``progress``, if given, is called with a :class:`Progress` event at
     every phase change (loading, each point's base evaluation, noise,
     probes, tie directions, drill-down, the jitter and burn-in, the
@@ -273,15 +313,16 @@ def check(
     waits for the first to finish.
     """
     started = time.perf_counter()
-    if samples == "all":
-        samples = None
+    overrides = parse_assignments(set)  # (a bad item is refused before anything is imported)
+    if isinstance(samples, str) and samples != "all":
+        raise ValueError(f"samples must be a whole number of at least 1, or 'all', got {samples!r}")
+    count = None if isinstance(samples, str) else samples
     bands = {name: value for name, value in (("fail_above", fail_above), ("warn_above", warn_above),
                                              ("good_below", good_below), ("tiny_below", tiny_below))
              if value is not None}
     thresholds = dataclasses.replace(thresholds if thresholds is not None else Thresholds(), **bands)
-    settings = Settings(h=h, samples=samples, directions=directions, seed=seed, method=method,
-                        thresholds=thresholds,
-                        max_evals=max_evals, track_kinks=track_kinks)
+    settings = Settings(h=h, samples=count, directions=directions, seed=seed, method=method,
+                        thresholds=thresholds, max_evals=max_evals, track_kinks=track_kinks, strict=strict)
     if timeout is not None and not timeout > 0:
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     if timeout is not None and math.isinf(timeout):
@@ -294,8 +335,8 @@ def check(
         loading = time.perf_counter()
         reporter("loading", "loading the model")
         try:
-            loaded = resolve(model, loss=loss, grad=grad, loss_and_grad=loss_and_grad, params=params,
-                             params_file=params_file, seed=seed, overrides=overrides, data_file=data_file)
+            loaded = resolve(model, loss=loss, grad=grad, loss_and_grad=loss_and_grad, params=params, seed=seed,
+                             set=overrides, data=data)
         except (KeyboardInterrupt, StopSignal) as stop:
             # Importing the model or its init_params: nothing was checked yet.
             name = model if isinstance(model, str) else getattr(model, "name", "the model")
@@ -304,8 +345,10 @@ def check(
                                    "the model (its import or init_params); nothing was checked") from None
             raise Interrupted(None) from None
         load_seconds = time.perf_counter() - loading
-        phases = _Phases(loaded, settings, started, model if isinstance(model, str) else None, params_file, seed,
-                         dict(overrides or {}), jobs, dask, load_seconds, reporter, out_of_time)
+        target = model if isinstance(model, str) else None
+        params_source = (os.fspath(params) if isinstance(params, os.PathLike) else params) if target else None
+        phases = _Phases(loaded, settings, started, target, params_source, seed, overrides, jobs, dask,
+                         load_seconds, reporter, out_of_time)
         _in_flight.phases = phases
         try:
             phases.run(steps, lr, reg)
@@ -319,10 +362,12 @@ def check(
         unsaved = None
         if save_params is not None:
             try:
-                write_params(save_params, phases.final_params)
+                write_params(os.fspath(save_params), phases.final_params)
             except OutputError as exc:
                 unsaved = exc
     report = phases.report()
+    if report is None:  # (a check stopped before the start point's report raised, in phases.stopped)
+        raise RuntimeError("gradcheck: a check ended without a report; a bug in gradcheck, please report it")
     if unsaved is not None:  # (the check stands: the error comes with its report)
         raise OutputError(str(unsaved), report)
     return report

@@ -6,10 +6,11 @@ project's pyproject.toml (the same keys as the command line), overridden by
 the call's own options. No marker is needed; ``from gradcheck_cli import
 assert_gradients`` works in any test without the fixture too.
 
-Every key the command line takes, the fixture takes. The check command's
-options reach check() through ``cli.check_arguments``, the command line's
-own translation (``set`` becomes ``overrides``, ``dask`` the cluster, the
-four bands one ``Thresholds``), so the two cannot drift apart; its other
+Every key the command line takes, the fixture takes, under the same name
+as check()'s keyword (options.py). The check command's options reach
+check() through ``cli.check_arguments``, as the command line's do (``set``
+read into a mapping, the four bands one ``Thresholds``), so the two cannot
+drift apart; its other
 parameters (``cli.RUN_PARAMETERS``) are each honoured or ignored below,
 for the reason given; the other commands' keys (sanity's, sweep's) are not
 a check's and are left alone, as ``gradcheck check`` leaves them.
@@ -17,6 +18,7 @@ a check's and are left alone, as ``gradcheck check`` leaves them.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import pytest
@@ -32,8 +34,8 @@ PER_CALL = {"timeout": "each call stops after this long (CheckTimeout, with what
 # Meaningless for one assertion in a test, and why.
 IGNORED = {
     "models": "the call names its model",
-    "config_file": "the file is the one being read (and cannot name itself)",
-    "output_format": "a failure's message is always the text report",
+    "config": "the file is the one being read (and cannot name itself)",
+    "format": "a failure's message is always the text report",
     "junit_xml": "pytest writes its own JUnit file (--junitxml), a testcase per test",
     "save_params": "one file for every check of a session: each call would overwrite the last "
                    "(a call can pass save_params= itself)",
@@ -83,6 +85,11 @@ def gradcheck(request):
     ``gradcheck(loss=..., grad=..., params=...)`` or ``gradcheck(layer(...))``,
     with check()'s options."""
     from . import assertions
+    from .options import refuse_cli_only, renamed
+    from .pipeline import check
+
+    # What a call takes: check()'s keywords and the assertion's own.
+    keywords = {*inspect.signature(check).parameters, *ASSERTION}
 
     # From the test file's own directory: pytest's rootdir can lie above the
     # repository (a pyproject.toml there is pytest's fallback config), and a
@@ -91,6 +98,9 @@ def gradcheck(request):
 
     def run(model: Any = None, **options: Any):
         __tracebackhide__ = True  # a failure points at the user's test line, not at gradcheck's frames
+        # (a call's old name, params_file=, must override the file's params: both under the new name first)
+        options = renamed("gradcheck", options, keywords)
+        refuse_cli_only("gradcheck", options, keywords)
         return assertions.assert_gradients(model, **{**defaults, **options})
 
     return run

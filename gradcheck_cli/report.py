@@ -291,6 +291,13 @@ class Report:
         return text.to_html(self)
 
     @property
+    def passed(self) -> bool:
+        """Whether the check passed: no block failed, and with ``strict``
+        (``--strict``) none warned either. What the command line's exit code
+        says (0 or 1), and what ``assert_gradients`` asserts."""
+        return self.verdict == PASS or (self.verdict == WARN and not self.settings.strict)
+
+    @property
     def kink_crossings(self) -> int:
         return sum(b.kink_crossings for b in self.blocks)
 

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,8 @@ from typing import Any
 
 from .errors import ModelError
 from .evaluate import Evaluator
+from .model import Assignments, ParamsSource, parse_assignments
+from .options import python_names
 from .pipeline import resolve
 from .process_state import borrows_process
 from .report import FAIL, PASS, WARN, _number
@@ -57,11 +60,17 @@ class SanityReport:
     losses: tuple[float, ...]  # loss before each overfit step
     evaluations: int
     seconds: float
+    strict: bool = False  # --strict: a warning fails too (``passed``); not in to_dict(), as for a check
 
     @property
     def verdict(self) -> str:
         worst = max((c.status for c in self.checks), key=_RANK.__getitem__, default=PASS)
         return PASS if worst == SKIP else worst
+
+    @property
+    def passed(self) -> bool:
+        """No check failed, and with ``strict`` none warned: the command line's exit code 0."""
+        return self.verdict == PASS or (self.verdict == WARN and not self.strict)
 
     def to_dict(self) -> dict:
         return {"verdict": self.verdict, "model": self.model, "evaluations": self.evaluations,
@@ -82,10 +91,15 @@ def _current_value(model, name: str) -> Any:
     return strength.value
 
 
+@python_names
 @borrows_process
 def sanity(
     model: str,
     *,
+    params: ParamsSource = None,
+    data: str | os.PathLike[str] | None = None,
+    set: Assignments = None,
+    seed: int = DEFAULT_SEED,
     classes: int | None = None,
     svm: bool = False,
     expect_loss: float | None = None,
@@ -96,26 +110,34 @@ def sanity(
     lr: float | None = None,
     overfit_factor: float = DEFAULT_OVERFIT_FACTOR,
     overfit_below: float | None = None,
-    seed: int = DEFAULT_SEED,
-    params_file: str | None = None,
-    data_file: str | None = None,
-    overrides: dict[str, str] | None = None,
+    strict: bool = False,
 ) -> SanityReport:
-    """Run the sanity gate on a model file or module (see the module docstring).
+    """Run the sanity gate on ``model``, a model file or module (a target as
+    for :func:`~gradcheck_cli.check`; see the module docstring): ``gradcheck
+    sanity``, whose options these keywords are. Returns a
+    :class:`SanityReport`.
 
-    With ``reg``, the initial-loss and overfit checks run with that constant
-    set to 0 (the notes: no regularization), and the regularization check
-    compares the loss at its value and at ten times it.
+    ``params``, ``data``, ``set`` and ``seed`` are as for
+    :func:`~gradcheck_cli.check`. ``classes``: the initial loss should be
+    ln C (softmax), or C - 1 with ``svm``; ``expect_loss`` instead, within
+    ``loss_tolerance`` (relative). With ``reg``, the initial-loss and
+    overfit checks run with that constant set to 0 (the notes: no
+    regularization), and the regularization check compares the loss at its
+    value and at ten times it. The overfit run takes ``steps`` of
+    ``optimizer`` (``"adam"`` or ``"sgd"``) at rate ``lr`` and passes when
+    the loss falls ``overfit_factor``-fold or below ``overfit_below``.
+    ``strict``: a warning fails too (:attr:`SanityReport.passed`).
+    ``params_file``, ``data_file`` and ``overrides`` are the deprecated
+    names of ``params``, ``data`` and ``set``.
     """
     started = time.perf_counter()
-    overrides = dict(overrides or {})
-    as_is = resolve(model, params_file=params_file, seed=seed, overrides=overrides, data_file=data_file)
+    overrides = parse_assignments(set)
+    as_is = resolve(model, params=params, seed=seed, set=overrides, data=data)
     data_overrides = {**overrides, reg: "0"} if reg else overrides
     if reg and not hasattr(as_is.namespace, reg):
         raise ModelError(f"--reg {reg}: {as_is.name} has no module-level constant {reg!r}; name the one that holds "
                          "the regularization strength")
-    data_only = resolve(model, params_file=params_file, seed=seed, overrides=data_overrides,
-                        data_file=data_file) if reg else as_is
+    data_only = resolve(model, params=params, seed=seed, set=data_overrides, data=data) if reg else as_is
     checks, evaluations = [], 0
 
     # The overfit run starts where the initial-loss check looks: its first
@@ -147,8 +169,7 @@ def sanity(
     if reg:
         value = _current_value(as_is, reg)
         raised = value * 10 if value > 0 else 1.0
-        stronger = resolve(model, params_file=params_file, seed=seed, overrides={**overrides, reg: repr(raised)},
-                           data_file=data_file)
+        stronger = resolve(model, params=params, seed=seed, set={**overrides, reg: repr(raised)}, data=data)
         base_loss, spent_a, _ = _loss_at_start(as_is)
         raised_loss, spent_b, _ = _loss_at_start(stronger)
         evaluations += spent_a + spent_b
@@ -194,4 +215,4 @@ def sanity(
     else:
         checks.append(SanityCheck("update/param ratio", PASS, f"median norm(update)/norm(param) per step: {ratios} "
                                   "(around 1e-3 is healthy)", dict(run.update_ratios)))
-    return SanityReport(as_is.name, tuple(checks), run.losses, evaluations, time.perf_counter() - started)
+    return SanityReport(as_is.name, tuple(checks), run.losses, evaluations, time.perf_counter() - started, strict)

@@ -332,6 +332,10 @@ class Settings:
     method: str = DEFAULT_METHOD
     max_evals: int = DEFAULT_MAX_EVALS
     track_kinks: bool = True
+    # --strict: a warning fails too. It decides Report.passed (the command
+    # line's exit code), never a grade or the verdict, so the JSON document,
+    # which records the grades, does not carry it.
+    strict: bool = False
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+import os
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -23,6 +24,9 @@ from .evaluate import Evaluator
 from .verdict.grading import relative_error
 from .verdict.numeric import ORDERS, best_step, complex_step, kink_free, ladder
 from .verdict.probes import Probe
+from .layers import Layer
+from .model import Assignments, Model, ParamsSource
+from .options import python_names
 from .pipeline import check, resolve
 from .process_state import borrows_process
 from .report import PASS, _number
@@ -99,58 +103,71 @@ class SweepReport:
         }
 
 
+@python_names
 @borrows_process
 def sweep(
-    model: Any = None,
+    model: str | Model | Layer | None = None,
     *,
-    params_file: str | None = None,
-    data_file: str | None = None,
+    loss: Callable | None = None,
+    grad: Callable | None = None,
+    loss_and_grad: Callable | None = None,
+    params: ParamsSource = None,
+    data: str | os.PathLike[str] | None = None,
+    set: Assignments = None,
     seed: int = DEFAULT_SEED,
+    samples: int | str | None = DEFAULT_SAMPLES,
     method: str = DEFAULT_METHOD,
-    dims: int = 1,
-    blocks: tuple[str, ...] = (),
-    samples: int | None = DEFAULT_SAMPLES,
     track_kinks: bool = True,
-    overrides: dict[str, str] | None = None,
-    **functions: Any,
+    dims: int = 1,
+    block: str | Iterable[str] = (),
 ) -> SweepReport:
     """Sweep the step size over the ``dims`` worst dimensions of each block
-    (of the named ``blocks`` only, if any are named).
+    (of the named ``block`` or blocks only, if any are named: ``--block``).
 
-    ``model`` and ``functions`` are as for :func:`~gradcheck_cli.check`.
+    ``model``, ``loss``, ``grad``, ``loss_and_grad``, ``params``, ``data``,
+    ``set``, ``seed``, ``samples``, ``method`` and ``track_kinks`` are as for
+    :func:`~gradcheck_cli.check` (the command line's options of the same
+    names). ``params_file``, ``data_file``, ``overrides`` and ``blocks`` are
+    the deprecated names of ``params``, ``data``, ``set`` and ``block``.
+    Returns a :class:`SweepReport`: a curve of relative error against the
+    step per swept dimension, with the recommended step.
     """
+    blocks = (block,) if isinstance(block, str) else tuple(block)
+    if isinstance(samples, str) and samples != "all":  # (check()'s message)
+        raise ValueError(f"samples must be a whole number of at least 1, or 'all', got {samples!r}")
+    count = None if isinstance(samples, str) else samples
     if dims < 1:
         raise ValueError(f"dims must be at least 1, got {dims}")
     started = time.perf_counter()
-    loaded = resolve(model, params_file=params_file, seed=seed, overrides=overrides, data_file=data_file,
-                     **functions)
+    loaded = resolve(model, loss=loss, grad=grad, loss_and_grad=loss_and_grad, params=params, seed=seed, set=set,
+                     data=data)
     unknown = [name for name in blocks if name not in loaded.params]
     if unknown:
         raise ModelError(f"{loaded.name} has no block(s) {listed(unknown)} "
                          f"(it has {listed(loaded.params)})")
     # The sweep is of the start point: its screening check does not move
     # off it or split off the regularization (--set does that for a sweep).
-    screening = check(loaded, samples=samples, seed=seed, method=method, track_kinks=track_kinks, max_evals=0,
+    screening = check(loaded, samples=count, seed=seed, method=method, track_kinks=track_kinks, max_evals=0,
                       warmup="off", reg="none")
-    directions = {b.name: b.directions for b in plan(loaded.params, samples=samples, directions=2, seed=seed)}
+    directions = {b.name: b.directions for b in plan(loaded.params, samples=count, directions=2, seed=seed)}
     curves = []
     with Evaluator(loaded, seed=seed, track_kinks=track_kinks) as evaluator:
         base = evaluator.base_point()
         sigma = screening.loss_noise  # measured by the screening check already
-        for block in screening.blocks:
-            if blocks and block.name not in blocks:
+        for result in screening.blocks:
+            if blocks and result.name not in blocks:
                 continue
-            candidates = [d for d in block.dims + block.directions if d.rel_error is not None]
+            candidates = [d for d in result.dims + result.directions if d.rel_error is not None]
             # Worst first; among passing dimensions "worst" is decided by
             # round-off (another CPU picks another), so they keep the order
             # they were checked in (a stable sort).
             candidates.sort(key=lambda d: 0.0 if d.grade == PASS else d.rel_error, reverse=True)
             for dim in candidates[:dims]:
                 if dim.index is not None:
-                    flat = int(np.ravel_multi_index(dim.index, block.shape)) if block.shape else 0
-                    probe = Probe(block.name, index=flat)
+                    flat = int(np.ravel_multi_index(dim.index, result.shape)) if result.shape else 0
+                    probe = Probe(result.name, index=flat)
                 else:
-                    probe = Probe(block.name, direction=directions[block.name][dim.direction], number=dim.direction)
+                    probe = Probe(result.name, direction=directions[result.name][dim.direction], number=dim.direction)
                 curves.append(_curve(evaluator, probe, base, method, sigma, dim.index, dim.direction))
     return SweepReport(
         model=loaded.name,

@@ -230,7 +230,7 @@ def test_the_share_is_judged_per_block(model_file):
     p = module.init_params(0)
     g = np.linalg.norm(module.X.T @ np.cos(module.X @ p["A"]))
     reg = 1.5 * g / (2 * np.linalg.norm(p["A"]))
-    report = check(path, overrides={"REG": repr(float(reg))})
+    report = check(path, set={"REG": repr(float(reg))})
     share = report.regularization
     assert share.overall < 0.5 < share.share["A"]
     assert share.dominated == ("A",) and share.data_only is not None
@@ -264,7 +264,7 @@ def test_reg_on_a_target_objects_attribute(model_file):
     report = check(f"{path}:net", reg="reg")
     assert report.regularization.data_only.verdict == "fail"
     assert report.regularization.data_only.model.endswith("(reg=0)")
-    assert check(f"{path}:net", overrides={"reg": "0"}).verdict == "fail"  # --set reaches it too
+    assert check(f"{path}:net", set={"reg": "0"}).verdict == "fail"  # --set reaches it too
 
 
 def test_several_candidates_are_named_not_guessed(model_file):
@@ -342,7 +342,7 @@ def test_save_params_writes_the_point_checked_and_params_reads_it_back(model_fil
     with np.load(saved) as data:
         assert set(data.files) == {"W"}
         assert np.abs(data["W"]).max() > 1e-2  # moved: the start was 1e-3 * randn
-    again = check(path, params_file=str(saved), warmup="off")
+    again = check(path, params=str(saved), warmup="off")
     first = json.loads(result.stdout)["models"][0]["generic_point"]["check"]
     assert again.loss == first["loss"]
     assert not list(tmp_path.glob(".gradcheck-*"))  # no temporary file left behind
@@ -357,7 +357,7 @@ def test_save_params_of_a_single_array_model_round_trips(model_file, tmp_path):
     """)
     saved = tmp_path / "w.npz"
     assert run(path, "--save-params", saved).exit_code == 0
-    report = check(path, params_file=str(saved))
+    report = check(path, params=str(saved))
     assert report.verdict == "pass" and report.blocks[0].name == "params"
 
 

@@ -134,7 +134,7 @@ def test_set_on_a_dotted_module_changes_a_fresh_import_only(tmp_path, monkeypatc
         assert sys.modules["regpkg.model"] is cached and sys.modules["regpkg"].model is cached
         # The data loss alone (REG = 0) is sin: the regularization's share is well above 0.
         assert 0.05 < split.share["w"] < 0.95
-        check("regpkg.model", overrides={"REG": "0"})
+        check("regpkg.model", set={"REG": "0"})
         assert cached.REG == 0.5
         later = check("regpkg.model")
         assert later.verdict == "pass"

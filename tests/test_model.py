@@ -88,7 +88,7 @@ def test_a_model_can_import_its_neighbour(tmp_path):
 def test_params_file_overrides_init_params(model_file, tmp_path):
     npz = tmp_path / "w.npz"
     np.savez(npz, W=np.full((2, 3), 7.0))
-    model = load_model(model_file(GOOD), params_file=str(npz))
+    model = load_model(model_file(GOOD), params=str(npz))
     assert model.params["W"][1, 2] == 7.0
 
 
@@ -191,26 +191,26 @@ def test_params_file_missing_a_block(model_file, tmp_path):
     npz = tmp_path / "w.npz"
     np.savez(npz, V=np.ones(2))
     with pytest.raises(ModelError, match="missing block.*'W'"):
-        load_model(model_file(GOOD), params_file=str(npz))
+        load_model(model_file(GOOD), params=str(npz))
 
 
 def test_params_file_with_an_extra_block(model_file, tmp_path):
     npz = tmp_path / "w.npz"
     np.savez(npz, W=np.ones((2, 3)), V=np.ones(2))
     with pytest.raises(ModelError, match="has block.*'V'.*does not define"):
-        load_model(model_file(GOOD), params_file=str(npz))
+        load_model(model_file(GOOD), params=str(npz))
 
 
 def test_params_file_not_found(model_file, tmp_path):
     with pytest.raises(ModelError, match="params file not found"):
-        load_model(model_file(GOOD), params_file=str(tmp_path / "missing.npz"))
+        load_model(model_file(GOOD), params=str(tmp_path / "missing.npz"))
 
 
 def test_params_file_unreadable(model_file, tmp_path):
     bad = tmp_path / "bad.npz"
     bad.write_text("not a zip")
     with pytest.raises(ModelError, match="cannot read params file"):
-        load_model(model_file(GOOD), params_file=str(bad))
+        load_model(model_file(GOOD), params=str(bad))
 
 
 def test_from_functions_copies_the_callers_arrays():

@@ -166,7 +166,7 @@ def test_nested_params_with_workers_and_saved_params(model_file, tmp_path):
     assert without_seconds(json.loads(one.stdout)) == without_seconds(json.loads(two.stdout))
     with np.load(saved) as data:
         assert set(data.files) == {"ws[0]", "ws[1]", "bs[0]", "bs[1]", "head.scale"}
-    assert check(path, params_file=str(saved)).verdict == "pass"
+    assert check(path, params=str(saved)).verdict == "pass"
 
 
 def test_a_gradient_of_another_structure_is_named_where_it_differs(model_file):
@@ -209,4 +209,4 @@ def test_a_loss_argument_beside_the_object_is_read_when_called(model_file):
     report = check(path + ":net")
     assert report.verdict == "pass" and not report.regularization.unchanged
     assert report.regularization.share["W"] > 0 and report.regularization.share["b"] == 0
-    assert check(path + ":net", overrides={"reg": "0"}, warmup="off").loss < check(path + ":net", warmup="off").loss
+    assert check(path + ":net", set={"reg": "0"}, warmup="off").loss < check(path + ":net", warmup="off").loss

@@ -23,7 +23,7 @@ def run(*args):
 
 def test_set_overrides_a_constant_before_checking():
     on = check(str(SAMPLES / "dropout.py"), samples=None)
-    off = check(str(SAMPLES / "dropout.py"), samples=None, overrides={"KEEP": "1.0"})
+    off = check(str(SAMPLES / "dropout.py"), samples=None, set={"KEEP": "1.0"})
     assert on.verdict == off.verdict == "pass"
     assert on.loss != off.loss  # the dropout mask is gone
 
@@ -52,7 +52,7 @@ def test_set_needs_a_model_file():
     import numpy as np
 
     with pytest.raises(ModelError, match="needs a model file"):
-        check(loss=lambda p: 0.0, grad=lambda p: p, params=np.ones(2), overrides={"REG": "0"})
+        check(loss=lambda p: 0.0, grad=lambda p: p, params=np.ones(2), set={"REG": "0"})
 
 
 # -- --reg ---------------------------------------------------------------------------

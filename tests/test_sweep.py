@@ -120,7 +120,7 @@ def test_complex_step_sweep_is_flat_at_machine_precision():
 
 
 def test_block_chooses_blocks_and_names_unknown_ones():
-    report = sweep(str(SAMPLES / "softmax.py"), blocks=("b",))
+    report = sweep(str(SAMPLES / "softmax.py"), block=("b",))
     assert [c.block for c in report.curves] == ["b"]
     result = run("sweep", SAMPLES / "softmax.py", "--block", "nope")
     assert result.exit_code == 2 and "no block(s) 'nope'" in result.stderr
