@@ -102,7 +102,8 @@ def parameter_names(command: click.Command) -> dict[str, str]:
     """Every spelling of the command's options (normalised) -> parameter name."""
     names: dict[str, str] = {}
     for param in command.params:
-        if isinstance(param, click.Option):
+        # (--help and --version answer and exit: not settings a file can hold)
+        if isinstance(param, click.Option) and param.expose_value:
             for opt in param.opts:
                 if opt.startswith("--"):
                     names[normalise(opt)] = param.name
@@ -198,7 +199,8 @@ def load(commands: Iterable[click.Command], path: str | os.PathLike | None = Non
         elif name in ("config", "config_file"):
             raise ConfigError(f"'config' cannot be set in {file} (it names the file itself)")
         else:
-            spellings = {normalise(opt) for c in commands for p in c.params if isinstance(p, click.Option)
+            spellings = {normalise(opt) for c in commands for p in c.params
+                         if isinstance(p, click.Option) and p.expose_value
                          for opt in p.opts if opt.startswith("--")} - {"config"}
             known_keys = sorted({k.replace("_", "-") for k in spellings} | {"models"})
             # (as click answers an unknown option: the near spelling first, then every key)

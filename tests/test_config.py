@@ -152,3 +152,13 @@ def test_sweep_reads_its_options_from_the_file_too(project):
     data = report_of(run("sweep", "models/softmax.py", "--format", "json"))
     assert data["method"] == "five-point"
     assert len(data["curves"]) == 4
+
+
+def test_help_and_version_are_not_configuration_keys(tmp_path):
+    """--version answers and exits: a file that sets it is told the key is
+    unknown, and the list of known keys does not offer it."""
+    (tmp_path / "pyproject.toml").write_text("[tool.gradcheck]\nversion = true\n")
+    result = CliRunner().invoke(main, ["--config", str(tmp_path / "pyproject.toml"), str(SAMPLES / "cube.py")])
+    assert result.exit_code == 2
+    assert "unknown key 'version'" in result.output
+    assert "'version'" not in result.output.split("known keys:")[1]

@@ -34,7 +34,9 @@ def _keywords(function) -> set[str]:
 
 
 def _options(command: str) -> list[click.Option]:
-    return [p for p in main.commands[command].params if isinstance(p, click.Option)]
+    """The command's settings: every option but the eager ones that answer
+    and exit (--help, --version), which set nothing."""
+    return [p for p in main.commands[command].params if isinstance(p, click.Option) and p.expose_value]
 
 
 ALL = [(command, function, param) for command, functions in FUNCTIONS.items()
