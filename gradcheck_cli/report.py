@@ -142,6 +142,9 @@ class BlockResult:
     directions: tuple[DimResult, ...]
     warnings: tuple[str, ...] = ()
     diagnosis: Diagnosis | None = None  # for a failing block: what kind of bug it looks like
+    # Wall time spent on its probes (sampled, along ties, drill-down,
+    # diagnosis); the start point, noise and grading are the check's own.
+    seconds: float = 0.0
 
     def to_dict(self) -> dict:
         return {
@@ -157,6 +160,7 @@ class BlockResult:
             "directions": [d.to_dict() for d in self.directions],
             "warnings": list(self.warnings),
             "diagnosis": self.diagnosis.to_dict() if self.diagnosis is not None else None,
+            "seconds": round(self.seconds, 6),
         }
 
 
