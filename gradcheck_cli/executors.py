@@ -878,12 +878,21 @@ class Auto:
         self.inner: InProcess | ProcessPool | None = None
         self.job: Job | None = None
         self.note: str | None = None
+        # The start point, evaluated before the choice, on the BLAS threads
+        # the pool's workers would have: a worker checks its loss there
+        # against this process's to the last few bits (and the loss is
+        # timed as they would run it). Given back if the probes stay here.
+        self.limited = contextlib.ExitStack()
+        if (os.cpu_count() or 1) > 1:
+            self.limited.enter_context(blas_limited(blas_share(os.cpu_count())))
 
     def expect(self, probes: int) -> None:
         """Decide, for ``probes`` probes, with the loss timed so far."""
         if self.inner is None:
             self.inner = self._choose(probes)
             self.inner.job = self._job
+            if isinstance(self.inner, InProcess):
+                self.limited.close()
 
     def estimates(self, probes: Sequence[Probe], on_each: Callable[[int, Estimate], None]) -> None:
         self.expect(len(probes))
@@ -914,8 +923,11 @@ class Auto:
         return ProcessPool(self.evaluator, recipe, workers)
 
     def close(self, *, kill: bool = False) -> None:
-        if self.inner is not None:
-            self.inner.close(kill=kill)
+        try:
+            if self.inner is not None:
+                self.inner.close(kill=kill)
+        finally:
+            self.limited.close()
 
     @property
     def job(self) -> Job | None:
