@@ -192,7 +192,7 @@ class _BlockEstimates:
     drilled: set[int] = field(default_factory=set)  # coordinates found by drill-down
     along_ties: set[int] = field(default_factory=set)  # directions the ties leave smooth (ties.py)
     diagnosis: Any = None  # for a failing block: what kind of bug it looks like (diagnosis.py)
-    seconds: float = 0.0  # wall time spent on its probes (timed_by_block)
+    seconds: float = 0.0  # wall time spent on its probes (_timed_by_block)
 
 
 @borrows_process
@@ -802,7 +802,7 @@ def _check_point(loaded: Model, settings: Settings, target, params_file, seed, o
                 results += [_BlockEstimates(block) for block in plans]
                 _evaluate_blocks(evaluator, settings, step, results, executor, base)
                 _diagnose(loaded, settings, results, base,
-                          timed_by_block(results, lambda probe: _measured(executor, evaluator, probe, step)))
+                          _timed_by_block(results, lambda probe: _measured(executor, evaluator, probe, step)))
                 evaluator.verify_all()
                 finished = True
             finally:
@@ -1029,11 +1029,12 @@ def _evaluate_blocks(evaluator: Evaluator, settings: Settings, step: Callable[..
     executor.estimates(probes, collect)
     phase: list = ["tie directions", None]  # the phase measure() counts in, of how many
 
-    @timed_by_block(results)
     def measure(probe: Probe) -> Estimate:
         found = executor.job.estimate(evaluator, probe)
         step(phase[0], probe.block, phase[1])
         return found
+
+    measure = _timed_by_block(results, measure)
 
     if base.ties and settings.method != "complex-step":
         step("tie directions")
@@ -1050,12 +1051,10 @@ def _evaluate_blocks(evaluator: Evaluator, settings: Settings, step: Callable[..
         _drill_down(result, settings, measure)
 
 
-def timed_by_block(results: list[_BlockEstimates], measure: Callable[[Probe], Estimate] | None = None):
-    """``measure`` (or, as a decorator, the function decorated) with each
-    call's wall time added to the probed block's ``seconds``: what a
-    JUnit testcase says its block took."""
-    if measure is None:
-        return lambda function: timed_by_block(results, function)
+def _timed_by_block(results: list[_BlockEstimates],
+                    measure: Callable[[Probe], Estimate]) -> Callable[[Probe], Estimate]:
+    """``measure`` with each call's wall time added to the probed block's
+    ``seconds``: what a JUnit testcase says its block took."""
     by_name = {result.plan.name: result for result in results}
 
     def timed(probe: Probe) -> Estimate:
