@@ -793,7 +793,7 @@ def _conclude(results, models: int, output_format: str, out, junit_xml, junit_pa
     if junit_xml:
         from .render import junit
 
-        _write(lambda: junit.write(_flatten(results), junit_path, strict=strict), junit_xml, "--junit-xml")
+        _write(lambda: junit.write(results, junit_path, strict=strict), junit_xml, "--junit-xml")
 
 
 def _overrun_timer(ends: float, conclude: Callable[[], None]):
@@ -853,15 +853,6 @@ def _not_reached(target: str, timeout: float, source: str | None = None):
     from .report import ModelFailure
 
     return ModelFailure(target, f"not checked: the --timeout of {timeout:g} s ran out", source)
-
-
-def _flatten(results) -> list:
-    """Reports for JUnit: a report contributes each check it holds (at the
-    generic point, of the data loss alone) as a model of its own."""
-    from .report import Report
-
-    return [check for result in results
-            for check in (result.checks() if isinstance(result, Report) else (result,))]
 
 
 def _saved_as(path: str | None, target: str, models: int) -> str | None:

@@ -8,8 +8,8 @@ worker and check), is handed the exact parameters and the parent's start
 point (loss, kink trace, gradient), and returns Estimates. Every evaluation
 is reseeded as in the parent, so the results -- values, kink crossings,
 counts, warnings -- are the same as in process wherever the worker's BLAS
-sums as the parent's does (the same thread count: _blas_threads): only the
-time differs.
+sums as the parent's does (the same thread count: blas_share, which a pool's
+parent takes too while it lives): only the time differs.
 
 numpy's global RNG and the kink tracker's recording state are per process,
 so a worker process runs one batch at a time (``borrows_process``'s lock),
@@ -379,9 +379,12 @@ def _confirm_start_point(built: _Built, evaluator: Evaluator, expected: float) -
 
 
 @borrows_process
-def run_batch(recipe: Recipe, job: Job, probes: Sequence[Probe], where: str | None = None) -> BatchResult:
+def run_batch(recipe: Recipe, job: Job, probes: Sequence[Probe], where: str | None = None,
+              threads: int | None = None) -> BatchResult:
     """Estimate ``probes`` (a worker's task). ``where``: said before an
-    error importing the model here (the pool says it at its start)."""
+    error importing the model here (the pool says it at its start).
+    ``threads``: the BLAS threads to evaluate with, given back afterwards
+    (None: as this process has them; a Dask worker's are its cluster's)."""
     with _batch_of(recipe.key):
         try:
             built = _model_for(recipe)
@@ -390,7 +393,9 @@ def run_batch(recipe: Recipe, job: Job, probes: Sequence[Probe], where: str | No
                 raise
             raise ModelError(f"{where}, where the model is imported afresh: {exc}") from None
         try:
-            return _estimates(built, job, probes)
+            # (after the model's import: a BLAS it loads is limited too)
+            with blas_limited(threads):
+                return _estimates(built, job, probes)
         except GradcheckError as exc:
             raise _in_parent_terms(exc, built.places) from None
 
@@ -431,12 +436,13 @@ def _relocate(e: Estimate, here: dict[str, str]) -> Estimate:
 _pool_state: dict[str, Any] = {}
 
 
-def _pool_init(recipe: Recipe, parent: int) -> None:
+def _pool_init(recipe: Recipe, parent: int, threads: int | None) -> None:
     exit_with_parent(parent)  # a parent killed outright leaves no worker behind
     # Ctrl-C at a terminal reaches the whole process group: the parent stops
     # the workers; each of them printing its own KeyboardInterrupt would not help.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _pool_state["recipe"] = recipe
+    _pool_state["threads"] = threads
     try:
         _model_for(recipe)  # import the model once, while the parent finds its start point
     except ModelError as exc:
@@ -452,7 +458,7 @@ def _pool_ready() -> bool:
 def _pool_batch(job: Job, probes: Sequence[Probe]) -> BatchResult:
     if "error" in _pool_state:
         raise ModelError(f"in a worker process (--jobs), where the model is imported afresh: {_pool_state['error']}")
-    return run_batch(_pool_state["recipe"], _with_shared_gradient(job), probes)
+    return run_batch(_pool_state["recipe"], _with_shared_gradient(job), probes, threads=_pool_state["threads"])
 
 
 @dataclass(frozen=True)
@@ -542,8 +548,19 @@ class ProcessPool(_Merging):
         self.jobs = jobs
         self.job: Job | None = None
         self.note: str | None = None  # for the report (a capped --jobs)
-        self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=_pool_init, initargs=(recipe, os.getpid()))
+        # The BLAS threads every process of this check evaluates the model
+        # with (None: as the user set them), the parent's included for as
+        # long as the pool lives: its start point and noise tables are
+        # subtracted from the workers' values, so they must sum alike.
+        self.threads = blas_share(jobs)
+        self.limited = contextlib.ExitStack()
+        self.limited.enter_context(blas_limited(self.threads))
+        try:
+            self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                                            initializer=_pool_init, initargs=(recipe, os.getpid(), self.threads))
+        except BaseException:
+            self.limited.close()
+            raise
         self.shared: list[Any] = []
         # Start the workers now: they import the model while the parent
         # evaluates the start point and the loss noise. Each gets its share
@@ -552,9 +569,9 @@ class ProcessPool(_Merging):
         # a 600x600 product on two cores: two workers of two OpenBLAS
         # threads made 0.6-1x the calls a second of this process alone, two
         # of one thread 1.6-2x). The price: unless the user fixed the thread
-        # count, a sum the BLAS splits between threads rounds otherwise in
-        # the workers than here (README, "Big models").
-        with _blas_threads(max(1, (os.cpu_count() or 1) // jobs)):
+        # count, a sum the BLAS splits between threads rounds as on the
+        # share's threads, not as under --jobs 1 (docs/big-models.md).
+        with _blas_threads(self.threads):
             self.warming = [self.pool.submit(_pool_ready) for _ in range(jobs)]
         # The workers (all spawned by those submits), held here: the pool
         # forgets a dead one, and its exit status, as soon as it notices.
@@ -649,6 +666,7 @@ class ProcessPool(_Merging):
             memory.close()
             memory.unlink()
         self.shared.clear()
+        self.limited.close()  # the caller's BLAS threads given back
 
 
 _BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
@@ -659,15 +677,15 @@ _USER_THREAD_VARIABLES = _BLAS_THREAD_VARIABLES + ("GOTO_NUM_THREADS", "MKL_DOMA
 
 
 @contextlib.contextmanager
-def _blas_threads(threads: int):
-    """Processes spawned inside the block use ``threads`` BLAS threads,
-    unless the user set any variable a BLAS reads its thread count from:
-    then every process keeps the user's, this one's included, and a BLAS
-    that splits a sum between threads splits it alike everywhere (the
-    report of --jobs 1; a share of the cores per worker would sum in
-    another order). This process's BLAS loaded long ago: it can be told
-    nothing now. The environment is given back afterwards."""
-    if any(name in os.environ for name in _USER_THREAD_VARIABLES):
+def _blas_threads(threads: int | None):
+    """Processes spawned inside the block use ``threads`` BLAS threads from
+    the moment their BLAS loads (blas_share; None: the user set a variable
+    a BLAS reads its thread count from, and every process keeps the
+    user's, so that a BLAS that splits a sum between threads splits it
+    alike everywhere: the report of --jobs 1). This process's BLAS loaded
+    long ago: blas_limited tells it. The environment is given back
+    afterwards."""
+    if threads is None:
         yield
         return
     try:
@@ -677,6 +695,31 @@ def _blas_threads(threads: int):
     finally:
         for name in _BLAS_THREAD_VARIABLES:
             os.environ.pop(name, None)
+
+
+def blas_share(jobs: int) -> int | None:
+    """The BLAS threads each process of a check with ``jobs`` worker
+    processes evaluates the model with: its share of the cores; None where
+    the user set a thread variable (every process keeps the user's)."""
+    if any(name in os.environ for name in _USER_THREAD_VARIABLES):
+        return None
+    return max(1, (os.cpu_count() or 1) // jobs)
+
+
+@contextlib.contextmanager
+def blas_limited(threads: int | None):
+    """This process's BLAS (and OpenMP) thread pools at ``threads`` inside
+    the block, as they were after it. The environment variables act only
+    when a library loads; numpy's BLAS loaded long before a check, in the
+    caller's process as in a worker that imported numpy first, and only
+    the library itself can be told another count then. None: unchanged."""
+    if threads is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits  # imported where used: start-up
+
+    with threadpool_limits(limits=threads):
+        yield
 
 
 class DaskCluster(_Merging):
@@ -835,12 +878,21 @@ class Auto:
         self.inner: InProcess | ProcessPool | None = None
         self.job: Job | None = None
         self.note: str | None = None
+        # The start point, evaluated before the choice, on the BLAS threads
+        # the pool's workers would have: a worker checks its loss there
+        # against this process's to the last few bits (and the loss is
+        # timed as they would run it). Given back if the probes stay here.
+        self.limited = contextlib.ExitStack()
+        if (os.cpu_count() or 1) > 1:
+            self.limited.enter_context(blas_limited(blas_share(os.cpu_count())))
 
     def expect(self, probes: int) -> None:
         """Decide, for ``probes`` probes, with the loss timed so far."""
         if self.inner is None:
             self.inner = self._choose(probes)
             self.inner.job = self._job
+            if isinstance(self.inner, InProcess):
+                self.limited.close()
 
     def estimates(self, probes: Sequence[Probe], on_each: Callable[[int, Estimate], None]) -> None:
         self.expect(len(probes))
@@ -871,8 +923,11 @@ class Auto:
         return ProcessPool(self.evaluator, recipe, workers)
 
     def close(self, *, kill: bool = False) -> None:
-        if self.inner is not None:
-            self.inner.close(kill=kill)
+        try:
+            if self.inner is not None:
+                self.inner.close(kill=kill)
+        finally:
+            self.limited.close()
 
     @property
     def job(self) -> Job | None:

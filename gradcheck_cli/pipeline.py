@@ -201,6 +201,7 @@ class _BlockEstimates:
     drilled: set[int] = field(default_factory=set)  # coordinates found by drill-down
     along_ties: set[int] = field(default_factory=set)  # directions the ties leave smooth (ties.py)
     diagnosis: Any = None  # for a failing block: what kind of bug it looks like (diagnosis.py)
+    seconds: float = 0.0  # wall time spent on its probes (_timed_by_block)
 
 
 @python_names
@@ -845,7 +846,8 @@ def _check_point(loaded: Model, settings: Settings, target, params_file, seed, o
                                    central_blocks=compared.central_blocks if compared else frozenset())
                 results += [_BlockEstimates(block) for block in plans]
                 _evaluate_blocks(evaluator, settings, step, results, executor, base)
-                _diagnose(loaded, settings, results, base, lambda probe: _measured(executor, evaluator, probe, step))
+                _diagnose(loaded, settings, results, base,
+                          _timed_by_block(results, lambda probe: _measured(executor, evaluator, probe, step)))
                 evaluator.verify_all()
                 finished = True
             finally:
@@ -1051,8 +1053,16 @@ def _evaluate_blocks(evaluator: Evaluator, settings: Settings, step: Callable[..
             placed.append((result, None))
             probes.append(Probe(block.name, direction=block.directions.ref(k), number=k))
 
+    # Estimates arrive in order, so the wait for each is its probe's share
+    # of the wall time (in a pool the blocks' probes overlap, and the
+    # shares still add up to the time the probes took).
+    arrived = [time.perf_counter()]
+
     def collect(position: int, found: Estimate) -> None:
         result, index = placed[position]
+        now = time.perf_counter()
+        result.seconds += now - arrived[0]
+        arrived[0] = now
         if index is None:
             result.directions.append(found)
         else:
@@ -1060,6 +1070,7 @@ def _evaluate_blocks(evaluator: Evaluator, settings: Settings, step: Callable[..
         step("probes", result.plan.name, len(probes))
 
     step("probes", None, len(probes))
+    arrived[0] = time.perf_counter()
     executor.estimates(probes, collect)
     phase: list = ["tie directions", None]  # the phase measure() counts in, of how many
 
@@ -1067,6 +1078,8 @@ def _evaluate_blocks(evaluator: Evaluator, settings: Settings, step: Callable[..
         found = executor.job.estimate(evaluator, probe)
         step(phase[0], probe.block, phase[1])
         return found
+
+    measure = _timed_by_block(results, measure)
 
     if base.ties and settings.method != "complex-step":
         step("tie directions")
@@ -1081,6 +1094,22 @@ def _evaluate_blocks(evaluator: Evaluator, settings: Settings, step: Callable[..
     phase[:] = ["drill-down", None]
     for result in results:
         _drill_down(result, settings, measure)
+
+
+def _timed_by_block(results: list[_BlockEstimates],
+                    measure: Callable[[Probe], Estimate]) -> Callable[[Probe], Estimate]:
+    """``measure`` with each call's wall time added to the probed block's
+    ``seconds``: what a JUnit testcase says its block took."""
+    by_name = {result.plan.name: result for result in results}
+
+    def timed(probe: Probe) -> Estimate:
+        began = time.perf_counter()
+        try:
+            return measure(probe)
+        finally:
+            by_name[probe.block].seconds += time.perf_counter() - began
+
+    return timed
 
 
 def _tie_directions(evaluator: Evaluator, settings: Settings, base: BasePoint,
@@ -1131,7 +1160,8 @@ def _report(loaded: Model, settings: Settings, base: BasePoint, results: list[_B
     kinked = bool(base.trace) or any(
         e.crossed_kink for r in results for e in [c for _, c in r.coordinates] + r.directions
     )
-    blocks = [dataclasses.replace(block, diagnosis=r.diagnosis) if block.grade == FAIL else block
+    blocks = [dataclasses.replace(block, diagnosis=r.diagnosis if block.grade == FAIL else block.diagnosis,
+                                  seconds=r.seconds)
               for r, block in zip(results, _graded(results, settings.thresholds))]
 
     warnings, notes = [], list(loaded.notes)

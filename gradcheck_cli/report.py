@@ -142,6 +142,11 @@ class BlockResult:
     directions: tuple[DimResult, ...]
     warnings: tuple[str, ...] = ()
     diagnosis: Diagnosis | None = None  # for a failing block: what kind of bug it looks like
+    # Wall time spent on its probes (sampled, along ties, drill-down,
+    # diagnosis); the start point, noise and grading are the check's own.
+    # For JUnit's testcases; not in to_dict(): the JSON report's blocks
+    # stay as docs/json.md and the README's example show them.
+    seconds: float = 0.0
 
     def to_dict(self) -> dict:
         return {

@@ -116,3 +116,63 @@ def test_two_threads_get_the_sequential_results():
     assert [results[i] for i in range(len(targets))] == sequential
     after = os.fstat(1)
     assert (after.st_dev, after.st_ino) == (descriptor.st_dev, descriptor.st_ino)
+
+
+BLAS_COUNTING_MODEL = """
+import json, os
+import numpy as np
+from threadpoolctl import threadpool_info
+
+params = {"w": np.linspace(-1, 1, 12)}
+
+def loss(p):
+    if os.getpid() == int(os.environ["GRADCHECK_TEST_PARENT"]):  # (the workers' count: tests/test_parallel.py)
+        with open(os.environ["GRADCHECK_TEST_THREADS"], "a") as seen:
+            seen.write(json.dumps([pool["num_threads"] for pool in threadpool_info()
+                                   if pool["user_api"] == "blas"]) + "\\n")
+    return float(np.sum(p["w"] ** 3))
+
+def grad(p):
+    return {"w": 3 * p["w"] ** 2}
+"""
+
+
+@pytest.mark.workers
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: the share of the cores is all of them")
+def test_a_pooled_check_evaluates_on_the_workers_share_and_gives_the_callers_blas_threads_back(model_file, tmp_path,
+                                                                                                monkeypatch):
+    """While --jobs 2's workers run, gradcheck's own process evaluates the
+    model on each worker's share of the cores too (its start point is
+    subtracted from the workers' values), and the caller's BLAS has its
+    own count again afterwards, whether the check passed or raised.
+    (warmup off: the burn-in to a generic point runs between two pools.)"""
+    import json
+
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    if not any(pool["user_api"] == "blas" for pool in threadpool_info()):
+        pytest.skip("no BLAS that threadpoolctl can see")
+    for name in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                 "MKL_DOMAIN_NUM_THREADS", "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    seen = tmp_path / "threads.jsonl"
+    monkeypatch.setenv("GRADCHECK_TEST_PARENT", str(os.getpid()))
+    monkeypatch.setenv("GRADCHECK_TEST_THREADS", str(seen))
+    cores = os.cpu_count()
+    share = max(1, cores // 2)
+
+    def blas_threads():
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    with threadpool_limits(limits=cores, user_api="blas"):  # the caller's own count: every core
+        before = blas_threads()
+        assert check(model_file(BLAS_COUNTING_MODEL), jobs=2, samples=None, warmup="off").verdict == "pass"
+        after_pass = blas_threads()
+        broken = model_file(BLAS_COUNTING_MODEL.replace("return {\"w\": 3 * p[\"w\"] ** 2}",
+                                                        "raise ValueError(\"broken\")"), name="broken.py")
+        with pytest.raises(ModelError):
+            check(broken, jobs=2, samples=None, warmup="off")
+        after_error = blas_threads()
+    counts = [json.loads(line) for line in seen.read_text().splitlines()]
+    assert counts and all(count == [share] * len(count) for count in counts), counts
+    assert before == after_pass == after_error == [cores] * len(before)

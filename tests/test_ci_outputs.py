@@ -94,6 +94,40 @@ def test_junit_xml_has_a_testcase_per_block_and_failures_with_values(tmp_path):
     assert props["verdict"] == "fail" and props["method"] == "central"
 
 
+SLEEP = 0.1  # seconds each call of the loss below sleeps while block "slow" alone is moved
+
+SLOW_BLOCK = f"""
+import time
+import numpy as np
+SLOW, FAST = np.linspace(0.5, 1.0, 3), np.linspace(-1.0, 1.0, 4)
+params = {{"slow": SLOW.copy(), "fast": FAST.copy()}}
+def loss(p):
+    if np.array_equal(p["fast"], FAST) and not np.array_equal(p["slow"], SLOW):
+        time.sleep({SLEEP})  # (the slow block's probes; the noise moves every block at once)
+    return float(np.sum(p["slow"] ** 2) + np.sum(np.sin(p["fast"])))
+def grad(p):
+    return {{"slow": 2 * p["slow"], "fast": np.cos(p["fast"])}}
+"""
+
+
+def test_junit_testcase_times_are_the_time_each_block_took(tmp_path, model_file):
+    """A block whose probes take time has that time in its testcase (a
+    probe calls the loss at least twice), and the testcases' times fit in
+    their suite's, which is the run's."""
+    target = tmp_path / "out.xml"
+    result = run(model_file(SLOW_BLOCK), "--warmup", "off", "--samples", "1", "--directions", "1",
+                 "--junit-xml", target)
+    assert result.exit_code == 0, result.output
+    root = ET.parse(target).getroot()
+    (suite,) = root.findall("testsuite")
+    times = {case.get("name"): float(case.get("time")) for case in suite.findall("testcase")}
+    assert times["slow"] >= 2 * SLEEP * 2  # two probes (a coordinate, a direction), two calls each
+    assert times["fast"] < times["slow"]
+    suite_time = float(suite.get("time"))
+    assert sum(times.values()) <= suite_time + 0.001 * len(times)  # (each rounded to the millisecond)
+    assert float(root.get("time")) == suite_time  # one model: its time is the run's
+
+
 def test_junit_xml_reports_an_unusable_model_as_an_error(tmp_path):
     target = tmp_path / "out.xml"
     run(BROKEN, "--junit-xml", target)

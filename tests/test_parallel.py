@@ -152,6 +152,38 @@ def test_workers_get_their_share_of_the_cores_for_blas(tmp_path, monkeypatch):
     assert "OPENBLAS_NUM_THREADS" not in os.environ  # the caller's environment given back
 
 
+# A correct model whose loss is a long dot product (OpenBLAS splits it
+# between its threads) that cancels down to 1e-3 from terms of 1e3: its
+# last digits, and so its value's 7th, depend on the BLAS's thread count.
+CANCELLING_SUM = """
+import numpy as np
+rng = np.random.default_rng(0)
+C = rng.standard_normal((16, 12500)) * 1e3
+V = rng.standard_normal(16 * 12500)
+params = {"w": np.linspace(0.5, 2.0, 16)}
+def loss(p):
+    return float((p["w"][:, None] * C).ravel() @ V) + (734101.6688794927 + 1e-3)
+def grad(p):
+    return {"w": (C * V.reshape(16, -1)).sum(axis=1)}
+"""
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: every process has the one BLAS thread")
+@pytest.mark.parametrize("jobs", [2, "auto"])
+def test_a_loss_that_sums_otherwise_on_other_thread_counts_is_not_called_nondeterministic(tmp_path, monkeypatch,
+                                                                                          jobs):
+    """gradcheck's process evaluates the start point on the workers' share
+    of the cores (under --jobs auto too, whose choice comes after it), so a
+    worker's loss there is the parent's to the bit: a cancelling BLAS sum
+    is no process-dependent model."""
+    monkeypatch.setattr("gradcheck_cli.executors.AUTO_MIN_GAIN", 0.0)  # (auto: a pool whatever it costs)
+    path = tmp_path / "cancelling.py"
+    path.write_text(CANCELLING_SUM)
+    report = check(str(path), jobs=jobs)
+    assert report.verdict == "pass"
+    assert jobs == 2 or any(note.startswith("--jobs auto: 2 worker") for note in report.notes), report.notes
+
+
 def module_level_loss(p):
     return float(np.sum(np.tanh(p["w"])))
 
