@@ -320,7 +320,10 @@ def _toml(value) -> str:
 
 
 def _options(command_name: str):
-    return [p for p in main.commands[command_name].params if isinstance(p, click.Option) and p.name != "config"]
+    """The command's settings (not --config, which names the file itself, nor
+    the eager --help and --version, which answer and exit)."""
+    return [p for p in main.commands[command_name].params
+            if isinstance(p, click.Option) and p.expose_value and p.name != "config"]
 
 
 CHECK_OPTIONS = _options("check")
