@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import inspect
 import io
 from typing import Any
 
 from .layers import Layer
 from .model import Model
-from .options import refuse_cli_only, renamed
+from .options import handed_on
 from .pipeline import check
 from .report import Report
-
-# check()'s keywords, which assert_gradients hands on.
-_CHECK_KEYWORDS = frozenset(inspect.signature(check).parameters)
-
+from .values import CHECK
 
 def assert_gradients(model: str | Model | Layer | None = None, *, strict: bool = False, verbose: bool = False,
                      **options: Any) -> Report:
@@ -36,9 +32,8 @@ def assert_gradients(model: str | Model | Layer | None = None, *, strict: bool =
             assert_gradients(loss=my_loss, grad=my_grad, params=params, samples="all")
     """
     __tracebackhide__ = True  # pytest shows the caller's line, not this one
-    options = renamed("assert_gradients", options, _CHECK_KEYWORDS)
-    refuse_cli_only("assert_gradients", options, _CHECK_KEYWORDS)
-    report = check(model, strict=strict, **options)
+    options = handed_on("assert_gradients", {**options, "strict": strict}, check, CHECK)
+    report = check(model, **options)
     if not report.passed:
         raise AssertionError(render(report, verbose=verbose))
     return report

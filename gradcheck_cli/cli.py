@@ -18,7 +18,7 @@ from typing import Callable
 
 import click
 
-from . import completion
+from . import completion, values
 from ._version import __version__
 
 EXIT_PASS, EXIT_FAIL, EXIT_UNUSABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -238,91 +238,79 @@ def _config_argument(args: list[str]) -> str | None:
     return None
 
 
-class _CountOr(click.ParamType):
-    """A whole number (at least ``minimum``), or a keyword: `--samples all`,
-    `--jobs auto`, `--warmup auto|off`."""
+class _Parsed:
+    """A click type that parses with its option's parser in values.py,
+    which [tool.gradcheck] (through this type) and the Python API share:
+    one value, one result or one message, wherever it is given."""
 
-    def __init__(self, keywords: dict, minimum: int = 1):
-        self.keywords, self.minimum = keywords, minimum
-        self.name = "|".join(["N", *keywords])
+    parser: values.Value
 
     def convert(self, value, param, ctx):
-        if value is None or (isinstance(value, str) and value in self.keywords.values()):
-            return value
-        if isinstance(value, bool):  # (an int to Python; a flag's value, not a count)
-            self.fail(f"{value!r} is neither a whole number nor a keyword", param, ctx)
-        text = str(value).lower()
-        if text in self.keywords:
-            return self.keywords[text]
-        words = " or ".join(f"'{k}'" for k in self.keywords)
         try:
-            number = int(text)
-        except ValueError:
-            self.fail(f"{value!r} is neither a whole number nor {words}", param, ctx)
-        if number < self.minimum:
-            self.fail(f"{value!r} must be at least {self.minimum} (or {words})", param, ctx)
-        return number
+            return self.parser.parse(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
-_SAMPLES = _CountOr({"all": None})  # None: every coordinate
-_JOBS = _CountOr({"auto": "auto"})
-_WARMUP = _CountOr({"auto": "auto", "off": "off"}, minimum=0)  # a number: that many steps, 0 off
+class _CountOr(_Parsed, click.ParamType):
+    """A whole number, or a keyword: `--samples all`, `--jobs auto`, `--warmup auto|off`."""
+
+    def __init__(self, parser: values.Count):
+        self.parser, self.keywords, self.minimum = parser, parser.keywords, parser.minimum
+        self.name = parser.metavar
 
 
-class _Step(click.ParamType):
-    name = "FLOAT|auto"
-
-    def convert(self, value, param, ctx):
-        if value is None or isinstance(value, float):
-            return value
-        if str(value).lower() == "auto":
-            return "auto"
-        try:
-            number = float(value)
-        except ValueError:
-            self.fail(f"{value!r} is neither a number nor 'auto'", param, ctx)
-        if not (number > 0 and number != float("inf")):
-            self.fail(f"{value!r} must be a positive number (or 'auto')", param, ctx)
-        return number
+class _Step(_Parsed, click.ParamType):
+    parser = values.STEP
+    name = values.STEP.metavar
 
 
+class _Seconds(_Parsed, click.ParamType):
+    """--timeout: a positive number of seconds, or 'inf' (no limit)."""
 
-class _Finite(click.FloatRange):
-    """A FloatRange that refuses nan and infinity (which every range
-    comparison lets through): no threshold, rate or tolerance means
-    anything there."""
+    parser = values.SECONDS
+    name = values.SECONDS.metavar
 
-    def convert(self, value, param, ctx):
-        number = super().convert(value, param, ctx)
-        if not math.isfinite(number):
-            self.fail(f"{value!r} is not a finite number", param, ctx)
-        return number
+
+class _Name(_Parsed, click.ParamType):
+    """--reg: a constant's name (or check's 'auto' and 'none')."""
+
+    def __init__(self, parser: values.Name):
+        self.parser, self.name = parser, parser.metavar
+
+
+class _Whole(_Parsed, click.IntRange):
+    """A whole number in a range (the help says the range)."""
+
+    def __init__(self, parser: values.Count):
+        super().__init__(min=parser.minimum, max=parser.maximum)
+        self.parser = parser
+
+
+class _Finite(_Parsed, click.FloatRange):
+    """A finite number, in a range if it has one (the help says it)."""
+
+    def __init__(self, parser: values.Number):
+        super().__init__(min=parser.minimum, min_open=parser.min_open)
+        self.parser = parser
 
     def _describe_range(self) -> str:
         # (the help's range note: click's reads "x<=None" where no bound is set)
         return "" if self.min is None and self.max is None else super()._describe_range()
 
 
-class _Seconds(click.ParamType):
-    """--timeout: a positive number of seconds, or 'inf' (no limit)."""
-
-    name = "SECONDS"
-
-    def convert(self, value, param, ctx):
-        if value is None:
-            return None
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            self.fail(f"{value!r} is not a number of seconds", param, ctx)
-        if isinstance(value, bool) or not number > 0:  # nan too
-            self.fail(f"{value!r} must be a positive number of seconds (or inf: no limit)", param, ctx)
-        return None if math.isinf(number) else number
+class _OneOf(_Parsed, click.Choice):
+    def __init__(self, parser: values.Choice):
+        super().__init__(parser.choices)
+        self.parser = parser
 
 
-_NON_NEGATIVE = _Finite(min=0.0)
-_POSITIVE = _Finite(min=0.0, min_open=True)
-_SEED = click.IntRange(min=0, max=2**32 - 1)  # numpy's RNG seeds (settings.MAX_SEED; no numpy for --help)
+_SAMPLES = _CountOr(values.SAMPLES)
+_JOBS = _CountOr(values.JOBS)
+_WARMUP = _CountOr(values.WARMUP)
+_NON_NEGATIVE = _Finite(values.NON_NEGATIVE)
+_POSITIVE = _Finite(values.POSITIVE)
+_SEED = _Whole(values.SEED)
 
 
 # --version on the group and on every command, so that it works anywhere
@@ -380,7 +368,7 @@ _SOURCE_OPTIONS = [
 _PROBE_OPTIONS = [
     _option("--samples", type=_SAMPLES, default=str(DEFAULT_SAMPLES), show_default=True,
             help="Coordinates checked per parameter block; 'all' checks every one."),
-    _option("--method", type=click.Choice(METHODS), default="central", show_default=True,
+    _option("--method", type=_OneOf(values.METHOD), default="central", show_default=True,
             help="central (error O(h^2)), five-point (O(h^4), twice the evaluations), or complex-step "
                  "(exact to machine precision, for models that accept complex parameters)."),
     _option("--track-kinks/--no-track-kinks", default=True, show_default=True,
@@ -614,7 +602,7 @@ models, the worst.""",
 )
 @click.argument("models", nargs=-1, metavar="[MODEL]...", shell_complete=completion.model_paths)
 @model_options
-@click.option("--directions", type=click.IntRange(min=0), metavar="K", default=DEFAULT_DIRECTIONS, show_default=True,
+@click.option("--directions", type=_Whole(values.AT_LEAST_0), metavar="K", default=DEFAULT_DIRECTIONS, show_default=True,
               help="Random unit directions checked per sampled block (2 evaluations each).")
 @click.option("--h", "h", type=_Step(), default=None,
               help="Relative step: each coordinate moves by h * max(1, |x|). 'auto' picks it per dimension "
@@ -630,7 +618,7 @@ models, the worst.""",
 @click.option("--tiny-below", type=_NON_NEGATIVE, metavar="FLOAT", default=DEFAULT_THRESHOLDS["tiny_below"],
               show_default=True, help="Values smaller than this (both analytic and numeric) are not graded (default: none; "
                    "each value is judged against its own error budget).")
-@click.option("--max-evals", type=click.IntRange(min=0), default=DEFAULT_MAX_EVALS, show_default=True,
+@click.option("--max-evals", type=_Whole(values.AT_LEAST_0), default=DEFAULT_MAX_EVALS, show_default=True,
               metavar="N", help="Evaluations per block for drilling down a failing random direction to the "
                                 "wrong elements (0 turns drill-down off).")
 @click.option("--format", type=click.Choice(FORMATS), default=None,
@@ -645,7 +633,7 @@ models, the worst.""",
 @click.option("--lr", type=_POSITIVE, metavar="FLOAT",
               help="Adam's learning rate for the warm-up (about that much per element per step).  [default: "
                    "one whose first step lowers the loss by about 5%]")
-@click.option("--reg", "reg", metavar="auto|none|NAME", default="auto", show_default=True,
+@click.option("--reg", "reg", type=_Name(values.REG), metavar="auto|none|NAME", default="auto", show_default=True,
               help="The regularization strength's constant (module-level, or the target object's attribute): "
                    "its share of the gradient is reported per block, and where it is over half the data loss "
                    "alone (NAME = 0) is checked too. 'auto' finds one named like reg, lam, weight_decay...; "
@@ -1125,7 +1113,7 @@ Examples:
 )
 @click.argument("model", shell_complete=completion.model_paths)
 @model_options
-@click.option("--dims", type=click.IntRange(min=1), default=1, show_default=True, metavar="K",
+@click.option("--dims", type=_Whole(values.AT_LEAST_1), default=1, show_default=True, metavar="K",
               help="How many of each block's worst dimensions to sweep.")
 @click.option("--block", multiple=True, metavar="NAME",
               help="Sweep only this parameter block (repeatable); all blocks if not given.")
@@ -1193,24 +1181,24 @@ Exit codes: 0 pass (warnings allowed), 1 a check failed (or warned, with
 )
 @click.argument("model", shell_complete=completion.model_paths)
 @source_options
-@click.option("--classes", type=click.IntRange(min=2), metavar="C",
+@click.option("--classes", type=_Whole(values.CLASSES), metavar="C",
               help="Number of classes: the initial loss should be ln C (softmax), or C - 1 with --svm.")
 @click.option("--svm", is_flag=True, help="The loss is a multiclass SVM (initial loss C - 1).")
-@click.option("--expect-loss", type=_Finite(), metavar="VALUE",
+@click.option("--expect-loss", type=_Finite(values.FINITE), metavar="VALUE",
               help="The initial loss expected (instead of --classes).")
 @click.option("--loss-tolerance", type=_POSITIVE, default=DEFAULT_LOSS_TOLERANCE, show_default=True,
               metavar="FRACTION", help="Relative tolerance of the initial-loss check.")
-@click.option("--reg", "reg", metavar="NAME",
+@click.option("--reg", "reg", type=_Name(values.CONSTANT), metavar="NAME",
               help="The regularization strength's constant: 0 for the initial-loss and overfit checks; raised "
                    "tenfold to check that it raises the loss.")
-@click.option("--steps", type=click.IntRange(min=1), default=DEFAULT_OVERFIT_STEPS, show_default=True, metavar="N",
+@click.option("--steps", type=_Whole(values.AT_LEAST_1), default=DEFAULT_OVERFIT_STEPS, show_default=True, metavar="N",
               help="Training steps of the overfit check.")
-@click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam", show_default=True,
+@click.option("--optimizer", type=_OneOf(values.OPTIMIZER), default="adam", show_default=True,
               help="Adam (bias-corrected) or SGD with momentum 0.9.")
 @click.option("--lr", type=_POSITIVE, metavar="FLOAT",
               help="Learning rate of the overfit run.  [default: 1e-2 for Adam; for SGD, one whose first update "
                    "is 1e-3 of the parameters]")
-@click.option("--overfit-factor", type=click.FloatRange(min=1.0, min_open=True), default=DEFAULT_OVERFIT_FACTOR,
+@click.option("--overfit-factor", type=_Finite(values.ABOVE_ONE), default=DEFAULT_OVERFIT_FACTOR,
               show_default=True, metavar="X", help="The overfit check passes when the loss falls X-fold...")
 @click.option("--overfit-below", type=_NON_NEGATIVE, metavar="LOSS", help="...or below LOSS, if given.")
 @click.option("--format", type=click.Choice(["text", "json"]), default="text", show_default=True,

@@ -51,7 +51,9 @@ import numpy as np
 
 from .errors import ModelError, UserCodeError, exception_text, listed
 from .model import _is_ours, handed_params
+from .options import handed_on
 from .settings import DEFAULT_SEED
+from .values import CHECK
 
 if TYPE_CHECKING:
     from .report import Report
@@ -322,6 +324,7 @@ def check_layer(forward: Callable, backward: Callable | None = None, *, inputs: 
     """
     from .pipeline import check
 
+    options = handed_on("check_layer", options, check, CHECK)  # (said once, naming this function)
     return check(Layer(forward, backward, **(inputs or {})), **options)
 
 
@@ -345,6 +348,8 @@ def check_layers(path: str | os.PathLike[str], **options: Any) -> dict[str, Repo
     from .errors import CheckTimeout
     from .pipeline import check
 
+    # Said once, naming this function (not once per layer, naming check()).
+    options = handed_on("check_layers", options, check, CHECK)
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ModelError(f"{path}: no such file (check_layers() takes a checks file: name = layer(...) lines)")

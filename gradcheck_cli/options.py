@@ -24,7 +24,9 @@ import os
 import sys
 import warnings
 from types import FrameType
-from typing import Any, Callable, Container, TypeVar
+from typing import Any, Callable, Container, Mapping, TypeVar
+
+from .values import Value, nullable, parse_keywords
 
 # Python keywords (release 3 and before) renamed to the command line's names.
 RENAMED = {
@@ -86,6 +88,20 @@ def python_names(fn: F) -> F:
         return fn(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def handed_on(function: str, given: dict[str, Any], target: Callable, table: Mapping[str, Value],
+              own: Container[str] = ()) -> dict[str, Any]:
+    """What a function that hands its keywords on to ``target`` (check_layers
+    and assert_gradients to check) does with them first, so that what is
+    said names the function the user called, once: a renamed keyword under
+    its new name (a DeprecationWarning), a command-line-only option refused
+    (a TypeError), each option's value parsed as ``target`` would parse it
+    (a ValueError). ``own``: the function's own keywords, beside ``target``'s."""
+    accepted = {*inspect.signature(target).parameters, *own}
+    given = renamed(function, given, accepted)
+    refuse_cli_only(function, given, accepted)
+    return parse_keywords(function, given, table, nullable(target))
 
 
 def renamed(function: str, given: dict[str, Any], accepted: Container[str]) -> dict[str, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 import os
 import signal
 import threading
@@ -20,6 +19,7 @@ from .evaluate import BasePoint, Evaluator
 from .executors import Auto, DaskCluster, InProcess, Job, ProcessPool, recipe_for, resolve_jobs
 from .layers import Layer
 from .options import python_names
+from .values import CHECK, parsed
 from .model import (Assignments, Model, ParamsSource, copies_of, from_functions, frozen_copies, load_model,
                     params_from_file, parse_assignments)
 from .outputs import write_params
@@ -205,6 +205,7 @@ class _BlockEstimates:
 
 
 @python_names
+@parsed(CHECK)
 @borrows_process
 def check(
     model: str | Model | Layer | None = None,
@@ -315,22 +316,14 @@ def check(
     """
     started = time.perf_counter()
     overrides = parse_assignments(set)  # (a bad item is refused before anything is imported)
-    if isinstance(samples, str) and samples != "all":
-        raise ValueError(f"samples must be a whole number of at least 1, or 'all', got {samples!r}")
-    count = None if isinstance(samples, str) else samples
+    count = samples  # (parsed: a whole number, or None for every coordinate)
     bands = {name: value for name, value in (("fail_above", fail_above), ("warn_above", warn_above),
                                              ("good_below", good_below), ("tiny_below", tiny_below))
              if value is not None}
     thresholds = dataclasses.replace(thresholds if thresholds is not None else Thresholds(), **bands)
     settings = Settings(h=h, samples=count, directions=directions, seed=seed, method=method,
                         thresholds=thresholds, max_evals=max_evals, track_kinks=track_kinks, strict=strict)
-    if timeout is not None and not timeout > 0:
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
-    if timeout is not None and math.isinf(timeout):
-        timeout = None
-    steps = _warmup_steps(warmup)
-    if reg is not None and not (isinstance(reg, str) and (reg in ("auto", "none") or reg.isidentifier())):
-        raise ValueError(f"reg must be 'auto', 'none' or the name of a constant, got {reg!r}")
+    steps = None if warmup == "auto" else 0 if warmup == "off" else warmup  # (None: stopped by its outcome)
     reporter = _Reporter(_receiver(progress))
     with _deadline(timeout) as out_of_time:
         loading = time.perf_counter()
@@ -404,17 +397,6 @@ class _Stopped(Exception):
     def __init__(self, partial: Report | None, timed_out: bool, planned: int):
         super().__init__()
         self.partial, self.timed_out, self.planned = partial, timed_out, planned
-
-
-def _warmup_steps(warmup) -> int | None:
-    """--warmup: None for auto (by outcome), 0 for off, N for N forced steps."""
-    if warmup in (None, "auto"):
-        return None
-    if warmup == "off":
-        return 0
-    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
-        raise ValueError(f"warmup must be 'auto', 'off' or a number of steps >= 0, got {warmup!r}")
-    return warmup
 
 
 class _Phases:

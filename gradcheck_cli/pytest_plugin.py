@@ -18,7 +18,6 @@ a check's and are left alone, as ``gradcheck check`` leaves them.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import pytest
@@ -85,11 +84,9 @@ def gradcheck(request):
     ``gradcheck(loss=..., grad=..., params=...)`` or ``gradcheck(layer(...))``,
     with check()'s options."""
     from . import assertions
-    from .options import refuse_cli_only, renamed
+    from .options import handed_on
     from .pipeline import check
-
-    # What a call takes: check()'s keywords and the assertion's own.
-    keywords = {*inspect.signature(check).parameters, *ASSERTION}
+    from .values import CHECK
 
     # From the test file's own directory: pytest's rootdir can lie above the
     # repository (a pyproject.toml there is pytest's fallback config), and a
@@ -99,8 +96,8 @@ def gradcheck(request):
     def run(model: Any = None, **options: Any):
         __tracebackhide__ = True  # a failure points at the user's test line, not at gradcheck's frames
         # (a call's old name, params_file=, must override the file's params: both under the new name first)
-        options = renamed("gradcheck", options, keywords)
-        refuse_cli_only("gradcheck", options, keywords)
+        # (what a call takes: check()'s keywords and the assertion's own)
+        options = handed_on("gradcheck", options, check, CHECK, own=ASSERTION)
         return assertions.assert_gradients(model, **{**defaults, **options})
 
     return run

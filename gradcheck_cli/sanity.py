@@ -20,6 +20,7 @@ from .errors import ModelError
 from .evaluate import Evaluator
 from .model import Assignments, ParamsSource, parse_assignments
 from .options import python_names
+from .values import SANITY, parsed
 from .pipeline import resolve
 from .process_state import borrows_process
 from .report import FAIL, PASS, WARN, _number
@@ -92,6 +93,7 @@ def _current_value(model, name: str) -> Any:
 
 
 @python_names
+@parsed(SANITY)
 @borrows_process
 def sanity(
     model: str,

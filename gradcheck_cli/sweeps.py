@@ -27,6 +27,7 @@ from .verdict.probes import Probe
 from .layers import Layer
 from .model import Assignments, Model, ParamsSource
 from .options import python_names
+from .values import SWEEP, parsed
 from .pipeline import check, resolve
 from .process_state import borrows_process
 from .report import PASS, _number
@@ -104,6 +105,7 @@ class SweepReport:
 
 
 @python_names
+@parsed(SWEEP)
 @borrows_process
 def sweep(
     model: str | Model | Layer | None = None,
@@ -133,11 +135,7 @@ def sweep(
     step per swept dimension, with the recommended step.
     """
     blocks = (block,) if isinstance(block, str) else tuple(block)
-    if isinstance(samples, str) and samples != "all":  # (check()'s message)
-        raise ValueError(f"samples must be a whole number of at least 1, or 'all', got {samples!r}")
-    count = None if isinstance(samples, str) else samples
-    if dims < 1:
-        raise ValueError(f"dims must be at least 1, got {dims}")
+    count = samples  # (parsed: a whole number, or None for every coordinate)
     started = time.perf_counter()
     loaded = resolve(model, loss=loss, grad=grad, loss_and_grad=loss_and_grad, params=params, seed=seed, set=set,
                      data=data)
