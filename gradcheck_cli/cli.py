@@ -86,6 +86,8 @@ class _DefaultGroup(click.Group):
                 _error_document_if_json(ctx, str(exc))
                 sys.exit(EXIT_UNUSABLE)
             ctx.meta["gradcheck.config"] = config
+            for message in config.deprecations:  # (a DeprecationWarning would be hidden by default)
+                _warning(message)
             _escaping_for(_requested_format(ctx))  # (the config may name the format)
             ctx.default_map = {name: config.for_command(command) for name, command in self.commands.items()}
         try:
@@ -159,6 +161,12 @@ def _error(message) -> None:
     grep)."""
     text = f"gradcheck: error: {message}"
     # (--format github: one escaped line, never wrapped: a workflow log reads commands line by line)
+    click.echo(_escape_errors(text) if _escape_errors else _fitted(text), err=True)
+
+
+def _warning(message) -> None:
+    """One warning line on stderr: ``gradcheck: warning: <message>``."""
+    text = f"gradcheck: warning: {message}"
     click.echo(_escape_errors(text) if _escape_errors else _fitted(text), err=True)
 
 

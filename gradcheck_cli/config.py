@@ -4,8 +4,13 @@ Every command-line option's default can be set there, under the option's
 name (``fail-above`` or ``fail_above``: the name the Python API takes as a
 keyword), plus ``models = [...]``: what a bare ``gradcheck`` checks. Keys
 renamed since (``params_file``, ``assignments``...: options.RENAMED_KEYS)
-are read under their new name, with a DeprecationWarning. Command-line options override the file. An
-unknown key is an error naming it.
+are read under their new name (``Config.deprecations`` says so: the
+command line on stderr, the pytest fixture as a DeprecationWarning).
+Command-line options override the file. An unknown key is an error naming
+it, and so are two spellings of one key. Relative paths are the file's
+directory's, and a value is read as the command line reads the option
+(through its click type, whose parser the Python keyword shares:
+values.py).
 
 The options themselves are defined once, as the click commands' parameters;
 this module validates against whichever commands it is given, so the CLI,
@@ -25,6 +30,7 @@ import click
 
 from .errors import ConfigError
 from .options import RENAMED_KEYS
+from .values import FLAG
 
 TABLE = ("tool", "gradcheck")
 
@@ -36,6 +42,16 @@ class Config:
     path: Path | None  # None: no file was found
     values: dict[str, Any] = field(default_factory=dict)  # normalised key -> value
     models: tuple[str, ...] = ()  # targets, paths made relative to the working directory
+    # (the key as the file spells it, the option's name) for each key read
+    # under its old name: said by whoever reads the file (the command line
+    # on stderr, the pytest fixture as a DeprecationWarning).
+    renamed: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def deprecations(self) -> tuple[str, ...]:
+        """What to say of each key read under its old name."""
+        return tuple(f"{old!r} in [tool.gradcheck] of {self.path} is deprecated: name it "
+                     f"{new.replace('_', '-')!r}, as the command line does" for old, new in self.renamed)
 
     def for_command(self, command: click.Command) -> dict[str, Any]:
         """The values that are options of ``command``, keyed by parameter name."""
@@ -180,6 +196,8 @@ def load(commands: Iterable[click.Command], path: str | os.PathLike | None = Non
     known.pop("config_file", None)
     values: dict[str, Any] = {}
     models: tuple[str, ...] = ()
+    renamed: list[tuple[str, str]] = []
+    spelled: dict[str, str] = {}  # option -> the key that set it
     for key, value in table.items():
         name = normalise(key)
         if name in RENAMED_KEYS and name not in known and RENAMED_KEYS[name] in known:
@@ -187,11 +205,13 @@ def load(commands: Iterable[click.Command], path: str | os.PathLike | None = Non
             if any(normalise(other) == new for other in table):
                 raise ConfigError(f"{file} sets both {key!r} (the old name) and {new.replace('_', '-')!r} in "
                                   "[tool.gradcheck]; keep the second")
-            import warnings
-
-            warnings.warn(f"{key!r} in [tool.gradcheck] of {file} is deprecated: name it "
-                          f"{new.replace('_', '-')!r}, as the command line does", DeprecationWarning, stacklevel=2)
+            renamed.append((key, new))
             name = new
+        if name in spelled:
+            # (TOML keeps both; the last would silently win)
+            raise ConfigError(f"{file} sets {spelled[name]!r} and {key!r} in [tool.gradcheck], two spellings of "
+                              f"one option; keep one")
+        spelled[name] = key
         if name == "models":
             models = _models(value, file)
         elif name in known:
@@ -210,9 +230,10 @@ def load(commands: Iterable[click.Command], path: str | os.PathLike | None = Non
             hint = f" Did you mean {near[0]!r}?" if near else ""
             raise ConfigError(f"unknown key {key!r} in [tool.gradcheck] of {file}.{hint} (known keys: "
                               f"{', '.join(known_keys)})")
+    values = _as_given({p.name: p for command in commands for p in command.params}, values, file)
     for command in commands:
         convert(command, Config(file, values).for_command(command), file)
-    return Config(file, values, models)
+    return Config(file, values, models, tuple(renamed))
 
 
 def _models(value: Any, file: Path) -> tuple[str, ...]:
@@ -234,6 +255,30 @@ def _models(value: Any, file: Path) -> tuple[str, ...]:
             raise ConfigError(f"'models' in {file}: {entry!r} matches no file")
         targets += [os.path.relpath(m) if not os.path.isabs(entry) else m for m in matches]
     return tuple(targets)
+
+
+def _as_given(params: dict[str, click.Parameter], values: dict[str, Any], file: Path) -> dict[str, Any]:
+    """The file's values as the command line would give them, so that the
+    file takes what the Python keyword takes, where TOML can say it:
+
+    - a relative path is the file's directory's (as ``models`` are), not
+      the directory gradcheck happens to run in;
+    - a repeatable option takes one string for one item (``block = "W1"``
+      as ``block="W1"``), and ``set`` a table of constants (``set = {REG = 0}``
+      as ``set={"REG": 0}``)."""
+    from .values import assignment_text
+
+    given = {}
+    for name, value in values.items():
+        param = params[name]
+        if isinstance(param.type, click.Path) and isinstance(value, str) and value and not os.path.isabs(value):
+            value = os.path.normpath(os.path.join(file.parent, value))
+        elif param.multiple and isinstance(value, str):
+            value = [value]
+        elif param.multiple and name == "set" and isinstance(value, dict):
+            value = [f"{key}={assignment_text(item)}" for key, item in value.items()]
+        given[name] = value
+    return given
 
 
 def convert(command: click.Command, values: dict[str, Any], file: Path | None = None) -> dict[str, Any]:
@@ -258,9 +303,13 @@ def convert(command: click.Command, values: dict[str, Any], file: Path | None = 
         if param.multiple and not isinstance(value, list):
             raise refuse("must be a list")
         for item in items:
+            if getattr(param.type, "parser", None) is not None:
+                continue  # (values.py: the option's parser judges every value, as it does a keyword's)
             if getattr(param, "is_flag", False) and not getattr(param, "count", False):
-                if not isinstance(item, bool):
-                    raise refuse("must be true or false")
+                try:
+                    FLAG.parse(item)  # (a flag's keyword is parsed so too)
+                except ValueError as exc:
+                    raise ConfigError(f"invalid value for '{key}'{where}: {exc}") from None
             elif isinstance(item, bool):
                 raise refuse("is not a value of this option (true/false are for flags)")
             elif isinstance(param.type, (click.Path, click.Choice)) or param.type is click.STRING:

@@ -34,6 +34,7 @@ from .process_state import borrows_process
 from .report_stream import leave_if_forked_copy
 from .settings import HELD_DEPTH, HELD_ITEMS
 from .structure import flatten, is_structured
+from .values import assignment_text
 
 # What params= (--params) may be: an .npz's path, or the arrays themselves
 # (a dict of arrays, nested lists and dicts of them, or one array).
@@ -797,9 +798,7 @@ def parse_assignments(items: Any) -> dict[str, str]:
         for name, value in items.items():
             if not isinstance(name, str) or not name.strip():
                 raise ModelError(f"--set {name!r}: a name must be a non-empty string")
-            if isinstance(value, np.generic):  # (np.float64(0.5)'s repr does not read back as a number)
-                value = value.item()
-            result[name.strip()] = value.strip() if isinstance(value, str) else repr(value)
+            result[name.strip()] = assignment_text(value)
         return result
     if isinstance(items, (str, bytes)):
         items = [items]

@@ -48,6 +48,8 @@ def fixture_options(start) -> dict[str, Any]:
     project that holds ``start`` (found as the command line finds it: at
     the project's root, config.find_pyproject): check()'s, and the
     assertion's own."""
+    import warnings
+
     from . import cli
     from . import config as config_module
     from .errors import ConfigError, GradcheckError
@@ -55,12 +57,12 @@ def fixture_options(start) -> dict[str, Any]:
     # Validated against every command, as the command line does: a key of
     # `sanity` or `sweep` is valid in the table.
     config = config_module.load(cli.main.commands.values(), start=start)
+    for message in config.deprecations:
+        warnings.warn(message, DeprecationWarning, stacklevel=2)
     origin = config_module.origin(config, list(config.values))
     if origin is not None and origin.looser:
         # (the command line says so above its report; a test's report is
         # shown only when it fails, so a pass bought by the file says it here)
-        import warnings
-
         warnings.warn("gradcheck: " + "; ".join(f"{key} = {value:g} in {origin.path} is looser than the default "
                                                 f"{default:g}: {effect}"
                                                 for key, value, default, effect in origin.looser), stacklevel=2)

@@ -169,8 +169,17 @@ class Flag(Value):
 
     def parse(self, raw: Any) -> bool:
         if not isinstance(raw, bool):
-            raise ValueError(f"{raw!r} is not true or false")
+            raise ValueError(f"{raw!r} must be true or false")
         return raw
+
+
+def assignment_text(value: Any) -> str:
+    """A constant's value as ``--set NAME=VALUE`` writes it: a string
+    stands for itself, anything else is its repr (which reads back as it:
+    a numpy scalar as its Python number)."""
+    if type(value).__module__ == "numpy" and getattr(value, "shape", None) == ():
+        value = value.item()  # (np.float64(0.5)'s repr does not read back as a number)
+    return value.strip() if isinstance(value, str) else repr(value)
 
 
 # numpy's legacy seeding (np.random.seed, RandomState) takes 0 <= seed < 2**32
