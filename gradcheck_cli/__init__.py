@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # (what a type checker sees; at run time each name is importe
     from .model import Model, load_model
     from .pipeline import Progress, check
     from .report import BlockResult, DimResult, Move, Regularization, Report
-    from .sanity import SanityReport
+    from .sanity_checks import SanityReport, sanity
     from .settings import Settings, Thresholds
     from .startpoint import StartPoint
     from .sweeps import SweepReport, sweep
@@ -48,9 +48,8 @@ _EXPORTS = {
     "Regularization": "report",
     "StartPoint": "startpoint",
     "SweepReport": "sweeps",
-    # (not `sanity`, the function: it is the name of its module, gradcheck_cli.sanity,
-    # which an import of that module puts in this namespace in its place)
-    "SanityReport": "sanity",
+    "sanity": "sanity_checks",
+    "SanityReport": "sanity_checks",
     "Settings": "settings",
     "Thresholds": "settings",
     "GradcheckError": "errors",

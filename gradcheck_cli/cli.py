@@ -1224,7 +1224,7 @@ def sanity_command(model, params, data, seed, set, config, classes, svm, expect_
     options it needs are not given).
     """
     from .model import parse_assignments
-    from .sanity import sanity
+    from .sanity_checks import sanity
 
     output_format = format
     with _answering(output_format) as out:

@@ -1,220 +1,31 @@
-"""The pre-training sanity gate.
+"""Where the sanity gate lived before release 4: it is
+``gradcheck_cli.sanity_checks`` now, so that ``gradcheck_cli.sanity`` can
+be the function (``from gradcheck_cli import sanity``).
 
-``sanity(...)`` runs the course notes' checks before a long training:
-1. the initial loss is what chance predicts (softmax ln C, SVM C - 1);
-2. raising the regularization strength raises the loss;
-3. the model can overfit its own (small) data: the loss falls tenfold;
-4. during that run, each block's update/parameter ratio is near 1e-3.
+A package's submodule and an attribute of the same name cannot both be
+had: importing a submodule sets the package's attribute to the module. So
+this module, which keeps ``import gradcheck_cli.sanity`` and ``from
+gradcheck_cli.sanity import sanity, SanityReport`` working, is callable as
+the function too: after such an import, ``gradcheck_cli.sanity(model)``
+still runs the gate.
 """
 
 from __future__ import annotations
 
-import math
-import os
-import time
-from dataclasses import dataclass, field
+import sys
+import types
 from typing import Any
 
+from .sanity_checks import SKIP, SanityCheck, SanityReport, sanity
 
-from .errors import ModelError
-from .evaluate import Evaluator
-from .model import Assignments, ParamsSource, parse_assignments
-from .options import python_names
-from .values import SANITY, parsed
-from .pipeline import resolve
-from .process_state import borrows_process
-from .report import FAIL, PASS, WARN, _number
-from .settings import (
-    DEFAULT_LOSS_TOLERANCE,
-    DEFAULT_OVERFIT_FACTOR,
-    DEFAULT_OVERFIT_STEPS,
-    DEFAULT_SEED,
-    UPDATE_RATIO_HIGH,
-    UPDATE_RATIO_LOW,
-)
-from .training import train
-
-SKIP = "skip"
-_RANK = {SKIP: 0, PASS: 1, WARN: 2, FAIL: 3}
+__all__ = ["SKIP", "SanityCheck", "SanityReport", "sanity"]
+__wrapped__ = sanity  # (inspect.signature(gradcheck_cli.sanity) is the function's, whichever it is)
 
 
-@dataclass(frozen=True)
-class SanityCheck:
-    """One check of the gate."""
-
-    name: str
-    status: str  # pass | warn | fail | skip
-    summary: str
-    details: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "status": self.status, "summary": self.summary,
-                "details": {k: _number(v) if isinstance(v, float) else v for k, v in self.details.items()}}
+class _Callable(types.ModuleType):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True  # (pytest: the user's call, not this frame)
+        return sanity(*args, **kwargs)
 
 
-@dataclass(frozen=True)
-class SanityReport:
-    """The gate's checks, the overfit run's loss curve, and what it cost."""
-
-    model: str
-    checks: tuple[SanityCheck, ...]
-    losses: tuple[float, ...]  # loss before each overfit step
-    evaluations: int
-    seconds: float
-    strict: bool = False  # --strict: a warning fails too (``passed``); not in to_dict(), as for a check
-
-    @property
-    def verdict(self) -> str:
-        worst = max((c.status for c in self.checks), key=_RANK.__getitem__, default=PASS)
-        return PASS if worst == SKIP else worst
-
-    @property
-    def passed(self) -> bool:
-        """No check failed, and with ``strict`` none warned: the command line's exit code 0."""
-        return self.verdict == PASS or (self.verdict == WARN and not self.strict)
-
-    def to_dict(self) -> dict:
-        return {"verdict": self.verdict, "model": self.model, "evaluations": self.evaluations,
-                "seconds": round(self.seconds, 6), "checks": [c.to_dict() for c in self.checks],
-                "losses": [_number(x) for x in self.losses]}
-
-
-def _loss_at_start(model) -> tuple[float, int, dict]:
-    with Evaluator(model, seed=DEFAULT_SEED, track_kinks=False) as evaluator:
-        loss, gradient = evaluator.at(model.params)
-    return loss, evaluator.evaluations, gradient
-
-
-def _current_value(model, name: str) -> Any:
-    from .regularization import find
-
-    strength, _ = find(model, name)
-    return strength.value
-
-
-@python_names
-@parsed(SANITY)
-@borrows_process
-def sanity(
-    model: str,
-    *,
-    params: ParamsSource = None,
-    data: str | os.PathLike[str] | None = None,
-    set: Assignments = None,
-    seed: int = DEFAULT_SEED,
-    classes: int | None = None,
-    svm: bool = False,
-    expect_loss: float | None = None,
-    loss_tolerance: float = DEFAULT_LOSS_TOLERANCE,
-    reg: str | None = None,
-    steps: int = DEFAULT_OVERFIT_STEPS,
-    optimizer: str = "adam",
-    lr: float | None = None,
-    overfit_factor: float = DEFAULT_OVERFIT_FACTOR,
-    overfit_below: float | None = None,
-    strict: bool = False,
-) -> SanityReport:
-    """Run the sanity gate on ``model``, a model file or module (a target as
-    for :func:`~gradcheck_cli.check`; see the module docstring): ``gradcheck
-    sanity``, whose options these keywords are. Returns a
-    :class:`SanityReport`.
-
-    ``params``, ``data``, ``set`` and ``seed`` are as for
-    :func:`~gradcheck_cli.check`. ``classes``: the initial loss should be
-    ln C (softmax), or C - 1 with ``svm``; ``expect_loss`` instead, within
-    ``loss_tolerance`` (relative). With ``reg``, the initial-loss and
-    overfit checks run with that constant set to 0 (the notes: no
-    regularization), and the regularization check compares the loss at its
-    value and at ten times it. The overfit run takes ``steps`` of
-    ``optimizer`` (``"adam"`` or ``"sgd"``) at rate ``lr`` and passes when
-    the loss falls ``overfit_factor``-fold or below ``overfit_below``.
-    ``strict``: a warning fails too (:attr:`SanityReport.passed`).
-    ``params_file``, ``data_file`` and ``overrides`` are the deprecated
-    names of ``params``, ``data`` and ``set``.
-    """
-    started = time.perf_counter()
-    overrides = parse_assignments(set)
-    as_is = resolve(model, params=params, seed=seed, set=overrides, data=data)
-    data_overrides = {**overrides, reg: "0"} if reg else overrides
-    if reg and not hasattr(as_is.namespace, reg):
-        raise ModelError(f"--reg {reg}: {as_is.name} has no module-level constant {reg!r}; name the one that holds "
-                         "the regularization strength")
-    data_only = resolve(model, params=params, seed=seed, set=data_overrides, data=data) if reg else as_is
-    checks, evaluations = [], 0
-
-    # The overfit run starts where the initial-loss check looks: its first
-    # loss is that check's, with no evaluation of its own.
-    with Evaluator(data_only, seed=seed, track_kinks=False) as evaluator:
-        run = train(evaluator, steps, optimizer=optimizer, lr=lr)
-    evaluations += evaluator.evaluations
-
-    # 1. initial loss
-    initial = run.loss_before
-    expected, why = expect_loss, "--expect-loss"
-    if expected is None and classes:
-        expected, why = (classes - 1, f"C - 1 = {classes - 1} for an SVM over {classes} classes") if svm else \
-            (math.log(classes), f"ln C = {math.log(classes):.4g} for a softmax over {classes} classes")
-    if expected is None:
-        checks.append(SanityCheck("initial loss", SKIP, f"loss {initial:.6g}; give --classes C (with --svm for an "
-                                  "SVM) or --expect-loss to compare it with chance", {"loss": initial}))
-    else:
-        off = abs(initial - expected) / max(abs(expected), 1e-12)
-        ok = off <= loss_tolerance
-        checks.append(SanityCheck(
-            "initial loss", PASS if ok else FAIL,
-            f"loss {initial:.6g}, expected {expected:.6g} ({why})" + ("" if ok else
-            f": {off:.0%} off, more than {loss_tolerance:.0%}; are the weights small and the regularization off "
-            "(--reg NAME)? If so, the loss is wrong"),
-            {"loss": initial, "expected": float(expected), "relative_difference": off}))
-
-    # 2. raising the regularization raises the loss
-    if reg:
-        value = _current_value(as_is, reg)
-        raised = value * 10 if value > 0 else 1.0
-        stronger = resolve(model, params=params, seed=seed, set={**overrides, reg: repr(raised)}, data=data)
-        base_loss, spent_a, _ = _loss_at_start(as_is)
-        raised_loss, spent_b, _ = _loss_at_start(stronger)
-        evaluations += spent_a + spent_b
-        details = {"value": float(value), "raised_to": float(raised), "loss": base_loss, "raised_loss": raised_loss}
-        if raised_loss > base_loss:
-            status, summary = PASS, (f"{reg} {value:g} -> {raised:g} raised the loss {base_loss:.10g} -> "
-                                     f"{raised_loss:.10g} (+{raised_loss - base_loss:.2g})")
-        elif raised_loss == base_loss:
-            status, summary = WARN, (f"{reg} {value:g} -> {raised:g} left the loss at {base_loss:.6g}: zero weights? "
-                                     "(then the penalty is 0 at this point) or the loss ignores it")
-        else:
-            status, summary = FAIL, (f"{reg} {value:g} -> {raised:g} LOWERED the loss {base_loss:.6g} -> "
-                                     f"{raised_loss:.6g}: the regularization term has the wrong sign")
-        checks.append(SanityCheck("regularization raises the loss", status, summary, details))
-    else:
-        checks.append(SanityCheck("regularization raises the loss", SKIP, "give --reg NAME (the strength's constant)"))
-
-    # 3. overfit, and 4. update/parameter ratios on the way
-    start, end = run.loss_before, run.loss_after
-    target = overfit_below if overfit_below is not None else start / overfit_factor
-    how = f"below {overfit_below:g}" if overfit_below is not None else f"by {overfit_factor:g}x"
-    details = {"steps": run.steps, "optimizer": optimizer, "lr": run.lr, "loss_before": start, "loss_after": end}
-    if not math.isfinite(end):
-        checks.append(SanityCheck("overfit", FAIL, f"the loss became {end} after {run.steps} {optimizer} steps at lr "
-                                  f"{run.lr:.2g}; give a smaller --lr", details))
-    elif end <= target:
-        checks.append(SanityCheck("overfit", PASS, f"{optimizer}, lr {run.lr:.2g}: loss {start:.4g} -> {end:.4g} in "
-                                  f"{run.steps} steps (needed: {how})", details))
-    else:
-        checks.append(SanityCheck("overfit", FAIL, f"{optimizer}, lr {run.lr:.2g}: loss only {start:.4g} -> "
-                                  f"{end:.4g} in {run.steps} steps (needed: {how}). If a larger --lr or more "
-                                  "--steps does not help, do not train on the full set yet", details))
-    low = {k: v for k, v in run.update_ratios.items() if v < UPDATE_RATIO_LOW}
-    high = {k: v for k, v in run.update_ratios.items() if v > UPDATE_RATIO_HIGH}
-    ratios = ", ".join(f"{k} {v:.1e}" for k, v in run.update_ratios.items())
-    if not run.update_ratios:
-        checks.append(SanityCheck("update/param ratio", SKIP, "no updates were made"))
-    elif low or high:
-        parts = ([f"too low in {', '.join(low)} (learning rate too low?)"] if low else []) + \
-                ([f"too high in {', '.join(high)} (learning rate too high?)"] if high else [])
-        checks.append(SanityCheck("update/param ratio", WARN, f"median norm(update)/norm(param) per step: {ratios}; "
-                                  f"{'; '.join(parts)}; around 1e-3 is healthy", dict(run.update_ratios)))
-    else:
-        checks.append(SanityCheck("update/param ratio", PASS, f"median norm(update)/norm(param) per step: {ratios} "
-                                  "(around 1e-3 is healthy)", dict(run.update_ratios)))
-    return SanityReport(as_is.name, tuple(checks), run.losses, evaluations, time.perf_counter() - started, strict)
+sys.modules[__name__].__class__ = _Callable

@@ -17,7 +17,7 @@ from gradcheck_cli import ModelError, assert_gradients, check, check_layers, loa
 from gradcheck_cli import config as config_module
 from gradcheck_cli import options, pytest_plugin
 from gradcheck_cli.cli import main
-from gradcheck_cli.sanity import sanity
+from gradcheck_cli import sanity
 
 from .conftest import SAMPLES
 

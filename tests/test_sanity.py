@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from gradcheck_cli import ModelError, check
 from gradcheck_cli.cli import main
-from gradcheck_cli.sanity import sanity
+from gradcheck_cli import sanity
 
 from .conftest import SAMPLES
 

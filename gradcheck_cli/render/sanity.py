@@ -12,7 +12,7 @@ from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ..sanity import SanityReport
+from ..sanity_checks import SanityReport
 from .text import GAP, NBSP, Laid, wrap
 
 STATUS_STYLE = {"pass": "bold green", "warn": "bold yellow", "fail": "bold red", "skip": "dim"}
