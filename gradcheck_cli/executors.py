@@ -536,6 +536,24 @@ class _Merging:
         return start + len(result.estimates)
 
 
+def refuse_while_a_worker_starts() -> None:
+    """A RuntimeError saying why, when gradcheck is called in a worker
+    process that is still starting: a spawned process imports the program
+    that started the pool (``__main__``, run again as ``__mp_main__``), and
+    a program that calls check() at import, outside ``if __name__ ==
+    "__main__":``, calls it again there. (Without this, each worker would
+    run a whole check of its own, or fail deep in multiprocessing trying to
+    start a pool of its own.)"""
+    multiprocessing = sys.modules.get("multiprocessing")  # (not imported: not a spawned process)
+    if multiprocessing is None or not getattr(multiprocessing.current_process(), "_inheriting", False):
+        return
+    main = getattr(sys.modules.get("__mp_main__"), "__file__", None)  # (the program, being run again)
+    program = os.path.basename(main) if main else "the program that called gradcheck"
+    raise RuntimeError(f"gradcheck was called while a worker process of check(jobs=...) was starting: workers "
+                       f"start afresh and import {program}, which calls gradcheck as it is imported. Call it only "
+                       "under `if __name__ == \"__main__\":` (or use jobs=1)")
+
+
 class ProcessPool(_Merging):
     """A pool of ``jobs`` worker processes (spawned: no fork of a process that
     holds BLAS threads), each importing the model once."""

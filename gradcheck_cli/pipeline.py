@@ -16,7 +16,8 @@ import numpy as np
 from .drilldown import drill_down
 from .errors import CheckTimeout, Interrupted, ModelError, OutputError, StopSignal, UserCodeError, listed
 from .evaluate import BasePoint, Evaluator
-from .executors import Auto, DaskCluster, InProcess, Job, ProcessPool, recipe_for, resolve_jobs
+from .executors import (Auto, DaskCluster, InProcess, Job, ProcessPool, recipe_for, refuse_while_a_worker_starts,
+                        resolve_jobs)
 from .layers import Layer
 from .options import python_names
 from .values import CHECK, parsed
@@ -187,6 +188,15 @@ def resolve(
     if isinstance(model, str):
         return load_model(model, params=params, seed=seed, set=overrides, data=data)
     if model is None:
+        # (said as the call's keywords: there is no model file to name)
+        if loss is None and grad is None and loss_and_grad is None:
+            raise TypeError("no model given: pass a target ('model.py', 'pkg.module:attr'), a Model or a layer(), "
+                            "or the functions as loss= and grad= (or loss_and_grad=) with params=")
+        if loss_and_grad is None and (loss is None or grad is None):
+            given, missing = ("loss", "grad") if grad is None else ("grad", "loss")
+            raise ModelError(f"{given}= was given without {missing}=: pass both, or loss_and_grad= alone")
+        if params is None:
+            raise ModelError("params= was not given: the functions are checked at those parameters")
         if isinstance(params, (str, os.PathLike)):  # an .npz, as for a target
             params = params_from_file(os.fspath(params))
         return from_functions(loss=loss, grad=grad, loss_and_grad=loss_and_grad, params=params)
@@ -287,11 +297,17 @@ def check(
     the others (``generic``, ``regularization.data_only``); its
     verdict is the worst of all. ``save_params``: write the parameters
     the last check ran at to that .npz. ``jobs``: worker processes
-    (``"auto"``: where they pay off); ``dask``: a Dask scheduler's address
+    (``"auto"``: where they pay off); each starts afresh and imports the
+    program that called check(), so a script calls it only under ``if
+    __name__ == "__main__":`` (else each worker would run the script again:
+    a RuntimeError there says so). ``dask``: a Dask scheduler's address
     (or a ``distributed.Client``) to run the evaluations on.
 
-    Raises :class:`~gradcheck_cli.errors.ModelError` when the model is
-    unusable, ``ValueError`` for an option's value out of its range, and
+    Each value is read as the command line reads its option
+    (``samples="ALL"``, ``h="1e-5"``, ``timeout="10"``). Raises
+    :class:`~gradcheck_cli.errors.ModelError` when the model is
+    unusable, ``ValueError`` naming the keyword for a value the command
+    line would refuse, ``TypeError`` when no model is given, and
     ``TypeError`` for an option that only the command line has (``format``,
     ``verbose``... the message says what to use instead); a wrong gradient
     is not an exception but a ``fail`` verdict. ``params_file``,
@@ -315,6 +331,7 @@ def check(
     waits for the first to finish.
     """
     started = time.perf_counter()
+    refuse_while_a_worker_starts()
     overrides = parse_assignments(set)  # (a bad item is refused before anything is imported)
     count = samples  # (parsed: a whole number, or None for every coordinate)
     bands = {name: value for name, value in (("fail_above", fail_above), ("warn_above", warn_above),
