@@ -65,7 +65,7 @@ def test_check_takes_the_command_line_s_names_for_samples_and_bands():
     assert (report.settings.thresholds.fail_above, report.settings.thresholds.warn_above) == (0.5, 1e-3)
     mixed = check(str(SAMPLES / "cube.py"), thresholds=Thresholds(fail_above=0.2), good_below=1e-9)
     assert (mixed.settings.thresholds.fail_above, mixed.settings.thresholds.good_below) == (0.2, 1e-9)
-    with pytest.raises(ValueError, match="samples must be a whole number"):
+    with pytest.raises(ValueError, match=r"samples= \(--samples\): 'some' is neither a whole number nor 'all'"):
         check(str(SAMPLES / "cube.py"), samples="some")
     with pytest.raises(ValueError, match="good_below <= warn_above <= fail_above"):
         check(str(SAMPLES / "cube.py"), warn_above=0.5)
