@@ -86,9 +86,9 @@ class _DefaultGroup(click.Group):
                 _error_document_if_json(ctx, str(exc))
                 sys.exit(EXIT_UNUSABLE)
             ctx.meta["gradcheck.config"] = config
+            _escaping_for(_requested_format(ctx))  # (the config may name the format)
             for message in config.deprecations:  # (a DeprecationWarning would be hidden by default)
                 _warning(message)
-            _escaping_for(_requested_format(ctx))  # (the config may name the format)
             ctx.default_map = {name: config.for_command(command) for name, command in self.commands.items()}
         try:
             return super().invoke(ctx)

@@ -301,7 +301,7 @@ def convert(command: click.Command, values: dict[str, Any], file: Path | None = 
 
         items = value if param.multiple and isinstance(value, list) else [value]
         if param.multiple and not isinstance(value, list):
-            raise refuse("must be a list")
+            raise refuse("must be a list, or one string" + (", or a table of NAME = VALUE" if name == "set" else ""))
         for item in items:
             if getattr(param.type, "parser", None) is not None:
                 continue  # (values.py: the option's parser judges every value, as it does a keyword's)

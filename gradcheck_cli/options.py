@@ -9,8 +9,10 @@ config.py accepts those names as keys; ``check``, ``sweep``, ``sanity``,
 keywords. What this module holds is what is not a plain option name: the
 keywords and keys renamed to one (still accepted, with a
 DeprecationWarning), and the options that mean nothing to a function that
-returns a report (a TypeError that says why, and what to use instead).
-tests/test_option_names.py walks every click option against this table and
+returns a report (a TypeError that says why, and what to use instead);
+``handed_on`` does both, and parses the values (values.py), for a function
+that hands its keywords on to check(), so that what is said names the
+function the user called, once. tests/test_option_names.py walks every click option against this table and
 the functions' signatures, so a new option cannot be left out.
 
 Imported by the command line: standard library only.

@@ -275,11 +275,11 @@ def test_an_output_file_that_cannot_be_written_is_an_error_after_the_report(mode
 
 CONFIG_ROWS = [
     ("junit-xml = 5", b"[tool.gradcheck]\njunit-xml = 5\n", ["'junit-xml'", "5 must be a string"]),
-    ("samples = true", b"[tool.gradcheck]\nsamples = true\n", ["'samples'", "true/false are for flags"]),
+    ("samples = true", b"[tool.gradcheck]\nsamples = true\n", ["'samples'", "True is neither a whole number"]),
     ("samples = 0", b"[tool.gradcheck]\nsamples = 0\n", ["'samples'", "at least 1"]),
     ("verbose = 7", b"[tool.gradcheck]\nverbose = 7\n", ["'verbose'", "must be true or false"]),
     ("params = [a list]", b'[tool.gradcheck]\nparams = ["a.npz"]\n', ["'params'", "must be a string"]),
-    ("set = a string", b'[tool.gradcheck]\nset = "A=1"\n', ["'set'", "must be a list"]),
+    ("set = a number", b'[tool.gradcheck]\nset = 5\n', ["'set'", "must be a list, or one string, or a table"]),
     ("timeout = nan", b"[tool.gradcheck]\ntimeout = nan\n", ["'timeout'"]),
     ("not UTF-8", b'[tool.gradcheck]\nmethod = "\xff"\n', ["is not UTF-8 text", "0xff"]),
 ]
