@@ -802,6 +802,8 @@ def parse_assignments(items: Any) -> dict[str, str]:
         return result
     if isinstance(items, (str, bytes)):
         items = [items]
+    if not isinstance(items, Iterable):
+        raise ModelError(f"--set {items!r}: expected NAME=VALUE strings or a mapping of names to values")
     result = {}
     for item in items:
         if not isinstance(item, str):

@@ -106,6 +106,8 @@ def _receiver(progress: Callable | None) -> Callable[[Progress], None] | None:
     count (tie directions and drill-down beyond ``total`` count as it)."""
     if progress is None:
         return None
+    if not callable(progress):  # (found before the check, not at its first event)
+        raise TypeError(f"progress= must be a function taking a Progress event, not {type(progress).__name__}")
     import inspect
 
     try:

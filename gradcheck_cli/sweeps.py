@@ -134,7 +134,7 @@ def sweep(
     Returns a :class:`SweepReport`: a curve of relative error against the
     step per swept dimension, with the recommended step.
     """
-    blocks = (block,) if isinstance(block, str) else tuple(block)
+    blocks = tuple(block)  # (parsed: the names)
     count = samples  # (parsed: a whole number, or None for every coordinate)
     started = time.perf_counter()
     loaded = resolve(model, loss=loss, grad=grad, loss_and_grad=loss_and_grad, params=params, seed=seed, set=set,

@@ -27,7 +27,9 @@ import functools
 import inspect
 import math
 import numbers
+import os
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from typing import Any, Callable, Container, Mapping, TypeVar
 
 
@@ -161,6 +163,30 @@ class Name(Value):
         return raw
 
 
+class File(Value):
+    """A file's path: a string (or, from Python, an os.PathLike)."""
+
+    metavar = "FILE"
+
+    def parse(self, raw: Any) -> str:
+        text = os.fspath(raw) if isinstance(raw, os.PathLike) else raw
+        if not isinstance(text, str):
+            raise ValueError(f"{raw!r} must be a string")
+        return text
+
+
+class Names(Value):
+    """Names, repeatable (``--block W1 --block W2``): one string, or several."""
+
+    metavar = "NAME"
+
+    def parse(self, raw: Any) -> tuple[str, ...]:
+        names = (raw,) if isinstance(raw, str) else tuple(raw) if isinstance(raw, Iterable) else None
+        if names is None or not all(isinstance(name, str) for name in names):
+            raise ValueError(f"{raw!r} must be a list, or one string")
+        return names
+
+
 class Flag(Value):
     """A switch: True or False (a string such as "false" is true to
     Python, and would silently turn the option on)."""
@@ -202,15 +228,18 @@ OPTIMIZER = Choice(("adam", "sgd"))
 REG = Name(("auto", "none"))  # check's --reg
 CONSTANT = Name()  # sanity's --reg
 FLAG = Flag()
+FILE = File()
+NAMES = Names()
 
 # The Python keywords each function parses, by its command's options.
 # (tests/test_option_names.py holds every click option to the same parser.)
-_SOURCE = {"seed": SEED}
+_SOURCE = {"seed": SEED, "data": FILE}  # (params= is a path or the arrays themselves: model.py reads it)
 _PROBE = {"samples": SAMPLES, "method": METHOD, "track_kinks": FLAG}
 CHECK = {**_SOURCE, **_PROBE, "directions": AT_LEAST_0, "h": STEP, "fail_above": NON_NEGATIVE,
          "warn_above": NON_NEGATIVE, "good_below": NON_NEGATIVE, "tiny_below": NON_NEGATIVE, "max_evals": AT_LEAST_0,
-         "warmup": WARMUP, "lr": POSITIVE, "reg": REG, "jobs": JOBS, "timeout": SECONDS, "strict": FLAG}
-SWEEP = {**_SOURCE, **_PROBE, "dims": AT_LEAST_1}
+         "warmup": WARMUP, "lr": POSITIVE, "reg": REG, "jobs": JOBS, "timeout": SECONDS, "strict": FLAG,
+         "save_params": FILE}
+SWEEP = {**_SOURCE, **_PROBE, "dims": AT_LEAST_1, "block": NAMES}
 SANITY = {**_SOURCE, "classes": CLASSES, "svm": FLAG, "expect_loss": FINITE, "loss_tolerance": POSITIVE,
           "reg": CONSTANT, "steps": AT_LEAST_1, "optimizer": OPTIMIZER, "lr": POSITIVE, "overfit_factor": ABOVE_ONE,
           "overfit_below": NON_NEGATIVE, "strict": FLAG}

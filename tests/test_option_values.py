@@ -47,13 +47,18 @@ def _values_to_try(command: str, param: click.Option) -> list:
         return [kind.choices[-1], kind.choices[0].upper(), 5]
     if isinstance(kind, values.Name):
         return ["REG", "none", "not a name", 5]
+    if isinstance(kind, values.File):
+        return ["w.npz", 5]
+    if isinstance(kind, values.Names):
+        return ["W1", 5, ["W1", "b"]]
     raise AssertionError(f"--{param.name}: no values to try for {param.type!r}")
 
 
 def _walked() -> list[tuple[str, click.Option]]:
-    """Every option that is a keyword of its command's function and not the
-    Python API's own richer kind (paths, set, block, dask: tested apart)."""
-    rich = {"params", "data", "set", "block", "dask", "save_params"}
+    """Every option that is a keyword of its command's function, but those
+    whose Python values are of a richer kind (params= takes arrays, set= a
+    mapping, dask= a Client: tested apart)."""
+    rich = {"params", "set", "dask"}
     return [(name, param) for name, command in main.commands.items() for param in command.params
             if isinstance(param, click.Option) and param.expose_value and param.name not in NOT_KEYWORDS
             and param.name not in rich]
@@ -144,6 +149,15 @@ def test_the_keyword_takes_the_command_line_s_spellings():
 def test_a_wrong_keyword_value_is_a_value_error_naming_it(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_python_s_own_kinds_of_value_say_what_they_take():
+    """set=, progress= (no parser of the command line's): a wrong kind is
+    said before anything runs, never a raw TypeError from deep inside."""
+    with pytest.raises(gradcheck_cli.ModelError, match=r"--set 5: expected NAME=VALUE strings or a mapping"):
+        check(MISSING, set=5)
+    with pytest.raises(TypeError, match=r"^progress= must be a function taking a Progress event, not int"):
+        check(str(SAMPLES / "cube.py"), progress=5)
 
 
 def test_forwarding_functions_name_themselves_once(recwarn):
