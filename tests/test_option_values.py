@@ -64,6 +64,15 @@ def _walked() -> list[tuple[str, click.Option]]:
             and param.name not in rich]
 
 
+def test_each_click_type_parses_with_its_keyword_s_parser():
+    """One definition: a click option that parses (values.py) parses with
+    the very parser its function's keyword does."""
+    parsing = [(command, param) for command, param in _walked() if getattr(param.type, "parser", None) is not None]
+    assert len(parsing) > 20
+    for command, param in parsing:
+        assert param.type.parser is TABLES[command][param.name], f"{command} --{param.name}"
+
+
 def _outcome(text: str) -> str:
     """'accepted' when the run went on to load the model, else what it said."""
     return "accepted" if "not found" in text and MISSING in text else text
