@@ -42,19 +42,55 @@ FORMATS = ("text", "json", "github")
 OVERRUN_GRACE = 2.0
 
 
+# ctx.meta keys the group sets for the commands: the command name was not
+# typed (`gradcheck MODEL`, `gradcheck --help`), and click answers the line
+# itself (help, the version) without running the command.
+IMPLIED = "gradcheck.implied"
+ANSWERED = "gradcheck.answered"
+
+
 class _DefaultGroup(click.Group):
     """A group in which `gradcheck MODEL` means `gradcheck check MODEL`, and a
     bare `gradcheck` checks the models listed in [tool.gradcheck]."""
 
     default_command = "check"
 
+    def route(self, args: list[str]) -> tuple[list[str], bool]:
+        """The arguments with a command's name first, and whether it was
+        implied: every line that does not start with a command's name is
+        the default command's, its options (--help and --version too) in
+        any order around its models."""
+        if args and args[0] in self.commands:
+            return list(args), False
+        return [self.default_command, *args], True
+
+    def answers_itself(self, args: list[str]) -> bool:
+        """Whether click answers ``args`` with the help or the version and
+        runs no command: no user code runs, so nothing is guarded and no
+        configuration is read. Read by the command's own parser, as click
+        reads the line: in `--junit-xml -h` the -h is the option's value,
+        after `--` it is a model, and a line that does not parse is a usage
+        error, not an answer."""
+        routed, _ = self.route(args)
+        command = self.commands[routed[0]]
+        ctx = click.Context(command, info_name=routed[0], **command.context_settings)
+        try:
+            _, _, order = command.make_parser(ctx).parse_args(list(routed[1:]))
+        except click.UsageError:
+            return False
+        return any(_answers(param) for param in order)
+
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         ctx.meta[completion.FIRST_WORD] = not args  # (completing: nothing before the word)
-        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
-            args = [self.default_command, *args]
+        ctx.meta[ANSWERED] = not ctx.resilient_parsing and self.answers_itself(args)
+        args, ctx.meta[IMPLIED] = self.route(args)
         ctx.meta["gradcheck.config_path"] = _config_argument(args)
         ctx.meta["gradcheck.args"] = list(args)
         return super().parse_args(ctx, args)
+
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        # (the usage of an error the group reports: the one its help shows)
+        return self.commands[self.default_command].collect_usage_pieces(ctx)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -72,10 +108,12 @@ class _DefaultGroup(click.Group):
             sys.exit(EXIT_INTERRUPTED)
 
     def _invoke(self, ctx: click.Context):
-        # Config values become the commands' defaults (click's default_map):
-        # options given on the command line still win.
         _escaping_for(_requested_format(ctx))
-        if not ctx.resilient_parsing:
+        # Config values become the commands' defaults (click's default_map):
+        # options given on the command line still win. Help and the version
+        # read none (they show gradcheck's own defaults): a broken file must
+        # not stop them.
+        if not ctx.resilient_parsing and not ctx.meta.get(ANSWERED):
             from . import config as config_module
             from .errors import ConfigError
 
@@ -112,6 +150,25 @@ class _DefaultGroup(click.Group):
         sub = click.Context(command, info_name=ctx.info_name, parent=None, **command.context_settings)
         command.format_help(sub, formatter)
         self.format_commands(ctx, formatter)
+
+
+class _DefaultCommand(click.Command):
+    """The group's default command: where its name was implied
+    (`gradcheck -h`, `gradcheck m.py -h`), its help is the group's, which
+    lists the other commands too."""
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if ctx.parent is not None and ctx.meta.get(IMPLIED):
+            ctx.parent.command.format_help(ctx.parent, formatter)
+        else:
+            super().format_help(ctx, formatter)
+
+
+def _answers(param: click.Parameter) -> bool:
+    """Whether an option answers and exits when given (--help, --version):
+    eager, and no value for the command (which is why config.py takes no
+    key for them either)."""
+    return isinstance(param, click.Option) and param.is_eager and not param.expose_value
 
 
 def _config_origin(ctx: click.Context, *, models_from_config: bool):
@@ -325,14 +382,14 @@ _POSITIVE = _Finite(min=0.0, min_open=True)
 _SEED = click.IntRange(min=0, max=2**32 - 1)  # numpy's RNG seeds (settings.MAX_SEED; no numpy for --help)
 
 
-# --version on the group and on every command, so that it works anywhere
-# on the line: `gradcheck --version`, `gradcheck m.py --version`, `gradcheck
-# sweep --version`.
+# --version on every command, so that it works anywhere on the line:
+# `gradcheck --version` and `gradcheck m.py --version` are the default
+# command's, `gradcheck sweep --version` sweep's.
 _version_option = click.version_option(version=__version__, prog_name="gradcheck")
 
 
+# (no --version of its own: every line is a command's, the default one's unless it names another)
 @click.group(cls=_DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@_version_option
 def main() -> None:
     """Check hand-written gradients against centered finite differences."""
 
@@ -341,9 +398,10 @@ def run() -> None:
     """The console script (and ``python -m gradcheck_cli``): the command line
     under the exit guard, so that user code ending the process can never
     pass for a check that passed (see guard.py)."""
-    if any(arg in ("--help", "-h", "--version") for arg in sys.argv[1:]) or "_GRADCHECK_COMPLETE" in os.environ:
-        # click answers these (and shell completion) eagerly on stdout and
-        # runs no user code: nothing to guard, and no fork to pay for.
+    if os.environ.get(completion.VARIABLE) or main.answers_itself(sys.argv[1:]):
+        # click answers these (shell completion, whatever the line; help
+        # and the version where the line asks for them) on stdout and runs
+        # no user code: nothing to guard, and no fork to pay for.
         main(prog_name="gradcheck")
         return
     from .guard import guarded
@@ -595,6 +653,7 @@ def check_arguments(values: dict) -> dict:
 
 @main.command(
     "check",
+    cls=_DefaultCommand,
     short_help="Check models' gradients (the default command).",
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog="""\b

@@ -14,6 +14,11 @@ import os
 
 import click
 
+# The environment variable a shell's script sets when it asks for
+# completions (click's name for it: `_{PROG_NAME}_COMPLETE`); any value
+# is a request, which click answers whatever the command line.
+VARIABLE = "_GRADCHECK_COMPLETE"
+
 # ctx.meta key, set by the command group: the word being completed is the
 # first after `gradcheck`, where a command name (`sweep`) and a model path
 # (`sample_models/`) are both possible.

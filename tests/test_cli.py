@@ -326,3 +326,70 @@ def test_version_anywhere_on_the_line(args):
     result = run(*args)
     assert result.exit_code == 0, result.output
     assert result.stdout == f"gradcheck, version {version('gradcheck-cli')}\n"
+
+
+# Configuration files that stop a check: not TOML, a key no option has.
+BROKEN_CONFIGS = ["[tool.gradcheck\n", "[tool.gradcheck]\nbogus_key = 1\n"]
+
+
+def version_line():
+    from importlib.metadata import version
+
+    return f"gradcheck, version {version('gradcheck-cli')}\n"
+
+
+@pytest.mark.parametrize("config", BROKEN_CONFIGS)
+@pytest.mark.parametrize("args", [["m.py", "-h"], ["m.py", "--version"], ["sweep", "-h"], ["sweep", "--version"],
+                                  ["sanity", "m.py", "--help"], ["--config", "missing.toml", "--version"],
+                                  ["--config", "missing.toml", "m.py", "-h"]])
+def test_help_and_version_read_no_configuration(config, args, tmp_path, monkeypatch):
+    # The file is the project's to fix; what the options are and which
+    # version runs is what a user asks to fix it.
+    (tmp_path / "pyproject.toml").write_text(config)
+    monkeypatch.chdir(tmp_path)
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Usage: gradcheck") or result.stdout == version_line()
+
+
+@pytest.mark.parametrize("answer", ["-h", "--help", "--version"])
+@pytest.mark.parametrize("line", [["{}", "--seed", "1", SOFTMAX], ["--seed", "1", "{}", SOFTMAX],
+                                  ["--samples", "3", SOFTMAX, "{}"], [SOFTMAX, "{}", "--seed", "1"],
+                                  ["-v", "{}"], ["{}", "--seed", "not-a-number"]])
+def test_help_and_version_anywhere_among_the_check_options(answer, line):
+    # Options come before or after the model, these too: the answer is the
+    # one `gradcheck -h` / `gradcheck --version` gives, whatever surrounds it.
+    result = run(*[answer if word == "{}" else word for word in line], env={"COLUMNS": "100"})
+    alone = run(answer, env={"COLUMNS": "100"})
+    assert result.exit_code == alone.exit_code == 0, result.output
+    assert result.stdout == alone.stdout
+    assert alone.stdout == version_line() if answer == "--version" else "Commands:" in alone.stdout
+
+
+# A model whose gradient ends the process: only the exit guard (the console
+# script's forked child) can say so; unguarded, gradcheck would exit 0.
+EXITER = """
+import os
+import numpy as np
+params = {"w": np.ones(3)}
+def loss(p): return float(np.sum(p["w"] ** 2))
+def grad(p): os._exit(0)
+"""
+
+
+@pytest.mark.parametrize("args, env", [
+    (["exiter.py", "--junit-xml", "-h"], {}),  # an option's value that reads like an option
+    (["exiter.py", "--junit-xml", "--version"], {}),
+    (["exiter.py", "--save-params", "--help"], {}),
+    (["--", "-h"], {}),  # after --, a model's path (a directory of models named -h)
+    (["exiter.py"], {"_GRADCHECK_COMPLETE": ""}),  # set but empty: click completes nothing
+])
+def test_the_exit_guard_holds_unless_click_answers_the_line_itself(args, env, tmp_path):
+    (tmp_path / "exiter.py").write_text(EXITER)
+    if "--" in args:
+        (tmp_path / "-h").mkdir()
+        (tmp_path / "-h" / "exiter.py").write_text(EXITER)
+    done = subprocess.run([sys.executable, "-m", "gradcheck_cli", *args], capture_output=True, text=True,
+                          cwd=tmp_path, env={**os.environ, **env}, timeout=120)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "the process was ended while running grad" in done.stderr

@@ -113,6 +113,15 @@ def test_the_console_script_answers_the_protocol(folder):
     assert done.stdout.splitlines() == ["plain,sweep", "plain,sweep_model.py"]
 
 
+@needs_script
+def test_a_completion_request_is_answered_even_for_a_lone_version(folder):
+    # (the console script answers a lone --version before click is imported; a shell's request comes first)
+    env = {**os.environ, "_GRADCHECK_COMPLETE": "bash_complete", "COMP_WORDS": "gradcheck sw", "COMP_CWORD": "1"}
+    done = subprocess.run([str(SCRIPT), "--version"], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "plain,sweep" in done.stdout.splitlines()
+
+
 def shell_env() -> dict:
     """The environment a user's shell has: gradcheck on the PATH."""
     return {**os.environ, "PATH": f"{SCRIPT.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
