@@ -47,6 +47,13 @@ OVERRUN_GRACE = 2.0
 # itself (help, the version) without running the command.
 IMPLIED = "gradcheck.implied"
 ANSWERED = "gradcheck.answered"
+# How close (difflib's ratio) a first word that is neither a path nor a
+# module must be to a command's name to be taken for a mistyped command:
+# 'swep', 'chek', 'sanit' are 0.8-0.9 from theirs; a model's name sharing a
+# letter or two ('svm' against 'sweep': 0.25) is nowhere near.
+COMMAND_TYPO_CUTOFF = 0.75
+# First words other tools take as commands, and what gradcheck runs for them.
+_OTHER_TOOLS_COMMANDS = {"help": "--help", "version": "--version"}
 
 
 class _DefaultGroup(click.Group):
@@ -71,7 +78,9 @@ class _DefaultGroup(click.Group):
         reads the line: in `--junit-xml -h` the -h is the option's value,
         after `--` it is a model, and a line that does not parse is a usage
         error, not an answer."""
-        routed, _ = self.route(args)
+        routed, implied = self.route(args)
+        if implied and _not_a_model(routed[1:], self.commands):
+            return False  # (the word is an error, said before anything else)
         command = self.commands[routed[0]]
         ctx = click.Context(command, info_name=routed[0], **command.context_settings)
         try:
@@ -109,6 +118,10 @@ class _DefaultGroup(click.Group):
 
     def _invoke(self, ctx: click.Context):
         _escaping_for(_requested_format(ctx))
+        # A mistyped command before the configuration: the line is wrong whatever the file says.
+        problem = _not_a_model(ctx.meta["gradcheck.args"][1:], self.commands) if ctx.meta.get(IMPLIED) else None
+        if problem is not None:
+            raise click.UsageError(problem, ctx)
         # Config values become the commands' defaults (click's default_map):
         # options given on the command line still win. Help and the version
         # read none (they show gradcheck's own defaults): a broken file must
@@ -169,6 +182,38 @@ def _answers(param: click.Parameter) -> bool:
     eager, and no value for the command (which is why config.py takes no
     key for them either)."""
     return isinstance(param, click.Option) and param.is_eager and not param.expose_value
+
+
+def _not_a_model(args: list[str], commands) -> str | None:
+    """Why the first of ``args`` (the default command's) is a mistake, not a
+    model: a command's name mistyped (`swep`), or `help` / `version` as
+    other tools spell them; None where it may be a model, which the loader
+    then reads. A word that names a file or a directory, or a module
+    Python would import, is a model whatever it resembles."""
+    if not args:
+        return None
+    word = args[0]
+    if word.startswith("-") or not word.replace("-", "_").isidentifier():
+        return None  # (an option, a path, a dotted module, file.py:attr: the loader says what is missing)
+    if os.path.exists(word) or _importable(word):
+        return None
+    if word in _OTHER_TOOLS_COMMANDS:
+        named = args[1] if len(args) > 1 and args[1] in commands else None
+        run = f"gradcheck {named + ' ' if named else ''}{_OTHER_TOOLS_COMMANDS[word]}"
+        return f"no command or model {word!r}: run '{run}'"
+    import difflib
+
+    close = difflib.get_close_matches(word, list(commands), n=1, cutoff=COMMAND_TYPO_CUTOFF)
+    return f"no command or model {word!r}. Did you mean {close[0]!r}?" if close else None
+
+
+def _importable(name: str) -> bool:
+    """Whether a top-level module ``name`` would be found where a dotted
+    model is imported from (the working directory, then the path), without
+    importing it."""
+    from importlib.machinery import PathFinder
+
+    return name in sys.builtin_module_names or PathFinder.find_spec(name, [os.getcwd(), *sys.path]) is not None
 
 
 def _config_origin(ctx: click.Context, *, models_from_config: bool):

@@ -393,3 +393,45 @@ def test_the_exit_guard_holds_unless_click_answers_the_line_itself(args, env, tm
                           cwd=tmp_path, env={**os.environ, **env}, timeout=120)
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert "the process was ended while running grad" in done.stderr
+
+
+@pytest.mark.parametrize("word, says", [("swep", "no command or model 'swep'. Did you mean 'sweep'?"),
+                                        ("chek", "no command or model 'chek'. Did you mean 'check'?"),
+                                        ("sanit", "no command or model 'sanit'. Did you mean 'sanity'?"),
+                                        ("help", "no command or model 'help': run 'gradcheck --help'"),
+                                        ("version", "no command or model 'version': run 'gradcheck --version'")])
+def test_a_first_word_that_is_no_model_but_reads_as_a_command_is_an_error(word, says, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run(word, SOFTMAX)
+    assert result.exit_code == 2
+    assert says in result.stderr and "Traceback" not in result.output
+    assert "PASS" not in result.stdout  # (the rest of the line is not checked as if the word were a model)
+
+
+def test_help_before_a_command_says_that_commands_help(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run("help", "sweep")
+    assert result.exit_code == 2 and "run 'gradcheck sweep --help'" in result.stderr
+
+
+@pytest.mark.parametrize("word", ["swep", "chek", "help", "version"])
+@pytest.mark.parametrize("kind", ["module", "directory"])
+def test_a_model_named_like_a_command_is_checked(word, kind, tmp_path, monkeypatch):
+    # A model that exists is never taken for a mistyped command.
+    source = (SAMPLES / "cube.py").read_text()
+    if kind == "module":  # (gradcheck swep: the module swep, imported from the working directory)
+        (tmp_path / f"{word}.py").write_text(source)
+    else:
+        (tmp_path / word).mkdir()
+        (tmp_path / word / "cube.py").write_text(source)
+    monkeypatch.chdir(tmp_path)
+    result = run(word)
+    assert result.exit_code == 0, result.output
+    assert "PASS" in result.stdout
+
+
+def test_a_first_word_far_from_every_command_is_a_model_not_found(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run("svm")
+    assert result.exit_code == 2
+    assert "no model file or module named 'svm'" in result.stderr and "Did you mean" not in result.stderr
