@@ -786,6 +786,9 @@ def check_command(ctx, models, params, data, samples, method, seed, track_kinks,
     # (`format` and `set` are the options' names, as everywhere; the builtins are not used here)
     output_format = format
     config = ctx.meta.get("gradcheck.config")
+    if verbose and quiet:  # (neither may silently win: the one that loses is a report the user asked for)
+        both = f"{_as_given(ctx, 'verbose', '-v/--verbose')} and {_as_given(ctx, 'quiet', '-q/--quiet')}"
+        raise click.UsageError(f"{both} ask for opposite reports (every dimension; the verdict line only): give one")
     targets = _expand(models or (config.models if config else ()))
     if not targets:
         where = f" (and {config.path} lists no `models`)" if config and config.path else ""
@@ -877,6 +880,20 @@ def check_command(ctx, models, params, data, samples, method, seed, track_kinks,
             sys.exit(EXIT_INTERRUPTED)
         worst = max((exit_code(r.verdict, strict=strict) for r in results), default=EXIT_PASS)
         sys.exit(max(worst, stopped_code or EXIT_PASS))
+
+
+def _as_given(ctx: click.Context, name: str, option: str) -> str:
+    """An option as the user gave it: ``option`` on the command line, or
+    where the configuration file set it (a value not typed is one the user
+    may not have in mind)."""
+    from click.core import ParameterSource
+
+    config = ctx.meta.get("gradcheck.config")
+    if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT_MAP or config is None or config.path is None:
+        return option
+    path = os.path.relpath(config.path)
+    path = path if not path.startswith(os.pardir) else str(config.path)
+    return f"{option} ({name} = {str(config.values[name]).lower()} in {path})"
 
 
 def _conclude(results, models: int, output_format: str, out, junit_xml, junit_path, strict: bool,

@@ -435,3 +435,21 @@ def test_a_first_word_far_from_every_command_is_a_model_not_found(tmp_path, monk
     result = run("svm")
     assert result.exit_code == 2
     assert "no model file or module named 'svm'" in result.stderr and "Did you mean" not in result.stderr
+
+
+@pytest.mark.parametrize("config, args, names", [
+    ("", ["-v", "-q"], ["-v/--verbose and -q/--quiet"]),
+    ("", ["--verbose", "--quiet"], ["-v/--verbose and -q/--quiet"]),
+    ("verbose = true", ["-q"], ["-v/--verbose (verbose = true in pyproject.toml)", "-q/--quiet"]),
+    ("quiet = true", ["-v"], ["-v/--verbose and -q/--quiet (quiet = true in pyproject.toml)"]),
+    ("verbose = true\nquiet = true", [], ["(verbose = true in pyproject.toml)", "(quiet = true in pyproject.toml)"]),
+])
+def test_verbose_and_quiet_together_are_a_usage_error_naming_both(config, args, names, tmp_path, monkeypatch):
+    (tmp_path / "pyproject.toml").write_text(f"[tool.gradcheck]\n{config}\n")
+    monkeypatch.chdir(tmp_path)
+    result = run(SOFTMAX, *args)
+    assert result.exit_code == 2
+    assert "ask for opposite reports" in result.stderr
+    for name in names:
+        assert name in result.stderr
+    assert result.stdout == ""
