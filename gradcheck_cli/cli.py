@@ -463,22 +463,29 @@ def _option(*names, **kwargs):
 # everywhere: the key in [tool.gradcheck] (config.py) and the keyword of
 # check(), sweep(), sanity(), assert_gradients and the pytest fixture
 # (options.py: what is not a keyword there, and the names renamed to these).
-# Where the model and its parameters come from (every command):
-_SOURCE_OPTIONS = [
-    _option("--params", metavar="FILE.npz", type=click.Path(dir_okay=False),
-            help="Parameters from an .npz file (keys = block names), instead of init_params / params."),
-    _option("--data", metavar="FILE.npz", type=click.Path(dir_okay=False),
-            help="Arrays the model reads by name (a model object's X and y): each becomes a module-level variable "
-                 "of the model first."),
-    _option("--seed", type=_SEED, metavar="INTEGER", default=DEFAULT_SEED, show_default=True,
-            help="Seeds the sampling, init_params(seed) and the RNGs reset before every model call."),
-    _option("--set", multiple=True, metavar="NAME=VALUE",
-            help="Set a module-level constant of the model first (repeatable): --set KEEP=1.0 turns off "
-                 "dropout, --set REG=0 the regularization."),
-    _option("--config", metavar="FILE", type=click.Path(dir_okay=False),
-            help="Read option defaults (and `models`) from FILE's [tool.gradcheck] instead of the nearest "
-                 "pyproject.toml."),
-]
+def _source_options(*, samples: bool, models: bool) -> list:
+    """The options saying where the model and its parameters come from,
+    their help saying what the command does with them: --seed seeds the
+    sampling where it ``samples``, --config reads `models` where it takes
+    several (``models``)."""
+    seeds = "the sampling, init_params(seed)" if samples else "init_params(seed)"
+    reads = "option defaults (and `models`)" if models else "option defaults"
+    return [
+        _option("--params", metavar="FILE.npz", type=click.Path(dir_okay=False),
+                help="Parameters from an .npz file (keys = block names), instead of init_params / params."),
+        _option("--data", metavar="FILE.npz", type=click.Path(dir_okay=False),
+                help="Arrays the model reads by name (a model object's X and y): each becomes a module-level "
+                     "variable of the model first."),
+        _option("--seed", type=_SEED, metavar="INTEGER", default=DEFAULT_SEED, show_default=True,
+                help=f"Seeds {seeds} and the RNGs reset before every model call."),
+        _option("--set", multiple=True, metavar="NAME=VALUE",
+                help="Set a module-level constant of the model first (repeatable): --set KEEP=1.0 turns off "
+                     "dropout, --set REG=0 the regularization."),
+        _option("--config", metavar="FILE", type=click.Path(dir_okay=False),
+                help=f"Read {reads} from FILE's [tool.gradcheck] instead of the nearest pyproject.toml."),
+    ]
+
+
 # How gradients are probed (check and sweep):
 _PROBE_OPTIONS = [
     _option("--samples", type=_SAMPLES, default=str(DEFAULT_SAMPLES), show_default=True,
@@ -498,13 +505,16 @@ def _apply(decorators, command):
 
 
 def source_options(command):
-    """Where the model comes from: --params, --seed, --set, --config."""
-    return _apply(_SOURCE_OPTIONS, command)
+    """Where the model comes from: --params, --data, --seed, --set, --config
+    (for a command that samples nothing and takes one MODEL: sanity)."""
+    return _apply(_source_options(samples=False, models=False), command)
 
 
-def model_options(command):
-    """The source options and the probing options (--samples, --method, --track-kinks)."""
-    return _apply(_SOURCE_OPTIONS + _PROBE_OPTIONS, command)
+def model_options(*, models: bool):
+    """The source options and the probing options (--samples, --method,
+    --track-kinks); ``models``: the command takes several MODELs, which
+    --config's file may list."""
+    return lambda command: _apply(_source_options(samples=True, models=models) + _PROBE_OPTIONS, command)
 
 
 def _run(work, *, document=None, model: str | None = None):
@@ -704,12 +714,12 @@ def check_arguments(values: dict) -> dict:
     epilog="""\b
 Examples:
   gradcheck sample_models/two_layer_net.py
-  gradcheck sample_models/*.py                 (or a directory)
+  gradcheck sample_models/*.py         (or a directory)
   gradcheck sample_models/svm.py --samples all -v
   gradcheck mypkg.models:two_layer --params weights.npz --format json
   gradcheck my_model.py --method five-point --h auto --strict
-  gradcheck --junit-xml gradcheck.xml          (the models in [tool.gradcheck])
-  gradcheck big_model.py --jobs auto           (worker processes where they pay off)
+  gradcheck --junit-xml gradcheck.xml  (the models in [tool.gradcheck])
+  gradcheck big_model.py --jobs auto   (worker processes where they pay off)
 
 \b
 Exit codes: 0 pass (warnings allowed), 1 a gradient failed (or warned,
@@ -717,7 +727,7 @@ with --strict), 2 a model or the command line is unusable; with several
 models, the worst.""",
 )
 @click.argument("models", nargs=-1, metavar="[MODEL]...", shell_complete=completion.model_paths)
-@model_options
+@model_options(models=True)
 @click.option("--directions", type=click.IntRange(min=0), metavar="K", default=DEFAULT_DIRECTIONS, show_default=True,
               help="Random unit directions checked per sampled block (2 evaluations each).")
 @click.option("--h", "h", type=_Step(), default=None,
@@ -732,8 +742,8 @@ models, the worst.""",
               show_default=True, help="Relative error at or below which a dimension passes; between this and "
                                       "--warn-above is 'ok' for losses with kinks, 'warn' for smooth ones.")
 @click.option("--tiny-below", type=_NON_NEGATIVE, metavar="FLOAT", default=DEFAULT_THRESHOLDS["tiny_below"],
-              show_default=True, help="Values smaller than this (both analytic and numeric) are not graded (default: none; "
-                   "each value is judged against its own error budget).")
+              show_default=True, help="Values smaller than this (both analytic and numeric) are not graded; at 0, "
+                                      "every value is judged against its own error budget.")
 @click.option("--max-evals", type=click.IntRange(min=0), default=DEFAULT_MAX_EVALS, show_default=True,
               metavar="N", help="Evaluations per block for drilling down a failing random direction to the "
                                 "wrong elements (0 turns drill-down off).")
@@ -747,8 +757,9 @@ models, the worst.""",
                    "change or the loss falls) and check there too. 'off' checks the start point only; a number "
                    "forces that many Adam steps.")
 @click.option("--lr", type=_POSITIVE, metavar="FLOAT",
-              help="Adam's learning rate for the warm-up (about that much per element per step).  [default: "
-                   "one whose first step lowers the loss by about 5%]")
+              # (click's own note, so the default and the range share one bracket: "[default: (...); x>0.0]")
+              show_default="one whose first step lowers the loss ~5%",
+              help="Adam's learning rate for the warm-up (about that much per element per step).")
 @click.option("--reg", "reg", metavar="auto|none|NAME", default="auto", show_default=True,
               help="The regularization strength's constant (module-level, or the target object's attribute): "
                    "its share of the gradient is reported per block, and where it is over half the data loss "
@@ -1245,7 +1256,7 @@ Examples:
   gradcheck sweep my_model.py --method five-point --format json""",
 )
 @click.argument("model", shell_complete=completion.model_paths)
-@model_options
+@model_options(models=False)
 @click.option("--dims", type=click.IntRange(min=1), default=1, show_default=True, metavar="K",
               help="How many of each block's worst dimensions to sweep.")
 @click.option("--block", multiple=True, metavar="NAME",
@@ -1329,8 +1340,8 @@ Exit codes: 0 pass (warnings allowed), 1 a check failed (or warned, with
 @click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam", show_default=True,
               help="Adam (bias-corrected) or SGD with momentum 0.9.")
 @click.option("--lr", type=_POSITIVE, metavar="FLOAT",
-              help="Learning rate of the overfit run.  [default: 1e-2 for Adam; for SGD, one whose first update "
-                   "is 1e-3 of the parameters]")
+              show_default="1e-2 for Adam; for SGD, one whose first update is 1e-3 of the parameters",
+              help="Learning rate of the overfit run.")
 @click.option("--overfit-factor", type=click.FloatRange(min=1.0, min_open=True), default=DEFAULT_OVERFIT_FACTOR,
               show_default=True, metavar="X", help="The overfit check passes when the loss falls X-fold...")
 @click.option("--overfit-below", type=_NON_NEGATIVE, metavar="LOSS", help="...or below LOSS, if given.")

@@ -453,3 +453,47 @@ def test_verbose_and_quiet_together_are_a_usage_error_naming_both(config, args, 
     for name in names:
         assert name in result.stderr
     assert result.stdout == ""
+
+
+COMMANDS = [[], ["check"], ["sweep"], ["sanity"]]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_help_line_fits_80_columns(command):
+    out = run(*command, "--help", env={"COLUMNS": "80"}).stdout
+    assert max(len(line) for line in out.splitlines()) <= 80, [line for line in out.splitlines() if len(line) > 80]
+
+
+def option_helps(name: str):
+    """(option, help as --help shows it) of each option of a command."""
+    import click
+
+    command = main.commands[name]
+    ctx = click.Context(command, info_name=name)
+    return [(param, param.get_help_record(ctx)[1]) for param in command.get_params(ctx)
+            if isinstance(param, click.Option)]
+
+
+@pytest.mark.parametrize("name", ["check", "sweep", "sanity"])
+def test_an_options_help_says_its_default_once_in_one_bracket(name):
+    # (click adds "[default: ...; range]" to a help that may say a default itself)
+    import re
+
+    for param, text in option_helps(name):
+        assert len(re.findall(r"\bdefault\b", text)) <= 1, (param.opts, text)
+        assert text.count("  [") <= 1, (param.opts, text)
+
+
+@pytest.mark.parametrize("name", ["check", "sweep", "sanity"])
+def test_a_shared_options_help_speaks_of_what_its_command_does(name):
+    # --seed and --config are every command's; their help must not promise
+    # sampling to a command that samples nothing, or `models` to one that
+    # takes a single MODEL.
+    import click
+
+    command = main.commands[name]
+    samples = any(param.name == "samples" for param in command.params)
+    several = any(isinstance(param, click.Argument) and param.nargs == -1 for param in command.params)
+    for param, text in option_helps(name):
+        assert samples or "sampling" not in text, (param.opts, text)
+        assert several or "`models`" not in text, (param.opts, text)
