@@ -365,6 +365,9 @@ class _CountOr(click.ParamType):
             self.fail(f"{value!r} must be at least {self.minimum} (or {words})", param, ctx)
         return number
 
+    def shell_complete(self, ctx, param, incomplete):
+        return completion.keywords(*self.keywords)(ctx, param, incomplete)
+
 
 _SAMPLES = _CountOr({"all": None})  # None: every coordinate
 _JOBS = _CountOr({"auto": "auto"})
@@ -386,6 +389,9 @@ class _Step(click.ParamType):
         if not (number > 0 and number != float("inf")):
             self.fail(f"{value!r} must be a positive number (or 'auto')", param, ctx)
         return number
+
+    def shell_complete(self, ctx, param, incomplete):
+        return completion.keywords("auto")(ctx, param, incomplete)
 
 
 
@@ -761,6 +767,7 @@ models, the worst.""",
               show_default="one whose first step lowers the loss ~5%",
               help="Adam's learning rate for the warm-up (about that much per element per step).")
 @click.option("--reg", "reg", metavar="auto|none|NAME", default="auto", show_default=True,
+              shell_complete=completion.keywords("auto", "none"),
               help="The regularization strength's constant (module-level, or the target object's attribute): "
                    "its share of the gradient is reported per block, and where it is over half the data loss "
                    "alone (NAME = 0) is checked too. 'auto' finds one named like reg, lam, weight_decay...; "

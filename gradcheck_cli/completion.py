@@ -38,6 +38,20 @@ def model_paths(ctx: click.Context, param: click.Parameter, incomplete: str) -> 
     return [*commands, CompletionItem(incomplete, type="file")]
 
 
+def keywords(*words: str):
+    """The completion of an option that takes keywords beside a number or a
+    name (`--samples all`, `--reg none`): the ``words`` that start with what
+    is typed (in any case, as the options read them); the number or the
+    name is the user's to type."""
+
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
+        from click.shell_completion import CompletionItem
+
+        return [CompletionItem(word) for word in words if word.startswith(incomplete.lower())]
+
+    return complete
+
+
 def register_bash() -> None:
     """Use ``_Bash`` for ``bash_complete`` in this process (a completion
     process: click's registry is global)."""
