@@ -7,14 +7,22 @@ import re
 
 _CODE_SPAN = re.compile(r"`[^`\n]*`")
 
+# Files outside docs/ that the site shows as a page of its own. A page links
+# to the file itself, which GitHub opens; the site has no such file (docs_dir
+# is docs/), so its links lead to the page that includes it.
+SITE_PAGES = {"../benchmarks/RESULTS.md": "benchmark-results.md"}
+_SITE_LINK = re.compile(r"\]\((" + "|".join(map(re.escape, SITE_PAGES)) + r")([#)])")
+
 
 def on_page_markdown(markdown: str, **kwargs) -> str:
     """A ``|`` inside code in a table row is written ``\\|``, as GitHub's
     tables need it; Python-Markdown's tables never split inside code and
-    would show the backslash, so the site gets the bare ``|``."""
+    would show the backslash, so the site gets the bare ``|``. A link to a
+    file of SITE_PAGES leads to its page."""
     def unescape(span: re.Match) -> str:
         return span.group().replace("\\|", "|")
 
+    markdown = _SITE_LINK.sub(lambda link: f"]({SITE_PAGES[link.group(1)]}{link.group(2)}", markdown)
     return "\n".join(_CODE_SPAN.sub(unescape, line) if line.lstrip().startswith("|") else line
                      for line in markdown.split("\n"))
 

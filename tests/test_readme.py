@@ -356,6 +356,21 @@ def test_the_readmes_links_lead_to_files_of_the_repository():
     assert [t for t in local if not (ROOT / t).exists()] == []
 
 
+def test_the_manuals_links_lead_to_what_github_shows():
+    """docs/*.md are read on GitHub too: a relative link names a file there,
+    and never a page that only includes another file when the site is built
+    (GitHub shows the snippet's directive: link the file itself)."""
+    broken = []
+    for page, text in PAGES.items():
+        if page.startswith("docs/"):
+            for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
+                path = ROOT / "docs" / target
+                if not re.match(r"\w+:", target) and (not path.exists() or path.is_file()
+                                                      and path.read_text().lstrip().startswith("--8<--")):
+                    broken.append(f"{page}: {target}")
+    assert broken == []
+
+
 def test_the_manuals_home_shows_the_readmes_commands():
     for marker in ("try-command", "test-command"):
         assert command_after(marker, "docs/index.md") == command_after(marker)
