@@ -252,6 +252,19 @@ def test_every_cli_option_is_documented_in_the_manual():
                 assert re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", options), name
 
 
+def test_the_options_page_shows_usage_and_options_as_the_help_prints_them():
+    """docs/options.md's usage line and option column are the help's own
+    (metavars included: ``--samples N|ALL``), so a reader can match them."""
+    help_text = CliRunner().invoke(main, ["--help"], prog_name="gradcheck").output
+    usage = re.search(r"^Usage: (.*)$", help_text, re.M).group(1)
+    shown = re.findall(r"^  (-\S.*?)(?:  |$)", help_text, re.M)
+    assert "--samples N|ALL" in shown
+    options = PAGES["docs/options.md"]
+    assert f"```text\n{usage}\n```" in options
+    # (a | in a table's code is \| on GitHub)
+    assert [option for option in shown if f"| `{option.replace('|', chr(92) + '|')}` |" not in options] == []
+
+
 @pytest.mark.install
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git to copy the tracked files")
 def test_the_try_command_works_in_a_fresh_clone(tmp_path):
