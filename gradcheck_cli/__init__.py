@@ -18,8 +18,8 @@ from ._version import __version__
 
 if TYPE_CHECKING:  # (what a type checker sees; at run time each name is imported on first use)
     from .assertions import assert_gradients
-    from .errors import (ConfigError, GradcheckError, MethodError, ModelError, NondeterminismError,
-                         ParamsModifiedError, UserCodeError)
+    from .errors import (CheckTimeout, ConfigError, GradcheckError, Interrupted, MethodError, ModelError,
+                         NondeterminismError, OutputError, ParamsModifiedError, UserCodeError)
     from .layers import Layer, check_layer, check_layers, layer
     from .model import Model, load_model
     from .pipeline import Progress, check
@@ -59,6 +59,10 @@ _EXPORTS = {
     "NondeterminismError": "errors",
     "ParamsModifiedError": "errors",
     "ConfigError": "errors",
+    # (what check() raises besides a ModelError: each carries the report of what finished)
+    "CheckTimeout": "errors",
+    "Interrupted": "errors",
+    "OutputError": "errors",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

@@ -11,7 +11,6 @@ Heavy imports (numpy, rich, the checker) happen inside the command, so
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import sys
 from typing import Callable
@@ -42,19 +41,64 @@ FORMATS = ("text", "json", "github")
 OVERRUN_GRACE = 2.0
 
 
+# ctx.meta keys the group sets for the commands: the command name was not
+# typed (`gradcheck MODEL`, `gradcheck --help`), and click answers the line
+# itself (help, the version) without running the command.
+IMPLIED = "gradcheck.implied"
+ANSWERED = "gradcheck.answered"
+# How close (difflib's ratio) a first word that is neither a path nor a
+# module must be to a command's name to be taken for a mistyped command:
+# 'swep', 'chek', 'sanit' are 0.8-0.9 from theirs; a model's name sharing a
+# letter or two ('svm' against 'sweep': 0.25) is nowhere near.
+COMMAND_TYPO_CUTOFF = 0.75
+# First words other tools take as commands, and what gradcheck runs for them.
+_OTHER_TOOLS_COMMANDS = {"help": "--help", "version": "--version"}
+
+
 class _DefaultGroup(click.Group):
     """A group in which `gradcheck MODEL` means `gradcheck check MODEL`, and a
     bare `gradcheck` checks the models listed in [tool.gradcheck]."""
 
     default_command = "check"
 
+    def route(self, args: list[str]) -> tuple[list[str], bool]:
+        """The arguments with a command's name first, and whether it was
+        implied: every line that does not start with a command's name is
+        the default command's, its options (--help and --version too) in
+        any order around its models."""
+        if args and args[0] in self.commands:
+            return list(args), False
+        return [self.default_command, *args], True
+
+    def answers_itself(self, args: list[str]) -> bool:
+        """Whether click answers ``args`` with the help or the version and
+        runs no command: no user code runs, so nothing is guarded and no
+        configuration is read. Read by the command's own parser, as click
+        reads the line: in `--junit-xml -h` the -h is the option's value,
+        after `--` it is a model, and a line that does not parse is a usage
+        error, not an answer."""
+        routed, implied = self.route(args)
+        if implied and _not_a_model(routed[1:], self.commands):
+            return False  # (the word is an error, said before anything else)
+        command = self.commands[routed[0]]
+        ctx = click.Context(command, info_name=routed[0], **command.context_settings)
+        try:
+            _, _, order = command.make_parser(ctx).parse_args(list(routed[1:]))
+        except click.UsageError:
+            return False
+        return any(_answers(param) for param in order)
+
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         ctx.meta[completion.FIRST_WORD] = not args  # (completing: nothing before the word)
-        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
-            args = [self.default_command, *args]
+        ctx.meta[ANSWERED] = not ctx.resilient_parsing and self.answers_itself(args)
+        args, ctx.meta[IMPLIED] = self.route(args)
         ctx.meta["gradcheck.config_path"] = _config_argument(args)
         ctx.meta["gradcheck.args"] = list(args)
         return super().parse_args(ctx, args)
+
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        # (the usage of an error the group reports: the one its help shows)
+        return self.commands[self.default_command].collect_usage_pieces(ctx)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -72,10 +116,16 @@ class _DefaultGroup(click.Group):
             sys.exit(EXIT_INTERRUPTED)
 
     def _invoke(self, ctx: click.Context):
-        # Config values become the commands' defaults (click's default_map):
-        # options given on the command line still win.
         _escaping_for(_requested_format(ctx))
-        if not ctx.resilient_parsing:
+        # A mistyped command before the configuration: the line is wrong whatever the file says.
+        problem = _not_a_model(ctx.meta["gradcheck.args"][1:], self.commands) if ctx.meta.get(IMPLIED) else None
+        if problem is not None:
+            raise click.UsageError(problem, ctx)
+        # Config values become the commands' defaults (click's default_map):
+        # options given on the command line still win. Help and the version
+        # read none (they show gradcheck's own defaults): a broken file must
+        # not stop them.
+        if not ctx.resilient_parsing and not ctx.meta.get(ANSWERED):
             from . import config as config_module
             from .errors import ConfigError
 
@@ -114,6 +164,57 @@ class _DefaultGroup(click.Group):
         sub = click.Context(command, info_name=ctx.info_name, parent=None, **command.context_settings)
         command.format_help(sub, formatter)
         self.format_commands(ctx, formatter)
+
+
+class _DefaultCommand(click.Command):
+    """The group's default command: where its name was implied
+    (`gradcheck -h`, `gradcheck m.py -h`), its help is the group's, which
+    lists the other commands too."""
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if ctx.parent is not None and ctx.meta.get(IMPLIED):
+            ctx.parent.command.format_help(ctx.parent, formatter)
+        else:
+            super().format_help(ctx, formatter)
+
+
+def _answers(param: click.Parameter) -> bool:
+    """Whether an option answers and exits when given (--help, --version):
+    eager, and no value for the command (which is why config.py takes no
+    key for them either)."""
+    return isinstance(param, click.Option) and param.is_eager and not param.expose_value
+
+
+def _not_a_model(args: list[str], commands) -> str | None:
+    """Why the first of ``args`` (the default command's) is a mistake, not a
+    model: a command's name mistyped (`swep`), or `help` / `version` as
+    other tools spell them; None where it may be a model, which the loader
+    then reads. A word that names a file or a directory, or a module
+    Python would import, is a model whatever it resembles."""
+    if not args:
+        return None
+    word = args[0]
+    if word.startswith("-") or not word.replace("-", "_").isidentifier():
+        return None  # (an option, a path, a dotted module, file.py:attr: the loader says what is missing)
+    if os.path.exists(word) or _importable(word):
+        return None
+    if word in _OTHER_TOOLS_COMMANDS:
+        named = args[1] if len(args) > 1 and args[1] in commands else None
+        run = f"gradcheck {named + ' ' if named else ''}{_OTHER_TOOLS_COMMANDS[word]}"
+        return f"no command or model {word!r}: run '{run}'"
+    import difflib
+
+    close = difflib.get_close_matches(word, list(commands), n=1, cutoff=COMMAND_TYPO_CUTOFF)
+    return f"no command or model {word!r}. Did you mean {close[0]!r}?" if close else None
+
+
+def _importable(name: str) -> bool:
+    """Whether a top-level module ``name`` would be found where a dotted
+    model is imported from (the working directory, then the path), without
+    importing it."""
+    from importlib.machinery import PathFinder
+
+    return name in sys.builtin_module_names or PathFinder.find_spec(name, [os.getcwd(), *sys.path]) is not None
 
 
 def _config_origin(ctx: click.Context, *, models_from_config: bool):
@@ -267,10 +368,16 @@ class _CountOr(_Parsed, click.ParamType):
         self.parser, self.keywords, self.minimum = parser, parser.keywords, parser.minimum
         self.name = parser.metavar
 
+    def shell_complete(self, ctx, param, incomplete):
+        return completion.keywords(*self.keywords)(ctx, param, incomplete)
+
 
 class _Step(_Parsed, click.ParamType):
     parser = values.STEP
     name = values.STEP.metavar
+
+    def shell_complete(self, ctx, param, incomplete):
+        return completion.keywords("auto")(ctx, param, incomplete)
 
 
 class _Seconds(_Parsed, click.ParamType):
@@ -321,14 +428,14 @@ _POSITIVE = _Finite(values.POSITIVE)
 _SEED = _Whole(values.SEED)
 
 
-# --version on the group and on every command, so that it works anywhere
-# on the line: `gradcheck --version`, `gradcheck m.py --version`, `gradcheck
-# sweep --version`.
+# --version on every command, so that it works anywhere on the line:
+# `gradcheck --version` and `gradcheck m.py --version` are the default
+# command's, `gradcheck sweep --version` sweep's.
 _version_option = click.version_option(version=__version__, prog_name="gradcheck")
 
 
+# (no --version of its own: every line is a command's, the default one's unless it names another)
 @click.group(cls=_DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@_version_option
 def main() -> None:
     """Check hand-written gradients against centered finite differences."""
 
@@ -337,9 +444,10 @@ def run() -> None:
     """The console script (and ``python -m gradcheck_cli``): the command line
     under the exit guard, so that user code ending the process can never
     pass for a check that passed (see guard.py)."""
-    if any(arg in ("--help", "-h", "--version") for arg in sys.argv[1:]) or "_GRADCHECK_COMPLETE" in os.environ:
-        # click answers these (and shell completion) eagerly on stdout and
-        # runs no user code: nothing to guard, and no fork to pay for.
+    if os.environ.get(completion.VARIABLE) or main.answers_itself(sys.argv[1:]):
+        # click answers these (shell completion, whatever the line; help
+        # and the version where the line asks for them) on stdout and runs
+        # no user code: nothing to guard, and no fork to pay for.
         main(prog_name="gradcheck")
         return
     from .guard import guarded
@@ -356,22 +464,29 @@ def _option(*names, **kwargs):
 # everywhere: the key in [tool.gradcheck] (config.py) and the keyword of
 # check(), sweep(), sanity(), assert_gradients and the pytest fixture
 # (options.py: what is not a keyword there, and the names renamed to these).
-# Where the model and its parameters come from (every command):
-_SOURCE_OPTIONS = [
-    _option("--params", metavar="FILE.npz", type=click.Path(dir_okay=False),
-            help="Parameters from an .npz file (keys = block names), instead of init_params / params."),
-    _option("--data", metavar="FILE.npz", type=click.Path(dir_okay=False),
-            help="Arrays the model reads by name (a model object's X and y): each becomes a module-level variable "
-                 "of the model first."),
-    _option("--seed", type=_SEED, metavar="INTEGER", default=DEFAULT_SEED, show_default=True,
-            help="Seeds the sampling, init_params(seed) and the RNGs reset before every model call."),
-    _option("--set", multiple=True, metavar="NAME=VALUE",
-            help="Set a module-level constant of the model first (repeatable): --set KEEP=1.0 turns off "
-                 "dropout, --set REG=0 the regularization."),
-    _option("--config", metavar="FILE", type=click.Path(dir_okay=False),
-            help="Read option defaults (and `models`) from FILE's [tool.gradcheck] instead of the nearest "
-                 "pyproject.toml."),
-]
+def _source_options(*, samples: bool, models: bool) -> list:
+    """The options saying where the model and its parameters come from,
+    their help saying what the command does with them: --seed seeds the
+    sampling where it ``samples``, --config reads `models` where it takes
+    several (``models``)."""
+    seeds = "the sampling, init_params(seed)" if samples else "init_params(seed)"
+    reads = "option defaults (and `models`)" if models else "option defaults"
+    return [
+        _option("--params", metavar="FILE.npz", type=click.Path(dir_okay=False),
+                help="Parameters from an .npz file (keys = block names), instead of init_params / params."),
+        _option("--data", metavar="FILE.npz", type=click.Path(dir_okay=False),
+                help="Arrays the model reads by name (a model object's X and y): each becomes a module-level "
+                     "variable of the model first."),
+        _option("--seed", type=_SEED, metavar="INTEGER", default=DEFAULT_SEED, show_default=True,
+                help=f"Seeds {seeds} and the RNGs reset before every model call."),
+        _option("--set", multiple=True, metavar="NAME=VALUE",
+                help="Set a module-level constant of the model first (repeatable): --set KEEP=1.0 turns off "
+                     "dropout, --set REG=0 the regularization."),
+        _option("--config", metavar="FILE", type=click.Path(dir_okay=False),
+                help=f"Read {reads} from FILE's [tool.gradcheck] instead of the nearest pyproject.toml."),
+    ]
+
+
 # How gradients are probed (check and sweep):
 _PROBE_OPTIONS = [
     _option("--samples", type=_SAMPLES, default=str(DEFAULT_SAMPLES), show_default=True,
@@ -391,13 +506,16 @@ def _apply(decorators, command):
 
 
 def source_options(command):
-    """Where the model comes from: --params, --seed, --set, --config."""
-    return _apply(_SOURCE_OPTIONS, command)
+    """Where the model comes from: --params, --data, --seed, --set, --config
+    (for a command that samples nothing and takes one MODEL: sanity)."""
+    return _apply(_source_options(samples=False, models=False), command)
 
 
-def model_options(command):
-    """The source options and the probing options (--samples, --method, --track-kinks)."""
-    return _apply(_SOURCE_OPTIONS + _PROBE_OPTIONS, command)
+def model_options(*, models: bool):
+    """The source options and the probing options (--samples, --method,
+    --track-kinks); ``models``: the command takes several MODELs, which
+    --config's file may list."""
+    return lambda command: _apply(_source_options(samples=True, models=models) + _PROBE_OPTIONS, command)
 
 
 def _run(work, *, document=None, model: str | None = None):
@@ -591,17 +709,18 @@ def check_arguments(values: dict) -> dict:
 
 @main.command(
     "check",
+    cls=_DefaultCommand,
     short_help="Check models' gradients (the default command).",
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog="""\b
 Examples:
   gradcheck sample_models/two_layer_net.py
-  gradcheck sample_models/*.py                 (or a directory)
+  gradcheck sample_models/*.py         (or a directory)
   gradcheck sample_models/svm.py --samples all -v
   gradcheck mypkg.models:two_layer --params weights.npz --format json
   gradcheck my_model.py --method five-point --h auto --strict
-  gradcheck --junit-xml gradcheck.xml          (the models in [tool.gradcheck])
-  gradcheck big_model.py --jobs auto           (worker processes where they pay off)
+  gradcheck --junit-xml gradcheck.xml  (the models in [tool.gradcheck])
+  gradcheck big_model.py --jobs auto   (worker processes where they pay off)
 
 \b
 Exit codes: 0 pass (warnings allowed), 1 a gradient failed (or warned,
@@ -609,7 +728,7 @@ with --strict), 2 a model or the command line is unusable; with several
 models, the worst.""",
 )
 @click.argument("models", nargs=-1, metavar="[MODEL]...", shell_complete=completion.model_paths)
-@model_options
+@model_options(models=True)
 @click.option("--directions", type=_Whole(values.AT_LEAST_0), metavar="K", default=DEFAULT_DIRECTIONS, show_default=True,
               help="Random unit directions checked per sampled block (2 evaluations each).")
 @click.option("--h", "h", type=_Step(), default=None,
@@ -624,8 +743,8 @@ models, the worst.""",
               show_default=True, help="Relative error at or below which a dimension passes; between this and "
                                       "--warn-above is 'ok' for losses with kinks, 'warn' for smooth ones.")
 @click.option("--tiny-below", type=_NON_NEGATIVE, metavar="FLOAT", default=DEFAULT_THRESHOLDS["tiny_below"],
-              show_default=True, help="Values smaller than this (both analytic and numeric) are not graded (default: none; "
-                   "each value is judged against its own error budget).")
+              show_default=True, help="Values smaller than this (both analytic and numeric) are not graded; at 0, "
+                                      "every value is judged against its own error budget.")
 @click.option("--max-evals", type=_Whole(values.AT_LEAST_0), default=DEFAULT_MAX_EVALS, show_default=True,
               metavar="N", help="Evaluations per block for drilling down a failing random direction to the "
                                 "wrong elements (0 turns drill-down off).")
@@ -639,9 +758,11 @@ models, the worst.""",
                    "change or the loss falls) and check there too. 'off' checks the start point only; a number "
                    "forces that many Adam steps.")
 @click.option("--lr", type=_POSITIVE, metavar="FLOAT",
-              help="Adam's learning rate for the warm-up (about that much per element per step).  [default: "
-                   "one whose first step lowers the loss by about 5%]")
+              # (click's own note, so the default and the range share one bracket: "[default: (...); x>0.0]")
+              show_default="one whose first step lowers the loss ~5%",
+              help="Adam's learning rate for the warm-up (about that much per element per step).")
 @click.option("--reg", "reg", type=_Name(values.REG), metavar="auto|none|NAME", default="auto", show_default=True,
+              shell_complete=completion.keywords("auto", "none"),
               help="The regularization strength's constant (module-level, or the target object's attribute): "
                    "its share of the gradient is reported per block, and where it is over half the data loss "
                    "alone (NAME = 0) is checked too. 'auto' finds one named like reg, lam, weight_decay...; "
@@ -678,6 +799,9 @@ def check_command(ctx, models, params, data, samples, method, seed, track_kinks,
     # (`format` and `set` are the options' names, as everywhere; the builtins are not used here)
     output_format = format
     config = ctx.meta.get("gradcheck.config")
+    if verbose and quiet:  # (neither may silently win: the one that loses is a report the user asked for)
+        both = f"{_as_given(ctx, 'verbose', '-v/--verbose')} and {_as_given(ctx, 'quiet', '-q/--quiet')}"
+        raise click.UsageError(f"{both} ask for opposite reports (every dimension; the verdict line only): give one")
     targets = _expand(models or (config.models if config else ()))
     if not targets:
         where = f" (and {config.path} lists no `models`)" if config and config.path else ""
@@ -769,6 +893,20 @@ def check_command(ctx, models, params, data, samples, method, seed, track_kinks,
             sys.exit(EXIT_INTERRUPTED)
         worst = max((exit_code(r.verdict, strict=strict) for r in results), default=EXIT_PASS)
         sys.exit(max(worst, stopped_code or EXIT_PASS))
+
+
+def _as_given(ctx: click.Context, name: str, option: str) -> str:
+    """An option as the user gave it: ``option`` on the command line, or
+    where the configuration file set it (a value not typed is one the user
+    may not have in mind)."""
+    from click.core import ParameterSource
+
+    config = ctx.meta.get("gradcheck.config")
+    if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT_MAP or config is None or config.path is None:
+        return option
+    path = os.path.relpath(config.path)
+    path = path if not path.startswith(os.pardir) else str(config.path)
+    return f"{option} ({name} = {str(config.values[name]).lower()} in {path})"
 
 
 def _conclude(results, models: int, output_format: str, out, junit_xml, junit_path, strict: bool,
@@ -1120,7 +1258,7 @@ Examples:
   gradcheck sweep my_model.py --method five-point --format json""",
 )
 @click.argument("model", shell_complete=completion.model_paths)
-@model_options
+@model_options(models=False)
 @click.option("--dims", type=_Whole(values.AT_LEAST_1), default=1, show_default=True, metavar="K",
               help="How many of each block's worst dimensions to sweep.")
 @click.option("--block", multiple=True, metavar="NAME",
@@ -1204,8 +1342,8 @@ Exit codes: 0 pass (warnings allowed), 1 a check failed (or warned, with
 @click.option("--optimizer", type=_OneOf(values.OPTIMIZER), default="adam", show_default=True,
               help="Adam (bias-corrected) or SGD with momentum 0.9.")
 @click.option("--lr", type=_POSITIVE, metavar="FLOAT",
-              help="Learning rate of the overfit run.  [default: 1e-2 for Adam; for SGD, one whose first update "
-                   "is 1e-3 of the parameters]")
+              show_default="1e-2 for Adam; for SGD, one whose first update is 1e-3 of the parameters",
+              help="Learning rate of the overfit run.")
 @click.option("--overfit-factor", type=_Finite(values.ABOVE_ONE), default=DEFAULT_OVERFIT_FACTOR,
               show_default=True, metavar="X", help="The overfit check passes when the loss falls X-fold...")
 @click.option("--overfit-below", type=_NON_NEGATIVE, metavar="LOSS", help="...or below LOSS, if given.")

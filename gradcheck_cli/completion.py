@@ -14,6 +14,11 @@ import os
 
 import click
 
+# The environment variable a shell's script sets when it asks for
+# completions (click's name for it: `_{PROG_NAME}_COMPLETE`); any value
+# is a request, which click answers whatever the command line.
+VARIABLE = "_GRADCHECK_COMPLETE"
+
 # ctx.meta key, set by the command group: the word being completed is the
 # first after `gradcheck`, where a command name (`sweep`) and a model path
 # (`sample_models/`) are both possible.
@@ -31,6 +36,20 @@ def model_paths(ctx: click.Context, param: click.Parameter, incomplete: str) -> 
     if ctx.meta.get(FIRST_WORD) and group is not None and isinstance(group.command, click.Group):
         commands = group.command.shell_complete(group, incomplete)
     return [*commands, CompletionItem(incomplete, type="file")]
+
+
+def keywords(*words: str):
+    """The completion of an option that takes keywords beside a number or a
+    name (`--samples all`, `--reg none`): the ``words`` that start with what
+    is typed (in any case, as the options read them); the number or the
+    name is the user's to type."""
+
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
+        from click.shell_completion import CompletionItem
+
+        return [CompletionItem(word) for word in words if word.startswith(incomplete.lower())]
+
+    return complete
 
 
 def register_bash() -> None:

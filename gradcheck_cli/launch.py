@@ -5,6 +5,7 @@ own), and hands everything else, help included, to the command line
 
 from __future__ import annotations
 
+import os
 import sys
 
 
@@ -19,7 +20,10 @@ def run() -> None:
 
 
 def _run() -> None:
-    if sys.argv[1:] == ["--version"]:
+    # A lone --version is the version, unless a shell is asking for
+    # completions: click answers that request whatever the line
+    # (completion.VARIABLE, not imported: it would import click).
+    if sys.argv[1:] == ["--version"] and not os.environ.get("_GRADCHECK_COMPLETE"):
         # (click's own line, as every other --version prints it: tests/test_cli.py compares them)
         from ._version import __version__
 

@@ -308,13 +308,13 @@ def layer(forward: Callable, backward: Callable | None = None, **inputs: Any) ->
     ``forward`` and ``backward`` methods (``backward`` None). ``inputs``
     name forward's arguments: float arrays and shapes (a tuple of ints,
     filled with seeded values) are the blocks checked; anything else
-    passes through (see the module docstring)."""
+    passes through (the conventions: :mod:`gradcheck_cli.layers`)."""
     return Layer(forward, backward, **inputs)
 
 
 def check_layer(forward: Callable, backward: Callable | None = None, *, inputs: dict[str, Any] | None = None,
                 **options: Any) -> Report:
-    """Check a layer's backward against its forward (see the module docstring).
+    """Check a layer's backward against its forward (the conventions: :mod:`gradcheck_cli.layers`).
 
     ``forward`` and ``backward`` are as for :func:`layer` (``backward``
     None: a loss layer, or a layer object with both methods). ``inputs``

@@ -52,20 +52,34 @@ _module_counter = itertools.count()
 class Model:
     """A loaded model: its functions and float64 copies of its parameters."""
 
-    name: str  # the target as the user wrote it
-    source: str | None  # path of the file defining it, for annotations
+    name: str
+    """The target as the user wrote it."""
+    source: str | None
+    """Path of the file defining it, for annotations."""
     loss: Callable | None
+    """The model's ``loss(params)``, where it defines one."""
     grad: Callable | None
+    """The model's ``grad(params)``, where it defines one."""
     loss_and_grad: Callable | None
-    params: dict[str, np.ndarray]  # float64 copies; never handed to user code
-    single_array: bool = False  # the model takes one array, not a dict
+    """The model's ``loss_and_grad(params)``, where it defines one."""
+    params: dict[str, np.ndarray]
+    """The parameters by block name: float64 copies, never handed to user code."""
+    single_array: bool = False
+    """The model takes one array, not a dict."""
     notes: tuple[str, ...] = field(default_factory=tuple)
-    source_line: int | None = None  # where annotations point in `source`: grad's definition; a layer's layer(...)
-    namespace: Any = None  # the imported module, for reading its constants (--reg)
-    target: Any = None  # the object a target's :ATTR names, for its attributes (--set, --reg)
-    data_file: str | None = None  # --data: arrays set as module variables before the model is found
-    structure: Any = None  # nested params (lists, nested dicts): their template (structure.py); None: flat
-    imports: "OwnImports | None" = None  # the modules that are the model's own, installed while it runs
+    """Facts the loading found worth a line of the report (a float32 block checked as a float64 copy...)."""
+    source_line: int | None = None
+    """Where annotations point in ``source``: grad's definition; a layer's ``layer(...)``."""
+    namespace: Any = None
+    """The imported module, for reading its constants (``--reg``)."""
+    target: Any = None
+    """The object a target's ``:ATTR`` names, for its attributes (``--set``, ``--reg``)."""
+    data_file: str | None = None
+    """``--data``: arrays set as module variables before the model is found."""
+    structure: Any = None
+    """Nested params (lists, nested dicts): their template (structure.py); None: flat."""
+    imports: "OwnImports | None" = None
+    """The modules that are the model's own, installed while it runs."""
 
 
 @dataclass

@@ -57,26 +57,25 @@ NOISY_LOSS_ULPS = 1e4
 @dataclass(frozen=True)
 class Progress:
     """What a check is doing, handed to ``check(progress=...)`` at every
-    phase change and after every unit a phase counts.
-
-    ``phase`` is one of :data:`PHASES`; ``point`` the check it belongs to
-    (``"start point"``, ``"generic point"``, ``"data loss alone"``; None
-    for loading and for what happens between checks: the jitter, the
-    burn-in, the regularization's share); ``detail`` says it in a few words
-    (``"probes 12/40 (block W1)"``, ``"burn-in step 30"``: words for
-    people, which may change; programs read the fields); ``done`` of
-    ``total`` units (either None where the phase counts none, or does not
-    know how many will come); ``evaluations`` of the model so far, in the
-    whole check; ``block`` the block of the latest unit (probes may come
-    back out of order from worker processes: the count is the phase's)."""
+    phase change and after every unit a phase counts."""
 
     phase: str
+    """One of :data:`PHASES`."""
     point: str | None
+    """The check it belongs to (``"start point"``, ``"generic point"``, ``"data loss alone"``); None
+    for loading and for what happens between checks: the jitter, the burn-in, the regularization's share."""
     detail: str
+    """It in a few words (``"probes 12/40 (block W1)"``, ``"burn-in step 30"``): words for people,
+    which may change; programs read the fields."""
     done: int | None = None
+    """Units of the phase done (None where the phase counts none)."""
     total: int | None = None
+    """Of how many (None where the phase counts none, or does not know how many will come)."""
     evaluations: int = 0
+    """Evaluations of the model so far, in the whole check."""
     block: str | None = None
+    """The block of the latest unit (probes may come back out of order from worker processes: the
+    count is the phase's)."""
 
     def __str__(self) -> str:
         return f"{self.point}: {self.detail}" if self.point else self.detail

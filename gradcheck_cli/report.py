@@ -38,23 +38,41 @@ class DimResult:
     """One checked coordinate (``index``) or random direction (``direction``)."""
 
     index: tuple[int, ...] | None
+    """The element checked, a coordinate of the block; None for a direction."""
     direction: int | None
+    """Which of the block's random unit directions (0, 1, ...); None for a coordinate."""
     analytic: float
+    """The model's gradient there: the element, or its dot product with the direction."""
     numeric: float
-    rel_error: float | None  # None when it could not be measured
+    """The finite-difference derivative of the loss along the same coordinate or direction."""
+    rel_error: float | None
+    """``|analytic - numeric| / max(|analytic|, |numeric|)``; None when it could not be measured."""
     grade: str
-    h: float  # the relative step the numeric value comes from
-    kink: Crossing | None = None  # kink crossed at the first step (tracked)
-    kink_untracked: bool = False  # a kink the numerical test found, tracking did not
-    kink_harmless: bool = False  # winners flipped but the slope did not change (softmax max shift)
-    message: str | None = None  # why the grade is what it is, when not obvious
-    roundoff: float = 0.0  # how far the loss's rounding may move `numeric`
-    truncation: float | None = None  # how far truncation may; None where not estimated
-    bracket: tuple[float, float] | None = None  # one-sided derivatives, where every step crossed a kink
-    drilled: bool = False  # found by drilling down a failing direction, not sampled
-    evidence: dict | None = None  # for a confirmed failure: the stencils and the budget it is beyond
-    analytic_roundoff: float = 0.0  # how far the analytic value's own rounding may move it
-    taylor: dict | None = None  # the Taylor test, where it judged the value (taylor.Taylor.to_dict())
+    """``pass``, ``ok``, ``warn``, ``fail``, ``unverified``, ``zero`` or ``kink`` (docs/grades.md)."""
+    h: float
+    """The relative step the numeric value comes from."""
+    kink: Crossing | None = None
+    """The kink crossed at the first step (tracked)."""
+    kink_untracked: bool = False
+    """A kink the numerical test found, tracking did not."""
+    kink_harmless: bool = False
+    """Winners flipped but the slope did not change (softmax's max shift)."""
+    message: str | None = None
+    """Why the grade is what it is, when not obvious."""
+    roundoff: float = 0.0
+    """How far the loss's rounding may move ``numeric``."""
+    truncation: float | None = None
+    """How far truncation may move it; None where not estimated."""
+    bracket: tuple[float, float] | None = None
+    """The one-sided derivatives, where every step crossed a kink."""
+    drilled: bool = False
+    """Found by drilling down a failing direction, not sampled."""
+    evidence: dict | None = None
+    """For a confirmed failure: the stencils and the budget it is beyond."""
+    analytic_roundoff: float = 0.0
+    """How far the analytic value's own rounding may move it."""
+    taylor: dict | None = None
+    """The Taylor test, where it judged the value (``taylor.Taylor.to_dict()``; docs/json.md)."""
 
     @property
     def uncertainty(self) -> float:
@@ -64,6 +82,7 @@ class DimResult:
 
     @property
     def label(self) -> str:
+        """How the report names it: ``[2, 0]`` or ``direction 1``."""
         if self.index is not None:
             return "[" + ", ".join(map(str, self.index)) + "]"
         return f"direction {self.direction}"
@@ -105,12 +124,15 @@ class Diagnosis:
     """What a failing block's disagreement looks like (diagnosis.py): a
     hint with its evidence, never the verdict.
 
-    ``kind`` is one of DIAGNOSIS_KINDS; ``text`` says it in words, with the
-    numbers it rests on; ``evidence`` holds those numbers for scripts."""
+    It is the ``diagnosis`` of a failing :class:`BlockResult`."""
 
     kind: str
+    """One of ``DIAGNOSIS_KINDS``: ``zero``, ``ratio``, ``sign``, ``transpose``, ``param``, ``confined``
+    (docs/hints.md)."""
     text: str
+    """The hint in words, with the numbers it rests on."""
     evidence: dict
+    """Those numbers, for scripts (docs/json.md)."""
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "text": self.text, "evidence": _json_safe(self.evidence)}
@@ -131,22 +153,34 @@ class BlockResult:
     """One parameter block: its coordinates and directions, and their summary."""
 
     name: str
+    """The block's name: a key of the params dict, or a path into nested params (``layers[0].W``)."""
     shape: tuple[int, ...]
+    """The block's shape."""
     size: int
-    checked: int  # coordinates checked (directions are counted separately)
+    """The block's number of elements."""
+    checked: int
+    """Coordinates checked (directions are counted separately)."""
     grade: str
-    max_rel_error: float | None  # over measurable dimensions; None if there were none
-    worst: DimResult | None  # the dimension that decided the grade
-    kink_crossings: int  # probes whose first step crossed a kink
+    """The block's grade, read from its values' (docs/grades.md)."""
+    max_rel_error: float | None
+    """The largest relative error over measurable values; None if there were none."""
+    worst: DimResult | None
+    """The value that decided the grade."""
+    kink_crossings: int
+    """Probes whose first step crossed a kink."""
     dims: tuple[DimResult, ...]
+    """The coordinates checked (sampled, and any a drill-down found)."""
     directions: tuple[DimResult, ...]
+    """The random unit directions checked."""
     warnings: tuple[str, ...] = ()
-    diagnosis: Diagnosis | None = None  # for a failing block: what kind of bug it looks like
-    # Wall time spent on its probes (sampled, along ties, drill-down,
-    # diagnosis); the start point, noise and grading are the check's own.
+    """What the report warns of about this block."""
+    diagnosis: Diagnosis | None = None
+    """For a failing block: what kind of bug it looks like (a hint, never the grade)."""
     # For JUnit's testcases; not in to_dict(): the JSON report's blocks
     # stay as docs/json.md and the README's example show them.
     seconds: float = 0.0
+    """Wall time spent on its probes (sampled, along ties, drill-down,
+    diagnosis); the start point, noise and grading are the check's own."""
 
     def to_dict(self) -> dict:
         return {
@@ -171,23 +205,40 @@ class Move:
     (generic.py): a seeded jitter, then a burn-in stopped by its outcome,
     or the steps --warmup N forced."""
 
-    reasons: tuple[str, ...]  # why the start point is degenerate, if it is
-    jittered: tuple[str, ...]  # blocks moved by the seeded jitter
-    steps: int  # optimizer steps taken after it
+    reasons: tuple[str, ...]
+    """Why the start point is degenerate, if it is (``StartPoint.reasons()``)."""
+    jittered: tuple[str, ...]
+    """Blocks moved by the seeded jitter."""
+    steps: int
+    """Optimizer steps taken after it."""
     optimizer: str
-    lr: float  # the rate at the last step
-    loss_before: float  # at the jittered point
+    """The burn-in's optimizer: ``adam``."""
+    lr: float
+    """The learning rate at the last step."""
+    loss_before: float
+    """The loss at the jittered point."""
     loss_after: float
-    flipped: tuple[tuple[str, float], ...]  # per kink site that was one-sided: share of its elements that changed side
-    stopped: str  # outcome | budget | steps | left the domain | error
+    """The loss at the generic point, after the steps."""
+    flipped: tuple[tuple[str, float], ...]
+    """Per kink site that was one-sided: the share of its elements that changed side."""
+    stopped: str
+    """Why the burn-in stopped: ``outcome``, ``budget``, ``steps``, ``left the domain`` or ``error``."""
     evaluations: int
-    checked: bool = True  # the check ran at the generic point too
-    why_not: str | None = None  # if not: why
-    structural: tuple[str, ...] = ()  # one-sided sites no step changed, though steps were large enough to
-    stepped_back: str | None = None  # why the burn-in ended before a step it took: the model undefined there
-    jitter: float = 1.0  # the jitter's size, as a fraction of its default (smaller where the default left the model)
-    held: tuple[str, ...] = ()  # blocks slowed where a step of theirs left the model's domain, and why
-    guards: tuple[str, ...] = ()  # guards (a clip, a clamp at a tolerance) not driven past: their far side unchecked
+    """Calls of the user's functions the move took."""
+    checked: bool = True
+    """The check ran at the generic point too."""
+    why_not: str | None = None
+    """If it did not (``checked`` false): why."""
+    structural: tuple[str, ...] = ()
+    """One-sided sites no step changed, though steps were large enough to change them."""
+    stepped_back: str | None = None
+    """Why the burn-in ended before a step it took: the model undefined there."""
+    jitter: float = 1.0
+    """The jitter's size, as a fraction of its default (smaller where the default left the model)."""
+    held: tuple[str, ...] = ()
+    """Blocks slowed where a step of theirs left the model's domain, and why."""
+    guards: tuple[str, ...] = ()
+    """Guards (a clip, a clamp at a tolerance) not driven past: their far side unchecked."""
 
     def describe(self) -> str:
         """What was done, in one sentence."""
@@ -237,14 +288,22 @@ class Regularization:
     """The regularization strength's share of the gradient, and the check of
     the data loss alone (strength 0) where it dominates."""
 
-    name: str  # the constant (a module's, or the target object's attribute)
+    name: str
+    """The constant (a module's, or the target object's attribute)."""
     value: float
-    share: dict[str, float]  # per block: |g - g_data| / (|g - g_data| + |g_data|)
-    overall: float  # the same over all blocks
-    at: str  # where it was measured: "start point" or "generic point"
-    data_only: "Report | None" = None  # the check with the strength at 0
-    explicit: bool = False  # --reg NAME (the data check runs whatever the share)
-    unchanged: bool = False  # setting it to 0 changed no gradient: the model does not read it at call time
+    """Its value in the model."""
+    share: dict[str, float]
+    """Per block: ``|g - g_data| / (|g - g_data| + |g_data|)``, g_data the gradient with the strength at 0."""
+    overall: float
+    """The same over all blocks."""
+    at: str
+    """Where it was measured: ``"start point"`` or ``"generic point"``."""
+    data_only: "Report | None" = None
+    """The check of the data loss alone (the strength at 0), where it ran."""
+    explicit: bool = False
+    """Named by ``--reg NAME`` (the data check runs whatever the share)."""
+    unchanged: bool = False
+    """Setting it to 0 changed no gradient: the model does not read it at call time."""
 
     @property
     def dominated(self) -> tuple[str, ...]:
@@ -263,25 +322,45 @@ class Report:
     """A whole check: the verdict, each block, and what it cost."""
 
     model: str
+    """The model as the check was given it: a target (``"svm.py"``), or a name for functions."""
     source: str | None
-    verdict: str  # pass | warn | fail
-    evaluations: int  # calls of the user's functions
+    """The file defining the model, where there is one."""
+    verdict: str
+    """``pass``, ``warn`` or ``fail``: the worst of every check it holds (``passed`` says whether it passed)."""
+    evaluations: int
+    """Calls of the user's functions."""
     seconds: float
+    """Wall time of the whole check."""
     settings: Settings
-    kinked: bool  # the loss applies kink operations (max, abs, masks...) to the params
+    """How the check ran."""
+    kinked: bool
+    """The loss applies kink operations (max, abs, masks...) to the params."""
     blocks: tuple[BlockResult, ...]
-    warnings: tuple[str, ...] = ()  # model-level warnings (they make the verdict `warn`)
-    notes: tuple[str, ...] = ()  # facts worth knowing that do not affect the verdict
-    loss: float = float("nan")  # the loss at the parameters
-    loss_noise: float = 0.0  # measured rounding noise of the loss (standard deviation)
-    source_line: int | None = None  # line of the gradient's definition in `source`
-    stopped: str | None = None  # why the check stopped early (a partial report), if it did
-    start_point: "StartPoint | None" = None  # what the start point is like (degenerate?)
-    moved: Move | None = None  # how the check went to a generic point
-    generic: "Report | None" = None  # the check there
-    regularization: Regularization | None = None  # the strength's share, and the data-loss check
-    hints: tuple[str, ...] = ()  # what the failures together suggest (where a bug shows), never the verdict
-    unchecked: tuple[str, ...] = ()  # blocks a stopped check (`stopped`) never reached
+    """Each parameter block's result, in the model's order."""
+    warnings: tuple[str, ...] = ()
+    """Model-level warnings (they make the verdict ``warn``); ``all_warnings`` adds the blocks'."""
+    notes: tuple[str, ...] = ()
+    """Facts worth knowing that do not affect the verdict."""
+    loss: float = float("nan")
+    """The loss at the parameters."""
+    loss_noise: float = 0.0
+    """Measured rounding noise of the loss (standard deviation)."""
+    source_line: int | None = None
+    """Line of the gradient's definition in ``source``."""
+    stopped: str | None = None
+    """Why the check stopped early (a partial report), if it did."""
+    start_point: "StartPoint | None" = None
+    """What the start point is like (degenerate?)."""
+    moved: Move | None = None
+    """How the check went to a generic point."""
+    generic: "Report | None" = None
+    """The check at the generic point."""
+    regularization: Regularization | None = None
+    """The regularization strength's share, and the check of the data loss alone."""
+    hints: tuple[str, ...] = ()
+    """What the failures together suggest (where a bug shows), never the verdict."""
+    unchecked: tuple[str, ...] = ()
+    """Blocks a stopped check (``stopped``) never reached."""
 
     def __rich__(self):
         """Rendered by a rich Console (and rich's Jupyter integration)."""
@@ -304,6 +383,7 @@ class Report:
 
     @property
     def kink_crossings(self) -> int:
+        """Probes whose first step crossed a kink, over every block."""
         return sum(b.kink_crossings for b in self.blocks)
 
     def checks(self) -> tuple["Report", ...]:
@@ -314,6 +394,7 @@ class Report:
 
     @property
     def all_warnings(self) -> tuple[str, ...]:
+        """The model's warnings, then each block's."""
         return self.warnings + tuple(w for b in self.blocks for w in b.warnings)
 
     def to_dict(self) -> dict:
@@ -349,7 +430,8 @@ class ModelFailure:
 
     model: str
     message: str
-    source: str | None = None  # the model file, when the target named one
+    source: str | None = None
+    """The model file, when the target named one."""
 
     verdict = "error"
 

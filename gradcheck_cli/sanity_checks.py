@@ -43,9 +43,13 @@ class SanityCheck:
     """One check of the gate."""
 
     name: str
-    status: str  # pass | warn | fail | skip
+    """Which check: ``initial loss``, ``regularization raises the loss``, ``overfit``, ``update/param ratio``."""
+    status: str
+    """``pass``, ``warn``, ``fail`` or ``skip``."""
     summary: str
+    """What it found, in a sentence."""
     details: dict = field(default_factory=dict)
+    """The numbers behind it, for scripts."""
 
     def to_dict(self) -> dict:
         return {"name": self.name, "status": self.status, "summary": self.summary,
@@ -57,14 +61,22 @@ class SanityReport:
     """The gate's checks, the overfit run's loss curve, and what it cost."""
 
     model: str
+    """The model as it was given."""
     checks: tuple[SanityCheck, ...]
-    losses: tuple[float, ...]  # loss before each overfit step
+    """The gate's checks, in order."""
+    losses: tuple[float, ...]
+    """The loss before each overfit step."""
     evaluations: int
+    """Calls of the user's functions."""
     seconds: float
-    strict: bool = False  # --strict: a warning fails too (``passed``); not in to_dict(), as for a check
+    """Wall time of the gate."""
+    # (not in to_dict(), as for a check: it decides `passed`, never a status)
+    strict: bool = False
+    """``--strict``: a warning fails too (``passed``)."""
 
     @property
     def verdict(self) -> str:
+        """The worst status of the checks (``skip`` counts as ``pass``)."""
         worst = max((c.status for c in self.checks), key=_RANK.__getitem__, default=PASS)
         return PASS if worst == SKIP else worst
 
@@ -114,10 +126,10 @@ def sanity(
     overfit_below: float | None = None,
     strict: bool = False,
 ) -> SanityReport:
-    """Run the sanity gate on ``model``, a model file or module (a target as
-    for :func:`~gradcheck_cli.check`; see the module docstring): ``gradcheck
-    sanity``, whose options these keywords are. Returns a
-    :class:`SanityReport`.
+    """Run the sanity gate (the checks :mod:`gradcheck_cli.sanity_checks` lists) on
+    ``model``, a model file or module (a target as for
+    :func:`~gradcheck_cli.check`): ``gradcheck sanity``, whose options these
+    keywords are. Returns a :class:`SanityReport`.
 
     ``params``, ``data``, ``set`` and ``seed`` are as for
     :func:`~gradcheck_cli.check`. ``classes``: the initial loss should be

@@ -304,9 +304,14 @@ class Thresholds:
     """
 
     fail_above: float = 1e-2
+    """``--fail-above``: a relative error above this fails."""
     warn_above: float = 1e-4
+    """``--warn-above``: a relative error above this warns."""
     good_below: float = 1e-7
+    """``--good-below``: at or below this a value passes; between this and ``warn_above`` it is ``ok`` with kinks,
+    ``warn`` without."""
     tiny_below: float = 0.0
+    """``--tiny-below``: values below this in magnitude (both) are not graded (``unverified``)."""
 
     def __post_init__(self) -> None:
         for name in ("fail_above", "warn_above", "good_below", "tiny_below"):
@@ -322,20 +327,30 @@ class Thresholds:
 
 @dataclass(frozen=True)
 class Settings:
-    """How a check runs. Every field has a CLI option of the same name."""
+    """How a check runs. Each field is the command line's option of the same
+    name, but for ``thresholds``, which holds four (its fields')."""
 
-    h: float | str | None = None  # a relative step, "auto", or None: the method's default
-    samples: int | None = DEFAULT_SAMPLES  # None: every coordinate
+    h: float | str | None = None
+    """``--h``: a relative step, ``"auto"``, or None: the method's default."""
+    samples: int | None = DEFAULT_SAMPLES
+    """``--samples``: coordinates checked per block; None: every coordinate."""
     directions: int = DEFAULT_DIRECTIONS
+    """``--directions``: random unit directions checked per block."""
     seed: int = DEFAULT_SEED
+    """``--seed``: the sampling's, and the RNGs' reset before every model call."""
     thresholds: Thresholds = field(default_factory=Thresholds)
+    """The grading bands (``--fail-above``, ``--warn-above``, ``--good-below``, ``--tiny-below``)."""
     method: str = DEFAULT_METHOD
+    """``--method``: ``central``, ``five-point`` or ``complex-step``."""
     max_evals: int = DEFAULT_MAX_EVALS
+    """``--max-evals``: the drill-down's evaluations per block."""
     track_kinks: bool = True
-    # --strict: a warning fails too. It decides Report.passed (the command
-    # line's exit code), never a grade or the verdict, so the JSON document,
-    # which records the grades, does not carry it.
+    """``--track-kinks``: follow max/abs/masks to find kink crossings."""
+    # It decides Report.passed (the command line's exit code), never a
+    # grade or the verdict, so the JSON document, which records the
+    # grades, does not carry it.
     strict: bool = False
+    """``--strict``: a warning fails too (``Report.passed``)."""
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:

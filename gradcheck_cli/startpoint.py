@@ -52,14 +52,21 @@ class KinkSite:
     """One kink operation at one line of the model, over a whole call."""
 
     filename: str
+    """The model's file."""
     lineno: int
+    """The line of the kink operation."""
     op: str
-    size: int  # elements decided, over all the evaluations at this line in one call
-    minority: int  # elements not on the most common side
-    occurrence: int = -1  # the line's k-th evaluation on arrays in a call; -1: its scalar evaluations
+    """The operation (numpy's name: ``maximum``, ``greater``, ``where``...)."""
+    size: int
+    """Elements decided, over all the evaluations at this line in one call."""
+    minority: int
+    """Elements not on the most common side."""
+    occurrence: int = -1
+    """The line's k-th evaluation on arrays in a call; -1: its scalar evaluations."""
 
     @property
     def where(self) -> str:
+        """How the report names it: ``file.py:30 (maximum, call 2)``."""
         return site_name(self.filename, self.lineno, self.op, self.occurrence)
 
     def to_dict(self) -> dict:
@@ -69,16 +76,22 @@ class KinkSite:
 
 @dataclass(frozen=True)
 class StartPoint:
-    """What the check found at the start point (see the module docstring)."""
+    """What the check found at the start point: is it degenerate (:mod:`gradcheck_cli.startpoint`)?"""
 
-    tie: KinkSite | None  # the first kink site decided by a tie (its size: the tied elements)
-    uniform: tuple[KinkSite, ...]  # sites where (almost) every element took one side
-    zero_blocks: tuple[str, ...]  # blocks exactly zero
-    zero_gradients: tuple[str, ...]  # blocks whose gradient is exactly zero
-    zero_weights: tuple[str, ...]  # the zero blocks with two or more dimensions longer than 1
+    tie: KinkSite | None
+    """The first kink site decided by a tie (its size: the tied elements)."""
+    uniform: tuple[KinkSite, ...]
+    """Sites where (almost) every element took one side."""
+    zero_blocks: tuple[str, ...]
+    """Blocks exactly zero."""
+    zero_gradients: tuple[str, ...]
+    """Blocks whose gradient is exactly zero."""
+    zero_weights: tuple[str, ...]
+    """The zero blocks with two or more dimensions longer than 1."""
 
     @property
     def degenerate(self) -> bool:
+        """A wrong gradient could look right here: a tie, a one-sided site, a zero weight block or gradient."""
         return bool(self.tie or self.uniform or self.zero_gradients or self.zero_weights)
 
     def reasons(self) -> list[str]:

@@ -42,9 +42,13 @@ class SweepPoint:
     """The numeric derivative at one step."""
 
     h: float
+    """The relative step."""
     numeric: float
+    """The numeric derivative at that step."""
     rel_error: float
-    kink: bool  # the evaluations at this step crossed a kink
+    """Its relative error against the analytic value."""
+    kink: bool
+    """The evaluations at this step crossed a kink."""
 
     def to_dict(self) -> dict:
         return {"h": self.h, "numeric": _number(self.numeric), "rel_error": _number(self.rel_error),
@@ -56,15 +60,24 @@ class SweepCurve:
     """One dimension's relative error across all steps."""
 
     block: str
-    index: tuple[int, ...] | None  # a coordinate, or None for a direction
+    """The block swept."""
+    index: tuple[int, ...] | None
+    """A coordinate, or None for a direction."""
     direction: int | None
+    """Which of the block's random directions, or None for a coordinate."""
     analytic: float
+    """The model's gradient there."""
     points: tuple[SweepPoint, ...]
-    recommended_h: float | None  # None if no two consecutive steps were kink-free
-    broken: str | None = None  # where the loss broke (nan, or raised) at some steps: the first's message
+    """One per step, from the largest (1e-1) to the smallest (1e-12)."""
+    recommended_h: float | None
+    """The step ``--h auto`` would pick from the numeric values alone; None if no two consecutive
+    steps were kink-free."""
+    broken: str | None = None
+    """Where the loss broke (nan, or raised) at some steps: the first's message."""
 
     @property
     def label(self) -> str:
+        """How the report names it: ``W[2, 0]`` or ``W direction 1``."""
         if self.index is not None:
             return f"{self.block}[{', '.join(map(str, self.index))}]"
         return f"{self.block} direction {self.direction}"
@@ -86,11 +99,17 @@ class SweepReport:
     """All curves of a sweep, and what it cost."""
 
     model: str
+    """The model as it was given."""
     method: str
+    """The finite-difference method swept."""
     evaluations: int
+    """Calls of the user's functions."""
     seconds: float
+    """Wall time of the sweep."""
     loss_noise: float
+    """Measured rounding noise of the loss (standard deviation)."""
     curves: tuple[SweepCurve, ...]
+    """One per swept dimension."""
 
     def to_dict(self) -> dict:
         return {

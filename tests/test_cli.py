@@ -326,3 +326,174 @@ def test_version_anywhere_on_the_line(args):
     result = run(*args)
     assert result.exit_code == 0, result.output
     assert result.stdout == f"gradcheck, version {version('gradcheck-cli')}\n"
+
+
+# Configuration files that stop a check: not TOML, a key no option has.
+BROKEN_CONFIGS = ["[tool.gradcheck\n", "[tool.gradcheck]\nbogus_key = 1\n"]
+
+
+def version_line():
+    from importlib.metadata import version
+
+    return f"gradcheck, version {version('gradcheck-cli')}\n"
+
+
+@pytest.mark.parametrize("config", BROKEN_CONFIGS)
+@pytest.mark.parametrize("args", [["m.py", "-h"], ["m.py", "--version"], ["sweep", "-h"], ["sweep", "--version"],
+                                  ["sanity", "m.py", "--help"], ["--config", "missing.toml", "--version"],
+                                  ["--config", "missing.toml", "m.py", "-h"]])
+def test_help_and_version_read_no_configuration(config, args, tmp_path, monkeypatch):
+    # The file is the project's to fix; what the options are and which
+    # version runs is what a user asks to fix it.
+    (tmp_path / "pyproject.toml").write_text(config)
+    monkeypatch.chdir(tmp_path)
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Usage: gradcheck") or result.stdout == version_line()
+
+
+@pytest.mark.parametrize("answer", ["-h", "--help", "--version"])
+@pytest.mark.parametrize("line", [["{}", "--seed", "1", SOFTMAX], ["--seed", "1", "{}", SOFTMAX],
+                                  ["--samples", "3", SOFTMAX, "{}"], [SOFTMAX, "{}", "--seed", "1"],
+                                  ["-v", "{}"], ["{}", "--seed", "not-a-number"]])
+def test_help_and_version_anywhere_among_the_check_options(answer, line):
+    # Options come before or after the model, these too: the answer is the
+    # one `gradcheck -h` / `gradcheck --version` gives, whatever surrounds it.
+    result = run(*[answer if word == "{}" else word for word in line], env={"COLUMNS": "100"})
+    alone = run(answer, env={"COLUMNS": "100"})
+    assert result.exit_code == alone.exit_code == 0, result.output
+    assert result.stdout == alone.stdout
+    assert alone.stdout == version_line() if answer == "--version" else "Commands:" in alone.stdout
+
+
+# A model whose gradient ends the process: only the exit guard (the console
+# script's forked child) can say so; unguarded, gradcheck would exit 0.
+EXITER = """
+import os
+import numpy as np
+params = {"w": np.ones(3)}
+def loss(p): return float(np.sum(p["w"] ** 2))
+def grad(p): os._exit(0)
+"""
+
+
+@pytest.mark.parametrize("args, env", [
+    (["exiter.py", "--junit-xml", "-h"], {}),  # an option's value that reads like an option
+    (["exiter.py", "--junit-xml", "--version"], {}),
+    (["exiter.py", "--save-params", "--help"], {}),
+    (["--", "-h"], {}),  # after --, a model's path (a directory of models named -h)
+    (["exiter.py"], {"_GRADCHECK_COMPLETE": ""}),  # set but empty: click completes nothing
+])
+def test_the_exit_guard_holds_unless_click_answers_the_line_itself(args, env, tmp_path):
+    (tmp_path / "exiter.py").write_text(EXITER)
+    if "--" in args:
+        (tmp_path / "-h").mkdir()
+        (tmp_path / "-h" / "exiter.py").write_text(EXITER)
+    done = subprocess.run([sys.executable, "-m", "gradcheck_cli", *args], capture_output=True, text=True,
+                          cwd=tmp_path, env={**os.environ, **env}, timeout=120)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "the process was ended while running grad" in done.stderr
+
+
+@pytest.mark.parametrize("word, says", [("swep", "no command or model 'swep'. Did you mean 'sweep'?"),
+                                        ("chek", "no command or model 'chek'. Did you mean 'check'?"),
+                                        ("sanit", "no command or model 'sanit'. Did you mean 'sanity'?"),
+                                        ("help", "no command or model 'help': run 'gradcheck --help'"),
+                                        ("version", "no command or model 'version': run 'gradcheck --version'")])
+def test_a_first_word_that_is_no_model_but_reads_as_a_command_is_an_error(word, says, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run(word, SOFTMAX)
+    assert result.exit_code == 2
+    assert says in result.stderr and "Traceback" not in result.output
+    assert "PASS" not in result.stdout  # (the rest of the line is not checked as if the word were a model)
+
+
+def test_help_before_a_command_says_that_commands_help(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run("help", "sweep")
+    assert result.exit_code == 2 and "run 'gradcheck sweep --help'" in result.stderr
+
+
+@pytest.mark.parametrize("word", ["swep", "chek", "help", "version"])
+@pytest.mark.parametrize("kind", ["module", "directory"])
+def test_a_model_named_like_a_command_is_checked(word, kind, tmp_path, monkeypatch):
+    # A model that exists is never taken for a mistyped command.
+    source = (SAMPLES / "cube.py").read_text()
+    if kind == "module":  # (gradcheck swep: the module swep, imported from the working directory)
+        (tmp_path / f"{word}.py").write_text(source)
+    else:
+        (tmp_path / word).mkdir()
+        (tmp_path / word / "cube.py").write_text(source)
+    monkeypatch.chdir(tmp_path)
+    result = run(word)
+    assert result.exit_code == 0, result.output
+    assert "PASS" in result.stdout
+
+
+def test_a_first_word_far_from_every_command_is_a_model_not_found(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run("svm")
+    assert result.exit_code == 2
+    assert "no model file or module named 'svm'" in result.stderr and "Did you mean" not in result.stderr
+
+
+@pytest.mark.parametrize("config, args, names", [
+    ("", ["-v", "-q"], ["-v/--verbose and -q/--quiet"]),
+    ("", ["--verbose", "--quiet"], ["-v/--verbose and -q/--quiet"]),
+    ("verbose = true", ["-q"], ["-v/--verbose (verbose = true in pyproject.toml)", "-q/--quiet"]),
+    ("quiet = true", ["-v"], ["-v/--verbose and -q/--quiet (quiet = true in pyproject.toml)"]),
+    ("verbose = true\nquiet = true", [], ["(verbose = true in pyproject.toml)", "(quiet = true in pyproject.toml)"]),
+])
+def test_verbose_and_quiet_together_are_a_usage_error_naming_both(config, args, names, tmp_path, monkeypatch):
+    (tmp_path / "pyproject.toml").write_text(f"[tool.gradcheck]\n{config}\n")
+    monkeypatch.chdir(tmp_path)
+    result = run(SOFTMAX, *args)
+    assert result.exit_code == 2
+    assert "ask for opposite reports" in result.stderr
+    for name in names:
+        assert name in result.stderr
+    assert result.stdout == ""
+
+
+COMMANDS = [[], ["check"], ["sweep"], ["sanity"]]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_help_line_fits_80_columns(command):
+    out = run(*command, "--help", env={"COLUMNS": "80"}).stdout
+    assert max(len(line) for line in out.splitlines()) <= 80, [line for line in out.splitlines() if len(line) > 80]
+
+
+def option_helps(name: str):
+    """(option, help as --help shows it) of each option of a command."""
+    import click
+
+    command = main.commands[name]
+    ctx = click.Context(command, info_name=name)
+    return [(param, param.get_help_record(ctx)[1]) for param in command.get_params(ctx)
+            if isinstance(param, click.Option)]
+
+
+@pytest.mark.parametrize("name", ["check", "sweep", "sanity"])
+def test_an_options_help_says_its_default_once_in_one_bracket(name):
+    # (click adds "[default: ...; range]" to a help that may say a default itself)
+    import re
+
+    for param, text in option_helps(name):
+        assert len(re.findall(r"\bdefault\b", text)) <= 1, (param.opts, text)
+        assert text.count("  [") <= 1, (param.opts, text)
+
+
+@pytest.mark.parametrize("name", ["check", "sweep", "sanity"])
+def test_a_shared_options_help_speaks_of_what_its_command_does(name):
+    # --seed and --config are every command's; their help must not promise
+    # sampling to a command that samples nothing, or `models` to one that
+    # takes a single MODEL.
+    import click
+
+    command = main.commands[name]
+    samples = any(param.name == "samples" for param in command.params)
+    several = any(isinstance(param, click.Argument) and param.nargs == -1 for param in command.params)
+    for param, text in option_helps(name):
+        assert samples or "sampling" not in text, (param.opts, text)
+        assert several or "`models`" not in text, (param.opts, text)

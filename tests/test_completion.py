@@ -97,6 +97,44 @@ def test_a_choice_completes_its_values(shell):
     assert complete(shell, "gradcheck sanity m.py --optimizer ") == [("plain", "adam"), ("plain", "sgd")]
 
 
+# The keywords gradcheck's options take beside a number or a name (their
+# metavars and docs/options.md spell them: N|all, FLOAT|auto, auto|none|NAME).
+KEYWORDS = {"all", "auto", "off", "none"}
+
+
+def keyword_options() -> list[tuple[str, str, set]]:
+    """(command, option, the keywords its help's metavar names) of every
+    option of every command that takes keywords."""
+    import click
+
+    found = []
+    for name, command in main.commands.items():
+        ctx = click.Context(command, info_name=name)
+        for param in command.get_params(ctx):
+            if isinstance(param, click.Option) and not param.is_flag:
+                metavar = param.get_help_record(ctx)[0].split(" ", 1)[-1]
+                words = KEYWORDS & set(metavar.strip("[]").lower().split("|"))
+                if words:
+                    found.append((name, param.opts[-1], words))
+    return found
+
+
+def test_the_options_taking_keywords_are_found():
+    # (the walk below must see them: --samples of check and sweep, --jobs, --warmup, --h, check's --reg)
+    assert {(name, option) for name, option, _ in keyword_options()} >= {
+        ("check", "--samples"), ("sweep", "--samples"), ("check", "--jobs"), ("check", "--warmup"),
+        ("check", "--h"), ("check", "--reg")}
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_an_options_keywords_complete(shell):
+    for name, option, words in keyword_options():
+        got = complete(shell, f"gradcheck {name} m.py {option} ")
+        assert {value for _, value in got} >= words, (name, option, got)
+        started = complete(shell, f"gradcheck {name} m.py {option} A")  # (any case, as the options read them)
+        assert {value for _, value in started} == {word for word in words if word.startswith("a")}, (name, option)
+
+
 @pytest.mark.parametrize("shell", SHELLS)
 @pytest.mark.parametrize("line", ["gradcheck m.py --params w", "gradcheck m.py --data w", "gradcheck --config w",
                                   "gradcheck m.py --junit-xml w", "gradcheck m.py --save-params w",
@@ -111,6 +149,15 @@ def test_the_console_script_answers_the_protocol(folder):
     done = subprocess.run([str(SCRIPT)], capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["plain,sweep", "plain,sweep_model.py"]
+
+
+@needs_script
+def test_a_completion_request_is_answered_even_for_a_lone_version(folder):
+    # (the console script answers a lone --version before click is imported; a shell's request comes first)
+    env = {**os.environ, "_GRADCHECK_COMPLETE": "bash_complete", "COMP_WORDS": "gradcheck sw", "COMP_CWORD": "1"}
+    done = subprocess.run([str(SCRIPT), "--version"], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "plain,sweep" in done.stdout.splitlines()
 
 
 def shell_env() -> dict:

@@ -1,12 +1,18 @@
 """The README and the manual (docs/*.md) cannot drift: their commands run,
 and their example output is real."""
 
+import ast
+import dataclasses
+import importlib.util
+import inspect
 import os
+import pydoc
 import re
 import shlex
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -246,6 +252,19 @@ def test_every_cli_option_is_documented_in_the_manual():
                 assert re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", options), name
 
 
+def test_the_options_page_shows_usage_and_options_as_the_help_prints_them():
+    """docs/options.md's usage line and option column are the help's own
+    (metavars included: ``--samples N|ALL``), so a reader can match them."""
+    help_text = CliRunner().invoke(main, ["--help"], prog_name="gradcheck").output
+    usage = re.search(r"^Usage: (.*)$", help_text, re.M).group(1)
+    shown = re.findall(r"^  (-\S.*?)(?:  |$)", help_text, re.M)
+    assert "--samples N|ALL" in shown
+    options = PAGES["docs/options.md"]
+    assert f"```text\n{usage}\n```" in options
+    # (a | in a table's code is \| on GitHub)
+    assert [option for option in shown if f"| `{option.replace('|', chr(92) + '|')}` |" not in options] == []
+
+
 @pytest.mark.install
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git to copy the tracked files")
 def test_the_try_command_works_in_a_fresh_clone(tmp_path):
@@ -350,9 +369,33 @@ def test_the_readmes_links_lead_to_files_of_the_repository():
     assert [t for t in local if not (ROOT / t).exists()] == []
 
 
+def test_the_manuals_links_lead_to_what_github_shows():
+    """docs/*.md are read on GitHub too: a relative link names a file there,
+    and never a page that only includes another file when the site is built
+    (GitHub shows the snippet's directive: link the file itself)."""
+    broken = []
+    for page, text in PAGES.items():
+        if page.startswith("docs/"):
+            for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
+                path = ROOT / "docs" / target
+                if not re.match(r"\w+:", target) and (not path.exists() or path.is_file()
+                                                      and path.read_text().lstrip().startswith("--8<--")):
+                    broken.append(f"{page}: {target}")
+    assert broken == []
+
+
 def test_the_manuals_home_shows_the_readmes_commands():
     for marker in ("try-command", "test-command"):
         assert command_after(marker, "docs/index.md") == command_after(marker)
+
+
+def _api_reference() -> list[str]:
+    """The objects docs/api.md renders, as the docs' build reads the page
+    (docs/mkdocs_hooks.py)."""
+    spec = importlib.util.spec_from_file_location("mkdocs_hooks", ROOT / "docs" / "mkdocs_hooks.py")
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    return hooks.documented_paths(PAGES["docs/api.md"])
 
 
 def test_the_api_reference_documents_every_public_name():
@@ -361,6 +404,74 @@ def test_the_api_reference_documents_every_public_name():
     them lazily, which a reader of its source cannot follow)."""
     import gradcheck_cli
 
-    api = PAGES["docs/api.md"]
-    for name, module in gradcheck_cli._EXPORTS.items():
-        assert re.search(rf"^::: gradcheck_cli\.{module}\.{name}$", api, re.M), name
+    documented = _api_reference()
+    assert [name for name, module in gradcheck_cli._EXPORTS.items()
+            if f"gradcheck_cli.{module}.{name}" not in documented] == []
+
+
+def test_the_errors_a_public_function_raises_are_exported():
+    """A caller catches what check() and its kin raise (CheckTimeout,
+    Interrupted...) by the names their docstrings give, from the package."""
+    import gradcheck_cli
+
+    docstrings = "\n".join(inspect.getdoc(getattr(gradcheck_cli, name)) or "" for name in gradcheck_cli._EXPORTS)
+    named = set(re.findall(r"gradcheck_cli\.errors\.(\w+)", docstrings))
+    assert named and named <= set(gradcheck_cli._EXPORTS)
+
+
+def _docstrings_of_fields(cls: type) -> set[str]:
+    """The fields of ``cls``'s own source followed by a string literal (the
+    attribute docstrings mkdocstrings reads; a ``#`` comment it cannot)."""
+    body = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0].body
+    return {field.target.id for field, after in zip(body, body[1:])
+            if isinstance(field, ast.AnnAssign) and isinstance(field.target, ast.Name)
+            and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
+            and isinstance(after.value.value, str)}
+
+
+def test_every_field_in_the_api_reference_has_a_docstring():
+    """mkdocstrings leaves a field without a docstring of its own out of the
+    API reference, so a result's fields would be missing from it."""
+    classes = [c for c in map(pydoc.locate, _api_reference()) if dataclasses.is_dataclass(c)]
+    assert len(classes) >= 10
+    missing = [f"{c.__name__}.{f.name}" for c in classes for f in dataclasses.fields(c)
+               if not f.name.startswith("_") and f.name not in _docstrings_of_fields(c)]
+    assert missing == []
+
+
+def test_every_property_in_the_api_reference_has_a_docstring():
+    """As a field: a property without one is missing from the API reference."""
+    classes = [c for c in map(pydoc.locate, _api_reference()) if isinstance(c, type)]
+    missing = [f"{c.__name__}.{name}" for c in classes for name, value in vars(c).items()
+               if isinstance(value, property) and not name.startswith("_") and not value.__doc__]
+    assert missing == []
+
+
+@pytest.fixture(scope="module")
+def api_page(tmp_path_factory) -> str:
+    """docs/api.md as the site renders it (the 'docs' extra's mkdocs build)."""
+    pytest.importorskip("mkdocstrings", reason="the site is built with the 'docs' extra")
+    site = tmp_path_factory.mktemp("site")
+    subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)], cwd=ROOT,
+                   env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}, check=True, capture_output=True)
+    return (site / "api" / "index.html").read_text()
+
+
+def test_the_rendered_api_reference_shows_defaults_links_and_fields(api_page):
+    from gradcheck_cli.settings import DEFAULT_SAMPLES, DEFAULT_SEED
+
+    signature = re.search(r'id="gradcheck_cli\.pipeline\.check".*?</h3>', api_page, re.S).group()
+    text = re.sub(r"<[^>]+>", "", signature)
+    assert f"seed={DEFAULT_SEED}" in text and f"samples={DEFAULT_SAMPLES}" in text, text
+    # Sphinx roles are links where their target is on the page, and never literal text.
+    assert 'href="#gradcheck_cli.errors.CheckTimeout"' in api_page
+    assert not re.search(r":(func|class|meth|attr|data|mod):|~gradcheck_cli", api_page)
+    assert "module docstring" not in api_page
+    for path in _api_reference():
+        cls = pydoc.locate(path)
+        if dataclasses.is_dataclass(cls):
+            for field in dataclasses.fields(cls):
+                assert f'id="{path}.{field.name}"' in api_page, f"{path}.{field.name}"
+    # The layer's helpers for messages are not the API.
+    assert 'id="gradcheck_cli.layers.Layer.init_params"' in api_page
+    assert 'id="gradcheck_cli.layers.Layer.holders"' not in api_page
