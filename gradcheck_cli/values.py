@@ -49,6 +49,8 @@ def _number(raw: Any, what: str) -> float:
         raise ValueError(f"{raw!r} is not {what}")
     try:
         return float(raw)
+    except OverflowError:  # (a whole number past float's range: as far as any range goes)
+        return math.inf if raw > 0 else -math.inf
     except ValueError:
         raise ValueError(f"{raw!r} is not {what}") from None
 

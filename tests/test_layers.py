@@ -13,8 +13,11 @@ from gradcheck_cli.cli import main
 from .conftest import SAMPLES, without_seconds
 
 sys.path.insert(0, str(SAMPLES))
-from layer_lib import buggy_layers as buggy  # noqa: E402
-from layer_lib import layers as lib  # noqa: E402
+try:
+    from layer_lib import buggy_layers as buggy  # noqa: E402
+    from layer_lib import layers as lib  # noqa: E402
+finally:  # (left on the path, every sample model is importable by name in the tests after these: `gradcheck svm`)
+    sys.path.remove(str(SAMPLES))
 
 
 def run(*args):

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 import gradcheck_cli
-from gradcheck_cli import check, check_layers, sweep, values
+from gradcheck_cli import check, check_layers, sanity_checks, sweep, values
 from gradcheck_cli.cli import main
 from gradcheck_cli.options import NOT_KEYWORDS
 
@@ -27,6 +27,7 @@ MISSING = "no-such-model.py"  # (a value that is read goes on to load the model:
 
 
 TABLES = {"check": values.CHECK, "sweep": values.SWEEP, "sanity": values.SANITY}
+FUNCTIONS = {"check": check, "sweep": sweep, "sanity": sanity_checks.sanity}
 
 
 def _values_to_try(command: str, param: click.Option) -> list:
@@ -297,3 +298,19 @@ def test_jobs_from_a_script_without_the_main_guard_says_why(tmp_path):
     assert process.returncode != 0
     assert ("worker process of check(jobs=...) was starting: workers start afresh and import unguarded.py, which "
             "calls gradcheck as it is imported. Call it only under `if __name__ == \"__main__\":`") in process.stderr
+
+
+@pytest.mark.parametrize("table", ["check", "sweep", "sanity"])
+def test_a_parser_reads_its_own_results_back(table):
+    """A function that hands its keywords on parses them, and check() parses
+    them again: a parsed value must mean the same the second time."""
+    for name, parser in TABLES[table].items():
+        for raw in ["3", "1", "ALL", "AUTO", "OFF", "inf", "0.5", "1e-4", "none", "REG", "adam", "central", True,
+                    "w.npz", ["W1"], 10**400]:
+            try:
+                once = parser.parse(raw)
+            except ValueError:
+                continue
+            # (None is "not given" where a keyword's default is None: timeout="inf", no limit)
+            assert (once is None and name in values.nullable(FUNCTIONS[table])) or parser.parse(once) == once, \
+                (name, raw)
