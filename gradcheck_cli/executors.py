@@ -697,13 +697,14 @@ _USER_THREAD_VARIABLES = _BLAS_THREAD_VARIABLES + ("GOTO_NUM_THREADS", "MKL_DOMA
 @contextlib.contextmanager
 def _blas_threads(threads: int | None):
     """Processes spawned inside the block use ``threads`` BLAS threads from
-    the moment their BLAS loads (blas_share; None: the user set a variable
-    a BLAS reads its thread count from, and every process keeps the
-    user's, so that a BLAS that splits a sum between threads splits it
-    alike everywhere: the report of --jobs 1). This process's BLAS loaded
+    the moment their BLAS loads (blas_share). Where the user set a variable
+    a BLAS reads its thread count from, they inherit the user's environment
+    unchanged (and blas_share is the user's count), so that a BLAS that
+    splits a sum between threads splits it alike everywhere: the report of
+    --jobs 1. This process's BLAS loaded
     long ago: blas_limited tells it. The environment is given back
     afterwards."""
-    if threads is None:
+    if threads is None or _user_set_threads():
         yield
         return
     try:
@@ -717,11 +718,39 @@ def _blas_threads(threads: int | None):
 
 def blas_share(jobs: int) -> int | None:
     """The BLAS threads each process of a check with ``jobs`` worker
-    processes evaluates the model with: its share of the cores; None where
-    the user set a thread variable (every process keeps the user's)."""
-    if any(name in os.environ for name in _USER_THREAD_VARIABLES):
-        return None
+    processes evaluates the model with: its share of the cores, or the
+    count the user set in a thread variable (workers spawned with the
+    user's environment load their BLAS with it); None where the user's
+    variables give no count (every process keeps what it has).
+
+    A variable set is not a BLAS that runs with it: it is read only when
+    the BLAS loads, and something in this process may have set it since
+    (a Dask worker run in process sets OMP/MKL/OPENBLAS_NUM_THREADS=1 in
+    os.environ). So this process is told the count too (blas_limited),
+    as the workers are: otherwise it sums on the threads it loaded with
+    and the workers on the variable's, and a correct model's start point
+    differs between them."""
+    if _user_set_threads():
+        return _user_threads()
     return max(1, (os.cpu_count() or 1) // jobs)
+
+
+def _user_set_threads() -> bool:
+    return any(name in os.environ for name in _USER_THREAD_VARIABLES)
+
+
+# Read in a BLAS's own order: its specific variable before OpenMP's.
+_COUNT_VARIABLES = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "BLIS_NUM_THREADS", "MKL_NUM_THREADS",
+                    "VECLIB_MAXIMUM_THREADS", "OMP_NUM_THREADS")
+
+
+def _user_threads() -> int | None:
+    """The thread count the user's variables give a BLAS that loads now."""
+    for name in _COUNT_VARIABLES:
+        text = os.environ.get(name, "").split(",")[0].strip()  # (OMP's nested list: the outer level)
+        if text.isdigit() and int(text) > 0:
+            return int(text)
+    return None
 
 
 @contextlib.contextmanager

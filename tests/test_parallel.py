@@ -184,6 +184,26 @@ def test_a_loss_that_sums_otherwise_on_other_thread_counts_is_not_called_nondete
     assert jobs == 2 or any(note.startswith("--jobs auto: 2 worker") for note in report.notes), report.notes
 
 
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: every process has the one BLAS thread")
+def test_a_thread_variable_set_after_numpy_loaded_is_every_processs_count(tmp_path, monkeypatch):
+    """A thread variable in os.environ is not the count this process's BLAS
+    runs with: it is read when the BLAS loads, and something may set it
+    later (a Dask worker run in process sets OMP/MKL/OPENBLAS_NUM_THREADS=1).
+    The spawned workers load their BLAS with it; so must the parent sum
+    with it, or a correct model's start point differs between them."""
+    from threadpoolctl import threadpool_info
+
+    if not any(pool["user_api"] == "blas" for pool in threadpool_info()):
+        pytest.skip("no BLAS that threadpoolctl can see")
+    before = [pool["num_threads"] for pool in threadpool_info()]
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        monkeypatch.setenv(name, "1")  # after numpy loaded its BLAS on every core
+    path = tmp_path / "cancelling.py"
+    path.write_text(CANCELLING_SUM)
+    assert check(str(path), jobs=2).verdict == "pass"
+    assert [pool["num_threads"] for pool in threadpool_info()] == before  # the caller's BLAS as it was
+
+
 def module_level_loss(p):
     return float(np.sum(np.tanh(p["w"])))
 
