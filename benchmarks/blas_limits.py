@@ -41,44 +41,13 @@ import time
 
 from _common import ROOT, SAMPLES, record, table
 
-THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                    "MKL_DOMAIN_NUM_THREADS", "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+# The models are the tests' own (tests/test_job_isolation.py: a long BLAS
+# sum; tests/test_parallel.py: one cancelling to 1e-3), so that what is
+# measured here is what the tests hold.
+from tests.test_job_isolation import _THREAD_VARIABLES as THREAD_VARIABLES, BLAS_SUMS  # noqa: E402
+from tests.test_parallel import CANCELLING_SUM  # noqa: E402
+
 REPEATS = 5
-
-BLAS_SUMS = '''
-"""A loss whose last bits depend on how the BLAS splits a long dot product."""
-import numpy as np
-
-C = np.random.default_rng(0).standard_normal((16, 12500))
-params = {"w": np.linspace(0.5, 2.0, 16)}
-
-
-def loss(p):
-    z = (p["w"][:, None] * C).ravel()
-    return float(z @ z)
-
-
-def grad(p):
-    return {"w": 2 * p["w"] * np.einsum("ij,ij->i", C, C)}
-'''
-
-CANCELLING_SUM = '''
-"""A correct model whose loss is a long dot product cancelling to 1e-3."""
-import numpy as np
-
-rng = np.random.default_rng(0)
-C = rng.standard_normal((16, 12500)) * 1e3
-V = rng.standard_normal(16 * 12500)
-params = {"w": np.linspace(0.5, 2.0, 16)}
-
-
-def loss(p):
-    return float((p["w"][:, None] * C).ravel() @ V) + (734101.6688794927 + 1e-3)
-
-
-def grad(p):
-    return {"w": (C * V.reshape(16, -1)).sum(axis=1)}
-'''
 
 VECTORISED = '''
 """A smooth model with one n x n x n product per loss."""
