@@ -285,9 +285,9 @@ def test_drill_down_can_be_turned_off():
 
 
 def test_invalid_method_and_step_are_refused():
-    with pytest.raises(ValueError, match="method must be one of"):
+    with pytest.raises(ValueError, match=r"invalid value for method= \(--method\): 'forward' is not one of"):
         check(str(SAMPLES / "cube.py"), method="forward")
-    with pytest.raises(ValueError, match="positive finite number or 'auto'"):
+    with pytest.raises(ValueError, match=r"invalid value for h= \(--h\): -1.0 must be a positive number \(or 'auto'\)"):
         check(str(SAMPLES / "cube.py"), h=-1.0)
     assert not math.isnan(check(str(SAMPLES / "cube.py"), method="complex-step", h="auto").settings.h)
 
