@@ -1334,9 +1334,10 @@ Exit codes: 0 pass (warnings allowed), 1 a check failed (or warned, with
               help="The initial loss expected (instead of --classes).")
 @click.option("--loss-tolerance", type=_POSITIVE, default=DEFAULT_LOSS_TOLERANCE, show_default=True,
               metavar="FRACTION", help="Relative tolerance of the initial-loss check.")
-@click.option("--reg", "reg", type=_Name(values.CONSTANT), metavar="NAME",
+@click.option("--reg", "reg", type=_Name(values.REG), metavar="auto|none|NAME",
               help="The regularization strength's constant: 0 for the initial-loss and overfit checks; raised "
-                   "tenfold to check that it raises the loss.")
+                   "tenfold to check that it raises the loss. auto: the one constant named like a strength, as "
+                   "check finds it; none (or not given): no regularization check.")
 @click.option("--steps", type=_Whole(values.AT_LEAST_1), default=DEFAULT_OVERFIT_STEPS, show_default=True, metavar="N",
               help="Training steps of the overfit check.")
 @click.option("--optimizer", type=_OneOf(values.OPTIMIZER), default="adam", show_default=True,

@@ -22,6 +22,7 @@ from .model import Assignments, ParamsSource, parse_assignments
 from .options import python_names
 from .values import SANITY, parsed
 from .pipeline import resolve
+from .regularization import AUTO, NONE, find
 from .process_state import borrows_process
 from .report import FAIL, PASS, WARN, _number
 from .settings import (
@@ -97,9 +98,25 @@ def _loss_at_start(model) -> tuple[float, int, dict]:
     return loss, evaluator.evaluations, gradient
 
 
-def _current_value(model, name: str) -> Any:
-    from .regularization import find
+def _named_strength(model, reg: str | None) -> tuple[str | None, str]:
+    """The constant ``reg`` names (as check's --reg: ``"auto"``, ``"none"``
+    or a name), and what the skipped check says where there is none:
+    ``auto`` takes the one module-level constant named like a
+    regularization strength (regularization.find's rule), which --set can
+    set to 0 and raise."""
+    if reg is None or reg == NONE:
+        return None, "give --reg NAME (the strength's constant), or --reg auto"
+    if reg != AUTO:
+        return reg, ""
+    strength, note = find(model, AUTO)
+    if strength is None or strength.holder is not model.namespace:
+        why = note or ("no module-level constant is named like a regularization strength" if strength is None else
+                       f"--reg auto found {strength.name} on the target object, not a module-level constant")
+        return None, f"{why}; give --reg NAME (the strength's constant)"
+    return strength.name, ""
 
+
+def _current_value(model, name: str) -> Any:
     strength, _ = find(model, name)
     return strength.value
 
@@ -134,7 +151,9 @@ def sanity(
     ``params``, ``data``, ``set`` and ``seed`` are as for
     :func:`~gradcheck_cli.check`. ``classes``: the initial loss should be
     ln C (softmax), or C - 1 with ``svm``; ``expect_loss`` instead, within
-    ``loss_tolerance`` (relative). With ``reg``, the initial-loss and
+    ``loss_tolerance`` (relative). With ``reg`` (a constant's name, or
+    ``"auto"``: the one constant named like a strength, as check finds it;
+    ``"none"``, as not given: no regularization check), the initial-loss and
     overfit checks run with that constant set to 0 (the notes: no
     regularization), and the regularization check compares the loss at its
     value and at ten times it. The overfit run takes ``steps`` of
@@ -147,6 +166,7 @@ def sanity(
     started = time.perf_counter()
     overrides = parse_assignments(set)
     as_is = resolve(model, params=params, seed=seed, set=overrides, data=data)
+    reg, no_reg = _named_strength(as_is, reg)
     data_overrides = {**overrides, reg: "0"} if reg else overrides
     if reg and not hasattr(as_is.namespace, reg):
         raise ModelError(f"--reg {reg}: {as_is.name} has no module-level constant {reg!r}; name the one that holds "
@@ -199,7 +219,7 @@ def sanity(
                                      f"{raised_loss:.6g}: the regularization term has the wrong sign")
         checks.append(SanityCheck("regularization raises the loss", status, summary, details))
     else:
-        checks.append(SanityCheck("regularization raises the loss", SKIP, "give --reg NAME (the strength's constant)"))
+        checks.append(SanityCheck("regularization raises the loss", SKIP, no_reg))
 
     # 3. overfit, and 4. update/parameter ratios on the way
     start, end = run.loss_before, run.loss_after

@@ -152,14 +152,19 @@ class Choice(Value):
 
 
 class Name(Value):
-    """A Python name (a model's constant), or one of ``keywords``, spelled as they are."""
+    """A Python name (a model's constant), or one of ``keywords`` in any
+    case, as every option's keywords are (``--reg NONE`` is ``--reg none``,
+    as ``--warmup OFF`` is ``--warmup off``): a constant so named is
+    beyond reach, which no model's regularization strength is."""
 
     def __init__(self, keywords: tuple[str, ...] = ()):
         self.keywords = keywords
         self.metavar = "|".join([*keywords, "NAME"])
 
     def parse(self, raw: Any) -> str:
-        if not (isinstance(raw, str) and (raw in self.keywords or raw.isidentifier())):
+        if isinstance(raw, str) and raw.strip().lower() in self.keywords:
+            return raw.strip().lower()
+        if not (isinstance(raw, str) and raw.isidentifier()):
             either = "".join(f"'{k}', " for k in self.keywords)
             raise ValueError(f"{raw!r} is not {either}{'or ' if either else ''}the name of a constant")
         return raw
@@ -227,8 +232,9 @@ POSITIVE = Number(0.0, min_open=True)
 ABOVE_ONE = Number(1.0, min_open=True)  # --overfit-factor: a fall 1-fold is none
 METHOD = Choice(("central", "five-point", "complex-step"))
 OPTIMIZER = Choice(("adam", "sgd"))
-REG = Name(("auto", "none"))  # check's --reg
-CONSTANT = Name()  # sanity's --reg
+# --reg: the regularization strength's constant, found by its name ('auto'),
+# or none; one meaning for check and sanity, so one key in [tool.gradcheck].
+REG = Name(("auto", "none"))
 FLAG = Flag()
 FILE = File()
 NAMES = Names()
@@ -243,7 +249,7 @@ CHECK = {**_SOURCE, **_PROBE, "directions": AT_LEAST_0, "h": STEP, "fail_above":
          "save_params": FILE}
 SWEEP = {**_SOURCE, **_PROBE, "dims": AT_LEAST_1, "block": NAMES}
 SANITY = {**_SOURCE, "classes": CLASSES, "svm": FLAG, "expect_loss": FINITE, "loss_tolerance": POSITIVE,
-          "reg": CONSTANT, "steps": AT_LEAST_1, "optimizer": OPTIMIZER, "lr": POSITIVE, "overfit_factor": ABOVE_ONE,
+          "reg": REG, "steps": AT_LEAST_1, "optimizer": OPTIMIZER, "lr": POSITIVE, "overfit_factor": ABOVE_ONE,
           "overfit_below": NON_NEGATIVE, "strict": FLAG}
 
 
