@@ -130,7 +130,9 @@ class _DefaultGroup(click.Group):
             from .errors import ConfigError
 
             try:
-                config = config_module.load(self.commands.values(), ctx.meta.get("gradcheck.config_path"))
+                # (read for the command that runs: a top-level value is held to it)
+                config = config_module.load(self.commands.values(), ctx.meta.get("gradcheck.config_path"),
+                                            runs=ctx.meta["gradcheck.args"][0])
             except ConfigError as exc:
                 _error(exc)
                 _error_document_if_json(ctx, str(exc))
@@ -139,7 +141,7 @@ class _DefaultGroup(click.Group):
             _escaping_for(_requested_format(ctx))  # (the config may name the format)
             for message in config.deprecations:  # (a DeprecationWarning would be hidden by default)
                 _warning(message)
-            ctx.default_map = {name: config.for_command(command) for name, command in self.commands.items()}
+            ctx.default_map = {config.command: config.for_command(self.commands[config.command])}
         try:
             return super().invoke(ctx)
         finally:

@@ -2,14 +2,21 @@
 
 Every command-line option's default can be set there, under the option's
 name (``fail-above`` or ``fail_above``: the name the Python API takes as a
-keyword), plus ``models = [...]``: what a bare ``gradcheck`` checks. Keys
-renamed since (``params_file``, ``assignments``...: options.RENAMED_KEYS)
-are read under their new name (``Config.deprecations`` says so: the
-command line on stderr, the pytest fixture as a DeprecationWarning).
-Command-line options override the file. An unknown key is an error naming
-it, and so are two spellings of one key. Relative paths are the file's
-directory's, and a value is read as the command line reads the option
-(through its click type, whose parser the Python keyword shares:
+keyword), plus ``models = [...]``: what a bare ``gradcheck`` checks. A key
+at the top applies to every command that has the option, and its value
+is held to the command that runs; ``[tool.gradcheck.check]``,
+``[tool.gradcheck.sweep]`` and ``[tool.gradcheck.sanity]`` hold options
+for that command alone, over the top's. An option's name does not always
+mean one thing (``lr`` is check's warm-up rate and sanity's overfitting
+rate: options.PER_COMMAND), and such an option is taken only in a
+command's table. Keys renamed since (``params_file``, ``assignments``...:
+options.RENAMED_KEYS) are read under their new name (``Config.deprecations``
+says so: the command line on stderr, the pytest fixture as a
+DeprecationWarning). Command-line options override the file. An unknown
+key is an error naming it, and so are two spellings of one key. A path
+has ``~`` expanded and, relative, is the directory's of the file as it was
+named (a symlink's own), and a value is read as the command line reads the
+option (through its click type, whose parser the Python keyword shares:
 values.py).
 
 The options themselves are defined once, as the click commands' parameters;
@@ -29,7 +36,7 @@ from typing import Any, Iterable
 import click
 
 from .errors import ConfigError
-from .options import RENAMED_KEYS
+from .options import PER_COMMAND, RENAMED_KEYS
 from .values import FLAG
 
 TABLE = ("tool", "gradcheck")
@@ -37,24 +44,29 @@ TABLE = ("tool", "gradcheck")
 
 @dataclass(frozen=True)
 class Config:
-    """What a configuration file says: option values and models."""
+    """What a configuration file says to one command: option values and models."""
 
     path: Path | None  # None: no file was found
-    values: dict[str, Any] = field(default_factory=dict)  # normalised key -> value
+    # normalised key -> value: the top level's that are options of `command`,
+    # its own table's over them
+    values: dict[str, Any] = field(default_factory=dict)
     models: tuple[str, ...] = ()  # targets, paths made relative to the working directory
-    # (the key as the file spells it, the option's name) for each key read
-    # under its old name: said by whoever reads the file (the command line
-    # on stderr, the pytest fixture as a DeprecationWarning).
-    renamed: tuple[tuple[str, str], ...] = ()
+    # (the table, the key as the file spells it, the option's name) for each
+    # key read under its old name: said by whoever reads the file (the
+    # command line on stderr, the pytest fixture as a DeprecationWarning).
+    renamed: tuple[tuple[str, str, str], ...] = ()
+    command: str = "check"  # the command the values are for
 
     @property
     def deprecations(self) -> tuple[str, ...]:
         """What to say of each key read under its old name."""
-        return tuple(f"{old!r} in [tool.gradcheck] of {self.path} is deprecated: name it "
-                     f"{new.replace('_', '-')!r}, as the command line does" for old, new in self.renamed)
+        return tuple(f"{old!r} in [{table}] of {self.path} is deprecated: name it "
+                     f"{new.replace('_', '-')!r}, as the command line does" for table, old, new in self.renamed)
 
     def for_command(self, command: click.Command) -> dict[str, Any]:
-        """The values that are options of ``command``, keyed by parameter name."""
+        """The values that are options of ``command``, keyed by parameter name
+        (the values are ``self.command``'s: read the file for the command
+        that runs)."""
         names = parameter_names(command)
         return {names[key]: value for key, value in self.values.items() if key in names}
 
@@ -154,12 +166,17 @@ def find_pyproject(start: Path | None = None) -> Path | None:
 
 
 def load(commands: Iterable[click.Command], path: str | os.PathLike | None = None,
-         start: Path | None = None) -> Config:
-    """Read and validate the configuration.
+         start: Path | None = None, *, runs: str = "check") -> Config:
+    """Read and validate the configuration for the command ``runs``.
 
     ``path`` (from --config) must exist; without it the nearest
     pyproject.toml is used, and having none (or no [tool.gradcheck] in it)
-    is fine. ``commands`` define which keys are known.
+    is fine. ``commands`` define which keys are known, each command's
+    table (``[tool.gradcheck.sweep]``) holding its own options. The values
+    returned are those ``runs`` takes: the top level's that are its
+    options, its own table's over them. A top-level value is held to the
+    command that runs (``format = "github"`` is check's, and an error for
+    sweep), a table's to its command whichever runs.
     """
     if path is not None:
         file = Path(path)
@@ -170,7 +187,7 @@ def load(commands: Iterable[click.Command], path: str | os.PathLike | None = Non
     else:
         file = find_pyproject(start)
         if file is None:
-            return Config(None)
+            return Config(None, command=runs)
     try:
         with open(file, "rb") as handle:
             document = tomllib.load(handle)
@@ -188,81 +205,186 @@ def load(commands: Iterable[click.Command], path: str | os.PathLike | None = Non
         table = document  # a standalone gradcheck.toml may hold the keys at top level
     if not isinstance(table, dict):
         raise ConfigError(f"[tool.gradcheck] in {file} must be a table")
-    commands = list(commands)
+    by_name = {command.name: command for command in commands}
+    if runs not in by_name:
+        raise ValueError(f"no command {runs!r} to read [tool.gradcheck] for")  # (a caller's bug)
+    for name, sub in table.items():
+        if name in by_name and not isinstance(sub, dict):
+            raise ConfigError(f"'{name}' in [tool.gradcheck] of {file} must be a table, [tool.gradcheck.{name}], "
+                              f"of options for gradcheck {name} alone")
+    top = _read(table, file, by_name, None)
+    own = {name: _read(sub, file, by_name, name) for name, sub in table.items() if name in by_name}
+    for name, command in by_name.items():  # (a command's table is its own, whichever command runs)
+        if name in own:
+            for key, value in own[name].values.items():
+                convert(command, {parameter_names(command)[key]: value}, file, _label(name))
+    for key, value in top.values.items():
+        takers = [name for name, command in by_name.items() if key in parameter_names(command)]
+        if runs in takers:
+            _held_to(by_name, runs, key, value, file, takers)
+        else:  # (not the running command's option: wrong for every command that has it is wrong)
+            refusals = []
+            for name in takers:
+                try:
+                    _held_to(by_name, name, key, value, file, takers)
+                except ConfigError as exc:
+                    refusals.append(exc)
+            if refusals and len(refusals) == len(takers):
+                raise refusals[0]
+    running = parameter_names(by_name[runs])
+    values = {key: value for key, value in top.values.items() if key in running}
+    values.update(own[runs].values if runs in own else {})
+    renamed = (*top.renamed, *(item for part in own.values() for item in part.renamed))
+    models = own["check"].models if "check" in own and own["check"].models else top.models
+    return Config(file, values, models, renamed, runs)
+
+
+@dataclass(frozen=True)
+class _Table:
+    """One table's keys, read: option values by normalised key (paths
+    already the file's), models, and the keys read under an old name."""
+
+    values: dict[str, Any]
+    models: tuple[str, ...]
+    renamed: tuple[tuple[str, str, str], ...]
+
+
+def _label(command: str | None) -> str:
+    """How a message names a table: ``tool.gradcheck`` or ``tool.gradcheck.sweep``."""
+    return ".".join(TABLE) + (f".{command}" if command else "")
+
+
+def _read(table: dict[str, Any], file: Path, commands: dict[str, click.Command], command: str | None) -> _Table:
+    """The keys of [tool.gradcheck] (``command`` None: any command's option,
+    but those whose meaning differs between commands) or of
+    [tool.gradcheck.COMMAND] (that command's options), checked alike: an
+    unknown key (with the near one), two spellings of one option, a key
+    under its old name (recorded), a path (the file's directory's)."""
+    label = _label(command)
+    takers = [command] if command else list(commands)
     known: dict[str, str] = {}
-    for command in commands:
-        known.update(parameter_names(command))
+    for name in takers:
+        known.update(parameter_names(commands[name]))
     known.pop("config", None)
-    known.pop("config_file", None)
     values: dict[str, Any] = {}
     models: tuple[str, ...] = ()
-    renamed: list[tuple[str, str]] = []
+    renamed: list[tuple[str, str, str]] = []
     spelled: dict[str, str] = {}  # option -> the key that set it
     for key, value in table.items():
+        if command is None and key in commands:
+            continue  # (a command's own table, read apart)
         name = normalise(key)
         if name in RENAMED_KEYS and name not in known and RENAMED_KEYS[name] in known:
             new = RENAMED_KEYS[name]
             if any(normalise(other) == new for other in table):
                 raise ConfigError(f"{file} sets both {key!r} (the old name) and {new.replace('_', '-')!r} in "
-                                  "[tool.gradcheck]; keep the second")
-            renamed.append((key, new))
+                                  f"[{label}]; keep the second")
+            renamed.append((label, key, new))
             name = new
         if name in spelled:
             # (TOML keeps both; the last would silently win)
-            raise ConfigError(f"{file} sets {spelled[name]!r} and {key!r} in [tool.gradcheck], two spellings of "
+            raise ConfigError(f"{file} sets {spelled[name]!r} and {key!r} in [{label}], two spellings of "
                               f"one option; keep one")
         spelled[name] = key
-        if name == "models":
-            models = _models(value, file)
-        elif name in known:
-            values[name] = value
+        if name == "models" and command in (None, "check"):
+            models = _models(value, file, key, label)
         elif name in ("config", "config_file"):
             raise ConfigError(f"'config' cannot be set in {file} (it names the file itself)")
+        elif name in known and command is None and name in PER_COMMAND:
+            tables = " or ".join(f"[{_label(c)}]" for c in commands if name in parameter_names(commands[c]))
+            raise ConfigError(f"{key!r} in [{label}] of {file} means different things to different commands "
+                              f"({PER_COMMAND[name]}): set it in {tables}")
+        elif name in known:
+            values[name] = value
         else:
-            spellings = {normalise(opt) for c in commands for p in c.params
-                         if isinstance(p, click.Option) and p.expose_value
-                         for opt in p.opts if opt.startswith("--")} - {"config"}
-            known_keys = sorted({k.replace("_", "-") for k in spellings} | {"models"})
-            # (as click answers an unknown option: the near spelling first, then every key)
-            import difflib
-
-            near = difflib.get_close_matches(name.replace("_", "-"), known_keys, n=1)
-            hint = f" Did you mean {near[0]!r}?" if near else ""
-            raise ConfigError(f"unknown key {key!r} in [tool.gradcheck] of {file}.{hint} (known keys: "
-                              f"{', '.join(known_keys)})")
-    values = _as_given({p.name: p for command in commands for p in command.params}, values, file)
-    for command in commands:
-        convert(command, Config(file, values).for_command(command), file)
-    return Config(file, values, models, tuple(renamed))
+            raise ConfigError(_unknown(key, name, label, file, takers, commands))
+    params = {p.name: p for name in takers for p in commands[name].params}
+    return _Table(_as_given(params, values, file, label), models, tuple(renamed))
 
 
-def _models(value: Any, file: Path) -> tuple[str, ...]:
+def _unknown(key: str, name: str, label: str, file: Path, takers: list[str],
+             commands: dict[str, click.Command]) -> str:
+    """What to say of an unknown key: the near spelling first, then every
+    key (as click answers an unknown option), or the table it belongs in."""
+    import difflib
+
+    others = [c for c in commands if c not in takers and name in parameter_names(commands[c])]
+    if others:
+        return (f"{key!r} in [{label}] of {file} is not an option of gradcheck {takers[0]}; it is "
+                f"{' and '.join(others)}'s: set it in {' or '.join(f'[{_label(c)}]' for c in others)}")
+    spellings = {normalise(opt) for c in takers for p in commands[c].params
+                 if isinstance(p, click.Option) and p.expose_value
+                 for opt in p.opts if opt.startswith("--")} - {"config"}
+    known_keys = sorted({k.replace("_", "-") for k in spellings} | ({"models"} if "check" in takers else set()))
+    near = difflib.get_close_matches(name.replace("_", "-"), known_keys, n=1)
+    hint = f" Did you mean {near[0]!r}?" if near else ""
+    return f"unknown key {key!r} in [{label}] of {file}.{hint} (known keys: {', '.join(known_keys)})"
+
+
+def _held_to(commands: dict[str, click.Command], runs: str, key: str, value: Any, file: Path,
+             takers: list[str]) -> None:
+    """A top-level value converted as ``runs`` reads it; where it refuses a
+    value another command takes, the error says which table gives it to
+    that command alone."""
+    command = commands[runs]
+    try:
+        convert(command, {parameter_names(command)[key]: value}, file, _label(None))
+    except ConfigError as exc:
+        takes = []
+        for other in takers:
+            if other != runs:
+                try:
+                    convert(commands[other], {parameter_names(commands[other])[key]: value}, file)
+                    takes.append(other)
+                except ConfigError:
+                    pass
+        if not takes:
+            raise
+        raise ConfigError(f"{str(exc).rstrip('.')} for gradcheck {runs}, which reads the top level too; "
+                          + " and ".join(f"[{_label(other)}] sets it for {other} alone" for other in takes)) from None
+
+
+def _path_text(value: str, file: Path, key: str, label: str) -> str:
+    """A path from the file as gradcheck opens it: ``~`` expanded (as the
+    shell would have), a relative path the directory's of the file as it
+    was named (a symlinked config's own directory, not its target's), and
+    an empty one refused, naming the key (it names no file)."""
+    if not value.strip():
+        raise ConfigError(f"'{key}' in [{label}] of {file} is empty: name a file, or leave the key out")
+    value = os.path.expanduser(value)
+    return value if os.path.isabs(value) else os.path.normpath(os.path.join(file.parent, value))
+
+
+def _models(value: Any, file: Path, key: str = "models", label: str = _label(None)) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"'models' in {file} must be a list of strings (files, directories or dotted modules)")
-    base = file.parent
     targets: list[str] = []
     for entry in value:
         path_part = entry.rsplit(":", 1)[0] if ":" in entry and not entry.endswith(":") else entry
-        looks_like_path = path_part.endswith(".py") or "/" in path_part or any(c in path_part for c in "*?[")
+        looks_like_path = (path_part.endswith(".py") or "/" in path_part or path_part.startswith("~")
+                           or any(c in path_part for c in "*?[") or not path_part.strip())
         if not looks_like_path:
             targets.append(entry)  # a dotted module
             continue
-        pattern = entry if os.path.isabs(entry) else str(base / entry)
+        given = os.path.expanduser(entry)
+        pattern = _path_text(entry, file, key, label)
         matches = sorted(glob.glob(pattern)) if any(c in entry for c in "*?[") else [pattern]
         if not matches:
             raise ConfigError(f"'models' in {file}: {entry!r} matches no file")
-        targets += [os.path.relpath(m) if not os.path.isabs(entry) else m for m in matches]
+        targets += [os.path.relpath(m) if not os.path.isabs(given) else m for m in matches]
     return tuple(targets)
 
 
-def _as_given(params: dict[str, click.Parameter], values: dict[str, Any], file: Path) -> dict[str, Any]:
+def _as_given(params: dict[str, click.Parameter], values: dict[str, Any], file: Path,
+              label: str = _label(None)) -> dict[str, Any]:
     """The file's values as the command line would give them, so that the
     file takes what the Python keyword takes, where TOML can say it:
 
-    - a relative path is the file's directory's (as ``models`` are), not
-      the directory gradcheck happens to run in;
+    - a path is read as the shell reads one and is the file's directory's
+      (as ``models`` are), not the directory gradcheck happens to run in
+      (``_path_text``);
     - a repeatable option takes one string for one item (``block = "W1"``
       as ``block="W1"``), and ``set`` a table of constants (``set = {REG = 0}``
       as ``set={"REG": 0}``)."""
@@ -271,8 +393,8 @@ def _as_given(params: dict[str, click.Parameter], values: dict[str, Any], file: 
     given = {}
     for name, value in values.items():
         param = params[name]
-        if isinstance(param.type, click.Path) and isinstance(value, str) and value and not os.path.isabs(value):
-            value = os.path.normpath(os.path.join(file.parent, value))
+        if isinstance(param.type, click.Path) and isinstance(value, str):
+            value = _path_text(value, file, name.replace("_", "-"), label)
         elif param.multiple and isinstance(value, str):
             value = [value]
         elif param.multiple and name == "set" and isinstance(value, dict):
@@ -281,7 +403,8 @@ def _as_given(params: dict[str, click.Parameter], values: dict[str, Any], file: 
     return given
 
 
-def convert(command: click.Command, values: dict[str, Any], file: Path | None = None) -> dict[str, Any]:
+def convert(command: click.Command, values: dict[str, Any], file: Path | None = None,
+            table: str | None = None) -> dict[str, Any]:
     """Values keyed by parameter name, converted by each option's own type
     (for callers that do not go through click's parser: the pytest plugin).
 
@@ -290,7 +413,7 @@ def convert(command: click.Command, values: dict[str, Any], file: Path | None = 
     would read ``samples = true`` as 1, and ``junit-xml = 5`` as file
     descriptor 5)."""
     params = {p.name: p for p in command.params}
-    where = f" in {file}" if file is not None else ""
+    where = f" in [{table}] of {file}" if file is not None and table else f" in {file}" if file is not None else ""
     converted = {}
     for name, value in values.items():
         param = params[name]

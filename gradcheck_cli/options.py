@@ -49,6 +49,16 @@ RENAMED_KEYS = {
     "blocks": "block",
 }
 
+# Options that two commands have under one name but for different things: in
+# [tool.gradcheck] a value would mean each, so the file takes them only in a
+# command's own table ([tool.gradcheck.check], [tool.gradcheck.sanity]). (An
+# option whose commands take different values for one meaning, such as
+# --format, which only check writes as GitHub annotations, is not one: its
+# top-level value is held to the command that runs.)
+PER_COMMAND = {
+    "lr": "check's --lr is the warm-up's Adam rate, sanity's the overfitting run's learning rate",
+}
+
 # The command line's options that a function returning a report has no use
 # for: why, and what to use instead. (The function that does take one, such
 # as assert_gradients(verbose=True), takes it.)

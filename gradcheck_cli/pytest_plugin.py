@@ -2,8 +2,9 @@
 
 Provides the ``gradcheck`` fixture: ``gradcheck(model_or_functions, **options)``
 runs ``assert_gradients`` with the defaults of ``[tool.gradcheck]`` in the
-project's pyproject.toml (the same keys as the command line), overridden by
-the call's own options. No marker is needed; ``from gradcheck_cli import
+project's pyproject.toml (the same keys as the command line: its top level
+and ``[tool.gradcheck.check]``, as ``gradcheck check`` reads them),
+overridden by the call's own options. No marker is needed; ``from gradcheck_cli import
 assert_gradients`` works in any test without the fixture too.
 
 Every key the command line takes, the fixture takes, under the same name
@@ -54,9 +55,10 @@ def fixture_options(start) -> dict[str, Any]:
     from . import config as config_module
     from .errors import ConfigError, GradcheckError
 
-    # Validated against every command, as the command line does: a key of
-    # `sanity` or `sweep` is valid in the table.
-    config = config_module.load(cli.main.commands.values(), start=start)
+    # Read as `gradcheck check` reads it: the top level and
+    # [tool.gradcheck.check]; a key of `sanity` or `sweep` is valid in the
+    # file, and left to them.
+    config = config_module.load(cli.main.commands.values(), start=start, runs="check")
     for message in config.deprecations:
         warnings.warn(message, DeprecationWarning, stacklevel=2)
     origin = config_module.origin(config, list(config.values))

@@ -154,8 +154,8 @@ class Choice(Value):
 class Name(Value):
     """A Python name (a model's constant), or one of ``keywords`` in any
     case, as every option's keywords are (``--reg NONE`` is ``--reg none``,
-    as ``--warmup OFF`` is ``--warmup off``): a constant so named is
-    beyond reach, which no model's regularization strength is."""
+    as ``--warmup OFF`` is ``--warmup off``; a constant named ``NONE``
+    cannot be named, and would not be a strength's name)."""
 
     def __init__(self, keywords: tuple[str, ...] = ()):
         self.keywords = keywords

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from gradcheck_cli import check
 from gradcheck_cli.cli import main
+from gradcheck_cli.options import PER_COMMAND
 from gradcheck_cli.render import github
 from gradcheck_cli.render import json as json_render
 from gradcheck_cli.report import ModelFailure
@@ -361,8 +362,12 @@ def fixture_call(request, monkeypatch, tmp_path):
         root = tmp_path / "project"
         root.mkdir()
         (root / ".git").mkdir()  # (the project's root: no config above it is read)
+        # (an option whose name means another thing to another command is set in check's own table)
+        own = {key for key in table if key.replace("-", "_") in PER_COMMAND}
         (root / "pyproject.toml").write_text(
-            "[tool.gradcheck]\n" + "".join(f"{key} = {_toml(value)}\n" for key, value in table.items()))
+            "[tool.gradcheck]\n" + "".join(f"{key} = {_toml(value)}\n" for key, value in table.items()
+                                           if key not in own)
+            + "[tool.gradcheck.check]\n" + "".join(f"{key} = {_toml(table[key])}\n" for key in own))
         with monkeypatch.context() as patch:
             # (the fixture reads the project of the test file that asks for it)
             patch.setattr(pytest.FixtureRequest, "path", property(lambda _: root / "test_model.py"))

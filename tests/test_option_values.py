@@ -19,7 +19,7 @@ from click.testing import CliRunner
 import gradcheck_cli
 from gradcheck_cli import check, check_layers, sanity_checks, sweep, values
 from gradcheck_cli.cli import main
-from gradcheck_cli.options import NOT_KEYWORDS
+from gradcheck_cli.options import NOT_KEYWORDS, PER_COMMAND
 
 from .conftest import ROOT, SAMPLES
 
@@ -99,7 +99,10 @@ def test_every_option_reads_a_value_alike_everywhere(command, param, tmp_path):
     long = next(opt for opt in param.opts if opt.startswith("--"))
     for value in _values_to_try(command, param):
         python = _by_python(command, param.name, value)
-        (tmp_path / "gradcheck.toml").write_text(f"[tool.gradcheck]\n{param.name} = {_toml(value)}\n")
+        # (the top level is held to the command that runs; an option whose name means
+        # another thing to another command is the command's own table's)
+        table = f"tool.gradcheck.{command}" if param.name in PER_COMMAND else "tool.gradcheck"
+        (tmp_path / "gradcheck.toml").write_text(f"[{table}]\n{param.name} = {_toml(value)}\n")
         config = _by_cli(command, ["--config", str(tmp_path / "gradcheck.toml")])
         outcomes = {"python": python, "config": config}
         if param.is_flag:
@@ -112,18 +115,11 @@ def test_every_option_reads_a_value_alike_everywhere(command, param, tmp_path):
         assert accepted in (set(), set(outcomes)), f"{long} {value!r}: {outcomes}"
         if not accepted:  # the same words, whoever said them (the keyword's message names it first)
             said = python.split(f"({long}): ", 1)[-1]
-            assert said in python and said in outcomes.get("cli", said), f"{long} {value!r}: {outcomes}"
-            # (one file serves every command: a key is held to each that takes it, sanity's --reg to check's too)
-            assert any(_by_python(other, param.name, value).split(f"({long}): ", 1)[-1] in config
-                       for other in _sharing(param.name)), f"{long} {value!r}: {outcomes}"
+            assert said in python and said in outcomes.get("cli", said) and said in config, \
+                f"{long} {value!r}: {outcomes}"
             if python.startswith(f"{command}(): invalid value"):
                 assert f"{param.name}= ({long})" in python
                 assert f"'{long}'" in outcomes.get("cli", f"'{long}'") and f"'{long[2:]}' in " in config
-
-
-def _sharing(name: str) -> list[str]:
-    """The commands that take the option ``name``."""
-    return [command for command, option in _walked() if option.name == name]
 
 
 def _toml(value) -> str:
@@ -314,3 +310,31 @@ def test_a_parser_reads_its_own_results_back(table):
             # (None is "not given" where a keyword's default is None: timeout="inf", no limit)
             assert (once is None and name in values.nullable(FUNCTIONS[table])) or parser.parse(once) == once, \
                 (name, raw)
+
+
+@pytest.mark.parametrize("given", ["none", "NONE", "None"])
+def test_reg_none_is_no_regularization_check_for_sanity_as_for_check(given, tmp_path):
+    """One key for both commands: reg = "none" in the file runs sanity
+    without a regularization check (it took "none" for a constant's name),
+    and --reg's keywords are read in any case, as every option's are."""
+    model = str(SAMPLES / "two_layer_sanity.py")
+    (tmp_path / "gradcheck.toml").write_text(f'[tool.gradcheck]\nreg = "{given}"\n')
+    result = CliRunner().invoke(main, ["sanity", model, "--config", str(tmp_path / "gradcheck.toml"), "--steps", "2",
+                                       "--format", "json"], prog_name="gradcheck")
+    assert result.exit_code in (0, 1), result.output
+    checks = {c["name"]: c for c in json.loads(result.stdout)["models"][0]["checks"]}
+    assert checks["regularization raises the loss"]["status"] == "skip"
+    assert values.REG.parse(given) == "none"
+
+
+def test_reg_auto_finds_the_strength_for_sanity_as_for_check():
+    report = sanity_checks.sanity(str(SAMPLES / "two_layer_sanity.py"), reg="AUTO", steps=2)
+    regularization = next(c for c in report.checks if c.name == "regularization raises the loss")
+    assert regularization.status == "pass" and regularization.summary.startswith("REG 0.001 -> 0.01 raised the loss")
+
+
+def test_reg_auto_with_no_strength_skips_sanity_s_check_saying_why():
+    report = sanity_checks.sanity(str(SAMPLES / "cube.py"), reg="auto", steps=2)
+    regularization = next(c for c in report.checks if c.name == "regularization raises the loss")
+    assert regularization.status == "skip"
+    assert regularization.summary.startswith("no module-level constant is named like a regularization strength")
