@@ -1337,6 +1337,7 @@ Exit codes: 0 pass (warnings allowed), 1 a check failed (or warned, with
 @click.option("--loss-tolerance", type=_POSITIVE, default=DEFAULT_LOSS_TOLERANCE, show_default=True,
               metavar="FRACTION", help="Relative tolerance of the initial-loss check.")
 @click.option("--reg", "reg", type=_Name(values.REG), metavar="auto|none|NAME",
+              shell_complete=completion.keywords("auto", "none"),
               help="The regularization strength's constant: 0 for the initial-loss and overfit checks; raised "
                    "tenfold to check that it raises the loss. auto: the one constant named like a strength, as "
                    "check finds it; none (or not given): no regularization check.")
