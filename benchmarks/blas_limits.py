@@ -146,7 +146,7 @@ def main() -> None:
              + ", ".join(f"{label} {ratio:.2f}x" for label, ratio in ratios) + " (the sequential part in "
              "gradcheck's own process, its start point and noise tables, runs on the workers' share of the cores). "
              "Neither way gives --jobs 1's report where the thread count changes the BLAS's sums: --jobs 1 sums "
-             "on every core; for identical reports set the count (README, Big models).")
+             "on every core; for identical reports set the count (docs/big-models.md).")
     body += f"\n\nRun time {time.perf_counter() - started:.0f} s."
     print(body)
     record("blas_limits", "9. BLAS limits under --jobs", body, "python benchmarks/blas_limits.py")
