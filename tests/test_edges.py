@@ -1,0 +1,58 @@
+"""Edges found by the second review: a keyword's None, a deadline that
+fires at once, --timeout past what a timer holds, odd thread variables,
+the package's sanity, numpy's bools as flags, options before a command's
+name, repeated options, and a folder named as a command."""
+
+import collections
+
+import pytest
+
+from gradcheck_cli import CheckTimeout, check, sanity_checks, sweep, values
+from gradcheck_cli.report import Report
+
+from .conftest import SAMPLES
+
+CUBE = str(SAMPLES / "cube.py")
+
+
+# -- None for a keyword typed `... | None` ------------------------------------------------
+
+def test_none_is_the_default_of_a_keyword_typed_to_take_it():
+    """check(reg=None, warmup=None) is check() as the signature says (both
+    are `str | None`), and the generic point is checked as by default."""
+    report = check(CUBE, reg=None, warmup=None, samples=1)
+    assert report.generic is not None
+    assert report.verdict == check(CUBE, samples=1).verdict
+
+
+@pytest.mark.parametrize("function", [check, sweep, sanity_checks.sanity], ids=lambda f: f.__name__)
+def test_none_for_any_keyword_typed_to_take_it_is_its_default(function):
+    """The rule is the annotation's, for every keyword of every function: None
+    is the default, or None itself where the parser gives None a meaning
+    (samples=None: every coordinate)."""
+    table = {"check": values.CHECK, "sweep": values.SWEEP, "sanity": values.SANITY}[function.__name__]
+    defaults = values.nullable(function)
+    for name in table.keys() & defaults.keys():
+        given = values.parse_keywords(function.__name__, {name: None}, table, defaults)[name]
+        if table[name].takes_none:
+            assert given is None, name
+        else:
+            assert given == (None if defaults[name] is None else table[name].parse(defaults[name])), name
+
+
+# -- a deadline that fires at once --------------------------------------------------------
+
+def test_a_tiny_timeout_raises_check_timeout_or_returns_a_report():
+    """The timer can fire at any line after it is armed, before the model is
+    loaded or as the check ends: only CheckTimeout (or a report) comes out,
+    never the internal stop signal."""
+    seen = collections.Counter()
+    for timeout in (1e-7, 1e-6, 1e-5, 1e-4):
+        for _ in range(20):
+            try:
+                seen[type(check(CUBE, timeout=timeout, samples=1, warmup="off")).__name__] += 1
+            except CheckTimeout:
+                seen["CheckTimeout"] += 1
+            except BaseException as exc:  # noqa: B036  (what leaked is the finding)
+                seen[type(exc).__name__] += 1
+    assert set(seen) <= {"CheckTimeout", Report.__name__}, seen
