@@ -884,7 +884,7 @@ def check_command(ctx, models, params, data, samples, method, seed, track_kinks,
                 click.echo(f"gradcheck: stopped after {result.model} (-x); not checked: {', '.join(left)}", err=True)
                 break
         if overrun is not None:
-            overrun.cancel()
+            overrun.set()
         _conclude(results, len(targets), output_format, out, junit_xml, junit_path, strict, origin, quiet=quiet)
         for message in unwritten:
             _error(message)
@@ -936,7 +936,8 @@ def _overrun_timer(ends: float, conclude: Callable[[], None]):
     sleep), ignore SIGALRM or reset the timer. If the run has not ended
     OVERRUN_GRACE seconds after its deadline, a thread ends it -- report
     of what finished, exit 2. Only in the console script's guarded child,
-    whose process is gradcheck's to end."""
+    whose process is gradcheck's to end. Returns the event that, set, ends
+    the watch (None where there is none)."""
     import threading
     import time
 
@@ -944,10 +945,22 @@ def _overrun_timer(ends: float, conclude: Callable[[], None]):
 
     if not guard.active():
         return None
-    timer = threading.Timer(max(0.0, ends - time.monotonic()) + OVERRUN_GRACE, conclude)
-    timer.daemon = True
-    timer.start()
-    return timer
+    from .settings import TIMER_LIMIT
+
+    cancelled = threading.Event()
+
+    def watch() -> None:
+        # A wait past what the clock holds (--timeout 1e12: OverflowError in
+        # the thread) is waited in spells of at most TIMER_LIMIT, as the
+        # check's own timer is armed (pipeline._deadline).
+        while not cancelled.wait(min(max(0.0, ends + OVERRUN_GRACE - time.monotonic()), TIMER_LIMIT)):
+            if time.monotonic() >= ends + OVERRUN_GRACE:
+                conclude()
+                return
+
+    watcher = threading.Thread(target=watch, name="gradcheck-overrun", daemon=True)
+    watcher.start()
+    return cancelled  # (set: the run ended, the watcher with it)
 
 
 def _overrun(results, targets, output_format, verbose, out, junit_xml, junit_path, strict, timeout,
