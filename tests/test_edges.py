@@ -4,10 +4,14 @@ the package's sanity, numpy's bools as flags, options before a command's
 name, repeated options, and a folder named as a command."""
 
 import collections
+import subprocess
+import sys
+import threading
+import time
 
 import pytest
 
-from gradcheck_cli import CheckTimeout, check, sanity_checks, sweep, values
+from gradcheck_cli import CheckTimeout, check, sanity_checks, settings, sweep, values
 from gradcheck_cli.report import Report
 
 from .conftest import SAMPLES
@@ -56,3 +60,52 @@ def test_a_tiny_timeout_raises_check_timeout_or_returns_a_report():
             except BaseException as exc:  # noqa: B036  (what leaked is the finding)
                 seen[type(exc).__name__] += 1
     assert set(seen) <= {"CheckTimeout", Report.__name__}, seen
+
+
+# -- --timeout past what a clock holds ----------------------------------------------------
+
+def test_a_timeout_past_any_clock_runs_the_command_line_without_a_thread_s_traceback():
+    result = subprocess.run([sys.executable, "-m", "gradcheck_cli", CUBE, "-q", "--timeout", "1e12"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "OverflowError" not in result.stderr
+
+
+def test_the_overrun_watch_waits_for_its_deadline_past_the_timer_s_limit(monkeypatch):
+    """A wait longer than TIMER_LIMIT is waited in spells: the run is ended
+    after its deadline and its grace, not when the first spell is over."""
+    from gradcheck_cli import cli, guard, settings
+
+    monkeypatch.setattr(settings, "TIMER_LIMIT", 0.02)
+    monkeypatch.setattr(cli, "OVERRUN_GRACE", 0.1)
+    monkeypatch.setattr(guard, "active", lambda: True)
+    ended = threading.Event()
+    started = time.monotonic()
+    cli._overrun_timer(started + 0.2, lambda: ended.set())
+    assert ended.wait(10)
+    assert time.monotonic() - started >= 0.3
+    cancelled = threading.Event()
+    cli._overrun_timer(time.monotonic() + 0.1, cancelled.set).set()
+    assert not cancelled.wait(0.5)
+
+
+# -- thread variables ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", ["²", "99999999999999999999", str(settings.MAX_BLAS_THREADS + 1), "-2", "many"])
+def test_a_thread_variable_that_is_no_count_leaves_every_process_its_own(monkeypatch, text):
+    from gradcheck_cli import executors
+
+    monkeypatch.setenv("OMP_NUM_THREADS", text)
+    assert executors.blas_share(2) is None
+
+
+def test_a_thread_variable_that_is_a_count_is_every_process_s(monkeypatch):
+    from gradcheck_cli import executors
+
+    monkeypatch.setenv("OMP_NUM_THREADS", " 3,1")
+    assert executors.blas_share(2) == 3
+
+
+def test_a_check_with_workers_runs_under_an_absurd_thread_variable(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "99999999999999999999")
+    assert check(CUBE, jobs=2, samples=1, warmup="off").verdict == "pass"
