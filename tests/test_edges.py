@@ -109,3 +109,33 @@ def test_a_thread_variable_that_is_a_count_is_every_process_s(monkeypatch):
 def test_a_check_with_workers_runs_under_an_absurd_thread_variable(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "99999999999999999999")
     assert check(CUBE, jobs=2, samples=1, warmup="off").verdict == "pass"
+
+
+# -- the package's sanity -----------------------------------------------------------------
+
+SANITY_IDENTITY = """
+import inspect, pickle, pydoc, sys
+if sys.argv[1] == "module first":
+    import gradcheck_cli.sanity as old
+    from gradcheck_cli import sanity
+else:
+    from gradcheck_cli import sanity
+    import gradcheck_cli.sanity as old
+import gradcheck_cli
+from gradcheck_cli.sanity import SanityReport, sanity as function
+from gradcheck_cli.sanity_checks import sanity as real
+assert sanity is real and gradcheck_cli.sanity is real and function is real and old is real
+assert inspect.isfunction(sanity) and pickle.loads(pickle.dumps(sanity)) is real
+assert "function sanity" in pydoc.render_doc(sanity, renderer=pydoc.plaintext)
+assert old.SanityReport is SanityReport
+"""
+
+
+@pytest.mark.parametrize("order", ["module first", "function first"])
+def test_the_package_s_sanity_is_the_function_whatever_was_imported_before(order):
+    """`import gradcheck_cli.sanity` (the old module's path) binds the module
+    to the package's name as it ends; the name stays the function: one
+    that pickles, inspect knows and help() shows."""
+    result = subprocess.run([sys.executable, "-c", SANITY_IDENTITY, order], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
