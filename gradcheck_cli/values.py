@@ -28,6 +28,7 @@ import inspect
 import math
 import numbers
 import os
+import sys
 import typing
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
@@ -197,15 +198,17 @@ class Names(Value):
 
 
 class Flag(Value):
-    """A switch: True or False (a string such as "false" is true to
-    Python, and would silently turn the option on)."""
+    """A switch: True or False, Python's or numpy's (``strict=a.all()``).
+    Nothing else: a string such as "false" is true to Python, and would
+    silently turn the option on."""
 
     metavar = "true|false"
 
     def parse(self, raw: Any) -> bool:
-        if not isinstance(raw, bool):
-            raise ValueError(f"{raw!r} must be true or false")
-        return raw
+        numpy = sys.modules.get("numpy")  # (not imported: no numpy bool exists, and --help does not pay for it)
+        if isinstance(raw, bool) or (numpy is not None and isinstance(raw, numpy.bool_)):
+            return bool(raw)
+        raise ValueError(f"{raw!r} must be true or false")
 
 
 def assignment_text(value: Any) -> str:
