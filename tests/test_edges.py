@@ -9,9 +9,10 @@ import sys
 import threading
 import time
 
+import numpy as np
 import pytest
 
-from gradcheck_cli import CheckTimeout, check, sanity_checks, settings, sweep, values
+from gradcheck_cli import CheckTimeout, assert_gradients, check, sanity_checks, settings, sweep, values
 from gradcheck_cli.report import Report
 
 from .conftest import SAMPLES
@@ -139,3 +140,19 @@ def test_the_package_s_sanity_is_the_function_whatever_was_imported_before(order
     result = subprocess.run([sys.executable, "-c", SANITY_IDENTITY, order], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+# -- numpy's bools as flags ---------------------------------------------------------------
+
+@pytest.mark.parametrize("flag", [np.True_, np.False_])
+def test_a_numpy_bool_is_a_flag_s_value(flag):
+    """strict=(errors < tol).all() is a numpy bool: it means what the Python bool does."""
+    report = check(CUBE, strict=flag, track_kinks=flag, samples=1, warmup="off")
+    assert report.settings.strict is bool(flag) and type(report.settings.strict) is bool
+
+
+def test_assert_gradients_reads_verbose_as_every_flag_is_read():
+    with pytest.raises(ValueError, match=r"^assert_gradients\(\): invalid value for verbose= .*'false' must be true "
+                                         r"or false"):
+        assert_gradients(CUBE, verbose="false", samples=1, warmup="off")
+    assert assert_gradients(CUBE, verbose=np.True_, samples=1, warmup="off").passed
