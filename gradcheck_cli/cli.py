@@ -104,6 +104,9 @@ class _DefaultGroup(click.Group):
         try:
             return self._invoke(ctx)
         except click.UsageError as exc:
+            hint = _named_like_a_path(ctx, exc)
+            if hint is not None:
+                exc.message = f"{exc.message}. {hint}" if exc.message else hint
             # click shows the usage error on stderr; a JSON reader gets its document too.
             _error_document_if_json(ctx, f"usage: {exc.format_message()}")
             if _escape_errors is not None:  # (it names the user's paths)
@@ -217,6 +220,27 @@ def _not_a_model(args: list[str], commands) -> str | None:
 
     close = difflib.get_close_matches(word, list(commands), n=1, cutoff=COMMAND_TYPO_CUTOFF)
     return f"no command or model {word!r}. Did you mean {close[0]!r}?" if close else None
+
+
+def _named_like_a_path(ctx: click.Context, error: click.UsageError) -> str | None:
+    """Where a command was named (`gradcheck check`) and then found no
+    model, and its name is also a path here (a folder check/): how to
+    name the path instead. (A command's name always means the command.)"""
+    args = ctx.meta.get("gradcheck.args") or []
+    missing = isinstance(error, _NoModel) or (isinstance(error, click.MissingParameter) and error.param is not None
+                                              and error.param.name in ("model", "models"))
+    if ctx.meta.get(IMPLIED) or not args or not missing or not os.path.exists(args[0]):
+        return None
+    name = args[0]
+    if name == _DefaultGroup.default_command:
+        return f"{name!r} is the command, not the path ./{name}: 'gradcheck ./{name}' (or 'gradcheck {name} {name}') " \
+               "checks that path"
+    return f"{name!r} is the command, not the path ./{name}: 'gradcheck {name} ./{name}' runs {name} on it, " \
+           f"'gradcheck ./{name}' checks it"
+
+
+class _NoModel(click.UsageError):
+    """check was given no model, and the configuration lists none."""
 
 
 def _options_taking_values(commands) -> frozenset[str]:
@@ -864,7 +888,7 @@ def check_command(ctx, models, params, data, samples, method, seed, track_kinks,
     targets = _expand(models or (config.models if config else ()))
     if not targets:
         where = f" (and {config.path} lists no `models`)" if config and config.path else ""
-        raise click.UsageError(f"no MODEL given{where}: name a model file, a directory, or a dotted module")
+        raise _NoModel(f"no MODEL given{where}: name a model file, a directory, or a dotted module")
     if output_format is None:
         output_format = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
     _escaping_for(output_format)
