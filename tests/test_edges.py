@@ -4,6 +4,9 @@ the package's sanity, numpy's bools as flags, options before a command's
 name, repeated options, and a folder named as a command."""
 
 import collections
+import json
+import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -11,8 +14,10 @@ import time
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from gradcheck_cli import CheckTimeout, assert_gradients, check, sanity_checks, settings, sweep, values
+from gradcheck_cli.cli import main
 from gradcheck_cli.report import Report
 
 from .conftest import SAMPLES
@@ -156,3 +161,64 @@ def test_assert_gradients_reads_verbose_as_every_flag_is_read():
                                          r"or false"):
         assert_gradients(CUBE, verbose="false", samples=1, warmup="off")
     assert assert_gradients(CUBE, verbose=np.True_, samples=1, warmup="off").passed
+
+
+# -- options before a command's name, repeated options, a folder named as a command --------
+
+def run(*args):
+    return CliRunner().invoke(main, [*map(str, args)], prog_name="gradcheck")
+
+
+def test_options_before_a_command_s_name_are_a_usage_error_showing_the_line_in_order():
+    """A command's options follow its name, as in any click program: `-q
+    sanity m.py` checked a model named 'sanity', then m.py."""
+    result = run("-q", "sanity", CUBE, "--classes", "3")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert f"options go after the command's name: 'gradcheck sanity -q {CUBE} --classes 3'" in result.stderr
+
+
+def test_an_option_s_value_is_skipped_to_find_the_first_word():
+    result = run("--samples", "3", "sanit")
+    assert result.exit_code == 2 and "no command or model 'sanit'. Did you mean 'sanity'?" in result.stderr
+    result = run("--format", "json", "sweep", CUBE)
+    assert result.exit_code == 2 and "options go after the command's name: 'gradcheck sweep --format json" in \
+        result.stderr
+    assert json.loads(result.stdout)["error"].startswith("usage: options go after")
+
+
+def test_a_value_that_is_a_command_s_name_is_a_value(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run("--junit-xml", "sweep", CUBE, "--samples", "1", "--warmup", "off", "-q")
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "sweep").read_text().startswith("<?xml")
+
+
+def test_a_repeated_config_or_format_is_its_last_as_click_takes_it(tmp_path):
+    first, last = tmp_path / "a.toml", tmp_path / "b.toml"
+    first.write_text("[tool.gradcheck]\nsamples = 1\n")
+    last.write_text("[tool.gradcheck]\nwarmup = 'off'\n")
+    result = run("--config", first, "--config", last, CUBE, "-q")
+    assert result.exit_code == 0, result.stderr
+    said = " ".join(result.stdout.split())  # (the line is wrapped at the report's width)
+    assert f"config: {last} sets warmup" in said and str(first) not in said
+    # (an error before any check is written as the format the line asks for: the last one)
+    result = run("--format", "text", "--format", "json", "swep")
+    assert result.exit_code == 2 and json.loads(result.stdout)["error"].startswith("usage: no command or model")
+
+
+@pytest.mark.parametrize("command, says", [
+    ("check", "'check' is the command, not the path ./check: 'gradcheck ./check' (or 'gradcheck check check') "
+              "checks that path"),
+    ("sweep", "'sweep' is the command, not the path ./sweep: 'gradcheck sweep ./sweep' runs sweep on it, "
+              "'gradcheck ./sweep' checks it"),
+])
+def test_a_folder_named_as_a_command_is_said_when_the_command_finds_no_model(tmp_path, monkeypatch, command, says):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / command).mkdir()
+    shutil.copy(CUBE, tmp_path / command / "cube.py")
+    result = run(command)
+    assert result.exit_code == 2 and says in result.stderr
+    assert run(f"./{command}", "--samples", "1", "--warmup", "off", "-q").exit_code == 0
+    # (no such folder, no such hint)
+    os.rename(tmp_path / command, tmp_path / "elsewhere")
+    assert "is the command, not the path" not in run(command).stderr
