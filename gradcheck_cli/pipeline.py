@@ -305,7 +305,8 @@ def check(
     (or a ``distributed.Client``) to run the evaluations on.
 
     Each value is read as the command line reads its option
-    (``samples="ALL"``, ``h="1e-5"``, ``timeout="10"``). Raises
+    (``samples="ALL"``, ``h="1e-5"``, ``timeout="10"``); None, where a
+    keyword's type admits it, is its default (``reg=None`` is ``"auto"``). Raises
     :class:`~gradcheck_cli.errors.ModelError` when the model is
     unusable, ``ValueError`` naming the keyword for a value the command
     line would refuse, ``TypeError`` when no model is given, and
