@@ -11,6 +11,8 @@ not pay for numpy and rich.
 
 from __future__ import annotations
 
+import sys
+import types
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
@@ -78,3 +80,19 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
+
+
+class _Package(types.ModuleType):
+    """The package, whose ``sanity`` stays the function. Importing a
+    submodule sets the package's attribute of its name to the module, after
+    the module ran, and ``gradcheck_cli.sanity`` is also sanity()'s old
+    module (kept for imports): without this, ``from gradcheck_cli import
+    sanity`` gave the function or the module by what was imported before."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "sanity" and isinstance(value, types.ModuleType):
+            value = value.sanity
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

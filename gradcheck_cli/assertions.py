@@ -10,7 +10,7 @@ from .model import Model
 from .options import handed_on
 from .pipeline import check
 from .report import Report
-from .values import CHECK
+from .values import CHECK, FLAG, parse_keywords
 
 def assert_gradients(model: str | Model | Layer | None = None, *, strict: bool = False, verbose: bool = False,
                      **options: Any) -> Report:
@@ -33,6 +33,8 @@ def assert_gradients(model: str | Model | Layer | None = None, *, strict: bool =
     """
     __tracebackhide__ = True  # pytest shows the caller's line, not this one
     options = handed_on("assert_gradients", {**options, "strict": strict}, check, CHECK)
+    # (the assertion's own switch, read as every flag is: verbose="false" is refused, not true)
+    verbose = parse_keywords("assert_gradients", {"verbose": verbose}, {"verbose": FLAG})["verbose"]
     report = check(model, **options)
     if not report.passed:
         raise AssertionError(render(report, verbose=verbose))

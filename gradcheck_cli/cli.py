@@ -92,7 +92,7 @@ class _DefaultGroup(click.Group):
         ctx.meta[completion.FIRST_WORD] = not args  # (completing: nothing before the word)
         ctx.meta[ANSWERED] = not ctx.resilient_parsing and self.answers_itself(args)
         args, ctx.meta[IMPLIED] = self.route(args)
-        ctx.meta["gradcheck.config_path"] = _config_argument(args)
+        ctx.meta["gradcheck.config_path"] = _config_argument(args, self.commands)
         ctx.meta["gradcheck.args"] = list(args)
         return super().parse_args(ctx, args)
 
@@ -104,6 +104,9 @@ class _DefaultGroup(click.Group):
         try:
             return self._invoke(ctx)
         except click.UsageError as exc:
+            hint = _named_like_a_path(ctx, exc)
+            if hint is not None:
+                exc.message = f"{exc.message}. {hint}" if exc.message else hint
             # click shows the usage error on stderr; a JSON reader gets its document too.
             _error_document_if_json(ctx, f"usage: {exc.format_message()}")
             if _escape_errors is not None:  # (it names the user's paths)
@@ -188,26 +191,117 @@ def _answers(param: click.Parameter) -> bool:
 
 
 def _not_a_model(args: list[str], commands) -> str | None:
-    """Why the first of ``args`` (the default command's) is a mistake, not a
-    model: a command's name mistyped (`swep`), or `help` / `version` as
-    other tools spell them; None where it may be a model, which the loader
-    then reads. A word that names a file or a directory, or a module
-    Python would import, is a model whatever it resembles."""
-    if not args:
+    """Why the default command's first word (its first argument that is
+    no option's value, before any ``--``) is a mistake, not a model: a
+    command's name after options (`gradcheck -q sanity m.py`: a command's
+    options follow its name, as in any click program), a command's name
+    mistyped (`swep`), or `help` / `version` as other tools spell them;
+    None where it may be a model, which the loader then reads. A word that
+    names a file or a directory, or a module Python would import, is a
+    model whatever it resembles (but a command's name is its command)."""
+    first = _first_word(args, commands)
+    if first is None:
         return None
-    word = args[0]
-    if word.startswith("-") or not word.replace("-", "_").isidentifier():
-        return None  # (an option, a path, a dotted module, file.py:attr: the loader says what is missing)
+    at, word = first
+    if word in commands:
+        import shlex
+
+        line = shlex.join(["gradcheck", word, *args[:at], *args[at + 1:]])
+        path = shlex.join(["gradcheck", *args[:at], f"./{word}", *args[at + 1:]])
+        return f"options go after the command's name: '{line}'" + \
+            (f" (to check the path ./{word}: '{path}')" if os.path.exists(word) else "")
+    if not word.replace("-", "_").isidentifier():
+        return None  # (a path, a dotted module, file.py:attr: the loader says what is missing)
     if os.path.exists(word) or _importable(word):
         return None
     if word in _OTHER_TOOLS_COMMANDS:
-        named = args[1] if len(args) > 1 and args[1] in commands else None
+        named = args[at + 1] if len(args) > at + 1 and args[at + 1] in commands else None
         run = f"gradcheck {named + ' ' if named else ''}{_OTHER_TOOLS_COMMANDS[word]}"
         return f"no command or model {word!r}: run '{run}'"
     import difflib
 
     close = difflib.get_close_matches(word, list(commands), n=1, cutoff=COMMAND_TYPO_CUTOFF)
     return f"no command or model {word!r}. Did you mean {close[0]!r}?" if close else None
+
+
+def _named_like_a_path(ctx: click.Context, error: click.UsageError) -> str | None:
+    """Where a command was named (`gradcheck check`) and then found no
+    model, and its name is also a path here (a folder check/): how to
+    name the path instead. (A command's name always means the command.)"""
+    args = ctx.meta.get("gradcheck.args") or []
+    missing = isinstance(error, _NoModel) or (isinstance(error, click.MissingParameter) and error.param is not None
+                                              and error.param.name in ("model", "models"))
+    if ctx.meta.get(IMPLIED) or not args or not missing or not os.path.exists(args[0]):
+        return None
+    name = args[0]
+    if name == _DefaultGroup.default_command:
+        return f"{name!r} is the command, not the path ./{name}: 'gradcheck ./{name}' (or 'gradcheck {name} {name}') " \
+               "checks that path"
+    return f"{name!r} is the command, not the path ./{name}: 'gradcheck {name} ./{name}' runs {name} on it, " \
+           f"'gradcheck ./{name}' checks it"
+
+
+class _NoModel(click.UsageError):
+    """check was given no model, and the configuration lists none."""
+
+
+def _options_taking_values(commands) -> frozenset[str]:
+    """Every option string of ``commands`` that takes a value (``--samples``),
+    as opposed to a flag (``-q``): what the next argument is, read before
+    click parses the line. (No option is a flag in one command and takes a
+    value in another.)"""
+    return frozenset(name for command in commands.values() for param in command.params
+                     if isinstance(param, click.Option) and not (param.is_flag or param.count)
+                     for name in (*param.opts, *param.secondary_opts))
+
+
+def _read_line(args: list[str], commands) -> tuple[list[tuple[str, str]], list[tuple[int, str]]]:
+    """``args`` as click's parser will read them: the options given a value,
+    ``(option, value)`` in order, and the other arguments before any
+    ``--``, ``(index, word)``. An option's value is never a word (`--config
+    check` names a file), a short option's cluster is read as click does
+    (`-qx`, `-n5`), and an option unknown to every command is a flag."""
+    taking = _options_taking_values(commands)
+    given: list[tuple[str, str]] = []
+    words: list[tuple[int, str]] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            break
+        if arg.startswith("--"):
+            name, equals, value = arg.partition("=")
+            if equals:
+                given.append((name, value))
+            elif name in taking and i + 1 < len(args):
+                given.append((name, args[i + 1]))
+                i += 1
+        elif arg.startswith("-") and arg != "-":
+            for j, letter in enumerate(arg[1:], start=2):
+                if f"-{letter}" in taking:
+                    if j < len(arg):
+                        given.append((f"-{letter}", arg[j:]))
+                    elif i + 1 < len(args):
+                        given.append((f"-{letter}", args[i + 1]))
+                        i += 1
+                    break
+        else:
+            words.append((i, arg))
+        i += 1
+    return given, words
+
+
+def _first_word(args: list[str], commands) -> tuple[int, str] | None:
+    """The first argument of ``args`` that is no option's value, with its
+    index; None where there is none before ``--`` (after it, a word is a model)."""
+    words = _read_line(args, commands)[1]
+    return words[0] if words else None
+
+
+def _last_value(args: list[str], commands, option: str) -> str | None:
+    """The value of ``option`` in ``args``: its last occurrence, as click takes it."""
+    values = [value for name, value in _read_line(args, commands)[0] if name == option]
+    return values[-1] if values else None
 
 
 def _importable(name: str) -> bool:
@@ -304,14 +398,9 @@ def _requested_format(ctx: click.Context) -> str | None:
     """The output format the command line (or the config, or GitHub
     Actions) asks for, read before click parses the options: errors in
     parsing them are written in it too."""
-    args = ctx.meta.get("gradcheck.args", [])
-    for i, arg in enumerate(args):
-        if arg == "--":
-            break
-        if arg == "--format":
-            return args[i + 1] if i + 1 < len(args) else None
-        if arg.startswith("--format="):
-            return arg.split("=", 1)[1]
+    given = _last_value(ctx.meta.get("gradcheck.args", []), ctx.command.commands, "--format")
+    if given is not None:
+        return given
     config = ctx.meta.get("gradcheck.config")
     if config is not None and isinstance(config.values.get("format"), str):
         return config.values["format"]
@@ -336,17 +425,11 @@ def _error_document_if_json(ctx: click.Context, message: str) -> None:
             _error(f"cannot write the report to stdout: {exc.strerror or exc}")
 
 
-def _config_argument(args: list[str]) -> str | None:
-    """The value of --config among the arguments, read before click parses them,
-    because the file supplies the defaults of the other options."""
-    for i, arg in enumerate(args):
-        if arg == "--":
-            break
-        if arg == "--config" and i + 1 < len(args):
-            return args[i + 1]
-        if arg.startswith("--config="):
-            return arg.split("=", 1)[1]
-    return None
+def _config_argument(args: list[str], commands) -> str | None:
+    """The value of --config among the arguments (the last, as click takes
+    it), read before click parses them, because the file supplies the
+    defaults of the other options."""
+    return _last_value(args, commands, "--config")
 
 
 class _Parsed:
@@ -807,7 +890,7 @@ def check_command(ctx, models, params, data, samples, method, seed, track_kinks,
     targets = _expand(models or (config.models if config else ()))
     if not targets:
         where = f" (and {config.path} lists no `models`)" if config and config.path else ""
-        raise click.UsageError(f"no MODEL given{where}: name a model file, a directory, or a dotted module")
+        raise _NoModel(f"no MODEL given{where}: name a model file, a directory, or a dotted module")
     if output_format is None:
         output_format = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
     _escaping_for(output_format)
@@ -886,7 +969,7 @@ def check_command(ctx, models, params, data, samples, method, seed, track_kinks,
                 click.echo(f"gradcheck: stopped after {result.model} (-x); not checked: {', '.join(left)}", err=True)
                 break
         if overrun is not None:
-            overrun.cancel()
+            overrun.set()
         _conclude(results, len(targets), output_format, out, junit_xml, junit_path, strict, origin, quiet=quiet)
         for message in unwritten:
             _error(message)
@@ -938,7 +1021,8 @@ def _overrun_timer(ends: float, conclude: Callable[[], None]):
     sleep), ignore SIGALRM or reset the timer. If the run has not ended
     OVERRUN_GRACE seconds after its deadline, a thread ends it -- report
     of what finished, exit 2. Only in the console script's guarded child,
-    whose process is gradcheck's to end."""
+    whose process is gradcheck's to end. Returns the event that, set, ends
+    the watch (None where there is none)."""
     import threading
     import time
 
@@ -946,10 +1030,22 @@ def _overrun_timer(ends: float, conclude: Callable[[], None]):
 
     if not guard.active():
         return None
-    timer = threading.Timer(max(0.0, ends - time.monotonic()) + OVERRUN_GRACE, conclude)
-    timer.daemon = True
-    timer.start()
-    return timer
+    from .settings import TIMER_LIMIT
+
+    cancelled = threading.Event()
+
+    def watch() -> None:
+        # A wait past what the clock holds (--timeout 1e12: OverflowError in
+        # the thread) is waited in spells of at most TIMER_LIMIT, as the
+        # check's own timer is armed (pipeline._deadline).
+        while not cancelled.wait(min(max(0.0, ends + OVERRUN_GRACE - time.monotonic()), TIMER_LIMIT)):
+            if time.monotonic() >= ends + OVERRUN_GRACE:
+                conclude()
+                return
+
+    watcher = threading.Thread(target=watch, name="gradcheck-overrun", daemon=True)
+    watcher.start()
+    return cancelled  # (set: the run ended, the watcher with it)
 
 
 def _overrun(results, targets, output_format, verbose, out, junit_xml, junit_path, strict, timeout,

@@ -47,7 +47,8 @@ from .verdict.numeric import STENCILS, Estimate, crosses_kink, estimate
 from .verdict.probes import Probe
 from .guard import exit_with_parent
 from .process_state import borrows_process
-from .settings import AUTO_STEPS, ENDED_CHECKS_KEPT, EPS, NONDETERMINISM_ULPS, WORKER_MODELS_KEPT, Thresholds
+from .settings import (AUTO_STEPS, ENDED_CHECKS_KEPT, EPS, MAX_BLAS_THREADS, NONDETERMINISM_ULPS, WORKER_MODELS_KEPT,
+                       Thresholds)
 from .structure import unflatten
 
 # Batches per worker: enough that a slow batch does not leave the others
@@ -745,11 +746,17 @@ _COUNT_VARIABLES = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "BLIS_NUM_THREAD
 
 
 def _user_threads() -> int | None:
-    """The thread count the user's variables give a BLAS that loads now."""
+    """The thread count the user's variables give a BLAS that loads now:
+    the first that int() reads as a count from 1 to MAX_BLAS_THREADS. (A
+    digit int() cannot read, '²', passes str.isdigit.)"""
     for name in _COUNT_VARIABLES:
         text = os.environ.get(name, "").split(",")[0].strip()  # (OMP's nested list: the outer level)
-        if text.isdigit() and int(text) > 0:
-            return int(text)
+        try:
+            count = int(text)
+        except ValueError:
+            continue
+        if 1 <= count <= MAX_BLAS_THREADS:
+            return count
     return None
 
 

@@ -305,7 +305,8 @@ def check(
     (or a ``distributed.Client``) to run the evaluations on.
 
     Each value is read as the command line reads its option
-    (``samples="ALL"``, ``h="1e-5"``, ``timeout="10"``). Raises
+    (``samples="ALL"``, ``h="1e-5"``, ``timeout="10"``); None, where a
+    keyword's type admits it, is its default (``reg=None`` is ``"auto"``). Raises
     :class:`~gradcheck_cli.errors.ModelError` when the model is
     unusable, ``ValueError`` naming the keyword for a value the command
     line would refuse, ``TypeError`` when no model is given, and
@@ -343,40 +344,48 @@ def check(
                         thresholds=thresholds, max_evals=max_evals, track_kinks=track_kinks, strict=strict)
     steps = None if warmup == "auto" else 0 if warmup == "off" else warmup  # (None: stopped by its outcome)
     reporter = _Reporter(_receiver(progress))
-    with _deadline(timeout) as out_of_time:
-        loading = time.perf_counter()
-        reporter("loading", "loading the model")
-        try:
+    name = model if isinstance(model, str) else getattr(model, "name", "the model")
+    phases: _Phases | None = None
+    # The deadline is armed inside this try, and disarmed inside it: the
+    # timer can fire at any line from its arming on (timeout=1e-6 fires
+    # before the model's import starts), so every line of the check is
+    # where its StopSignal becomes CheckTimeout (Ctrl-C's KeyboardInterrupt
+    # becomes Interrupted alike).
+    try:
+        with _deadline(timeout) as out_of_time:
+            loading = time.perf_counter()
+            reporter("loading", "loading the model")
             loaded = resolve(model, loss=loss, grad=grad, loss_and_grad=loss_and_grad, params=params, seed=seed,
                              set=overrides, data=data)
-        except (KeyboardInterrupt, StopSignal) as stop:
-            # Importing the model or its init_params: nothing was checked yet.
-            name = model if isinstance(model, str) else getattr(model, "name", "the model")
-            if isinstance(stop, StopSignal):
-                raise CheckTimeout(f"{name}: timed out after {time.perf_counter() - started:.1f} s while loading "
-                                   "the model (its import or init_params); nothing was checked") from None
-            raise Interrupted(None) from None
-        load_seconds = time.perf_counter() - loading
-        target = model if isinstance(model, str) else None
-        params_source = (os.fspath(params) if isinstance(params, os.PathLike) else params) if target else None
-        phases = _Phases(loaded, settings, started, target, params_source, seed, overrides, jobs, dask,
-                         load_seconds, reporter, out_of_time)
-        _in_flight.phases = phases
-        try:
-            phases.run(steps, lr, reg)
-        except (KeyboardInterrupt, StopSignal) as stop:
-            # Between phases (training, the regularization's gradient): what finished stands.
-            phases.stopped(isinstance(stop, StopSignal))
-        except _Stopped as stop:
-            phases.stopped(stop.timed_out, stop.partial, stop.planned)
-        finally:
-            _in_flight.phases = None
-        unsaved = None
-        if save_params is not None:
+            load_seconds = time.perf_counter() - loading
+            target = model if isinstance(model, str) else None
+            params_source = (os.fspath(params) if isinstance(params, os.PathLike) else params) if target else None
+            phases = _Phases(loaded, settings, started, target, params_source, seed, overrides, jobs, dask,
+                             load_seconds, reporter, out_of_time)
+            _in_flight.phases = phases
             try:
-                write_params(os.fspath(save_params), phases.final_params)
-            except OutputError as exc:
-                unsaved = exc
+                phases.run(steps, lr, reg)
+            except _Stopped as stop:
+                phases.stopped(stop.timed_out, stop.partial, stop.planned)
+            finally:
+                _in_flight.phases = None
+            unsaved = None
+            if save_params is not None:
+                try:
+                    write_params(os.fspath(save_params), phases.final_params)
+                except OutputError as exc:
+                    unsaved = exc
+    except (KeyboardInterrupt, StopSignal) as stop:
+        timed_out = isinstance(stop, StopSignal)
+        if phases is not None:
+            # Between phases (training, the regularization's gradient), or
+            # as the check ended: what finished stands.
+            phases.stopped(timed_out)
+        # Importing the model or its init_params: nothing was checked yet.
+        if timed_out:
+            raise CheckTimeout(f"{name}: timed out after {time.perf_counter() - started:.1f} s while loading "
+                               "the model (its import or init_params); nothing was checked") from None
+        raise Interrupted(None) from None
     report = phases.report()
     if report is None:  # (a check stopped before the start point's report raised, in phases.stopped)
         raise RuntimeError("gradcheck: a check ended without a report; a bug in gradcheck, please report it")
@@ -888,15 +897,19 @@ def _deadline(seconds: float | None):
             return
         raise StopSignal()
 
+    pending, interval = signal.getitimer(signal.ITIMER_REAL)  # the caller's timer, if any
     previous = signal.signal(signal.SIGALRM, on_alarm)
-    # A deadline decades away (--timeout 1e300) is no deadline for the
-    # timer, which holds seconds in a time_t; out_of_time() still knows it.
-    pending, interval = signal.setitimer(signal.ITIMER_REAL, min(seconds, TIMER_LIMIT))  # the caller's, if any
     started = time.monotonic()
     try:
+        # A deadline decades away (--timeout 1e300) is no deadline for the
+        # timer, which holds seconds in a time_t; out_of_time() still knows it.
+        signal.setitimer(signal.ITIMER_REAL, min(seconds, TIMER_LIMIT))
         yield out_of_time
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        try:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        except StopSignal:
+            pass  # (it fired as the check ended: the check ended anyway, and the timer cannot fire again)
         signal.signal(signal.SIGALRM, previous)
         if pending > 0:
             # The caller's timer goes on; one due meanwhile fires at once.

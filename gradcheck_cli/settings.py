@@ -39,6 +39,12 @@ MAX_STEP = 0.1
 # The longest interval --timeout arms the real-time timer for at once (a
 # time_t holds the seconds; 1e300 overflows it): a later deadline re-arms it.
 TIMER_LIMIT = 1e6
+# The largest BLAS thread count a thread variable (OMP_NUM_THREADS...) is
+# read as. The largest machines have a few thousand cores, and a BLAS
+# caps its pool at its build's limit anyway; a larger number is a typo or
+# a placeholder, and past a C int it fails inside threadpoolctl's call to
+# the BLAS. Such a variable gives no count: every process keeps its own.
+MAX_BLAS_THREADS = 4096
 # The command line's progress (cli._progress). On a terminal a live line
 # (phase, count, clock) appears once a check has run this long: most checks
 # end sooner, and a line that flashes for a moment only clutters.

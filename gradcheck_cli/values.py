@@ -28,6 +28,8 @@ import inspect
 import math
 import numbers
 import os
+import sys
+import typing
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Any, Callable, Container, Mapping, TypeVar
@@ -37,6 +39,11 @@ class Value(ABC):
     """One option's values."""
 
     metavar: str  # how the help names a value
+
+    # Whether None is one of the values (``samples=None``: every coordinate).
+    # Where it is not, None given for a keyword typed ``... | None`` means
+    # that keyword's default (parse_keywords).
+    takes_none = False
 
     @abstractmethod
     def parse(self, raw: Any) -> Any:
@@ -63,9 +70,10 @@ class Count(Value):
     def __init__(self, minimum: int, maximum: int | None = None, keywords: Mapping[str, Any] | None = None):
         self.minimum, self.maximum, self.keywords = minimum, maximum, dict(keywords or {})
         self.metavar = "|".join(["N", *self.keywords])
+        self.takes_none = None in self.keywords.values()
 
     def parse(self, raw: Any) -> Any:
-        if raw is None and None in self.keywords.values():
+        if raw is None and self.takes_none:
             return None
         words = " or ".join(f"'{k}'" for k in self.keywords)
         if isinstance(raw, str) and raw.strip().lower() in self.keywords:
@@ -195,15 +203,17 @@ class Names(Value):
 
 
 class Flag(Value):
-    """A switch: True or False (a string such as "false" is true to
-    Python, and would silently turn the option on)."""
+    """A switch: True or False, Python's or numpy's (``strict=a.all()``).
+    Nothing else: a string such as "false" is true to Python, and would
+    silently turn the option on."""
 
     metavar = "true|false"
 
     def parse(self, raw: Any) -> bool:
-        if not isinstance(raw, bool):
-            raise ValueError(f"{raw!r} must be true or false")
-        return raw
+        numpy = sys.modules.get("numpy")  # (not imported: no numpy bool exists, and --help does not pay for it)
+        if isinstance(raw, bool) or (numpy is not None and isinstance(raw, numpy.bool_)):
+            return bool(raw)
+        raise ValueError(f"{raw!r} must be true or false")
 
 
 def assignment_text(value: Any) -> str:
@@ -254,14 +264,19 @@ SANITY = {**_SOURCE, "classes": CLASSES, "svm": FLAG, "expect_loss": FINITE, "lo
 
 
 def parse_keywords(function: str, given: Mapping[str, Any], table: Mapping[str, Value],
-                   nullable: Container[str] = ()) -> dict[str, Any]:
+                   nullable: Mapping[str, Any] = {}) -> dict[str, Any]:
     """``given`` with each keyword of ``table`` parsed: a ValueError names
-    ``function`` and the keyword. None stays None for the ``nullable``
-    keywords (those whose default is None: "not given")."""
+    ``function`` and the keyword. None given for one of the ``nullable``
+    keywords (``nullable``: theirs, with their defaults) is "not given":
+    the keyword's default, unless None is one of its parser's values."""
     out = dict(given)
     for name, raw in given.items():
-        if name not in table or (raw is None and name in nullable):
+        if name not in table:
             continue
+        if raw is None and name in nullable and not table[name].takes_none:
+            raw = out[name] = nullable[name]
+            if raw is None:
+                continue
         try:
             out[name] = table[name].parse(raw)
         except ValueError as exc:
@@ -269,9 +284,36 @@ def parse_keywords(function: str, given: Mapping[str, Any], table: Mapping[str, 
     return out
 
 
-def nullable(function: Callable) -> frozenset[str]:
-    """The keywords of ``function`` whose default is None."""
-    return frozenset(name for name, p in inspect.signature(function).parameters.items() if p.default is None)
+def _admits_none(annotation: Any) -> bool:
+    """Whether a parameter's annotation (a string, under ``from __future__
+    import annotations``) lets None through: ``X | None``, ``Optional[X]``."""
+    if annotation is None or annotation is type(None):
+        return True
+    if isinstance(annotation, str):
+        text = annotation.replace(" ", "")
+        return text == "None" or text.startswith("Optional[") or "None" in _top_level(text, "|") \
+            or (text.startswith("Union[") and "None" in _top_level(text[len("Union["):-1], ","))
+    return type(None) in typing.get_args(annotation)
+
+
+def _top_level(text: str, separator: str) -> list[str]:
+    """``text`` split at ``separator`` outside brackets."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        depth += (char == "[") - (char == "]")
+        if char == separator and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    return [*parts, text[start:]]
+
+
+def nullable(function: Callable) -> dict[str, Any]:
+    """The keywords of ``function`` for which None is "not given", with
+    their defaults: those typed to admit None, or whose default is None.
+    (check() typed ``reg`` and ``warmup`` ``... | None`` and took None for
+    'auto', their default, before these parsers: the signature says so.)"""
+    return {name: p.default for name, p in inspect.signature(function).parameters.items()
+            if p.default is not inspect.Parameter.empty and (p.default is None or _admits_none(p.annotation))}
 
 
 F = TypeVar("F", bound=Callable[..., Any])
