@@ -68,6 +68,12 @@ class _DefaultGroup(click.Group):
         any order around its models."""
         if args and args[0] in self.commands:
             return list(args), False
+        first = _first_word(args, self.commands)
+        if first is not None and first[1] in self.commands and set(args[:first[0]]) <= _ASKING:
+            # `gradcheck --help sweep`: a question about that command (help
+            # and the version answer anywhere on a line, this order too).
+            at, word = first
+            return [word, *args[:at], *args[at + 1:]], False
         return [self.default_command, *args], True
 
     def answers_itself(self, args: list[str]) -> bool:
@@ -181,6 +187,10 @@ class _DefaultCommand(click.Command):
             ctx.parent.command.format_help(ctx.parent, formatter)
         else:
             super().format_help(ctx, formatter)
+
+
+# The options that answer and exit, as they are spelled on a line.
+_ASKING = frozenset({"-h", "--help", "--version"})
 
 
 def _answers(param: click.Parameter) -> bool:

@@ -177,6 +177,21 @@ def test_options_before_a_command_s_name_are_a_usage_error_showing_the_line_in_o
     assert f"options go after the command's name: 'gradcheck sanity -q {CUBE} --classes 3'" in result.stderr
 
 
+@pytest.mark.parametrize("asking", [["--help"], ["-h"], ["--version"], ["-h", "--version"]])
+@pytest.mark.parametrize("command", ["sweep", "sanity"])
+def test_help_or_the_version_before_a_command_s_name_answer_for_that_command(asking, command, tmp_path,
+                                                                              monkeypatch):
+    """Help and the version answer anywhere on a line: `gradcheck --help
+    sweep` is sweep's help (not a usage error about the order), and, as
+    any answer, reads no configuration."""
+    (tmp_path / "pyproject.toml").write_text("[tool.gradcheck]\nbogus = 1\n")
+    monkeypatch.chdir(tmp_path)
+    result = run(*asking, command)
+    expected = run(command, *asking)
+    assert result.exit_code == expected.exit_code == 0, result.stderr
+    assert result.stdout == expected.stdout and result.stdout
+
+
 def test_an_option_s_value_is_skipped_to_find_the_first_word():
     result = run("--samples", "3", "sanit")
     assert result.exit_code == 2 and "no command or model 'sanit'. Did you mean 'sanity'?" in result.stderr
