@@ -11,6 +11,7 @@ Heavy imports (numpy, rich, the checker) happen inside the command, so
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 from typing import Callable
@@ -43,9 +44,11 @@ OVERRUN_GRACE = 2.0
 
 # ctx.meta keys the group sets for the commands: the command name was not
 # typed (`gradcheck MODEL`, `gradcheck --help`), and click answers the line
-# itself (help, the version) without running the command.
+# itself (help, the version) without running the command, and why the
+# implied command's first word is a mistake (None: it may be a model).
 IMPLIED = "gradcheck.implied"
 ANSWERED = "gradcheck.answered"
+NOT_A_MODEL = "gradcheck.not_a_model"
 # How close (difflib's ratio) a first word that is neither a path nor a
 # module must be to a command's name to be taken for a mistyped command:
 # 'swep', 'chek', 'sanit' are 0.8-0.9 from theirs; a model's name sharing a
@@ -76,15 +79,22 @@ class _DefaultGroup(click.Group):
             return [word, *args[:at], *args[at + 1:]], False
         return [self.default_command, *args], True
 
-    def answers_itself(self, args: list[str]) -> bool:
+    def read(self, args: list[str]) -> tuple[list[str], bool, str | None]:
+        """``route``'s arguments and whether the command was implied, with
+        why the implied command's first word is a mistake (None: it may be a
+        model): the line read once, for the answer, the guard and the error."""
+        routed, implied = self.route(args)
+        return routed, implied, _not_a_model(routed[1:], self.commands) if implied else None
+
+    def answers_itself(self, args: list[str], read: tuple[list[str], bool, str | None] | None = None) -> bool:
         """Whether click answers ``args`` with the help or the version and
         runs no command: no user code runs, so nothing is guarded and no
         configuration is read. Read by the command's own parser, as click
         reads the line: in `--junit-xml -h` the -h is the option's value,
         after `--` it is a model, and a line that does not parse is a usage
-        error, not an answer."""
-        routed, implied = self.route(args)
-        if implied and _not_a_model(routed[1:], self.commands):
+        error, not an answer. ``read``: ``self.read(args)``, if done."""
+        routed, _, problem = read if read is not None else self.read(args)
+        if problem is not None:
             return False  # (the word is an error, said before anything else)
         command = self.commands[routed[0]]
         ctx = click.Context(command, info_name=routed[0], **command.context_settings)
@@ -96,8 +106,9 @@ class _DefaultGroup(click.Group):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         ctx.meta[completion.FIRST_WORD] = not args  # (completing: nothing before the word)
-        ctx.meta[ANSWERED] = not ctx.resilient_parsing and self.answers_itself(args)
-        args, ctx.meta[IMPLIED] = self.route(args)
+        read = self.read(args)
+        ctx.meta[ANSWERED] = not ctx.resilient_parsing and self.answers_itself(args, read)
+        args, ctx.meta[IMPLIED], ctx.meta[NOT_A_MODEL] = read
         ctx.meta["gradcheck.config_path"] = _config_argument(args, self.commands)
         ctx.meta["gradcheck.args"] = list(args)
         return super().parse_args(ctx, args)
@@ -127,9 +138,8 @@ class _DefaultGroup(click.Group):
     def _invoke(self, ctx: click.Context):
         _escaping_for(_requested_format(ctx))
         # A mistyped command before the configuration: the line is wrong whatever the file says.
-        problem = _not_a_model(ctx.meta["gradcheck.args"][1:], self.commands) if ctx.meta.get(IMPLIED) else None
-        if problem is not None:
-            raise click.UsageError(problem, ctx)
+        if ctx.meta.get(NOT_A_MODEL) is not None:
+            raise click.UsageError(ctx.meta[NOT_A_MODEL], ctx)
         # Config values become the commands' defaults (click's default_map):
         # options given on the command line still win. Help and the version
         # read none (they show gradcheck's own defaults): a broken file must
@@ -256,11 +266,18 @@ class _NoModel(click.UsageError):
 
 
 def _options_taking_values(commands) -> frozenset[str]:
+    """(the table of ``commands``, a command group's dict, read once: the
+    line is read several times before click parses it)"""
+    return _taking_values(tuple(commands.values()))
+
+
+@functools.cache
+def _taking_values(commands: tuple[click.Command, ...]) -> frozenset[str]:
     """Every option string of ``commands`` that takes a value (``--samples``),
     as opposed to a flag (``-q``): what the next argument is, read before
     click parses the line. (No option is a flag in one command and takes a
     value in another.)"""
-    return frozenset(name for command in commands.values() for param in command.params
+    return frozenset(name for command in commands for param in command.params
                      if isinstance(param, click.Option) and not (param.is_flag or param.count)
                      for name in (*param.opts, *param.secondary_opts))
 
