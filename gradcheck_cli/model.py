@@ -30,7 +30,7 @@ import numpy as np
 from .errors import MAX_NAMES_LISTED, ModelError, StopSignal, UserCodeError, exception_text, listed
 from .guard import doing
 from .options import python_names
-from .process_state import borrows_process
+from .process_state import borrows_process, shielded
 from .report_stream import leave_if_forked_copy
 from .settings import HELD_DEPTH, HELD_ITEMS
 from .structure import flatten, is_structured
@@ -152,28 +152,35 @@ def own_imports(imports: OwnImports | None):
     try:
         yield
     finally:
-        # Decided for all before any is removed: a namespace package's path
-        # is read through its parent's entry.
-        taken = [(name, module) for name, module in list(sys.modules.items())
-                 if before.get(name) is not module
-                 and (name in before or name in imports.modules or not isinstance(module, ModuleType)
-                      or _belongs_to_model(name, module))]
-        for name, module in taken:
-            imports.modules[name] = module
-            del sys.modules[name]
-        for name, module in before.items():
-            if sys.modules.get(name) is not module:
-                sys.modules[name] = module
-        for name, module in imports.modules.items():
-            package, _, child = name.rpartition(".")
-            parent = sys.modules.get(package)
-            if parent is not None and getattr(parent, child, None) is module:
-                previous = before.get(name)
-                if previous is not None:
-                    setattr(parent, child, previous)
-                else:
-                    delattr(parent, child)
-        sys.path[:] = path
+        with shielded():
+            _put_back(imports, before, path)
+
+
+def _put_back(imports: OwnImports, before: dict[str, Any], path: list[str]) -> None:
+    """own_imports' ending: the model's entries taken out of sys.modules
+    into ``imports``, the caller's put back."""
+    # Decided for all before any is removed: a namespace package's path
+    # is read through its parent's entry.
+    taken = [(name, module) for name, module in list(sys.modules.items())
+             if before.get(name) is not module
+             and (name in before or name in imports.modules or not isinstance(module, ModuleType)
+                  or _belongs_to_model(name, module))]
+    for name, module in taken:
+        imports.modules[name] = module
+        del sys.modules[name]
+    for name, module in before.items():
+        if sys.modules.get(name) is not module:
+            sys.modules[name] = module
+    for name, module in imports.modules.items():
+        package, _, child = name.rpartition(".")
+        parent = sys.modules.get(package)
+        if parent is not None and getattr(parent, child, None) is module:
+            previous = before.get(name)
+            if previous is not None:
+                setattr(parent, child, previous)
+            else:
+                delattr(parent, child)
+    sys.path[:] = path
 
 
 def _definition_line(fn: Callable | None, source: str | None = None) -> int | None:
@@ -259,8 +266,8 @@ def _import_file(path: str):
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     doing(f"the import of {path}")
-    sys.modules[module_name] = module  # dataclasses and pickling look the module up here
     try:
+        sys.modules[module_name] = module  # dataclasses and pickling look the module up here
         with contextlib.redirect_stdout(sys.stderr):  # the model's prints stay off our stdout
             spec.loader.exec_module(module)
     except BaseException as exc:

@@ -28,7 +28,7 @@ from .verdict.grading import grade_block, grade_estimate, judge, measurable, ver
 from .verdict.noise import SUBNORMAL_SPACING, Noise, loss_noise
 from .verdict.numeric import Estimate
 from .verdict.probes import Probe, step_scale
-from .process_state import borrows_process
+from .process_state import borrows_process, shielding
 from .report import FAIL, KINK, OK, PASS, UNVERIFIED, WARN, ZERO, BlockResult, Move, Regularization, Report
 from .sampling import BlockPlan, plan
 from .startpoint import StartPoint
@@ -43,6 +43,7 @@ from .settings import (
     GENERIC_DIRECTIONS,
     TIE_MAX_TIED,
     MAX_JOBS_PER_CORE,
+    STOP_DEFERRED,
     TIMER_LIMIT,
     Settings,
     Thresholds,
@@ -894,6 +895,9 @@ def _deadline(seconds: float | None):
         left = ends - time.monotonic()
         if left > 0:  # a deadline beyond what the timer holds: wait on
             signal.setitimer(signal.ITIMER_REAL, min(left, TIMER_LIMIT))
+            return
+        if shielding():  # gradcheck's own bookkeeping, which a stop would leave half done
+            signal.setitimer(signal.ITIMER_REAL, STOP_DEFERRED)
             return
         raise StopSignal()
 

@@ -25,6 +25,29 @@ from typing import Callable, TypeVar
 
 import numpy as np
 
+# How deep the process is in gradcheck's own bookkeeping, where a stop must
+# wait (shielded). A count, not a lock: the signal handler only reads it.
+_SHIELDED = [0]
+
+
+@contextlib.contextmanager
+def shielded():
+    """A block of gradcheck's own that puts the process back in order (a
+    model's modules out of sys.modules): the --timeout alarm does not stop
+    it halfway (``shielding``; the alarm is re-armed and stops the check
+    just after). User code never runs inside."""
+    _SHIELDED[0] += 1
+    try:
+        yield
+    finally:
+        _SHIELDED[0] -= 1
+
+
+def shielding() -> bool:
+    """Whether a shielded block is running: a stop now must wait."""
+    return _SHIELDED[0] > 0
+
+
 # Re-entrant: check() calls load_model(), sweep() and sanity() call check().
 _LOCK = threading.RLock()
 

@@ -39,6 +39,11 @@ MAX_STEP = 0.1
 # The longest interval --timeout arms the real-time timer for at once (a
 # time_t holds the seconds; 1e300 overflows it): a later deadline re-arms it.
 TIMER_LIMIT = 1e6
+# A --timeout alarm that comes while gradcheck puts the process back in
+# order (a model's modules taken out of sys.modules) is re-armed this long
+# later: raised there, it would leave that work half done. Short beside any
+# timeout a person sets; long beside the bookkeeping (microseconds).
+STOP_DEFERRED = 0.01
 # The largest BLAS thread count a thread variable (OMP_NUM_THREADS...) is
 # read as. The largest machines have a few thousand cores, and a BLAS
 # caps its pool at its build's limit anyway; a larger number is a typo or

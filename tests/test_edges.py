@@ -66,6 +66,29 @@ def test_a_tiny_timeout_raises_check_timeout_or_returns_a_report():
             except BaseException as exc:  # noqa: B036  (what leaked is the finding)
                 seen[type(exc).__name__] += 1
     assert set(seen) <= {"CheckTimeout", Report.__name__}, seen
+    # Nor does a stop that lands in gradcheck's own clean-up leave the model's module behind.
+    assert not [name for name in sys.modules if name.startswith("gradcheck_user_")]
+
+
+def test_a_stop_waits_for_gradcheck_s_own_bookkeeping_and_comes_just_after():
+    """The --timeout alarm is raised at whatever line runs: where that is
+    gradcheck putting the process back in order (a model's modules taken
+    out of sys.modules), it waits until that is done, then stops the check."""
+    from gradcheck_cli.errors import StopSignal
+    from gradcheck_cli.pipeline import _deadline
+    from gradcheck_cli.process_state import shielded
+
+    with pytest.raises(StopSignal):
+        with _deadline(0.001):
+            with shielded():
+                ends = time.monotonic() + 0.1
+                while time.monotonic() < ends:  # (the alarm is due long before this ends)
+                    pass
+                finished = True
+            ends = time.monotonic() + 10
+            while time.monotonic() < ends:
+                pass
+    assert finished
 
 
 # -- --timeout past what a clock holds ----------------------------------------------------
