@@ -59,13 +59,16 @@ F = TypeVar("F", bound=Callable)
 
 def borrows_process(fn: F) -> F:
     """Run ``fn`` alone in this process, restoring the global RNGs (numpy's
-    and ``random``'s), ``sys.stdout``/``sys.stderr``, the warning filters and
-    the signal handlers afterwards, however it ends."""
+    and ``random``'s), numpy's floating-point error handling (a model may
+    call ``np.seterr(all="ignore")``; a stop may land inside an
+    ``np.errstate`` of gradcheck's), ``sys.stdout``/``sys.stderr``, the
+    warning filters and the signal handlers afterwards, however it ends."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         with _LOCK:
             numpy_state, python_state = np.random.get_state(), random.getstate()
+            errors = np.geterr()
             streams = sys.stdout, sys.stderr
             main = threading.current_thread() is threading.main_thread()
             handlers = {s: signal.getsignal(s) for s in _SIGNALS} if main else {}
@@ -77,6 +80,7 @@ def borrows_process(fn: F) -> F:
             finally:
                 np.random.set_state(numpy_state)
                 random.setstate(python_state)
+                np.seterr(**errors)
                 sys.stdout, sys.stderr = streams
                 sys.setrecursionlimit(recursion)  # (a model may lower it below what gradcheck needs)
                 if cwd is not None and _cwd() != cwd:

@@ -54,6 +54,17 @@ def test_global_rngs_are_restored(model_file, entry):
     assert np.array_equal(numpy_before, numpy_after) and python_before == python_after
 
 
+@pytest.mark.parametrize("entry", list(ENTRIES))
+def test_numpys_floating_point_error_handling_is_restored(model_file, entry):
+    """A model that silences numpy (np.seterr(all="ignore"), as notebooks
+    do) silences it for its own check only: the caller's overflow still
+    warns afterwards, and so does the next model's."""
+    path = model_file(RUDE_MODEL.replace("import numpy as np\n", 'import numpy as np\nnp.seterr(all="ignore")\n'))
+    before = np.geterr()
+    ENTRIES[entry](path)
+    assert np.geterr() == before
+
+
 @pytest.mark.parametrize("ends", ["returns", "raises"])
 def test_signal_handlers_warning_filters_and_streams_are_restored(model_file, ends):
     source = RUDE_MODEL if ends == "returns" else RUDE_MODEL.replace(
