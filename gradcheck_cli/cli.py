@@ -1124,7 +1124,10 @@ def _saved_as(path: str | None, target: str, models: int) -> str | None:
 def _expand(targets) -> list[str]:
     """Directories become the model files in them (sorted; not _private.py);
     a checks file that declares layers (``name = layer(...)``) becomes one
-    target per layer, ``file.py:name``; a model named twice is checked once."""
+    target per layer, ``file.py:name``, and a file in scipy.optimize's
+    conventions (fun, jac, x0) one per derivative it defines,
+    ``file.py:jac``, ``file.py:hess``; a model named twice is checked once."""
+    from .derivatives import scipy_conventions
     from .layers import declared
     from .model import _split_target
 
@@ -1142,8 +1145,11 @@ def _expand(targets) -> list[str]:
             files.append(target)
     expanded = []
     for target in files:
-        layers = declared(target) if target.endswith(".py") and os.path.isfile(target) else []
-        expanded += [f"{target}:{name}" for name in layers] or [target]
+        is_file = target.endswith(".py") and os.path.isfile(target)
+        layers = declared(target) if is_file else []
+        # A file in scipy.optimize's conventions: one target per derivative it defines (FILE:jac, FILE:hess).
+        derivatives = scipy_conventions.declared(target) if is_file and not layers else []
+        expanded += [f"{target}:{name}" for name in layers or derivatives] or [target]
     # A model named twice (`sample_models/ sample_models/cube.py`, a link and
     # its file) is checked once, where it first came.
     seen, unique = set(), []

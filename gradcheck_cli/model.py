@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable, Sequence, TypeAlias
 
 import numpy as np
 
+from .derivatives.scipy_conventions import derivative_of
 from .errors import MAX_NAMES_LISTED, ModelError, StopSignal, UserCodeError, exception_text, listed
 from .guard import doing
 from .options import python_names
@@ -902,6 +903,15 @@ def _load(target: str, module_part: str, attr: str | None, is_file: bool, import
         obj = getattr(module, attr)
     if overrides:
         apply_overrides(module, where, overrides, obj if attr is not None else None)
+    # scipy.optimize's conventions (fun, jac, x0): the derivative named
+    # (or jac, the only one) as a model object of gradcheck's own.
+    derivative = derivative_of(module, attr, where)
+    if derivative is not None:
+        if given is not None or params_file is not None:
+            raise ModelError(f"{where} is in scipy.optimize's conventions: its point is its x0, so params= "
+                             "(--params) is not taken; set x0 in the file")
+        obj = derivative
+        attr = attr or derivative.kind
     if attr is not None:
         where = f"{where}:{attr}"
 
@@ -993,6 +1003,8 @@ def _load(target: str, module_part: str, attr: str | None, is_file: bool, import
             f"{where} has no parameters: define init_params(seed) returning a dict of arrays, "
             "or a module-level dict `params`, or pass --params FILE.npz"
         )
+    if derivative is not None:
+        notes += derivative.notes  # (what its first calls found: an asymmetric hess)
     return Model(target, source, loss, grad, loss_and_grad, blocks, single, tuple(notes),
                  _definition_line(grad or loss_and_grad, source) or _assigned_line(source, attr),
                  namespace=module, imports=imports,

@@ -462,3 +462,15 @@ WORKER_MODELS_KEPT = 4
 # travel separately); remembered, it does not import the model again.
 # ~100 bytes each.
 ENDED_CHECKS_KEPT = 1024
+
+# scipy.optimize's conventions (derivatives/scipy_conventions.py): how far
+# hess(x0) may be from its transpose, relative to its largest element,
+# before the report says it is not symmetric. A Hessian written by hand
+# computes H[i, j] and H[j, i] by different expressions, whose rounding
+# differs by a few eps times the terms they cancel; sqrt(eps) leaves room
+# for terms 1e7 times the result, while a wrong element (a missing factor,
+# a transposed term) is off by its own order of magnitude.
+HESS_SYMMETRY_RTOL = float(np.sqrt(EPS))
+# The seed stream of hessp's direction v (a check's --seed is the other
+# part): fixed, so a worker rebuilding the model draws the same v.
+HESSP_DIRECTION_STREAM = 0x4E55

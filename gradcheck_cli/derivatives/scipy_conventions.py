@@ -1,0 +1,329 @@
+"""scipy.optimize's conventions, checked as they are, with no wrapper.
+
+A target (a model file or module) that defines ``fun(x, *args)``,
+``jac(x, *args)`` and ``x0`` (optionally ``args``, ``hess(x, *args)``,
+``hessp(x, p, *args)``) is what ``minimize`` or ``least_squares`` is
+handed. Each derivative it defines is a model of its own, named
+``FILE:jac``, ``FILE:hess``, ``FILE:hessp`` (the command line expands a
+file into them, as it does a checks file's layers), and each is checked
+by reduction to the gradient check: a scalar function of blocks whose
+gradient is that derivative, so the noise budgets, the Taylor test, kink
+tracking, the drill-down and the diagnosis judge it unchanged.
+
+The reductions (n variables, m residuals):
+
+- ``jac`` of a scalar ``fun``: block ``x`` = x0, loss ``fun(x)``, grad
+  ``jac(x)``. Nothing else.
+- a vector function ``F`` (R^n -> R^m) and its Jacobian ``J`` (m x n):
+  block ``J`` of shape (m, n), every row a point of its own (all x0 at
+  the start), loss ``sum_r F(X[r])[r]``, grad row r ``J(X[r])[r]``. The
+  gradient of that loss is the Jacobian itself, row r taken at row r's
+  point; so the report's blocks, elements and "worst at [r, c]" read as
+  the Jacobian's row r, column c, and the diagnosis's "confined to a few
+  columns" names a wrong Jacobian column. Calls of ``F`` are shared by the
+  rows at one point within a call (at the start point a coordinate probe
+  costs two calls of ``F``, not m); once rows differ (random directions,
+  the generic point) a loss costs m calls.
+
+  * ``jac`` of a vector ``fun`` (least_squares): F = fun, J = jac.
+  * ``hess``: F = jac, J = hess (row r of the Hessian is jac_r's
+    gradient; no symmetry assumed).
+  * ``hessp``: F = jac, J row r = ``hessp(x, e_r)`` (H e_r is row r of a
+    symmetric H: a true Hessian is), and a block ``Hv`` for one seeded
+    Gaussian direction v: loss ``jac(y) . v``, grad ``hessp(y, v)``, so a
+    hessp that is right only on coordinate vectors fails there.
+
+The truth for ``hess`` and ``hessp`` is the differences of ``jac``, whose
+rounding the noise measurement sees as the loss's own. They are only as
+right as jac: check ``FILE:jac`` beside them (the command line does).
+``hess`` is also measured for symmetry at x0 (HESS_SYMMETRY_RTOL, a note
+in the report): a row check alone cannot see a transposed ``hess`` of a
+``jac`` that is itself not a gradient, but then ``FILE:jac`` fails.
+
+Shapes are refused by name at the first call (x0 not 1-d, ``jac`` of
+shape (n, 1), a ``hess`` not n x n, ``hessp`` returning a matrix, a
+``hess`` beside a vector ``fun``) and at every call after.
+
+Done (first slice of issue 27, section 1): the above for module-level
+``fun``/``jac``/``x0``; ``gradcheck FILE`` checks each derivative.
+
+Next:
+- a target object (``FILE:problem`` with the functions as attributes):
+  choosing its derivative needs a target syntax (``_split_target`` takes
+  an identifier only);
+- ``params=``/``--params`` as another x0 (refused now, by name);
+- ``jac=True`` (fun returns (f, g)), sparse or LinearOperator ``hess``;
+- the cost for large n or m: the (m, n) block calls F once per distinct
+  row; sample rows (directions plus the rows a failing direction drills
+  into) instead of all of them;
+- section 2 (``hvp`` of params-dict models) and 3 (``gradcheck taylor``);
+  a ``check_derivatives(path)`` like ``check_layers`` and the pytest
+  fixture; docs/ pages (with the nav) and the README.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import ModelError, UserCodeError, exception_text
+from ..settings import DEFAULT_SEED, HESS_SYMMETRY_RTOL, HESSP_DIRECTION_STREAM
+
+# What a target in these conventions defines, and the derivatives checked,
+# in the order the command line checks them.
+REQUIRED = ("fun", "jac", "x0")
+DERIVATIVES = ("jac", "hess", "hessp")
+
+
+def follows(obj: Any) -> bool:
+    """Whether ``obj`` (a model's module) is in scipy.optimize's
+    conventions: ``fun`` and ``x0``, and a ``jac`` (a model's own
+    ``loss``/``grad``/``loss_and_grad`` take precedence)."""
+    if any(callable(getattr(obj, name, None)) for name in ("loss", "grad", "loss_and_grad")):
+        return False
+    return callable(getattr(obj, "fun", None)) and hasattr(obj, "x0") and hasattr(obj, "jac")
+
+
+def defined(obj: Any) -> list[str]:
+    """The derivatives ``obj`` defines, in DERIVATIVES' order."""
+    return [name for name in DERIVATIVES if getattr(obj, name, None) is not None]
+
+
+def declared(path: str) -> list[str]:
+    """The derivatives a file in these conventions defines, read from its
+    source (nothing is imported): names bound at module level (a def, an
+    assignment, an import as); none for a file that is not in them."""
+    try:
+        with open(path, encoding="utf-8") as stream:
+            tree = ast.parse(stream.read(), filename=path)
+    except (OSError, SyntaxError, ValueError):
+        return []
+    bound: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                for name in ast.walk(target):
+                    if isinstance(name, ast.Name):
+                        bound.add(name.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    if bound & {"loss", "grad", "loss_and_grad"} or not set(REQUIRED) <= bound:
+        return []
+    return [name for name in DERIVATIVES if name in bound]
+
+
+def derivative_of(module: Any, attr: str | None, where: str) -> "Derivative | None":
+    """The model for one derivative of ``module`` when it is in these
+    conventions: ``attr`` names it (``jac``, ``hess``, ``hessp``), or
+    None where the module defines only ``jac``. None for a module that is
+    not in these conventions, or an ``attr`` that is no derivative."""
+    if not follows(module):
+        return None
+    if attr is not None and attr not in DERIVATIVES:
+        return None
+    have = defined(module)
+    if attr is None:
+        if len(have) > 1:
+            raise ModelError(f"{where} is in scipy.optimize's conventions and defines {', '.join(have)}, each "
+                             f"checked as a model of its own: check one as '{where}:{have[0]}' (gradcheck "
+                             f"{where} checks them all)")
+        attr = "jac"
+    if attr not in have:
+        raise ModelError(f"{where} defines no {attr} (it defines {', '.join(have)})")
+    return Derivative(module, attr, where)
+
+
+def _name(fn: Any) -> str:
+    return getattr(fn, "__name__", type(fn).__name__)
+
+
+def _shape(value: Any) -> tuple:
+    return tuple(np.shape(value))
+
+
+class Derivative:
+    """One derivative of a problem in scipy.optimize's conventions as a
+    model: ``init_params``, ``loss`` and ``grad`` (what a target object
+    provides; see the module's note for the reductions)."""
+
+    def __init__(self, owner: Any, kind: str, where: str):
+        self.owner, self.kind, self.where = owner, kind, where
+        self.fun: Callable = owner.fun
+        self.jac: Callable = self._function("jac")
+        self.checked: Callable = self._function(kind)
+        args = getattr(owner, "args", ())
+        # (scipy's rule: a single non-tuple argument is the one argument)
+        self.args: tuple = args if isinstance(args, tuple) else (args,)
+        self.n = self.m = 0
+        self.vector = False
+        self.direction: np.ndarray | None = None
+        self.notes: list[str] = []
+
+    def _function(self, name: str) -> Callable:
+        value = getattr(self.owner, name)
+        if not callable(value):
+            extra = " (jac=True, '2-point' and the like are options of scipy's, not derivatives to check)" \
+                if name == "jac" else ""
+            raise ModelError(f"{self.where}: {name} must be a function, but it is a {type(value).__name__}{extra}")
+        return value
+
+    # -- what the report points at ------------------------------------------
+
+    def location(self) -> tuple[str | None, int | None]:
+        """The checked function's definition (annotations, JUnit)."""
+        try:
+            return inspect.getsourcefile(self.checked), inspect.getsourcelines(self.checked)[1]
+        except (OSError, TypeError):
+            return None, None
+
+    def holders(self) -> list:
+        """The user's functions this adapter calls (model.held_arrays)."""
+        return [fn for fn in (self.fun, self.jac, self.checked)]
+
+    # -- the first call: shapes, and the blocks --------------------------------
+
+    def _first(self, fn: Callable, *arguments: Any) -> Any:
+        try:
+            return fn(*arguments, *self.args)
+        except ModelError:
+            raise
+        except Exception as exc:
+            raise UserCodeError(f"{self.where}: {_name(fn)} raised {type(exc).__name__}: {exception_text(exc)} at "
+                                "its first call, at x0", exc) from None
+
+    def init_params(self, seed: int = DEFAULT_SEED) -> dict[str, np.ndarray]:
+        """The blocks at x0, after one call of each function there, which
+        fixes n, m and whether fun is scalar; shapes refused by name."""
+        x0 = np.atleast_1d(np.asarray(getattr(self.owner, "x0")))
+        if x0.ndim != 1:
+            raise ModelError(f"{self.where}: x0 has shape {x0.shape}; scipy.optimize's x0 is a 1-d array of "
+                             "the n variables")
+        if x0.dtype.kind not in "fiu":
+            raise ModelError(f"{self.where}: x0 has dtype {x0.dtype}; the variables must be real numbers")
+        x0 = np.array(x0, dtype=np.float64)
+        self.n = n = x0.size
+        f0 = np.asarray(self._first(self.fun, x0.copy()))
+        if f0.ndim > 1:
+            raise ModelError(f"{self.where}: fun returned shape {f0.shape}; it returns a scalar (minimize) or a "
+                             "1-d array of residuals (least_squares)")
+        self.vector = f0.ndim == 1
+        self.m = f0.size if self.vector else 1
+        self._jacobian(self._first(self.jac, x0.copy()), "jac")
+        if self.kind != "jac" and self.vector:
+            raise ModelError(f"{self.where}: {self.kind} is for a scalar fun, but fun returns {self.m} residuals "
+                             "(least_squares takes jac only)")
+        rows = np.tile(x0, (n, 1))
+        if self.kind == "jac":
+            if not self.vector:
+                return {"x": x0}
+            return {"J": np.tile(x0, (self.m, 1))}
+        if self.kind == "hess":
+            hess = self._hessian(self._first(self.checked, x0.copy()))
+            asymmetry = np.abs(hess - hess.T)
+            scale = np.max(np.abs(hess))
+            if np.max(asymmetry) > HESS_SYMMETRY_RTOL * scale:
+                i, j = np.unravel_index(int(np.argmax(asymmetry)), asymmetry.shape)
+                self.notes.append(f"hess is not symmetric at x0: H[{i}, {j}] = {hess[i, j]:.6g} but H[{j}, {i}] = "
+                                  f"{hess[j, i]:.6g} (a Hessian is); the rows are checked against jac's differences")
+            return {"H": rows}
+        rng = np.random.default_rng([seed, HESSP_DIRECTION_STREAM])
+        self.direction = rng.standard_normal(n)
+        self.direction.flags.writeable = False  # (handed to hessp as a copy)
+        self._product(self._first(self.checked, x0.copy(), self.direction.copy()), "v")
+        return {"H": rows, "Hv": x0.copy()}
+
+    # -- shapes, at every call ------------------------------------------------------
+
+    def _jacobian(self, value: Any, label: str) -> np.ndarray:
+        array = np.asarray(value)
+        n, m = self.n, self.m
+        expected = (m, n) if self.vector else (n,)
+        if array.shape != expected:
+            if self.vector:
+                hint = " (transposed? it is m x n, one row per residual)" if array.shape == (n, m) else ""
+                what = f"the {m} x {n} Jacobian of the residuals, shape {expected}{hint}"
+            else:
+                hint = "; ravel it" if array.size == n else ""
+                what = f"the gradient of a scalar fun, shape {expected}{hint}"
+            raise ModelError(f"{self.where}: {_name(self.jac)} returned shape {array.shape} at {label}; it returns "
+                             f"{what}")
+        return array
+
+    def _hessian(self, value: Any) -> np.ndarray:
+        if hasattr(value, "toarray"):  # a scipy.sparse matrix
+            value = value.toarray()
+        array = np.asarray(value)
+        if array.shape != (self.n, self.n):
+            raise ModelError(f"{self.where}: {_name(self.checked)} returned shape {array.shape}; it returns the "
+                             f"Hessian, n x n with n = {self.n} variables, shape {(self.n, self.n)}")
+        return array
+
+    def _product(self, value: Any, label: str) -> np.ndarray:
+        array = np.asarray(value)
+        if array.shape != (self.n,):
+            what = "a matrix" if array.ndim == 2 else f"shape {array.shape}"
+            raise ModelError(f"{self.where}: {_name(self.checked)} returned {what} for p = {label}; it returns the "
+                             f"product H p, shape {(self.n,)} (hess returns the matrix)")
+        return array
+
+    def _residuals(self, value: Any) -> Any:
+        shape = _shape(value)
+        expected = (self.m,) if self.kind == "jac" else (self.n,)
+        if shape != expected:
+            fn = self.fun if self.kind == "jac" else self.jac
+            raise ModelError(f"{self.where}: {_name(fn)} returned shape {shape}, but it returned {expected} at x0")
+        return value
+
+    # -- the model contract ------------------------------------------------------------
+
+    def _rows_function(self) -> Callable:
+        """F of the (rows, n) block: fun for least_squares' jac, else jac."""
+        return self.fun if self.kind == "jac" else self.jac
+
+    def loss(self, params: dict[str, Any]) -> Any:
+        if self.kind == "jac" and not self.vector:
+            return self.fun(params["x"], *self.args)
+        block = params["J"] if self.kind == "jac" else params["H"]
+        function = self._rows_function()
+        outputs: dict[bytes, Any] = {}  # one call per distinct row (see the module's note)
+        total = 0.0
+        for r in range(block.shape[0]):
+            row = block[r]
+            key = np.asarray(row).tobytes()
+            if key not in outputs:
+                outputs[key] = self._residuals(function(row, *self.args))
+            total = total + outputs[key][r]
+        if self.kind == "hessp":
+            total = total + self._residuals(self.jac(params["Hv"], *self.args)) @ self.direction
+        return total
+
+    def grad(self, params: dict[str, Any]) -> dict[str, np.ndarray]:
+        if self.kind == "jac" and not self.vector:
+            return {"x": self._jacobian(self.jac(params["x"], *self.args), "x")}
+        name = "J" if self.kind == "jac" else "H"
+        block = params[name]
+        rows = np.empty(block.shape)
+        found: dict[bytes, np.ndarray] = {}
+        for r in range(block.shape[0]):
+            row = block[r]
+            if self.kind == "hessp":
+                unit = np.zeros(self.n)
+                unit[r] = 1.0
+                rows[r] = self._product(self.checked(row, unit, *self.args), f"e_{r}")
+                continue
+            key = np.asarray(row).tobytes()
+            if key not in found:
+                value = self.checked(row, *self.args)
+                found[key] = self._jacobian(value, f"row {r}'s point") if self.kind == "jac" else \
+                    self._hessian(value)
+            rows[r] = found[key][r]
+        gradient = {name: rows}
+        if self.kind == "hessp":
+            gradient["Hv"] = self._product(self.checked(params["Hv"], self.direction.copy(), *self.args), "v")
+        return gradient
