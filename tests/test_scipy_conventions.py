@@ -219,3 +219,35 @@ def test_a_least_squares_jacobian_transposed_is_refused_by_name(model_file):
     result = run(path)
     assert result.exit_code == 2
     assert "jac returned shape (3, 8)" in result.output and "transposed?" in result.output
+
+
+RELU_SQUARED = """
+import numpy as np
+
+x0 = np.array([0.0, 1.5, -0.7, 0.3])  # x0[0] on the kink of jac (the ReLU)
+
+def fun(x):
+    return 0.5 * np.sum(np.maximum(x, 0.0) ** 2)
+
+def jac(x):
+    return np.maximum(x, 0.0)
+
+def hess(x):
+    return np.diag((x > 0).astype(float))
+"""
+
+
+def test_a_kinked_second_derivative_passes_right_and_fails_wrong_away_from_its_kink(model_file):
+    right = model_file(RELU_SQUARED, "relu2.py")
+    wrong = model_file(RELU_SQUARED.replace("(x > 0).astype(float)", "np.ones_like(x)"), "relu2_wrong.py")
+    namespace = runpy.run_path(wrong)
+    x0 = namespace["x0"]
+    smooth = [1, 2, 3]  # (x0[0] is on the kink: any value in [0, 1] is a subgradient there)
+    truth = true_hessian(lambda *x: sum(mpmath.mpf(0.5) * max(v, 0) ** 2 for v in x), x0)
+    given = namespace["hess"](x0)
+    assert wrong_elements(given[np.ix_(smooth, smooth)], truth[np.ix_(smooth, smooth)]) == {(1, 1)}  # H[2, 2]
+    report = check(f"{right}:hess")
+    assert report.verdict == "pass" and report.kinked
+    report = check(f"{wrong}:hess")
+    grade, found = failing(report, "H")
+    assert grade == "fail" and found == {(2, 2)}
