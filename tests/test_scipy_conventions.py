@@ -13,6 +13,7 @@ import mpmath
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from scipy import optimize
 
 from gradcheck_cli import ModelError, check
 from gradcheck_cli.cli import main
@@ -251,3 +252,26 @@ def test_a_kinked_second_derivative_passes_right_and_fails_wrong_away_from_its_k
     report = check(f"{wrong}:hess")
     grade, found = failing(report, "H")
     assert grade == "fail" and found == {(2, 2)}
+
+
+def test_scipys_own_rosenbrock_derivatives_pass_as_scipy_names_them(model_file):
+    # Public code we did not write, in the conventions it defines: scipy.optimize's rosen_der, rosen_hess and
+    # rosen_hess_prod, imported under the names minimize takes.
+    path = model_file("""
+        import numpy as np
+        from scipy.optimize import rosen as fun, rosen_der as jac, rosen_hess as hess, rosen_hess_prod as hessp
+
+        x0 = np.array([1.3, 0.7, 0.8, 1.9, 1.2])
+    """, "scipy_rosen.py")
+    x0 = np.array([1.3, 0.7, 0.8, 1.9, 1.2])
+    assert not wrong_elements(optimize.rosen_hess(x0), true_hessian(rosen_mp, x0))  # (the premise)
+    result = run(path, "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert [m["model"].rsplit(":", 1)[-1] for m in json.loads(result.stdout)["models"]] == ["jac", "hess", "hessp"]
+
+
+def test_a_hess_beside_residuals_is_refused_by_name(model_file):
+    path = model_file(LEAST_SQUARES + "\ndef hess(x, t, y):\n    return np.eye(3)\n", "fit.py")
+    result = run(f"{path}:hess")
+    assert result.exit_code == 2
+    assert "hess is for a scalar fun, but fun returns 8 residuals" in result.output.replace("\n", " ")
