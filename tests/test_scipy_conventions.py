@@ -275,3 +275,11 @@ def test_a_hess_beside_residuals_is_refused_by_name(model_file):
     result = run(f"{path}:hess")
     assert result.exit_code == 2
     assert "hess is for a scalar fun, but fun returns 8 residuals" in result.output.replace("\n", " ")
+
+
+def test_a_one_element_fun_beside_a_gradient_is_minimizes_scalar(model_file):
+    # scipy's minimize takes a fun returning np.array([f]); its jac is then the gradient, shape (n,).
+    path = model_file(ROSEN.split("def hess")[0].replace("return np.sum(", "return np.array([np.sum(")
+                      .replace("** 2)\n", "** 2)])\n", 1), "rosen1.py")
+    assert "np.array([np.sum(" in open(path).read()
+    assert check(path).verdict == "pass"

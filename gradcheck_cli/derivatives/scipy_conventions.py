@@ -212,9 +212,12 @@ class Derivative:
         if f0.ndim > 1:
             raise ModelError(f"{self.where}: fun returned shape {f0.shape}; it returns a scalar (minimize) or a "
                              "1-d array of residuals (least_squares)")
-        self.vector = f0.ndim == 1
+        jac0 = self._first(self.jac, x0.copy())
+        # A one-element fun beside a gradient of shape (n,) is minimize's
+        # scalar (scipy takes size-1 results), not a residual.
+        self.vector = f0.ndim == 1 and not (f0.size == 1 and np.shape(jac0) == (n,))
         self.m = f0.size if self.vector else 1
-        self._jacobian(self._first(self.jac, x0.copy()), "jac")
+        self._jacobian(jac0, "x0")
         if self.kind != "jac" and self.vector:
             raise ModelError(f"{self.where}: {self.kind} is for a scalar fun, but fun returns {self.m} residuals "
                              "(least_squares takes jac only)")
@@ -305,7 +308,7 @@ class Derivative:
 
     def grad(self, params: dict[str, Any]) -> dict[str, np.ndarray]:
         if self.kind == "jac" and not self.vector:
-            return {"x": self._jacobian(self.jac(params["x"], *self.args), "x")}
+            return {"x": self._jacobian(self.jac(params["x"], *self.args), "the point checked")}
         name = "J" if self.kind == "jac" else "H"
         block = params[name]
         rows = np.empty(block.shape)
