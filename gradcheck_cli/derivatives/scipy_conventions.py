@@ -52,10 +52,16 @@ Next:
   choosing its derivative needs a target syntax (``_split_target`` takes
   an identifier only);
 - ``params=``/``--params`` as another x0 (refused now, by name);
-- ``jac=True`` (fun returns (f, g)), sparse or LinearOperator ``hess``;
+- ``jac=True`` (fun returns (f, g)), a LinearOperator ``hess`` (a sparse one
+  is made dense);
 - the cost for large n or m: the (m, n) block calls F once per distinct
   row; sample rows (directions plus the rows a failing direction drills
   into) instead of all of them;
+- words: the renderers say "gradient of J" (GitHub annotations, the
+  text report's columns); a model's kind (Jacobian, Hessian, Hessian-vector
+  product) on the Report would let them say what was checked;
+- the JSON/JUnit documents and docs/json.md: the blocks already carry
+  row and column in ``index``; say so there;
 - section 2 (``hvp`` of params-dict models) and 3 (``gradcheck taylor``);
   a ``check_derivatives(path)`` like ``check_layers`` and the pytest
   fixture; docs/ pages (with the nav) and the README.
