@@ -122,16 +122,16 @@ def test_a_hessp_right_only_on_coordinate_vectors_fails_along_its_direction(mode
     assert failing(report, "H")[0] != "fail" and failing(report, "Hv")[0] == "fail"
 
 
-def test_a_hessp_that_is_wrong_fails_in_the_rows_it_gets_wrong(model_file):
+def test_a_hessp_that_is_wrong_fails_in_the_elements_it_gets_wrong(model_file):
     path = model_file(ROSEN.replace("return hess(x) @ p", "return hess(x) @ p + np.array([0, 0, 0, 1.0]) * p[1]"),
                       "rosen.py")
     namespace = runpy.run_path(path)
     x0 = namespace["x0"]
     n = x0.size
-    columns = np.column_stack([namespace["hessp"](x0, np.eye(n)[r]) for r in range(n)])
-    # Row r of the block is hessp(x, e_r), H's column r: its transpose is the matrix the rows hold.
-    wrong = wrong_elements(columns.T, true_hessian(rosen_mp, x0))
-    assert wrong == {(1, 3)}
+    # hessp(x, e_c) is the implied matrix's column c: the block's element [r, c] is that matrix's row r, column c.
+    implied = np.column_stack([namespace["hessp"](x0, np.eye(n)[c]) for c in range(n)])
+    wrong = wrong_elements(implied, true_hessian(rosen_mp, x0))
+    assert wrong == {(3, 1)}
     report = check(f"{path}:hessp")
     grade, found = failing(report, "H")
     assert grade == "fail" and found == wrong
@@ -206,6 +206,9 @@ def test_a_file_with_only_jac_is_its_jac_and_one_with_several_names_them(model_f
                                                   r"H p, shape \(4,\)"),
     (("x0 = np.array([-1.2, 1.0, 0.7, 1.3])", "x0 = np.ones((2, 2))"), r"x0 has shape \(2, 2\); "
                                                                       r"scipy.optimize's x0 is a 1-d array"),
+    # (a float is a gradient or Hessian only for n = 1, as scipy's atleast_1d/atleast_2d take it)
+    (("return g", "return g[0]"), r"jac returned shape \(\) at x0; it returns the gradient of a scalar fun, "
+                                  r"shape \(4,\)"),
 ])
 def test_shapes_are_refused_by_name_with_exit_code_2(model_file, change, message):
     path = model_file(ROSEN.replace(*change), "rosen.py")
@@ -214,6 +217,13 @@ def test_shapes_are_refused_by_name_with_exit_code_2(model_file, change, message
     assert "Traceback" not in result.output
     assert re.search(message, result.output.replace("\n", " ")), result.output
 
+
+def test_a_float_hess_for_more_than_one_variable_is_refused_by_name(model_file):
+    path = model_file(ROSEN.replace("return H", "return H[0, 0]"), "rosen.py")
+    result = run(f"{path}:hess")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert re.search(r"hess returned shape \(\); it returns the Hessian, n x n with n = 4",
+                     result.output.replace("\n", " ")), result.output
 
 def test_a_least_squares_jacobian_transposed_is_refused_by_name(model_file):
     path = model_file(LEAST_SQUARES.replace("np.column_stack(", "np.vstack("), "fit.py")
@@ -286,8 +296,9 @@ def test_a_one_element_fun_beside_a_gradient_is_minimizes_scalar(model_file):
 
 
 # -- Known wrong verdicts (adversarial pass, 2026-12-06) -------------------------------------------------------------
-# Each test asserts the right verdict, established with mpmath; each fails now (strict xfail), and the design note at
-# the top of gradcheck_cli/derivatives/scipy_conventions.py names the assumption that fails.
+# Each test asserts the right verdict, established with mpmath. Those still failing are strict xfails, and the design
+# note at the top of gradcheck_cli/derivatives/scipy_conventions.py names the assumption that fails; the fixed ones
+# (an x overwritten, n = 1 floats, a sparse jac, hessp's location) are plain tests, listed there as fixed.
 
 EXP_ROWS = """
 import numpy as np
@@ -407,10 +418,6 @@ def hess(x):
 
 
 @pytest.mark.parametrize("derivative", ["jac", "hess"])
-@pytest.mark.xfail(strict=True, reason="scipy.optimize hands fun/jac/hess np.copy(x) (ScalarFunction: 'Send a "
-                                       "copy because the user may overwrite it'); the adapter hands them the params "
-                                       "arrays (rows of H are views) and the guard refuses a model scipy accepts, "
-                                       "naming params['H'] and 'loss', which the user never wrote")
 def test_a_jac_that_overwrites_its_x_as_scipy_allows_is_checked(model_file, derivative):
     path = model_file(OVERWRITES_X, "overwrites.py")
     namespace = runpy.run_path(path)
@@ -442,9 +449,6 @@ def hess(x):  # a float: scipy takes np.atleast_2d(hess(x))
 
 
 @pytest.mark.parametrize("derivative", ["jac", "hess"])
-@pytest.mark.xfail(strict=True, reason="shapes are compared exactly: with n = 1 scipy takes a scalar jac "
-                                       "(atleast_1d) and a scalar hess (atleast_2d); the adapter refuses them "
-                                       "('jac returned shape ()... ravel it')")
 def test_one_variable_with_scalar_jac_and_hess_is_checked_as_scipy_takes_it(model_file, derivative):
     path = model_file(ONE_VARIABLE, "one.py")
     namespace = runpy.run_path(path)
@@ -470,8 +474,6 @@ def jac(x):  # least_squares takes a sparse Jacobian (method 'trf', 'dogbox')
 """
 
 
-@pytest.mark.xfail(strict=True, reason="only hess is densified (toarray); a sparse least_squares jac becomes a "
-                                       "0-d object array and is refused as 'jac returned shape ()'")
 def test_a_sparse_least_squares_jacobian_is_checked(model_file):
     path = model_file(SPARSE_JACOBIAN, "sparse.py")
     namespace = runpy.run_path(path)
@@ -480,6 +482,31 @@ def test_a_sparse_least_squares_jacobian_is_checked(model_file):
     optimize.least_squares(namespace["fun"], namespace["x0"], jac=namespace["jac"])
     assert check(path).verdict == "pass"
 
+
+
+def test_a_least_squares_jacobian_as_a_linear_operator_is_refused_by_name(model_file):
+    path = model_file(SPARSE_JACOBIAN.replace("return csr_matrix(", "return aslinearoperator(")
+                      .replace("from scipy.sparse import csr_matrix",
+                               "from scipy.sparse.linalg import aslinearoperator"), "operator.py")
+    result = run(path)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert re.search(r"jac returned a \w*LinearOperator\w* of shape \(4, 3\) at x0, an operator without entries",
+                     result.output.replace("\n", " ")), result.output
+
+
+def test_copies_for_scipys_functions_leave_the_guard_on_a_loss_that_modifies_its_params(model_file):
+    # The copies are the scipy adapter's: a loss/grad model that writes into params is still refused by name.
+    path = model_file("""
+        import numpy as np
+        params = {"x": np.array([0.3, 0.4, 0.9])}
+        def loss(p):
+            p["x"] -= 1.0
+            return float(np.sum(p["x"] ** 2))
+        def grad(p): return {"x": 2 * p["x"]}
+    """)
+    result = run(path)
+    assert result.exit_code == 2
+    assert "modified params['x'] in place" in result.output.replace("\n", " ")
 
 SCALED = """
 import numpy as np
@@ -512,9 +539,6 @@ def test_a_wrong_gradient_element_of_a_badly_scaled_variable_fails(model_file):
     assert failing(report, "x") == ("fail", {(1,)})
 
 
-@pytest.mark.xfail(strict=True, reason="the H block of hessp holds hessp(x, e_r) as row r, so an error in "
-                                       "hessp's output element 3 for p = e_1 is reported at H[1, 3] ('row 1'), "
-                                       "transposed from the Hv block's 'element 3' beside it")
 def test_a_wrong_hessp_is_located_at_the_output_element_it_gets_wrong(model_file):
     # hessp(x, p) = M p with M = H + e_3 e_1^T: M[3, 1] is wrong, M[1, 3] is right.
     path = model_file(ROSEN.replace("return hess(x) @ p", "return hess(x) @ p + np.array([0, 0, 0, 1.0]) * p[1]"),
