@@ -20,6 +20,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:  # (what a type checker sees; at run time each name is imported on first use)
     from .assertions import assert_gradients
+    from .derivatives import check_derivatives
     from .errors import (CheckTimeout, ConfigError, GradcheckError, Interrupted, MethodError, ModelError,
                          NondeterminismError, OutputError, ParamsModifiedError, UserCodeError)
     from .layers import Layer, check_layer, check_layers, layer
@@ -39,6 +40,7 @@ _EXPORTS = {
     "assert_gradients": "assertions",
     "check_layer": "layers",
     "check_layers": "layers",
+    "check_derivatives": "derivatives",
     "layer": "layers",
     "Layer": "layers",
     "load_model": "model",

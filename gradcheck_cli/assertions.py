@@ -55,4 +55,4 @@ def render(report: Report, *, verbose: bool = False) -> str:
     # (what lists every value here is the assertion's own switch, which the
     # pytest fixture and [tool.gradcheck] pass on: not the command line's -v)
     text.render(report, console, verbose=verbose, every_value="verbose=True shows every value")
-    return f"gradient check {report.verdict.upper()} for {report.model}\n" + buffer.getvalue()
+    return f"{report.derivative} check {report.verdict.upper()} for {report.model}\n" + buffer.getvalue()

@@ -343,9 +343,7 @@ def check_layers(path: str | os.PathLike[str], **options: Any) -> dict[str, Repo
     layer, and whatever :func:`~gradcheck_cli.check` raises for a layer
     (the first unusable layer ends the call).
     """
-    import time
-
-    from .errors import CheckTimeout
+    from .each import check_each
     from .pipeline import check
 
     # Said once, naming this function (not once per layer, naming check()).
@@ -356,21 +354,7 @@ def check_layers(path: str | os.PathLike[str], **options: Any) -> dict[str, Repo
     names = declared(path)
     if not names:
         raise ModelError(f"{path} assigns no layer(...): check a model file with check()")
-    if options.get("save_params") is not None and len(names) > 1:
-        raise ValueError(f"save_params writes one model's parameters; {path} assigns {len(names)} layers "
-                         f"({', '.join(names)}): check one as '{path}:{names[0]}'")
-    timeout = options.pop("timeout", None)
-    ends = None if timeout is None else time.monotonic() + timeout
-    reports: dict[str, Report] = {}
-    for name in names:
-        if ends is not None:
-            left = ends - time.monotonic()
-            if left <= 0:
-                raise CheckTimeout(f"{path}: timed out after {timeout:g} s; not checked: "
-                                   f"{', '.join(n for n in names if n not in reports)}")
-            options["timeout"] = left
-        reports[name] = check(f"{path}:{name}", **options)
-    return reports
+    return check_each(path, names, options, "layers")
 
 
 def declared(path: str) -> list[str]:

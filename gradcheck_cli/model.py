@@ -81,6 +81,10 @@ class Model:
     """Nested params (lists, nested dicts): their template (structure.py); None: flat."""
     imports: "OwnImports | None" = None
     """The modules that are the model's own, installed while it runs."""
+    derivative: str = "gradient"
+    """What the model's ``grad`` is: the gradient, or for a derivative
+    reduced to the gradient check (derivatives/) the ``Jacobian``, the
+    ``Hessian``, the ``Hessian-vector product``: what the report names."""
 
 
 @dataclass
@@ -1005,7 +1009,8 @@ def _load(target: str, module_part: str, attr: str | None, is_file: bool, import
         )
     if derivative is not None:
         notes += derivative.notes  # (what its first calls found: an asymmetric hess)
+    what = derivative.derivative if derivative is not None else "gradient"
     return Model(target, source, loss, grad, loss_and_grad, blocks, single, tuple(notes),
                  _definition_line(grad or loss_and_grad, source) or _assigned_line(source, attr),
                  namespace=module, imports=imports,
-                 target=obj if attr is not None else None, structure=template)
+                 target=obj if attr is not None else None, structure=template, derivative=what)

@@ -1212,6 +1212,7 @@ def _report(loaded: Model, settings: Settings, base: BasePoint, results: list[_B
         source_line=loaded.source_line,
         stopped=stopped,
         unchecked=tuple(unreached),
+        derivative=loaded.derivative,
     )
 
 

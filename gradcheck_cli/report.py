@@ -361,6 +361,10 @@ class Report:
     """What the failures together suggest (where a bug shows), never the verdict."""
     unchecked: tuple[str, ...] = ()
     """Blocks a stopped check (``stopped``) never reached."""
+    derivative: str = "gradient"
+    """What was checked: ``gradient``, or for a derivative reduced to the
+    gradient check ``Jacobian``, ``Hessian``, ``Hessian-vector product``
+    (docs/derivatives.md)."""
 
     def __rich__(self):
         """Rendered by a rich Console (and rich's Jupyter integration)."""
@@ -401,6 +405,7 @@ class Report:
         return {
             "verdict": self.verdict,
             "model": self.model,
+            "derivative": self.derivative,
             "source": self.source,
             "source_line": self.source_line,
             "evaluations": self.evaluations,

@@ -275,6 +275,14 @@ class Derivative:
 
     # -- what the report points at ------------------------------------------
 
+    @property
+    def derivative(self) -> str:
+        """What this model's gradient is, as the report names it (known
+        after init_params: a vector fun's jac is a Jacobian)."""
+        if self.kind == "jac":
+            return "Jacobian" if self.vector else "gradient"
+        return "Hessian" if self.kind == "hess" else "Hessian-vector product"
+
     def location(self) -> tuple[str | None, int | None]:
         """The checked function's definition (annotations, JUnit)."""
         try:

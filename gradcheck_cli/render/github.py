@@ -79,7 +79,8 @@ def lines(result: Report | ModelFailure) -> list[str]:
     out += [annotation("notice", "gradcheck: hint", hint, result.source, result.source_line) for hint in result.hints]
     headline = "PARTIAL" if result.stopped else result.verdict.upper()  # (as the text report heads a stopped run)
     blocks = f"{len(result.blocks)} block{'s' if len(result.blocks) != 1 else ''}"
-    out.append(f"{headline}  {plain(result.model)}: {blocks} · {result.evaluations} evaluations · {result.seconds:.2f} s"
+    what = "" if result.derivative == "gradient" else f" ({result.derivative})"
+    out.append(f"{headline}  {plain(result.model)}{what}: {blocks} · {result.evaluations} evaluations · {result.seconds:.2f} s"
                + (f" · {plain(result.stopped)}" if result.stopped else ""))
     return out
 
@@ -101,8 +102,11 @@ def _annotations(result: Report) -> list[str]:
         if block.diagnosis is not None:  # (what the disagreement looks like: a hint, on a line of its own)
             detail += f"\nhint: {block.diagnosis.text}"
         level = "error" if block.grade == FAIL else "warning"
-        out.append(annotation(level, f"gradcheck: gradient of {block.name} {block.grade}s" if block.grade == FAIL
-                              else f"gradcheck: gradient of {block.name} ({block.grade})",
+        # (a Jacobian's, a Hessian's block is that matrix, not the gradient of a block of the same name)
+        what = f"gradient of {block.name}" if result.derivative == "gradient" else \
+            f"{result.derivative} {block.name}"
+        out.append(annotation(level, f"gradcheck: {what} {block.grade}s" if block.grade == FAIL
+                              else f"gradcheck: {what} ({block.grade})",
                               f"{result.model}, block {block.name}{detail}", result.source, result.source_line))
     for warning in result.warnings:
         out.append(annotation("warning", "gradcheck", warning, result.source, result.source_line))

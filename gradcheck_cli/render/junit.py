@@ -143,7 +143,9 @@ def build(results: Sequence[Report | ModelFailure], *, strict: bool = False) -> 
                 failing = block.grade == FAIL or (strict and block.grade not in (PASS, OK))
                 if failing:
                     counts["failures"] += 1
-                    kind = "GradientMismatch" if block.grade == FAIL else "GradientWarning"
+                    # (GradientMismatch, JacobianMismatch, HessianMismatch, HessianVectorProductMismatch)
+                    what = "".join(word.capitalize() for word in result.derivative.replace("-", " ").split())
+                    kind = f"{what}Mismatch" if block.grade == FAIL else f"{what}Warning"
                     ET.SubElement(case, "failure", message=_summary(block), type=kind).text = _block_detail(block)
                 notes = list(block.warnings)
                 if block.grade != FAIL and block.grade not in (PASS, OK):

@@ -510,7 +510,9 @@ def verdict_line(report: Report) -> Text:
     else:
         text.append(report.verdict.upper(), style=GRADE_STYLE[report.verdict])
     several = f" ×{NBSP}{len(checks)}{NBSP}checks" if len(checks) > 1 else ""
-    text.append(f"  {report.model}: {len(report.blocks)}{NBSP}block{'s' if len(report.blocks) != 1 else ''}{several} "
+    # (a derivative reduced to the gradient check says which: its blocks are that matrix's)
+    what = "" if report.derivative == "gradient" else f" ({report.derivative.replace(' ', NBSP)})"
+    text.append(f"  {report.model}{what}: {len(report.blocks)}{NBSP}block{'s' if len(report.blocks) != 1 else ''}{several} "
                 f"({detail})")
     text.append(f" · {report.evaluations}{NBSP}evaluations ·{NBSP}{report.seconds:.2f}{NBSP}s")
     if report.kink_crossings:
