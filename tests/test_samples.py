@@ -31,7 +31,8 @@ def test_every_sample_is_covered_here():
     on_disk = {p.stem for p in SAMPLES.glob("*.py")}
     assert on_disk == set(CORRECT) | set(BUGGY) | {"buggy_softmax_overflow", "buggy_svm_no_mask", "two_layer_sanity",
                                                    "layers_check", "buggy_layers_check",  # tests/test_layers.py
-                                                   "classifier"}  # tests/test_model_objects.py
+                                                   "classifier",  # tests/test_model_objects.py
+                                                   "newton_logistic", "buggy_least_squares"}  # below
 
 
 @pytest.mark.parametrize("name", CORRECT)
@@ -144,3 +145,18 @@ def test_the_sanity_sample_passes_its_gradient_check():
     result, report = run_json("two_layer_sanity")
     assert result.exit_code == 0 and report["verdict"] == "pass"
     assert {b["grade"] for b in report["blocks"]} <= {"pass", "ok"}
+
+
+def test_scipy_conventions_samples_check_each_derivative():
+    """minimize's fun/jac/hess/hessp and least_squares' residuals and
+    Jacobian (docs/derivatives.md): each derivative a model of its own."""
+    result = run(SAMPLES / "newton_logistic.py", "--format", "json")
+    assert result.exit_code == 0, result.output
+    models = json.loads(result.stdout)["models"]
+    assert [(m["model"].rsplit(":", 1)[1], m["derivative"], m["verdict"]) for m in models] == [
+        ("jac", "gradient", "pass"), ("hess", "Hessian", "pass"), ("hessp", "Hessian-vector product", "pass")]
+    result, report = run_json("buggy_least_squares")
+    assert (result.exit_code, report["derivative"], report["verdict"]) == (1, "Jacobian", "fail")
+    # (every wrong element is in column 1, d/dk: the drill-down's and the hint's)
+    assert report["blocks"][0]["worst"]["index"][1] == 1
+    assert "column 1" in report["blocks"][0]["diagnosis"]["text"]
