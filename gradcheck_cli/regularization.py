@@ -69,6 +69,11 @@ def find(model: Model, reg: str | None) -> tuple[Strength | None, str | None]:
     note when auto found several candidates or none could be used."""
     if reg in (None, NONE):
         return None, None
+    if model.derivative != "gradient":
+        # A reduction's loss (a Hessian's rows summed, a Jacobian's) is no
+        # objective: it has no regularization term whose share to measure.
+        return None, (None if reg == AUTO else f"--reg {reg} is not applied to {model.name}: it checks a "
+                      f"{model.derivative}, whose loss is a reduction, not an objective with a regularization term")
     holders = [model.target] if model.target is not None else []
     if model.namespace is not None:
         holders.append(model.namespace)

@@ -131,3 +131,18 @@ def test_the_pytest_fixture_checks_a_derivative(pytester):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*AssertionError: Hessian check FAIL for rosen_wrong_hess.py:hess*"])
+
+
+def test_a_reductions_loss_is_not_split_into_a_regularization_share(tmp_path):
+    # The strength reaches the functions through args (an import-time copy),
+    # and a Hessian's loss has no regularization term: no note about REG
+    # under auto, a note naming why under --reg REG.
+    from .conftest import SAMPLES
+
+    from gradcheck_cli import check
+
+    target = f"{SAMPLES / 'newton_logistic.py'}:hess"
+    assert not [n for n in check(target).notes if "REG" in n]
+    named = check(target, reg="REG")
+    assert named.regularization is None
+    assert any("--reg REG is not applied" in n and "Hessian" in n for n in named.notes)
