@@ -128,12 +128,21 @@ def test_logistic_regression_hvp_wrong_fails_in_the_wrong_blocks(logistic_varian
     assert failed_blocks(report) == WRONG_LOGISTIC[name][2]
 
 
-def test_missing_regularization_is_found_in_the_regularization_term(logistic_variant):
+def test_the_report_names_the_derivative_and_splits_no_regularization(logistic_variant):
     path = logistic_variant("no_regularization")
-    result = run(f"{path}:hvp")
-    assert result.exit_code == 1
-    # (--reg's split, run on the reduced model: the data part is right, REG's is wrong)
-    assert "REG's term's gradient is what is wrong" in " ".join(result.stdout.split())
+    result, reports = run_json(f"{path}:hvp")
+    report = reports[f"{path}:hvp"]
+    assert report["derivative"] == "Hessian-vector product"
+    # (the reduction's loss is no objective: REG's share in it is nothing to split off)
+    assert report["regularization"] is None
+
+
+def test_check_derivatives_checks_a_models_hvp():
+    from gradcheck_cli.derivatives import check_derivatives
+
+    reports = check_derivatives(LOGISTIC)
+    assert list(reports) == ["hvp"]
+    assert reports["hvp"].passed and reports["hvp"].derivative == "Hessian-vector product"
 
 
 # -- a two-layer ReLU/softmax net: kinks -----------------------------------------
