@@ -531,3 +531,86 @@ def test_workers_draw_the_same_v():
     two = run(f"{LOGISTIC}:hvp", "--format", "json", "--jobs", "2")
     assert one.exit_code == two.exit_code == 0, (one.output, two.output)
     assert without_seconds(json.loads(one.stdout)) == without_seconds(json.loads(two.stdout))
+
+
+PIECEWISE_LINEAR = """
+import numpy as np
+
+X = np.random.default_rng(0).standard_normal((20, 3))
+
+
+def init_params(seed=0):
+    return {"w": np.random.default_rng(seed).standard_normal(3)}
+
+
+def loss(params):
+    return np.sum(np.maximum(0, X @ params["w"]))
+
+
+def grad(params):
+    return {"w": X.T @ (X @ params["w"] > 0).astype(float)}
+
+
+def hvp(params, v):
+    mask = (X @ params["w"] > 0).astype(float)
+    return {"w": FACTOR * X.T @ (mask * (X @ v["w"]))}  # (Gauss-Newton's term: this H is 0)
+
+
+FACTOR = 0.0
+"""
+
+
+def test_a_piecewise_linear_models_hvp_is_zero_and_a_nonzero_one_fails(model_file):
+    """sum(relu(X w)): grad is piecewise constant, H = 0 off the kinks, so
+    the reduction's loss stands still; that is H v = 0, not a loss that
+    ignores its params or rounds coarsely."""
+    path = model_file(PIECEWISE_LINEAR, "relu_sum.py")
+    module = imported(path)
+    assert hvp_matches_differences(module)  # (0 == 0)
+    result, reports = run_json(f"{path}:hvp")
+    assert result.exit_code == 0, result.output
+    assert reports[f"{path}:hvp"]["verdict"] != "fail"
+    module.FACTOR = 1.0
+    assert not hvp_matches_differences(module)
+    result, reports = run_json(f"{path}:hvp", "--set", "FACTOR=1.0")
+    assert result.exit_code == 1, result.output
+    assert failed_blocks(reports[f"{path}:hvp"]) == {"w"}
+
+
+X_LOG_X = """
+import numpy as np
+
+
+def init_params(seed=0):
+    return {"x": np.array([1e-3, 0.5, 2.0, 1e-5])}  # (1e-5: a step of 1e-5 reaches log's edge)
+
+
+def loss(params):
+    return np.sum(params["x"] * np.log(params["x"]))
+
+
+def grad(params):
+    return {"x": np.log(params["x"]) + 1}
+
+
+def hvp(params, v):
+    return {"x": FACTOR * v["x"] / params["x"]}
+
+
+FACTOR = 1.0
+"""
+
+
+@pytest.mark.parametrize("factor, code", [(1.0, 0), (2.0, 1)])
+def test_an_hvp_near_the_edge_of_its_domain(model_file, factor, code):
+    """grad is -inf where a step reaches x = 0: the loss's own undefined
+    point (a smaller step), never a refusal of the model."""
+    path = model_file(X_LOG_X, "x_log_x.py")
+    module = imported(path)
+    module.FACTOR = factor
+    params = module.init_params()
+    v = random_like(params, 3)
+    assert np.allclose(module.hvp(params, v)["x"], v["x"] / params["x"]) == (factor == 1.0)  # H = diag(1 / x)
+    result, reports = run_json(f"{path}:hvp", "--set", f"FACTOR={factor}")
+    assert result.exit_code == code, result.output
+    assert reports[f"{path}:hvp"]["verdict"] == ("pass" if code == 0 else "fail")

@@ -203,9 +203,12 @@ class HessianVectorProduct:
         # .copy(), not np.copy: a tracked view stays tracked, so grad's masks are seen.
         return self._structured({name: block.copy() for name, block in self._flat(params).items()})
 
-    def _read(self, result: Any, label: str, what: str, complex_ok: bool) -> dict[str, np.ndarray]:
+    def _read(self, result: Any, label: str, what: str, inner: bool) -> dict[str, np.ndarray]:
         """``label``'s result (grad's or hvp's: ``what`` it is) by block,
-        refused by name."""
+        refused by name. ``inner``: grad's, inside the reduction's loss,
+        where a complex step's complex values are the loss's, and so is a
+        non-finite value (a point where the model is undefined, which the
+        check treats as the loss's own: a smaller step, the burn-in's end)."""
         where = label  # (the command line names the model: FILE:hvp)
         said = f"it returns {what} with the params' structure"
         if result is None:
@@ -224,7 +227,7 @@ class HessianVectorProduct:
             found = self._keys(result, where, said)
         blocks = {}
         for name, value in found.items():
-            blocks[name] = self._block(name, value, where, complex_ok)
+            blocks[name] = self._block(name, value, where, inner)
         return blocks
 
     def _keys(self, result: Mapping, where: str, said: str) -> dict[str, Any]:
@@ -243,7 +246,7 @@ class HessianVectorProduct:
         raise ModelError(f"{where} returned no block {listed(missing)} (its keys: {listed(result) or 'none'}); "
                          f"{said}")
 
-    def _block(self, name: str, value: Any, where: str, complex_ok: bool) -> np.ndarray:
+    def _block(self, name: str, value: Any, where: str, inner: bool) -> np.ndarray:
         expected = self.shapes[name]
         if value is None:
             raise ModelError(f"{where} returned None for block {name!r} (is a return missing?)")
@@ -251,14 +254,14 @@ class HessianVectorProduct:
             array = np.asarray(value)
         except Exception as exc:
             raise ModelError(f"{where}[{name!r}] is not an array: {exception_text(exc)}") from None
-        if array.dtype.kind not in ("fiuc" if complex_ok else "fiu"):
+        if array.dtype.kind not in ("fiuc" if inner else "fiu"):
             raise ModelError(f"{where}[{name!r}] has dtype {array.dtype}; its elements must be real numbers")
         if array.shape != expected:
             hint = " (transposed?)" if len(expected) == 2 and array.shape == expected[::-1] else \
                 " (a matrix: hvp returns the product H v, not H)" if array.shape == expected * 2 else ""
             raise ModelError(f"{where}[{name!r}] has shape {array.shape}, but params[{name!r}] has shape "
                              f"{expected}{hint}")
-        if not np.all(np.isfinite(array)):
+        if not inner and not np.all(np.isfinite(array)):
             bad = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
             raise ModelError(f"{where}[{name!r}] has a non-finite value {array[bad]} at index {list(bad)}")
         return array
@@ -285,7 +288,7 @@ class HessianVectorProduct:
                 raise ModelError(f"{_name(self.loss_and_grad)} must return a pair (loss, grad), but "
                                  f"it returned {_kind(pair)}")
             result = pair[1]
-        return self._read(result, label, "the gradient", complex_ok=True)
+        return self._read(result, label, "the gradient", inner=True)
 
     # -- the model contract --------------------------------------------------------
 
@@ -302,4 +305,4 @@ class HessianVectorProduct:
         label = _name(self.product)
         v = self._structured({name: v.copy() for name, v in self.v.items()})
         result = self._call(self.product, label, self._copies(params), v)
-        return self._structured(self._read(result, label, "H v", complex_ok=False))
+        return self._structured(self._read(result, label, "H v", inner=False))
