@@ -314,6 +314,21 @@ def test_a_wrong_element_is_located_in_its_block(model_file):
     assert re.search(r"W\[1, 2\]: fail", text.stdout)
 
 
+def test_a_wrong_element_is_found_by_drilling_down_a_direction(model_file):
+    """60 elements, 10 coordinates sampled: a failing random direction of W
+    is bisected down to the one wrong element."""
+    source = SOFTMAX_REGRESSION.replace("N, D, C = 10, 4, 3", "N, D, C = 30, 10, 6").replace(
+        'out["W"][1, 2]', 'out["W"][7, 4]')
+    path = model_file(source, "softmax_regression.py")
+    result, reports = run_json(f"{path}:hvp")
+    assert result.exit_code == 1, result.output
+    report = reports[f"{path}:hvp"]
+    assert failing(report) == {("W", (7, 4))}
+    block = next(b for b in report["blocks"] if b["name"] == "W")
+    assert block["checked"] < block["size"]
+    assert any(d["drilled"] for d in block["dims"] if d["grade"] == "fail")
+
+
 def test_the_same_element_right_passes(model_file):
     path = model_file(SOFTMAX_REGRESSION.replace("WRONG = 0.5", "WRONG = 0.0"), "softmax_regression.py")
     result, reports = run_json(f"{path}:hvp", "--samples", "all")

@@ -35,12 +35,41 @@ read-only). Results are read back along the params' structure (flat
 dict, nested dicts and lists, one array) and refused by name: a missing
 block, a wrong shape, a non-dict, a scalar, a non-finite element.
 
-Not on this branch yet (see the report of issue 27's hvp session): the
-generic point of a reduction is that of the objective it is a
-derivative of; this adapter keeps ``objective`` (the user's model, set by
-model.py) and ``place`` (identity: the hvp's blocks are the objective's)
-for that hook. Until it lands, the generic point's burn-in descends the
-reduced loss itself.
+A reduced loss that stands still at every width of the noise tables is
+constant there (grad piecewise constant: H v = 0, a piecewise-linear
+model's), not a loss that ignores its params nor one quantised coarser
+than the tables: the pipeline gives it an ulp's noise (noise.constant),
+so an hvp claiming H v != 0 there fails. grad's non-finite values inside
+the reduced loss are the loss's (a step past log's edge: a smaller
+step), never a refusal. ``--reg`` does not apply (Report.derivative is
+not "gradient"): the reduction's loss has no regularization term.
+
+Not on this branch yet: the generic point of a reduction is that of the
+objective it is a derivative of; this adapter keeps ``objective`` (the
+user's model, set by model.py) and ``place`` (identity: the hvp's blocks
+are the objective's) for that hook. Until it lands, the generic point's
+burn-in descends the reduced loss itself, which is no objective (a
+linear term REG <y, v> has no minimum); in the pass below it stayed in
+the domain (x log x from x = 1e-5, a log barrier from 1e-3).
+
+Held in an adversarial pass (right verdicts; tests/test_hvp.py has the
+first ones): logistic regression right, and wrong without the sigmoid's
+derivative, without the L2 term's hvp, without b's share of the scores'
+change (each failing in exactly its blocks); a ReLU/softmax net parked
+on its kink (passes, the two kinked elements "ok" as subgradients, the
+crossings reported at the ReLU's line) and one missing the backward
+pass's dependence on W2 (fails in W1, b1, off the kinks); one wrong
+element of a 10 x 6 block found by drilling down a direction, with the
+"row 7, column 4" hint; sum(relu(X w)) (H = 0) with hvp 0 (warn: every
+value exactly 0) and with Gauss-Newton's term (fails); a linear loss
+with hvp 0 and v (warn, fail); x log x and -sum log x + c x near 0 right
+and scaled (pass, fail); a tanh net's exact hvp (pass) and Gauss-Newton's
+(fails), a float32 product (pass); a single-array model, list params with
+loss_and_grad, nested dicts and lists with --data and --set; a CS231n
+object whose loss(X, y) uses self.params beside an hvp(params, v) method
+(FILE:net:hvp, --set of its attribute); an hvp reading the module's
+params instead of its argument (passes at the start, fails at the
+generic point); workers (--jobs 2) draw the same v (identical JSON).
 """
 
 from __future__ import annotations
