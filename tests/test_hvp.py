@@ -629,3 +629,22 @@ def test_an_hvp_near_the_edge_of_its_domain(model_file, factor, code):
     result, reports = run_json(f"{path}:hvp", "--set", f"FACTOR={factor}")
     assert result.exit_code == code, result.output
     assert reports[f"{path}:hvp"]["verdict"] == ("pass" if code == 0 else "fail")
+
+
+def test_grad_and_hvp_may_overwrite_what_they_are_handed(model_file):
+    """Each call gets copies of the point and of v, as scipy hands copies:
+    the user's scratch writes are theirs, and v stays gradcheck's."""
+    source = LOGISTIC.read_text()
+    source = source.replace('''    return {"w": X.T @ (weights * xv) + REG * v["w"], "b": np.array([weights @ xv])}''',
+                            '''    result = {"w": X.T @ (weights * xv) + REG * v["w"], "b": np.array([weights @ xv])}
+    params["w"] -= 1.0  # (scratch use of what it was handed)
+    v["w"][:] = 0.0
+    return result''')
+    source = source.replace('''    residual = _probs(params) - y
+''', '''    residual = _probs(params) - y
+    params["b"] *= 3.0
+''')
+    path = model_file(source)
+    result, reports = run_json(f"{path}:hvp")
+    assert result.exit_code == 0, result.output
+    assert reports[f"{path}:hvp"]["verdict"] == "pass"
