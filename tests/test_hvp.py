@@ -648,3 +648,16 @@ def test_grad_and_hvp_may_overwrite_what_they_are_handed(model_file):
     result, reports = run_json(f"{path}:hvp")
     assert result.exit_code == 0, result.output
     assert reports[f"{path}:hvp"]["verdict"] == "pass"
+
+
+def test_a_transposed_product_fails_with_the_hint_saying_so(model_file):
+    source = SOFTMAX_REGRESSION.replace("N, D, C = 10, 4, 3", "N, D, C = 12, 4, 4").replace(
+        'out["W"][1, 2] += WRONG * v["W"][1, 2]', 'out["W"] = out["W"].T  # (H v of a square W, transposed)')
+    path = model_file(source, "transposed.py")
+    assert not hvp_matches_differences(imported(path))
+    result, reports = run_json(f"{path}:hvp")
+    assert result.exit_code == 1, result.output
+    report = reports[f"{path}:hvp"]
+    assert failed_blocks(report) == {"W"}
+    W = next(b for b in report["blocks"] if b["name"] == "W")
+    assert W["diagnosis"]["kind"] == "transpose"
