@@ -253,7 +253,7 @@ def _split_target(target: str) -> tuple[str, str | None]:
     if sep and head and attr.isidentifier() and not (len(head) == 1 and head.isalpha()):
         if attr == HVP:
             inner, obj = _split_target(head)
-            if obj is not None and requested(obj) == (obj, False):
+            if obj is not None and not requested(obj)[1]:  # (one object, not an hvp of one)
                 return inner, f"{obj}:{attr}"
         return head, attr
     return target, None
