@@ -1126,8 +1126,11 @@ def _expand(targets) -> list[str]:
     a checks file that declares layers (``name = layer(...)``) becomes one
     target per layer, ``file.py:name``, and a file in scipy.optimize's
     conventions (fun, jac, x0) one per derivative it defines,
-    ``file.py:jac``, ``file.py:hess``; a model named twice is checked once."""
-    from .derivatives import scipy_conventions
+    ``file.py:jac``, ``file.py:hess``; a model (or its target object,
+    ``file.py:net``) that defines ``hvp`` is followed by its hvp,
+    ``file.py:hvp`` (``file.py:net:hvp``); a model named twice is checked
+    once."""
+    from .derivatives import hvp, scipy_conventions
     from .layers import declared
     from .model import _split_target
 
@@ -1150,6 +1153,11 @@ def _expand(targets) -> list[str]:
         # A file in scipy.optimize's conventions: one target per derivative it defines (FILE:jac, FILE:hess).
         derivatives = scipy_conventions.declared(target) if is_file and not layers else []
         expanded += [f"{target}:{name}" for name in layers or derivatives] or [target]
+        # A model with an hvp: its gradient, then its hvp (a model of its own, FILE:hvp).
+        path, attr = _split_target(target)
+        if not (layers or derivatives) and path.endswith(".py") and os.path.isfile(path) and \
+                hvp.requested(attr)[1] is False and hvp.declared(path, attr):
+            expanded.append(f"{target}:{hvp.HVP}")
     # A model named twice (`sample_models/ sample_models/cube.py`, a link and
     # its file) is checked once, where it first came.
     seen, unique = set(), []

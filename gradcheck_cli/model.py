@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable, Sequence, TypeAlias
 
 import numpy as np
 
+from .derivatives.hvp import HVP, HessianVectorProduct, requested
 from .derivatives.scipy_conventions import derivative_of
 from .errors import MAX_NAMES_LISTED, ModelError, StopSignal, UserCodeError, exception_text, listed
 from .guard import doing
@@ -245,9 +246,15 @@ def _same_file(a: str, b: str) -> bool:
 
 
 def _split_target(target: str) -> tuple[str, str | None]:
-    """'file.py:attr' -> ('file.py', 'attr'), keeping Windows drive letters intact."""
+    """'file.py:attr' -> ('file.py', 'attr'), keeping Windows drive letters
+    intact; a target object's hvp (derivatives/hvp.py), 'file.py:net:hvp'
+    -> ('file.py', 'net:hvp')."""
     head, sep, attr = target.rpartition(":")
     if sep and head and attr.isidentifier() and not (len(head) == 1 and head.isalpha()):
+        if attr == HVP:
+            inner, obj = _split_target(head)
+            if obj is not None and not requested(obj)[1]:  # (one object, not an hvp of one)
+                return inner, f"{obj}:{attr}"
         return head, attr
     return target, None
 
@@ -890,6 +897,9 @@ def _load(target: str, module_part: str, attr: str | None, is_file: bool, import
         module = _import_dotted(module_part)
         where = module_part
     source = getattr(module, "__file__", None)
+    # FILE:hvp, FILE:OBJ:hvp: the model's Hessian-vector product, checked
+    # as a model of its own over the model's blocks (derivatives/hvp.py).
+    attr, of_hvp = requested(attr)
     if attr is None:
         attr = _the_model_object(module)  # a file that only builds one (net = TwoLayerNet(...))
     if data_file is not None:
@@ -1010,7 +1020,27 @@ def _load(target: str, module_part: str, attr: str | None, is_file: bool, import
     if derivative is not None:
         notes += derivative.notes  # (what its first calls found: an asymmetric hess)
     what = derivative.derivative if derivative is not None else "gradient"
-    return Model(target, source, loss, grad, loss_and_grad, blocks, single, tuple(notes),
-                 _definition_line(grad or loss_and_grad, source) or _assigned_line(source, attr),
-                 namespace=module, imports=imports,
-                 target=obj if attr is not None else None, structure=template, derivative=what)
+    model = Model(target, source, loss, grad, loss_and_grad, blocks, single, tuple(notes),
+                  _definition_line(grad or loss_and_grad, source) or _assigned_line(source, attr),
+                  namespace=module, imports=imports,
+                  target=obj if attr is not None else None, structure=template, derivative=what)
+    return _hvp_model(model, obj, where, seed) if of_hvp else model
+
+
+def _hvp_model(model: Model, obj: Any, where: str, seed: int) -> Model:
+    """The model's ``hvp`` as a model of its own (derivatives/hvp.py): its
+    blocks, data and target object, with the reduction's loss and grad."""
+    product = _find_callable(obj, HVP, where)
+    if product is None:
+        raise ModelError(f"{where} defines no hvp(params, v) to check as {where}:{HVP} (its gradient is checked "
+                         f"as {where})")
+    where = f"{where}:{HVP}"
+    reduction = HessianVectorProduct(product, model.grad, model.loss_and_grad, model.params,
+                                     single_array=model.single_array, structure=model.structure, seed=seed,
+                                     where=where)
+    reduction.objective = model
+    note = (f"hvp is checked as the gradient of sum over blocks of <grad(params), v> for a seeded Gaussian v "
+            f"(--seed {seed}): element [i] of a block is (H v)[i]; it assumes grad is right (check it beside)")
+    return dataclasses.replace(model, loss=reduction.loss, grad=reduction.grad, loss_and_grad=None,
+                               notes=(*model.notes, note), derivative=HessianVectorProduct.derivative,
+                               source_line=_definition_line(reduction.grad, model.source) or model.source_line)

@@ -25,7 +25,7 @@ from .model import (Assignments, Model, ParamsSource, copies_of, from_functions,
                     params_from_file, parse_assignments)
 from .outputs import write_params
 from .verdict.grading import grade_block, grade_estimate, judge, measurable, verdict, worst
-from .verdict.noise import SUBNORMAL_SPACING, Noise, loss_noise
+from .verdict.noise import SUBNORMAL_SPACING, Noise, constant, loss_noise
 from .verdict.numeric import Estimate
 from .verdict.probes import Probe, step_scale
 from .process_state import borrows_process, shielding
@@ -825,8 +825,16 @@ def _check_point(loaded: Model, settings: Settings, target, params_file, seed, o
                 executor.expect(total)  # --jobs auto decides here: workers start while the noise is measured
                 progress("noise", "measuring the loss's rounding noise")
                 noise = _noise(evaluator, base, loaded, settings, {block.name: block.indices for block in plans})
-                if noise.still:
+                # A loss that stands still at every width while its gradient says
+                # it moves: the user's objective ignores what it is handed. A
+                # reduction's loss is gradcheck's, read through the user's
+                # derivative: standing still, it is constant there (the next
+                # derivative is 0: a piecewise-linear model's H v), not coarsely
+                # quantised, and the derivative claiming otherwise is the bug.
+                if noise.still and loaded.derivative == "gradient":
                     _refuse_unread(evaluator, base, settings.seed, list(loaded.params), together=True)
+                elif noise.still:
+                    noise = constant(noise, base.loss)
                 compared = None
                 if settings.method == "complex-step":
                     from .crosscheck import cross_check  # imported where used: start-up

@@ -32,15 +32,22 @@ def test_one_report_per_model_then_a_summary():
 
 
 def test_a_directory_means_its_model_files():
-    """A model file is one model; a checks file, one per layer it declares."""
+    """A model file is one model; a checks file, one per layer it declares;
+    a file in scipy.optimize's conventions, one per derivative; a model
+    with an hvp, two (its gradient, then FILE:hvp)."""
+    from gradcheck_cli.derivatives import hvp, scipy_conventions
     from gradcheck_cli.layers import declared
 
     result = run(SAMPLES, "--format", "json")
     data = json.loads(result.stdout)
     files = list(SAMPLES.glob("*.py"))
     layers = {p.name: declared(str(p)) for p in files}
+    derivatives = {p.name: scipy_conventions.declared(str(p)) for p in files}
+    products = {p.name: hvp.declared(str(p)) for p in files}
     assert layers["layers_check.py"] and not layers["svm.py"]
-    assert len(data["models"]) == sum(len(names) or 1 for names in layers.values())
+    assert len(derivatives["newton_logistic.py"]) == 3 and products["logistic_hvp.py"]
+    assert len(data["models"]) == sum(len(layers[name]) or len(derivatives[name]) or 1 + products[name]
+                                      for name in layers)
 
 
 def test_the_exit_code_is_the_worst():

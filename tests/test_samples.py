@@ -9,7 +9,8 @@ from gradcheck_cli.cli import main
 
 from .conftest import SAMPLES
 
-CORRECT = ["cube", "softmax", "svm", "two_layer_net", "sigmoid_tanh", "activations", "dropout", "svm_at_kink"]
+CORRECT = ["cube", "softmax", "svm", "two_layer_net", "sigmoid_tanh", "activations", "dropout", "svm_at_kink",
+           "logistic_hvp"]  # (logistic_hvp: its hvp too, tests/test_hvp.py)
 BUGGY = {
     "buggy_softsign": {"W"},
     "buggy_missing_bias": {"b"},

@@ -5,6 +5,7 @@ element, from the same tables. ``_walk`` says how a table is read."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import zlib
 from dataclasses import dataclass, field
@@ -39,6 +40,14 @@ class Noise:
     # though the gradient says it moves there far beyond rounding: it may
     # not read the params it is handed at all (the pipeline finds out).
     still: bool = False
+
+
+def constant(noise: Noise, loss: float) -> Noise:
+    """The noise of a loss that stood still at every width because it is
+    constant there, not quantised coarser than the widest table: an ulp of
+    it (a reduction's loss whose derivative is 0, as a piecewise-linear
+    model's H v is, while the checked derivative says it moves)."""
+    return dataclasses.replace(noise, sigma=max(EPS * abs(loss), SUBNORMAL_SPACING), still=False)
 
 
 def analytic_roundoff(sigma: np.ndarray | None, probe: Probe) -> float:

@@ -1,0 +1,337 @@
+"""A params-dict model's Hessian-vector product, checked by reduction to
+its gradient check (issue 27, section 2).
+
+A model (``loss``/``grad`` or ``loss_and_grad``, its params from
+``init_params(seed)``, ``params`` or ``--params``) may also define
+``hvp(params, v)``: v has the structure of params, and so has the result,
+H v. It is checked as a model of its own, named ``FILE:hvp`` (or
+``FILE:OBJ:hvp`` for a target object's): ``gradcheck FILE`` checks the
+gradient and then the hvp, as it checks a checks file's layers.
+
+The reduction: the blocks are the params' blocks; v is a seeded Gaussian
+per block (drawn from (--seed, the block's name, HESSP_DIRECTION_STREAM),
+so a worker rebuilding the model draws the same v), and
+
+    loss(y) = sum_b <grad(y)_b, v_b>,    grad(y) = hvp(y, v).
+
+The gradient of that loss is H^T v = H v (a Hessian is symmetric), so the
+gradient check's coordinates of y check (H v)_i element by element, its
+random directions check it along them, and a wrong element is located per
+block ("block W, element [i, j]") with the budgets, the Taylor test and
+the diagnosis unchanged. The reduced loss calls the model's own grad, so
+the kink tracker sees grad's masks (``z > 0``): a ReLU net's second
+derivative, 0 almost everywhere and undefined at the kink, is judged as a
+first derivative is at a kink (crossings reported, not failed).
+
+What it assumes: grad is right (check ``FILE`` beside ``FILE:hvp``; the
+command line does) and the Hessian is symmetric, which it is wherever
+grad is a gradient. A model whose grad is linear in params (H v constant)
+gives a reduced loss that is linear too: still checked, with a
+curvature-free Taylor test.
+
+Every call of grad and hvp is handed copies of the point (the user may
+overwrite them), and hvp a fresh copy of v (gradcheck's own is
+read-only). Results are read back along the params' structure (flat
+dict, nested dicts and lists, one array) and refused by name: a missing
+block, a wrong shape, a non-dict, a scalar, a non-finite element.
+
+A reduced loss that stands still at every width of the noise tables is
+constant there (grad piecewise constant: H v = 0, a piecewise-linear
+model's), not a loss that ignores its params nor one quantised coarser
+than the tables: the pipeline gives it an ulp's noise (noise.constant),
+so an hvp claiming H v != 0 there fails. grad's non-finite values inside
+the reduced loss are the loss's (a step past log's edge: a smaller
+step), never a refusal. ``--reg`` does not apply (Report.derivative is
+not "gradient"): the reduction's loss has no regularization term.
+
+Not on this branch yet: the generic point of a reduction is that of the
+objective it is a derivative of; this adapter keeps ``objective`` (the
+user's model, set by model.py) and ``place`` (identity: the hvp's blocks
+are the objective's) for that hook. Until it lands, the generic point's
+burn-in descends the reduced loss itself, which is no objective (a
+linear term REG <y, v> has no minimum); in the pass below it stayed in
+the domain (x log x from x = 1e-5, a log barrier from 1e-3).
+
+Held in an adversarial pass (right verdicts; tests/test_hvp.py has the
+first ones): logistic regression right, and wrong without the sigmoid's
+derivative, without the L2 term's hvp, without b's share of the scores'
+change (each failing in exactly its blocks); a ReLU/softmax net parked
+on its kink (passes, the two kinked elements "ok" as subgradients, the
+crossings reported at the ReLU's line) and one missing the backward
+pass's dependence on W2 (fails in W1, b1, off the kinks); one wrong
+element of a 10 x 6 block found by drilling down a direction, with the
+"row 7, column 4" hint; sum(relu(X w)) (H = 0) with hvp 0 (warn: every
+value exactly 0) and with Gauss-Newton's term (fails); a linear loss
+with hvp 0 and v (warn, fail); x log x and -sum log x + c x near 0 right
+and scaled (pass, fail); a tanh net's exact hvp (pass) and Gauss-Newton's
+(fails), a float32 product (pass); a single-array model, list params with
+loss_and_grad, nested dicts and lists with --data and --set; a CS231n
+object whose loss(X, y) uses self.params beside an hvp(params, v) method
+(FILE:net:hvp, --set of its attribute); an hvp reading the module's
+params instead of its argument (passes at the start, fails at the
+generic point); workers (--jobs 2) draw the same v (identical JSON).
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import zlib
+from collections.abc import Mapping
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import ModelError, StopSignal, UserCodeError, exception_text, listed
+from ..settings import HESSP_DIRECTION_STREAM
+from ..structure import read_gradient, unflatten
+
+# The suffix of a target naming a model's Hessian-vector product.
+HVP = "hvp"
+# What a module defines to be a params-dict model (the hvp's objective).
+_MODEL_FUNCTIONS = ("loss", "grad", "loss_and_grad")
+
+
+def requested(attr: str | None) -> tuple[str | None, bool]:
+    """The target's own attribute, and whether its hvp is what is checked:
+    ``hvp`` -> (None, True), ``net:hvp`` -> ("net", True), ``net`` ->
+    ("net", False)."""
+    if attr == HVP:
+        return None, True
+    if attr is not None and attr.endswith(":" + HVP):
+        return attr[: -len(HVP) - 1], True
+    return attr, False
+
+
+def declared(path: str, attr: str | None = None) -> bool:
+    """Whether the model file at ``path`` (its target object ``attr``, where
+    given) defines an hvp, read from its source (nothing is imported): a
+    module-level ``hvp`` beside the model's functions, or an ``hvp``
+    method of a class the file defines whose instance is the target (the
+    one module-level object of such a class, where no attribute is named)."""
+    try:
+        with open(path, encoding="utf-8") as stream:
+            tree = ast.parse(stream.read(), filename=path)
+    except (OSError, SyntaxError, ValueError):
+        return False
+    bound: set[str] = set()
+    with_hvp: set[str] = set()  # classes of the file that define hvp
+    instances: dict[str, str] = {}  # module-level name -> the class it is an instance of
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            bound.add(node.name)
+        elif isinstance(node, ast.ClassDef):
+            if any(isinstance(item, ast.FunctionDef) and item.name == HVP for item in node.body):
+                with_hvp.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names = [t.id for t in targets if isinstance(t, ast.Name)]
+            bound.update(names)
+            call = node.value
+            if isinstance(call, ast.Call) and isinstance(call.func, ast.Name):
+                instances.update({name: call.func.id for name in names})
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    if attr is not None:
+        return instances.get(attr) in with_hvp
+    if bound & set(_MODEL_FUNCTIONS):
+        return HVP in bound
+    objects = [name for name, cls in instances.items() if cls in with_hvp]
+    return len(objects) == 1
+
+
+def direction(seed: int, blocks: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """v: a standard Gaussian per block, seeded by (seed, the block's name,
+    HESSP_DIRECTION_STREAM) as sampling's directions are, so adding a
+    block leaves the others' v alone; read-only (handed as copies)."""
+    v = {}
+    for name, block in blocks.items():
+        rng = np.random.default_rng([seed, zlib.crc32(name.encode("utf-8")), HESSP_DIRECTION_STREAM])
+        v[name] = rng.standard_normal(block.shape)
+        v[name].flags.writeable = False
+    return v
+
+
+def _name(fn: Any) -> str:
+    return getattr(fn, "__name__", type(fn).__name__)
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    return f"a {type(value).__name__}"
+
+
+class HessianVectorProduct:
+    """A model's ``hvp`` as a model: ``loss`` and ``grad`` of the
+    reduction in the module's note, over the model's own blocks."""
+
+    derivative = "Hessian-vector product"  # (what the report names, Report.derivative)
+
+    def __init__(self, product: Callable, gradient: Callable | None, loss_and_grad: Callable | None,
+                 blocks: Mapping[str, np.ndarray], *, single_array: bool, structure: Any, seed: int, where: str):
+        self.where = where
+        self.product = product
+        self.gradient = gradient
+        self.loss_and_grad = loss_and_grad
+        self.shapes = {name: block.shape for name, block in blocks.items()}
+        self.single_array = single_array
+        self.structure = structure
+        self.v = direction(seed, blocks)
+        # The objective this is a derivative of (the user's model, set by
+        # model.py once it is built): the generic point of the reduction
+        # is the objective's (the hook is another session's).
+        self.objective: Any = None
+        self._check_signature()
+
+    def _check_signature(self) -> None:
+        try:
+            inspect.signature(self.product).bind(None, None)
+        except TypeError:
+            raise ModelError(f"{self.where}: {_name(self.product)} must take (params, v), the point and the "
+                             f"vector, but its signature is {inspect.signature(self.product)}") from None
+        except ValueError:  # (a builtin without a signature: its first call says)
+            pass
+
+    def place(self, params: Any) -> Any:
+        """The objective's point for this reduction's: the same blocks."""
+        return params
+
+    # -- what the report points at ------------------------------------------
+
+    def location(self) -> tuple[str | None, int | None]:
+        """hvp's definition (annotations, JUnit)."""
+        try:
+            return inspect.getsourcefile(self.product), inspect.getsourcelines(self.product)[1]
+        except (OSError, TypeError):
+            return None, None
+
+    def holders(self) -> list:
+        """The user's functions this adapter calls (model.held_arrays)."""
+        return [fn for fn in (self.product, self.gradient, self.loss_and_grad) if fn is not None]
+
+    # -- the structure ---------------------------------------------------------
+
+    def _structured(self, blocks: Mapping[str, Any]) -> Any:
+        """``blocks`` in the params' own structure."""
+        if self.single_array:
+            return next(iter(blocks.values()))
+        if self.structure is not None:
+            return unflatten(self.structure, blocks)
+        return dict(blocks)
+
+    def _flat(self, params: Any) -> dict[str, Any]:
+        """The blocks of a point handed in the params' structure."""
+        if self.single_array:
+            return {next(iter(self.shapes)): params}
+        if self.structure is not None:
+            return read_gradient(self.structure, params, "params")
+        return dict(params)
+
+    def _copies(self, params: Any) -> Any:
+        # .copy(), not np.copy: a tracked view stays tracked, so grad's masks are seen.
+        return self._structured({name: block.copy() for name, block in self._flat(params).items()})
+
+    def _read(self, result: Any, label: str, what: str, inner: bool) -> dict[str, np.ndarray]:
+        """``label``'s result (grad's or hvp's: ``what`` it is) by block,
+        refused by name. ``inner``: grad's, inside the reduction's loss,
+        where a complex step's complex values are the loss's, and so is a
+        non-finite value (a point where the model is undefined, which the
+        check treats as the loss's own: a smaller step, the burn-in's end)."""
+        where = label  # (the command line names the model: FILE:hvp)
+        said = f"it returns {what} with the params' structure"
+        if result is None:
+            raise ModelError(f"{where} returned None; {said} (is a return missing?)")
+        if self.single_array:
+            if isinstance(result, Mapping) or np.ndim(result) == 0:
+                raise ModelError(f"{where} returned {_kind(result)}, but the params are one array of shape "
+                                 f"{next(iter(self.shapes.values()))}; {said}")
+            found = {next(iter(self.shapes)): result}
+        elif self.structure is not None:
+            found = read_gradient(self.structure, result, where)
+        else:
+            if not isinstance(result, Mapping):
+                raise ModelError(f"{where} returned {_kind(result)}; {said}: a dict with the blocks "
+                                 f"{listed(self.shapes)}")
+            found = self._keys(result, where, said)
+        blocks = {}
+        for name, value in found.items():
+            blocks[name] = self._block(name, value, where, inner)
+        return blocks
+
+    def _keys(self, result: Mapping, where: str, said: str) -> dict[str, Any]:
+        """Each block's value: under its name, or 'd' + its name (dW1 for
+        W1, as the gradient check reads backprop code's keys)."""
+        names = list(self.shapes)
+        if all(name in result for name in names):
+            extra = [k for k in result if k not in self.shapes]
+            if extra:
+                raise ModelError(f"{where} returned block(s) {listed(extra)} that the params do not have "
+                                 f"(params: {listed(names)})")
+            return {name: result[name] for name in names}
+        if all(f"d{name}" in result for name in names):
+            return {name: result[f"d{name}"] for name in names}
+        missing = [name for name in names if name not in result]
+        raise ModelError(f"{where} returned no block {listed(missing)} (its keys: {listed(result) or 'none'}); "
+                         f"{said}")
+
+    def _block(self, name: str, value: Any, where: str, inner: bool) -> np.ndarray:
+        expected = self.shapes[name]
+        if value is None:
+            raise ModelError(f"{where} returned None for block {name!r} (is a return missing?)")
+        try:
+            array = np.asarray(value)
+        except Exception as exc:
+            raise ModelError(f"{where}[{name!r}] is not an array: {exception_text(exc)}") from None
+        if array.dtype.kind not in ("fiuc" if inner else "fiu"):
+            raise ModelError(f"{where}[{name!r}] has dtype {array.dtype}; its elements must be real numbers")
+        if array.shape != expected:
+            hint = " (transposed?)" if len(expected) == 2 and array.shape == expected[::-1] else \
+                " (a matrix: hvp returns the product H v, not H)" if array.shape == expected * 2 else ""
+            raise ModelError(f"{where}[{name!r}] has shape {array.shape}, but params[{name!r}] has shape "
+                             f"{expected}{hint}")
+        if not inner and not np.all(np.isfinite(array)):
+            bad = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+            raise ModelError(f"{where}[{name!r}] has a non-finite value {array[bad]} at index {list(bad)}")
+        return array
+
+    # -- calling the user's code ---------------------------------------------------
+
+    def _call(self, fn: Callable, label: str, *arguments: Any) -> Any:
+        try:
+            return fn(*arguments)
+        except (KeyboardInterrupt, StopSignal, ModelError):
+            raise
+        except Exception as exc:
+            raise UserCodeError(f"{label} raised {type(exc).__name__}: {exception_text(exc)}",
+                                exc) from None
+
+    def _gradient_at(self, params: Any) -> dict[str, np.ndarray]:
+        if self.gradient is not None:
+            label = _name(self.gradient)
+            result = self._call(self.gradient, label, self._copies(params))
+        else:
+            label = f"{_name(self.loss_and_grad)}'s gradient"
+            pair = self._call(self.loss_and_grad, _name(self.loss_and_grad), self._copies(params))
+            if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+                raise ModelError(f"{_name(self.loss_and_grad)} must return a pair (loss, grad), but "
+                                 f"it returned {_kind(pair)}")
+            result = pair[1]
+        return self._read(result, label, "the gradient", inner=True)
+
+    # -- the model contract --------------------------------------------------------
+
+    def loss(self, params: Any) -> Any:
+        """sum_b <grad(params)_b, v_b>: its gradient is H v."""
+        gradient = self._gradient_at(params)
+        total = 0.0
+        for name, v in self.v.items():
+            total = total + np.sum(gradient[name] * v)
+        return total
+
+    def grad(self, params: Any) -> Any:
+        """hvp(params, v), read back in the params' structure."""
+        label = _name(self.product)
+        v = self._structured({name: v.copy() for name, v in self.v.items()})
+        result = self._call(self.product, label, self._copies(params), v)
+        return self._structured(self._read(result, label, "H v", inner=False))
