@@ -1,0 +1,239 @@
+"""``taylor(...) -> TaylorReport``: the Taylor test of each block, shown.
+
+Along a seeded unit direction v of each block (the check's own direction
+0: sampling.Direction), the remainder
+
+    r(eps) = f(x + eps v) - f(x) - eps <g, v>
+
+is measured at the check's Taylor-test points (eps = h, 2h, 4h times the
+block's step scale, each side, for h in TAYLOR_STEPS) and read by
+verdict/taylor.py at each h, as the check reads it: the fitted order of
+|r| against eps and the one-sided limits with their uncertainty. A right
+derivative's remainders fall as eps^2 down to the loss's round-off, a
+wrong one's as eps; a kink at x makes both sides fall as eps, the
+derivative then being right when it lies between them.
+
+The order a block is summed up by is the finest step's that is above the
+noise: eps -> 0 is what decides a derivative, and a coarse step's order
+mixes in the curvature of a wrong value (slope 1 only below where eps |a -
+g.v| outgrows eps^2 f''/2). The verdict word is the check's own, at the
+same point (the start point: the plot is of it), so the two never
+disagree: a screening check as ``sweep`` runs one, its block grade said
+as right, wrong, kinked (a valid subgradient where the loss values show a
+jump in slope, or kinks every step crossed) or inconclusive (unverified,
+warned, all zero).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from .errors import ModelError, listed
+from .evaluate import Evaluator
+from .layers import Layer
+from .model import Assignments, Model, ParamsSource
+from .options import python_names
+from .pipeline import check, resolve
+from .process_state import borrows_process
+from .report import FAIL, KINK, OK, PASS, BlockResult, _number
+from .sampling import Direction
+from .settings import DEFAULT_METHOD, DEFAULT_SAMPLES, DEFAULT_SEED, TAYLOR_STEPS
+from .values import TAYLOR, parsed
+from .verdict.numeric import taylor_test
+from .verdict.probes import Probe, step_scale
+
+RIGHT, WRONG, KINKED, INCONCLUSIVE = "right", "wrong", "kinked", "inconclusive"
+
+
+@dataclass(frozen=True)
+class TaylorPoint:
+    """The remainder at one distance along the direction, both sides."""
+
+    eps: float
+    """The distance |eps| along the unit direction v (absolute: h, 2h or 4h times the step scale)."""
+    plus: float
+    """r(+eps) = f(x + eps v) - f(x) - eps <g, v>."""
+    minus: float
+    """r(-eps), likewise at x - eps v."""
+
+    def to_dict(self) -> dict:
+        return {"eps": self.eps, "remainder": _number(self.plus), "remainder_minus": _number(self.minus)}
+
+
+@dataclass(frozen=True)
+class TaylorReading:
+    """verdict/taylor.py's reading of the points at one relative step h."""
+
+    h: float
+    """The relative step: the points are at h, 2h and 4h times the step scale."""
+    outcome: str | None
+    """consistent, wrong, subgradient, not a subgradient or inconclusive; None where the loss broke."""
+    order: float | None
+    """The fitted order (the lower side's); None where the remainders are at the noise."""
+    difference: float | None
+    """The analytic directional derivative's error as measured (or its distance from a kink's bracket)."""
+    uncertainty: float | None
+    """Of ``difference``, assuming no order."""
+    broken: str | None = None
+    """Where the loss broke (nan, or raised) at one of the points: what broke."""
+
+    def to_dict(self) -> dict:
+        return {"h": self.h, "outcome": self.outcome, "order": _number(self.order),
+                "difference": _number(self.difference), "uncertainty": _number(self.uncertainty),
+                "broken": self.broken}
+
+
+@dataclass(frozen=True)
+class TaylorBlock:
+    """One block's Taylor test, and the check's verdict on the block."""
+
+    block: str
+    """The block's name."""
+    scale: float
+    """What the relative steps are relative to (probes.step_scale): eps = h * scale."""
+    analytic: float
+    """<g, v>: the analytic directional derivative along v."""
+    points: tuple[TaylorPoint, ...]
+    """Every distance measured, smallest eps first."""
+    readings: tuple[TaylorReading, ...]
+    """One per relative step of TAYLOR_STEPS, largest first."""
+    order: float | None
+    """The fitted order: the finest reading's above the noise (2 for a right derivative, 1 for a wrong one or
+    at a kink); None where every reading is at the noise."""
+    verdict: str
+    """right, wrong, kinked or inconclusive: the check's grade of the block, in a word."""
+    grade: str
+    """The check's grade of the block (pass, ok, warn, fail, unverified, kink, zero)."""
+    message: str | None
+    """Why, from the check (its worst value's message)."""
+
+    def to_dict(self) -> dict:
+        return {"block": self.block, "scale": self.scale, "analytic": _number(self.analytic),
+                "order": _number(self.order), "verdict": self.verdict, "grade": self.grade,
+                "message": self.message, "points": [p.to_dict() for p in self.points],
+                "readings": [r.to_dict() for r in self.readings]}
+
+
+@dataclass(frozen=True)
+class TaylorReport:
+    """The Taylor test of a model's blocks, at its start point."""
+
+    model: str
+    """The model as it was given."""
+    seed: int
+    """Seeds the directions (with each block's name)."""
+    evaluations: int
+    """Calls of the user's functions (the screening check's and the Taylor test's)."""
+    seconds: float
+    """Wall time."""
+    loss: float
+    """f(x) at the start point."""
+    loss_noise: float
+    """Measured rounding noise of the loss (standard deviation): the remainders' floor."""
+    blocks: tuple[TaylorBlock, ...]
+    """One per block tested."""
+
+    @property
+    def verdict(self) -> str:
+        """fail where a block's derivative is wrong, warn where one is inconclusive, else pass (a valid
+        subgradient at a kink passes)."""
+        words = {b.verdict for b in self.blocks}
+        return "fail" if WRONG in words else "warn" if INCONCLUSIVE in words else "pass"
+
+    def to_dict(self) -> dict:
+        return {"model": self.model, "verdict": self.verdict, "seed": self.seed, "evaluations": self.evaluations,
+                "seconds": round(self.seconds, 6), "loss": _number(self.loss),
+                "loss_noise": _number(self.loss_noise), "steps": list(TAYLOR_STEPS),
+                "blocks": [b.to_dict() for b in self.blocks]}
+
+
+@python_names
+@parsed(TAYLOR)
+@borrows_process
+def taylor(
+    model: str | Model | Layer | None = None,
+    *,
+    loss: Callable | None = None,
+    grad: Callable | None = None,
+    loss_and_grad: Callable | None = None,
+    params: ParamsSource = None,
+    data: str | os.PathLike[str] | None = None,
+    set: Assignments = None,
+    seed: int = DEFAULT_SEED,
+    samples: int | str | None = DEFAULT_SAMPLES,
+    method: str = DEFAULT_METHOD,
+    track_kinks: bool = True,
+    block: str | Iterable[str] = (),
+) -> TaylorReport:
+    """The Taylor test of each block (of the named ``block`` or blocks only,
+    if any are named: ``--block``) at the model's start point: the
+    remainder f(x + eps v) - f(x) - eps <g, v> along a seeded unit
+    direction v, over eps from 4e-1 to 1e-9 of the block's step scale, its
+    fitted order, and the check's verdict on the block in a word.
+
+    ``model``, ``loss``, ``grad``, ``loss_and_grad``, ``params``, ``data``,
+    ``set``, ``seed``, ``samples``, ``method`` and ``track_kinks`` are as for
+    :func:`~gradcheck_cli.check` (the check whose verdict is given: at the
+    start point, with no warm-up or regularization split, as ``sweep``'s).
+    Returns a :class:`TaylorReport`.
+    """
+    blocks = tuple(block)  # (parsed: the names)
+    started = time.perf_counter()
+    loaded = resolve(model, loss=loss, grad=grad, loss_and_grad=loss_and_grad, params=params, seed=seed, set=set,
+                     data=data)
+    unknown = [name for name in blocks if name not in loaded.params]
+    if unknown:
+        raise ModelError(f"{loaded.name} has no block(s) {listed(unknown)} (it has {listed(loaded.params)})")
+    # The verdict is the check's at the point the plot is of: the start point.
+    screening = check(loaded, samples=samples, seed=seed, method=method, track_kinks=track_kinks, max_evals=0,
+                      warmup="off", reg="none")
+    results = []
+    with Evaluator(loaded, seed=seed, track_kinks=track_kinks) as evaluator:
+        base = evaluator.base_point()
+        for result in screening.blocks:
+            if (blocks and result.name not in blocks) or result.size == 0:
+                continue
+            results.append(_block(evaluator, base, result, seed, screening.loss_noise))
+    return TaylorReport(model=loaded.name, seed=seed, evaluations=screening.evaluations + evaluator.evaluations,
+                        seconds=time.perf_counter() - started, loss=base.loss, loss_noise=screening.loss_noise,
+                        blocks=tuple(results))
+
+
+def _block(evaluator: Evaluator, base, result: BlockResult, seed: int, sigma: float) -> TaylorBlock:
+    """The Taylor test of one block along its direction 0, read at every step."""
+    probe = Probe(result.name, direction=Direction(seed, result.name, 0, result.size), number=0).resolved()
+    scale = step_scale(evaluator, probe)
+    readings, points = [], {}
+    for h in TAYLOR_STEPS:
+        try:
+            test = taylor_test(evaluator, probe, base, h=h, sigma=sigma)
+        except ModelError as broke:
+            readings.append(TaylorReading(h, None, None, None, None, str(broke).partition("\n")[0]))
+            continue
+        readings.append(TaylorReading(h, test.outcome, test.order, test.difference, test.uncertainty))
+        for d_plus, r_plus, r_minus in zip(test.plus.steps, test.plus.remainders, test.minus.remainders):
+            points[abs(d_plus)] = TaylorPoint(abs(d_plus), r_plus, r_minus)
+    analytic = float((base.gradient[result.name].reshape(-1) @ probe.direction))
+    finest = next((r.order for r in reversed(readings) if r.order is not None), None)
+    return TaylorBlock(block=result.name, scale=scale, analytic=analytic,
+                       points=tuple(points[eps] for eps in sorted(points)), readings=tuple(readings), order=finest,
+                       verdict=verdict_word(result), grade=result.grade,
+                       message=result.worst.message if result.worst is not None else None)
+
+
+def verdict_word(result: BlockResult) -> str:
+    """The check's grade of a block in a word: wrong (fail); kinked (a
+    valid subgradient where the loss values show a jump in slope, or kinks
+    every step crossed: the check's kink grade); right (pass, ok);
+    inconclusive (unverified, warn, zero)."""
+    if result.grade == FAIL:
+        return WRONG
+    if result.grade == KINK:
+        return KINKED
+    if result.grade in (PASS, OK):
+        at_kink = any(d.bracket is not None for d in (*result.dims, *result.directions))
+        return KINKED if at_kink else RIGHT
+    return INCONCLUSIVE
