@@ -1483,7 +1483,8 @@ def taylor_command(models, params, data, samples, method, seed, track_kinks, set
     direction v, on log-log axes with reference slopes 1 and 2. A right
     derivative falls as eps^2 down to round-off, a wrong one as eps. Each
     block's fitted order and verdict (right, wrong, kinked, inconclusive:
-    the check's, at the start point) are listed under the plot.
+    the check's) are listed under the plot; where the check moves on from a
+    degenerate start point, the generic point has a plot of its own.
     """
     output_format, plot_file = format, plot
     if plot_file is not None:

@@ -16,17 +16,25 @@ derivative then being right when it lies between them.
 The order a block is summed up by is the finest step's that is above the
 noise: eps -> 0 is what decides a derivative, and a coarse step's order
 mixes in the curvature of a wrong value (slope 1 only below where eps |a -
-g.v| outgrows eps^2 f''/2). The verdict word is the check's own, at the
-same point (the start point: the plot is of it), so the two never
-disagree: a screening check as ``sweep`` runs one, its block grade said
-as right, wrong, kinked (a valid subgradient where the loss values show a
-jump in slope, or kinks every step crossed) or inconclusive (unverified,
-warned, all zero).
+g.v| outgrows eps^2 f''/2).
+
+The verdict word is the check's own, at the point the plot is of, so the
+two never disagree: ``taylor`` runs the check (no drill-down, no
+regularization split: as ``sweep``'s screening check), and where the check
+moves on to a generic point (a degenerate start point: an SVM whose every
+hinge is active, where a gradient without its mask is exactly right) the
+Taylor test is shown there too, along the check's own generic direction,
+each point's blocks graded as the check graded them there. A block's grade
+in a word: wrong (fail); kinked (a valid subgradient where the loss values
+show a jump in slope, or kinks every step crossed); right (pass, ok);
+inconclusive (unverified, warned, all zero).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterable
@@ -34,12 +42,12 @@ from typing import Callable, Iterable
 from .errors import ModelError, listed
 from .evaluate import Evaluator
 from .layers import Layer
-from .model import Assignments, Model, ParamsSource
+from .model import Assignments, Model, ParamsSource, frozen_copies, params_from_file
 from .options import python_names
 from .pipeline import check, resolve
 from .process_state import borrows_process
 from .report import FAIL, KINK, OK, PASS, BlockResult, _number
-from .sampling import Direction
+from .sampling import GENERIC_STREAM, Direction
 from .settings import DEFAULT_METHOD, DEFAULT_SAMPLES, DEFAULT_SEED, TAYLOR_STEPS
 from .values import TAYLOR, parsed
 from .verdict.numeric import taylor_test
@@ -88,10 +96,12 @@ class TaylorReading:
 
 @dataclass(frozen=True)
 class TaylorBlock:
-    """One block's Taylor test, and the check's verdict on the block."""
+    """One block's Taylor test at one point, and the check's verdict on the block there."""
 
     block: str
     """The block's name."""
+    point: str
+    """Where: the start point, or the generic point the check moved on to."""
     scale: float
     """What the relative steps are relative to (probes.step_scale): eps = h * scale."""
     analytic: float
@@ -111,7 +121,7 @@ class TaylorBlock:
     """Why, from the check (its worst value's message)."""
 
     def to_dict(self) -> dict:
-        return {"block": self.block, "scale": self.scale, "analytic": _number(self.analytic),
+        return {"block": self.block, "point": self.point, "scale": self.scale, "analytic": _number(self.analytic),
                 "order": _number(self.order), "verdict": self.verdict, "grade": self.grade,
                 "message": self.message, "points": [p.to_dict() for p in self.points],
                 "readings": [r.to_dict() for r in self.readings]}
@@ -119,7 +129,7 @@ class TaylorBlock:
 
 @dataclass(frozen=True)
 class TaylorReport:
-    """The Taylor test of a model's blocks, at its start point."""
+    """The Taylor test of a model's blocks, at each point the check judged it at."""
 
     model: str
     """The model as it was given."""
@@ -134,14 +144,19 @@ class TaylorReport:
     loss_noise: float
     """Measured rounding noise of the loss (standard deviation): the remainders' floor."""
     blocks: tuple[TaylorBlock, ...]
-    """One per block tested."""
+    """One per block tested at each point: the start point's, then the generic point's (if the check moved)."""
 
     @property
     def verdict(self) -> str:
-        """fail where a block's derivative is wrong, warn where one is inconclusive, else pass (a valid
-        subgradient at a kink passes)."""
-        words = {b.verdict for b in self.blocks}
-        return "fail" if WRONG in words else "warn" if INCONCLUSIVE in words else "pass"
+        """The check's rule on its blocks' grades: fail where one failed, warn where one is not verified
+        (unverified, warn, kink, zero), else pass (a valid subgradient at a kink passes)."""
+        grades = {b.grade for b in self.blocks}
+        return "fail" if FAIL in grades else "pass" if grades <= {PASS, OK} else "warn"
+
+    @property
+    def points(self) -> tuple[str, ...]:
+        """Where the blocks were tested, in order: the start point, and the generic point if the check moved."""
+        return tuple(dict.fromkeys(b.point for b in self.blocks))
 
     def to_dict(self) -> dict:
         return {"model": self.model, "verdict": self.verdict, "seed": self.seed, "evaluations": self.evaluations,
@@ -169,10 +184,11 @@ def taylor(
     block: str | Iterable[str] = (),
 ) -> TaylorReport:
     """The Taylor test of each block (of the named ``block`` or blocks only,
-    if any are named: ``--block``) at the model's start point: the
-    remainder f(x + eps v) - f(x) - eps <g, v> along a seeded unit
-    direction v, over eps from 4e-1 to 1e-9 of the block's step scale, its
-    fitted order, and the check's verdict on the block in a word.
+    if any are named: ``--block``) at the model's start point, and at the
+    generic point where the check moves on to one: the remainder
+    f(x + eps v) - f(x) - eps <g, v> along a seeded unit direction v, over
+    eps from 4e-1 to 1e-9 of the block's step scale, its fitted order, and
+    the check's verdict on the block there in a word.
 
     ``model``, ``loss``, ``grad``, ``loss_and_grad``, ``params``, ``data``,
     ``set``, ``seed``, ``samples``, ``method`` and ``track_kinks`` are as for
@@ -187,24 +203,40 @@ def taylor(
     unknown = [name for name in blocks if name not in loaded.params]
     if unknown:
         raise ModelError(f"{loaded.name} has no block(s) {listed(unknown)} (it has {listed(loaded.params)})")
-    # The verdict is the check's at the point the plot is of: the start point.
-    screening = check(loaded, samples=samples, seed=seed, method=method, track_kinks=track_kinks, max_evals=0,
-                      warmup="off", reg="none")
-    results = []
-    with Evaluator(loaded, seed=seed, track_kinks=track_kinks) as evaluator:
-        base = evaluator.base_point()
-        for result in screening.blocks:
-            if (blocks and result.name not in blocks) or result.size == 0:
-                continue
-            results.append(_block(evaluator, base, result, seed, screening.loss_noise))
-    return TaylorReport(model=loaded.name, seed=seed, evaluations=screening.evaluations + evaluator.evaluations,
-                        seconds=time.perf_counter() - started, loss=base.loss, loss_noise=screening.loss_noise,
+    with tempfile.TemporaryDirectory(prefix="gradcheck-taylor-") as scratch:
+        # The check's own --save-params: exactly the point its last phase ran at.
+        ran_at = os.path.join(scratch, "params.npz")
+        screening = check(loaded, samples=samples, seed=seed, method=method, track_kinks=track_kinks, max_evals=0,
+                          reg="none", save_params=ran_at)
+        moved = frozen_copies(params_from_file(ran_at)) if screening.generic is not None else None
+    points = [("start point", loaded, screening, None)]
+    if moved is not None:
+        points.append(("generic point", dataclasses.replace(loaded, params=moved), screening.generic,
+                       GENERIC_STREAM))
+    results, evaluations, loss_at_start = [], screening.evaluations, float("nan")
+    for point, at, judged, stream in points:
+        with Evaluator(at, seed=seed, track_kinks=track_kinks) as evaluator:
+            base = evaluator.base_point()
+            if point == "start point":
+                loss_at_start = base.loss
+            for result in judged.blocks:
+                if (blocks and result.name not in blocks) or result.size == 0:
+                    continue
+                results.append(_block(evaluator, base, result, point, seed, stream, judged.loss_noise))
+        evaluations += evaluator.evaluations
+    return TaylorReport(model=loaded.name, seed=seed, evaluations=evaluations,
+                        seconds=time.perf_counter() - started, loss=loss_at_start, loss_noise=screening.loss_noise,
                         blocks=tuple(results))
 
 
-def _block(evaluator: Evaluator, base, result: BlockResult, seed: int, sigma: float) -> TaylorBlock:
-    """The Taylor test of one block along its direction 0, read at every step."""
-    probe = Probe(result.name, direction=Direction(seed, result.name, 0, result.size), number=0).resolved()
+def _block(evaluator: Evaluator, base, result: BlockResult, point: str, seed: int, stream: int | None,
+           sigma: float) -> TaylorBlock:
+    """The Taylor test of one block along the check's direction 0 there
+    (``stream``: the generic point's directions', None for the start
+    point's), read at every step."""
+    direction = Direction(seed, result.name, 0, result.size) if stream is None else \
+        Direction(seed, result.name, 0, result.size, stream)
+    probe = Probe(result.name, direction=direction, number=0).resolved()
     scale = step_scale(evaluator, probe)
     readings, points = [], {}
     for h in TAYLOR_STEPS:
@@ -218,7 +250,7 @@ def _block(evaluator: Evaluator, base, result: BlockResult, seed: int, sigma: fl
             points[abs(d_plus)] = TaylorPoint(abs(d_plus), r_plus, r_minus)
     analytic = float((base.gradient[result.name].reshape(-1) @ probe.direction))
     finest = next((r.order for r in reversed(readings) if r.order is not None), None)
-    return TaylorBlock(block=result.name, scale=scale, analytic=analytic,
+    return TaylorBlock(block=result.name, point=point, scale=scale, analytic=analytic,
                        points=tuple(points[eps] for eps in sorted(points)), readings=tuple(readings), order=finest,
                        verdict=verdict_word(result), grade=result.grade,
                        message=result.worst.message if result.worst is not None else None)

@@ -35,11 +35,11 @@ def _label(exponent: int) -> str:
     return f"1e{exponent:+03d}"
 
 
-def plot(report: TaylorReport, width: int = 80) -> list[Text]:
-    """The plot of every block's |r(+eps)| against eps, its axes and legend,
-    no wider than ``width``."""
+def plot(blocks: list[TaylorBlock], width: int = 80) -> list[Text]:
+    """The plot of the ``blocks``' |r(+eps)| against eps (one point's), its
+    axes and legend, no wider than ``width``."""
     series = [(block, [(p.eps, abs(p.plus)) for p in block.points if p.eps > 0 and math.isfinite(p.plus)])
-              for block in report.blocks]
+              for block in blocks]
     every_point = [pt for _, pts in series for pt in pts]
     if not every_point:
         return [Text("  no remainder could be measured (the loss broke at every step)", style="yellow")]
@@ -119,10 +119,11 @@ def build(reports: list[TaylorReport]) -> RenderableType:
     def lay(width: int) -> list[RenderableType]:
         parts: list[RenderableType] = []
         for report in reports:
-            head = Text()
-            head.append(report.model, style="bold")
-            head.append("   Taylor test along a seeded unit direction v per block")
-            parts += [head, *plot(report, width)]
+            for point in report.points:
+                head = Text()
+                head.append(report.model, style="bold")
+                head.append(f"   Taylor test at the {point}, a seeded unit direction v per block")
+                parts += [head, *plot([b for b in report.blocks if b.point == point], width)]
             parts.append(Text(
                 f"loss noise {report.loss_noise:.1e} (the floor where remainders level off) · verdict "
                 f"{report.verdict} · {report.evaluations}\u00a0evaluations ·\u00a0{report.seconds:.2f}\u00a0s",
@@ -144,17 +145,19 @@ def _literal(text: str) -> str:
 
 
 def save_png(reports: list[TaylorReport], path: str) -> None:
-    """The same plots as log-log images, one panel per model. Needs
+    """The same plots as log-log images, one panel per model and point. Needs
     matplotlib (extra `plot`)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, panels = plt.subplots(len(reports), 1, figsize=(8, 5 * len(reports)), squeeze=False)
-    for report, axes in zip(reports, panels[:, 0]):
+    panels_of = [(report, point) for report in reports for point in report.points]
+    figure, panels = plt.subplots(len(panels_of), 1, figsize=(8, 5 * len(panels_of)), squeeze=False)
+    for (report, point), axes in zip(panels_of, panels[:, 0]):
+        blocks = [b for b in report.blocks if b.point == point]
         corner = None
-        for block in report.blocks:
+        for block in blocks:
             points = [(p.eps, abs(p.plus)) for p in block.points if p.eps > 0 and abs(p.plus) > 0]
             if not points:
                 continue
@@ -163,14 +166,14 @@ def save_png(reports: list[TaylorReport], path: str) -> None:
             top = max(points)
             corner = top if corner is None or top > corner else corner  # (the reference lines through the highest)
         if corner is not None:
-            low = min(p.eps for b in report.blocks for p in b.points if p.eps > 0)
+            low = min(p.eps for b in blocks for p in b.points if p.eps > 0)
             for slope, style in ((1, "--"), (2, ":")):
                 axes.loglog([low, corner[0]], [corner[1] * (low / corner[0]) ** slope, corner[1]], style,
                             color="grey", label=f"slope {slope}")
         axes.axhline(max(report.loss_noise, 1e-300), color="grey", alpha=0.4, linewidth=0.8)
         axes.set_xlabel("eps (distance along the unit direction v)")
         axes.set_ylabel("|f(x + eps v) - f(x) - eps <g, v>|")
-        axes.set_title(f"{_literal(report.model)}: Taylor test (verdict {report.verdict})")
+        axes.set_title(f"{_literal(report.model)} at the {point}: Taylor test (verdict {report.verdict})")
         axes.grid(True, which="major", alpha=0.3)
         axes.legend(fontsize="small")
     figure.tight_layout()
