@@ -133,6 +133,8 @@ class TaylorReport:
 
     model: str
     """The model as it was given."""
+    derivative: str
+    """What its grad is (the check's Report.derivative): gradient, Jacobian, Hessian, Hessian-vector product."""
     seed: int
     """Seeds the directions (with each block's name)."""
     evaluations: int
@@ -159,7 +161,7 @@ class TaylorReport:
         return tuple(dict.fromkeys(b.point for b in self.blocks))
 
     def to_dict(self) -> dict:
-        return {"model": self.model, "verdict": self.verdict, "seed": self.seed, "evaluations": self.evaluations,
+        return {"model": self.model, "derivative": self.derivative, "verdict": self.verdict, "seed": self.seed, "evaluations": self.evaluations,
                 "seconds": round(self.seconds, 6), "loss": _number(self.loss),
                 "loss_noise": _number(self.loss_noise), "steps": list(TAYLOR_STEPS),
                 "blocks": [b.to_dict() for b in self.blocks]}
@@ -224,7 +226,7 @@ def taylor(
                     continue
                 results.append(_block(evaluator, base, result, point, seed, stream, judged.loss_noise))
         evaluations += evaluator.evaluations
-    return TaylorReport(model=loaded.name, seed=seed, evaluations=evaluations,
+    return TaylorReport(model=loaded.name, derivative=screening.derivative, seed=seed, evaluations=evaluations,
                         seconds=time.perf_counter() - started, loss=loss_at_start, loss_noise=screening.loss_noise,
                         blocks=tuple(results))
 

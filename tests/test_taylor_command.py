@@ -214,6 +214,7 @@ def test_scipy_conventions_targets_are_models_too(tmp_path):
     assert result.exit_code == 1, result.output
     verdicts = {m["model"]: {b["verdict"] for b in m["blocks"]} for m in models_of(result)}
     assert verdicts == {f"{path}:jac": {"right"}, f"{path}:hess": {"wrong"}}
+    assert [m["derivative"] for m in models_of(result)] == ["gradient", "Hessian"]
 
 
 def test_the_library_function_returns_a_frozen_report(tmp_path):
@@ -227,7 +228,7 @@ def test_the_library_function_returns_a_frozen_report(tmp_path):
 # -- outputs ---------------------------------------------------------------------------------
 
 DOCUMENTED = {
-    "model": {"model", "verdict", "seed", "evaluations", "seconds", "loss", "loss_noise", "steps", "blocks"},
+    "model": {"model", "derivative", "verdict", "seed", "evaluations", "seconds", "loss", "loss_noise", "steps", "blocks"},
     "block": {"block", "point", "scale", "analytic", "order", "verdict", "grade", "message", "points", "readings"},
     "point": {"eps", "remainder", "remainder_minus"},
     "reading": {"h", "outcome", "order", "difference", "uncertainty", "broken"},

@@ -91,8 +91,11 @@ def plot(blocks: list[TaylorBlock], width: int = 80) -> list[Text]:
         start = MARGIN + d * cell - len(label) // 2  # (centred on its tick)
         axis[start:start + len(label)] = label
     text.append("".join(axis).rstrip() + "  eps\n")
-    text.append(" r = f(x + eps v) - f(x) - eps <g, v>; the 1s and 2s: slopes 1 and 2", style="dim")
-    lines = [text]
+    text.rstrip()
+    lines = [text,
+             Text(" r = f(x + eps v) - f(x) - eps <g, v>, v a seeded unit direction of the block", style="dim"),
+             Text(" 1s, 2s: slopes 1 and 2 (a right derivative parallels the 2s, a wrong one the 1s)",
+                  style="dim")]
     for number, (block, _) in enumerate(series):
         lines.append(_legend(block, _marker(number)))
     return lines
@@ -122,7 +125,9 @@ def build(reports: list[TaylorReport]) -> RenderableType:
             for point in report.points:
                 head = Text()
                 head.append(report.model, style="bold")
-                head.append(f"   Taylor test at the {point}, a seeded unit direction v per block")
+                if report.derivative != "gradient":  # (its blocks are that matrix's)
+                    head.append(f" ({report.derivative})")
+                head.append(f" · Taylor test at the {point}")
                 parts += [head, *plot([b for b in report.blocks if b.point == point], width)]
             parts.append(Text(
                 f"loss noise {report.loss_noise:.1e} (the floor where remainders level off) · verdict "
