@@ -329,3 +329,29 @@ def test_a_missing_model_exits_2_and_the_others_are_still_tested(tmp_path):
 def test_no_model_is_a_usage_error():
     result = run()
     assert result.exit_code == 2 and "Missing argument 'MODEL...'" in result.stderr
+
+
+def test_a_loss_that_breaks_at_the_widest_steps_keeps_the_others_and_says_where(tmp_path):
+    # x log x at x = 0.05: x - 0.4 v leaves the domain at the widest step only.
+    path = write(tmp_path, "edge.py", """\
+        import numpy as np
+
+        params = {"x": np.array([0.05, 0.3, 2.0])}
+
+        def loss(p):
+            return float(np.sum(p["x"] * np.log(p["x"])))
+
+        def grad(p):
+            return {"x": np.log(p["x"]) + 1}
+        """)
+    model = load(path)
+    params = {"x": model["params"]["x"].copy()}
+    numeric = [central(model["loss"], params, "x", k, h=1e-7) for k in range(3)]
+    assert np.allclose(numeric, model["grad"](params)["x"], rtol=1e-6)  # the test's own truth: right
+    result = run(path, "--format", "json")
+    assert result.exit_code == 0, result.output
+    start = blocks_of(result)[("start point", "x")]
+    broken = [r for r in start["readings"] if r["broken"]]
+    assert broken and broken[0]["h"] == max(r["h"] for r in start["readings"])
+    assert "nan" in broken[0]["broken"] and "counts as failed" not in broken[0]["broken"]
+    assert start["verdict"] == "right" and 1.7 < start["order"] < 2.3
