@@ -1498,14 +1498,21 @@ def taylor_command(models, params, data, samples, method, seed, track_kinks, set
     from .report import ModelFailure
     from .taylors import taylor
 
+    from .model import _split_target
+
     targets = _expand(models)
+    config = click.get_current_context().meta.get("gradcheck.config")
     with _answering(output_format) as out:
         overrides = _run(lambda: parse_assignments(set), document=out if output_format == "json" else None)
         _load_renderers("taylor", "text")
         plot_path = _output(plot_file, "--plot")
+        _distinct({"--plot": plot_path}, {**{target: _split_target(target)[0] for target in targets}, "--data": data,
+                                          "--params": params,
+                                          "the configuration": str(config.path) if config and config.path else None})
         origin = _config_origin(click.get_current_context(), models_from_config=False)
         _render_origin(origin, output_format, out)
         results = []
+        interrupted = False
         for target in targets:
             try:
                 results.append(taylor(target, params=params, data=data, seed=seed, method=method, block=block,
@@ -1515,6 +1522,12 @@ def taylor_command(models, params, data, samples, method, seed, track_kinks, set
                 results.append(ModelFailure(target, str(exc), _source_of(target)))
             except ValueError as exc:  # an option value the library refused
                 raise click.UsageError(str(exc)) from None
+            except KeyboardInterrupt:
+                # What finished is shown; every model has its entry (JSON), the ones never reached too.
+                click.echo("gradcheck: interrupted", err=True)
+                results += [ModelFailure(t, "not tested: interrupted", _source_of(t)) for t in targets[len(results):]]
+                interrupted = True
+                break
         reports = [r for r in results if not isinstance(r, ModelFailure)]
         if output_format == "json":
             from .render import json as json_render
@@ -1530,6 +1543,8 @@ def taylor_command(models, params, data, samples, method, seed, track_kinks, set
 
             _write(lambda: taylor_render.save_png(reports, plot_path), plot_file, "--plot")
             click.echo(f"wrote {plot_file}", err=True)
+        if interrupted:
+            sys.exit(EXIT_INTERRUPTED)
         sys.exit(max(exit_code("error" if isinstance(r, ModelFailure) else r.verdict, strict=False)
                      for r in results))
 

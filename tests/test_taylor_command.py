@@ -355,3 +355,10 @@ def test_a_loss_that_breaks_at_the_widest_steps_keeps_the_others_and_says_where(
     assert broken and broken[0]["h"] == max(r["h"] for r in start["readings"])
     assert "nan" in broken[0]["broken"] and "counts as failed" not in broken[0]["broken"]
     assert start["verdict"] == "right" and 1.7 < start["order"] < 2.3
+
+
+def test_plot_over_the_model_file_is_refused_before_it_runs(tmp_path):
+    path = write(tmp_path, "right.py", RIGHT)
+    result = run(path, "--plot", path)
+    assert result.exit_code == 2
+    assert "is the model file" in result.stderr and path.read_text() == textwrap.dedent(RIGHT)
