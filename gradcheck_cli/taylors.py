@@ -39,10 +39,12 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
+import numpy as np
+
 from .errors import ModelError, listed
 from .evaluate import Evaluator
 from .layers import Layer
-from .model import Assignments, Model, ParamsSource, frozen_copies, params_from_file
+from .model import Assignments, Model, ParamsSource, frozen_copies
 from .options import python_names
 from .pipeline import check, resolve
 from .process_state import borrows_process
@@ -210,7 +212,10 @@ def taylor(
         ran_at = os.path.join(scratch, "params.npz")
         screening = check(loaded, samples=samples, seed=seed, method=method, track_kinks=track_kinks, max_evals=0,
                           reg="none", save_params=ran_at)
-        moved = frozen_copies(params_from_file(ran_at)) if screening.generic is not None else None
+        moved = None
+        if screening.generic is not None:
+            with np.load(ran_at, allow_pickle=False) as saved:  # (under exactly the blocks' names: save_arrays)
+                moved = frozen_copies({name: saved[name] for name in loaded.params})
     points = [("start point", loaded, screening, None)]
     if moved is not None:
         points.append(("generic point", dataclasses.replace(loaded, params=moved), screening.generic,

@@ -362,3 +362,27 @@ def test_plot_over_the_model_file_is_refused_before_it_runs(tmp_path):
     result = run(path, "--plot", path)
     assert result.exit_code == 2
     assert "is the model file" in result.stderr and path.read_text() == textwrap.dedent(RIGHT)
+
+
+def test_params_as_one_array_are_followed_to_the_generic_point(tmp_path):
+    # (params as a bare array, not a dict: the generic point's are read back under the block's own name)
+    path = write(tmp_path, "cube.py", """\
+        import numpy as np
+
+        params = np.array([0.5, -1.2, 2.0])
+
+        def loss(x):
+            return float(np.sum(x ** 3))
+
+        def grad(x):
+            return 3 * x ** 2
+        """)
+    model = load(path)
+    at = {"p": model["params"].copy()}
+    numeric = [central(lambda q: model["loss"](q["p"]), at, "p", k) for k in range(3)]
+    assert np.allclose(numeric, model["grad"](at["p"]), rtol=1e-6)  # the test's own truth: right
+    result = run(path, "--format", "json")
+    assert result.exit_code == 0, result.output
+    blocks = blocks_of(result)
+    assert {point for point, _ in blocks} == {"start point", "generic point"}
+    assert all(b["verdict"] == "right" and 1.7 < b["order"] < 2.3 for b in blocks.values())
