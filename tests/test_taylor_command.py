@@ -267,10 +267,11 @@ def test_the_terminal_plot_fits_80_columns_and_reads_without_colour(tmp_path):
     assert any(words[:3] == ["x", "b", "order"] and words[4].startswith("wrong") for words in legend)
 
 
-def test_a_narrow_console_narrows_the_plot(tmp_path):
-    result = run(write(tmp_path, "right.py", RIGHT), env={"COLUMNS": "50"})
+@pytest.mark.parametrize("width", [30, 50])
+def test_a_narrow_console_narrows_the_plot(tmp_path, width):
+    result = run(write(tmp_path, "right.py", RIGHT), env={"COLUMNS": str(width)})
     assert result.exit_code == 0, result.output
-    assert max(map(len, result.stdout.splitlines())) <= 50
+    assert max(map(len, result.stdout.splitlines())) <= width
 
 
 def test_plot_writes_a_png(tmp_path):

@@ -23,7 +23,7 @@ MARKERS = "ox+*#@%&"  # one per block, then letters
 CELL = 6  # columns per decade of eps (fewer where the console is narrower)
 MARGIN = 8  # the y labels left of the plot: "1e-10 ┤"
 MAX_DECADES = 24  # of remainder shown: a remainder that is exactly 0 sits on the bottom row with the smallest
-MIN_WIDTH = 40
+MIN_WIDTH = 20  # (as a sweep's: the narrowest console a plot is laid out for)
 _STYLE = {RIGHT: "green", WRONG: "bold red", KINKED: "yellow"}
 
 
