@@ -14,9 +14,11 @@ wrong one's as eps; a kink at x makes both sides fall as eps, the
 derivative then being right when it lies between them.
 
 The order a block is summed up by is the finest step's that is above the
-noise: eps -> 0 is what decides a derivative, and a coarse step's order
-mixes in the curvature of a wrong value (slope 1 only below where eps |a -
-g.v| outgrows eps^2 f''/2).
+noise, where its coarser neighbour is too (:func:`fitted_order`): eps -> 0
+is what decides a derivative, a coarse step's order mixes in the curvature
+of a wrong value (slope 1 only below where eps |a - g.v| outgrows eps^2
+f''/2), and an order seen at one step only may be a kink that step alone
+crosses.
 
 The verdict word is the check's own, at the point the plot is of, so the
 two never disagree: ``taylor`` runs the check (no drill-down, no
@@ -113,8 +115,8 @@ class TaylorBlock:
     readings: tuple[TaylorReading, ...]
     """One per relative step of TAYLOR_STEPS, largest first."""
     order: float | None
-    """The fitted order: the finest reading's above the noise (2 for a right derivative, 1 for a wrong one or
-    at a kink); None where every reading is at the noise."""
+    """The fitted order: the finest reading's above the noise whose coarser neighbour is too (2 for a right
+    derivative, 1 for a wrong one or at a kink); None where no two neighbouring readings are above it."""
     verdict: str
     """right, wrong, kinked or inconclusive: the check's grade of the block, in a word."""
     grade: str
@@ -256,11 +258,25 @@ def _block(evaluator: Evaluator, base, result: BlockResult, point: str, seed: in
         for d_plus, r_plus, r_minus in zip(test.plus.steps, test.plus.remainders, test.minus.remainders):
             points[abs(d_plus)] = TaylorPoint(abs(d_plus), r_plus, r_minus)
     analytic = float((base.gradient[result.name].reshape(-1) @ probe.direction))
-    finest = next((r.order for r in reversed(readings) if r.order is not None), None)
+    finest = fitted_order(readings)
     return TaylorBlock(block=result.name, point=point, scale=scale, analytic=analytic,
                        points=tuple(points[eps] for eps in sorted(points)), readings=tuple(readings), order=finest,
                        verdict=verdict_word(result), grade=result.grade,
                        message=result.worst.message if result.worst is not None else None)
+
+
+def fitted_order(readings: list[TaylorReading]) -> float | None:
+    """The order a block's remainders show as eps -> 0: the finest step's,
+    among the steps whose tenfold coarser neighbour has an order too. An
+    order seen at two scales is the derivative's; one seen at a single
+    step is that step's (a hinge 0.15 away, crossed by the widest points
+    alone, gives a piecewise linear loss an order near 1 there, while every
+    finer remainder is round-off). None: no two neighbouring steps rise
+    above the noise (a loss linear along v, near x)."""
+    for coarse, fine in reversed(list(zip(readings, readings[1:]))):
+        if coarse.order is not None and fine.order is not None:
+            return fine.order
+    return None
 
 
 def verdict_word(result: BlockResult) -> str:

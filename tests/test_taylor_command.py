@@ -387,3 +387,31 @@ def test_params_as_one_array_are_followed_to_the_generic_point(tmp_path):
     blocks = blocks_of(result)
     assert {point for point, _ in blocks} == {"start point", "generic point"}
     assert all(b["verdict"] == "right" and 1.7 < b["order"] < 2.3 for b in blocks.values())
+
+
+def test_a_kink_crossed_by_the_widest_step_alone_does_not_set_the_order(tmp_path):
+    # |x - 0.3| at x = 0.25: the loss is linear along v out to 0.05 / |v_0|
+    # (> 0.05), crossed only by the widest step's points (0.1, 0.2, 0.4):
+    # every finer remainder is round-off, and the order there is the
+    # crossing's, not the derivative's.
+    path = write(tmp_path, "hinge1.py", """\
+        import numpy as np
+
+        params = {"x": np.array([0.25, 1.0, -0.5])}
+
+        def loss(p):
+            return float(np.sum(np.abs(p["x"] - 0.3)))
+
+        def grad(p):
+            return {"x": np.sign(p["x"] - 0.3)}
+        """)
+    model = load(path)
+    at = {"x": model["params"]["x"].copy()}
+    numeric = [central(model["loss"], at, "x", k) for k in range(3)]
+    assert np.allclose(numeric, model["grad"](at)["x"])  # the test's own truth: right, away from the kink
+    result = run(path, "--format", "json")
+    assert result.exit_code == 0, result.output
+    start = blocks_of(result)[("start point", "x")]
+    widest = start["readings"][0]
+    assert widest["order"] is not None  # the crossing, seen at that step
+    assert start["order"] is None and start["verdict"] == "right"

@@ -109,6 +109,8 @@ def _legend(block: TaylorBlock, marker: str) -> Text:
     line.append(block.verdict, style=_STYLE.get(block.verdict, ""))
     if block.verdict != RIGHT and block.message:
         line.append(f": {block.message}")
+    elif block.verdict == KINKED:  # (the check said nothing more: its kink note is the block's, not a value's)
+        line.append(": the loss's slope jumps at x, and the value lies between its one-sided derivatives")
     broken = [r for r in block.readings if r.broken]
     if broken:
         line.append(f" (the loss broke at {len(broken)} of the steps: {broken[0].broken})", style="yellow")
