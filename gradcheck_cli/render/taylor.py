@@ -180,7 +180,7 @@ def save_png(reports: list[TaylorReport], path: str) -> None:
         axes.axhline(max(report.loss_noise, 1e-300), color="grey", alpha=0.4, linewidth=0.8)
         axes.set_xlabel("eps (distance along the unit direction v)")
         axes.set_ylabel("|f(x + eps v) - f(x) - eps <g, v>|")
-        axes.set_title(f"{_literal(report.model)} at the {point}: Taylor test (verdict {report.verdict})")
+        axes.set_title(f"{_literal(report.model)}: Taylor test at the {point}")  # (each block's verdict: the legend)
         axes.grid(True, which="major", alpha=0.3)
         axes.legend(fontsize="small")
     figure.tight_layout()
