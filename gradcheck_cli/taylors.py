@@ -21,8 +21,8 @@ f''/2), and an order seen at one step only may be a kink that step alone
 crosses.
 
 The verdict word is the check's own, at the point the plot is of, so the
-two never disagree: ``taylor`` runs the check (no drill-down, no
-regularization split: as ``sweep``'s screening check), and where the check
+two never disagree: ``taylor`` runs the check (without its drill-down,
+which only locates, or its regularization split), and where the check
 moves on to a generic point (a degenerate start point: an SVM whose every
 hinge is active, where a gradient without its mask is exactly right) the
 Taylor test is shown there too, along the check's own generic direction,
@@ -198,8 +198,8 @@ def taylor(
 
     ``model``, ``loss``, ``grad``, ``loss_and_grad``, ``params``, ``data``,
     ``set``, ``seed``, ``samples``, ``method`` and ``track_kinks`` are as for
-    :func:`~gradcheck_cli.check` (the check whose verdict is given: at the
-    start point, with no warm-up or regularization split, as ``sweep``'s).
+    :func:`~gradcheck_cli.check` (the check whose verdicts are given, run
+    without its drill-down or regularization split).
     Returns a :class:`TaylorReport`.
     """
     blocks = tuple(block)  # (parsed: the names)
@@ -269,8 +269,8 @@ def fitted_order(readings: list[TaylorReading]) -> float | None:
     """The order a block's remainders show as eps -> 0: the finest step's,
     among the steps whose tenfold coarser neighbour has an order too. An
     order seen at two scales is the derivative's; one seen at a single
-    step is that step's (a hinge 0.15 away, crossed by the widest points
-    alone, gives a piecewise linear loss an order near 1 there, while every
+    step is that step's (a hinge 0.05 away, crossed by the widest points
+    alone, gives a piecewise linear loss an order of 1.8 there, while every
     finer remainder is round-off). None: no two neighbouring steps rise
     above the noise (a loss linear along v, near x)."""
     for coarse, fine in reversed(list(zip(readings, readings[1:]))):
