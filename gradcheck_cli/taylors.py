@@ -13,12 +13,11 @@ derivative's remainders fall as eps^2 down to the loss's round-off, a
 wrong one's as eps; a kink at x makes both sides fall as eps, the
 derivative then being right when it lies between them.
 
-The order a block is summed up by is the finest step's that is above the
-noise, where its coarser neighbour is too (:func:`fitted_order`): eps -> 0
-is what decides a derivative, a coarse step's order mixes in the curvature
-of a wrong value (slope 1 only below where eps |a - g.v| outgrows eps^2
-f''/2), and an order seen at one step only may be a kink that step alone
-crosses.
+The order a block is summed up by is read at the finest steps above the
+noise (:func:`fitted_order`): eps -> 0 is what decides a derivative, a
+coarse step's order mixes in the curvature of a wrong value (slope 1 only
+below where eps |a - g.v| outgrows eps^2 f''/2), and an order seen at one
+step only may be a kink that step alone crosses.
 
 The verdict word is the check's own, at the point the plot is of, so the
 two never disagree: ``taylor`` runs the check (without its drill-down,
@@ -54,7 +53,7 @@ from .report import FAIL, KINK, OK, PASS, BlockResult, _number
 from .sampling import GENERIC_STREAM, Direction
 from .settings import DEFAULT_METHOD, DEFAULT_SAMPLES, DEFAULT_SEED, TAYLOR_STEPS
 from .values import TAYLOR, parsed
-from .verdict.numeric import taylor_test
+from .verdict.numeric import crosses_kink, taylor_test
 from .verdict.probes import Probe, step_scale
 
 RIGHT, WRONG, KINKED, INCONCLUSIVE = "right", "wrong", "kinked", "inconclusive"
@@ -89,13 +88,16 @@ class TaylorReading:
     """The analytic directional derivative's error as measured (or its distance from a kink's bracket)."""
     uncertainty: float | None
     """Of ``difference``, assuming no order."""
+    kink: bool = False
+    """A tracked kink operation (max, abs, a mask) decides differently at x +- 4h than at x: the points
+    reach past a kink, and their order is the kink's as much as the derivative's."""
     broken: str | None = None
     """Where the loss broke (nan, or raised) at one of the points: what broke."""
 
     def to_dict(self) -> dict:
         return {"h": self.h, "outcome": self.outcome, "order": _number(self.order),
                 "difference": _number(self.difference), "uncertainty": _number(self.uncertainty),
-                "broken": self.broken}
+                "kink": self.kink, "broken": self.broken}
 
 
 @dataclass(frozen=True)
@@ -115,8 +117,8 @@ class TaylorBlock:
     readings: tuple[TaylorReading, ...]
     """One per relative step of TAYLOR_STEPS, largest first."""
     order: float | None
-    """The fitted order: the finest reading's above the noise whose coarser neighbour is too (2 for a right
-    derivative, 1 for a wrong one or at a kink); None where no two neighbouring readings are above it."""
+    """The fitted order (fitted_order: read at the finest two neighbouring readings above the noise; 2 for a
+    right derivative, 1 for a wrong one or at a kink); None where no two neighbouring readings are above it."""
     verdict: str
     """right, wrong, kinked or inconclusive: the check's grade of the block, in a word."""
     grade: str
@@ -252,9 +254,10 @@ def _block(evaluator: Evaluator, base, result: BlockResult, point: str, seed: in
         try:
             test = taylor_test(evaluator, probe, base, h=h, sigma=sigma)
         except ModelError as broke:
-            readings.append(TaylorReading(h, None, None, None, None, str(broke).partition("\n")[0]))
+            readings.append(TaylorReading(h, None, None, None, None, broken=str(broke).partition("\n")[0]))
             continue
-        readings.append(TaylorReading(h, test.outcome, test.order, test.difference, test.uncertainty))
+        readings.append(TaylorReading(h, test.outcome, test.order, test.difference, test.uncertainty,
+                                      kink=crosses_kink(evaluator, probe, base, h, [0])))
         for d_plus, r_plus, r_minus in zip(test.plus.steps, test.plus.remainders, test.minus.remainders):
             points[abs(d_plus)] = TaylorPoint(abs(d_plus), r_plus, r_minus)
     analytic = float((base.gradient[result.name].reshape(-1) @ probe.direction))
@@ -266,16 +269,28 @@ def _block(evaluator: Evaluator, base, result: BlockResult, point: str, seed: in
 
 
 def fitted_order(readings: list[TaylorReading]) -> float | None:
-    """The order a block's remainders show as eps -> 0: the finest step's,
-    among the steps whose tenfold coarser neighbour has an order too. An
-    order seen at two scales is the derivative's; one seen at a single
-    step is that step's (a hinge 0.05 away, crossed by the widest points
-    alone, gives a piecewise linear loss an order of 1.8 there, while every
-    finer remainder is round-off). None: no two neighbouring steps rise
-    above the noise (a loss linear along v, near x)."""
-    for coarse, fine in reversed(list(zip(readings, readings[1:]))):
-        if coarse.order is not None and fine.order is not None:
-            return fine.order
+    """The order a block's remainders show as eps -> 0: the coarser's of the
+    two finest neighbouring steps (tenfold apart) that both show the
+    derivative at x, those whose points reach past no tracked kink -- or
+    all of them where even the finest step's do (a kink at x itself, whose
+    order 1 is then the point).
+
+    Finest, because eps -> 0 decides a derivative (at coarse steps a wrong
+    value's remainder can be the curvature's, eps^2 f''/2 outgrowing
+    eps |error|). Past no kink, because a hinge crossed at 1e-4 of the
+    scale gave a right ReLU layer 2.5 or 3.6 there, while every finer
+    remainder was round-off. Two steps, because an order seen at one step
+    alone may be a kink tracking does not see (.tolist(), a loss opaque to
+    it). The coarser of the two, because the finer's remainders can sit
+    just above the noise, which bends their fit (1.8 for a right Hessian),
+    while the coarser's stand 10 to 100 times higher. None: no two such
+    neighbours (a loss linear along v near x, its remainders round-off up
+    to the first kink)."""
+    at_x = next((r.kink for r in reversed(readings) if r.outcome is not None), False)
+    shown = [r.order is not None and (at_x or not r.kink) for r in readings]
+    for k in range(len(readings) - 1, 0, -1):
+        if shown[k] and shown[k - 1]:
+            return readings[k - 1].order
     return None
 
 

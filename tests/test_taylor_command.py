@@ -231,7 +231,7 @@ DOCUMENTED = {
     "model": {"model", "derivative", "verdict", "seed", "evaluations", "seconds", "loss", "loss_noise", "steps", "blocks"},
     "block": {"block", "point", "scale", "analytic", "order", "verdict", "grade", "message", "points", "readings"},
     "point": {"eps", "remainder", "remainder_minus"},
-    "reading": {"h", "outcome", "order", "difference", "uncertainty", "broken"},
+    "reading": {"h", "outcome", "order", "difference", "uncertainty", "kink", "broken"},
 }
 
 
