@@ -102,7 +102,7 @@ def plot(blocks: list[TaylorBlock], width: int = 80) -> list[Text]:
 
 
 def _legend(block: TaylorBlock, marker: str) -> Text:
-    order = f"order {block.order:.1f}" if block.order is not None else "order - (at the noise)"
+    order = f"order {block.order:.1f}" if block.order is not None else "order - (round-off: linear near x)"
     line = Text(f"  {marker}  ")
     line.append(block.block, style="bold")
     line.append(f"   {order}   ")
