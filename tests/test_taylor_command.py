@@ -415,3 +415,34 @@ def test_a_kink_crossed_by_the_widest_step_alone_does_not_set_the_order(tmp_path
     widest = start["readings"][0]
     assert widest["order"] is not None  # the crossing, seen at that step
     assert start["order"] is None and start["verdict"] == "right"
+
+
+def test_a_models_hvp_is_a_model_too(tmp_path):
+    """A params-dict model's hvp(params, v) is FILE:hvp, expanded from FILE
+    as check expands it: a Hessian-vector product that forgets the
+    quadratic term's 2 fails there while the gradient passes."""
+    path = write(tmp_path, "quartic.py", """\
+        import numpy as np
+
+        def init_params(seed=0):
+            return {"w": np.random.default_rng(seed).standard_normal(4)}
+
+        def loss(p):
+            return float(np.sum(p["w"] ** 4) + np.sum(p["w"] ** 2))
+
+        def grad(p):
+            return {"w": 4 * p["w"] ** 3 + 2 * p["w"]}
+
+        def hvp(p, v):
+            return {"w": 12 * p["w"] ** 2 * v["w"] + v["w"]}   # the x^2 term's is 2 v
+        """)
+    model = load(path)
+    params, v = model["init_params"](0), {"w": np.array([0.3, -0.7, 0.2, 0.5])}
+    plus = model["grad"]({"w": params["w"] + 1e-6 * v["w"]})["w"]
+    minus = model["grad"]({"w": params["w"] - 1e-6 * v["w"]})["w"]
+    numeric = (plus - minus) / 2e-6  # the test's own truth: H v from grad's differences
+    assert not np.allclose(numeric, model["hvp"](params, v)["w"], rtol=1e-3)
+    result = run(path, "--format", "json")
+    assert result.exit_code == 1, result.output
+    verdicts = {m["model"]: {b["verdict"] for b in m["blocks"]} for m in models_of(result)}
+    assert verdicts == {str(path): {"right"}, f"{path}:hvp": {"wrong"}}
