@@ -31,12 +31,14 @@ if TYPE_CHECKING:  # (what a type checker sees; at run time each name is importe
     from .settings import Settings, Thresholds
     from .startpoint import StartPoint
     from .sweeps import SweepReport, sweep
+    from .taylors import TaylorReport, taylor
 
 # public name -> module that defines it
 _EXPORTS = {
     "check": "pipeline",
     "Progress": "pipeline",
     "sweep": "sweeps",
+    "taylor": "taylors",
     "assert_gradients": "assertions",
     "check_layer": "layers",
     "check_layers": "layers",
@@ -52,6 +54,7 @@ _EXPORTS = {
     "Regularization": "report",
     "StartPoint": "startpoint",
     "SweepReport": "sweeps",
+    "TaylorReport": "taylors",
     "sanity": "sanity_checks",
     "SanityReport": "sanity_checks",
     "Settings": "settings",

@@ -1451,6 +1451,105 @@ def sweep_command(model, params, data, samples, method, seed, track_kinks, set, 
 
 
 @main.command(
+    "taylor",
+    short_help="The Taylor test's remainders against eps, as a log-log plot.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="""\b
+Examples:
+  gradcheck taylor sample_models/sigmoid_tanh.py
+  gradcheck taylor my_model.py --block W1 --plot taylor.png
+  gradcheck taylor rosenbrock.py --format json   (its jac, hess, hessp)
+
+\b
+Exit codes: 0 every block's derivative is right (or a valid subgradient at
+a kink, or inconclusive), 1 one is wrong, 2 a model or the command line is
+unusable.""",
+)
+@click.argument("models", nargs=-1, required=True, metavar="MODEL...", shell_complete=completion.model_paths)
+@model_options(models=False)
+@click.option("--block", multiple=True, metavar="NAME",
+              help="Test only this parameter block (repeatable); all blocks if not given.")
+@click.option("--format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Plots on stdout, or the numbers as JSON.")
+@click.option("--plot", metavar="FILE.png", type=click.Path(dir_okay=False),
+              help="Also draw the plots into an image (needs matplotlib: pip install 'gradcheck-cli[plot]').")
+@_version_option
+def taylor_command(models, params, data, samples, method, seed, track_kinks, set, config, block, format,
+                   plot) -> None:
+    """Show the Taylor test of each block of each MODEL (a model file, a
+    module, FILE:ATTR; a checks file's layers and the derivatives of a file
+    in scipy.optimize's conventions are models of their own): the remainder
+    |f(x + eps v) - f(x) - eps <g, v>| against eps along a seeded unit
+    direction v, on log-log axes with reference slopes 1 and 2. A right
+    derivative falls as eps^2 down to round-off, a wrong one as eps. Each
+    block's fitted order and verdict (right, wrong, kinked, inconclusive:
+    the check's) are listed under the plot; where the check moves on from a
+    degenerate start point, the generic point has a plot of its own.
+    """
+    output_format, plot_file = format, plot
+    if plot_file is not None:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            click.echo("gradcheck: error: --plot needs matplotlib: pip install 'gradcheck-cli[plot]'", err=True)
+            sys.exit(EXIT_UNUSABLE)
+    from .errors import GradcheckError
+    from .model import parse_assignments
+    from .report import ModelFailure
+    from .taylors import taylor
+
+    from .model import _split_target
+
+    targets = _expand(models)
+    config = click.get_current_context().meta.get("gradcheck.config")
+    with _answering(output_format) as out:
+        overrides = _run(lambda: parse_assignments(set), document=out if output_format == "json" else None)
+        _load_renderers("taylor", "text")
+        plot_path = _output(plot_file, "--plot")
+        _distinct({"--plot": plot_path}, {**{target: _split_target(target)[0] for target in targets}, "--data": data,
+                                          "--params": params,
+                                          "the configuration": str(config.path) if config and config.path else None})
+        origin = _config_origin(click.get_current_context(), models_from_config=False)
+        _render_origin(origin, output_format, out)
+        results = []
+        interrupted = False
+        for target in targets:
+            try:
+                results.append(taylor(target, params=params, data=data, seed=seed, method=method, block=block,
+                                      samples=samples, track_kinks=track_kinks, set=overrides))
+            except GradcheckError as exc:
+                _error(exc)
+                results.append(ModelFailure(target, str(exc), _source_of(target)))
+            except ValueError as exc:  # an option value the library refused
+                raise click.UsageError(str(exc)) from None
+            except KeyboardInterrupt:
+                # What finished is shown; every model has its entry (JSON), the ones never reached too.
+                click.echo("gradcheck: interrupted", err=True)
+                results += [ModelFailure(t, "not tested: interrupted", _source_of(t)) for t in targets[len(results):]]
+                interrupted = True
+                break
+        reports = [r for r in results if not isinstance(r, ModelFailure)]
+        if output_format == "json":
+            from .render import json as json_render
+
+            json_render.render_many(results, out, config=origin.to_dict() if origin is not None else None)
+        elif reports:
+            from .render import taylor as taylor_render
+            from .render import text
+
+            taylor_render.render(reports, text.make_console(out))
+        if plot_file is not None and reports:
+            from .render import taylor as taylor_render
+
+            _write(lambda: taylor_render.save_png(reports, plot_path), plot_file, "--plot")
+            click.echo(f"wrote {plot_file}", err=True)
+        if interrupted:
+            sys.exit(EXIT_INTERRUPTED)
+        sys.exit(max(exit_code("error" if isinstance(r, ModelFailure) else r.verdict, strict=False)
+                     for r in results))
+
+
+@main.command(
     "sanity",
     short_help="Sanity checks before training: initial loss, regularization, overfitting.",
     context_settings={"help_option_names": ["-h", "--help"]},

@@ -74,7 +74,8 @@ NOT_KEYWORDS = {
                "(report.blocks[i].dims), and assert_gradients(verbose=True) puts them in a failure's message",
     "quiet": "shortens what the command line prints; the function prints nothing",
     "exitfirst": "stops a run over several models; a call checks one (pytest's own -x stops a session)",
-    "plot": "draws the sweep into a PNG: gradcheck_cli.render.sweep.save_png(report, path) does it in Python",
+    "plot": "draws the plots into a PNG: gradcheck_cli.render.sweep.save_png(report, path) does it in Python for "
+            "a sweep, gradcheck_cli.render.taylor.save_png([report], path) for a Taylor test",
 }
 
 F = TypeVar("F", bound=Callable[..., Any])

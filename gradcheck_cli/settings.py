@@ -474,3 +474,13 @@ HESS_SYMMETRY_RTOL = float(np.sqrt(EPS))
 # The seed stream of hessp's direction v (a check's --seed is the other
 # part): fixed, so a worker rebuilding the model draws the same v.
 HESSP_DIRECTION_STREAM = 0x4E55
+
+# `gradcheck taylor` (taylors.py): the relative steps h its Taylor test is
+# read at, tenfold apart, each on the points h, 2h and 4h of each side (the
+# check's own Taylor test at each). From 1e-1 (x + 0.4 v: far enough that
+# a wrong derivative's slope-1 line and a right one's slope 2 part over
+# several decades, the curvature still a perturbation for an ordinary
+# loss) down to 1e-9 (KINK_RETRY_FLOOR: below it a float64 loss's
+# round-off, eps |f| / h, swamps any remainder, and the plot shows only the
+# floor): nine readings, 54 evaluations a block.
+TAYLOR_STEPS = tuple(10.0**-k for k in range(1, 10))

@@ -258,6 +258,7 @@ CHECK = {**_SOURCE, **_PROBE, "directions": AT_LEAST_0, "h": STEP, "fail_above":
          "warmup": WARMUP, "lr": POSITIVE, "reg": REG, "jobs": JOBS, "timeout": SECONDS, "strict": FLAG,
          "save_params": FILE}
 SWEEP = {**_SOURCE, **_PROBE, "dims": AT_LEAST_1, "block": NAMES}
+TAYLOR = {**_SOURCE, **_PROBE, "block": NAMES}
 SANITY = {**_SOURCE, "classes": CLASSES, "svm": FLAG, "expect_loss": FINITE, "loss_tolerance": POSITIVE,
           "reg": REG, "steps": AT_LEAST_1, "optimizer": OPTIMIZER, "lr": POSITIVE, "overfit_factor": ABOVE_ONE,
           "overfit_below": NON_NEGATIVE, "strict": FLAG}

@@ -303,13 +303,13 @@ def test_the_usage_says_a_model_is_optional():
     assert run("--help").stdout.startswith("Usage: gradcheck [OPTIONS] [MODEL]...\n")
 
 
-@pytest.mark.parametrize("command", [[], ["check"], ["sweep"], ["sanity"]])
+@pytest.mark.parametrize("command", [[], ["check"], ["sweep"], ["taylor"], ["sanity"]])
 def test_every_help_lists_both_help_options_and_the_version(command):
     out = run(*command, "--help", env={"COLUMNS": "100"}).stdout
     assert "-h, --help " in out and "--version " in out
 
 
-@pytest.mark.parametrize("command", [[], ["check"], ["sweep"], ["sanity"]])
+@pytest.mark.parametrize("command", [[], ["check"], ["sweep"], ["taylor"], ["sanity"]])
 def test_no_help_shows_an_unset_bound(command):
     # (click describes a range with neither bound as "x<=None": --expect-loss)
     out = run(*command, "--help", env={"COLUMNS": "200"}).stdout
@@ -455,7 +455,7 @@ def test_verbose_and_quiet_together_are_a_usage_error_naming_both(config, args, 
     assert result.stdout == ""
 
 
-COMMANDS = [[], ["check"], ["sweep"], ["sanity"]]
+COMMANDS = [[], ["check"], ["sweep"], ["taylor"], ["sanity"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -474,7 +474,7 @@ def option_helps(name: str):
             if isinstance(param, click.Option)]
 
 
-@pytest.mark.parametrize("name", ["check", "sweep", "sanity"])
+@pytest.mark.parametrize("name", ["check", "sweep", "taylor", "sanity"])
 def test_an_options_help_says_its_default_once_in_one_bracket(name):
     # (click adds "[default: ...; range]" to a help that may say a default itself)
     import re
@@ -484,7 +484,7 @@ def test_an_options_help_says_its_default_once_in_one_bracket(name):
         assert text.count("  [") <= 1, (param.opts, text)
 
 
-@pytest.mark.parametrize("name", ["check", "sweep", "sanity"])
+@pytest.mark.parametrize("name", ["check", "sweep", "taylor", "sanity"])
 def test_a_shared_options_help_speaks_of_what_its_command_does(name):
     # --seed and --config are every command's; their help must not promise
     # sampling to a command that samples nothing, or `models` to one that

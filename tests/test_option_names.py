@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from gradcheck_cli import ModelError, assert_gradients, check, check_layers, load_model, sweep
+from gradcheck_cli import ModelError, assert_gradients, check, check_layers, load_model, sweep, taylor
 from gradcheck_cli import config as config_module
 from gradcheck_cli import options, pytest_plugin
 from gradcheck_cli.cli import main
@@ -22,7 +22,7 @@ from gradcheck_cli import sanity
 from .conftest import SAMPLES
 
 # The Python function(s) each command's options are keywords of.
-FUNCTIONS = {"check": (check, assert_gradients), "sweep": (sweep,), "sanity": (sanity,)}
+FUNCTIONS = {"check": (check, assert_gradients), "sweep": (sweep,), "taylor": (taylor,), "sanity": (sanity,)}
 
 
 def _keywords(function) -> set[str]:

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 import gradcheck_cli
-from gradcheck_cli import check, check_layers, sanity_checks, sweep, values
+from gradcheck_cli import check, check_layers, sanity_checks, sweep, taylor, values
 from gradcheck_cli.cli import main
 from gradcheck_cli.options import NOT_KEYWORDS, PER_COMMAND
 
@@ -26,8 +26,8 @@ from .conftest import ROOT, SAMPLES
 MISSING = "no-such-model.py"  # (a value that is read goes on to load the model: "not found" means accepted)
 
 
-TABLES = {"check": values.CHECK, "sweep": values.SWEEP, "sanity": values.SANITY}
-FUNCTIONS = {"check": check, "sweep": sweep, "sanity": sanity_checks.sanity}
+TABLES = {"check": values.CHECK, "sweep": values.SWEEP, "taylor": values.TAYLOR, "sanity": values.SANITY}
+FUNCTIONS = {"check": check, "sweep": sweep, "taylor": taylor, "sanity": sanity_checks.sanity}
 
 
 def _values_to_try(command: str, param: click.Option) -> list:
@@ -86,7 +86,7 @@ def _by_cli(command: str, args: list[str]) -> str:
 
 
 def _by_python(command: str, name: str, value) -> str:
-    function = {"check": check, "sweep": sweep, "sanity": gradcheck_cli.sanity}[command]
+    function = {"check": check, "sweep": sweep, "taylor": taylor, "sanity": gradcheck_cli.sanity}[command]
     try:
         function(MISSING, **{name: value})
     except (ValueError, gradcheck_cli.ModelError) as exc:
@@ -296,7 +296,7 @@ def test_jobs_from_a_script_without_the_main_guard_says_why(tmp_path):
             "calls gradcheck as it is imported. Call it only under `if __name__ == \"__main__\":`") in process.stderr
 
 
-@pytest.mark.parametrize("table", ["check", "sweep", "sanity"])
+@pytest.mark.parametrize("table", ["check", "sweep", "taylor", "sanity"])
 def test_a_parser_reads_its_own_results_back(table):
     """A function that hands its keywords on parses them, and check() parses
     them again: a parsed value must mean the same the second time."""
