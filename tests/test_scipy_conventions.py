@@ -529,9 +529,10 @@ def jac(x):
 """
 
 
-@pytest.mark.xfail(strict=True, reason="x is one block judged at one scale: element 1 (3e-8) beside element 0 "
-                                       "(3e8) is 'zero within round-off', though its own central difference "
-                                       "(step h * |x1|) resolves it to 1e-10")
+@pytest.mark.xfail(strict=True, reason="x is one block with one scale: the noise tables step every element by the "
+                                       "block's RMS (6e7), so x0 = 1e-8's 1e16 x0^2 term reads as noise 1.3e3 and "
+                                       "element 1 (3e-8) is 'zero within round-off' (±5.6), though its own central "
+                                       "difference (step h * |x1|) resolves it to 1e-10")
 def test_a_wrong_gradient_element_of_a_badly_scaled_variable_fails(model_file):
     path = model_file(SCALED, "scaled.py")
     namespace = runpy.run_path(path)

@@ -102,10 +102,16 @@ verdict, the truth from mpmath:
 - The scalar ``jac`` of badly scaled x: x = [1e-8, 1e8, 1] in different
   units, element 1 of the gradient (3e-8, beside 3e8) wrong by 2/3 passes;
   its own central difference (step h * |x1|) resolves it. Assumption: x is
-  one block with one scale (verdict/grading.py judges a value "small"
-  against the block's largest). Rows apart do not reach it: a gradient's
-  elements share one loss by nature, so per-element budgets would have to
-  enter the grading itself, for every model's blocks.
+  one block with one scale, and not in grading alone: the noise tables
+  (verdict/noise.py, _measure_noise) step every element of a block by the
+  block's RMS (step_scale of a direction, 6e7 here), so x0 = 1e-8 moves by
+  ~6e7 * NOISE_PROBE_STEP and its 1e16 x0^2 term reads as rounding noise
+  of 1.3e3 on a loss of 3.8; each element's round-off (2.7 for element 1,
+  against 3e-8) follows, and grading calls it zero within round-off.
+  Rows apart do not reach it (a gradient's elements share one loss by
+  nature). Removing it means noise tables stepping each element at its own
+  scale (as a coordinate probe does: h * max(1, |x_i|)), which changes the
+  noise every model's budgets are built on: not done here.
 
 Fixed (2026-12-06, rows apart and the objective's generic point; their
 tests are plain tests, beside tests of the class with models of our own:
