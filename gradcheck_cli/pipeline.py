@@ -988,6 +988,11 @@ def _merged(reports: list[Report], target: Any, unchecked: list[str] = ()) -> Re
     if not all(zero(b) for b in blocks):
         blocks = [dataclasses.replace(b, grade=ZERO, warnings=tuple(w for w in b.warnings if ALL_ZERO not in w))
                   if zero(b) else b for b in blocks]
+    shared = _shared_elements(blocks, getattr(target, "blocks_apart", ""))
+    if shared:
+        # Said once for the matrix: each failing row's own "the wrong element is element c" is that hint again.
+        blocks = [dataclasses.replace(b, diagnosis=None) if b.grade == FAIL and b.diagnosis is not None
+                  and b.diagnosis.kind == "confined" else b for b in blocks]
     return dataclasses.replace(
         first,
         verdict=verdict(tuple(blocks), warnings),
@@ -997,7 +1002,7 @@ def _merged(reports: list[Report], target: Any, unchecked: list[str] = ()) -> Re
         blocks=tuple(blocks),
         warnings=warnings,
         notes=once(n for r in reports for n in r.notes),
-        hints=once(h for r in reports for h in r.hints) + _shared_elements(blocks, getattr(target, "blocks_apart", "")),
+        hints=once(h for r in reports for h in r.hints) + shared,
         loss=sum(r.loss for r in reports),  # (the model's loss: the sum of its blocks' terms)
         loss_noise=max(r.loss_noise for r in reports),
         stopped=stopped,
