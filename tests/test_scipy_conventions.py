@@ -681,3 +681,12 @@ def test_many_rows_are_checked_on_a_seeded_sample_and_hessps_product_always(rose
     assert [b.name for b in check(f"{rosen}:hessp").blocks] == names  # (seeded: the same columns again)
     every = check(f"{rosen}:hessp", samples="all")
     assert [b.name for b in every.blocks] == [f"H[:, {c}]" for c in range(4)] + ["Hv"]
+
+
+def test_jobs_check_a_derivatives_rows_in_process_with_the_same_verdict(model_file):
+    # A pool per row (each a check of its own, a dozen probes) would cost its start-up per row.
+    path = model_file(SMALL_ROW, "small_row.py")
+    alone = check(f"{path}:hess")
+    pooled = check(f"{path}:hess", jobs=2)
+    assert failing(pooled, "H") == failing(alone, "H") == ("fail", {(1, 2), (2, 1)})
+    assert any("--jobs 2: the 3 blocks are checked in process" in note for note in pooled.notes)
