@@ -316,7 +316,8 @@ def test_a_one_element_fun_beside_a_gradient_is_minimizes_scalar(model_file):
 # -- Known wrong verdicts (adversarial pass, 2026-12-06) -------------------------------------------------------------
 # Each test asserts the right verdict, established with mpmath. Those still failing are strict xfails, and the design
 # note at the top of gradcheck_cli/derivatives/scipy_conventions.py names the assumption that fails; the fixed ones
-# (an x overwritten, n = 1 floats, a sparse jac, hessp's location) are plain tests, listed there as fixed.
+# (an x overwritten, n = 1 floats, a sparse jac, hessp's location; rows sharing one scale, the reduction's descent out
+# of the domain) are plain tests, listed there as fixed.
 
 EXP_ROWS = """
 import numpy as np
