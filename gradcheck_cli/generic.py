@@ -69,7 +69,7 @@ import numpy as np
 from .errors import GradcheckError, ModelError
 from .evaluate import BasePoint, Evaluator
 from .kinks import OPAQUE
-from .model import Model, from_functions, frozen_copies
+from .model import Model, from_functions, frozen_copies, provider
 from .report import Move
 from .settings import (
     BURNIN_CURVATURE,
@@ -398,10 +398,11 @@ def leave(model: Model, start: StartPoint, base: BasePoint, *, seed: int, steps:
 def objective_of(model: Model, seed: int) -> tuple[Model, Callable[[dict], dict]] | None:
     """The objective ``model`` is a derivative of, as a Model, and the map
     from its params to ``model``'s at the same point; None for an ordinary
-    model. A model's target provides them as ``objective()`` (None: the
-    model is its own objective) returning a Model or a model object
-    (``init_params(seed)``, ``loss``/``grad`` or ``loss_and_grad``; its
-    ``name`` said in the report), and ``place(objective_params)``.
+    model. A model's target provides them as ``objective``: a Model or a
+    model object (``init_params(seed)``, ``loss``/``grad`` or
+    ``loss_and_grad``; its ``name`` said in the report), or a method
+    returning one (None: the model is its own objective), and
+    ``place(objective_params)``.
 
     Why: the loss of a reduction (sum_r jac_r(X[r]), a Hessian's rows) is
     no objective; descending it is meaningless and drives a point out of
@@ -409,11 +410,13 @@ def objective_of(model: Model, seed: int) -> tuple[Model, Callable[[dict], dict]
     checked are the objective's points, and its generic point is the
     objective's: reached by descending the objective, where the steps are
     an optimizer's."""
-    target = model.target
-    make = getattr(target, "objective", None)
-    if not callable(make):
+    target = provider(model, "place")
+    if target is None or not callable(target.place):
         return None
-    objective = make()
+    objective = getattr(target, "objective", None)
+    if callable(objective) and not isinstance(objective, Model) and \
+            not any(hasattr(objective, name) for name in ("loss", "grad", "loss_and_grad")):
+        objective = objective()  # (a method: the scipy adapter's, None for a scalar fun's own jac)
     if objective is None:
         return None
     if not isinstance(objective, Model):
@@ -433,7 +436,8 @@ def _leave_by_objective(model: Model, objective: Model, place: Callable[[dict], 
     """:func:`leave` for a derivative: the objective moved (jitter, burn-in,
     as any model), and ``model``'s params placed at its generic point. The
     start point's findings stay ``model``'s own."""
-    named = getattr(objective.target, "name", None) or objective.name
+    # (A model object's name; a Model's is its target's, so its function's: loss.)
+    named = getattr(objective.target, "name", None) or ("loss" if objective.loss is not None else "loss_and_grad")
     evaluator = Evaluator(objective, seed=seed, track_kinks=True)
     try:
         with evaluator:

@@ -21,7 +21,7 @@ from .executors import (Auto, DaskCluster, InProcess, Job, ProcessPool, recipe_f
 from .layers import Layer
 from .options import python_names
 from .values import CHECK, parsed
-from .model import (Assignments, Model, ParamsSource, copies_of, from_functions, frozen_copies, load_model,
+from .model import (Assignments, Model, ParamsSource, copies_of, from_functions, frozen_copies, load_model, provider,
                     params_from_file, parse_assignments)
 from .outputs import write_params
 from .verdict.grading import grade_block, grade_estimate, judge, measurable, verdict, worst
@@ -468,7 +468,7 @@ class _Phases:
         self.progress.point = point or ("start point" if self.start is None else "generic point"
                                         if plans is not None else "data loss alone")
         try:
-            run = _check_apart if getattr(model.target, "blocks_apart", False) else _check_point
+            run = _check_apart if getattr(provider(model, "blocks_apart"), "blocks_apart", False) else _check_point
             return run(model, settings or self.settings, self.target, self.params_file, self.seed, overrides,
                        self.jobs, self.dask, self.load_seconds, self.progress, self.out_of_time, plans)
         finally:
@@ -938,7 +938,7 @@ def _check_apart(loaded: Model, settings: Settings, target, params_file, seed, o
     # stands for the model's kink sites, which the start point's findings read.)
     base = BasePoint(sum(b.loss for b in bases), bases[0].trace, {n: g for b in bases for n, g in b.gradient.items()},
                      ties=any(b.ties for b in bases))
-    return _merged(reports, loaded.target), base
+    return _merged(reports, provider(loaded, "blocks_apart")), base
 
 
 def _partial_apart(done: list[Report], whole: Model, planned: set[str], timed_out: bool, began: float
@@ -949,7 +949,7 @@ def _partial_apart(done: list[Report], whole: Model, planned: set[str], timed_ou
         return None
     reached = {b.name for r in done for b in r.blocks}
     unreached = [n for n in whole.params if n in planned and n not in reached]
-    merged = _merged(done, whole.target, unchecked=unreached)
+    merged = _merged(done, provider(whole, "blocks_apart"), unchecked=unreached)
     reason = f"{'timed out' if timed_out else 'interrupted'} after {time.perf_counter() - began:.1f} s"
     said = tuple(r.stopped for r in done if r.stopped is not None)  # (a block's own, of its own time)
     warnings = tuple(w for w in merged.warnings if not w.startswith(said)) + (
@@ -963,12 +963,13 @@ def _rows_checked(loaded: Model, settings: Settings) -> tuple[set[str], str | No
     --samples is not all, a seeded sample of them (the same at every
     point); and the note saying so."""
     names = list(loaded.params)
-    rows = [name for name in getattr(loaded.target, "rows", names) if name in loaded.params]
+    target = provider(loaded, "blocks_apart")
+    rows = [name for name in getattr(target, "rows", names) if name in loaded.params]
     if settings.samples is None or len(rows) <= ROWS_APART_CHECKED:
         return set(names), None
     rng = np.random.default_rng([settings.seed, ROWS_APART_STREAM])
     sample = {rows[i] for i in rng.choice(len(rows), size=ROWS_APART_CHECKED, replace=False)}
-    what = getattr(loaded.target, "blocks_apart", "blocks")
+    what = getattr(target, "blocks_apart", "blocks")
     return (set(names) - set(rows)) | sample, (
         f"{ROWS_APART_CHECKED} of the {len(rows)} {what} checked, a seeded sample (each {what[:-1]} is a check "
         f"of its own); --samples all checks every one")

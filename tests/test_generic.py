@@ -674,8 +674,9 @@ def test_a_derivative_is_moved_to_its_objectives_generic_point(model_file, tmp_p
     saved = tmp_path / "point.npz"
     report = check(f"{path}:problem", save_params=saved)
     assert report.verdict == "pass"
-    assert report.moved.checked and report.moved.objective == "sum(x log x)"
-    assert "moved the objective, sum(x log x)" in report.moved.describe()
+    named = "loss" if as_model else "sum(x log x)"  # (a Model's own function, or the object's name)
+    assert report.moved.checked and report.moved.objective == named
+    assert f"moved the objective, {named}" in report.moved.describe()
     point = np.load(saved)
     # Both blocks at one point (placed), moved off the start point by the objective's descent, inside log's domain.
     assert np.array_equal(point["a"], point["b"]) and np.all(point["a"] > 0)
