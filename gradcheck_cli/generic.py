@@ -69,7 +69,7 @@ import numpy as np
 from .errors import GradcheckError, ModelError
 from .evaluate import BasePoint, Evaluator
 from .kinks import OPAQUE
-from .model import Model, frozen_copies
+from .model import Model, from_functions, frozen_copies, provider
 from .report import Move
 from .settings import (
     BURNIN_CURVATURE,
@@ -347,7 +347,14 @@ def leave(model: Model, start: StartPoint, base: BasePoint, *, seed: int, steps:
     findings with its structural ties removed (ties the jitter left in place
     are any point's), and the evaluations spent. ``progress(phase, detail,
     done=None, total=None, evaluations=...)``: the jitter, each burn-in step.
+
+    A model that is a derivative of an objective (its target's
+    ``objective()`` and ``place()``, see :func:`objective_of`) is moved to
+    its objective's generic point.
     """
+    reduction = objective_of(model, seed)
+    if reduction is not None:
+        return _leave_by_objective(model, *reduction, start, seed=seed, steps=steps, lr=lr, progress=progress)
     spent = 0
     for scale in JITTER_BACKOFF:
         moved = jitter(dict(model.params), seed, scale)
@@ -386,6 +393,67 @@ def leave(model: Model, start: StartPoint, base: BasePoint, *, seed: int, steps:
                 why_not=why_not, structural=walk.structural, stepped_back=walk.stepped_back, jitter=scale,
                 held=walk.held, guards=walk.guards)
     return walk.params, move, start, spent
+
+
+def objective_of(model: Model, seed: int) -> tuple[Model, Callable[[dict], dict]] | None:
+    """The objective ``model`` is a derivative of, as a Model, and the map
+    from its params to ``model``'s at the same point; None for an ordinary
+    model. A model's target provides them as ``objective``: a Model or a
+    model object (``init_params(seed)``, ``loss``/``grad`` or
+    ``loss_and_grad``; its ``name`` said in the report), or a method
+    returning one (None: the model is its own objective), and
+    ``place(objective_params)``.
+
+    Why: the loss of a reduction (sum_r jac_r(X[r]), a Hessian's rows) is
+    no objective; descending it is meaningless and drives a point out of
+    the domain (sum log x has no minimum). The points where a derivative is
+    checked are the objective's points, and its generic point is the
+    objective's: reached by descending the objective, where the steps are
+    an optimizer's."""
+    target = provider(model, "place")
+    if target is None or not callable(target.place):
+        return None
+    objective = getattr(target, "objective", None)
+    if callable(objective) and not isinstance(objective, Model) and \
+            not any(hasattr(objective, name) for name in ("loss", "grad", "loss_and_grad")):
+        objective = objective()  # (a method: the scipy adapter's, None for a scalar fun's own jac)
+    if objective is None:
+        return None
+    if not isinstance(objective, Model):
+        name = getattr(objective, "name", None) or "its objective"
+        built = from_functions(name=f"{model.name} ({name})", loss=getattr(objective, "loss", None),
+                               grad=getattr(objective, "grad", None),
+                               loss_and_grad=getattr(objective, "loss_and_grad", None),
+                               params=objective.init_params(seed), source=model.source)
+        objective = dataclasses.replace(built, namespace=model.namespace, imports=model.imports,
+                                        target=objective)
+    return objective, target.place
+
+
+def _leave_by_objective(model: Model, objective: Model, place: Callable[[dict], dict], start: StartPoint, *,
+                        seed: int, steps: int | None, lr: float | None, progress: Callable[..., None] | None
+                        ) -> tuple[dict[str, np.ndarray] | None, Move, StartPoint, int]:
+    """:func:`leave` for a derivative: the objective moved (jitter, burn-in,
+    as any model), and ``model``'s params placed at its generic point. The
+    start point's findings stay ``model``'s own."""
+    # (A model object's name; a Model's is its target's, so its function's: loss.)
+    named = getattr(objective.target, "name", None) or ("loss" if objective.loss is not None else "loss_and_grad")
+    evaluator = Evaluator(objective, seed=seed, track_kinks=True)
+    try:
+        with evaluator:
+            base = evaluator.base_point(repeat=False)
+        found = inspect(base.trace, objective.params, base.gradient)
+        moved, move, _, spent = leave(objective, found, base, seed=seed, steps=steps, lr=lr, progress=progress)
+    except GradcheckError as exc:
+        if steps is not None:
+            raise
+        move = Move(tuple(start.reasons()), tuple(objective.params), 0, "adam", lr or 0.0, float("nan"),
+                    float("nan"), (), "error", evaluator.evaluations, checked=False,
+                    why_not=f"moving its objective ({named}) off the start point failed: {exc}", objective=named)
+        return None, move, start, evaluator.evaluations
+    spent += evaluator.evaluations
+    move = dataclasses.replace(move, evaluations=spent, objective=named)
+    return (None if moved is None else place(moved)), move, start, spent
 
 
 def _counting(progress: Callable[..., None] | None, evaluator: Evaluator, spent: int) -> Callable[..., None] | None:

@@ -518,6 +518,19 @@ def held_arrays(model: "Model") -> dict[str, np.ndarray]:
     return dict(found.values())
 
 
+def provider(model: "Model", hook: str) -> Any:
+    """What provides ``hook`` (an attribute) for ``model``: its target (a
+    model object; scipy's Derivative) or the adapter whose method is its
+    grad (the hvp's reduction); None where neither has it. The hooks:
+    ``objective`` and ``place`` (generic.objective_of), ``blocks_apart``
+    and ``rows`` (pipeline._check_apart)."""
+    bound = getattr(model.grad or model.loss_and_grad, "__self__", None)
+    for candidate in (model.target, bound):
+        if candidate is not None and getattr(candidate, hook, None) is not None:
+            return candidate
+    return None
+
+
 def _ours(value: Any) -> bool:
     """One of gradcheck's own objects (a layer(), a model object's loss
     adapter): its state is gradcheck's, not the model's."""

@@ -239,6 +239,10 @@ class Move:
     """Blocks slowed where a step of theirs left the model's domain, and why."""
     guards: tuple[str, ...] = ()
     """Guards (a clip, a clamp at a tolerance) not driven past: their far side unchecked."""
+    # Not in to_dict() yet: docs/json.md documents the generic point's keys.
+    objective: str | None = None
+    """For a derivative (a Hessian, a Jacobian): the objective it is a derivative of, which was moved (its
+    generic point is the objective's; generic.objective_of)."""
 
     def describe(self) -> str:
         """What was done, in one sentence."""
@@ -269,6 +273,8 @@ class Move:
         if self.stepped_back:
             parts.append(f"stopped before {self.stepped_back} (no point to judge a gradient at)")
         done = "; ".join(parts) or "did not move"
+        if self.objective is not None:
+            done = f"moved the objective, {self.objective}, that this is a derivative of: {done}"
         return done + ("; checked at both points" if self.checked else
                        f"; checked at the start point only: {self.why_not}")
 

@@ -484,3 +484,13 @@ HESSP_DIRECTION_STREAM = 0x4E55
 # round-off, eps |f| / h, swamps any remainder, and the plot shows only the
 # floor): nine readings, 54 evaluations a block.
 TAYLOR_STEPS = tuple(10.0**-k for k in range(1, 10))
+# A derivative's rows checked apart (pipeline._check_apart): each is a check
+# of its own (its noise measured, ~100 evaluations at both points, each
+# calling the user's jac once), so a matrix of more rows than this is
+# checked on a seeded sample of this many (--samples all: every row). At
+# n = 200 (scipy's rosen_hess) the 200 rows cost ~4 s on one core; a row's own
+# directions see all of its elements, a row outside the sample is unseen.
+ROWS_APART_CHECKED = 200
+# The seed stream of that sample (the check's --seed is the other part): the
+# same rows at the start and the generic point.
+ROWS_APART_STREAM = 0x2A0F

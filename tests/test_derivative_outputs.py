@@ -64,8 +64,9 @@ def test_json_names_the_derivative_each_model_checked(wrong_hess):
     assert {name: m["derivative"] for name, m in models.items()} == \
         {"jac": "gradient", "hess": "Hessian", "hessp": "Hessian-vector product"}
     assert [m["verdict"] for m in models.values()] == ["pass", "fail", "pass"]
-    # The block is the matrix: its worst index reads as row, column.
-    assert models["hess"]["blocks"][0]["worst"]["index"] == [1, 2]
+    # The matrix is checked row by row: block H[1] fails, its worst index reads as the column.
+    assert [(b["name"], b["worst"]["index"]) for b in models["hess"]["blocks"] if b["grade"] == "fail"] == \
+        [("H[1]", [2])]
 
 
 def test_a_least_squares_jacobian_is_named_so(tmp_path):
@@ -74,16 +75,17 @@ def test_a_least_squares_jacobian_is_named_so(tmp_path):
     result = CliRunner().invoke(main, [str(path), "--format", "json"])
     model = json.loads(result.output)["models"][0]
     assert (model["derivative"], model["verdict"]) == ("Jacobian", "fail")
-    assert model["blocks"][0]["worst"]["index"][1] == 1  # column 1 (d/dx1) is the wrong one
+    # column 1 (d/dx1) is the wrong one, in every row that fails
+    assert {tuple(b["worst"]["index"]) for b in model["blocks"] if b["grade"] == "fail"} == {(1,)}
 
 
 def test_junit_and_github_say_hessian_not_gradient(wrong_hess, tmp_path):
     xml = tmp_path / "junit.xml"
     result = CliRunner().invoke(main, [f"{wrong_hess}:hess", "--format", "github", "--junit-xml", str(xml)])
     assert result.exit_code == 1
-    assert "title=gradcheck%3A Hessian H fails::" in result.output  # (':' escaped in a title)
+    assert "title=gradcheck%3A Hessian H[1] fails::" in result.output  # (':' escaped in a title)
     assert "gradient of H" not in result.output
-    assert ":hess (Hessian): 1 block" in result.output
+    assert ":hess (Hessian): 5 blocks" in result.output  # (a block per row)
     failures = ET.parse(xml).getroot().findall(".//failure")
     assert [f.get("type") for f in failures] == ["HessianMismatch"]
 

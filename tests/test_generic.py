@@ -618,3 +618,67 @@ def test_forced_steps_go_past_a_guard_and_stop_only_where_the_loss_breaks():
     assert forced.moved.steps == 30 and forced.moved.stopped == "steps"
     default = check(loss=loss, grad=grad, params=params)
     assert default.verdict == "pass" and "kept short of the guard" in default.moved.describe()
+
+
+# A model that is a derivative of an objective (generic.objective_of): its own loss is a reduction, here
+# sum_b sum(log x_b + 1) (the gradient of sum(x log x), summed), which has no minimum and falls towards x = 0
+# where log is undefined; its generic point is its objective's, every block placed at the objective's point.
+REDUCTION = """
+import numpy as np
+from gradcheck_cli.model import from_functions
+
+X0 = np.array([1e-7, 2.0, 0.5])
+
+
+class Entropy:
+    name = "sum(x log x)"
+
+    def init_params(self, seed):
+        return {"x": X0.copy()}
+
+    def loss(self, p):
+        return float(np.sum(p["x"] * np.log(p["x"])))
+
+    def grad(self, p):
+        return {"x": np.log(p["x"]) + 1}
+
+
+class Reduction:
+    def init_params(self, seed):
+        return self.place({"x": X0})
+
+    def loss(self, p):
+        return float(np.sum(np.log(p["a"]) + 1) + np.sum(np.log(p["b"]) + 1))
+
+    def grad(self, p):
+        return {"a": 1 / p["a"], "b": 1 / p["b"]}
+
+    def objective(self):
+        entropy = Entropy()
+        if AS_MODEL:  # (a loaded Model is taken as it is)
+            return from_functions(name="sum(x log x)", loss=entropy.loss, grad=entropy.grad,
+                                  params=entropy.init_params(0))
+        return entropy
+
+    def place(self, params):
+        return {"a": np.array(params["x"]), "b": np.array(params["x"])}
+
+
+problem = Reduction()
+"""
+
+
+@pytest.mark.parametrize("as_model", [False, True])
+def test_a_derivative_is_moved_to_its_objectives_generic_point(model_file, tmp_path, as_model):
+    path = model_file(REDUCTION.replace("AS_MODEL", repr(as_model)), "reduction.py")
+    saved = tmp_path / "point.npz"
+    report = check(f"{path}:problem", save_params=saved)
+    assert report.verdict == "pass"
+    named = "loss" if as_model else "sum(x log x)"  # (a Model's own function, or the object's name)
+    assert report.moved.checked and report.moved.objective == named
+    assert f"moved the objective, {named}" in report.moved.describe()
+    point = np.load(saved)
+    # Both blocks at one point (placed), moved off the start point by the objective's descent, inside log's domain.
+    assert np.array_equal(point["a"], point["b"]) and np.all(point["a"] > 0)
+    assert not np.array_equal(point["a"], [1e-7, 2.0, 0.5])
+    assert point["a"][0] > 1e-7  # (x log x falls towards 1/e: its descent moves away from the edge)

@@ -213,7 +213,10 @@ def test_scipy_conventions_targets_are_models_too(tmp_path):
     result = run(path, "--format", "json")
     assert result.exit_code == 1, result.output
     verdicts = {m["model"]: {b["verdict"] for b in m["blocks"]} for m in models_of(result)}
-    assert verdicts == {f"{path}:jac": {"right"}, f"{path}:hess": {"wrong"}}
+    assert verdicts == {f"{path}:jac": {"right"}, f"{path}:hess": {"right", "wrong"}}
+    # A block per row of the Hessian (each checked apart): the wrong row alone reads wrong.
+    hess = next(m for m in models_of(result) if m["model"] == f"{path}:hess")
+    assert {b["block"] for b in hess["blocks"] if b["verdict"] == "wrong"} == {"H[1]"}
     assert [m["derivative"] for m in models_of(result)] == ["gradient", "Hessian"]
 
 

@@ -44,13 +44,11 @@ the reduced loss are the loss's (a step past log's edge: a smaller
 step), never a refusal. ``--reg`` does not apply (Report.derivative is
 not "gradient"): the reduction's loss has no regularization term.
 
-Not on this branch yet: the generic point of a reduction is that of the
-objective it is a derivative of; this adapter keeps ``objective`` (the
-user's model, set by model.py) and ``place`` (identity: the hvp's blocks
-are the objective's) for that hook. Until it lands, the generic point's
-burn-in descends the reduced loss itself, which is no objective (a
-linear term REG <y, v> has no minimum); in the pass below it stayed in
-the domain (x log x from x = 1e-5, a log barrier from 1e-3).
+The generic point of the reduction is its objective's (generic.py,
+objective_of): ``objective`` (the user's model, set by model.py) is
+jittered and burnt in, and ``place`` (identity: the hvp's blocks are the
+objective's) puts the reduction there. (Its own loss, sum_b <grad_b, v_b>,
+is no objective: a linear term REG <y, v> has no minimum.)
 
 Held in an adversarial pass (right verdicts; tests/test_hvp.py has the
 first ones): logistic regression right, and wrong without the sigmoid's
