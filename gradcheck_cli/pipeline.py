@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import apart
 from .drilldown import drill_down
 from .errors import CheckTimeout, Interrupted, ModelError, OutputError, StopSignal, UserCodeError, listed
 from .evaluate import BasePoint, Evaluator
@@ -43,8 +44,6 @@ from .settings import (
     GENERIC_DIRECTIONS,
     TIE_MAX_TIED,
     MAX_JOBS_PER_CORE,
-    ROWS_APART_CHECKED,
-    ROWS_APART_STREAM,
     STOP_DEFERRED,
     TIMER_LIMIT,
     Settings,
@@ -423,7 +422,7 @@ def report_so_far() -> tuple[Report | None, str] | None:
     current = partial(True) if partial is not None else None
     if _in_flight.apart is not None:  # (one block's check so far, after the blocks finished before it)
         done, whole, planned, began = _in_flight.apart
-        current = _partial_apart(done + ([current] if current is not None else []), whole, planned, True, began)
+        current = apart.partial(done + ([current] if current is not None else []), whole, planned, True, began)
     return phases.settle(True, current, _in_flight.planned)
 
 
@@ -900,7 +899,7 @@ def _check_apart(loaded: Model, settings: Settings, target, params_file, seed, o
     one block (the model's loss sums the blocks it is given)."""
     reports: list[Report] = []
     bases: list[BasePoint] = []
-    checked, note = _rows_checked(loaded, settings)
+    checked, note = apart.rows_checked(loaded, settings)
     notes = [note] if note is not None else []
     if dask is not None or (jobs != "auto" and resolve_jobs(jobs) > 1):
         # Workers are started per check, so per block here: a pool's start-up
@@ -922,13 +921,13 @@ def _check_apart(loaded: Model, settings: Settings, target, params_file, seed, o
                                             out_of_time, ours)
             except _Stopped as stop:
                 done = reports + ([stop.partial] if stop.partial is not None else [])
-                raise _Stopped(_partial_apart(done, loaded, checked, stop.timed_out, began), stop.timed_out,
+                raise _Stopped(apart.partial(done, loaded, checked, stop.timed_out, began), stop.timed_out,
                                len(checked)) from None
             reports.append(report)
             bases.append(base)
     except (KeyboardInterrupt, StopSignal) as stop:  # (between two blocks' checks)
         timed_out = isinstance(stop, StopSignal)
-        raise _Stopped(_partial_apart(reports, loaded, checked, timed_out, began), timed_out,
+        raise _Stopped(apart.partial(reports, loaded, checked, timed_out, began), timed_out,
                        len(checked)) from None
     finally:
         _in_flight.apart = None
@@ -938,100 +937,7 @@ def _check_apart(loaded: Model, settings: Settings, target, params_file, seed, o
     # stands for the model's kink sites, which the start point's findings read.)
     base = BasePoint(sum(b.loss for b in bases), bases[0].trace, {n: g for b in bases for n, g in b.gradient.items()},
                      ties=any(b.ties for b in bases))
-    return _merged(reports, provider(loaded, "blocks_apart")), base
-
-
-def _partial_apart(done: list[Report], whole: Model, planned: set[str], timed_out: bool, began: float
-                   ) -> Report | None:
-    """A stopped check of blocks apart: those it finished (the last one
-    perhaps in part), as one report, partial, said of the whole."""
-    if not done:
-        return None
-    reached = {b.name for r in done for b in r.blocks}
-    unreached = [n for n in whole.params if n in planned and n not in reached]
-    merged = _merged(done, provider(whole, "blocks_apart"), unchecked=unreached)
-    reason = f"{'timed out' if timed_out else 'interrupted'} after {time.perf_counter() - began:.1f} s"
-    said = tuple(r.stopped for r in done if r.stopped is not None)  # (a block's own, of its own time)
-    warnings = tuple(w for w in merged.warnings if not w.startswith(said)) + (
-        f"{reason}: this report is partial" + (f"; not checked: {', '.join(unreached)}" if unreached else ""),)
-    return dataclasses.replace(merged, stopped=reason, warnings=warnings, verdict=verdict(merged.blocks, warnings))
-
-
-def _rows_checked(loaded: Model, settings: Settings) -> tuple[set[str], str | None]:
-    """The blocks apart to check: every one, or where the target's ``rows``
-    (one matrix's rows or columns) are more than ROWS_APART_CHECKED and
-    --samples is not all, a seeded sample of them (the same at every
-    point); and the note saying so."""
-    names = list(loaded.params)
-    target = provider(loaded, "blocks_apart")
-    rows = [name for name in getattr(target, "rows", names) if name in loaded.params]
-    if settings.samples is None or len(rows) <= ROWS_APART_CHECKED:
-        return set(names), None
-    rng = np.random.default_rng([settings.seed, ROWS_APART_STREAM])
-    sample = {rows[i] for i in rng.choice(len(rows), size=ROWS_APART_CHECKED, replace=False)}
-    what = getattr(target, "blocks_apart", "blocks")
-    return (set(names) - set(rows)) | sample, (
-        f"{ROWS_APART_CHECKED} of the {len(rows)} {what} checked, a seeded sample (each {what[:-1]} is a check "
-        f"of its own); --samples all checks every one")
-
-
-def _merged(reports: list[Report], target: Any, unchecked: list[str] = ()) -> Report:
-    """Checks of one model's blocks apart as the model's one report: its
-    blocks each as its own check found it, the verdict the worst of theirs,
-    the evaluations and time summed; what several say, said once."""
-    def once(texts) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(texts))
-
-    from .verdict.grading import ALL_ZERO
-
-    first = reports[0]
-    stopped = next((r.stopped for r in reports if r.stopped is not None), None)
-    blocks = [b for r in reports for b in r.blocks]
-    warnings = once(w for r in reports for w in r.warnings)
-    # "A check of zeros proves nothing" is said of what the user asked to
-    # verify, the model: a row exactly zero beside rows that were measured
-    # is a zero element of the derivative, as it was in one block.
-    def zero(block: BlockResult) -> bool:
-        return any(ALL_ZERO in w for w in block.warnings)
-
-    if not all(zero(b) for b in blocks):
-        blocks = [dataclasses.replace(b, grade=ZERO, warnings=tuple(w for w in b.warnings if ALL_ZERO not in w))
-                  if zero(b) else b for b in blocks]
-    shared = _shared_elements(blocks, getattr(target, "blocks_apart", ""))
-    if shared:
-        # Said once for the matrix: each failing row's own "the wrong element is element c" is that hint again.
-        blocks = [dataclasses.replace(b, diagnosis=None) if b.grade == FAIL and b.diagnosis is not None
-                  and b.diagnosis.kind == "confined" else b for b in blocks]
-    return dataclasses.replace(
-        first,
-        verdict=verdict(tuple(blocks), warnings),
-        evaluations=sum(r.evaluations for r in reports),
-        seconds=sum(r.seconds for r in reports),
-        kinked=any(r.kinked for r in reports),
-        blocks=tuple(blocks),
-        warnings=warnings,
-        notes=once(n for r in reports for n in r.notes),
-        hints=once(h for r in reports for h in r.hints) + shared,
-        loss=sum(r.loss for r in reports),  # (the model's loss: the sum of its blocks' terms)
-        loss_noise=max(r.loss_noise for r in reports),
-        stopped=stopped,
-        unchecked=tuple(b for r in reports for b in r.unchecked) + tuple(unchecked),
-    )
-
-
-def _shared_elements(blocks: list[BlockResult], apart: Any) -> tuple[str, ...]:
-    """Where several blocks apart fail at the same elements and nowhere
-    else: a matrix's rows (``apart == "rows"``) wrong in one column, or its
-    columns in one row, said once for the matrix."""
-    failed = [b for b in blocks if b.grade == FAIL]
-    wrong = [frozenset(d.index for d in b.dims if d.grade == FAIL and d.index is not None) for b in failed]
-    if len(failed) < 2 or not wrong[0] or any(w != wrong[0] for w in wrong):
-        return ()
-    elements = sorted(wrong[0])
-    across = {"rows": "column", "columns": "row"}.get(apart, "element")
-    where = ", ".join(str(i[0]) if len(i) == 1 else str(list(i)) for i in elements)
-    return (f"{', '.join(b.name for b in failed)} each fail at the same element{'s' if len(elements) > 1 else ''} "
-            f"and no other: {across}{'s' if len(elements) > 1 else ''} {where} of the matrix is wrong",)
+    return apart.merged(reports, provider(loaded, "blocks_apart")), base
 
 
 @contextlib.contextmanager

@@ -494,3 +494,6 @@ ROWS_APART_CHECKED = 200
 # The seed stream of that sample (the check's --seed is the other part): the
 # same rows at the start and the generic point.
 ROWS_APART_STREAM = 0x2A0F
+# How many of the blocks apart that fail at the same elements the hint
+# names (the rest counted): the hint is one line whatever m is.
+ROWS_APART_NAMED = 3

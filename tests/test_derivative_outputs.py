@@ -8,6 +8,7 @@ file's own construction: H[1, 2] is twice scipy's rosen_hess, which the
 other tests (test_scipy_conventions.py) check against mpmath."""
 
 import json
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -148,3 +149,21 @@ def test_a_reductions_loss_is_not_split_into_a_regularization_share(tmp_path):
     named = check(target, reg="REG")
     assert named.regularization is None
     assert any("--reg REG is not applied" in n and "Hessian" in n for n in named.notes)
+
+
+def test_a_jacobian_wrong_in_every_row_reads_in_a_few_lines(tmp_path):
+    # 40 residuals, column 1 wrong in each (the chain rule's t missing): the
+    # rows are blocks checked apart, and the report says so in a bounded
+    # number of lines, not 40 reasons and a hint naming 40 blocks.
+    path = tmp_path / "decay40.py"
+    path.write_text(RESIDUALS.replace("np.linspace(0, 2, 9)", "np.linspace(0.1, 2, 40)"))
+    result = CliRunner().invoke(main, [str(path)], env={"COLUMNS": "80"})
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    reasons = [line for line in lines if re.match(r"  J\[\d+\]\[1\]: fail", line)]
+    assert 1 <= len(reasons) <= 6
+    rest = [line for line in lines if re.match(r"  \d+ more in J\[\d+\]", line)]
+    assert len(rest) == 1 and "-v shows every value" in rest[0]
+    hint = " ".join(lines[i] + lines[i + 1] for i, line in enumerate(lines) if "hint:" in line)
+    assert "40 rows" in hint and "37 more" in hint and "column 1 of the matrix is wrong" in " ".join(hint.split())
+    assert max(len(line) for line in lines) <= 80

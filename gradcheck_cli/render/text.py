@@ -464,25 +464,40 @@ def kink_lines(report: Report) -> list[Text]:
 
 # Reasons printed under the table by default, per block; -v shows them all.
 REASONS_SHOWN = 3
+# ... and in all: a Jacobian checked row by row has a block per row, each
+# failing in the same column; the rest is counted in one line.
+REASONS_SHOWN_IN_ALL = 6
 _EXPLAINED = (FAIL, WARN, UNVERIFIED, KINK)
 
 
 def reason_lines(report: Report, *, every_value: str = EVERY_VALUE) -> list[Text]:
     """Why each failing, warning or unverifiable value got its grade: one
     line each (the exception a loss raised, the evidence of a confirmed
-    disagreement, what limits verification). ``every_value`` says what
-    shows the rest."""
+    disagreement, what limits verification), REASONS_SHOWN of a block and
+    REASONS_SHOWN_IN_ALL in all. ``every_value`` says what shows the rest."""
     lines = []
+    room = REASONS_SHOWN_IN_ALL
+    unshown: list[tuple[str, int]] = []  # (blocks with reasons beyond the room: named and counted)
     for block in report.blocks:
         explained = [d for d in block.dims + block.directions if d.grade in _EXPLAINED and d.message]
-        for dim in explained[:REASONS_SHOWN]:
+        if not explained:
+            continue
+        if room <= 0:
+            unshown.append((block.name, len(explained)))
+            continue
+        shown = explained[:min(REASONS_SHOWN, room)]
+        room -= len(shown)
+        for dim in shown:
             line = Text(f"  {_at(block.name, dim)}: ")
             line.append(dim.grade, style=GRADE_STYLE[dim.grade])
             line.append(f": {dim.message}")
             lines.append(line)
-        if len(explained) > REASONS_SHOWN:
-            lines.append(Text(f"  {block.name}: {len(explained) - REASONS_SHOWN} more ({every_value})",
-                              style="dim"))
+        if len(explained) > len(shown):
+            lines.append(Text(f"  {block.name}: {len(explained) - len(shown)} more ({every_value})", style="dim"))
+    if unshown:
+        names = ", ".join(name for name, _ in unshown[:REASONS_SHOWN])
+        more = f" and {len(unshown) - REASONS_SHOWN} more blocks" if len(unshown) > REASONS_SHOWN else ""
+        lines.append(Text(f"  {sum(n for _, n in unshown)} more in {names}{more} ({every_value})", style="dim"))
     return lines
 
 
