@@ -156,17 +156,20 @@ def _narrow_type(values: list[float]) -> str | None:
 
 def _typed(values: np.ndarray, name: str) -> bool:
     """Whether every value is a number of the float type ``name`` and some
-    need more than half its significand: computed in that type, not simple.
-    A constant 1.0, or counts over 8, are float16 numbers by being simple
-    (exactly, with a bit or three), and show nothing of how they were
-    computed: a loss computed in float32 fills float32's 24 bits."""
+    need more than three quarters of its significand: computed in that
+    type, not simple. A constant 1.0, or counts over 8, are float16 numbers
+    by being simple (exactly, with a bit or three), and so is a float64
+    loss whose terms cancel almost exactly (Rastrigin's 40 - 40 cos near 0:
+    multiples of ulp(40), a few bits each); they show nothing of how they
+    were computed. A loss computed in float32 fills float32's 24 bits: that
+    seven of its values all leave the last 6 unused is a 2**-42 chance."""
     if not values.size:
         return False
     bits = np.finfo(name).nmant + 1
     with np.errstate(all="ignore"):  # a value beyond a type's range is no number of it
         fits = np.all(values.astype(name).astype(np.float64) == values)
         significand, _ = np.frexp(values)
-        simple = significand * 2.0 ** (bits // 2)
+        simple = significand * 2.0 ** (3 * bits // 4)
         return bool(fits) and bool(np.any(simple != np.round(simple)))
 
 
