@@ -175,6 +175,7 @@ import numpy as np
 
 from ..errors import ModelError, UserCodeError, exception_text
 from ..settings import DEFAULT_SEED, HESS_SYMMETRY_RTOL, HESSP_DIRECTION_STREAM
+from . import hessian_truth
 
 # What a target in these conventions defines, and the derivatives checked,
 # in the order the command line checks them.
@@ -285,6 +286,13 @@ class Derivative:
         # gradient of; None for hessp's Hv, F . v (set by init_params).
         self.terms: dict[str, int | None] = {}
         self.x0: np.ndarray | None = None
+        self.seed = DEFAULT_SEED
+        # Whether jac's differences are hess's/hessp's truth (hessian_truth):
+        # until jac is seen not to be fun's gradient at a point placed, after
+        # which fun's own differences are, at every point; and the elements'
+        # scales at the point placed, which fun's slopes step relative to.
+        self.jac_is_truth = True
+        self.scales: np.ndarray | None = None
 
     @property
     def blocks_apart(self) -> str:
@@ -368,6 +376,9 @@ class Derivative:
         if self.kind != "jac" and self.vector:
             raise ModelError(f"{self.where}: {self.kind} is for a scalar fun, but fun returns {self.m} residuals "
                              "(least_squares takes jac only)")
+        self.seed = seed
+        if self.kind != "jac":
+            self._judge_jac(x0, "x0")
         if self.kind == "jac":
             if not self.vector:
                 return {"x": x0}
@@ -379,7 +390,8 @@ class Derivative:
             if np.max(asymmetry) > HESS_SYMMETRY_RTOL * scale:
                 i, j = np.unravel_index(int(np.argmax(asymmetry)), asymmetry.shape)
                 self.notes.append(f"hess is not symmetric at x0: H[{i}, {j}] = {hess[i, j]:.6g} but H[{j}, {i}] = "
-                                  f"{hess[j, i]:.6g} (a Hessian is); the rows are checked against jac's differences")
+                                  f"{hess[j, i]:.6g} (a Hessian is); the rows are checked against "
+                                  f"{'jac' if self.jac_is_truth else 'fun'}'s differences")
             self.terms = {f"H[{r}]": r for r in range(n)}
         else:
             rng = np.random.default_rng([seed, HESSP_DIRECTION_STREAM])
@@ -403,9 +415,42 @@ class Derivative:
         return Objective(self)
 
     def place(self, objective_params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """This model's blocks with every point at the objective's ``x``."""
+        """This model's blocks with every point at the objective's ``x``
+        (for hess and hessp, where jac is judged again as their truth)."""
         x = np.asarray(objective_params["x"], dtype=np.float64)
+        if self.kind != "jac" and not np.array_equal(x, self.x0):
+            self._judge_jac(x, "the generic point")
         return {name: x.copy() for name in self.terms}
+
+    # -- the Hessian's truth (hessian_truth) ------------------------------------
+
+    def _judge_jac(self, x: np.ndarray, where: str) -> None:
+        """At a point the rows are placed at: whether jac is still fun's
+        gradient there (once it is seen not to be, fun's differences are
+        the truth at every point: they are one anywhere), and the scales
+        fun's slopes step relative to, fixed while the check differences
+        around the point."""
+        self.scales = hessian_truth.scales(x)
+        if not self.jac_is_truth:
+            return
+        comparisons = hessian_truth.compare(self._fun_value, self._jac_value, x, where, self.seed)
+        if not hessian_truth.jac_is_gradient(comparisons):
+            self.jac_is_truth = False
+            what = "H" if self.kind == "hess" else "the matrix hessp applies"
+            self.notes.append(hessian_truth.note(comparisons, what))
+
+    def _fun_value(self, point: np.ndarray) -> Any:
+        """fun at a copy of ``point``, a scalar (as minimize takes it)."""
+        return np.asarray(self.fun(np.copy(point), *self.args)).reshape(())[()]
+
+    def _jac_value(self, point: np.ndarray) -> np.ndarray:
+        return self._jacobian(self.jac(np.copy(point), *self.args), "a point near the one checked")
+
+    def _term(self, point: Any, r: int | None) -> Any:
+        """A block's term where jac is not fun's gradient: fun's slope along
+        e_r (along hessp's v for r None), whose gradient is H's row r (H v)."""
+        direction = self.direction if r is None else np.eye(self.n)[r]
+        return hessian_truth.fun_slope(self._fun_value, point, direction, self.scales)
 
     # -- shapes, at every call ------------------------------------------------------
 
@@ -465,6 +510,8 @@ class Derivative:
             return self.fun(np.copy(params["x"]), *self.args)
         # The sum of the terms of the blocks given: the pipeline checks each
         # block alone (blocks_apart), where the loss is that block's term.
+        if not self.jac_is_truth:
+            return sum(self._term(point, self.terms[name]) for name, point in params.items())
         function = self._rows_function()
         outputs: dict[bytes, Any] = {}  # one call per distinct point (see the module's note)
         total = 0.0
@@ -524,6 +571,8 @@ class Objective:
 
     def grad(self, params: dict[str, Any]) -> dict[str, np.ndarray]:
         d = self.derivative
+        if not d.jac_is_truth:  # (descending fun itself, not a jac that is not its gradient)
+            return {"x": hessian_truth.fun_gradient(d._fun_value, np.asarray(params["x"], dtype=np.float64))}
         jacobian = d._jacobian(d.jac(np.copy(params["x"]), *d.args), "the objective's point")
         if not d.vector:
             return {"x": jacobian}
