@@ -504,14 +504,16 @@ HESS_TRUTH_REACH = 1e-4
 # one fails a right Hessian, so a bound no Gaussian rounding reaches.
 HESS_TRUTH_SIGMAS = 10.0
 # Where jac is not fun's gradient, a Hessian row's term is fun's own slope
-# along e_r, (fun(x + d e_r) - fun(x - d e_r)) / 2d, whose gradient is H's
-# row r up to d^2 f''''/6: a bias no budget of the check sees (it measures
-# its own step's truncation, not this one's), so d keeps it far below the
-# check's rounding eps |f| / (d h) at h = 1e-5: eps^(1/4) makes the bias
-# ~1e-8 relative and the term's rounding eps |f| / d ~ 2e-12 |f|, which the
-# noise tables measure as the loss's own. Relative, as every step:
-# d * max(1, |x_r|) at the point the row is placed at.
-HESS_FUN_STEP = float(EPS ** (1 / 4))
+# along e_r by the five-point stencil at step d, whose gradient is H's row
+# r up to d^4 f^(5)/30: a bias no budget of the check sees (it measures its
+# own step's truncation, not this one's). The central stencil's d^2 bias
+# was 1.4e-7 relative for Beale's at d ~ 4e-4, beyond a budget of 1e-8;
+# d^4 at d = 1e-3 (the five-point stencil's own step, DEFAULT_STEPS) puts
+# it near 1e-12, far below the check's rounding eps |f| / (d h) ~ 2e-8 |f|
+# at h = 1e-5, and the term's rounding eps |f| / d is what the noise tables
+# measure as the loss's own. Relative, as every step: d * max(1, |x_r|) at
+# the point the rows are placed at.
+HESS_FUN_STEP = DEFAULT_STEPS["five-point"]
 
 # `gradcheck taylor` (taylors.py): the relative steps h its Taylor test is
 # read at, tenfold apart, each on the points h, 2h and 4h of each side (the
