@@ -514,6 +514,18 @@ HESS_TRUTH_SIGMAS = 10.0
 # measure as the loss's own. Relative, as every step: d * max(1, |x_r|) at
 # the point the rows are placed at.
 HESS_FUN_STEP = DEFAULT_STEPS["five-point"]
+# A step that leaves fun's domain (x log x at x = 1e-5, a barrier 1e-7 from
+# its wall) is divided by ten until fun is finite at every point of its
+# stencil; and fun's slope for a Hessian row, until it agrees with the
+# slope at a tenth of its step within that one's rounding: near a wall fun
+# varies at the wall's distance, not at max(1, |x|), and the five-point
+# bias (step / distance)^4 was 5e-7 of a barrier's H at 5e-4 from its wall
+# with the first finite step. At most six times: a million times smaller,
+# the slope's rounding eps |f| / step is still ~1e-4 |f| at
+# HESS_TRUTH_STEP, and a wall nearer than that is one the check's own
+# steps do not resolve either.
+HESS_DOMAIN_SHRINK = 10.0
+HESS_DOMAIN_TRIES = 6
 
 # `gradcheck taylor` (taylors.py): the relative steps h its Taylor test is
 # read at, tenfold apart, each on the points h, 2h and 4h of each side (the

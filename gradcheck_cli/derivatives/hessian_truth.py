@@ -31,8 +31,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..settings import (EPS, HESS_FUN_STEP, HESS_TRUTH_DIRECTIONS, HESS_TRUTH_REACH, HESS_TRUTH_SIGMAS,
-                        HESS_TRUTH_STEP, HESS_TRUTH_STREAM, STEP_SCALE_FLOOR)
+from ..settings import (EPS, HESS_DOMAIN_SHRINK, HESS_DOMAIN_TRIES, HESS_FUN_STEP, HESS_TRUTH_DIRECTIONS,
+                        HESS_TRUTH_REACH, HESS_TRUTH_SIGMAS, HESS_TRUTH_STEP, HESS_TRUTH_STREAM, STEP_SCALE_FLOOR)
 
 # (The fourth difference of five values each rounded with deviation s has
 # deviation sqrt(1 + 16 + 36 + 16 + 1) s.)
@@ -88,41 +88,66 @@ def compare(fun: Callable[[np.ndarray], float], jac: Callable[[np.ndarray], np.n
             where: str, seed: int) -> tuple[Comparison, ...]:
     """jac against fun's central differences along each seeded direction at
     ``x`` and at x +- HESS_TRUTH_REACH d_k (compared there along every
-    direction). A point where fun or jac raises or is not finite gives no
-    comparison. ``fun`` and ``jac`` take a point and hand the user's
-    functions a copy."""
+    direction). Steps that leave fun's domain shrink (``within``); where
+    fun or jac is still not finite there is no comparison. ``fun`` and
+    ``jac`` take a point and hand the user's functions a copy."""
     x = np.asarray(x, dtype=np.float64)
     ds = directions(x.size, x, seed)
-    points = [(where, x)] + [(f"{where} {sign} {HESS_TRUTH_REACH:g} d_{k}", x + (1 if sign == "+" else -1)
-                              * HESS_TRUTH_REACH * d) for k, d in enumerate(ds) for sign in "+-"]
     found: list[Comparison] = []
     # (gradcheck's own probes: a step off fun's domain is no evidence, not the user's warning)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
+        points = [(where, x)]
+        for k, d in enumerate(ds):
+            reach = within(fun, x, d, HESS_TRUTH_REACH)
+            if reach is not None:
+                points += [(f"{where} {'+-'[side < 0]} {reach:.2g} d_{k}", x + side * reach * d) for side in (1, -1)]
         for label, point in points:
             found += _at(fun, jac, point, label, ds)
     return tuple(found)
 
 
+def within(fun: Callable[[np.ndarray], float], x: np.ndarray, direction: np.ndarray, step: float) -> float | None:
+    """``step``, divided by HESS_DOMAIN_SHRINK until fun is finite at
+    x +- step d and x +- 2 step d (a stencil inside fun's domain); None
+    where HESS_DOMAIN_TRIES do not get there."""
+    for _ in range(HESS_DOMAIN_TRIES + 1):
+        if all(np.isfinite(_value(fun, x + j * step * direction)) for j in (-2, -1, 1, 2)):
+            return step
+        step /= HESS_DOMAIN_SHRINK
+    return None
+
+
+def _value(fun: Callable[[np.ndarray], float], point: np.ndarray) -> float:
+    try:
+        return float(fun(point))
+    except Exception:  # (off fun's domain; the check itself reports a fun that raises where it is checked)
+        return math.nan
+
+
 def _at(fun, jac, point: np.ndarray, where: str, ds: np.ndarray) -> list[Comparison]:
-    t = HESS_TRUTH_STEP
+    f0 = _value(fun, point)
     try:
         gradient = np.asarray(jac(point.copy()), dtype=np.float64)
-        f0 = float(fun(point.copy()))
-        tables = [[float(fun(point + j * t * d)) for j in (-2, -1)] + [f0]
-                  + [float(fun(point + j * t * d)) for j in (1, 2)] for d in ds]
-    except Exception:  # (off fun's domain: no evidence here; the check itself reports a fun that raises)
+    except Exception:
         return []
-    values = np.array(tables)
-    if not (np.all(np.isfinite(values)) and np.all(np.isfinite(gradient))):
+    if not (np.isfinite(f0) and np.all(np.isfinite(gradient))):
         return []
+    tables = []
+    for d in ds:
+        t = within(fun, point, d, HESS_TRUTH_STEP)
+        if t is not None:
+            tables.append((d, t, np.array([_value(fun, point + j * t * d) if j else f0 for j in (-2, -1, 0, 1, 2)])))
+    if not tables:
+        return []
+    values = np.array([row for _, _, row in tables])
     fourth = values[:, 0] - 4 * values[:, 1] + 6 * values[:, 2] - 4 * values[:, 3] + values[:, 4]
     # fun's rounding at this point, pooled over the directions; never below
     # half an ulp of the values, which any float result carries.
     spread = max(float(np.sqrt(np.mean(fourth ** 2))) / _FOURTH_DIFFERENCE_SPREAD,
                  0.5 * EPS * float(np.max(np.abs(values))))
     found = []
-    for k, (d, row) in enumerate(zip(ds, values)):
+    for k, (d, t, row) in enumerate(tables):
         slope = (row[3] - row[1]) / (2 * t)
         wider = (row[4] - row[0]) / (4 * t)
         rounding = HESS_TRUTH_SIGMAS * spread / (math.sqrt(2.0) * t)
@@ -131,16 +156,36 @@ def _at(fun, jac, point: np.ndarray, where: str, ds: np.ndarray) -> list[Compari
     return found
 
 
-def fun_slope(fun: Callable[[np.ndarray], float], point: np.ndarray, direction: np.ndarray,
-              scale: np.ndarray) -> float:
+def fun_slope(fun: Callable[[np.ndarray], float], point: np.ndarray, direction: np.ndarray, step: float) -> float:
     """fun's slope along ``direction`` at ``point`` by the five-point
-    stencil, its step HESS_FUN_STEP relative to ``scale`` (the elements'
-    scales at the point placed, fixed while the check differences around
-    it): the gradient of this is H . direction up to HESS_FUN_STEP^4."""
-    weight = float(np.sqrt(np.sum(direction ** 2 * scale ** 2) / np.sum(direction ** 2)))
-    step = HESS_FUN_STEP * weight
+    stencil (``step``: ``slope_step``'s at the point placed, fixed while the
+    check differences around it): its gradient is H . direction up to
+    step^4."""
     far, near = (fun(point + j * step * direction) - fun(point - j * step * direction) for j in (2, 1))
     return (8 * near - far) / (12 * step)
+
+
+def slope_step(fun: Callable[[np.ndarray], float], x: np.ndarray, direction: np.ndarray) -> float | None:
+    """The step of fun's slope along ``direction`` at the point placed:
+    HESS_FUN_STEP relative to the elements' scales along it, shrunk while
+    it leaves fun's domain, then while the slope at a tenth of it differs
+    beyond that one's rounding (near a wall fun varies at the wall's
+    distance). None: no step stays inside the domain."""
+    x = np.asarray(x, dtype=np.float64)
+    weight = float(np.sqrt(np.sum(direction ** 2 * scales(x) ** 2) / np.sum(direction ** 2)))
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        step = within(fun, x, direction, HESS_FUN_STEP * weight)
+        for _ in range(HESS_DOMAIN_TRIES if step is not None else 0):
+            smaller = step / HESS_DOMAIN_SHRINK
+            values = [_value(fun, x + j * h * direction) for h in (step, smaller) for j in (-2, -1, 1, 2)]
+            if not np.all(np.isfinite(values)):
+                break
+            rounding = HESS_TRUTH_SIGMAS * EPS * float(np.max(np.abs(values))) / smaller
+            if abs(fun_slope(fun, x, direction, step) - fun_slope(fun, x, direction, smaller)) <= rounding:
+                break
+            step = smaller
+    return step
 
 
 def fun_gradient(fun: Callable[[np.ndarray], float], x: np.ndarray) -> np.ndarray:

@@ -174,7 +174,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import ModelError, UserCodeError, exception_text
-from ..settings import DEFAULT_SEED, HESS_SYMMETRY_RTOL, HESSP_DIRECTION_STREAM
+from ..settings import DEFAULT_SEED, HESS_FUN_STEP, HESS_SYMMETRY_RTOL, HESSP_DIRECTION_STREAM
 from . import hessian_truth
 
 # What a target in these conventions defines, and the derivatives checked,
@@ -289,10 +289,12 @@ class Derivative:
         self.seed = DEFAULT_SEED
         # Whether jac's differences are hess's/hessp's truth (hessian_truth):
         # until jac is seen not to be fun's gradient at a point placed, after
-        # which fun's own differences are, at every point; and the elements'
-        # scales at the point placed, which fun's slopes step relative to.
+        # which fun's own differences are, at every point; the
+        # point placed, and the steps of fun's slopes there (fixed while the
+        # check differences around it; found at the first use).
         self.jac_is_truth = True
-        self.scales: np.ndarray | None = None
+        self.placed: np.ndarray | None = None
+        self.slope_steps: dict[int, float] = {}
 
     @property
     def blocks_apart(self) -> str:
@@ -427,10 +429,8 @@ class Derivative:
     def _judge_jac(self, x: np.ndarray, where: str) -> None:
         """At a point the rows are placed at: whether jac is still fun's
         gradient there (once it is seen not to be, fun's differences are
-        the truth at every point: they are one anywhere), and the scales
-        fun's slopes step relative to, fixed while the check differences
-        around the point."""
-        self.scales = hessian_truth.scales(x)
+        the truth at every point: they are one anywhere)."""
+        self.placed, self.slope_steps = np.array(x, dtype=np.float64), {}
         if not self.jac_is_truth:
             return
         comparisons = hessian_truth.compare(self._fun_value, self._jac_value, x, where, self.seed)
@@ -448,9 +448,17 @@ class Derivative:
 
     def _term(self, point: Any, r: int | None) -> Any:
         """A block's term where jac is not fun's gradient: fun's slope along
-        e_r (along hessp's v for r None), whose gradient is H's row r (H v)."""
-        direction = self.direction if r is None else np.eye(self.n)[r]
-        return hessian_truth.fun_slope(self._fun_value, point, direction, self.scales)
+        e_r, whose gradient is H's row r; for hessp's Hv (r None) the slopes
+        along each e_c weighted by v_c, each at its own step (one step along
+        v mixes a variable near a wall with the others)."""
+        if r is None:
+            return sum(v * self._term(point, c) for c, v in enumerate(self.direction))
+        direction = np.eye(self.n)[r]
+        if r not in self.slope_steps:
+            step = hessian_truth.slope_step(self._fun_value, self.placed, direction)
+            # (none inside fun's domain: the check says where fun is not finite)
+            self.slope_steps[r] = step if step is not None else HESS_FUN_STEP
+        return hessian_truth.fun_slope(self._fun_value, point, direction, self.slope_steps[r])
 
     # -- shapes, at every call ------------------------------------------------------
 
