@@ -299,3 +299,33 @@ def test_a_right_jac_stays_the_truth_and_the_report_says_nothing_of_it(model_fil
         report = check(f"{path}:{derivative}")
         assert report.verdict == "pass"
         assert not any("jac fails" in n for n in report.notes)
+
+
+JAC_WRONG_AWAY_FROM_X0 = """
+import numpy as np
+
+x0 = np.array([1.0, -0.5, 2.0])
+X0 = x0.copy()
+
+def fun(x):
+    return np.sum(x ** 2) + x[0] * x[1] + np.sin(x[2])
+
+def jac(x):  # wrong away from x0 only: an error 1e3 |x - x0|^4, unmeasurable within 1e-4 of it
+    return np.array([2 * x[0] + x[1], 2 * x[1] + x[0], 2 * x[2] + np.cos(x[2])]) + 1e3 * np.sum((x - X0) ** 2) ** 2
+
+def hess(x):
+    return np.array([[2.0, 1.0, 0.0], [1.0, 2.0, 0.0], [0.0, 0.0, 2 - np.sin(x[2])]])
+"""
+
+
+def test_a_jac_wrong_only_at_the_generic_point_is_not_the_truth_there_and_the_report_says_so(model_file):
+    path = model_file(JAC_WRONG_AWAY_FROM_X0 + HESSP, "far.py")
+    namespace = runpy.run_path(path)
+    f = lambda a, b, c: a ** 2 + b ** 2 + c ** 2 + a * b + mpmath.sin(c)  # noqa: E731
+    for x in (namespace["x0"], np.array([0.3, 0.8, -1.1])):  # (hess is right anywhere: at x0 and elsewhere)
+        assert not wrong_elements(namespace["hess"](x), true_hessian(f, x))
+    for derivative in ("hess", "hessp"):
+        report = check(f"{path}:{derivative}")
+        assert report.verdict == "pass" and report.generic is not None
+        assert not any("jac fails" in n for n in report.notes)  # (at x0 and near it, jac is fun's gradient)
+        assert any("jac fails" in n and "at the generic point" in n for n in report.generic.notes)
