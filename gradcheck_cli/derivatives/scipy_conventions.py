@@ -54,12 +54,22 @@ gradcheck's arrays, so a function that overwrites its x is checked as
 minimize runs it. (The guard on loss/grad models that modify params is
 gradcheck's own and unchanged.)
 
-The truth for ``hess`` and ``hessp`` is the differences of ``jac``, whose
-rounding the noise measurement sees as the loss's own. They are only as
-right as jac: check ``FILE:jac`` beside them (the command line does).
+The truth for ``hess`` and ``hessp`` is fun's Hessian (hessian_truth.py).
+The differences of ``jac`` measure it precisely, but only where jac is
+fun's gradient, so at every point the rows are placed at (x0, the generic
+point) jac is first compared with fun's central differences along three
+seeded directions, there and 1e-4 away along each (a jac right at x whose
+derivative is wrong is no truth either), within what each difference
+resolves (its measured truncation and rounding). Where it agrees, the rows'
+terms are jac's elements, as before; where it does not, from then on they
+are fun's slopes along e_r (the five-point stencil, its step shrunk near a
+wall of fun's domain), whose gradient is H's row r, and the report says so
+in a note ("jac fails against fun's central differences along a seeded
+direction d_k at ...: H is judged against fun's second differences");
+``FILE:jac``'s own check fails as ever. The objective's gradient is then
+fun's differences too, so the generic point is reached by descending fun.
 ``hess`` is also measured for symmetry at x0 (HESS_SYMMETRY_RTOL, a note
-in the report): a row check alone cannot see a transposed ``hess`` of a
-``jac`` that is itself not a gradient, but then ``FILE:jac`` fails.
+in the report).
 
 Shapes are taken as scipy takes them, then refused by name at the first
 call (x0 not 1-d, ``jac`` of shape (n, 1), a ``hess`` not n x n, ``hessp``
@@ -99,6 +109,18 @@ Known wrong verdicts (adversarial pass, 2026-12-06), still open. An xfail
 (strict) test in tests/test_scipy_conventions.py asserts the right
 verdict, the truth from mpmath:
 
+- A right ``hess`` beside a wrong jac whose error fun's differences cannot
+  resolve FAILS (attack's brown__std__jac_missing_term: fun ~ 1e12 rounds
+  by ~1e-4, so jac's missing term of 2 is within the comparison's ±100 and
+  jac stays the truth; FILE:jac passes too). Fun's second differences could
+  not measure H there either (rounding ~1e4 against H ~ 4); the honest
+  verdict would be unverified, which needs a third outcome of the
+  comparison (jac neither confirmed nor refuted at H's precision).
+- x0 at 1e-10 of a barrier's wall (attack's edge__e10): a direction mixing
+  that element with the others varies at 1e-10 there, so the comparison's
+  truncation (measured) swamps the other elements' errors and a wrong jac
+  stays the truth. (FILE:jac fails there with a right jac too.)
+
 - The scalar ``jac`` of badly scaled x: x = [1e-8, 1e8, 1] in different
   units, element 1 of the gradient (3e-8, beside 3e8) wrong by 2/3 passes;
   its own central difference (step h * |x1|) resolves it. Assumption: x is
@@ -112,6 +134,14 @@ verdict, the truth from mpmath:
   nature). Removing it means noise tables stepping each element at its own
   scale (as a coordinate probe does: h * max(1, |x_i|)), which changes the
   noise every model's budgets are built on: not done here.
+
+Fixed (2026-12-06, the Hessian's truth, tests/test_hessian_truth.py):
+
+- A right ``hess``/``hessp`` FAILED beside a wrong ``jac`` (70 of the 527
+  verdicts of the adversarial corpus; jac with a sign error, hess the true
+  Hessian: "H[0, 0]: analytic 2, numeric -2", never naming jac).
+  Assumption removed: jac is right. Rows are fun's slopes where jac is not
+  fun's gradient (see above).
 
 Fixed (2026-12-06, rows apart and the objective's generic point; their
 tests are plain tests, beside tests of the class with models of our own:
