@@ -1430,7 +1430,7 @@ def _about_noise(noise: Noise, blocks: list[BlockResult]) -> tuple[str | None, s
                 f"{_digits('float32')} digits), though returned as float64; error budgets "
                 "account for it, but few values can be verified to the notes' 1e-7: compute the loss in float64 "
                 "when checking"), None
-    if noise.scale == 0 or sigma <= NOISY_LOSS_ULPS * EPS * noise.scale:
+    if noise.rounding_scale == 0 or sigma <= NOISY_LOSS_ULPS * EPS * noise.rounding_scale:
         # (a loss exactly 0 wherever the table looked showed no noise: its
         # sigma is the floor, the subnormals' spacing, not a measurement)
         return None, None
