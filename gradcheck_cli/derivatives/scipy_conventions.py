@@ -96,14 +96,12 @@ Next:
   sample is checked, and a wrong row outside it is unseen. A screen of
   the rows left out (the old summed block, along random directions) would
   see them at one scale;
-- words: the renderers say "gradient of J" (GitHub annotations, the
-  text report's columns); a model's kind (Jacobian, Hessian, Hessian-vector
-  product) on the Report would let them say what was checked;
-- the JSON/JUnit documents and docs/json.md: the blocks already carry
-  row and column in ``index``; say so there;
-- section 2 (``hvp`` of params-dict models) and 3 (``gradcheck taylor``);
-  a ``check_derivatives(path)`` like ``check_layers`` and the pytest
-  fixture; docs/ pages (with the nav) and the README.
+
+Done since (issue 27): the report names what it checked (Report.derivative:
+the verdict line, GitHub titles, JUnit failure types, JSON); section 2
+(derivatives/hvp.py) and 3 (``gradcheck taylor``, taylors.py);
+``check_derivatives(path)``, the pytest fixture and assert_gradients;
+docs/derivatives.md and the README.
 
 Known wrong verdicts (adversarial pass, 2026-12-06), still open. An xfail
 (strict) test in tests/test_scipy_conventions.py asserts the right
