@@ -167,3 +167,25 @@ def test_a_jacobian_wrong_in_every_row_reads_in_a_few_lines(tmp_path):
     hint = " ".join(lines[i] + lines[i + 1] for i, line in enumerate(lines) if "hint:" in line)
     assert "40 rows" in hint and "37 more" in hint and "column 1 of the matrix is wrong" in " ".join(hint.split())
     assert max(len(line) for line in lines) <= 80
+
+
+def test_a_wrong_hvp_is_named_in_junit_github_and_json(tmp_path):
+    # The sample's hvp without its regularization term REG v: wrong in w
+    # only (b is not regularized), by REG v_w, which the test computes.
+    from .conftest import SAMPLES
+
+    source = (SAMPLES / "logistic_hvp.py").read_text()
+    assert source.count(" + REG * v[\"w\"]") == 1
+    path = tmp_path / "logistic_hvp_noreg.py"
+    path.write_text(source.replace(" + REG * v[\"w\"]", ""))
+    xml = tmp_path / "junit.xml"
+    result = CliRunner().invoke(main, [str(path), "--format", "github", "--junit-xml", str(xml)])
+    assert result.exit_code == 1
+    assert "title=gradcheck%3A Hessian-vector product w fails::" in result.output
+    assert ":hvp (Hessian-vector product): 2 blocks" in result.output
+    failures = ET.parse(xml).getroot().findall(".//failure")
+    assert [f.get("type") for f in failures] == ["HessianVectorProductMismatch"]
+    result = CliRunner().invoke(main, [f"{path}:hvp", "--format", "json"])
+    model = json.loads(result.output)["models"][0]
+    assert model["derivative"] == "Hessian-vector product"
+    assert {b["name"]: b["grade"] for b in model["blocks"]} == {"w": "fail", "b": "pass"}
