@@ -56,6 +56,7 @@ from ..settings import (
     CONFIRM_FACTOR,
     CURVATURE_MATCH,
     DEFAULT_STEPS,
+    EDGE_RETRY_ATTEMPTS,
     EPS,
     GAP_NOISE_SIGMAS,
     KINK_GAP_SHRINK,
@@ -67,7 +68,7 @@ from ..settings import (
 )
 from . import taylor
 from .noise import SUBNORMAL_SPACING, block_noise, rms
-from .probes import Probe, step_scale
+from .probes import Probe, edge_floor, step_scale
 
 # Offsets of each real-valued stencil, in steps.
 STENCILS = {"central": (1, -1), "five-point": (2, 1, -1, -2)}
@@ -230,7 +231,7 @@ class _Broke(Exception):
 
     def __init__(self, what: str, message: str | None = None):
         self.what = what
-        self.message = message if message is not None else f"{what}; this element counts as failed"
+        self.message = message if message is not None else what
 
 
 @dataclass(frozen=True)
@@ -587,19 +588,31 @@ def _by_retries(evaluator, probe, base, method, h, sigma, verify_to, refine=Fals
     step = h
     points = None
     broke: _Stop | None = None
+    floor, attempts = KINK_RETRY_FLOOR, 0
     while True:
         first_crossing = levels[0].crossing if levels else None
+        attempts += 1
         try:
             levels.append(_level(evaluator, probe, base, method, step, sigma, spent, first_crossing))
         except _Stop as stop:
-            # The loss breaks at x +- h (a parameter near its domain's edge:
-            # a variance of 2e-6 stepped by 1e-5): a smaller step, as across a
-            # kink; the element fails only if every step down to the floor breaks.
+            # The loss breaks at x +- h: a parameter near its domain's edge (a
+            # variance of 2e-6 stepped by 1e-5, a barrier's x at 1e-10), or a
+            # pole the wider steps jumped over, finite beyond it (a barrier's
+            # jac). The step is skipped and a smaller one tried, as across a
+            # kink, down to the edge's own scale; the levels before it that
+            # crossed the wall are judged as crossings of a kink are.
             broke = broke or stop
+            floor = edge_floor(evaluator, probe)
             step /= KINK_RETRY_FACTOR
-            if levels or step < KINK_RETRY_FLOOR * (1 - 1e-9):
-                raise _Stop(replace(broke.estimate, evaluations=spent[0]), broke.what) from None
-            continue
+            if step >= floor * (1 - 1e-9) and attempts < EDGE_RETRY_ATTEMPTS:
+                continue
+            if not levels:
+                raise _Stop(replace(broke.estimate, evaluations=spent[0],
+                                    error=_unmeasurable(broke.estimate.error, step * KINK_RETRY_FACTOR)),
+                            broke.what) from None
+            decided = _result(levels[-1], levels, spent[0], unresolved=True, bracket=_subgradient_bracket(levels),
+                              meeting=levels[-1].meeting, analytic_roundoff=analytic_roundoff)
+            break
         decided = _decide(levels, spent[0])
         if decided is not None:
             decided = replace(decided, analytic_roundoff=analytic_roundoff)
@@ -610,7 +623,7 @@ def _by_retries(evaluator, probe, base, method, h, sigma, verify_to, refine=Fals
                 decided, points = _refine(evaluator, probe, base, decided, level, sigma, spent, verify_to)
             break
         step /= KINK_RETRY_FACTOR
-        if step < KINK_RETRY_FLOOR * (1 - 1e-9) or len(levels) >= _MAX_ATTEMPTS:
+        if step < floor * (1 - 1e-9) or len(levels) >= _MAX_ATTEMPTS or attempts >= EDGE_RETRY_ATTEMPTS:
             decided = _result(levels[-1], levels, spent[0], unresolved=True, bracket=_subgradient_bracket(levels),
                               meeting=levels[-1].meeting, analytic_roundoff=analytic_roundoff)
             break
@@ -622,6 +635,16 @@ def _by_retries(evaluator, probe, base, method, h, sigma, verify_to, refine=Fals
     start = decided.h if points is not None else h if decided.unresolved else \
         decided.h / 4 if decided.crossed_kink else decided.h
     return _arbitrate(evaluator, probe, base, decided, sigma, spent, verify_to, start, points)
+
+
+def _unmeasurable(message: str, smallest: float) -> str:
+    """What a value no step could measure says: what broke (its first line,
+    then the rest of a traceback), and that every step down to
+    ``smallest`` broke too. A derivative the loss cannot be differenced
+    for is not shown wrong: it is not verified."""
+    first, _, rest = message.partition("\n")
+    said = f"{first}, and at every smaller step down to {smallest:.0e}: it cannot be measured here; not verified"
+    return said + (f"\n{rest}" if rest else "")
 
 
 def _rounding_limited(found: Estimate, verify_to: float, reference: float) -> bool:
@@ -861,8 +884,11 @@ def _auto(evaluator, probe, base, method, sigma, verify_to) -> Estimate:
     error (see best_step); if fewer than two consecutive steps are
     kink-free, the default retry strategy decides."""
     spent = [0]
-    levels = ladder(evaluator, probe, base, method, AUTO_STEPS[method], sigma, spent)
-    best = best_step(levels, ORDERS[method])
+    # Where the loss breaks at a step (a domain's wall), the default strategy
+    # finds the steps that fit: best_step reads consecutive tenfold steps.
+    broken: dict[float, str] = {}
+    levels = ladder(evaluator, probe, base, method, AUTO_STEPS[method], sigma, spent, broken=broken)
+    best = None if broken else best_step(levels, ORDERS[method])
     if best is None:
         fallback = _by_retries(evaluator, probe, base, method, AUTO_STEPS[method][len(levels) // 2], sigma,
                                verify_to)
