@@ -524,6 +524,14 @@ def _curvature_between(coarse: _Level, fine: _Level) -> bool:
     return abs(fine.gap - expected) <= CURVATURE_MATCH * expected + fine.gap_noise
 
 
+def _singular(coarse: _Level, fine: _Level) -> bool:
+    """Whether the one-sided slopes' gap grew as the step shrank: across a
+    kink it stays the jump in slope, curvature's shrinks with the step; a
+    jump in the loss between the points makes it grow as 1/h, a pole's as
+    1/h^2. So the points crossed a singularity, not a kink at x."""
+    return fine.gap - fine.gap_noise > SINGULAR_GROWTH * coarse.gap
+
+
 def _result(level: _Level, levels: list[_Level], evaluations: int, **flags) -> Estimate:
     first = levels[0]
     flags.setdefault("untracked_kink", first.crossing is None and first.kinky)
@@ -622,6 +630,10 @@ def _by_retries(evaluator, probe, base, method, h, sigma, verify_to, refine=Fals
                 level = next(lv for lv in levels if lv.step == decided.h)
                 decided, points = _refine(evaluator, probe, base, decided, level, sigma, spent, verify_to)
             break
+        if len(levels) > 1 and _singular(levels[-2], levels[-1]):
+            # A pole or a jump the steps cross, finite beyond it (1/x), as
+            # near as a wall the loss breaks at: down to the edge's scale.
+            floor = edge_floor(evaluator, probe)
         step /= KINK_RETRY_FACTOR
         if step < floor * (1 - 1e-9) or len(levels) >= _MAX_ATTEMPTS or attempts >= EDGE_RETRY_ATTEMPTS:
             decided = _result(levels[-1], levels, spent[0], unresolved=True, bracket=_subgradient_bracket(levels),
@@ -991,6 +1003,11 @@ SECOND_STENCIL_CURVATURE_MATCH = 0.25
 # Richardson's estimate of truncation assumes the error already scales as
 # H^4 between H and 2H; this factor covers being a little short of that.
 TRUNCATION_SAFETY = 3.0
+
+# A gap between one-sided slopes that grows more than this much when the
+# step shrinks tenfold is no kink's (it stays) nor curvature's (a tenth):
+# a jump's grows tenfold, a pole's a hundredfold (_singular).
+SINGULAR_GROWTH = 3.0
 
 # A bound on retries whatever h the user chose (1e-5 down to the floor is 5 steps).
 _MAX_ATTEMPTS = 12
