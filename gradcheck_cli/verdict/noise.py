@@ -274,7 +274,7 @@ def _walk(table: Callable[[float], list[float] | None], loss: float, moves: floa
         # Still standing at the widest table: quantised coarser than that.
         return max(floor, moves * factor / 2), factor
     orders = _difference_sizes(values)
-    for _ in range(NOISE_TABLES - 1):
+    for tables in range(NOISE_TABLES - 1, 0, -1):
         spread = max(orders)
         if spread <= NOISE_CONFIRM_ULPS * floor:
             return max(floor, spread), factor
@@ -282,10 +282,14 @@ def _walk(table: Callable[[float], list[float] | None], loss: float, moves: floa
         if narrow_values is None:
             return floor, factor
         narrow_orders = _difference_sizes(narrow_values)
-        if _smooth(orders) or (_smooth(narrow_orders) and max(narrow_orders) > NOISE_CONFIRM_ULPS * floor):
+        implausible = max(narrow_orders) > NOISE_IMPLAUSIBLE * max(map(abs, narrow_values)) and tables > 1
+        if _smooth(orders) or (_smooth(narrow_orders) and max(narrow_orders) > NOISE_CONFIRM_ULPS * floor) or \
+                implausible:
             # The wide table saw the function (its differences fall with
             # their order; or, coarser than the function's own scale, they
-            # did not, but the narrow table's do): read on from the narrow one.
+            # did not, but the narrow table's do), or a "noise" no rounding
+            # makes (a pole between the points, as 1/(1 - x) at 1 - 1e-10,
+            # nearer than the table's step): read on from the narrow one.
             factor, orders, values = factor / NOISE_NARROWING, narrow_orders, narrow_values
             continue
         narrow = max(narrow_orders)
@@ -434,6 +438,12 @@ NOISE_NARROWING = 100.0
 # scale (3e-5 in a model of 1e4 parameters) are held back.
 NOISE_EDGE_SHARE = 1e-3
 NOISE_TABLES = 4
+# Level differences beyond this share of the table's largest value are no
+# float type's rounding of it (float16's is 1e-3): terms cancelling far
+# above the loss, or a pole between the points (finite beyond it, of the
+# other sign) that a narrower table leaves behind or breaks at; it is read
+# on to the next narrower table while there is one, as a smooth function's.
+NOISE_IMPLAUSIBLE = 1e-2
 # A table that stands still is widened a hundredfold at most this many
 # times: to 1e-2 of a block's scale, past float16's quantum (1e-3).
 NOISE_WIDENINGS = 2

@@ -21,6 +21,13 @@ the numerical test below -- the probe is retried with the step divided by
 broke (a parameter near its domain's edge). A value estimated at a
 kink-free step is judged by its budget like any other.
 
+Walls. Where the loss breaks at a step, or the one-sided gap grows as the
+step shrinks (a pole or a jump crossed, finite beyond it: a kink's gap
+stays), the wall may be nearer than the floor: the broken step is skipped
+and the ladder goes on down to the edge's own scale (probes.edge_floor:
+64 ulps of what the probe moves). A value no step measured is unverified,
+saying what broke: nothing shows it wrong.
+
 Numerical kink test, for what tracking cannot see: the one-sided slopes
 (f(x+h) - f(x))/h and (f(x) - f(x-h))/h differ by f''(x) h on a smooth
 function, but by up to the jump in slope across a kink. A gap larger than
@@ -525,10 +532,12 @@ def _curvature_between(coarse: _Level, fine: _Level) -> bool:
 
 
 def _singular(coarse: _Level, fine: _Level) -> bool:
-    """Whether the one-sided slopes' gap grew as the step shrank: across a
-    kink it stays the jump in slope, curvature's shrinks with the step; a
-    jump in the loss between the points makes it grow as 1/h, a pole's as
-    1/h^2. So the points crossed a singularity, not a kink at x."""
+    """Whether the one-sided slopes' gap grew as the step shrank. A kink at
+    x leaves it the jump in slope, one kink nearer than the step less
+    (the share of the step beyond it), curvature a tenth; a jump in the
+    loss between the points makes it grow as 1/h, a pole as 1/h^2, and two
+    kinks on either side nearer than the step (a clip 1e-10 wide) as 1/h.
+    Whatever was crossed is then no kink at x, and smaller steps get past it."""
     return fine.gap - fine.gap_noise > SINGULAR_GROWTH * coarse.gap
 
 
@@ -631,8 +640,9 @@ def _by_retries(evaluator, probe, base, method, h, sigma, verify_to, refine=Fals
                 decided, points = _refine(evaluator, probe, base, decided, level, sigma, spent, verify_to)
             break
         if len(levels) > 1 and _singular(levels[-2], levels[-1]):
-            # A pole or a jump the steps cross, finite beyond it (1/x), as
-            # near as a wall the loss breaks at: down to the edge's scale.
+            # A pole or a jump the steps cross, finite beyond it (1/x), or
+            # kinks nearer than the floor on both sides: as near x as a wall
+            # the loss breaks at, so down to the edge's scale.
             floor = edge_floor(evaluator, probe)
         step /= KINK_RETRY_FACTOR
         if step < floor * (1 - 1e-9) or len(levels) >= _MAX_ATTEMPTS or attempts >= EDGE_RETRY_ATTEMPTS:
@@ -694,7 +704,7 @@ def taylor_test(evaluator: Evaluator, probe: Probe, base: BasePoint, *, h: float
         return _taylor_at(evaluator, probe, base, analytic, h, sigma, analytic_roundoff, [0], None)
     except _Broke as broke:
         # What broke, in one line: a test at one step grades nothing (a
-        # check's "counts as failed" is the check's to say).
+        # check's "not verified" is the check's to say).
         raise ModelError(broke.what) from None
 
 
@@ -1005,8 +1015,9 @@ SECOND_STENCIL_CURVATURE_MATCH = 0.25
 TRUNCATION_SAFETY = 3.0
 
 # A gap between one-sided slopes that grows more than this much when the
-# step shrinks tenfold is no kink's (it stays) nor curvature's (a tenth):
-# a jump's grows tenfold, a pole's a hundredfold (_singular).
+# step shrinks tenfold is no kink's at x (it stays, or shrinks) nor
+# curvature's (a tenth): a jump's grows tenfold, a pole's a hundredfold,
+# two close kinks' tenfold (_singular).
 SINGULAR_GROWTH = 3.0
 
 # A bound on retries whatever h the user chose (1e-5 down to the floor is 5 steps).
