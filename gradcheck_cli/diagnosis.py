@@ -375,8 +375,10 @@ class Confined:
             evidence["also"] = {"axis": self.also.axis, "wrong": list(self.also.wrong)}
         said = f"every wrong element is in {where}" if self.ndim > 1 or self.also is not None else \
             f"the wrong element{'s' if len(self.wrong) > 1 else ''} {'are' if len(self.wrong) > 1 else 'is'} {where}"
-        others = f"the other {right} {one if right == 1 else many} the loss depends on agree (a direction through " \
-            f"each{f'; {idle} more do not move it' if idle else ''})"
+        # ("the other column ... agrees", not "the other 1 column ... agree")
+        others = (f"the other {one} the loss depends on agrees (a direction through it" if right == 1 else
+                  f"the other {right} {many} the loss depends on agree (a direction through each") + \
+            (f"; {idle} more do not move it)" if idle else ")")
         return Diagnosis("confined", f"{said}; {others}: an index, a loop bound or a mask that misses or picks the "
                                      "wrong one?", evidence)
 

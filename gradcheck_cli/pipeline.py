@@ -514,8 +514,13 @@ class _Phases:
         if moved is not None:
             self.out_of_time()
             self.final_params = frozen_copies(moved)
+            # (What placing a derivative there found, its target's later notes:
+            # a jac that is not fun's gradient at the generic point.)
+            placed = getattr(provider(self.loaded, "place"), "notes", ())
+            later = tuple(n for n in placed if isinstance(n, str) and n not in self.loaded.notes) \
+                if isinstance(placed, (list, tuple)) else ()
             moved_model = dataclasses.replace(self.loaded, name=f"{self.loaded.name} (generic point)",
-                                              params=self.final_params)
+                                              params=self.final_params, notes=self.loaded.notes + later)
             plans = plan_generic(self.final_params, directions=max(self.settings.directions, GENERIC_DIRECTIONS),
                                  seed=self.settings.seed, carried=_unresolved(self.start))
             self.generic, self.final_base = self._at(moved_model, self.overrides, plans)
@@ -1425,7 +1430,7 @@ def _about_noise(noise: Noise, blocks: list[BlockResult]) -> tuple[str | None, s
                 f"{_digits('float32')} digits), though returned as float64; error budgets "
                 "account for it, but few values can be verified to the notes' 1e-7: compute the loss in float64 "
                 "when checking"), None
-    if noise.scale == 0 or sigma <= NOISY_LOSS_ULPS * EPS * noise.scale:
+    if noise.rounding_scale == 0 or sigma <= NOISY_LOSS_ULPS * EPS * noise.rounding_scale:
         # (a loss exactly 0 wherever the table looked showed no noise: its
         # sigma is the floor, the subnormals' spacing, not a measurement)
         return None, None

@@ -490,6 +490,58 @@ HESS_SYMMETRY_RTOL = float(np.sqrt(EPS))
 # The seed stream of hessp's direction v (a check's --seed is the other
 # part): fixed, so a worker rebuilding the model draws the same v.
 HESSP_DIRECTION_STREAM = 0x4E55
+# Which truth a Hessian is judged against (derivatives/hessian_truth.py):
+# jac's differences measure H only where jac is fun's gradient, so jac is
+# first compared with fun's central differences along a few seeded
+# Gaussian directions (each element moved at its own scale, max(1, |x_i|)),
+# at the point and at points HESS_TRUTH_REACH away along each direction.
+# Three: a wrong term of jac is missed by a random direction only where it
+# is orthogonal to it (measure zero), and at a displaced point the
+# comparison is along the other directions as well as its own, so a jac
+# right at x whose derivative is wrong (an antisymmetric error included:
+# d^T E d = 0 along d itself) is seen.
+HESS_TRUTH_DIRECTIONS = 3
+HESS_TRUTH_STREAM = 0x4E56
+# The central difference of fun along a direction: eps^(1/3) balances its
+# truncation t^2 f'''/6 against its rounding eps |f| / t (scipy's _numdiff,
+# its 3-point step). Both are measured (the difference at t against 2t;
+# the fourth difference of the five values for the rounding), so the step
+# only has to be near the best one.
+HESS_TRUTH_STEP = float(EPS ** (1 / 3))
+# How far from the point jac is compared too: ten times the check's
+# central step (DEFAULT_STEPS["central"]), so the points whose jac values a
+# row's check differences lie within reach, and a jac right at x but wrong
+# in its derivative (an error |e'| s against a resolution ~eps |f| / t) is
+# seen down to |e'| / |f| ~ 1e-6.
+HESS_TRUTH_REACH = 1e-4
+# How many of its measured standard deviations rounding may put between
+# fun's slope and a right jac's: misjudging a right jac costs only
+# precision (fun's differences are a truth too), while misjudging a wrong
+# one fails a right Hessian, so a bound no Gaussian rounding reaches.
+HESS_TRUTH_SIGMAS = 10.0
+# Where jac is not fun's gradient, a Hessian row's term is fun's own slope
+# along e_r by the five-point stencil at step d, whose gradient is H's row
+# r up to d^4 f^(5)/30: a bias no budget of the check sees (it measures its
+# own step's truncation, not this one's). The central stencil's d^2 bias
+# was 1.4e-7 relative for Beale's at d ~ 4e-4, beyond a budget of 1e-8;
+# d^4 at d = 1e-3 (the five-point stencil's own step, DEFAULT_STEPS) puts
+# it near 1e-12, far below the check's rounding eps |f| / (d h) ~ 2e-8 |f|
+# at h = 1e-5, and the term's rounding eps |f| / d is what the noise tables
+# measure as the loss's own. Relative, as every step: d * max(1, |x_r|) at
+# the point the rows are placed at.
+HESS_FUN_STEP = DEFAULT_STEPS["five-point"]
+# A step that leaves fun's domain (x log x at x = 1e-5, a barrier 1e-7 from
+# its wall) is divided by ten until fun is finite at every point of its
+# stencil; and fun's slope for a Hessian row, until it agrees with the
+# slope at a tenth of its step within that one's rounding: near a wall fun
+# varies at the wall's distance, not at max(1, |x|), and the five-point
+# bias (step / distance)^4 was 5e-7 of a barrier's H at 5e-4 from its wall
+# with the first finite step. At most six times: a million times smaller,
+# the slope's rounding eps |f| / step is still ~1e-4 |f| at
+# HESS_TRUTH_STEP, and a wall nearer than that is one the check's own
+# steps do not resolve either.
+HESS_DOMAIN_SHRINK = 10.0
+HESS_DOMAIN_TRIES = 6
 
 # `gradcheck taylor` (taylors.py): the relative steps h its Taylor test is
 # read at, tenfold apart, each on the points h, 2h and 4h of each side (the

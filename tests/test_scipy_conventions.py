@@ -671,9 +671,9 @@ def test_a_wrong_jacobian_element_beside_a_huge_residual_fails_where_the_truth_s
 
 
 def test_many_rows_are_checked_on_a_seeded_sample_and_hessps_product_always(rosen, monkeypatch):
-    from gradcheck_cli import pipeline
+    from gradcheck_cli import apart
 
-    monkeypatch.setattr(pipeline, "ROWS_APART_CHECKED", 2)  # (Rosenbrock's 4 columns stand for a large n)
+    monkeypatch.setattr(apart, "ROWS_APART_CHECKED", 2)  # (Rosenbrock's 4 columns stand for a large n)
     report = check(f"{rosen}:hessp")
     names = [b.name for b in report.blocks]
     assert len(names) == 3 and names[-1] == "Hv" and all(n.startswith("H[:, ") for n in names[:2])

@@ -40,6 +40,18 @@ class Noise:
     # though the gradient says it moves there far beyond rounding: it may
     # not read the params it is handed at all (the pipeline finds out).
     still: bool = False
+    # How far rounding the points themselves moves the loss: the largest
+    # ||x * g|| over the table (each coordinate of x + j delta v is rounded
+    # to its own ulp). Beside |loss| it is what float64 rounding is
+    # relative to: at a zero minimum away from x = 0 (sum (x - 1)^2 at
+    # x = 1) the loss is ~0 but its points' rounding is not.
+    inputs: float = 0.0
+
+    @property
+    def rounding_scale(self) -> float:
+        """What float64 rounding of this loss is relative to: its largest
+        value seen, or its points' rounding where that is larger."""
+        return max(self.scale, self.inputs)
 
 
 def constant(noise: Noise, loss: float) -> Noise:
@@ -85,7 +97,7 @@ def loss_noise(evaluator: Evaluator, base: BasePoint, seed: int, probed: dict | 
         found = _measure_noise(evaluator, base, seed, traced=False, subset=subset)
     if not (evaluator.track_kinks and base.trace):
         return found
-    loud = found.sigma > NOISE_CONFIRM_ULPS * max(EPS * found.scale, EPS32 * found.scale * found.float32) or any(
+    loud = found.sigma > NOISE_CONFIRM_ULPS * max(EPS * found.rounding_scale, EPS32 * found.scale * found.float32) or any(
         float(np.max(found.analytic[name], initial=0.0)) > NOISE_CONFIRM_ULPS * _ulp_of_block(g)
         for name, g in base.gradient.items())
     return _measure_noise(evaluator, base, seed, traced=True, subset=subset) if loud else found
@@ -144,17 +156,20 @@ def _narrow_type(values: list[float]) -> str | None:
 
 def _typed(values: np.ndarray, name: str) -> bool:
     """Whether every value is a number of the float type ``name`` and some
-    need more than half its significand: computed in that type, not simple.
-    A constant 1.0, or counts over 8, are float16 numbers by being simple
-    (exactly, with a bit or three), and show nothing of how they were
-    computed: a loss computed in float32 fills float32's 24 bits."""
+    need more than three quarters of its significand: computed in that
+    type, not simple. A constant 1.0, or counts over 8, are float16 numbers
+    by being simple (exactly, with a bit or three), and so is a float64
+    loss whose terms cancel almost exactly (Rastrigin's 40 - 40 cos near 0:
+    multiples of ulp(40), a few bits each); they show nothing of how they
+    were computed. A loss computed in float32 fills float32's 24 bits: that
+    seven of its values all leave the last 6 unused is a 2**-42 chance."""
     if not values.size:
         return False
     bits = np.finfo(name).nmant + 1
     with np.errstate(all="ignore"):  # a value beyond a type's range is no number of it
         fits = np.all(values.astype(name).astype(np.float64) == values)
         significand, _ = np.frexp(values)
-        simple = significand * 2.0 ** (bits // 2)
+        simple = significand * 2.0 ** (3 * bits // 4)
         return bool(fits) and bool(np.any(simple != np.round(simple)))
 
 
@@ -190,11 +205,12 @@ def _measure_noise(evaluator: Evaluator, base: BasePoint, seed: int, traced: boo
     # How much the loss should move across the table, by its gradient.
     moves = 3 * abs(sum(float(np.sum(base.gradient[name] * direction[name])) for name in params))
     analytic_at: dict[float, dict] = {}  # per table: the gradient's per-element noise (float32)
+    inputs_at: dict[float, float] = {}  # per table: its points' rounding (Noise.inputs)
     first: list[float] = []
     tables: dict[float, list[float] | None] = {}
 
     def table(factor: float):
-        values, fourth = _noise_table(evaluator, base, direction, factor, traced, subset)
+        values, fourth, inputs_at[factor] = _noise_table(evaluator, base, direction, factor, traced, subset)
         tables[factor] = values
         if fourth is not None:
             analytic_at[factor] = _gradient_noise(base, fourth, subset)
@@ -209,7 +225,7 @@ def _measure_noise(evaluator: Evaluator, base: BasePoint, seed: int, traced: boo
     widest = max(tables)
     still = tables[widest] is not None and len(set(tables[widest])) == 1 and \
         moves * widest > NOISE_CONFIRM_ULPS * EPS * abs(base.loss)
-    return Noise(sigma, _narrow_type(first) == "float32", scale, analytic, still)
+    return Noise(sigma, _narrow_type(first) == "float32", scale, analytic, still, inputs_at.get(factor, 0.0))
 
 
 def _inside(move: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -332,19 +348,22 @@ def _difference_sizes(values: list[float]) -> tuple[float, float, float]:
 
 
 def _noise_table(evaluator: Evaluator, base: BasePoint, direction: dict, delta: float,
-                 traced: bool, subset: dict) -> tuple[list[float] | None, dict | None]:
+                 traced: bool, subset: dict) -> tuple[list[float] | None, dict | None, float]:
     """The loss at x + j*delta*direction, j = -3..3 (None where it broke, or
-    tracked winners flipped), and per block the mean over the table's three
+    tracked winners flipped), per block the mean over the table's three
     4th differences of each gradient element (of ``subset``'s, where it has
-    some), squared (None where a point broke). Accumulated as each point's
-    gradient arrives: no table of seven gradients is held."""
+    some), squared (None where a point broke), and the points' own rounding
+    (Noise.inputs). Accumulated as each point's gradient arrives: no table
+    of seven gradients is held."""
     values: list[float] = []
+    inputs = 0.0
     # The 4th difference k (k = 0, 1, 2) takes table point i with weight C4[i - k].
     differences = {name: np.zeros((3, g.size if subset.get(name) is None else len(subset[name])))
                    for name, g in base.gradient.items()}
     for i, j in enumerate((-3, -2, -1, 0, 1, 2, 3)):
         if j == 0:
             value, gradient = base.loss, base.gradient
+            point = evaluator.model.params
         else:
             point = {name: x + (j * delta) * direction[name] for name, x in evaluator.model.params.items()}
             try:
@@ -354,13 +373,15 @@ def _noise_table(evaluator: Evaluator, base: BasePoint, direction: dict, delta: 
                     raise  # the model changed its params, or is not deterministic: not a broken point
                 # The loss or gradient broke nearby (raised, or a non-finite
                 # gradient): no table here.
-                return None, None
-            del point
+                return None, None, 0.0
             if not np.isfinite(value):
-                return None, None
+                return None, None, 0.0
             if traced and base.trace is not None and evaluator.last_trace is not None and \
                     compare_traces(base.trace, evaluator.last_trace) is not None:
-                return None, None
+                return None, None, 0.0
+        if gradient:
+            inputs = max(inputs, _rounded_inputs(point, gradient))
+        del point
         values.append(value)
         if gradient:
             for name, acc in differences.items():
@@ -373,9 +394,19 @@ def _noise_table(evaluator: Evaluator, base: BasePoint, direction: dict, delta: 
         else:
             differences = None
     if differences is None:
-        return values, None
+        return values, None, inputs
     with np.errstate(all="ignore"):
-        return values, {name: np.mean(acc * acc, axis=0) for name, acc in differences.items()}
+        return values, {name: np.mean(acc * acc, axis=0) for name, acc in differences.items()}, inputs
+
+
+def _rounded_inputs(point: dict, gradient: dict) -> float:
+    """||x * g|| over every block: the loss's move when each coordinate of
+    ``point`` moves by its own relative rounding (0 where it is not finite)."""
+    with np.errstate(all="ignore"):
+        squares = sum(float(np.sum((np.asarray(point[name], dtype=np.float64).reshape(-1) *
+                                    np.asarray(g, dtype=np.float64).reshape(-1)) ** 2))
+                      for name, g in gradient.items() if name in point)
+    return math.sqrt(squares) if math.isfinite(squares) else 0.0
 
 
 # The 4th difference's weights.
