@@ -783,13 +783,16 @@ def _which_part(reg: Regularization, checks: list[Report]) -> tuple[str, ...]:
 def _resolved_at_generic(start: Report, generic: Report) -> bool:
     """The start point warns only because some blocks could not be resolved
     there (unverified, or kinks meeting), and the generic point verified
-    every one of those blocks."""
+    every one of those blocks: measured a value in it, not only found the
+    loss standing still along it (a pulse's arrival time jittered off its
+    pulse has gradient 0 and verifies nothing of the pulse's)."""
     if start.verdict != WARN or start.warnings:
         return False
     if any(b.grade not in (PASS, OK, ZERO, KINK, UNVERIFIED) for b in start.blocks):
         return False
-    there = {b.name: b.grade for b in generic.blocks}
-    return all(there.get(b.name) in (PASS, OK) for b in start.blocks if b.grade in (KINK, UNVERIFIED))
+    there = {b.name: b for b in generic.blocks}
+    return all(b.name in there and there[b.name].grade in (PASS, OK) and there[b.name].max_rel_error is not None
+               for b in start.blocks if b.grade in (KINK, UNVERIFIED))
 
 
 def _check_point(loaded: Model, settings: Settings, target, params_file, seed, overrides, jobs, dask,

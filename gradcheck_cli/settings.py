@@ -107,6 +107,22 @@ KINK_RETRY_FACTOR = 10.0
 # ... down to this step. Below ~1e-9 the round-off error eps*|f|/h exceeds
 # 1e-7 * |f|, so a smaller step would trade a kink for noise.
 KINK_RETRY_FLOOR = 1e-9
+# Where the loss breaks (raises, or is not finite) at a step, the ladder
+# goes on below that floor, down to steps that move what the probe moves
+# by this many ulps of it (the coordinate's |x|; along a direction v, the
+# smallest |x_i| / |v_i|): x +- h must still be distinct floats with digits
+# to spare (the Taylor test's TAYLOR_MIN_ULPS, for the same reason). An
+# absolute 1e-9 assumed every parameter sits farther than that from its
+# domain's wall: an interior point's barrier -log(x) at x = 1e-10, or
+# -log(1 - x) at 1 - 1e-12, does not. Round-off is no argument against
+# such steps: near a wall the slope grows as the distance shrinks, and the
+# error budget says what rounding costs. A coordinate at 0 has no
+# magnitude to go by: its floor stays KINK_RETRY_FLOOR.
+EDGE_MIN_ULPS = 64
+# Steps tried where the loss breaks, whatever the floor: from h = 1e-5 to
+# 64 ulps of a coordinate near 1e-10 (a loss that raises off its start
+# point costs two evaluations a step, at most this many times).
+EDGE_RETRY_ATTEMPTS = 25
 
 # Untracked-kink test. The forward and backward one-sided differences differ
 # by f''(x)*h for a smooth function; a kink between x-h and x+h makes them

@@ -527,7 +527,7 @@ def test_drill_down_finds_wrong_elements_of_a_softmax_at_w_zero(seed):
 
 # -- reasons under the table (output) --------------------------------------------------------
 
-def test_why_a_value_failed_is_printed_without_verbose(model_file):
+def test_why_a_value_was_not_verified_is_printed_without_verbose(model_file):
     from click.testing import CliRunner
 
     from gradcheck_cli.cli import main
@@ -542,5 +542,6 @@ def test_why_a_value_failed_is_printed_without_verbose(model_file):
         def grad(p): return {"w": 2 * p["w"]}
     """)
     result = CliRunner().invoke(main, ["check", str(path)])
-    assert result.exit_code == 1
-    assert "w[2]: fail:" in result.output and "w[2] out of range" in result.output
+    # w[2] = 1.5 is on the wall: the loss raises beyond it at every step.
+    assert result.exit_code == 0, result.output
+    assert "w[2]: unverified:" in result.output and "w[2] out of range" in result.output

@@ -107,10 +107,11 @@ def test_json_has_no_nan_when_a_dimension_broke(model_file):
         def grad(p): return {"w": 2 * p["w"]}
     """)
     result = run(path, "--format", "json")
-    assert result.exit_code == 1
+    # w[0] = 1.0 is on the wall: no step measures it (not verified, not failed).
+    assert result.exit_code == 0, result.output
     report = only_report(result.stdout)
     broken = report["blocks"][0]["dims"][0]
-    assert broken["numeric"] is None and broken["grade"] == "fail" and "ValueError" in broken["message"]
+    assert broken["numeric"] is None and broken["grade"] == "unverified" and "ValueError" in broken["message"]
 
 
 def test_exit_1_on_failure_and_names_the_block():

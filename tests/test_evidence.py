@@ -50,11 +50,13 @@ ATTACKS = [case for case in attack_false_fails.CASES + attack_false_passes.CASES
 # report says so, naming them. A known limit (docs/verdicts.md, section 4).
 TAKEN_FOR_GUARDS = {"ppo-clip/noclip", "huber-d1e-3/l1", "epsins-1e-4/l1"}
 # Bugs no finite difference can see, the loss's own resolution being
-# coarser than the bug (float16 inside, a 1e-11-wide sigmoid, a pulse at
-# Unix time 1.7e9, two kinks 1e-10 apart, a loss near 1e300 or of 1e-320):
-# warned about as unverified, never passed.
-UNVERIFIABLE = {"f16loss/N-1", "unixpulse/width", "steepsig/half", "steepsig/reg", "tinyclip/sign",
-                "huge-1e300/reg", "tinylik-320/scale"}
+# coarser than the bug (float16 inside, a pulse at Unix time 1.7e9, two
+# kinks 1e-10 apart, a loss near 1e300 or of 1e-320): warned about as
+# unverified, never passed. (A 1e-11-wide sigmoid gate, steepsig, was one
+# while steps stopped at an absolute 1e-9: the one-sided gap across the
+# gate grows as the step shrinks, as no kink's does, so the steps go on
+# down past it, and its bugs fail.)
+UNVERIFIABLE = {"f16loss/N-1", "unixpulse/width", "tinyclip/sign", "huge-1e300/reg", "tinylik-320/scale"}
 # A gradient buffer kept across calls and never zeroed: grad differs between
 # two calls at the start, and the check stops saying so.
 STATEFUL = {"svm-state/stale"}
@@ -99,7 +101,9 @@ def test_the_adversarial_models_get_no_wrong_verdict(case, seed):
     if case.name in TAKEN_FOR_GUARDS:
         assert "kept short of the guard" in report.moved.describe(), report.moved.describe()
     elif case.name in UNVERIFIABLE:
-        assert report.verdict != "pass" and "unverified" in grades.values(), grades
+        # (Found wrong is the better verdict where smaller steps do see it:
+        # tinyclip's kinks 1e-10 apart at seed 0.)
+        assert report.verdict != "pass" and (report.verdict == "fail" or "unverified" in grades.values()), grades
     elif not case.correct:
         assert report.verdict == "fail", grades
 

@@ -111,9 +111,11 @@ def test_tiny_below_is_an_optional_floor():
     assert d.grade == "unverified" and "--tiny-below" in d.message
 
 
-def test_an_error_at_a_perturbed_point_fails_the_dimension():
+def test_an_error_at_every_perturbed_point_leaves_the_dimension_unverified():
+    # No step measured it (numeric.py tries down to the edge's own scale):
+    # nothing shows the value wrong, and the message says what broke.
     d = dim(1.0, math.nan, error="loss raised ValueError")
-    assert d.grade == "fail" and d.rel_error is None and "ValueError" in d.message
+    assert d.grade == "unverified" and d.rel_error is None and "ValueError" in d.message
 
 
 def test_an_unresolved_kink_is_inconclusive_not_failed():

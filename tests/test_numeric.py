@@ -124,9 +124,18 @@ def test_user_code_raising_at_a_perturbed_point_is_an_error_of_that_dimension():
 
 
 def test_a_loss_that_breaks_at_every_step_is_an_error_of_that_dimension():
-    # log(t) at t = 1e-12: every step down to the floor (1e-9) leaves its domain.
+    # t = 1e-12 on the wall: nan beyond it at every step, down to the edge's own scale.
+    e = estimate_at(lambda t: float(np.sum(t ** 2)) if t[0] <= 1e-12 else float("nan"), lambda t: 2 * t, 1e-12,
+                    h=1.0)
+    assert e.error is not None and "nan" in e.error and "every smaller step" in e.error
+
+
+def test_a_parameter_nearer_its_domains_edge_than_the_absolute_floor_is_measured():
+    # log(t) at t = 1e-12: every step down to an absolute 1e-9 leaves its
+    # domain; a step relative to t itself does not.
     e = estimate_at(lambda t: np.sum(np.log(t)), lambda t: 1 / t, 1e-12, h=1.0)
-    assert e.error is not None and "nan" in e.error
+    assert e.error is None and e.h < 1e-12
+    assert abs(e.numeric - e.analytic) <= e.uncertainty + 1e-3 * e.analytic
 
 
 def test_a_parameter_near_its_domains_edge_is_retried_at_a_smaller_step():

@@ -94,7 +94,9 @@ def judge(estimate: Estimate, thresholds: Thresholds, scale: float = 0.0) -> tup
 
     One decision on the evidence (docs/verdicts.md says it in words):
 
-    1. No value: the loss broke at x +- h, or its difference overflowed: fail.
+    1. No value: the loss broke at x +- h at every step down to the edge's
+       own scale: unverified (nothing shows it wrong); or its difference
+       overflowed: fail.
     2. A kink the loss values show at x (the Taylor test's one-sided
        derivatives differ): the analytic value must lie between them.
     3. Otherwise the disagreement |a - n| against its error budget (both
@@ -112,7 +114,9 @@ def judge(estimate: Estimate, thresholds: Thresholds, scale: float = 0.0) -> tup
     """
     a, n = estimate.analytic, estimate.numeric
     if estimate.error is not None:
-        return FAIL, estimate.error
+        # No step the loss could be differenced at: nothing shows the value
+        # wrong (a barrier's x at its wall, a loss raising off its start).
+        return UNVERIFIED, estimate.error
     if not math.isfinite(n):
         # Finite losses whose difference overflows (a loss near 1e308): no
         # comparison with nan or inf may pass.

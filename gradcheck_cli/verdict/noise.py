@@ -200,8 +200,8 @@ def _measure_noise(evaluator: Evaluator, base: BasePoint, seed: int, traced: boo
     params = evaluator.model.params
     total = sum(block.size for block in params.values())
     unit = 1.0 / math.sqrt(max(total, 1))
-    direction = {name: NOISE_PROBE_STEP * step_scale(evaluator, Probe(name)) * unit *
-                 _signs(rng, block.size).reshape(block.shape) for name, block in params.items()}
+    direction = {name: _inside(NOISE_PROBE_STEP * step_scale(evaluator, Probe(name)) * unit *
+                               _signs(rng, block.size).reshape(block.shape), block) for name, block in params.items()}
     # How much the loss should move across the table, by its gradient.
     moves = 3 * abs(sum(float(np.sum(base.gradient[name] * direction[name])) for name in params))
     analytic_at: dict[float, dict] = {}  # per table: the gradient's per-element noise (float32)
@@ -226,6 +226,19 @@ def _measure_noise(evaluator: Evaluator, base: BasePoint, seed: int, traced: boo
     still = tables[widest] is not None and len(set(tables[widest])) == 1 and \
         moves * widest > NOISE_CONFIRM_ULPS * EPS * abs(base.loss)
     return Noise(sigma, _narrow_type(first) == "float32", scale, analytic, still, inputs_at.get(factor, 0.0))
+
+
+def _inside(move: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """A table's move of each element per point, capped so that across the
+    table (3 points each way) no element moves by more than
+    NOISE_EDGE_SHARE of itself. A move of an absolute share of the block's
+    scale assumed every element sits farther than that from its domain's
+    wall: a barrier's x at 1e-10 crossed it, and a pole's values beyond
+    (1/x: finite, of the other sign) were read as noise of 70 % of the
+    loss, which left every value of the check unverified. Elements at 0
+    say nothing of where a wall is, and move as they did."""
+    cap = NOISE_EDGE_SHARE / 3 * np.abs(x)
+    return np.where((x != 0) & (np.abs(move) > cap), np.copysign(cap, move), move)
 
 
 def _signs(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -277,7 +290,7 @@ def _walk(table: Callable[[float], list[float] | None], loss: float, moves: floa
         # Still standing at the widest table: quantised coarser than that.
         return max(floor, moves * factor / 2), factor
     orders = _difference_sizes(values)
-    for _ in range(NOISE_TABLES - 1):
+    for tables in range(NOISE_TABLES - 1, 0, -1):
         spread = max(orders)
         if spread <= NOISE_CONFIRM_ULPS * floor:
             return max(floor, spread), factor
@@ -285,10 +298,14 @@ def _walk(table: Callable[[float], list[float] | None], loss: float, moves: floa
         if narrow_values is None:
             return floor, factor
         narrow_orders = _difference_sizes(narrow_values)
-        if _smooth(orders) or (_smooth(narrow_orders) and max(narrow_orders) > NOISE_CONFIRM_ULPS * floor):
+        implausible = max(narrow_orders) > NOISE_IMPLAUSIBLE * max(map(abs, narrow_values)) and tables > 1
+        if _smooth(orders) or (_smooth(narrow_orders) and max(narrow_orders) > NOISE_CONFIRM_ULPS * floor) or \
+                implausible:
             # The wide table saw the function (its differences fall with
             # their order; or, coarser than the function's own scale, they
-            # did not, but the narrow table's do): read on from the narrow one.
+            # did not, but the narrow table's do), or a "noise" no rounding
+            # makes (a pole between the points, as 1/(1 - x) at 1 - 1e-10,
+            # nearer than the table's step): read on from the narrow one.
             factor, orders, values = factor / NOISE_NARROWING, narrow_orders, narrow_values
             continue
         narrow = max(narrow_orders)
@@ -443,7 +460,21 @@ NOISE_SHRINK = 3.0
 # are at most so many: from 1e-6 of a block's scale to 1e-12 (5e-6 m at a
 # UTM coordinate of 5e6), still thousands of ulps, so float64 rounds anew.
 NOISE_NARROWING = 100.0
+# No element moves across a noise table by more than this share of itself
+# (_inside): a parameter near its domain's wall at 0 stays inside, and the
+# function there (1/x, log x) changes by about this share across the table,
+# which the walk narrows where its differences show it. Ordinary elements
+# are untouched: the table moves each by 1e-6 of its block's scale over the
+# square root of the parameter count, so only elements below 3e-3 of that
+# scale (3e-5 in a model of 1e4 parameters) are held back.
+NOISE_EDGE_SHARE = 1e-3
 NOISE_TABLES = 4
+# Level differences beyond this share of the table's largest value are no
+# float type's rounding of it (float16's is 1e-3): terms cancelling far
+# above the loss, or a pole between the points (finite beyond it, of the
+# other sign) that a narrower table leaves behind or breaks at; it is read
+# on to the next narrower table while there is one, as a smooth function's.
+NOISE_IMPLAUSIBLE = 1e-2
 # A table that stands still is widened a hundredfold at most this many
 # times: to 1e-2 of a block's scale, past float16's quantum (1e-3).
 NOISE_WIDENINGS = 2
@@ -466,6 +497,7 @@ def block_noise(evaluator: Evaluator, block: str, base: BasePoint, seed: int, sp
     v = random_directions(np.random.default_rng([seed, 11, zlib.crc32(block.encode("utf-8", "surrogatepass"))]), 1,
                      x.size)[0]
     delta = NOISE_PROBE_STEP * step_scale(evaluator, Probe(block))
+    v = _inside(delta * v, x.reshape(-1)) / delta
     change = float(np.sum(base.gradient[block].reshape(-1) * v))
     broke = []
 

@@ -21,6 +21,13 @@ the numerical test below -- the probe is retried with the step divided by
 broke (a parameter near its domain's edge). A value estimated at a
 kink-free step is judged by its budget like any other.
 
+Walls. Where the loss breaks at a step, or the one-sided gap grows as the
+step shrinks (a pole or a jump crossed, finite beyond it: a kink's gap
+stays), the wall may be nearer than the floor: the broken step is skipped
+and the ladder goes on down to the edge's own scale (probes.edge_floor:
+64 ulps of what the probe moves). A value no step measured is unverified,
+saying what broke: nothing shows it wrong.
+
 Numerical kink test, for what tracking cannot see: the one-sided slopes
 (f(x+h) - f(x))/h and (f(x) - f(x-h))/h differ by f''(x) h on a smooth
 function, but by up to the jump in slope across a kink. A gap larger than
@@ -56,6 +63,7 @@ from ..settings import (
     CONFIRM_FACTOR,
     CURVATURE_MATCH,
     DEFAULT_STEPS,
+    EDGE_RETRY_ATTEMPTS,
     EPS,
     GAP_NOISE_SIGMAS,
     KINK_GAP_SHRINK,
@@ -67,7 +75,7 @@ from ..settings import (
 )
 from . import taylor
 from .noise import SUBNORMAL_SPACING, block_noise, rms
-from .probes import Probe, step_scale
+from .probes import Probe, edge_floor, step_scale
 
 # Offsets of each real-valued stencil, in steps.
 STENCILS = {"central": (1, -1), "five-point": (2, 1, -1, -2)}
@@ -230,7 +238,7 @@ class _Broke(Exception):
 
     def __init__(self, what: str, message: str | None = None):
         self.what = what
-        self.message = message if message is not None else f"{what}; this element counts as failed"
+        self.message = message if message is not None else what
 
 
 @dataclass(frozen=True)
@@ -523,6 +531,16 @@ def _curvature_between(coarse: _Level, fine: _Level) -> bool:
     return abs(fine.gap - expected) <= CURVATURE_MATCH * expected + fine.gap_noise
 
 
+def _singular(coarse: _Level, fine: _Level) -> bool:
+    """Whether the one-sided slopes' gap grew as the step shrank. A kink at
+    x leaves it the jump in slope, one kink nearer than the step less
+    (the share of the step beyond it), curvature a tenth; a jump in the
+    loss between the points makes it grow as 1/h, a pole as 1/h^2, and two
+    kinks on either side nearer than the step (a clip 1e-10 wide) as 1/h.
+    Whatever was crossed is then no kink at x, and smaller steps get past it."""
+    return fine.gap - fine.gap_noise > SINGULAR_GROWTH * coarse.gap
+
+
 def _result(level: _Level, levels: list[_Level], evaluations: int, **flags) -> Estimate:
     first = levels[0]
     flags.setdefault("untracked_kink", first.crossing is None and first.kinky)
@@ -587,19 +605,31 @@ def _by_retries(evaluator, probe, base, method, h, sigma, verify_to, refine=Fals
     step = h
     points = None
     broke: _Stop | None = None
+    floor, attempts = KINK_RETRY_FLOOR, 0
     while True:
         first_crossing = levels[0].crossing if levels else None
+        attempts += 1
         try:
             levels.append(_level(evaluator, probe, base, method, step, sigma, spent, first_crossing))
         except _Stop as stop:
-            # The loss breaks at x +- h (a parameter near its domain's edge:
-            # a variance of 2e-6 stepped by 1e-5): a smaller step, as across a
-            # kink; the element fails only if every step down to the floor breaks.
+            # The loss breaks at x +- h: a parameter near its domain's edge (a
+            # variance of 2e-6 stepped by 1e-5, a barrier's x at 1e-10), or a
+            # pole the wider steps jumped over, finite beyond it (a barrier's
+            # jac). The step is skipped and a smaller one tried, as across a
+            # kink, down to the edge's own scale; the levels before it that
+            # crossed the wall are judged as crossings of a kink are.
             broke = broke or stop
+            floor = edge_floor(evaluator, probe)
             step /= KINK_RETRY_FACTOR
-            if levels or step < KINK_RETRY_FLOOR * (1 - 1e-9):
-                raise _Stop(replace(broke.estimate, evaluations=spent[0]), broke.what) from None
-            continue
+            if step >= floor * (1 - 1e-9) and attempts < EDGE_RETRY_ATTEMPTS:
+                continue
+            if not levels:
+                raise _Stop(replace(broke.estimate, evaluations=spent[0],
+                                    error=_unmeasurable(broke.estimate.error, step * KINK_RETRY_FACTOR)),
+                            broke.what) from None
+            decided = _result(levels[-1], levels, spent[0], unresolved=True, bracket=_subgradient_bracket(levels),
+                              meeting=levels[-1].meeting, analytic_roundoff=analytic_roundoff)
+            break
         decided = _decide(levels, spent[0])
         if decided is not None:
             decided = replace(decided, analytic_roundoff=analytic_roundoff)
@@ -609,8 +639,13 @@ def _by_retries(evaluator, probe, base, method, h, sigma, verify_to, refine=Fals
                 level = next(lv for lv in levels if lv.step == decided.h)
                 decided, points = _refine(evaluator, probe, base, decided, level, sigma, spent, verify_to)
             break
+        if len(levels) > 1 and _singular(levels[-2], levels[-1]):
+            # A pole or a jump the steps cross, finite beyond it (1/x), or
+            # kinks nearer than the floor on both sides: as near x as a wall
+            # the loss breaks at, so down to the edge's scale.
+            floor = edge_floor(evaluator, probe)
         step /= KINK_RETRY_FACTOR
-        if step < KINK_RETRY_FLOOR * (1 - 1e-9) or len(levels) >= _MAX_ATTEMPTS:
+        if step < floor * (1 - 1e-9) or len(levels) >= _MAX_ATTEMPTS or attempts >= EDGE_RETRY_ATTEMPTS:
             decided = _result(levels[-1], levels, spent[0], unresolved=True, bracket=_subgradient_bracket(levels),
                               meeting=levels[-1].meeting, analytic_roundoff=analytic_roundoff)
             break
@@ -622,6 +657,16 @@ def _by_retries(evaluator, probe, base, method, h, sigma, verify_to, refine=Fals
     start = decided.h if points is not None else h if decided.unresolved else \
         decided.h / 4 if decided.crossed_kink else decided.h
     return _arbitrate(evaluator, probe, base, decided, sigma, spent, verify_to, start, points)
+
+
+def _unmeasurable(message: str, smallest: float) -> str:
+    """What a value no step could measure says: what broke (its first line,
+    then the rest of a traceback), and that every step down to
+    ``smallest`` broke too. A derivative the loss cannot be differenced
+    for is not shown wrong: it is not verified."""
+    first, _, rest = message.partition("\n")
+    said = f"{first}, and at every smaller step down to {smallest:.0e}: it cannot be measured here; not verified"
+    return said + (f"\n{rest}" if rest else "")
 
 
 def _rounding_limited(found: Estimate, verify_to: float, reference: float) -> bool:
@@ -659,7 +704,7 @@ def taylor_test(evaluator: Evaluator, probe: Probe, base: BasePoint, *, h: float
         return _taylor_at(evaluator, probe, base, analytic, h, sigma, analytic_roundoff, [0], None)
     except _Broke as broke:
         # What broke, in one line: a test at one step grades nothing (a
-        # check's "counts as failed" is the check's to say).
+        # check's "not verified" is the check's to say).
         raise ModelError(broke.what) from None
 
 
@@ -861,8 +906,11 @@ def _auto(evaluator, probe, base, method, sigma, verify_to) -> Estimate:
     error (see best_step); if fewer than two consecutive steps are
     kink-free, the default retry strategy decides."""
     spent = [0]
-    levels = ladder(evaluator, probe, base, method, AUTO_STEPS[method], sigma, spent)
-    best = best_step(levels, ORDERS[method])
+    # Where the loss breaks at a step (a domain's wall), the default strategy
+    # finds the steps that fit: best_step reads consecutive tenfold steps.
+    broken: dict[float, str] = {}
+    levels = ladder(evaluator, probe, base, method, AUTO_STEPS[method], sigma, spent, broken=broken)
+    best = None if broken else best_step(levels, ORDERS[method])
     if best is None:
         fallback = _by_retries(evaluator, probe, base, method, AUTO_STEPS[method][len(levels) // 2], sigma,
                                verify_to)
@@ -965,6 +1013,12 @@ SECOND_STENCIL_CURVATURE_MATCH = 0.25
 # Richardson's estimate of truncation assumes the error already scales as
 # H^4 between H and 2H; this factor covers being a little short of that.
 TRUNCATION_SAFETY = 3.0
+
+# A gap between one-sided slopes that grows more than this much when the
+# step shrinks tenfold is no kink's at x (it stays, or shrinks) nor
+# curvature's (a tenth): a jump's grows tenfold, a pole's a hundredfold,
+# two close kinks' tenfold (_singular).
+SINGULAR_GROWTH = 3.0
 
 # A bound on retries whatever h the user chose (1e-5 down to the floor is 5 steps).
 _MAX_ATTEMPTS = 12
