@@ -114,24 +114,33 @@ verdict, the truth from mpmath:
   not measure H there either (rounding ~1e4 against H ~ 4); the honest
   verdict would be unverified, which needs a third outcome of the
   comparison (jac neither confirmed nor refuted at H's precision).
+- Brown's badly scaled function at its standard x0 = [1, 1] (More,
+  Garbow, Hillstrom #4; tests/derivative_corpus/minimal/
+  brown_badly_scaled.py): jac[1] = -2 where the truth is -4e-6 PASSES
+  ("ok"). fun ~ 1e12 rounds by ~1e-4, so at the step h = 1e-5 every
+  element's budget is ~±48, and -2 is within 3e-5 of the block's scale
+  (2e6). Assumption: the default step is the largest a check needs; along
+  e_1 fun is quadratic and a step of 1 resolves the element exactly, but
+  the ladder only steps down. Removing it means stepping up where a value
+  is unresolved at its own scale: not done here.
+- Rastrigin at its minimum x = 0 (a right jac): WARN. The gradient is
+  exactly 0 and 10n - 10 sum cos(2 pi x) cancels there, so the start
+  point's values are unverified with the loss's noise, which the generic
+  point does not lift (tests/test_evidence.py's UNVERIFIABLE: a wrong
+  gradient can hide the same way).
 - x0 at 1e-10 of a barrier's wall (attack's edge__e10): a direction mixing
   that element with the others varies at 1e-10 there, so the comparison's
   truncation (measured) swamps the other elements' errors and a wrong jac
-  stays the truth. (FILE:jac fails there with a right jac too.)
+  stays the truth.
 
-- The scalar ``jac`` of badly scaled x: x = [1e-8, 1e8, 1] in different
-  units, element 1 of the gradient (3e-8, beside 3e8) wrong by 2/3 passes;
-  its own central difference (step h * |x1|) resolves it. Assumption: x is
-  one block with one scale, and not in grading alone: the noise tables
-  (verdict/noise.py, _measure_noise) step every element of a block by the
-  block's RMS (step_scale of a direction, 6e7 here), so x0 = 1e-8 moves by
-  ~6e7 * NOISE_PROBE_STEP and its 1e16 x0^2 term reads as rounding noise
-  of 1.3e3 on a loss of 3.8; each element's round-off (2.7 for element 1,
-  against 3e-8) follows, and grading calls it zero within round-off.
-  Rows apart do not reach it (a gradient's elements share one loss by
-  nature). Removing it means noise tables stepping each element at its own
-  scale (as a coordinate probe does: h * max(1, |x_i|)), which changes the
-  noise every model's budgets are built on: not done here.
+Fixed (2026-12-06, steps and noise tables near a domain's wall,
+tests/test_domain_edges.py): the scalar ``jac`` of badly scaled x
+(x = [1e-8, 1e8, 1], element 1 wrong by 2/3 passed: the noise tables
+stepped every element by the block's RMS, so x0 = 1e-8's 1e16 x0^2 term
+read as rounding noise); no element now moves across a table by more than
+1e-3 of itself. And -log(x) at 1e-10, -log(1-x)'s jac at 1 - 1e-7: a
+broken step is skipped and the ladder goes on to the coordinate's own
+scale.
 
 Fixed (2026-12-06, the Hessian's truth, tests/test_hessian_truth.py):
 
