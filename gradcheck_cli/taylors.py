@@ -167,8 +167,8 @@ class TaylorReport:
         return tuple(dict.fromkeys(b.point for b in self.blocks))
 
     def to_dict(self) -> dict:
-        return {"model": self.model, "derivative": self.derivative, "verdict": self.verdict, "seed": self.seed, "evaluations": self.evaluations,
-                "seconds": round(self.seconds, 6), "loss": _number(self.loss),
+        return {"model": self.model, "derivative": self.derivative, "verdict": self.verdict, "seed": self.seed,
+                "evaluations": self.evaluations, "seconds": round(self.seconds, 6), "loss": _number(self.loss),
                 "loss_noise": _number(self.loss_noise), "steps": list(TAYLOR_STEPS),
                 "blocks": [b.to_dict() for b in self.blocks]}
 
