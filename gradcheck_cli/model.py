@@ -1050,10 +1050,14 @@ def _hvp_model(model: Model, obj: Any, where: str, seed: int) -> Model:
     where = f"{where}:{HVP}"
     reduction = HessianVectorProduct(product, model.grad, model.loss_and_grad, model.params,
                                      single_array=model.single_array, structure=model.structure, seed=seed,
-                                     where=where)
-    reduction.objective = model
-    note = (f"hvp is checked as the gradient of sum over blocks of <grad(params), v> for a seeded Gaussian v "
-            f"(--seed {seed}): element [i] of a block is (H v)[i]; it assumes grad is right (check it beside)")
+                                     where=where, loss=model.loss)
+    reduction.model = model
+    reduction.judge(model.params, "the start point")
+    truth = "sum over blocks of <grad(params), v> (grad agrees with the loss's differences)" \
+        if reduction.grad_is_truth else "the loss's five-point slope along v (grad is not the loss's gradient)"
+    note = (f"hvp is checked as the gradient of {truth} for a seeded Gaussian v (--seed {seed}) in every "
+            f"block: element [i] of a block is (H v)[i]")
     return dataclasses.replace(model, loss=reduction.loss, grad=reduction.grad, loss_and_grad=None,
-                               notes=(*model.notes, note), derivative=HessianVectorProduct.derivative,
+                               notes=(*model.notes, note, *reduction.notes),
+                               derivative=HessianVectorProduct.derivative,
                                source_line=_definition_line(reduction.grad, model.source) or model.source_line)

@@ -60,16 +60,20 @@ def jac_is_gradient(comparisons: Sequence[Comparison]) -> bool:
     return all(c.agrees for c in comparisons)
 
 
-def note(comparisons: Sequence[Comparison], what: str) -> str:
-    """The report's words for a jac that is not fun's gradient, naming
-    the comparison that disagrees most; ``what`` is the matrix (H, or the
-    matrix hessp applies)."""
+def note(comparisons: Sequence[Comparison], what: str, *, gradient: str = "jac", function: str = "fun",
+         checked: str = "the check of jac") -> str:
+    """The report's words for a ``gradient`` (jac; a params-dict model's
+    grad) that is not ``function``'s (fun; its loss), naming the comparison
+    that disagrees most; ``what`` is the matrix (H, or the matrix hessp
+    applies, or H v), ``checked`` the check that locates the gradient's
+    error."""
     worst = max((c for c in comparisons if not c.agrees),
                 key=lambda c: abs(c.analytic - c.numeric) / max(c.resolution, np.finfo(float).tiny))
-    return (f"jac fails against fun's central differences along a seeded direction d_{worst.direction} at "
-            f"{worst.where} (jac . d = {worst.analytic:.6g}, fun's slope {worst.numeric:.6g} "
-            f"± {worst.resolution:.2g}): {what} is judged against fun's second differences, not jac's "
-            "(the check of jac says where it is wrong)")
+    owner = function.removeprefix("the ")
+    return (f"{gradient} fails against {function}'s central differences along a seeded direction d_{worst.direction} "
+            f"at {worst.where} ({gradient} . d = {worst.analytic:.6g}, {owner}'s slope {worst.numeric:.6g} "
+            f"± {worst.resolution:.2g}): {what} is judged against {function}'s second differences, not "
+            f"{gradient}'s ({checked} says where it is wrong)")
 
 
 def scales(x: np.ndarray) -> np.ndarray:

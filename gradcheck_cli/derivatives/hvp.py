@@ -73,6 +73,7 @@ generic point); workers (--jobs 2) draw the same v (identical JSON).
 from __future__ import annotations
 
 import ast
+import dataclasses
 import inspect
 import zlib
 from collections.abc import Mapping
@@ -81,8 +82,9 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import ModelError, StopSignal, UserCodeError, exception_text, listed
-from ..settings import HESSP_DIRECTION_STREAM
+from ..settings import HESS_FUN_STEP, HESSP_DIRECTION_STREAM
 from ..structure import read_gradient, unflatten
+from . import hessian_truth
 
 # The suffix of a target naming a model's Hessian-vector product.
 HVP = "hvp"
@@ -150,6 +152,11 @@ def direction(seed: int, blocks: Mapping[str, np.ndarray]) -> dict[str, np.ndarr
     return v
 
 
+def _joined(blocks: Mapping[str, Any]) -> np.ndarray:
+    """Blocks by name as one vector, in the params' order."""
+    return np.concatenate([np.ravel(block) for block in blocks.values()])
+
+
 def _name(fn: Any) -> str:
     return getattr(fn, "__name__", type(fn).__name__)
 
@@ -167,19 +174,30 @@ class HessianVectorProduct:
     derivative = "Hessian-vector product"  # (what the report names, Report.derivative)
 
     def __init__(self, product: Callable, gradient: Callable | None, loss_and_grad: Callable | None,
-                 blocks: Mapping[str, np.ndarray], *, single_array: bool, structure: Any, seed: int, where: str):
+                 blocks: Mapping[str, np.ndarray], *, single_array: bool, structure: Any, seed: int, where: str,
+                 loss: Callable | None = None):
         self.where = where
         self.product = product
         self.gradient = gradient
         self.loss_and_grad = loss_and_grad
+        self.user_loss = loss
         self.shapes = {name: block.shape for name, block in blocks.items()}
         self.single_array = single_array
         self.structure = structure
+        self.seed = seed
         self.v = direction(seed, blocks)
-        # The objective this is a derivative of (the user's model, set by
-        # model.py once it is built): the generic point of the reduction
-        # is the objective's (the hook is another session's).
-        self.objective: Any = None
+        self.v_flat = _joined(self.v)
+        # The user's model (set by model.py once it is built): the
+        # objective whose generic point is the reduction's (``objective``).
+        self.model: Any = None
+        # Whether grad's differences are the truth for H v
+        # (hessian_truth, as for scipy's hess): until grad is seen not to
+        # be the loss's gradient at a point placed, after which the loss's
+        # own slope along v is, at every point; that slope's step, fixed at
+        # the point placed while the check differences around it.
+        self.grad_is_truth = True
+        self.slope_step = HESS_FUN_STEP
+        self.notes: list[str] = []
         self._check_signature()
 
     def _check_signature(self) -> None:
@@ -191,9 +209,84 @@ class HessianVectorProduct:
         except ValueError:  # (a builtin without a signature: its first call says)
             pass
 
+    @property
+    def objective(self) -> Any:
+        """The model this is a derivative of, descended to the generic
+        point: the user's, or, where grad is not its loss's gradient, its
+        loss with the loss's own central differences as gradient (the
+        user's grad would descend another function)."""
+        if self.grad_is_truth or self.model is None:
+            return self.model
+
+        # (plain functions, not this adapter's methods: a model whose grad
+        # is a method of an adapter with ``place`` is a derivative, and this
+        # one is the objective itself; model.provider)
+        def loss(params: Any) -> Any:
+            return self._loss(params)
+
+        def grad(params: Any) -> Any:
+            return self._loss_gradient(params)
+
+        return dataclasses.replace(self.model, loss=loss, grad=grad, loss_and_grad=None)
+
     def place(self, params: Any) -> Any:
-        """The objective's point for this reduction's: the same blocks."""
+        """The objective's point for this reduction's: the same blocks,
+        where grad is judged again as H v's truth."""
+        self.judge(params, "the generic point")
         return params
+
+    # -- H v's truth (hessian_truth) ----------------------------------------------
+
+    def judge(self, params: Any, where: str) -> None:
+        """At a point the reduction is placed at: whether grad is still the
+        loss's gradient there (compared with the loss's central differences
+        along seeded directions through every block, at the point and near
+        it); once it is not, the loss's slope along v is H v's truth at
+        every point, its step set where it is placed."""
+        if self.user_loss is None and self.loss_and_grad is None:
+            return
+        x = self._vector(params)
+        if self.grad_is_truth:
+            comparisons = hessian_truth.compare(self._loss_value, self._gradient_vector, x, where, self.seed)
+            if hessian_truth.jac_is_gradient(comparisons):
+                return
+            self.grad_is_truth = False
+            self.notes.append(hessian_truth.note(comparisons, "H v", gradient="grad", function="the loss",
+                                                  checked="the model's own check"))
+        step = hessian_truth.slope_step(self._loss_value, x, self.v_flat)
+        # (none inside the loss's domain: the check says where it is not finite)
+        self.slope_step = step if step is not None else HESS_FUN_STEP
+
+    def _vector(self, params: Any) -> np.ndarray:
+        """A point in the params' structure as one vector (tracked where its blocks are)."""
+        return _joined(self._flat(params))
+
+    def _blocks(self, x: np.ndarray) -> Any:
+        """One vector as a point in the params' structure (copies)."""
+        blocks, start = {}, 0
+        for name, shape in self.shapes.items():
+            size = int(np.prod(shape, dtype=np.int64))
+            blocks[name] = x[start:start + size].reshape(shape).copy()
+            start += size
+        return self._structured(blocks)
+
+    def _loss(self, params: Any) -> Any:
+        """The user's loss at a copy of ``params``."""
+        if self.user_loss is not None:
+            return self._call(self.user_loss, _name(self.user_loss), self._copies(params))
+        return self._call(self.loss_and_grad, _name(self.loss_and_grad), self._copies(params))[0]
+
+    def _loss_value(self, x: np.ndarray) -> Any:
+        return self._loss(self._blocks(x))
+
+    def _gradient_vector(self, x: np.ndarray) -> np.ndarray:
+        return _joined(self._gradient_at(self._blocks(x)))
+
+    def _loss_gradient(self, params: Any) -> Any:
+        """The loss's gradient by its central differences (the objective's
+        where grad is not the loss's)."""
+        gradient = hessian_truth.fun_gradient(lambda x: float(np.real(self._loss_value(x))), self._vector(params))
+        return self._blocks(gradient)
 
     # -- what the report points at ------------------------------------------
 
@@ -320,7 +413,10 @@ class HessianVectorProduct:
     # -- the model contract --------------------------------------------------------
 
     def loss(self, params: Any) -> Any:
-        """sum_b <grad(params)_b, v_b>: its gradient is H v."""
+        """sum_b <grad(params)_b, v_b>, or where grad is not the loss's
+        gradient the loss's slope along v: either's gradient is H v."""
+        if not self.grad_is_truth:
+            return hessian_truth.fun_slope(self._loss_value, self._vector(params), self.v_flat, self.slope_step)
         gradient = self._gradient_at(params)
         total = 0.0
         for name, v in self.v.items():
