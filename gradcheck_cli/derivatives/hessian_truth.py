@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -160,21 +160,40 @@ def _at(fun, jac, point: np.ndarray, where: str, ds: np.ndarray) -> list[Compari
     return found
 
 
+# The five-point stencils of a first derivative, as (offset in steps,
+# weight x 12 step): central, and one-sided forward (1) and backward (-1)
+# for a point on a kink along the direction, whose slope is one side's.
+STENCILS = {0: ((-2, 1), (-1, -8), (1, 8), (2, -1)),
+            1: ((0, -25), (1, 48), (2, -36), (3, 16), (4, -3)),
+            -1: ((0, 25), (-1, -48), (-2, 36), (-3, -16), (-4, 3))}
+
+
 def fun_slope(fun: Callable[[np.ndarray], float], point: np.ndarray, direction: np.ndarray, step: float) -> float:
     """fun's slope along ``direction`` at ``point`` by the five-point
     stencil (``step``: ``slope_step``'s at the point placed, fixed while the
     check differences around it): its gradient is H . direction up to
     step^4."""
-    far, near = (fun(point + j * step * direction) - fun(point - j * step * direction) for j in (2, 1))
-    return (8 * near - far) / (12 * step)
+    return stencil_slope(lambda j: fun(point + j * step * direction), step)
 
 
-def slope_step(fun: Callable[[np.ndarray], float], x: np.ndarray, direction: np.ndarray) -> float | None:
+def stencil_slope(value_at: Callable[[int], Any], step: float, side: int = 0) -> Any:
+    """A slope from the values at offsets j (in steps) of one of STENCILS."""
+    return sum(weight * value_at(j) for j, weight in STENCILS[side]) / (12 * step)
+
+
+def slope_step(fun: Callable[[np.ndarray], float], x: np.ndarray, direction: np.ndarray,
+               slope: Callable[[np.ndarray, float], float] | None = None) -> float | None:
     """The step of fun's slope along ``direction`` at the point placed:
     HESS_FUN_STEP relative to the elements' scales along it, shrunk while
     it leaves fun's domain, then while the slope at a tenth of it differs
     beyond that one's rounding (near a wall fun varies at the wall's
-    distance). None: no step stays inside the domain."""
+    distance). ``slope(point, step)``: the slope the check will use
+    (fun_slope's central one unless given: an hvp's takes the side of a
+    kink through the point, where the central one is no slope at any
+    step). None: no step stays inside the domain."""
+    if slope is None:
+        def slope(point: np.ndarray, h: float) -> float:
+            return fun_slope(fun, point, direction, h)
     x = np.asarray(x, dtype=np.float64)
     weight = float(np.sqrt(np.sum(direction ** 2 * scales(x) ** 2) / np.sum(direction ** 2)))
     with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -186,7 +205,7 @@ def slope_step(fun: Callable[[np.ndarray], float], x: np.ndarray, direction: np.
             if not np.all(np.isfinite(values)):
                 break
             rounding = HESS_TRUTH_SIGMAS * EPS * float(np.max(np.abs(values))) / smaller
-            if abs(fun_slope(fun, x, direction, step) - fun_slope(fun, x, direction, smaller)) <= rounding:
+            if abs(slope(x, step) - slope(x, smaller)) <= rounding:
                 break
             step = smaller
     return step

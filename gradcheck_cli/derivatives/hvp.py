@@ -84,6 +84,7 @@ import numpy as np
 from ..errors import ModelError, StopSignal, UserCodeError, exception_text, listed
 from ..settings import HESS_FUN_STEP, HESSP_DIRECTION_STREAM
 from ..structure import read_gradient, unflatten
+from .. import kinks
 from . import hessian_truth
 
 # The suffix of a target naming a model's Hessian-vector product.
@@ -230,14 +231,14 @@ class HessianVectorProduct:
         return dataclasses.replace(self.model, loss=loss, grad=grad, loss_and_grad=None)
 
     def place(self, params: Any) -> Any:
-        """The objective's point for this reduction's: the same blocks,
-        where grad is judged again as H v's truth."""
+        """The objective's point for this reduction's: the same blocks (by
+        name, as a model's params), where grad is judged again as H v's truth."""
         self.judge(params, "the generic point")
         return params
 
     # -- H v's truth (hessian_truth) ----------------------------------------------
 
-    def judge(self, params: Any, where: str) -> None:
+    def judge(self, blocks: Mapping[str, np.ndarray], where: str) -> None:
         """At a point the reduction is placed at: whether grad is still the
         loss's gradient there (compared with the loss's central differences
         along seeded directions through every block, at the point and near
@@ -245,7 +246,7 @@ class HessianVectorProduct:
         every point, its step set where it is placed."""
         if self.user_loss is None and self.loss_and_grad is None:
             return
-        x = self._vector(params)
+        x = _joined(blocks)
         if self.grad_is_truth:
             comparisons = hessian_truth.compare(self._loss_value, self._gradient_vector, x, where, self.seed)
             if hessian_truth.jac_is_gradient(comparisons):
@@ -253,7 +254,7 @@ class HessianVectorProduct:
             self.grad_is_truth = False
             self.notes.append(hessian_truth.note(comparisons, "H v", gradient="grad", function="the loss",
                                                   checked="the model's own check"))
-        step = hessian_truth.slope_step(self._loss_value, x, self.v_flat)
+        step = hessian_truth.slope_step(self._loss_value, x, self.v_flat, self._sided_slope)
         # (none inside the loss's domain: the check says where it is not finite)
         self.slope_step = step if step is not None else HESS_FUN_STEP
 
@@ -281,6 +282,37 @@ class HessianVectorProduct:
 
     def _gradient_vector(self, x: np.ndarray) -> np.ndarray:
         return _joined(self._gradient_at(self._blocks(x)))
+
+    def _slope(self, params: Any) -> Any:
+        """The loss's five-point slope along v, from the points whose kink
+        decisions are the point's own: central where all are, else one-sided
+        on the side that is (a point on a ReLU's kink: the side its masks,
+        and so hvp's, take; the loss at the point itself is evaluated for
+        its decisions, which the kink tracker then sees, as it sees grad's
+        masks in the other reduction). The points are tracked here whether
+        or not the evaluation is, so the loss is one function either way."""
+        return self._sided_slope(self._vector(params), self.slope_step)
+
+    def _sided_slope(self, x: np.ndarray, step: float) -> Any:
+        """``_slope`` at a point as one vector, at ``step``."""
+        found: dict[int, tuple[Any, kinks.Trace]] = {}
+
+        def at(j: int) -> tuple[Any, kinks.Trace]:
+            if j not in found:
+                with kinks.beside() as trace:
+                    point = (x + j * step * self.v_flat).view(kinks.TrackedArray)
+                    found[j] = self._loss_value(point), trace
+            return found[j]
+
+        own = at(0)[1]
+
+        def holds(side: int) -> bool:
+            return all(kinks.compare_traces(own, at(j)[1]) is None for j, _ in hessian_truth.STENCILS[side])
+
+        # (kinks on both sides within the stencil: the central one, and the
+        # tracker sees the crossings its points make as the point moves)
+        side = next((side for side in (0, 1, -1) if holds(side)), 0)
+        return hessian_truth.stencil_slope(lambda j: at(j)[0], step, side)
 
     def _loss_gradient(self, params: Any) -> Any:
         """The loss's gradient by its central differences (the objective's
@@ -416,7 +448,7 @@ class HessianVectorProduct:
         """sum_b <grad(params)_b, v_b>, or where grad is not the loss's
         gradient the loss's slope along v: either's gradient is H v."""
         if not self.grad_is_truth:
-            return hessian_truth.fun_slope(self._loss_value, self._vector(params), self.v_flat, self.slope_step)
+            return self._slope(params)
         gradient = self._gradient_at(params)
         total = 0.0
         for name, v in self.v.items():
