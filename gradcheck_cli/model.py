@@ -523,7 +523,9 @@ def provider(model: "Model", hook: str) -> Any:
     model object; scipy's Derivative) or the adapter whose method is its
     grad (the hvp's reduction); None where neither has it. The hooks:
     ``objective`` and ``place`` (generic.objective_of), ``blocks_apart``
-    and ``rows`` (pipeline._check_apart)."""
+    and ``rows`` (pipeline._check_apart), ``judge(params, where)`` (a
+    reduction whose truth is decided at the point it is checked at: a
+    worker rebuilding it judges it at the parent's point, executors)."""
     bound = getattr(model.grad or model.loss_and_grad, "__self__", None)
     for candidate in (model.target, bound):
         if candidate is not None and getattr(candidate, hook, None) is not None:

@@ -220,3 +220,47 @@ def test_a_relu_nets_right_hvp_beside_a_wrong_grad_passes_with_the_kinks_reporte
     kinked = [d for block in report["blocks"] for d in block["dims"] if d["kink"] is not None]
     assert any(d["kink"]["line"] == line and d["kink"]["op"] == "maximum" for d in kinked)
     assert all(d["grade"] != "fail" for d in kinked)
+
+
+# -- grad right at the start point, wrong at the generic point ---------------------------
+
+WRONG_AWAY = """
+import numpy as np
+
+def init_params(seed=0):
+    return {"x": np.array([0.7, 0.9]), "y": np.array([-0.4])}
+
+def loss(p):
+    return 1.5 * np.sum(p["x"] ** 2) + 0.5 * p["y"][0] ** 2 + np.sum(np.sin(p["x"]))
+
+def grad(p):
+    # right while x > 0.6; the burn-in descends x below it
+    x = p["x"]
+    return {"x": 3.0 * x + np.cos(x) - 5 * np.maximum(0.6 - x, 0) ** 3, "y": p["y"].copy()}
+
+def hvp(p, v):
+    return {"x": 3.0 * v["x"] - np.sin(p["x"]) * v["x"], "y": v["y"].copy()}
+"""
+
+
+def wrong_away_hessian(module, point):
+    return np.diag(np.concatenate([3.0 - np.sin(point["x"]), [1.0]]))
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_grad_wrong_only_at_the_generic_point_is_judged_there_in_every_process(model_file, jobs):
+    path = model_file(WRONG_AWAY, "wrong_away.py")
+    module = imported(path)
+    assert hvp_is(module, wrong_away_hessian)
+    away = {"x": np.array([0.3, 0.5]), "y": np.array([-0.4])}
+    numeric = loss_gradient(module.loss, away)
+    assert not np.allclose(module.grad(away)["x"], numeric["x"], rtol=1e-6)
+    result, reports = run_json(f"{path}:hvp", "--jobs", jobs)
+    report = reports[f"{path}:hvp"]
+    assert result.exit_code == 0, result.output
+    assert report["verdict"] == "pass"
+    generic = report["generic_point"]["check"]
+    assert generic["verdict"] == "pass"
+    # grad agreed at the start point; the generic point's report says where it stopped agreeing
+    assert not note_of_truth(report)
+    assert any("at the generic point" in n for n in note_of_truth(generic))
