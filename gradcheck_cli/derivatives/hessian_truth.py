@@ -14,6 +14,12 @@ does not, the rows are terms of fun's slope along e_r (``fun_slope``),
 whose gradient is H's row r up to HESS_FUN_STEP^4, and the report says so
 (``note``).
 
+A params-dict model's hvp (hvp.py) is judged the same way, fun its loss
+and jac its grad over its blocks joined into one vector; its loss's slope
+is along v, from one of ``STENCILS`` (``stencil_slope``: central, or one
+side of a kink through the point), at the step ``slope_step`` finds with
+that slope.
+
 Misjudging a right jac as wrong costs only precision (fun's differences
 are a truth too, through one more difference); misjudging a wrong jac as
 right fails a right Hessian. So the resolution a comparison is granted is

@@ -23,10 +23,37 @@ the kink tracker sees grad's masks (``z > 0``): a ReLU net's second
 derivative, 0 almost everywhere and undefined at the kink, is judged as a
 first derivative is at a kink (crossings reported, not failed).
 
-What it assumes: grad is right (check ``FILE`` beside ``FILE:hvp``; the
-command line does) and the Hessian is symmetric, which it is wherever
-grad is a gradient. A model whose grad is linear in params (H v constant)
-gives a reduced loss that is linear too: still checked, with a
+The truth is the loss's Hessian (hessian_truth.py, as for scipy's hess):
+grad's differences measure it only where grad is the loss's gradient.
+Judged against them alone, a right hvp beside a grad missing a factor
+failed and an hvp wrong as grad was (both without an L2 term) passed. So
+at every point the reduction is placed at (the start point; the generic
+point, ``place``, and a worker's rebuilt model there, ``judge``) grad is
+compared with the loss's central differences along seeded Gaussian
+directions through every block, there and 1e-4 away, within what each
+difference resolves. Where it agrees the loss is as above; once it does
+not, at every point after, the loss is the loss's five-point slope along
+v, whose gradient is H v up to step^4 (its step HESS_FUN_STEP at the
+elements' scales, shrunk at a domain's wall), and the report says so in
+notes; ``FILE``'s own check fails as ever. The objective (the burn-in)
+then descends the loss with its own central differences (2n calls a
+step), not with a grad that is another function's gradient.
+
+Kinks, where the loss's slope is the truth: the slope is taken from the
+points whose kink decisions are the point's own (the loss at the point
+itself is evaluated, tracked, for its decisions): the central stencil,
+else the one-sided one on the side that takes them (on a ReLU's kink, the
+side its mask, and so hvp's, takes), so the tracker reports the
+crossings at the point as it reports grad's masks. Known limit: kinks
+through the point on both sides along v (two units exactly at 0 with v
+of opposite signs) leave no side; the central stencil is used and the
+values it mixes may be judged against the two sides' average (the start
+point of tests/test_hvp.py's ReLU net, with a wrong grad, passes with
+one value unverified).
+
+What it assumes: the Hessian is symmetric, which it is wherever the loss
+is twice differentiable. A model whose grad is linear in params (H v
+constant) gives a reduced loss that is linear too: still checked, with a
 curvature-free Taylor test.
 
 Every call of grad and hvp is handed copies of the point (the user may
@@ -45,9 +72,10 @@ step), never a refusal. ``--reg`` does not apply (Report.derivative is
 not "gradient"): the reduction's loss has no regularization term.
 
 The generic point of the reduction is its objective's (generic.py,
-objective_of): ``objective`` (the user's model, set by model.py) is
-jittered and burnt in, and ``place`` (identity: the hvp's blocks are the
-objective's) puts the reduction there. (Its own loss, sum_b <grad_b, v_b>,
+objective_of): ``objective`` (the user's model, set by model.py, with
+the loss's differences as its gradient where grad is not the loss's) is
+jittered and burnt in, and ``place`` (the same blocks, grad judged
+there) puts the reduction there. (Its own loss, sum_b <grad_b, v_b>,
 is no objective: a linear term REG <y, v> has no minimum.)
 
 Held in an adversarial pass (right verdicts; tests/test_hvp.py has the
