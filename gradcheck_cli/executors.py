@@ -39,7 +39,8 @@ import numpy as np
 
 from .errors import GradcheckError, ModelError, NondeterminismError, UserCodeError
 from .evaluate import BasePoint, Evaluator
-from .model import Model, OwnImports, _looks_like_path, _split_target, from_functions, frozen_copies, load_model
+from .model import (Model, OwnImports, _looks_like_path, _split_target, from_functions, frozen_copies, load_model,
+                    provider)
 from .verdict import taylor
 from .verdict.grading import worth_tracking
 from .verdict.noise import analytic_roundoff
@@ -104,6 +105,13 @@ class Recipe:
                 target = os.path.join(directory, self.shipped.model) + (f":{attr}" if attr else "")
             model = load_model(target, params=self.params_file, seed=self.seed, set=self.overrides,
                                data=self.data_file)
+            # A reduction whose truth is judged where it is placed (an hvp's:
+            # grad's differences or the loss's) is judged at the parent's
+            # point too, as the parent judged it there: the same function.
+            judged = provider(model, "judge")
+            if judged is not None and not all(np.array_equal(model.params[name], block)
+                                              for name, block in self.params.items()):
+                judged.judge(self.params, "the generic point")
         else:
             loss, grad, loss_and_grad = self.functions
             params = self.params["params"] if self.single_array else \

@@ -114,6 +114,25 @@ def recording(ties: bool = False) -> Iterator[Trace]:
         _active = previous
 
 
+@contextmanager
+def beside() -> Iterator[Trace]:
+    """Record a part of an evaluation in a trace of its own, whose events
+    are also the evaluation's where one is recorded (a reduction comparing
+    the kink decisions of the points it evaluates: derivatives/hvp.py)."""
+    global _active
+    outer = _active
+    trace = Trace(outer.want_ties if outer is not None else False)
+    _active = trace
+    try:
+        yield trace
+    finally:
+        _active = outer
+        if outer is not None:
+            first = len(outer)
+            outer.extend(trace)
+            outer.ties.update({first + i: where for i, where in trace.ties.items()})
+
+
 # Code objects known to belong to numpy or to this package (True) or not.
 _internal_code: dict = {}
 

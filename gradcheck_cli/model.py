@@ -523,7 +523,9 @@ def provider(model: "Model", hook: str) -> Any:
     model object; scipy's Derivative) or the adapter whose method is its
     grad (the hvp's reduction); None where neither has it. The hooks:
     ``objective`` and ``place`` (generic.objective_of), ``blocks_apart``
-    and ``rows`` (pipeline._check_apart)."""
+    and ``rows`` (pipeline._check_apart), ``judge(params, where)`` (a
+    reduction whose truth is decided at the point it is checked at: a
+    worker rebuilding it judges it at the parent's point, executors)."""
     bound = getattr(model.grad or model.loss_and_grad, "__self__", None)
     for candidate in (model.target, bound):
         if candidate is not None and getattr(candidate, hook, None) is not None:
@@ -1050,10 +1052,14 @@ def _hvp_model(model: Model, obj: Any, where: str, seed: int) -> Model:
     where = f"{where}:{HVP}"
     reduction = HessianVectorProduct(product, model.grad, model.loss_and_grad, model.params,
                                      single_array=model.single_array, structure=model.structure, seed=seed,
-                                     where=where)
-    reduction.objective = model
-    note = (f"hvp is checked as the gradient of sum over blocks of <grad(params), v> for a seeded Gaussian v "
-            f"(--seed {seed}): element [i] of a block is (H v)[i]; it assumes grad is right (check it beside)")
+                                     where=where, loss=model.loss)
+    reduction.model = model
+    reduction.judge(model.params, "the start point")
+    truth = "sum over blocks of <grad(params), v> (grad agrees with the loss's differences)" \
+        if reduction.grad_is_truth else "the loss's five-point slope along v (grad is not the loss's gradient)"
+    note = (f"hvp is checked as the gradient of {truth} for a seeded Gaussian v (--seed {seed}) in every "
+            f"block: element [i] of a block is (H v)[i]")
     return dataclasses.replace(model, loss=reduction.loss, grad=reduction.grad, loss_and_grad=None,
-                               notes=(*model.notes, note), derivative=HessianVectorProduct.derivative,
+                               notes=(*model.notes, note, *reduction.notes),
+                               derivative=HessianVectorProduct.derivative,
                                source_line=_definition_line(reduction.grad, model.source) or model.source_line)

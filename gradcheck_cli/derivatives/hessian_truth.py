@@ -14,6 +14,12 @@ does not, the rows are terms of fun's slope along e_r (``fun_slope``),
 whose gradient is H's row r up to HESS_FUN_STEP^4, and the report says so
 (``note``).
 
+A params-dict model's hvp (hvp.py) is judged the same way, fun its loss
+and jac its grad over its blocks joined into one vector; its loss's slope
+is along v, from one of ``STENCILS`` (``stencil_slope``: central, or one
+side of a kink through the point), at the step ``slope_step`` finds with
+that slope.
+
 Misjudging a right jac as wrong costs only precision (fun's differences
 are a truth too, through one more difference); misjudging a wrong jac as
 right fails a right Hessian. So the resolution a comparison is granted is
@@ -27,7 +33,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -60,16 +66,20 @@ def jac_is_gradient(comparisons: Sequence[Comparison]) -> bool:
     return all(c.agrees for c in comparisons)
 
 
-def note(comparisons: Sequence[Comparison], what: str) -> str:
-    """The report's words for a jac that is not fun's gradient, naming
-    the comparison that disagrees most; ``what`` is the matrix (H, or the
-    matrix hessp applies)."""
+def note(comparisons: Sequence[Comparison], what: str, *, gradient: str = "jac", function: str = "fun",
+         checked: str = "the check of jac") -> str:
+    """The report's words for a ``gradient`` (jac; a params-dict model's
+    grad) that is not ``function``'s (fun; its loss), naming the comparison
+    that disagrees most; ``what`` is the matrix (H, or the matrix hessp
+    applies, or H v), ``checked`` the check that locates the gradient's
+    error."""
     worst = max((c for c in comparisons if not c.agrees),
                 key=lambda c: abs(c.analytic - c.numeric) / max(c.resolution, np.finfo(float).tiny))
-    return (f"jac fails against fun's central differences along a seeded direction d_{worst.direction} at "
-            f"{worst.where} (jac . d = {worst.analytic:.6g}, fun's slope {worst.numeric:.6g} "
-            f"± {worst.resolution:.2g}): {what} is judged against fun's second differences, not jac's "
-            "(the check of jac says where it is wrong)")
+    owner = function.removeprefix("the ")
+    return (f"{gradient} fails against {function}'s central differences along a seeded direction d_{worst.direction} "
+            f"at {worst.where} ({gradient} . d = {worst.analytic:.6g}, {owner}'s slope {worst.numeric:.6g} "
+            f"± {worst.resolution:.2g}): {what} is judged against {function}'s second differences, not "
+            f"{gradient}'s ({checked} says where it is wrong)")
 
 
 def scales(x: np.ndarray) -> np.ndarray:
@@ -156,21 +166,40 @@ def _at(fun, jac, point: np.ndarray, where: str, ds: np.ndarray) -> list[Compari
     return found
 
 
+# The five-point stencils of a first derivative, as (offset in steps,
+# weight x 12 step): central, and one-sided forward (1) and backward (-1)
+# for a point on a kink along the direction, whose slope is one side's.
+STENCILS = {0: ((-2, 1), (-1, -8), (1, 8), (2, -1)),
+            1: ((0, -25), (1, 48), (2, -36), (3, 16), (4, -3)),
+            -1: ((0, 25), (-1, -48), (-2, 36), (-3, -16), (-4, 3))}
+
+
 def fun_slope(fun: Callable[[np.ndarray], float], point: np.ndarray, direction: np.ndarray, step: float) -> float:
     """fun's slope along ``direction`` at ``point`` by the five-point
     stencil (``step``: ``slope_step``'s at the point placed, fixed while the
     check differences around it): its gradient is H . direction up to
     step^4."""
-    far, near = (fun(point + j * step * direction) - fun(point - j * step * direction) for j in (2, 1))
-    return (8 * near - far) / (12 * step)
+    return stencil_slope(lambda j: fun(point + j * step * direction), step)
 
 
-def slope_step(fun: Callable[[np.ndarray], float], x: np.ndarray, direction: np.ndarray) -> float | None:
+def stencil_slope(value_at: Callable[[int], Any], step: float, side: int = 0) -> Any:
+    """A slope from the values at offsets j (in steps) of one of STENCILS."""
+    return sum(weight * value_at(j) for j, weight in STENCILS[side]) / (12 * step)
+
+
+def slope_step(fun: Callable[[np.ndarray], float], x: np.ndarray, direction: np.ndarray,
+               slope: Callable[[np.ndarray, float], float] | None = None) -> float | None:
     """The step of fun's slope along ``direction`` at the point placed:
     HESS_FUN_STEP relative to the elements' scales along it, shrunk while
     it leaves fun's domain, then while the slope at a tenth of it differs
     beyond that one's rounding (near a wall fun varies at the wall's
-    distance). None: no step stays inside the domain."""
+    distance). ``slope(point, step)``: the slope the check will use
+    (fun_slope's central one unless given: an hvp's takes the side of a
+    kink through the point, where the central one is no slope at any
+    step). None: no step stays inside the domain."""
+    if slope is None:
+        def slope(point: np.ndarray, h: float) -> float:
+            return fun_slope(fun, point, direction, h)
     x = np.asarray(x, dtype=np.float64)
     weight = float(np.sqrt(np.sum(direction ** 2 * scales(x) ** 2) / np.sum(direction ** 2)))
     with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -182,7 +211,7 @@ def slope_step(fun: Callable[[np.ndarray], float], x: np.ndarray, direction: np.
             if not np.all(np.isfinite(values)):
                 break
             rounding = HESS_TRUTH_SIGMAS * EPS * float(np.max(np.abs(values))) / smaller
-            if abs(fun_slope(fun, x, direction, step) - fun_slope(fun, x, direction, smaller)) <= rounding:
+            if abs(slope(x, step) - slope(x, smaller)) <= rounding:
                 break
             step = smaller
     return step

@@ -23,10 +23,37 @@ the kink tracker sees grad's masks (``z > 0``): a ReLU net's second
 derivative, 0 almost everywhere and undefined at the kink, is judged as a
 first derivative is at a kink (crossings reported, not failed).
 
-What it assumes: grad is right (check ``FILE`` beside ``FILE:hvp``; the
-command line does) and the Hessian is symmetric, which it is wherever
-grad is a gradient. A model whose grad is linear in params (H v constant)
-gives a reduced loss that is linear too: still checked, with a
+The truth is the loss's Hessian (hessian_truth.py, as for scipy's hess):
+grad's differences measure it only where grad is the loss's gradient.
+Judged against them alone, a right hvp beside a grad missing a factor
+failed and an hvp wrong as grad was (both without an L2 term) passed. So
+at every point the reduction is placed at (the start point; the generic
+point, ``place``, and a worker's rebuilt model there, ``judge``) grad is
+compared with the loss's central differences along seeded Gaussian
+directions through every block, there and 1e-4 away, within what each
+difference resolves. Where it agrees the loss is as above; once it does
+not, at every point after, the loss is the loss's five-point slope along
+v, whose gradient is H v up to step^4 (its step HESS_FUN_STEP at the
+elements' scales, shrunk at a domain's wall), and the report says so in
+notes; ``FILE``'s own check fails as ever. The objective (the burn-in)
+then descends the loss with its own central differences (2n calls a
+step), not with a grad that is another function's gradient.
+
+Kinks, where the loss's slope is the truth: the slope is taken from the
+points whose kink decisions are the point's own (the loss at the point
+itself is evaluated, tracked, for its decisions): the central stencil,
+else the one-sided one on the side that takes them (on a ReLU's kink, the
+side its mask, and so hvp's, takes), so the tracker reports the
+crossings at the point as it reports grad's masks. Known limit: kinks
+through the point on both sides along v (two units exactly at 0 with v
+of opposite signs) leave no side; the central stencil is used and the
+values it mixes may be judged against the two sides' average (the start
+point of tests/test_hvp.py's ReLU net, with a wrong grad, passes with
+one value unverified).
+
+What it assumes: the Hessian is symmetric, which it is wherever the loss
+is twice differentiable. A model whose grad is linear in params (H v
+constant) gives a reduced loss that is linear too: still checked, with a
 curvature-free Taylor test.
 
 Every call of grad and hvp is handed copies of the point (the user may
@@ -45,9 +72,10 @@ step), never a refusal. ``--reg`` does not apply (Report.derivative is
 not "gradient"): the reduction's loss has no regularization term.
 
 The generic point of the reduction is its objective's (generic.py,
-objective_of): ``objective`` (the user's model, set by model.py) is
-jittered and burnt in, and ``place`` (identity: the hvp's blocks are the
-objective's) puts the reduction there. (Its own loss, sum_b <grad_b, v_b>,
+objective_of): ``objective`` (the user's model, set by model.py, with
+the loss's differences as its gradient where grad is not the loss's) is
+jittered and burnt in, and ``place`` (the same blocks, grad judged
+there) puts the reduction there. (Its own loss, sum_b <grad_b, v_b>,
 is no objective: a linear term REG <y, v> has no minimum.)
 
 Held in an adversarial pass (right verdicts; tests/test_hvp.py has the
@@ -73,6 +101,7 @@ generic point); workers (--jobs 2) draw the same v (identical JSON).
 from __future__ import annotations
 
 import ast
+import dataclasses
 import inspect
 import zlib
 from collections.abc import Mapping
@@ -81,8 +110,10 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import ModelError, StopSignal, UserCodeError, exception_text, listed
-from ..settings import HESSP_DIRECTION_STREAM
+from ..settings import HESS_FUN_STEP, HESSP_DIRECTION_STREAM
 from ..structure import read_gradient, unflatten
+from .. import kinks
+from . import hessian_truth
 
 # The suffix of a target naming a model's Hessian-vector product.
 HVP = "hvp"
@@ -150,6 +181,11 @@ def direction(seed: int, blocks: Mapping[str, np.ndarray]) -> dict[str, np.ndarr
     return v
 
 
+def _joined(blocks: Mapping[str, Any]) -> np.ndarray:
+    """Blocks by name as one vector, in the params' order."""
+    return np.concatenate([np.ravel(block) for block in blocks.values()])
+
+
 def _name(fn: Any) -> str:
     return getattr(fn, "__name__", type(fn).__name__)
 
@@ -167,19 +203,30 @@ class HessianVectorProduct:
     derivative = "Hessian-vector product"  # (what the report names, Report.derivative)
 
     def __init__(self, product: Callable, gradient: Callable | None, loss_and_grad: Callable | None,
-                 blocks: Mapping[str, np.ndarray], *, single_array: bool, structure: Any, seed: int, where: str):
+                 blocks: Mapping[str, np.ndarray], *, single_array: bool, structure: Any, seed: int, where: str,
+                 loss: Callable | None = None):
         self.where = where
         self.product = product
         self.gradient = gradient
         self.loss_and_grad = loss_and_grad
+        self.user_loss = loss
         self.shapes = {name: block.shape for name, block in blocks.items()}
         self.single_array = single_array
         self.structure = structure
+        self.seed = seed
         self.v = direction(seed, blocks)
-        # The objective this is a derivative of (the user's model, set by
-        # model.py once it is built): the generic point of the reduction
-        # is the objective's (the hook is another session's).
-        self.objective: Any = None
+        self.v_flat = _joined(self.v)
+        # The user's model (set by model.py once it is built): the
+        # objective whose generic point is the reduction's (``objective``).
+        self.model: Any = None
+        # Whether grad's differences are the truth for H v
+        # (hessian_truth, as for scipy's hess): until grad is seen not to
+        # be the loss's gradient at a point placed, after which the loss's
+        # own slope along v is, at every point; that slope's step, fixed at
+        # the point placed while the check differences around it.
+        self.grad_is_truth = True
+        self.slope_step = HESS_FUN_STEP
+        self.notes: list[str] = []
         self._check_signature()
 
     def _check_signature(self) -> None:
@@ -191,9 +238,115 @@ class HessianVectorProduct:
         except ValueError:  # (a builtin without a signature: its first call says)
             pass
 
+    @property
+    def objective(self) -> Any:
+        """The model this is a derivative of, descended to the generic
+        point: the user's, or, where grad is not its loss's gradient, its
+        loss with the loss's own central differences as gradient (the
+        user's grad would descend another function)."""
+        if self.grad_is_truth or self.model is None:
+            return self.model
+
+        # (plain functions, not this adapter's methods: a model whose grad
+        # is a method of an adapter with ``place`` is a derivative, and this
+        # one is the objective itself; model.provider)
+        def loss(params: Any) -> Any:
+            return self._loss(params)
+
+        def grad(params: Any) -> Any:
+            return self._loss_gradient(params)
+
+        return dataclasses.replace(self.model, loss=loss, grad=grad, loss_and_grad=None)
+
     def place(self, params: Any) -> Any:
-        """The objective's point for this reduction's: the same blocks."""
+        """The objective's point for this reduction's: the same blocks (by
+        name, as a model's params), where grad is judged again as H v's truth."""
+        self.judge(params, "the generic point")
         return params
+
+    # -- H v's truth (hessian_truth) ----------------------------------------------
+
+    def judge(self, blocks: Mapping[str, np.ndarray], where: str) -> None:
+        """At a point the reduction is placed at: whether grad is still the
+        loss's gradient there (compared with the loss's central differences
+        along seeded directions through every block, at the point and near
+        it); once it is not, the loss's slope along v is H v's truth at
+        every point, its step set where it is placed."""
+        if self.user_loss is None and self.loss_and_grad is None:
+            return
+        x = _joined(blocks)
+        if self.grad_is_truth:
+            comparisons = hessian_truth.compare(self._loss_value, self._gradient_vector, x, where, self.seed)
+            if hessian_truth.jac_is_gradient(comparisons):
+                return
+            self.grad_is_truth = False
+            self.notes.append(hessian_truth.note(comparisons, "H v", gradient="grad", function="the loss",
+                                                  checked="the model's own check"))
+        step = hessian_truth.slope_step(self._loss_value, x, self.v_flat, self._sided_slope)
+        # (none inside the loss's domain: the check says where it is not finite)
+        self.slope_step = step if step is not None else HESS_FUN_STEP
+
+    def _vector(self, params: Any) -> np.ndarray:
+        """A point in the params' structure as one vector (tracked where its blocks are)."""
+        return _joined(self._flat(params))
+
+    def _blocks(self, x: np.ndarray) -> Any:
+        """One vector as a point in the params' structure (copies)."""
+        blocks, start = {}, 0
+        for name, shape in self.shapes.items():
+            size = int(np.prod(shape, dtype=np.int64))
+            blocks[name] = x[start:start + size].reshape(shape).copy()
+            start += size
+        return self._structured(blocks)
+
+    def _loss(self, params: Any) -> Any:
+        """The user's loss at a copy of ``params``."""
+        if self.user_loss is not None:
+            return self._call(self.user_loss, _name(self.user_loss), self._copies(params))
+        return self._call(self.loss_and_grad, _name(self.loss_and_grad), self._copies(params))[0]
+
+    def _loss_value(self, x: np.ndarray) -> Any:
+        return self._loss(self._blocks(x))
+
+    def _gradient_vector(self, x: np.ndarray) -> np.ndarray:
+        return _joined(self._gradient_at(self._blocks(x)))
+
+    def _slope(self, params: Any) -> Any:
+        """The loss's five-point slope along v, from the points whose kink
+        decisions are the point's own: central where all are, else one-sided
+        on the side that is (a point on a ReLU's kink: the side its masks,
+        and so hvp's, take; the loss at the point itself is evaluated for
+        its decisions, which the kink tracker then sees, as it sees grad's
+        masks in the other reduction). The points are tracked here whether
+        or not the evaluation is, so the loss is one function either way."""
+        return self._sided_slope(self._vector(params), self.slope_step)
+
+    def _sided_slope(self, x: np.ndarray, step: float) -> Any:
+        """``_slope`` at a point as one vector, at ``step``."""
+        found: dict[int, tuple[Any, kinks.Trace]] = {}
+
+        def at(j: int) -> tuple[Any, kinks.Trace]:
+            if j not in found:
+                with kinks.beside() as trace:
+                    point = (x + j * step * self.v_flat).view(kinks.TrackedArray)
+                    found[j] = self._loss_value(point), trace
+            return found[j]
+
+        own = at(0)[1]
+
+        def holds(side: int) -> bool:
+            return all(kinks.compare_traces(own, at(j)[1]) is None for j, _ in hessian_truth.STENCILS[side])
+
+        # (kinks on both sides within the stencil: the central one, and the
+        # tracker sees the crossings its points make as the point moves)
+        side = next((side for side in (0, 1, -1) if holds(side)), 0)
+        return hessian_truth.stencil_slope(lambda j: at(j)[0], step, side)
+
+    def _loss_gradient(self, params: Any) -> Any:
+        """The loss's gradient by its central differences (the objective's
+        where grad is not the loss's)."""
+        gradient = hessian_truth.fun_gradient(lambda x: float(np.real(self._loss_value(x))), self._vector(params))
+        return self._blocks(gradient)
 
     # -- what the report points at ------------------------------------------
 
@@ -320,7 +473,10 @@ class HessianVectorProduct:
     # -- the model contract --------------------------------------------------------
 
     def loss(self, params: Any) -> Any:
-        """sum_b <grad(params)_b, v_b>: its gradient is H v."""
+        """sum_b <grad(params)_b, v_b>, or where grad is not the loss's
+        gradient the loss's slope along v: either's gradient is H v."""
+        if not self.grad_is_truth:
+            return self._slope(params)
         gradient = self._gradient_at(params)
         total = 0.0
         for name, v in self.v.items():
