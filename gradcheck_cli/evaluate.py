@@ -263,6 +263,20 @@ class Evaluator:
     def _loss_label(self) -> str:
         return "loss" if self.model.loss is not None else "loss_and_grad"
 
+    @property
+    def _grad_label(self) -> str:
+        """The user's function that gives the gradient: grad, or for a
+        derivative reduced to the gradient check (derivatives/) the one it
+        checks (hessp, hess, jac, hvp), not gradcheck's wrapper."""
+        if self.model.derivative != "gradient":
+            adapter = self.model.target if self.model.target is not None else \
+                getattr(self.model.grad, "__self__", None)
+            checked = getattr(adapter, "checked", None) or getattr(adapter, "product", None)
+            name = getattr(checked, "__name__", None)
+            if name:
+                return f"{name} (the {self.model.derivative} checked)"
+        return "grad" if self.model.grad is not None else "loss_and_grad"
+
     def _call_loss(self, where: str, replace: dict | None = None) -> tuple[Any, list | None, Any]:
         """The raw loss, its kink trace, and (from loss_and_grad) the unvalidated gradient."""
         fn = self.model.loss or self.model.loss_and_grad
@@ -523,7 +537,7 @@ class Evaluator:
         if not (a == b or abs(a - b) <= NONDETERMINISM_ULPS * EPS * max(abs(a), abs(b))):
             return (f"{self._loss_label} is nondeterministic: two calls at the starting point returned {a!r} and "
                     f"{b!r} (difference {abs(a - b):.3g})")
-        label = "grad" if self.model.grad is not None else "loss_and_grad"
+        label = self._grad_label
         for name in gradient:
             g, h = gradient[name], again[name]
             if np.array_equal(g, h):
@@ -699,5 +713,6 @@ _COMPLEX_WARNING = getattr(getattr(np, "exceptions", np), "ComplexWarning", Warn
 _NONDETERMINISM_HINT = (
     "A np.random.Generator made outside the function (rng = np.random.default_rng() at module level) "
     "is not reset: create it inside the function from a fixed seed, or use np.random.* functions, "
-    "which gradcheck reseeds."
+    "which gradcheck reseeds. Or the function keeps other state between calls: a cache (one keyed by "
+    "id(x) returns another point's value, as Python reuses ids), a counter."
 )

@@ -189,3 +189,25 @@ def test_a_wrong_hvp_is_named_in_junit_github_and_json(tmp_path):
     model = json.loads(result.output)["models"][0]
     assert model["derivative"] == "Hessian-vector product"
     assert {b["name"]: b["grade"] for b in model["blocks"]} == {"w": "fail", "b": "pass"}
+
+
+def test_a_hessp_with_state_is_named_not_grad(tmp_path):
+    # A hessp that keeps a cache keyed by id(x) (Python reuses ids once an
+    # array is freed, so it hands back another point's Hessian): the error
+    # names hessp, which the user wrote, not gradcheck's wrapper "grad", and
+    # says what kind of state can do it.
+    path = tmp_path / "stateful_hessp.py"
+    path.write_text(
+        "import numpy as np\n"
+        "x0 = np.array([0.4, -0.3, 0.2])\n"
+        "calls = []\n"
+        "def fun(x): return float(np.sum(np.cosh(x)))\n"
+        "def jac(x): return np.sinh(x)\n"
+        "def hessp(x, p):\n"
+        "    calls.append(1)\n"
+        "    return np.cosh(x) * p * (1 + 1e-6 * len(calls))  # drifts with each call\n")
+    result = CliRunner().invoke(main, [f"{path}:hessp"])
+    assert result.exit_code == 2
+    assert "hessp (the Hessian-vector product checked) is nondeterministic" in result.stderr
+    assert "grad is nondeterministic" not in result.stderr
+    assert "a cache" in result.stderr
