@@ -1386,6 +1386,35 @@ def _write_whole(stream, line: str) -> None:
         pass
 
 
+def _plot_options(verb: str, drawn: str):
+    """--block, --format and --plot of the commands that plot (sweep, taylor)."""
+    def decorate(command):
+        for option in reversed([
+            click.option("--block", multiple=True, metavar="NAME",
+                         help=f"{verb} only this parameter block (repeatable); all blocks if not given."),
+            click.option("--format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+                         help="Plots on stdout, or the numbers as JSON."),
+            click.option("--plot", metavar="FILE.png", type=click.Path(dir_okay=False),
+                         help=f"Also draw the {drawn} into an image (needs matplotlib: pip install "
+                              "'gradcheck-cli[plot]')."),
+        ]):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def _needs_matplotlib(plot_file: str | None) -> None:
+    """--plot without matplotlib: said before any work, exit code 2."""
+    if plot_file is None:
+        return
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        click.echo("gradcheck: error: --plot needs matplotlib: pip install 'gradcheck-cli[plot]'", err=True)
+        sys.exit(EXIT_UNUSABLE)
+
+
 @main.command(
     "sweep",
     short_help="Relative error against step size, as a terminal plot.",
@@ -1400,12 +1429,7 @@ Examples:
 @model_options(models=False)
 @click.option("--dims", type=_Whole(values.AT_LEAST_1), default=1, show_default=True, metavar="K",
               help="How many of each block's worst dimensions to sweep.")
-@click.option("--block", multiple=True, metavar="NAME",
-              help="Sweep only this parameter block (repeatable); all blocks if not given.")
-@click.option("--format", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Plots on stdout, or the numbers as JSON.")
-@click.option("--plot", metavar="FILE.png", type=click.Path(dir_okay=False),
-              help="Also draw the curves into an image (needs matplotlib: pip install 'gradcheck-cli[plot]').")
+@_plot_options(verb="Sweep", drawn="curves")
 @_version_option
 def sweep_command(model, params, data, samples, method, seed, track_kinks, set, config, dims, block, format,
                   plot) -> None:
@@ -1414,12 +1438,7 @@ def sweep_command(model, params, data, samples, method, seed, track_kinks, set, 
     error (left) and round-off error (right), with the recommended h marked.
     """
     output_format, plot_file = format, plot
-    if plot_file is not None:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            click.echo("gradcheck: error: --plot needs matplotlib: pip install 'gradcheck-cli[plot]'", err=True)
-            sys.exit(EXIT_UNUSABLE)
+    _needs_matplotlib(plot_file)
     from .sweeps import sweep
 
     from .model import parse_assignments
@@ -1467,12 +1486,7 @@ unusable.""",
 )
 @click.argument("models", nargs=-1, required=True, metavar="MODEL...", shell_complete=completion.model_paths)
 @model_options(models=False)
-@click.option("--block", multiple=True, metavar="NAME",
-              help="Test only this parameter block (repeatable); all blocks if not given.")
-@click.option("--format", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Plots on stdout, or the numbers as JSON.")
-@click.option("--plot", metavar="FILE.png", type=click.Path(dir_okay=False),
-              help="Also draw the plots into an image (needs matplotlib: pip install 'gradcheck-cli[plot]').")
+@_plot_options(verb="Test", drawn="plots")
 @_version_option
 def taylor_command(models, params, data, samples, method, seed, track_kinks, set, config, block, format,
                    plot) -> None:
@@ -1487,12 +1501,7 @@ def taylor_command(models, params, data, samples, method, seed, track_kinks, set
     degenerate start point, the generic point has a plot of its own.
     """
     output_format, plot_file = format, plot
-    if plot_file is not None:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            click.echo("gradcheck: error: --plot needs matplotlib: pip install 'gradcheck-cli[plot]'", err=True)
-            sys.exit(EXIT_UNUSABLE)
+    _needs_matplotlib(plot_file)
     from .errors import GradcheckError
     from .model import parse_assignments
     from .report import ModelFailure
