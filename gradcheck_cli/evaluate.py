@@ -36,7 +36,7 @@ from .errors import (
 )
 from .guard import doing
 from .report_stream import leave_if_forked_copy
-from .model import SINGLE_BLOCK, Model, held_arrays, own_imports
+from .model import SINGLE_BLOCK, Model, held_arrays, own_imports, provider
 from .structure import read_gradient, unflatten
 from .settings import EPS, NONDETERMINISM_ULPS
 
@@ -268,13 +268,10 @@ class Evaluator:
         """The user's function that gives the gradient: grad, or for a
         derivative reduced to the gradient check (derivatives/) the one it
         checks (hessp, hess, jac, hvp), not gradcheck's wrapper."""
-        if self.model.derivative != "gradient":
-            adapter = self.model.target if self.model.target is not None else \
-                getattr(self.model.grad, "__self__", None)
-            checked = getattr(adapter, "checked", None) or getattr(adapter, "product", None)
-            name = getattr(checked, "__name__", None)
-            if name:
-                return f"{name} (the {self.model.derivative} checked)"
+        adapter = provider(self.model, "checked")  # (derivatives/: the user's function it checks)
+        name = getattr(getattr(adapter, "checked", None), "__name__", None)
+        if self.model.derivative != "gradient" and name:
+            return f"{name} (the {self.model.derivative} checked)"
         return "grad" if self.model.grad is not None else "loss_and_grad"
 
     def _call_loss(self, where: str, replace: dict | None = None) -> tuple[Any, list | None, Any]:

@@ -525,7 +525,9 @@ def provider(model: "Model", hook: str) -> Any:
     ``objective`` and ``place`` (generic.objective_of), ``blocks_apart``
     and ``rows`` (pipeline._check_apart), ``judge(params, where)`` (a
     reduction whose truth is decided at the point it is checked at: a
-    worker rebuilding it judges it at the parent's point, executors)."""
+    worker rebuilding it judges it at the parent's point, executors),
+    ``checked`` (the user's function a derivative's reduction checks, which
+    messages name)."""
     bound = getattr(model.grad or model.loss_and_grad, "__self__", None)
     for candidate in (model.target, bound):
         if candidate is not None and getattr(candidate, hook, None) is not None:

@@ -206,7 +206,7 @@ class HessianVectorProduct:
                  blocks: Mapping[str, np.ndarray], *, single_array: bool, structure: Any, seed: int, where: str,
                  loss: Callable | None = None):
         self.where = where
-        self.product = product
+        self.checked = product
         self.gradient = gradient
         self.loss_and_grad = loss_and_grad
         self.user_loss = loss
@@ -231,10 +231,10 @@ class HessianVectorProduct:
 
     def _check_signature(self) -> None:
         try:
-            inspect.signature(self.product).bind(None, None)
+            inspect.signature(self.checked).bind(None, None)
         except TypeError:
-            raise ModelError(f"{self.where}: {_name(self.product)} must take (params, v), the point and the "
-                             f"vector, but its signature is {inspect.signature(self.product)}") from None
+            raise ModelError(f"{self.where}: {_name(self.checked)} must take (params, v), the point and the "
+                             f"vector, but its signature is {inspect.signature(self.checked)}") from None
         except ValueError:  # (a builtin without a signature: its first call says)
             pass
 
@@ -353,13 +353,13 @@ class HessianVectorProduct:
     def location(self) -> tuple[str | None, int | None]:
         """hvp's definition (annotations, JUnit)."""
         try:
-            return inspect.getsourcefile(self.product), inspect.getsourcelines(self.product)[1]
+            return inspect.getsourcefile(self.checked), inspect.getsourcelines(self.checked)[1]
         except (OSError, TypeError):
             return None, None
 
     def holders(self) -> list:
         """The user's functions this adapter calls (model.held_arrays)."""
-        return [fn for fn in (self.product, self.gradient, self.loss_and_grad) if fn is not None]
+        return [fn for fn in (self.checked, self.gradient, self.loss_and_grad) if fn is not None]
 
     # -- the structure ---------------------------------------------------------
 
@@ -485,7 +485,7 @@ class HessianVectorProduct:
 
     def grad(self, params: Any) -> Any:
         """hvp(params, v), read back in the params' structure."""
-        label = _name(self.product)
+        label = _name(self.checked)
         v = self._structured({name: v.copy() for name, v in self.v.items()})
-        result = self._call(self.product, label, self._copies(params), v)
+        result = self._call(self.checked, label, self._copies(params), v)
         return self._structured(self._read(result, label, "H v", inner=False))
