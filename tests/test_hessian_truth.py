@@ -14,36 +14,14 @@ import pytest
 
 from gradcheck_cli import check
 
-from .test_scipy_conventions import failing, true_hessian, wrong_elements
+from .test_scipy_conventions import ROSEN, failing, true_hessian, wrong_elements
 
 mpmath.mp.dps = 30
 
 # Each classic function: its numpy file with a right jac, hess and hessp, a bug to put in its jac
 # (source text, replaced once), and the function for mpmath.
-ROSENBROCK = """
-import numpy as np
-
-x0 = np.array([-1.2, 1.0, 0.7, 1.3])
-
-def fun(x):
-    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
-
-def jac(x):
-    g = np.zeros_like(x)
-    g[:-1] = -400 * x[:-1] * (x[1:] - x[:-1] ** 2) - 2 * (1 - x[:-1])
-    g[1:] += 200 * (x[1:] - x[:-1] ** 2)
-    return g
-
-def hess(x):
-    n = x.size
-    H = np.zeros((n, n))
-    for i in range(n - 1):
-        H[i, i] += 1200 * x[i] ** 2 - 400 * x[i + 1] + 2
-        H[i, i + 1] = -400 * x[i]
-        H[i + 1, i] = -400 * x[i]
-        H[i + 1, i + 1] += 200
-    return H
-"""
+# (test_scipy_conventions' Rosenbrock without its hessp: HESSP is appended to every source here)
+ROSENBROCK = ROSEN[:ROSEN.index("\ndef hessp")] + "\n"
 
 BEALE = """
 import numpy as np
